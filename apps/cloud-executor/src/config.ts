@@ -1,0 +1,15 @@
+import { field, loadConfig, serviceConfigShape } from '@cap/platform-config';
+
+const shape = {
+  ...serviceConfigShape({ httpPort: 8083 }),
+  CLOUD_DATABASE_URL: field.url(['postgres', 'postgresql'], 'postgres://postgres@127.0.0.1:5432/cap_cloud'),
+  DB_POOL_MAX: field.positiveInt(10),
+  MIGRATE_ON_START: field.boolean(true),
+  KAFKA_ENSURE_TOPICS: field.boolean(true),
+};
+
+export type CloudExecutorConfig = ReturnType<typeof loadCloudExecutorConfig>;
+
+export function loadCloudExecutorConfig(env: Record<string, string | undefined>) {
+  return loadConfig('cloud-executor', shape, env);
+}

@@ -1,0 +1,65 @@
+// Lint rules, including the architecture: project tags (project.json) and which tags may depend on which,
+// enforced by @nx/enforce-module-boundaries. Breaking a boundary fails `npm test`.
+import nx from '@nx/eslint-plugin';
+import tseslint from 'typescript-eslint';
+
+/** Packages that do I/O: never imported by the pure Campaign domain libraries. */
+const IO_PACKAGES = ['pg', 'kafkajs', 'redis', 'express', 'opossum', 'node:fs', 'node:net', 'node:http', 'fs', 'net', 'http', 'child_process', 'node:child_process'];
+
+export default [
+  { ignores: ['**/dist/**', '**/node_modules/**', 'infra/.cache/**', 'infra/.data/**', 'reports/**', 'tmp/**', '.nx/**'] },
+  ...nx.configs['flat/base'],
+  ...nx.configs['flat/typescript'],
+  ...nx.configs['flat/javascript'],
+  {
+    files: ['**/*.ts'],
+    languageOptions: { parser: tseslint.parser },
+    rules: {
+      '@nx/enforce-module-boundaries': [
+        'error',
+        {
+          enforceBuildableLibDependency: false,
+          banTransitiveDependencies: false,
+          allow: [],
+          depConstraints: [
+            // Apps are composition roots: they may use any library but never another app.
+            { sourceTag: 'type:app', onlyDependOnLibsWithTags: ['type:lib'] },
+            // Platform adapters depend only on other platform adapters.
+            { sourceTag: 'scope:platform', onlyDependOnLibsWithTags: ['scope:platform'] },
+            // Contracts (topics, message schemas) build on the messaging adapter only.
+            { sourceTag: 'scope:contracts', onlyDependOnLibsWithTags: ['scope:platform'] },
+            // The Campaign domain is pure TypeScript: it depends on nothing but itself.
+            { sourceTag: 'scope:campaign', onlyDependOnLibsWithTags: ['scope:campaign'] },
+            // Test helpers are used from tests only (see the rule below), never from production code.
+            { sourceTag: 'type:testing', onlyDependOnLibsWithTags: ['scope:platform', 'scope:contracts'] },
+          ],
+        },
+      ],
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      '@typescript-eslint/no-non-null-assertion': 'off',
+      'no-restricted-syntax': [
+        'error',
+        { selector: "MemberExpression[object.name='process'][property.name='env']", message: 'Only config.ts (or a script entry) reads process.env.' },
+      ],
+    },
+  },
+  {
+    // Production code never imports the test helpers.
+    files: ['apps/*/src/**/*.ts', 'libs/**/src/**/*.ts'],
+    ignores: ['**/*.test.ts', 'libs/platform/testing/**'],
+    rules: {
+      'no-restricted-imports': ['error', { paths: [{ name: '@cap/platform-testing', message: 'Test helpers are for tests only.' }] }],
+    },
+  },
+  {
+    files: ['libs/campaign/**/src/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', { paths: IO_PACKAGES.map((name) => ({ name, message: 'The Campaign domain is pure: no I/O imports. Do the I/O in an app.' })) }],
+    },
+  },
+  {
+    // Where environment variables are legitimately read.
+    files: ['apps/*/src/config.ts', 'apps/*/src/main.ts', 'infra/**/*.ts', 'libs/platform/testing/**/*.ts', '**/*.int.test.ts', 'tools/**/*.ts'],
+    rules: { 'no-restricted-syntax': 'off' },
+  },
+];

@@ -1,0 +1,43 @@
+#!/usr/bin/env node
+// Bundles one app (or `all`) with esbuild into dist/apps/<app>/main.js: libs are bundled in (resolved
+// through tsconfig paths), npm packages stay external. Each app's migrations/ folder is copied beside it.
+import { cpSync, existsSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { build } from 'esbuild';
+import { ROOT } from './lib.mjs';
+
+export const APPS = ['api-gateway', 'local-store', 'staging-sync', 'cloud-executor'];
+
+export async function buildApp(app) {
+  const outdir = join(ROOT, 'dist', 'apps', app);
+  rmSync(outdir, { recursive: true, force: true });
+  await build({
+    entryPoints: [join(ROOT, 'apps', app, 'src', 'main.ts')],
+    outfile: join(outdir, 'main.js'),
+    bundle: true,
+    platform: 'node',
+    target: 'node20',
+    format: 'cjs',
+    packages: 'external',
+    sourcemap: true,
+    tsconfig: join(ROOT, 'apps', app, 'tsconfig.json'),
+    logLevel: 'warning',
+  });
+  const migrations = join(ROOT, 'apps', app, 'migrations');
+  if (existsSync(migrations)) cpSync(migrations, join(outdir, 'migrations'), { recursive: true });
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const which = process.argv[2] ?? 'all';
+  const apps = which === 'all' ? APPS : [which];
+  for (const app of apps) {
+    if (!APPS.includes(app)) {
+      process.stderr.write(`unknown app ${app}; one of ${APPS.join(', ')} or all\n`);
+      process.exit(2);
+    }
+  }
+  Promise.all(apps.map(buildApp)).catch((err) => {
+    process.stderr.write(`${err.message}\n`);
+    process.exit(1);
+  });
+}

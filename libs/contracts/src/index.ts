@@ -1,0 +1,1 @@
+export { ALL_TOPICS, SERVICES, TOPICS } from './topics.catalogue';

@@ -1,0 +1,45 @@
+import { z } from 'zod';
+
+/** Reusable field types for service configuration schemas. Units are in the variable names (…_MS). */
+export const field = {
+  string: (fallback?: string) => (fallback === undefined ? z.string() : z.string().default(fallback)),
+  port: (fallback: number) => z.coerce.number().int().min(0).max(65535).default(fallback),
+  positiveInt: (fallback: number) => z.coerce.number().int().positive().default(fallback),
+  durationMs: (fallback: number) => z.coerce.number().int().min(1).max(86_400_000).default(fallback),
+  boolean: (fallback: boolean) =>
+    z
+      .enum(['true', 'false', '1', '0', 'yes', 'no'], { message: 'expected true or false' })
+      .default(fallback ? 'true' : 'false')
+      .transform((v) => v === 'true' || v === '1' || v === 'yes'),
+  logLevel: () => z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  url: (protocols: string[], fallback: string) =>
+    z
+      .string()
+      .default(fallback)
+      .refine(
+        (v) => {
+          try {
+            return protocols.includes(new URL(v).protocol.replace(/:$/, ''));
+          } catch {
+            return false;
+          }
+        },
+        { message: `expected a URL with protocol ${protocols.join(' or ')}` },
+      ),
+  /** Comma-separated host:port list, e.g. KAFKA_BROKERS=127.0.0.1:9092,127.0.0.1:9093 */
+  hostPortList: (fallback: string) =>
+    z
+      .string()
+      .default(fallback)
+      .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean))
+      .refine((list) => list.length > 0 && list.every((hp) => /^[^\s:]+:\d{1,5}$/.test(hp)), {
+        message: 'expected a comma-separated list of host:port',
+      }),
+  enumOf: <T extends string>(values: readonly [T, ...T[]], fallback: NoInfer<T>) => z.enum(values).default(fallback),
+  /** Names that become part of topic or key names: letters, digits, dot, dash, underscore. */
+  identifier: (fallback: string) =>
+    z
+      .string()
+      .default(fallback)
+      .refine((v) => /^[A-Za-z0-9._-]*$/.test(v), { message: 'only letters, digits, ".", "-" and "_" are allowed' }),
+};

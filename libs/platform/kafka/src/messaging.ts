@@ -1,0 +1,197 @@
+import { Kafka, logLevel, type Admin, type IHeaders, type LogEntry, type Producer } from 'kafkajs';
+import type { Logger } from '@cap/platform-logger';
+import { findCorrelationId } from '@cap/platform-logger';
+import { encodeEnvelope, HEADER } from './envelope.codec';
+import { RETRY_PROFILES, type RetryProfile } from './retry.profile';
+import { deadLetterName, type TopicDefinition } from './topic.definition';
+
+export interface MessagingOptions {
+  brokers: string[];
+  clientId: string;
+  /** Prepended to every physical topic name; lets several deployments (or test runs) share one cluster. */
+  topicPrefix?: string;
+  logger: Logger;
+  retry?: RetryProfile;
+  /** Upper bound for one broker health probe. */
+  healthTimeoutMs?: number;
+}
+
+export interface OutgoingMessage<T> {
+  key?: string;
+  payload: T;
+  correlationId?: string;
+  headers?: Record<string, string>;
+}
+
+/**
+ * The one place that talks to kafkajs for producing and administration. Consumers and RPC are built on it
+ * (consumer.runner.ts, rpc.*.ts). Nothing outside this library imports kafkajs.
+ */
+export class Messaging {
+  readonly kafka: Kafka;
+  readonly retry: RetryProfile;
+  readonly logger: Logger;
+  private readonly prefix: string;
+  private producer: Producer | undefined;
+  private producerConnecting: Promise<Producer> | undefined;
+  private admin: Admin | undefined;
+  private readonly healthTimeoutMs: number;
+
+  constructor(options: MessagingOptions) {
+    this.logger = options.logger.child({ module: 'kafka' });
+    this.retry = options.retry ?? RETRY_PROFILES.default;
+    this.prefix = options.topicPrefix ?? '';
+    this.healthTimeoutMs = options.healthTimeoutMs ?? 2_000;
+    const kafkaLogger = this.logger;
+    this.kafka = new Kafka({
+      clientId: options.clientId,
+      brokers: options.brokers,
+      retry: this.retry.client,
+      connectionTimeout: 3_000,
+      requestTimeout: 10_000,
+      logLevel: logLevel.WARN,
+      logCreator: () => (entry: LogEntry) => {
+        const { message, ...extra } = entry.log;
+        const line = { event: 'kafka.client', kafkaNamespace: entry.namespace, ...extra };
+        // Connection-level errors are answers to single requests that kafkajs retries by itself (for example
+        // "coordinator loading" while a broker starts); they are warnings unless the client gives up.
+        if (entry.level <= logLevel.ERROR && entry.namespace !== 'Connection') kafkaLogger.error(line, message);
+        else kafkaLogger.warn(line, message);
+      },
+    });
+  }
+
+  topicName(topic: TopicDefinition<unknown> | string): string {
+    return this.prefix + (typeof topic === 'string' ? topic : topic.name);
+  }
+
+  async getProducer(): Promise<Producer> {
+    if (this.producer) return this.producer;
+    this.producerConnecting ??= (async () => {
+      const producer = this.kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
+      await producer.connect();
+      this.producer = producer;
+      return producer;
+    })().finally(() => {
+      this.producerConnecting = undefined;
+    });
+    return this.producerConnecting;
+  }
+
+  /** Publishes typed messages; resolves once the broker has acknowledged them (acks=all). */
+  async publish<T>(topic: TopicDefinition<T>, messages: OutgoingMessage<T>[]): Promise<void> {
+    const producer = await this.getProducer();
+    await producer.send({
+      topic: this.topicName(topic),
+      acks: -1,
+      messages: messages.map((m) => ({
+        key: m.key ?? null,
+        value: encodeEnvelope(topic, m.payload),
+        headers: this.headersFor(topic, m),
+      })),
+    });
+  }
+
+  /** Publishes raw bytes to a topic's dead-letter twin, with the reason in headers. */
+  async publishDeadLetter(
+    topic: TopicDefinition<unknown>,
+    original: { key: Buffer | null; value: Buffer | null; headers: IHeaders; partition: number; offset: string },
+    reason: { code: string; message: string },
+  ): Promise<void> {
+    const producer = await this.getProducer();
+    await producer.send({
+      topic: deadLetterName(this.topicName(topic)),
+      acks: -1,
+      messages: [
+        {
+          key: original.key,
+          value: original.value,
+          headers: {
+            ...original.headers,
+            [HEADER.dlqReason]: reason.message.slice(0, 2_000),
+            [HEADER.dlqErrorCode]: reason.code,
+            [HEADER.dlqOriginalTopic]: this.topicName(topic),
+            [HEADER.dlqOriginalPartition]: String(original.partition),
+            [HEADER.dlqOriginalOffset]: original.offset,
+          },
+        },
+      ],
+    });
+  }
+
+  /** Creates each topic (and its .dlq twin) if missing; existing topics are left as they are. */
+  async ensureTopics(topics: TopicDefinition<unknown>[]): Promise<void> {
+    const admin = await this.getAdmin();
+    const existing = new Set(await admin.listTopics());
+    const wanted = topics.flatMap((t) => {
+      const base = { numPartitions: t.partitions, configEntries: [{ name: 'retention.ms', value: String(t.retentionMs) }] };
+      const out = [{ topic: this.topicName(t), ...base }];
+      if (t.deadLetter) out.push({ topic: deadLetterName(this.topicName(t)), ...base });
+      return out;
+    });
+    const missing = wanted.filter((t) => !existing.has(t.topic));
+    if (missing.length === 0) return;
+    await admin.createTopics({ topics: missing, waitForLeaders: true });
+    this.logger.info({ event: 'kafka.topics.created', topics: missing.map((t) => t.topic) }, 'topics created');
+  }
+
+  async deleteTopics(names: string[]): Promise<void> {
+    if (names.length === 0) return;
+    const admin = await this.getAdmin();
+    await admin.deleteTopics({ topics: names, timeout: 5_000 });
+  }
+
+  /** Readiness probe: the cluster answers a metadata request within the health timeout. */
+  async checkHealth(): Promise<void> {
+    const admin = await this.getAdmin();
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await Promise.race([
+        admin.describeCluster(),
+        new Promise((_, reject) => {
+          timer = setTimeout(() => reject(new Error(`Kafka did not answer within ${this.healthTimeoutMs} ms`)), this.healthTimeoutMs);
+        }),
+      ]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async close(): Promise<void> {
+    const producer = this.producer;
+    this.producer = undefined;
+    const admin = this.admin;
+    this.admin = undefined;
+    await Promise.allSettled([producer?.disconnect(), admin?.disconnect()]);
+  }
+
+  private async getAdmin(): Promise<Admin> {
+    if (!this.admin) {
+      const admin = this.kafka.admin({ retry: { ...this.retry.client, retries: Math.min(this.retry.client.retries, 2) } });
+      await admin.connect();
+      this.admin = admin;
+    }
+    return this.admin;
+  }
+
+  private headersFor<T>(topic: TopicDefinition<T>, m: OutgoingMessage<T>): Record<string, string> {
+    const correlationId = m.correlationId ?? findCorrelationId();
+    return {
+      ...m.headers,
+      [HEADER.schemaVersion]: String(topic.schemaVersion),
+      [HEADER.contentType]: 'application/json',
+      ...(correlationId === undefined ? {} : { [HEADER.correlationId]: correlationId }),
+    };
+  }
+}
+
+export function createMessaging(options: MessagingOptions): Messaging {
+  return new Messaging(options);
+}
+
+export function headerValue(headers: IHeaders | undefined, name: string): string | undefined {
+  const raw = headers?.[name];
+  const first = Array.isArray(raw) ? raw[0] : raw;
+  if (first === undefined || first === null) return undefined;
+  return typeof first === 'string' ? first : first.toString('utf8');
+}

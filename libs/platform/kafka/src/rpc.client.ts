@@ -1,0 +1,110 @@
+import { AppError, errors } from '@cap/platform-errors';
+import { findCorrelationId, newCorrelationId } from '@cap/platform-logger';
+import { runConsumer, type ConsumerRunner } from './consumer.runner';
+import type { Messaging } from './messaging';
+import { rpcReplyTopic, type RpcRequest } from './rpc.protocol';
+import type { TopicDefinition } from './topic.definition';
+
+export interface RpcClientOptions {
+  instanceId: string;
+  defaultTimeoutMs: number;
+}
+
+export interface RpcCallOptions {
+  timeoutMs?: number;
+  /** Partition key: requests with the same key are handled in order. Defaults to the correlation id. */
+  key?: string;
+}
+
+interface Pending {
+  resolve: (value: unknown) => void;
+  reject: (err: unknown) => void;
+  timer: NodeJS.Timeout;
+}
+
+export interface RpcClient {
+  readonly replyTopic: string;
+  request<R = unknown>(target: { service: string; topic: TopicDefinition<RpcRequest> }, method: string, params: unknown, options?: RpcCallOptions): Promise<R>;
+  pendingCount(): number;
+  stop(): Promise<void>;
+}
+
+/**
+ * Request/reply over Kafka. The instance owns one reply topic (created here, deleted at stop) and matches
+ * replies to requests by correlation id. A request with no reply by its deadline rejects with RPC_TIMEOUT;
+ * the deadline travels with the request, so the server skips work nobody waits for any more.
+ */
+export async function startRpcClient(messaging: Messaging, options: RpcClientOptions): Promise<RpcClient> {
+  const logger = messaging.logger.child({ module: 'rpc-client' });
+  const replyDef = rpcReplyTopic(options.instanceId);
+  const replyTopic = messaging.topicName(replyDef);
+  const pending = new Map<string, Pending>();
+
+  await messaging.ensureTopics([replyDef]);
+  const runner: ConsumerRunner = await runConsumer(messaging, {
+    groupId: `rpc-reply-${options.instanceId}`,
+    topic: replyDef,
+    fromBeginning: true,
+    handle: async ({ envelope, correlationId }) => {
+      const waiter = pending.get(correlationId);
+      if (!waiter) {
+        logger.debug({ event: 'rpc.reply.orphan' }, 'reply for a request nobody waits for (timed out?)');
+        return;
+      }
+      pending.delete(correlationId);
+      clearTimeout(waiter.timer);
+      const reply = envelope.payload;
+      if (reply.ok) waiter.resolve(reply.result);
+      else waiter.reject(AppError.fromJSON(reply.error));
+    },
+  });
+  await runner.ready;
+
+  return {
+    replyTopic,
+    pendingCount: () => pending.size,
+    async request<R>(target: { service: string; topic: TopicDefinition<RpcRequest> }, method: string, params: unknown, callOptions: RpcCallOptions = {}): Promise<R> {
+      const timeoutMs = callOptions.timeoutMs ?? options.defaultTimeoutMs;
+      // Each request needs its own id for reply matching; the caller's id (if any) is logged with it.
+      const correlationId = newCorrelationId();
+      const parentId = findCorrelationId();
+      const deadline = Date.now() + timeoutMs;
+      const result = new Promise<R>((resolve, reject) => {
+        const timer = setTimeout(() => {
+          pending.delete(correlationId);
+          reject(errors.rpcTimeout(target.service, method, timeoutMs));
+        }, timeoutMs);
+        pending.set(correlationId, { resolve: resolve as (v: unknown) => void, reject, timer });
+      });
+      try {
+        await messaging.publish(target.topic, [
+          {
+            key: callOptions.key ?? correlationId,
+            payload: { method, params: params ?? null, replyTo: replyTopic, deadline },
+            correlationId,
+            headers: parentId ? { 'x-parent-correlation-id': parentId } : {},
+          },
+        ]);
+      } catch (err) {
+        const waiter = pending.get(correlationId);
+        if (waiter) {
+          clearTimeout(waiter.timer);
+          pending.delete(correlationId);
+        }
+        throw errors.serviceUnavailable(target.service, `request could not be published (${err instanceof Error ? err.message : String(err)})`);
+      }
+      return result;
+    },
+    async stop() {
+      for (const [id, waiter] of pending) {
+        clearTimeout(waiter.timer);
+        waiter.reject(errors.shuttingDown('rpc-client'));
+        pending.delete(id);
+      }
+      await runner.stop();
+      await messaging.deleteTopics([replyTopic]).catch((err: unknown) => {
+        logger.warn({ event: 'rpc.reply_topic.delete_failed', err }, 'could not delete reply topic');
+      });
+    },
+  };
+}

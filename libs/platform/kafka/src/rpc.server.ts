@@ -1,0 +1,94 @@
+import { AppError, errors, isAppError } from '@cap/platform-errors';
+import { runConsumer, type ConsumerRunner } from './consumer.runner';
+import type { Messaging } from './messaging';
+import { rpcReplySchema, type RpcReply, type RpcRequest } from './rpc.protocol';
+import { defineTopic, type TopicDefinition } from './topic.definition';
+
+export interface RpcContext {
+  correlationId: string;
+  deadline: number;
+}
+
+export type RpcHandler = (params: unknown, ctx: RpcContext) => Promise<unknown>;
+
+export interface RpcServerOptions {
+  service: string;
+  requestTopic: TopicDefinition<RpcRequest>;
+  /** Consumer group: all replicas of a service share it, so each request is handled once. */
+  groupId: string;
+  handlers: Record<string, RpcHandler>;
+  concurrency?: number;
+}
+
+export interface RpcServer {
+  readonly ready: Promise<void>;
+  /** In-flight requests being handled right now. */
+  inFlight(): number;
+  stop(): Promise<void>;
+}
+
+/**
+ * Serves requests from `requestTopic`. Every request gets exactly one reply on its `replyTo` topic: the
+ * handler's result, or its error as an AppError shape (unknown errors become RPC_HANDLER_FAILED so no
+ * internals leak). Requests already past their deadline are dropped: nobody waits for them.
+ */
+export async function startRpcServer(messaging: Messaging, options: RpcServerOptions): Promise<RpcServer> {
+  const logger = messaging.logger.child({ module: 'rpc-server', service: options.service });
+  let active = 0;
+  const runner: ConsumerRunner = await runConsumer(messaging, {
+    groupId: options.groupId,
+    topic: options.requestTopic,
+    concurrency: options.concurrency ?? options.requestTopic.partitions,
+    handle: async ({ envelope, correlationId }) => {
+      const request = envelope.payload;
+      if (Date.now() > request.deadline) {
+        logger.warn({ event: 'rpc.request.expired', method: request.method }, 'request past its deadline; dropped');
+        return;
+      }
+      active++;
+      const started = process.hrtime.bigint();
+      let reply: RpcReply;
+      try {
+        const handler = Object.hasOwn(options.handlers, request.method) ? options.handlers[request.method] : undefined;
+        if (!handler) throw errors.rpcNoHandler(options.service, request.method);
+        const result = await handler(request.params, { correlationId, deadline: request.deadline });
+        reply = { ok: true, result: result ?? null };
+      } catch (err) {
+        reply = { ok: false, error: toReplyError(err, options.service, request.method) };
+        if (!isAppError(err)) logger.error({ event: 'rpc.handler.crashed', method: request.method, err }, 'handler threw an unexpected error');
+      } finally {
+        active--;
+      }
+      const replyTopic = defineTopic({ ...replyTopicTemplate, name: stripPrefix(messaging, request.replyTo) });
+      await messaging.publish(replyTopic, [{ key: correlationId, payload: reply, correlationId }]);
+      logger.debug(
+        { event: 'rpc.request.handled', method: request.method, ok: reply.ok, durationMs: Number(process.hrtime.bigint() - started) / 1e6 },
+        'request handled',
+      );
+    },
+  });
+  return {
+    ready: runner.ready,
+    inFlight: () => active,
+    stop: () => runner.stop(),
+  };
+}
+
+const replyTopicTemplate = {
+  partitions: 1,
+  retentionMs: 600_000,
+  schemaVersion: 1,
+  payload: rpcReplySchema,
+  deadLetter: false,
+  description: 'reply',
+};
+
+function stripPrefix(messaging: Messaging, physical: string): string {
+  const prefix = messaging.topicName('');
+  return prefix && physical.startsWith(prefix) ? physical.slice(prefix.length) : physical;
+}
+
+function toReplyError(err: unknown, service: string, method: string) {
+  if (err instanceof AppError) return err.toJSON();
+  return errors.rpcHandlerFailed(service, method).toJSON();
+}

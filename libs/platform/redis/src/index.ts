@@ -1,0 +1,1 @@
+export { checkRedis, createRedis, type RedisClient, type RedisOptions } from './redis.client';

@@ -1,0 +1,1 @@
+export { createBreaker, type Breaker, type BreakerOptions } from './circuit.breaker';
