@@ -29,6 +29,7 @@ module.exports = {
       displayName: 'integration',
       testMatch: ['<rootDir>/{apps,libs,infra}/**/*.int.test.ts'],
       globalSetup: '<rootDir>/libs/platform/testing/src/global-setup.ts',
+      setupFilesAfterEnv: ['<rootDir>/libs/platform/testing/src/jest.setup.ts'],
       slowTestThreshold: 30,
     },
   ],

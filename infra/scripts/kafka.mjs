@@ -66,7 +66,10 @@ export async function startKafka({ port = 9092, controllerPort = 9093, dataDir =
   const propsFile = join(dataDir, 'server.properties');
   writeFileSync(propsFile, brokerProperties({ port, controllerPort, logDir }));
   if (!existsSync(join(logDir, 'meta.properties'))) {
-    const clusterId = randomBytes(16).toString('base64url');
+    // A Kafka cluster id is 16 random bytes in base64url; one starting with '-' would read as an option.
+    let clusterId;
+    do clusterId = randomBytes(16).toString('base64url');
+    while (clusterId.startsWith('-'));
     run('java', javaArgs('kafka.tools.StorageTool', ['format', '-t', clusterId, '-c', propsFile, '--standalone', '--ignore-formatted']), { stdio: 'ignore' });
   }
   const brokerLog = join(dataDir, 'broker.log');

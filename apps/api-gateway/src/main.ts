@@ -23,6 +23,7 @@ function main(): void {
         checks: [
           { name: 'redis', check: () => checkRedis(redis) },
           { name: 'kafka', check: () => messaging.checkHealth() },
+          { name: 'rpc-replies', check: () => rpc.checkHealth() },
         ],
         mount: (app) => app.use(createPingRouter({ downstreams, logger })),
       });

@@ -35,6 +35,7 @@ function main(): void {
         checks: [
           { name: 'postgres', check: () => checkPool(pool) },
           { name: 'kafka', check: () => messaging.checkHealth() },
+          { name: 'rpc-consumer', check: () => rpc.checkHealth() },
         ],
       });
       return {

@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Consumer, IHeaders } from 'kafkajs';
+import type { Consumer, EachMessageHandler, IHeaders } from 'kafkajs';
 import { isAppError } from '@cap/platform-errors';
 import { newCorrelationId, withCorrelationId } from '@cap/platform-logger';
 import { decodeEnvelope, HEADER, type Envelope } from './envelope.codec';
@@ -30,6 +30,8 @@ export interface ConsumerRunnerOptions<T> {
 export interface ConsumerRunner {
   /** Resolves once the consumer has joined its group and been assigned partitions. */
   readonly ready: Promise<void>;
+  /** Readiness probe: rejects while the consumer is not a settled member of its group (joining, crashed, stopped). */
+  checkHealth(): Promise<void>;
   /** Stops fetching, waits for in-flight handlers to finish and commit, then disconnects. */
   stop(): Promise<void>;
 }
@@ -44,28 +46,63 @@ export interface ConsumerRunner {
  */
 export async function runConsumer<T>(messaging: Messaging, options: ConsumerRunnerOptions<T>): Promise<ConsumerRunner> {
   const logger = messaging.logger.child({ consumerGroup: options.groupId, topic: options.topic.name });
-  const consumer: Consumer = messaging.kafka.consumer({
-    groupId: options.groupId,
-    allowAutoTopicCreation: false,
-    retry: messaging.retry.client,
-    maxWaitTimeInMs: 250,
-    sessionTimeout: 30_000,
-    heartbeatInterval: 3_000,
-  });
   let stopping = false;
   let markReady: () => void = () => undefined;
   const ready = new Promise<void>((resolve) => {
     markReady = resolve;
   });
-  consumer.on(consumer.events.GROUP_JOIN, () => markReady());
+  let state: { joined: boolean; problem?: string } = { joined: false, problem: 'joining its group' };
+  let consumer: Consumer;
+  let restarts = 0;
 
-  await consumer.connect();
-  await consumer.subscribe({ topic: messaging.topicName(options.topic), fromBeginning: options.fromBeginning ?? false });
-  await consumer.run({
-    autoCommit: true,
-    autoCommitInterval: 1_000,
-    partitionsConsumedConcurrently: options.concurrency ?? 1,
-    eachMessage: async ({ topic, partition, message }) => {
+  /**
+   * kafkajs restarts a crashed consumer by itself only for some errors; for the others (for example no
+   * group coordinator yet on a broker that is still starting) the runner builds a new consumer after a
+   * backoff, so a service never stays silently deaf.
+   */
+  const scheduleRestart = () => {
+    const delay = backoffDelay(Math.min(++restarts, 6), { attempts: 0, initialDelayMs: 500, maxDelayMs: 10_000 });
+    logger.warn({ event: 'kafka.consumer.restarting', delayMs: delay, restarts }, 'restarting crashed consumer');
+    setTimeout(() => {
+      if (stopping) return;
+      consumer
+        .disconnect()
+        .catch(() => undefined)
+        .then(() => (stopping ? undefined : start()))
+        .catch((err: unknown) => {
+          logger.error({ event: 'kafka.consumer.restart_failed', err }, 'consumer restart failed');
+          if (!stopping) scheduleRestart();
+        });
+    }, delay).unref();
+  };
+
+  const start = async () => {
+    consumer = messaging.kafka.consumer({
+      groupId: options.groupId,
+      allowAutoTopicCreation: false,
+      retry: messaging.retry.client,
+      maxWaitTimeInMs: 250,
+      sessionTimeout: 30_000,
+      heartbeatInterval: 3_000,
+    });
+    consumer.on(consumer.events.GROUP_JOIN, () => {
+      state = { joined: true };
+      restarts = 0;
+      markReady();
+    });
+    consumer.on(consumer.events.REBALANCING, () => (state = { joined: false, problem: 'rebalancing' }));
+    consumer.on(consumer.events.CRASH, ({ payload }) => {
+      state = { joined: false, problem: `crashed: ${payload.error.message}${payload.restart ? ' (restarting)' : ''}` };
+      logger.error({ event: 'kafka.consumer.crashed', err: payload.error, restart: payload.restart }, 'consumer crashed');
+      if (!payload.restart && !stopping) scheduleRestart();
+    });
+    consumer.on(consumer.events.STOP, () => (state = { joined: false, problem: 'stopped' }));
+    await consumer.connect();
+    await consumer.subscribe({ topic: messaging.topicName(options.topic), fromBeginning: options.fromBeginning ?? false });
+    await consumer.run({ autoCommit: true, autoCommitInterval: 1_000, partitionsConsumedConcurrently: options.concurrency ?? 1, eachMessage });
+  };
+
+  const eachMessage: EachMessageHandler = async ({ topic, partition, message }) => {
       const correlationId = headerValue(message.headers, HEADER.correlationId) ?? newCorrelationId();
       await withCorrelationId(correlationId, async () => {
         const original = {
@@ -122,11 +159,15 @@ export async function runConsumer<T>(messaging: Messaging, options: ConsumerRunn
           logger.warn({ event: 'kafka.message.dead_lettered', partition, offset: message.offset, reason }, 'message sent to dead-letter topic');
         }
       });
-    },
-  });
+  };
+
+  await start();
 
   return {
     ready,
+    async checkHealth() {
+      if (!state.joined) throw new Error(`consumer ${options.groupId} on ${options.topic.name} is ${state.problem ?? 'not joined'}`);
+    },
     async stop() {
       stopping = true;
       await consumer.disconnect();

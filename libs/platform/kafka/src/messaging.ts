@@ -34,6 +34,7 @@ export class Messaging {
   private readonly prefix: string;
   private producer: Producer | undefined;
   private producerConnecting: Promise<Producer> | undefined;
+  private bestEffortProducer: Promise<Producer> | undefined;
   private admin: Admin | undefined;
   private readonly healthTimeoutMs: number;
 
@@ -78,9 +79,13 @@ export class Messaging {
     return this.producerConnecting;
   }
 
-  /** Publishes typed messages; resolves once the broker has acknowledged them (acks=all). */
-  async publish<T>(topic: TopicDefinition<T>, messages: OutgoingMessage<T>[]): Promise<void> {
-    const producer = await this.getProducer();
+  /**
+   * Publishes typed messages; resolves once the broker has acknowledged them (acks=all). `bestEffort` sends
+   * through a producer that retries once only, for messages whose recipient may be gone (RPC replies): a
+   * missing topic then fails in milliseconds instead of blocking the caller through a long retry schedule.
+   */
+  async publish<T>(topic: TopicDefinition<T>, messages: OutgoingMessage<T>[], options: { bestEffort?: boolean } = {}): Promise<void> {
+    const producer = options.bestEffort ? await this.getBestEffortProducer() : await this.getProducer();
     await producer.send({
       topic: this.topicName(topic),
       acks: -1,
@@ -90,6 +95,16 @@ export class Messaging {
         headers: this.headersFor(topic, m),
       })),
     });
+  }
+
+  private getBestEffortProducer(): Promise<Producer> {
+    this.bestEffortProducer ??= (async () => {
+      const producer = this.kafka.producer({ allowAutoTopicCreation: false, retry: { initialRetryTime: 50, retries: 1, maxRetryTime: 200 } });
+      await producer.connect();
+      return producer;
+    })();
+    this.bestEffortProducer.catch(() => (this.bestEffortProducer = undefined));
+    return this.bestEffortProducer;
   }
 
   /** Publishes raw bytes to a topic's dead-letter twin, with the reason in headers. */
@@ -131,7 +146,15 @@ export class Messaging {
     });
     const missing = wanted.filter((t) => !existing.has(t.topic));
     if (missing.length === 0) return;
-    await admin.createTopics({ topics: missing, waitForLeaders: true });
+    try {
+      await admin.createTopics({ topics: missing, waitForLeaders: true });
+    } catch (err) {
+      // Another process (a replica, another service) may have created some of them at the same moment.
+      const now = new Set(await admin.listTopics());
+      const stillMissing = missing.filter((t) => !now.has(t.topic));
+      if (stillMissing.length > 0) throw err;
+      return;
+    }
     this.logger.info({ event: 'kafka.topics.created', topics: missing.map((t) => t.topic) }, 'topics created');
   }
 
@@ -162,7 +185,9 @@ export class Messaging {
     this.producer = undefined;
     const admin = this.admin;
     this.admin = undefined;
-    await Promise.allSettled([producer?.disconnect(), admin?.disconnect()]);
+    const bestEffort = this.bestEffortProducer;
+    this.bestEffortProducer = undefined;
+    await Promise.allSettled([producer?.disconnect(), admin?.disconnect(), bestEffort?.then((p) => p.disconnect())]);
   }
 
   private async getAdmin(): Promise<Admin> {

@@ -26,6 +26,8 @@ export interface RpcClient {
   readonly replyTopic: string;
   request<R = unknown>(target: { service: string; topic: TopicDefinition<RpcRequest> }, method: string, params: unknown, options?: RpcCallOptions): Promise<R>;
   pendingCount(): number;
+  /** Readiness probe: the reply consumer is a settled member of its group. */
+  checkHealth(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -63,6 +65,7 @@ export async function startRpcClient(messaging: Messaging, options: RpcClientOpt
   return {
     replyTopic,
     pendingCount: () => pending.size,
+    checkHealth: () => runner.checkHealth(),
     async request<R>(target: { service: string; topic: TopicDefinition<RpcRequest> }, method: string, params: unknown, callOptions: RpcCallOptions = {}): Promise<R> {
       const timeoutMs = callOptions.timeoutMs ?? options.defaultTimeoutMs;
       // Each request needs its own id for reply matching; the caller's id (if any) is logged with it.

@@ -22,6 +22,8 @@ export interface RpcServerOptions {
 
 export interface RpcServer {
   readonly ready: Promise<void>;
+  /** Readiness probe: the request consumer is a settled member of its group. */
+  checkHealth(): Promise<void>;
   /** In-flight requests being handled right now. */
   inFlight(): number;
   stop(): Promise<void>;
@@ -39,6 +41,8 @@ export async function startRpcServer(messaging: Messaging, options: RpcServerOpt
     groupId: options.groupId,
     topic: options.requestTopic,
     concurrency: options.concurrency ?? options.requestTopic.partitions,
+    // A brand-new group must not skip requests sent while it joined; stale ones are dropped by deadline.
+    fromBeginning: true,
     handle: async ({ envelope, correlationId }) => {
       const request = envelope.payload;
       if (Date.now() > request.deadline) {
@@ -60,7 +64,13 @@ export async function startRpcServer(messaging: Messaging, options: RpcServerOpt
         active--;
       }
       const replyTopic = defineTopic({ ...replyTopicTemplate, name: stripPrefix(messaging, request.replyTo) });
-      await messaging.publish(replyTopic, [{ key: correlationId, payload: reply, correlationId }]);
+      try {
+        await messaging.publish(replyTopic, [{ key: correlationId, payload: reply, correlationId }], { bestEffort: true });
+      } catch (err) {
+        // The caller is gone (its reply topic deleted at shutdown) or the broker refused: the work is done
+        // and cannot be undone, and redelivering the request would repeat it. Log and move on.
+        logger.warn({ event: 'rpc.reply.undeliverable', method: request.method, replyTo: request.replyTo, err }, 'reply could not be delivered');
+      }
       logger.debug(
         { event: 'rpc.request.handled', method: request.method, ok: reply.ok, durationMs: Number(process.hrtime.bigint() - started) / 1e6 },
         'request handled',
@@ -69,6 +79,7 @@ export async function startRpcServer(messaging: Messaging, options: RpcServerOpt
   });
   return {
     ready: runner.ready,
+    checkHealth: () => runner.checkHealth(),
     inFlight: () => active,
     stop: () => runner.stop(),
   };

@@ -1,0 +1,234 @@
+import { Writable } from 'node:stream';
+import { z } from 'zod';
+import { AppError, ErrorCodes, errors } from '@cap/platform-errors';
+import { createLogger } from '@cap/platform-logger';
+import { testEndpoints, uniqueId, waitFor } from '@cap/platform-testing';
+import {
+  createMessaging,
+  deadLetterName,
+  defineTopic,
+  HEADER,
+  RETRY_PROFILES,
+  rpcRequestTopic,
+  runConsumer,
+  startRpcClient,
+  startRpcServer,
+  type ConsumerRunner,
+  type Messaging,
+} from '../src/index';
+
+const quietLogger = createLogger({ service: 'test', level: 'warn', destination: new Writable({ write: (_c, _e, cb) => cb() }) });
+
+/** Each test gets its own topic so consumers left from other tests never see its messages. */
+const newOrderTopic = () =>
+  defineTopic({
+  name: `test.order-${uniqueId('o').replace(/_/g, '-')}.placed.v1`,
+  partitions: 3,
+  retentionMs: 3_600_000,
+  schemaVersion: 1,
+  deadLetter: true,
+  description: 'test',
+  payload: z.object({ orderId: z.string(), amount: z.number() }),
+});
+type OrderTopic = ReturnType<typeof newOrderTopic>;
+
+describe('Kafka messaging against the real broker', () => {
+  let messaging: Messaging;
+  const runners: ConsumerRunner[] = [];
+  const topics: OrderTopic[] = [];
+  let orderTopic: OrderTopic;
+
+  beforeAll(async () => {
+    messaging = createMessaging({
+      brokers: testEndpoints().kafkaBrokers,
+      clientId: uniqueId('test'),
+      topicPrefix: `${uniqueId('t')}.`,
+      logger: quietLogger,
+      retry: RETRY_PROFILES.fast,
+    });
+  });
+
+  beforeEach(async () => {
+    orderTopic = newOrderTopic();
+    topics.push(orderTopic);
+    await messaging.ensureTopics([orderTopic]);
+  });
+
+  afterAll(async () => {
+    await Promise.all(runners.map((r) => r.stop()));
+    await messaging.deleteTopics(topics.flatMap((t) => [messaging.topicName(t), deadLetterName(messaging.topicName(t))])).catch(() => undefined);
+    await messaging.close();
+  });
+
+  it('when messages are published, then a consumer group receives each once with payload, key and correlation id, and commits', async () => {
+    const seen: { orderId: string; key?: string; correlationId: string }[] = [];
+    const groupId = uniqueId('g');
+    const runner = await runConsumer(messaging, {
+      groupId,
+      topic: orderTopic,
+      fromBeginning: true,
+      concurrency: 3,
+      handle: async ({ envelope, key, correlationId }) => {
+        seen.push({ orderId: envelope.payload.orderId, key, correlationId });
+      },
+    });
+    runners.push(runner);
+    await messaging.publish(
+      orderTopic,
+      Array.from({ length: 20 }, (_, i) => ({ key: `k${i % 4}`, payload: { orderId: `o${i}`, amount: i }, correlationId: `c${i}` })),
+    );
+    await waitFor('20 messages', () => seen.length >= 20);
+    expect(seen.map((s) => s.orderId).sort()).toEqual(Array.from({ length: 20 }, (_, i) => `o${i}`).sort());
+    expect(seen.find((s) => s.orderId === 'o5')).toEqual({ orderId: 'o5', key: 'k1', correlationId: 'c5' });
+    // Offsets are committed (auto-commit of resolved offsets): the group's lag drops to zero.
+    const admin = messaging.kafka.admin();
+    await admin.connect();
+    try {
+      await waitFor('committed offsets to reach the end of every partition', async () => {
+        const [committed] = await admin.fetchOffsets({ groupId, topics: [messaging.topicName(orderTopic)] });
+        const ends = await admin.fetchTopicOffsets(messaging.topicName(orderTopic));
+        return committed!.partitions.every((p) => p.offset === ends.find((e) => e.partition === p.partition)!.offset);
+      });
+    } finally {
+      await admin.disconnect();
+    }
+  });
+
+  it('when a message is not a valid envelope or fails its schema, then it goes to the .dlq twin with the reason, and the consumer carries on', async () => {
+    const good: string[] = [];
+    const runner = await runConsumer(messaging, {
+      groupId: uniqueId('g'),
+      topic: orderTopic,
+      fromBeginning: true,
+      handle: async ({ envelope }) => {
+        good.push(envelope.payload.orderId);
+      },
+    });
+    runners.push(runner);
+    await runner.ready;
+    const dead: { reason: string; code: string; originalTopic: string }[] = [];
+    // Read the DLQ raw (its values are not envelopes), through a plain consumer.
+    const raw = messaging.kafka.consumer({ groupId: uniqueId('raw') });
+    await raw.connect();
+    await raw.subscribe({ topic: deadLetterName(messaging.topicName(orderTopic)), fromBeginning: true });
+    await raw.run({
+      eachMessage: async ({ message }) => {
+        dead.push({
+          reason: message.headers?.[HEADER.dlqReason]?.toString() ?? '',
+          code: message.headers?.[HEADER.dlqErrorCode]?.toString() ?? '',
+          originalTopic: message.headers?.[HEADER.dlqOriginalTopic]?.toString() ?? '',
+        });
+      },
+    });
+    try {
+      const producer = await messaging.getProducer();
+      await producer.send({
+        topic: messaging.topicName(orderTopic),
+        messages: [
+          { key: 'x', value: 'not json at all' },
+          { key: 'x', value: JSON.stringify({ schemaVersion: 1, id: '1', type: 't', occurredAt: 'now', payload: { orderId: 42 } }) },
+        ],
+      });
+      await messaging.publish(orderTopic, [{ key: 'x', payload: { orderId: 'after-poison', amount: 1 } }]);
+      await waitFor('the valid message after the poison ones', () => good.includes('after-poison'));
+      await waitFor('two dead letters', () => dead.length >= 2);
+      expect(dead.map((d) => d.code)).toEqual([ErrorCodes.INVALID_MESSAGE, ErrorCodes.INVALID_MESSAGE]);
+      expect(dead[0]!.reason).toContain('not JSON');
+      expect(dead[1]!.reason).toContain('orderId');
+      expect(dead[0]!.originalTopic).toBe(messaging.topicName(orderTopic));
+    } finally {
+      await raw.disconnect();
+    }
+  });
+
+  it('when a handler fails with a retriable error, then it is retried and succeeds without dead-lettering', async () => {
+    let attempts = 0;
+    const done: string[] = [];
+    const runner = await runConsumer(messaging, {
+      groupId: uniqueId('g'),
+      topic: orderTopic,
+      fromBeginning: true,
+      handle: async ({ envelope }) => {
+        if (envelope.payload.orderId !== 'flaky') return;
+        attempts++;
+        if (attempts < 3) throw errors.serviceUnavailable('db', 'temporarily down');
+        done.push(envelope.payload.orderId);
+      },
+    });
+    runners.push(runner);
+    await runner.ready;
+    await messaging.publish(orderTopic, [{ key: 'f', payload: { orderId: 'flaky', amount: 1 } }]);
+    await waitFor('the flaky message to succeed', () => done.length === 1);
+    expect(attempts).toBe(3);
+  });
+
+  describe('request/reply', () => {
+    const service = 'echo-svc';
+    const requestTopic = rpcRequestTopic(service, 2);
+    let client: Awaited<ReturnType<typeof startRpcClient>>;
+    let server: Awaited<ReturnType<typeof startRpcServer>>;
+
+    beforeAll(async () => {
+      await messaging.ensureTopics([requestTopic]);
+      server = await startRpcServer(messaging, {
+        service,
+        requestTopic,
+        groupId: uniqueId('echo'),
+        handlers: {
+          echo: async (params) => ({ echoed: params }),
+          slow: async (params) => {
+            await new Promise((r) => setTimeout(r, (params as { ms: number }).ms));
+            return 'late';
+          },
+          reject: async () => {
+            throw new AppError({ code: 'XSV-350001', message: 'Invalid login or password.', retriable: false, httpStatus: 200, soapFaultCode: 'SOAP-ENV:Client' });
+          },
+          crash: async () => {
+            throw new TypeError('boom internals');
+          },
+        },
+      });
+      await server.ready;
+      client = await startRpcClient(messaging, { instanceId: uniqueId('gw'), defaultTimeoutMs: 3_000 });
+    });
+
+    afterAll(async () => {
+      await server.stop();
+      await client.stop();
+    });
+
+    it('when a request is sent, then the reply carries the handler result', async () => {
+      const results = await Promise.all(Array.from({ length: 10 }, (_, i) => client.request({ service, topic: requestTopic }, 'echo', { i })));
+      expect(results).toEqual(Array.from({ length: 10 }, (_, i) => ({ echoed: { i } })));
+      expect(client.pendingCount()).toBe(0);
+    });
+
+    it('when the handler throws an AppError, then the caller gets the same code and message', async () => {
+      await expect(client.request({ service, topic: requestTopic }, 'reject', {})).rejects.toMatchObject({ code: 'XSV-350001', message: 'Invalid login or password.' });
+    });
+
+    it('when the handler crashes, then the caller gets a generic fault without the internals', async () => {
+      const err = await client.request({ service, topic: requestTopic }, 'crash', {}).catch((e: unknown) => e);
+      expect(err).toMatchObject({ code: ErrorCodes.RPC_HANDLER_FAILED });
+      expect((err as Error).message).not.toContain('boom internals');
+    });
+
+    it('when the method is unknown, then the caller gets RPC_NO_HANDLER', async () => {
+      await expect(client.request({ service, topic: requestTopic }, 'nope', {})).rejects.toMatchObject({ code: ErrorCodes.RPC_NO_HANDLER });
+    });
+
+    it('when no reply comes by the deadline, then the call fails with a typed timeout instead of hanging', async () => {
+      const started = Date.now();
+      const err = await client.request({ service, topic: requestTopic }, 'slow', { ms: 1_500 }, { timeoutMs: 300 }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(AppError);
+      expect(err).toMatchObject({ code: ErrorCodes.RPC_TIMEOUT, retriable: true });
+      expect(Date.now() - started).toBeLessThan(1_200);
+    });
+
+    it('when nobody serves the topic, then the call times out at its deadline', async () => {
+      const orphan = rpcRequestTopic('nobody-home', 1);
+      await messaging.ensureTopics([orphan]);
+      await expect(client.request({ service: 'nobody-home', topic: orphan }, 'x', {}, { timeoutMs: 400 })).rejects.toMatchObject({ code: ErrorCodes.RPC_TIMEOUT });
+    });
+  });
+});
