@@ -1,53 +1,20 @@
 import { ALL_TOPICS, SERVICES, TOPICS } from '@cap/contracts';
-import { startRpcServer } from '@cap/platform-kafka';
-import { checkPool, openDatabase } from '@cap/platform-postgres';
-import { createServiceBase, findAppFolder, runMain, runService, startServiceHttp } from '@cap/platform-runtime';
+import { runDataService } from '@cap/platform-data-service';
+import { findAppFolder, runMain } from '@cap/platform-runtime';
 import { loadLocalStoreConfig } from './config';
-import { createSystemHandlers } from './system.handlers';
 
-function main(): void {
+/**
+ * local-store owns the local database: configuration objects, the …Stg staging tables, the real-time
+ * event queue and the outbox. It answers requests for local, replicated and staging schemas.
+ */
+runMain(() => {
   const config = loadLocalStoreConfig(process.env);
-  const base = createServiceBase(SERVICES.localStore, config);
-  const { logger, messaging } = base;
-
-  void runService({
-    name: SERVICES.localStore,
-    logger,
-    shutdownTimeoutMs: config.SHUTDOWN_TIMEOUT_MS,
-    async start(state) {
-      const pool = await openDatabase({
-        database: 'local',
-        url: config.LOCAL_DATABASE_URL,
-        poolMax: config.DB_POOL_MAX,
-        applicationName: base.instanceId,
-        logger,
-        ...(config.MIGRATE_ON_START ? { migrationsDir: findAppFolder(__dirname, 'migrations') } : {}),
-      });
-      if (config.KAFKA_ENSURE_TOPICS) await messaging.ensureTopics(ALL_TOPICS);
-      const rpc = await startRpcServer(messaging, {
-        service: SERVICES.localStore,
-        requestTopic: TOPICS.localStoreRequests,
-        groupId: SERVICES.localStore,
-        handlers: createSystemHandlers({ instanceId: base.instanceId, pool }),
-      });
-      const http = await startServiceHttp(base, config, {
-        state,
-        checks: [
-          { name: 'postgres', check: () => checkPool(pool) },
-          { name: 'kafka', check: () => messaging.checkHealth() },
-          { name: 'rpc-consumer', check: () => rpc.checkHealth() },
-        ],
-      });
-      return {
-        async stop() {
-          await rpc.stop(); // stop intake; waits for in-flight requests to finish and reply
-          await http.close(2_000);
-          await messaging.close();
-          await pool.end();
-        },
-      };
-    },
+  runDataService({
+    service: SERVICES.localStore,
+    config,
+    database: { label: 'local', url: config.LOCAL_DATABASE_URL, migrationsDir: findAppFolder(__dirname, 'migrations') },
+    topics: ALL_TOPICS,
+    requestTopic: TOPICS.localStoreRequests,
+    createHandlers: () => ({}),
   });
-}
-
-runMain(main);
+});

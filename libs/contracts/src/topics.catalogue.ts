@@ -10,6 +10,15 @@ import { defineTopic, rpcRequestTopic, type TopicDefinition } from '@cap/platfor
 const HOUR = 60 * 60 * 1000;
 const DAY = 24 * HOUR;
 
+/** A row change to apply to the cloud DB: `seq` orders changes per key (last writer wins). */
+const recordChangeSchema = z.object({
+  schema: z.string().min(1),
+  key: z.string().min(1),
+  seq: z.string().regex(/^\d+$/),
+  op: z.enum(['upsert', 'delete']),
+  record: z.record(z.string(), z.unknown()),
+});
+
 export const SERVICES = {
   localStore: 'local-store',
   cloudExecutor: 'cloud-executor',
@@ -26,13 +35,7 @@ export const TOPICS = {
     schemaVersion: 1,
     deadLetter: true,
     description: 'Staged rows to move from the local DB to the cloud DB, in per-key order.',
-    payload: z.object({
-      schema: z.string().min(1),
-      key: z.string().min(1),
-      seq: z.string().regex(/^\d+$/),
-      op: z.enum(['upsert', 'delete']),
-      record: z.record(z.string(), z.unknown()),
-    }),
+    payload: recordChangeSchema,
   }),
   /** Writes to replicated (reference) schemas, one-way local → cloud; key = `schema|key`. */
   replicationChanges: defineTopic({
@@ -42,13 +45,7 @@ export const TOPICS = {
     schemaVersion: 1,
     deadLetter: true,
     description: 'Reference rows replicated from the local DB to the cloud DB.',
-    payload: z.object({
-      schema: z.string().min(1),
-      key: z.string().min(1),
-      seq: z.string().regex(/^\d+$/),
-      op: z.enum(['upsert', 'delete']),
-      record: z.record(z.string(), z.unknown()),
-    }),
+    payload: recordChangeSchema,
   }),
 } as const;
 

@@ -1,0 +1,88 @@
+import { z } from 'zod';
+import { errors } from '@cap/platform-errors';
+import { startRpcServer, type RpcHandler, type RpcRequest, type TopicDefinition } from '@cap/platform-kafka';
+import { checkPool, openDatabase, pingDatabase, type Pool } from '@cap/platform-postgres';
+import { createServiceBase, runService, startServiceHttp, type BaseServiceConfig, type ServiceBase } from '@cap/platform-runtime';
+
+export interface DataServiceConfig extends BaseServiceConfig {
+  DB_POOL_MAX: number;
+  MIGRATE_ON_START: boolean;
+  KAFKA_ENSURE_TOPICS: boolean;
+}
+
+export interface DataServiceContext {
+  base: ServiceBase;
+  pool: Pool;
+}
+
+export interface DataServiceOptions {
+  service: string;
+  config: DataServiceConfig;
+  database: { label: string; url: string; migrationsDir: string };
+  /** Topics this deployment needs (created when missing, if KAFKA_ENSURE_TOPICS). */
+  topics: TopicDefinition<unknown>[];
+  requestTopic: TopicDefinition<RpcRequest>;
+  /** The service's RPC handlers, built once its database is open. `system.ping` is added for every service. */
+  createHandlers(ctx: DataServiceContext): Record<string, RpcHandler>;
+}
+
+const pingParams = z.object({ dbSleepMs: z.number().int().min(0).max(2_000).optional() }).nullable();
+
+/**
+ * The process shape shared by the services that own a database and answer requests over Kafka
+ * (local-store, cloud-executor): open and migrate the database, serve RPC in one consumer group shared by
+ * all replicas, expose health/readiness/metrics, and drain on SIGTERM (in-flight requests are answered).
+ */
+export function runDataService(options: DataServiceOptions): void {
+  const { config } = options;
+  const base = createServiceBase(options.service, config);
+  const { logger, messaging } = base;
+
+  void runService({
+    name: options.service,
+    logger,
+    shutdownTimeoutMs: config.SHUTDOWN_TIMEOUT_MS,
+    async start(state) {
+      const pool = await openDatabase({
+        database: options.database.label,
+        url: options.database.url,
+        poolMax: config.DB_POOL_MAX,
+        applicationName: base.instanceId,
+        logger,
+        ...(config.MIGRATE_ON_START ? { migrationsDir: options.database.migrationsDir } : {}),
+      });
+      if (config.KAFKA_ENSURE_TOPICS) await messaging.ensureTopics(options.topics);
+      const rpc = await startRpcServer(messaging, {
+        service: options.service,
+        requestTopic: options.requestTopic,
+        groupId: options.service,
+        handlers: {
+          ...options.createHandlers({ base, pool }),
+          // Proves a request reached this service and that its database answers (dbSleepMs: diagnostics).
+          'system.ping': async (params) => {
+            const parsed = pingParams.safeParse(params);
+            if (!parsed.success) throw errors.invalidRequest('system.ping parameters', parsed.error.issues[0]?.message ?? 'rejected');
+            const db = await pingDatabase(pool, parsed.data?.dbSleepMs ?? 0);
+            return { service: options.service, instance: base.instanceId, database: options.database.label, ...db };
+          },
+        },
+      });
+      const http = await startServiceHttp(base, config, {
+        state,
+        checks: [
+          { name: 'postgres', check: () => checkPool(pool) },
+          { name: 'kafka', check: () => messaging.checkHealth() },
+          { name: 'rpc-consumer', check: () => rpc.checkHealth() },
+        ],
+      });
+      return {
+        async stop() {
+          await rpc.stop(); // stop intake; waits for in-flight requests to finish and reply
+          await http.close(2_000);
+          await messaging.close();
+          await pool.end();
+        },
+      };
+    },
+  });
+}

@@ -1,0 +1,1 @@
+export { runDataService, type DataServiceConfig, type DataServiceContext, type DataServiceOptions } from './data-service.runner';
