@@ -22,8 +22,9 @@ export default [
           banTransitiveDependencies: false,
           allow: [],
           depConstraints: [
-            // Apps are composition roots: they may use any library but never another app.
-            { sourceTag: 'type:app', onlyDependOnLibsWithTags: ['type:lib'] },
+            // Apps are composition roots: they may use any library but never another app (test helpers only
+            // from tests: see the no-restricted-imports rule below).
+            { sourceTag: 'type:app', onlyDependOnLibsWithTags: ['type:lib', 'type:testing'] },
             // Platform adapters depend only on other platform adapters.
             { sourceTag: 'scope:platform', onlyDependOnLibsWithTags: ['scope:platform'] },
             // Contracts (topics, message schemas) build on the messaging adapter only.
