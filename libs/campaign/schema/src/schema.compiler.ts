@@ -60,7 +60,7 @@ export function compileSchemas(sources: SchemaSource[]): Map<string, Schema> {
   const schemas = new Map<string, Schema>();
   for (const [id, m] of merged) schemas.set(id, buildSchema(id, m, problems));
   for (const schema of schemas.values()) resolveLinks(schema, schemas, merged.get(schema.id)!, problems);
-  for (const schema of schemas.values()) resolveCollections(schema, schemas, merged.get(schema.id)!, problems);
+  for (const schema of schemas.values()) resolveCollections(schema, schemas, problems);
   for (const schema of [...schemas.values()]) {
     checkKeys(schema, merged.get(schema.id)!, problems);
     if (schema.autoStg) {
@@ -151,6 +151,7 @@ function buildSchema(id: string, m: Merged, problems: SchemaProblem[]): Schema {
     params: x.params.map((p) => ({ ...p })),
     ...(x.interface ? { interface: x.interface } : {}),
   }));
+  const persistent = element.autopk || element.attributes.length > 0 || element.links.length > 0;
   const table = element.sqltable ?? tableName(src.namespace, src.name);
   if (!isIdentifier(table)) problems.push({ file: src.file, line: element.line, attribute: 'sqltable', message: `'${table}' is not a valid table name` });
   const keys: Key[] = element.keys.map((k) => ({ name: k.name, internal: k.internal, fields: k.fields.map(normalizeXpath) }));
@@ -162,7 +163,8 @@ function buildSchema(id: string, m: Merged, problems: SchemaProblem[]): Schema {
     label: src.label ?? element.label ?? src.name,
     labelSingular: src.labelSingular ?? src.label ?? src.name,
     placement,
-    databases: DATABASES[placement],
+    persistent,
+    databases: persistent ? DATABASES[placement] : [],
     table,
     primaryKey,
     fields,
@@ -253,7 +255,7 @@ function resolveLinks(schema: Schema, all: Map<string, Schema>, m: Merged, probl
  * A collection (1-N) link takes its joins from the single link on the target that points back: the one
  * named by revLink, or the only single link of the target to this schema.
  */
-function resolveCollections(schema: Schema, all: Map<string, Schema>, m: Merged, problems: SchemaProblem[]): void {
+function resolveCollections(schema: Schema, all: Map<string, Schema>, problems: SchemaProblem[]): void {
   for (const link of schema.links) {
     if (link.cardinality !== 'collection') continue;
     const target = all.get(link.target)!;
@@ -274,7 +276,6 @@ function resolveCollections(schema: Schema, all: Map<string, Schema>, m: Merged,
     link.revLink = reverse.name;
     if (!reverse.revLink) reverse.revLink = link.name;
   }
-  void m;
 }
 
 function checkKeys(schema: Schema, m: Merged, problems: SchemaProblem[]): void {
@@ -298,6 +299,7 @@ function buildStagingSchema(schema: Schema): Schema {
     label: `${schema.label} (staging)`,
     labelSingular: `${schema.labelSingular} (staging)`,
     placement: 'staging',
+    persistent: true,
     databases: DATABASES.staging,
     table: `${schema.table}_stg`,
     fields: schema.fields.map((f) => ({ ...f })),

@@ -137,7 +137,9 @@ export interface Schema {
   label: string;
   labelSingular: string;
   placement: Placement;
-  /** Databases holding this schema's table. */
+  /** False for API-only schemas without rows (xtk:session, xtk:queryDef): no table anywhere. */
+  persistent: boolean;
+  /** Databases holding this schema's table (empty when not persistent). */
   databases: Database[];
   /** SQL table name (validated identifier). */
   table: string;

@@ -1,0 +1,5 @@
+export type { Database, EnumValue, Enumeration, Field, JoinPair, Key, Link, Method, MethodParam, ParamType, Placement, Schema, SourceRef, XtkType } from './schema.model';
+export { XTK_TYPES } from './schema.model';
+export { SchemaError, type SchemaProblem } from './schema.errors';
+export { compileSchemas, normalizeXpath, type SchemaSource } from './schema.compiler';
+export { columnName, isIdentifier, snakeCase, tableName } from './naming';
