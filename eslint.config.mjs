@@ -31,6 +31,8 @@ export default [
             { sourceTag: 'scope:contracts', onlyDependOnLibsWithTags: ['scope:platform'] },
             // The Campaign domain is pure TypeScript: it depends on nothing but itself.
             { sourceTag: 'scope:campaign', onlyDependOnLibsWithTags: ['scope:campaign'] },
+            // Campaign I/O (schema files, DDL applied to PostgreSQL, query execution) joins the domain to the adapters.
+            { sourceTag: 'scope:campaign-io', onlyDependOnLibsWithTags: ['scope:campaign', 'scope:campaign-io', 'scope:platform', 'type:testing'] },
             // Test helpers are used from tests only (see the rule below), never from production code.
             { sourceTag: 'type:testing', onlyDependOnLibsWithTags: ['scope:platform', 'scope:contracts'] },
           ],
