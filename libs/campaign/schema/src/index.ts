@@ -3,3 +3,4 @@ export { XTK_TYPES } from './schema.model';
 export { SchemaError, type SchemaProblem } from './schema.errors';
 export { compileSchemas, normalizeXpath, type SchemaSource } from './schema.compiler';
 export { columnName, isIdentifier, snakeCase, tableName } from './naming';
+export { enumerationToXml, schemaToXml } from './schema.xml-writer';

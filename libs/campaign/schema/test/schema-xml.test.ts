@@ -1,0 +1,47 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { attrLocal, serializeXml } from '@cap/campaign-xml';
+import { compileSchemas, schemaToXml } from '../src/index';
+
+const BUILTIN = join(__dirname, '..', 'builtin');
+const schemas = compileSchemas(readdirSync(BUILTIN).map((file) => ({ file, text: readFileSync(join(BUILTIN, file), 'utf8') })));
+
+describe('schemaToXml (the form the SDK downloads)', () => {
+  it('when xtk:session is served, then the persist interface and the session methods carry lower-case param types', () => {
+    const xml = schemaToXml(schemas.get('xtk:session')!);
+    expect(xml.attrs).toMatchObject({ namespace: 'xtk', name: 'session', implements: 'xtk:persist' });
+    const iface = xml.children.find((c) => c.name === 'interface')!;
+    expect(iface.attrs['name']).toBe('persist');
+    expect(iface.children.map((m) => m.attrs['name'])).toEqual(['Write', 'WriteCollection', 'DeleteCollection', 'GetEntityIfMoreRecent']);
+    const logon = xml.children.find((c) => c.name === 'methods')!.children.find((m) => m.attrs['name'] === 'Logon')!;
+    expect(logon.attrs['static']).toBe('true');
+    expect(logon.children[0]!.children.map((p) => [p.attrs['name'], p.attrs['type'], p.attrs['inout'] ?? 'in'])).toEqual([
+      ['login', 'string', 'in'],
+      ['password', 'string', 'in'],
+      ['parameters', 'DOMElement', 'in'],
+      ['sessionToken', 'string', 'out'],
+      ['sessionInfo', 'DOMElement', 'out'],
+      ['securityToken', 'string', 'out'],
+    ]);
+  });
+
+  it('when nms:recipient is served, then enumerations are direct children and the main element nests location and links', () => {
+    const xml = schemaToXml(schemas.get('nms:recipient')!);
+    expect(xml.children.filter((c) => c.name === 'enumeration').map((e) => e.attrs['name'])).toEqual(['gender', 'emailFormat']);
+    const main = xml.children.find((c) => c.name === 'element')!;
+    expect(main.attrs).toMatchObject({ name: 'recipient', autopk: 'true', autouuid: 'true', autoStg: 'true' });
+    const location = main.children.find((c) => c.name === 'element' && c.attrs['name'] === 'location')!;
+    expect(location.children.map((a) => a.attrs['name'])).toEqual(['address1', 'city', 'zipCode', 'countryCode']);
+    const folder = main.children.find((c) => c.attrs['name'] === 'folder')!;
+    expect(folder.attrs).toMatchObject({ type: 'link', target: 'xtk:folder' });
+    expect(attrLocal(main.children.find((c) => c.attrs['name'] === 'gender')!, 'enum')).toBe('gender');
+    // The whole document serialises to XML the SDK's strict parser accepts (no stray markup).
+    expect(serializeXml(xml)).toMatch(/^<schema [^>]*namespace="nms"[^>]*>.*<\/schema>$/s);
+  });
+
+  it('when a workflow schema is served, then PostEvent declares the parameters param the SDK maps to <variables>', () => {
+    const xml = schemaToXml(schemas.get('xtk:workflow')!);
+    const postEvent = xml.children.find((c) => c.name === 'methods')!.children.find((m) => m.attrs['name'] === 'PostEvent')!;
+    expect(postEvent.children[0]!.children.map((p) => p.attrs['name'])).toEqual(['workflowId', 'activity', 'transition', 'parameters', 'complete']);
+  });
+});
