@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Bundles one app (or `all`) with esbuild into dist/apps/<app>/main.js: libs are bundled in (resolved
-// through tsconfig paths), npm packages stay external. Each app's migrations/ folder is copied beside it.
+// through tsconfig paths), npm packages stay external. Each app's migrations/ folder and the built-in
+// schemas (schemas/) are copied beside it.
 import { cpSync, existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { build } from 'esbuild';
@@ -25,6 +26,8 @@ export async function buildApp(app) {
   });
   const migrations = join(ROOT, 'apps', app, 'migrations');
   if (existsSync(migrations)) cpSync(migrations, join(outdir, 'migrations'), { recursive: true });
+  // The built-in Campaign schemas travel with every service (each compiles the same data model).
+  cpSync(join(ROOT, 'libs', 'campaign', 'schema', 'builtin'), join(outdir, 'schemas'), { recursive: true });
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {

@@ -1,8 +1,12 @@
 import { field, loadConfig, serviceConfigShape } from '@cap/platform-config';
 
+const DAY_MS = 86_400_000;
+
 const shape = {
   ...serviceConfigShape({ httpPort: 8080 }),
   REDIS_URL: field.url(['redis', 'rediss'], 'redis://127.0.0.1:6379/0'),
+  /** Prefix of every Redis key the gateway writes (sessions, rate-limit windows). */
+  REDIS_KEY_PREFIX: field.keyPrefix('cap:'),
   /** Deadline of a request/reply call to local-store or cloud-executor (the SDK itself gives up at 5 s). */
   RPC_TIMEOUT_MS: field.durationMs(3_000),
   /** Circuit breaker per downstream service: open after this share of failures … */
@@ -11,6 +15,25 @@ const shape = {
   BREAKER_VOLUME_THRESHOLD: field.positiveInt(5),
   /** … and let a probe through after this long. */
   BREAKER_RESET_TIMEOUT_MS: field.durationMs(5_000),
+  /** Session lifetime (Campaign: sessionTimeOutSec, 24 h) and with rememberMe (longSessionTimeOutSec, 15 days). */
+  SESSION_TTL_MS: field.durationMs(DAY_MS),
+  LONG_SESSION_TTL_MS: field.positiveInt(15 * DAY_MS),
+  /** Accept a session token presented without its security token (the SDK's ofSessionToken). */
+  ALLOW_SESSION_TOKEN_ONLY: field.boolean(true),
+  /** How long a verified "login/password" session token is trusted before local-store checks it again. */
+  LOGIN_TOKEN_CACHE_MS: field.durationMs(60_000),
+  /** Bearer JWTs (BearerTokenLogon, Authorization: Bearer): HS256 secret; empty disables bearer logon. */
+  JWT_SECRET: field.string(''),
+  JWT_ISSUER: field.string(''),
+  JWT_AUDIENCE: field.string(''),
+  /** Largest SOAP request body accepted (413 beyond). */
+  MAX_BODY_BYTES: field.positiveInt(8 * 1024 * 1024),
+  /** Deepest XML nesting accepted in a request. */
+  XML_MAX_DEPTH: field.positiveInt(64),
+  /** Extra srcSchema folders (extensions, custom namespaces), comma-separated; the same list on every service. */
+  SCHEMA_DIRS: field.string(''),
+  /** Reported by Logon and /r/test. */
+  INSTANCE_NAME: field.identifier('cap'),
 };
 
 export type GatewayConfig = ReturnType<typeof loadGatewayConfig>;

@@ -1,14 +1,31 @@
+import { join } from 'node:path';
+import { findBuiltinSchemaDir, loadSchemaRegistry, SOURCE_BUILTIN_SCHEMA_DIR } from '@cap/campaign-persistence';
+import { SERVICES } from '@cap/contracts';
 import { startRpcClient } from '@cap/platform-kafka';
 import { checkRedis, createRedis } from '@cap/platform-redis';
 import { createServiceBase, runMain, runService, startServiceHttp } from '@cap/platform-runtime';
 import { loadGatewayConfig } from './config';
 import { createDownstreams } from './downstream.client';
+import { createPersistHandlers } from './handlers/persist.handlers';
+import { createSessionHandlers } from './handlers/session.handlers';
 import { createPingRouter } from './ping.route';
+import { createAuthenticator, type OperatorDirectory } from './session/authenticator';
+import type { Operator } from './session/session.model';
+import { SessionStore } from './session/session.store';
+import { createDispatcher } from './soap/soap.dispatcher';
+import { createSoapRouter } from './soap/soap.route';
+
+const VERSION = { major: 8, minor: 7, servicePack: 0 };
+const BUILD_NUMBER = '9400';
 
 function main(): void {
   const config = loadGatewayConfig(process.env);
   const base = createServiceBase('api-gateway', config);
   const { logger, messaging, registry } = base;
+  const schemas = loadSchemaRegistry({
+    builtinDir: findBuiltinSchemaDir([join(__dirname, 'schemas'), SOURCE_BUILTIN_SCHEMA_DIR]),
+    customDirs: config.SCHEMA_DIRS.split(',').map((d) => d.trim()).filter(Boolean),
+  });
 
   void runService({
     name: 'api-gateway',
@@ -18,6 +35,44 @@ function main(): void {
       const redis = await createRedis({ url: config.REDIS_URL, logger });
       const rpc = await startRpcClient(messaging, { instanceId: base.instanceId, defaultTimeoutMs: config.RPC_TIMEOUT_MS });
       const downstreams = createDownstreams({ rpc, config, logger, registry });
+      const sessions = new SessionStore({ redis, keyPrefix: config.REDIS_KEY_PREFIX, sessionTtlMs: config.SESSION_TTL_MS, longSessionTtlMs: config.LONG_SESSION_TTL_MS });
+      const operators: OperatorDirectory = {
+        authenticate: (login, password, options) => downstreams.call<Operator>(SERVICES.localStore, 'operator.authenticate', { login, password, loginToken: options.loginToken }),
+        get: (login) => downstreams.call<Operator>(SERVICES.localStore, 'operator.get', { login }),
+      };
+      const authenticator = createAuthenticator({
+        sessions,
+        operators,
+        allowSessionTokenOnly: config.ALLOW_SESSION_TOKEN_ONLY,
+        loginTokenCacheMs: config.LOGIN_TOKEN_CACHE_MS,
+        ...(config.JWT_SECRET
+          ? {
+              jwt: {
+                key: new TextEncoder().encode(config.JWT_SECRET),
+                options: { algorithms: ['HS256'], ...(config.JWT_ISSUER ? { issuer: config.JWT_ISSUER } : {}), ...(config.JWT_AUDIENCE ? { audience: config.JWT_AUDIENCE } : {}) },
+              },
+            }
+          : {}),
+      });
+      let databaseId: { value: string; until: number } | undefined;
+      const handlers = {
+        ...createPersistHandlers({ schemas, downstreams }),
+        ...createSessionHandlers({
+        schemas,
+        sessions,
+        authenticator,
+        downstreams,
+        identity: { instanceName: config.INSTANCE_NAME, buildNumber: BUILD_NUMBER, version: VERSION, sessionTimeoutSeconds: Math.round(config.SESSION_TTL_MS / 1000) },
+        async databaseId() {
+          if (!databaseId || databaseId.until < Date.now()) {
+            const option = await downstreams.call<{ value: string }>(SERVICES.localStore, 'option.get', { name: 'XtkDatabaseId' });
+            databaseId = { value: option.value, until: Date.now() + 60_000 };
+          }
+          return databaseId.value;
+        },
+      }),
+      };
+      const dispatcher = createDispatcher({ schemas, handlers, authenticator });
       const http = await startServiceHttp(base, config, {
         state,
         checks: [
@@ -25,9 +80,13 @@ function main(): void {
           { name: 'kafka', check: () => messaging.checkHealth() },
           { name: 'rpc-replies', check: () => rpc.checkHealth() },
         ],
-        mount: (app) => app.use(createPingRouter({ downstreams, logger })),
+        mount: (app) => {
+          app.set('trust proxy', 'loopback');
+          app.use(createPingRouter({ downstreams, logger, instanceName: config.INSTANCE_NAME, version: `${VERSION.major}.${VERSION.minor}.${VERSION.servicePack}`, buildNumber: BUILD_NUMBER }));
+          app.use(createSoapRouter({ dispatcher, logger, maxBodyBytes: config.MAX_BODY_BYTES, xmlLimits: { maxDepth: config.XML_MAX_DEPTH } }));
+        },
       });
-      logger.info({ event: 'gateway.ready', url: http.url }, `Campaign API gateway at ${http.url}`);
+      logger.info({ event: 'gateway.ready', url: http.url, schemas: schemas.size }, `Campaign API gateway at ${http.url}`);
       return {
         async stop() {
           await http.close(config.SHUTDOWN_TIMEOUT_MS / 2); // stop intake; in-flight requests finish

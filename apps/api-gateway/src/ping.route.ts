@@ -1,5 +1,6 @@
 import { Router } from 'express';
 import { SERVICES } from '@cap/contracts';
+import { escapeAttr } from '@cap/campaign-xml';
 import type { Logger } from '@cap/platform-logger';
 import type { Downstreams } from './downstream.client';
 
@@ -13,8 +14,23 @@ export function campaignTimestamp(date: Date): string {
  * local-store, cloud via cloud-executor), as Campaign's ping checks its database. Otherwise 503 with
  * `Error\n<reason>` in plain text (never JSON: the SDK's HTTP client would try to parse it).
  */
-export function createPingRouter(deps: { downstreams: Downstreams; logger: Logger }): Router {
+export function createPingRouter(deps: { downstreams: Downstreams; logger: Logger; instanceName: string; version: string; buildNumber: string }): Router {
   const router = Router();
+  // `client.test()`: no authentication, an XML root whose attributes the SDK returns (acc-sdk-protocol §7).
+  router.get('/r/test', (req, res) => {
+    const attrs = {
+      status: 'OK',
+      date: campaignTimestamp(new Date()),
+      build: deps.buildNumber,
+      sha1: 'cap',
+      instance: deps.instanceName,
+      sourceIP: req.ip ?? '',
+      host: req.hostname,
+      localHost: req.hostname,
+      version: deps.version,
+    };
+    res.type('text/xml').send(`<redir ${Object.entries(attrs).map(([k, v]) => `${k}="${escapeAttr(v)}"`).join(' ')}/>`);
+  });
   router.get('/nl/jsp/ping.jsp', async (_req, res) => {
     res.type('text/plain');
     const results = await Promise.allSettled([

@@ -6,6 +6,8 @@ const shape = {
   DB_POOL_MAX: field.positiveInt(10),
   MIGRATE_ON_START: field.boolean(true),
   KAFKA_ENSURE_TOPICS: field.boolean(true),
+  /** Extra srcSchema folders (extensions, custom namespaces), comma-separated; the same list on every service. */
+  SCHEMA_DIRS: field.string(''),
 };
 
 export type CloudExecutorConfig = ReturnType<typeof loadCloudExecutorConfig>;

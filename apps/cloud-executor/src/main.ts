@@ -1,3 +1,5 @@
+import { join } from 'node:path';
+import { applySchemaDdl, createWriteHandler, findBuiltinSchemaDir, loadSchemaRegistry, SOURCE_BUILTIN_SCHEMA_DIR } from '@cap/campaign-persistence';
 import { ALL_TOPICS, SERVICES, TOPICS } from '@cap/contracts';
 import { runDataService } from '@cap/platform-data-service';
 import { findAppFolder, runMain } from '@cap/platform-runtime';
@@ -9,12 +11,21 @@ import { loadCloudExecutorConfig } from './config';
  */
 runMain(() => {
   const config = loadCloudExecutorConfig(process.env);
+  const schemas = loadSchemaRegistry({
+    builtinDir: findBuiltinSchemaDir([join(__dirname, 'schemas'), SOURCE_BUILTIN_SCHEMA_DIR]),
+    customDirs: config.SCHEMA_DIRS.split(',').map((d) => d.trim()).filter(Boolean),
+  });
   runDataService({
     service: SERVICES.cloudExecutor,
     config,
     database: { label: 'cloud', url: config.CLOUD_DATABASE_URL, migrationsDir: findAppFolder(__dirname, 'migrations') },
     topics: ALL_TOPICS,
     requestTopic: TOPICS.cloudExecutorRequests,
-    createHandlers: () => ({}),
+    async prepare({ pool, base }) {
+      if (config.MIGRATE_ON_START) await applySchemaDdl(pool, schemas, 'cloud', base.logger);
+    },
+    createHandlers: ({ pool }) => ({
+      'data.write': createWriteHandler({ pool, schemas, database: 'cloud' }),
+    }),
   });
 });

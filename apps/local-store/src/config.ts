@@ -6,6 +6,12 @@ const shape = {
   DB_POOL_MAX: field.positiveInt(10),
   MIGRATE_ON_START: field.boolean(true),
   KAFKA_ENSURE_TOPICS: field.boolean(true),
+  /** Extra srcSchema folders (extensions, custom namespaces), comma-separated; the same list on every service. */
+  SCHEMA_DIRS: field.string(''),
+  /** Seed development data (operators admin/mc, option, service, workflow); npm start turns it on. */
+  DEV_SEED: field.boolean(false),
+  DEV_ADMIN_PASSWORD: field.string('admin'),
+  DEV_MC_PASSWORD: field.string('mc'),
 };
 
 export type LocalStoreConfig = ReturnType<typeof loadLocalStoreConfig>;

@@ -1,7 +1,12 @@
+import { join } from 'node:path';
 import { ALL_TOPICS, SERVICES, TOPICS } from '@cap/contracts';
+import { applySchemaDdl, createWriteHandler, findBuiltinSchemaDir, loadSchemaRegistry, SOURCE_BUILTIN_SCHEMA_DIR } from '@cap/campaign-persistence';
 import { runDataService } from '@cap/platform-data-service';
 import { findAppFolder, runMain } from '@cap/platform-runtime';
 import { loadLocalStoreConfig } from './config';
+import { createOperatorHandlers } from './operators/operator.handlers';
+import { createOptionHandlers } from './options/option.handlers';
+import { seedDevelopmentData } from './seed/dev.seed';
 
 /**
  * local-store owns the local database: configuration objects, the …Stg staging tables, the real-time
@@ -9,12 +14,24 @@ import { loadLocalStoreConfig } from './config';
  */
 runMain(() => {
   const config = loadLocalStoreConfig(process.env);
+  const schemas = loadSchemaRegistry({
+    builtinDir: findBuiltinSchemaDir([join(__dirname, 'schemas'), SOURCE_BUILTIN_SCHEMA_DIR]),
+    customDirs: config.SCHEMA_DIRS.split(',').map((d) => d.trim()).filter(Boolean),
+  });
   runDataService({
     service: SERVICES.localStore,
     config,
     database: { label: 'local', url: config.LOCAL_DATABASE_URL, migrationsDir: findAppFolder(__dirname, 'migrations') },
     topics: ALL_TOPICS,
     requestTopic: TOPICS.localStoreRequests,
-    createHandlers: () => ({}),
+    async prepare({ pool, base }) {
+      if (config.MIGRATE_ON_START) await applySchemaDdl(pool, schemas, 'local', base.logger);
+      if (config.DEV_SEED) await seedDevelopmentData(pool, schemas, { adminPassword: config.DEV_ADMIN_PASSWORD, mcPassword: config.DEV_MC_PASSWORD }, base.logger);
+    },
+    createHandlers: ({ pool }) => ({
+      'data.write': createWriteHandler({ pool, schemas, database: 'local' }),
+      ...createOperatorHandlers({ pool }),
+      ...createOptionHandlers({ pool }),
+    }),
   });
 });

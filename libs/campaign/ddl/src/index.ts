@@ -1,1 +1,4 @@
-export {};
+export { planDatabase } from './database.planner';
+export { DdlError, DdlErrorCodes, type DdlErrorCode } from './ddl.errors';
+export { TABLE_MARKER_PREFIX, type DdlAction, type DdlPlan, type DdlStatement, type ExistingColumn, type ExistingTable } from './ddl.model';
+export { isSafeWidening, parsePgType, renderSqlType, sqlTypeOf, type SqlType } from './sql-type.mapper';

@@ -1,2 +1,6 @@
 export { findBuiltinSchemaDir, loadSchemaRegistry, readSchemaSources } from './schema.loader';
 export { SOURCE_BUILTIN_SCHEMA_DIR } from './builtin.paths';
+export { DatabaseWriteError, executeWriteSteps, type Queryable } from './write.executor';
+export { applySchemaDdl, introspectDatabase } from './ddl.applier';
+export { DATA_MODEL_FILES, writeDataModelDocs } from './datamodel.writer';
+export { campaignError, createWriteHandler, type WriteResult } from './data-write.handler';

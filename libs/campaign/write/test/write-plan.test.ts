@@ -70,7 +70,7 @@ describe('Write reconciliation', () => {
   });
 
   it('when _operation="delete", then only the key is used', () => {
-    expect(steps('<recipient xtkschema="nms:recipient" _operation="delete" email="a@x.com"/>')).toEqual([
+    expect(steps('<recipient xtkschema="nms:recipient" _key="@email" _operation="delete" email="a@x.com"/>')).toEqual([
       { kind: 'exec', schema: 'nms:recipient', statement: { sql: 'DELETE FROM "nms_recipient" WHERE "email" = $1', params: ['a@x.com'] } },
     ]);
   });
@@ -93,7 +93,7 @@ describe('Write reconciliation', () => {
   });
 
   it('when WriteCollection gets an X-collection root, then each child is a record inheriting xtkschema', () => {
-    const records = plan('<recipient-collection xtkschema="nms:recipient"><recipient email="a@x.com"/><recipient email="b@x.com" _operation="delete"/></recipient-collection>', 'writeCollection');
+    const records = plan('<recipient-collection xtkschema="nms:recipient"><recipient _key="@email" email="a@x.com"/><recipient _key="@email" email="b@x.com" _operation="delete"/></recipient-collection>', 'writeCollection');
     expect(records.map((r) => [r.operation, r.key.map((k) => k.value)])).toEqual([
       ['insertOrUpdate', ['a@x.com']],
       ['delete', ['b@x.com']],
@@ -101,7 +101,7 @@ describe('Write reconciliation', () => {
   });
 
   it('when an enumerated value is given by name, then its value is stored', () => {
-    const [p] = plan('<recipient xtkschema="nms:recipient" email="a@x.com" gender="male" emailFormat="html"/>');
+    const [p] = plan('<recipient xtkschema="nms:recipient" _key="@email" email="a@x.com" gender="male" emailFormat="html"/>');
     expect(p!.values.filter((v) => ['@gender', '@emailFormat'].includes(v.field.xpath)).map((v) => v.value)).toEqual([1, 2]);
   });
 });
@@ -143,15 +143,15 @@ describe('bad write documents', () => {
   it.each([
     ['no xtkschema', '<doc email="a"/>', 'write', /^XTK-170100 .*add xtkschema/],
     ['an unknown schema', '<thing xtkschema="cus:thing"/>', 'write', /^XTK-170101 Unknown schema 'cus:thing'/],
-    ['an unknown attribute', '<recipient xtkschema="nms:recipient" email="a" shoeSize="44"/>', 'write', /^XTK-170102 Unknown attribute '@shoeSize' in schema nms:recipient/],
+    ['an unknown attribute', '<recipient xtkschema="nms:recipient" _key="@email" email="a" shoeSize="44"/>', 'write', /^XTK-170102 Unknown attribute '@shoeSize' in schema nms:recipient/],
     ['a value of the wrong type', '<option xtkschema="xtk:option" name="x" longValue="twelve"/>', 'write', /^XTK-170103 Invalid value 'twelve' for @longValue of xtk:option: expected an integer/],
     ['a too long string', `<option xtkschema="xtk:option" name="${'n'.repeat(65)}"/>`, 'write', /^XTK-170109 Value of @name of xtk:option is longer than 64/],
     ['no usable key for an update', '<recipient xtkschema="nms:recipient" firstName="A"/>', 'write', /^XTK-170104 No key to reconcile <recipient> of nms:recipient/],
-    ['an unknown _operation', '<recipient xtkschema="nms:recipient" email="a" _operation="merge"/>', 'write', /^XTK-170105 Unknown _operation 'merge'/],
+    ['an unknown _operation', '<recipient xtkschema="nms:recipient" _key="@email" email="a" _operation="merge"/>', 'write', /^XTK-170105 Unknown _operation 'merge'/],
     ['Ingest on a schema that is not staged', '<recipient xtkschema="nms:recipient" email="a"/>', 'ingest', /^XTK-170106 Ingest only writes staging schemas; nms:recipient is not one \(write to its staging schema nms:recipientStg\)/],
     ['IngestExt without a usable key', '<recipientStg xtkschema="nms:recipientStg" firstName="A"/>', 'ingestExt', /^XTK-170104 No key to reconcile .* in IngestExt/],
     ['Write on a staging schema', '<recipientStg xtkschema="nms:recipientStg" email="a"/>', 'write', /^XTK-170107 nms:recipientStg is a staging schema/],
-    ['a bad date', '<recipient xtkschema="nms:recipient" email="a" birthDate="31/12/2000"/>', 'write', /^XTK-170103 Invalid value '31\/12\/2000' for @birthDate/],
+    ['a bad date', '<recipient xtkschema="nms:recipient" _key="@email" email="a" birthDate="31/12/2000"/>', 'write', /^XTK-170103 Invalid value '31\/12\/2000' for @birthDate/],
   ])('when the document has %s, then a clear fault names the schema and attribute', (_label, xml, mode, expected) => {
     expect(writeError(() => compileWritePlan(plan(xml, mode as WriteMode))).message).toMatch(expected);
   });

@@ -52,3 +52,13 @@ describe('serializeXml', () => {
     expect(serializeXml(element('recipient-collection'))).toBe('<recipient-collection/>');
   });
 });
+
+describe('serializeXml plain', () => {
+  it('when a document cut from a SOAP envelope is serialised plain, then it stands alone without prefixes', () => {
+    const env = parseXml('<e:Envelope xmlns:e="urn:e" xmlns:xsi="urn:xsi"><e:Body><m:doc xmlns:m="urn:m" xsi:type=""><recipient xtkschema="nms:recipient" email="a@x"><m:loc city="P"/></recipient></m:doc></e:Body></e:Envelope>');
+    const doc = env.children[0]!.children[0]!;
+    const text = serializeXml(doc, { plain: true });
+    expect(text).toBe('<doc><recipient xtkschema="nms:recipient" email="a@x"><loc city="P"/></recipient></doc>');
+    expect(parseXml(text).children[0]!.attrs['email']).toBe('a@x');
+  });
+});

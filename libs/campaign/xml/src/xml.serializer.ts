@@ -15,22 +15,30 @@ export function escapeAttr(value: string): string {
   return value.replace(INVALID_XML_CHARS, '\uFFFD').replace(/[&<>"'\n\r\t]/g, (c) => ATTR_ESCAPES[c]!);
 }
 
-/** Serialises an element tree compactly (no added whitespace: scalar values must never be padded). */
-export function serializeXml(el: XmlElement): string {
+/**
+ * Serialises an element tree compactly (no added whitespace: scalar values must never be padded).
+ * `plain` writes local names only and drops namespace declarations and prefixed attributes (xsi:type…):
+ * for data documents cut out of a SOAP envelope, which must stand alone.
+ */
+export function serializeXml(el: XmlElement, options: { plain?: boolean } = {}): string {
   const parts: string[] = [];
-  write(el, parts);
+  write(el, parts, options.plain ?? false);
   return parts.join('');
 }
 
-function write(el: XmlElement, out: string[]): void {
-  out.push('<', el.name);
-  for (const [name, value] of Object.entries(el.attrs)) out.push(' ', name, '="', escapeAttr(value), '"');
+function write(el: XmlElement, out: string[], plain: boolean): void {
+  const name = plain ? el.local : el.name;
+  out.push('<', name);
+  for (const [attr, value] of Object.entries(el.attrs)) {
+    if (plain && (attr.includes(':') || attr === 'xmlns')) continue;
+    out.push(' ', attr, '="', escapeAttr(value), '"');
+  }
   if (el.children.length === 0 && el.text === '') {
     out.push('/>');
     return;
   }
   out.push('>');
   if (el.text !== '') out.push(escapeText(el.text));
-  for (const child of el.children) write(child, out);
-  out.push('</', el.name, '>');
+  for (const child of el.children) write(child, out, plain);
+  out.push('</', name, '>');
 }

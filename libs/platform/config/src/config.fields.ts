@@ -36,6 +36,12 @@ export const field = {
         message: 'expected a comma-separated list of host:port',
       }),
   enumOf: <T extends string>(values: readonly [T, ...T[]], fallback: NoInfer<T>) => z.enum(values).default(fallback),
+  /** Prefixes of Redis keys: letters, digits, ':', '.', '-', '_'. */
+  keyPrefix: (fallback: string) =>
+    z
+      .string()
+      .default(fallback)
+      .refine((v) => /^[A-Za-z0-9:._-]*$/.test(v), { message: 'only letters, digits, ":", ".", "-" and "_" are allowed' }),
   /** Names that become part of topic or key names: letters, digits, dot, dash, underscore. */
   identifier: (fallback: string) =>
     z

@@ -22,6 +22,8 @@ export interface DataServiceOptions {
   /** Topics this deployment needs (created when missing, if KAFKA_ENSURE_TOPICS). */
   topics: TopicDefinition<unknown>[];
   requestTopic: TopicDefinition<RpcRequest>;
+  /** Runs once the database is open and migrated, before requests are served (schema DDL, seed data). */
+  prepare?(ctx: DataServiceContext): Promise<void>;
   /** The service's RPC handlers, built once its database is open. `system.ping` is added for every service. */
   createHandlers(ctx: DataServiceContext): Record<string, RpcHandler>;
 }
@@ -51,6 +53,12 @@ export function runDataService(options: DataServiceOptions): void {
         logger,
         ...(config.MIGRATE_ON_START ? { migrationsDir: options.database.migrationsDir } : {}),
       });
+      try {
+        await options.prepare?.({ base, pool });
+      } catch (err) {
+        await pool.end();
+        throw err;
+      }
       if (config.KAFKA_ENSURE_TOPICS) await messaging.ensureTopics(options.topics);
       const rpc = await startRpcServer(messaging, {
         service: options.service,

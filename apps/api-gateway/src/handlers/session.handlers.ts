@@ -1,0 +1,134 @@
+import { SERVICES } from '@cap/contracts';
+import { schemaToXml, type Schema } from '@cap/campaign-schema';
+import { attrLocal, element, type XmlElement } from '@cap/campaign-xml';
+import type { Downstreams } from '../downstream.client';
+import type { Authenticator } from '../session/authenticator';
+import type { Operator } from '../session/session.model';
+import type { SessionStore } from '../session/session.store';
+import { CAMPAIGN_FAULTS } from '../soap/campaign.faults';
+import type { CallContext, HandlerTable } from '../soap/soap.handler';
+
+export interface ServerIdentity {
+  instanceName: string;
+  buildNumber: string;
+  version: { major: number; minor: number; servicePack: number };
+  sessionTimeoutSeconds: number;
+}
+
+/** Campaign's timestamp text: `2024-01-01 10:00:00.000Z`. */
+export function campaignDate(d: Date): string {
+  return d.toISOString().replace('T', ' ');
+}
+
+const str = (ctx: CallContext, name: string): string => {
+  const v = ctx.decoded.values.get(name);
+  return typeof v === 'string' ? v : '';
+};
+
+/**
+ * xtk:session: Logon, BearerTokenLogon, Logoff, GetServerTime, GetUserInfo, GetOption; and the schema
+ * download every SDK call starts with (xtk:persist#GetEntityIfMoreRecent).
+ */
+export function createSessionHandlers(deps: {
+  schemas: ReadonlyMap<string, Schema>;
+  sessions: SessionStore;
+  authenticator: Authenticator;
+  downstreams: Downstreams;
+  identity: ServerIdentity;
+  databaseId: () => Promise<string>;
+}): HandlerTable {
+  const userInfo = (operator: Operator): XmlElement =>
+    element(
+      'userInfo',
+      { login: operator.login, loginId: operator.id, loginCS: `${operator.label || operator.login} (${operator.login})`, timezone: operator.timezone, instanceLocale: 'en', locale: 'en', homeDir: '', orgUnitId: '0', theme: '' },
+      [
+        ...operator.rights.map((right) => element('login-right', { right })),
+        element('installed-package', { namespace: 'nms', name: 'core' }),
+        element('installed-package', { namespace: 'nms', name: 'campaign' }),
+        element('installed-package', { namespace: 'nms', name: 'messageCenter' }),
+      ],
+    );
+
+  const sessionInfo = async (operator: Operator): Promise<XmlElement> => {
+    const { identity } = deps;
+    return element('sessionInfo', {}, [
+      element('serverInfo', {
+        buildNumber: identity.buildNumber,
+        majNumber: String(identity.version.major),
+        minNumber: String(identity.version.minor),
+        servicePack: String(identity.version.servicePack),
+        instanceName: identity.instanceName,
+        releaseName: `${identity.version.major}.${identity.version.minor}`,
+        databaseId: await deps.databaseId(),
+        serverDate: campaignDate(new Date()),
+        sessionTimeOut: String(identity.sessionTimeoutSeconds),
+        securityTimeOut: String(identity.sessionTimeoutSeconds),
+        allowSQL: 'false',
+      }),
+      userInfo(operator),
+    ]);
+  };
+
+  const openSession = async (operator: Operator, rememberMe: boolean) => {
+    const issued = await deps.sessions.create(operator, rememberMe);
+    return [issued.sessionToken, await sessionInfo(operator), issued.securityToken];
+  };
+
+  return {
+    'xtk:session#Logon': {
+      auth: 'none',
+      async handle(ctx) {
+        const login = str(ctx, 'login');
+        const password = str(ctx, 'password');
+        if (!login) throw CAMPAIGN_FAULTS.invalidLogin();
+        const params = ctx.decoded.values.get('parameters') as XmlElement | undefined;
+        const rememberMe = params ? attrLocal(params, 'rememberMe') === 'true' : false;
+        const operator = await deps.downstreams.call<Operator>(SERVICES.localStore, 'operator.authenticate', { login, password, loginToken: false });
+        return openSession(operator, rememberMe);
+      },
+    },
+    'xtk:session#BearerTokenLogon': {
+      auth: 'none',
+      async handle(ctx) {
+        const operator = await deps.authenticator.verifyBearer(str(ctx, 'bearerToken'));
+        return openSession(operator, false);
+      },
+    },
+    'xtk:session#Logoff': {
+      auth: 'operator',
+      async handle(ctx) {
+        if (ctx.caller.kind === 'operator' && ctx.caller.sessionToken) await deps.sessions.delete(ctx.caller.sessionToken);
+        return [];
+      },
+    },
+    'xtk:session#GetServerTime': {
+      auth: 'none',
+      handle: async () => [new Date()],
+    },
+    'xtk:session#GetUserInfo': {
+      auth: 'operator',
+      handle: async (ctx) => [userInfo((ctx.caller as { operator: Operator }).operator)],
+    },
+    'xtk:session#GetOption': {
+      auth: 'operator',
+      async handle(ctx) {
+        const option = await deps.downstreams.call<{ value: string; type: number }>(SERVICES.localStore, 'option.get', { name: str(ctx, 'name') });
+        return [option.value, option.type];
+      },
+    },
+    'persist#GetEntityIfMoreRecent': {
+      auth: 'operator',
+      async handle(ctx) {
+        // pk is `xtk:schema|nms:recipient` (compiled form) or `xtk:srcSchema|…`; unknown → empty document,
+        // which the SDK reads as "not found".
+        const pk = str(ctx, 'pk');
+        const [entityType, id] = pk.split('|');
+        if ((entityType === 'xtk:schema' || entityType === 'xtk:srcSchema') && id) {
+          const schema = deps.schemas.get(id);
+          if (schema) return [schemaToXml(schema)];
+        }
+        return [undefined];
+      },
+    },
+  };
+}

@@ -1,0 +1,75 @@
+import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
+import type { RedisClient } from '@cap/platform-redis';
+import type { Operator, Session } from './session.model';
+
+export interface SessionStoreOptions {
+  redis: RedisClient;
+  keyPrefix: string;
+  sessionTtlMs: number;
+  longSessionTtlMs: number;
+  now?: () => number;
+}
+
+interface StoredSession extends Session {
+  securityTokenHash: string;
+}
+
+export interface IssuedSession {
+  sessionToken: string;
+  securityToken: string;
+  session: Session;
+}
+
+const sha256 = (value: string) => createHash('sha256').update(value).digest('hex');
+
+/**
+ * Sessions live in Redis so any gateway replica serves any session, and Logoff on one replica ends the
+ * session on all. Tokens are never stored: keys and the security token are SHA-256 digests, and the
+ * security token is compared in constant time.
+ */
+export class SessionStore {
+  private readonly now: () => number;
+
+  constructor(private readonly options: SessionStoreOptions) {
+    this.now = options.now ?? Date.now;
+  }
+
+  async create(operator: Operator, rememberMe: boolean): Promise<IssuedSession> {
+    const sessionToken = `___${randomUUID().toUpperCase()}`;
+    const securityToken = `@${randomBytes(32).toString('base64url')}==`;
+    const ttl = rememberMe ? this.options.longSessionTtlMs : this.options.sessionTtlMs;
+    const createdAt = this.now();
+    const session: Session = { operator, createdAt, expiresAt: createdAt + ttl, rememberMe };
+    const stored: StoredSession = { ...session, securityTokenHash: sha256(securityToken) };
+    await this.options.redis.set(this.key(sessionToken), JSON.stringify(stored), { PX: ttl });
+    return { sessionToken, securityToken, session };
+  }
+
+  /**
+   * The session for a token, or undefined when unknown, expired or logged off. When the caller presents a
+   * security token it must match (constant time); `requireSecurityToken` refuses calls that present none.
+   */
+  async find(sessionToken: string, securityToken: string | undefined, requireSecurityToken: boolean): Promise<Session | undefined> {
+    if (!sessionToken.startsWith('___') || sessionToken.length > 128) return undefined;
+    const raw = await this.options.redis.get(this.key(sessionToken));
+    if (!raw) return undefined;
+    const stored = JSON.parse(raw) as StoredSession;
+    if (stored.expiresAt <= this.now()) return undefined;
+    if (securityToken) {
+      const given = Buffer.from(sha256(securityToken), 'hex');
+      const expected = Buffer.from(stored.securityTokenHash, 'hex');
+      if (given.length !== expected.length || !timingSafeEqual(given, expected)) return undefined;
+    } else if (requireSecurityToken) {
+      return undefined;
+    }
+    return { operator: stored.operator, createdAt: stored.createdAt, expiresAt: stored.expiresAt, rememberMe: stored.rememberMe };
+  }
+
+  async delete(sessionToken: string): Promise<boolean> {
+    return (await this.options.redis.del(this.key(sessionToken))) > 0;
+  }
+
+  private key(sessionToken: string): string {
+    return `${this.options.keyPrefix}session:${sha256(sessionToken)}`;
+  }
+}

@@ -1,0 +1,95 @@
+import express, { Router, type NextFunction, type Request, type Response } from 'express';
+import { buildSoapFault, buildSoapResponse, parseSoapRequest, SOAP_FAULTS, SoapFault, type SoapCall } from '@cap/campaign-soap';
+import type { XmlLimits } from '@cap/campaign-xml';
+import { isAppError } from '@cap/platform-errors';
+import type { Logger } from '@cap/platform-logger';
+import type { Caller } from '../session/authenticator';
+import type { Dispatcher } from './soap.dispatcher';
+
+export interface SoapRouteOptions {
+  dispatcher: Dispatcher;
+  logger: Logger;
+  maxBodyBytes: number;
+  xmlLimits: Partial<XmlLimits>;
+  /** Called once the caller is known, before the handler: throws/answers to refuse (rate limiting). */
+  admit?: (call: SoapCall, caller: Caller, req: Request) => Promise<void>;
+}
+
+/** Thrown by `admit` to answer with a plain HTTP response instead of SOAP (429 with its headers). */
+export class HttpRefusal extends Error {
+  constructor(
+    readonly status: number,
+    readonly body: string,
+    readonly headers: Record<string, string>,
+  ) {
+    super(body);
+  }
+}
+
+const XML_TYPE = 'text/xml;charset=utf-8';
+
+/**
+ * `POST /nl/jsp/soaprouter.jsp`, Campaign's SOAP router: any content type (text/xml, application/soap+xml…),
+ * routing by SOAPAction header, `soapAction` query parameter or body. Faults are HTTP 200 with SOAP-ENV:Fault
+ * (the SDK parses faults only on 2xx); bodies over the limit get 413; refusals (rate limit) get their status.
+ */
+export function createSoapRouter(options: SoapRouteOptions): Router {
+  const router = Router();
+  const sendFault = (res: Response, fault: SoapFault) => res.status(200).type(XML_TYPE).send(buildSoapFault(fault));
+
+  router.post(
+    '/nl/jsp/soaprouter.jsp',
+    express.text({ type: () => true, limit: options.maxBodyBytes, defaultCharset: 'utf-8' }),
+    async (req: Request, res: Response) => {
+      const body = typeof req.body === 'string' ? req.body : '';
+      const soapAction = (req.get('SOAPAction') ?? (typeof req.query['soapAction'] === 'string' ? req.query['soapAction'] : undefined)) || undefined;
+      let call: SoapCall | undefined;
+      try {
+        call = parseSoapRequest(body, { limits: options.xmlLimits, ...(soapAction ? { soapAction } : {}) });
+        const current = call;
+        const result = await options.dispatcher.dispatch(call, { ip: req.ip ?? '', headers: req.headers }, options.admit ? (caller) => options.admit!(current, caller, req) : undefined);
+        const outputs = result.method.params.filter((p) => p.inout !== 'in');
+        const xml = buildSoapResponse({
+          urn: call.urn,
+          method: call.method,
+          outputs: outputs.map((param, i) => ({ param, value: result.outputs[i] })),
+          ...(result.entity ? { entity: result.entity } : {}),
+        });
+        res.status(200).type(XML_TYPE).send(xml);
+      } catch (err) {
+        if (err instanceof HttpRefusal) {
+          res.status(err.status).set(err.headers).type('text/plain').send(err.body);
+          return;
+        }
+        sendFault(res, toFault(err, call, options.logger));
+      }
+    },
+  );
+
+  // Body-parser failures (too large, bad charset) come here; everything else is a programmer error.
+  router.use((err: unknown, _req: Request, res: Response, next: NextFunction) => {
+    const e = err as { type?: string; status?: number };
+    if (e.type === 'entity.too.large') {
+      res.status(413).type('text/plain').send(`Request body larger than ${options.maxBodyBytes} bytes`);
+    } else if (e.status && e.status >= 400 && e.status < 500) {
+      sendFault(res, SOAP_FAULTS.malformed(e.type ?? 'unreadable body'));
+    } else {
+      next(err);
+    }
+  });
+  return router;
+}
+
+/** Maps any error to the fault the caller sees; unexpected errors are logged and never leak internals. */
+export function toFault(err: unknown, call: SoapCall | undefined, logger: Logger): SoapFault {
+  if (err instanceof SoapFault) return err;
+  const urn = call?.urn ?? 'unknown';
+  const method = call?.method ?? 'unknown';
+  if (isAppError(err)) {
+    // Downstream errors carry their Campaign code (XTK-170102…) or a platform code (CAP-RPC-001…).
+    const text = err.message.startsWith(`${err.code} `) ? err.message.slice(err.code.length + 1) : err.message;
+    return new SoapFault(err.soapFaultCode, err.code, text, `Error while executing the method '${method}' of service '${urn}'.`);
+  }
+  logger.error({ event: 'soap.call.crashed', urn, method, err }, 'unexpected error in a SOAP call');
+  return SOAP_FAULTS.methodFailed(urn, method);
+}

@@ -1,0 +1,22 @@
+import { objectName, quoteIdent, quoteLiteral } from './sql.quoting';
+
+describe('sql quoting', () => {
+  it('when a name is not a plain identifier, then quoting it throws instead of escaping', () => {
+    expect(quoteIdent('nms_recipient')).toBe('"nms_recipient"');
+    expect(() => quoteIdent('x"; DROP TABLE y; --')).toThrow(/not a valid SQL identifier/);
+    expect(() => quoteIdent('a'.repeat(64))).toThrow();
+  });
+
+  it('when a literal has quotes or backslashes, then quotes are doubled and backslashes kept', () => {
+    expect(quoteLiteral(`it's \\ ok`)).toBe(`'it''s \\ ok'`);
+    expect(() => quoteLiteral('a\u0000b')).toThrow(/NUL/);
+  });
+
+  it('when an index name would pass 63 characters, then it is shortened with a hash and stays distinct', () => {
+    const a = objectName('cus_a_very_long_table_name_for_testing', ['first_long_column', 'second_long_column'], 'key');
+    const b = objectName('cus_a_very_long_table_name_for_testing', ['first_long_column', 'second_long_columns'], 'key');
+    expect(a.length).toBeLessThanOrEqual(63);
+    expect(a).toMatch(/_[0-9a-f]{8}_key$/);
+    expect(a).not.toBe(b);
+  });
+});

@@ -1,0 +1,46 @@
+/** PostgreSQL's limit on identifier length (NAMEDATALEN - 1): longer names are silently truncated by the server. */
+export const MAX_IDENTIFIER_LENGTH = 63;
+
+const IDENT = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+export function isSqlIdentifier(name: string): boolean {
+  return IDENT.test(name) && name.length <= MAX_IDENTIFIER_LENGTH;
+}
+
+/**
+ * A double-quoted identifier. Only names that are plain identifiers (letters, digits, underscore, at most 63
+ * characters) are accepted: anything else is a programmer error, never something to escape and hope.
+ */
+export function quoteIdent(name: string): string {
+  if (!isSqlIdentifier(name)) throw new Error(`'${name}' is not a valid SQL identifier`);
+  return `"${name}"`;
+}
+
+/**
+ * A string literal: single quotes doubled (standard_conforming_strings is on in every supported PostgreSQL,
+ * so backslashes are plain characters). NUL cannot be stored in PostgreSQL text and is refused.
+ */
+export function quoteLiteral(value: string): string {
+  if (value.includes('\u0000')) throw new Error('a SQL literal cannot contain NUL');
+  return `'${value.replace(/'/g, "''")}'`;
+}
+
+/**
+ * The name of an index or constraint: `<table>_<parts>_<suffix>`, shortened to PostgreSQL's 63 characters
+ * with a hash of the full name so that two long names never collide once truncated.
+ */
+export function objectName(table: string, parts: string[], suffix: string): string {
+  const full = [table, ...parts, suffix].join('_');
+  if (full.length <= MAX_IDENTIFIER_LENGTH) return full;
+  const hash = fnv1a(full).toString(16).padStart(8, '0');
+  return `${full.slice(0, MAX_IDENTIFIER_LENGTH - hash.length - suffix.length - 2)}_${hash}_${suffix}`;
+}
+
+function fnv1a(text: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) {
+    h ^= text.charCodeAt(i);
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  return h;
+}

@@ -1,0 +1,64 @@
+import { randomUUID } from 'node:crypto';
+import { z } from 'zod';
+import type { Database, Schema } from '@cap/campaign-schema';
+import { compileWritePlan, planWrite, WriteError, type WriteMode } from '@cap/campaign-write';
+import { parseXml, XmlParseError } from '@cap/campaign-xml';
+import { AppError, errors } from '@cap/platform-errors';
+import type { RpcHandler } from '@cap/platform-kafka';
+import { withTransaction, type Pool } from '@cap/platform-postgres';
+import { executeWriteSteps } from './write.executor';
+
+const writeParams = z.object({
+  mode: z.enum(['write', 'writeCollection', 'ingest', 'ingestExt']),
+  /** The document as the client sent it (serialised XML). */
+  doc: z.string().min(1).max(16 * 1024 * 1024),
+  operatorId: z.string().max(64).optional(),
+});
+
+export interface WriteResult {
+  /** UUIDs generated for inserted records (Ingest returns them), in document order. */
+  generatedIds: string[];
+  inserted: number;
+  updated: number;
+  deleted: number;
+}
+
+/** A Campaign-facing error as an AppError that crosses RPC with its code (XTK-170102…) and fault code. */
+export function campaignError(code: string, message: string, faultcode: 'SOAP-ENV:Client' | 'SOAP-ENV:Server' = 'SOAP-ENV:Client'): AppError {
+  return new AppError({ code, message: message.startsWith(`${code} `) ? message.slice(code.length + 1) : message, retriable: false, httpStatus: 200, soapFaultCode: faultcode });
+}
+
+/**
+ * `data.write`: Write, WriteCollection, Ingest and IngestExt for the schemas whose tables are in this
+ * service's database. The whole document is validated and planned first, then applied in ONE transaction:
+ * a bad record anywhere means nothing is written.
+ */
+export function createWriteHandler(deps: { pool: Pool; schemas: ReadonlyMap<string, Schema>; database: Database }): RpcHandler {
+  return async (params) => {
+    const p = writeParams.safeParse(params);
+    if (!p.success) throw errors.invalidRequest('data.write parameters', p.error.issues[0]?.message ?? 'rejected');
+    let steps;
+    let plans;
+    try {
+      const doc = parseXml(p.data.doc);
+      plans = planWrite(doc, deps.schemas, { mode: p.data.mode as WriteMode, now: new Date(), newId: randomUUID, ...(p.data.operatorId ? { operatorId: p.data.operatorId } : {}) });
+      for (const plan of plans) {
+        if (!plan.schema.databases.includes(deps.database)) {
+          throw new WriteError('XTK-170107', `${plan.schema.id} is not stored in the ${deps.database} database this request reached`, { schema: plan.schema.id });
+        }
+      }
+      steps = compileWritePlan(plans);
+    } catch (err) {
+      if (err instanceof WriteError) throw campaignError(err.code, err.message);
+      if (err instanceof XmlParseError) throw campaignError('SOP-330001', `Malformed document: ${err.message}`);
+      throw err;
+    }
+    try {
+      const counts = await withTransaction(deps.pool, (client) => executeWriteSteps(client, steps));
+      return { generatedIds: plans.flatMap((pl) => (pl.generatedId ? [pl.generatedId] : [])), ...counts } satisfies WriteResult;
+    } catch (err) {
+      if (err instanceof WriteError) throw campaignError(err.code, err.message, err.code === 'PGS-220000' ? 'SOAP-ENV:Server' : 'SOAP-ENV:Client');
+      throw err;
+    }
+  };
+}
