@@ -1,0 +1,90 @@
+import type { XmlElement } from '@cap/campaign-xml';
+import { QueryError } from './query.error';
+import type { ResultShape } from './result-shape.model';
+import { getShapePlan, readValue, type PlanElement, type ResultRow } from './result-shape.plan';
+
+function xml(name: string, attrs: Record<string, string>, children: XmlElement[], text: string): XmlElement {
+  return { name, local: name, prefix: '', ns: '', attrs, children, text, line: 0, column: 0 };
+}
+
+/**
+ * One row as an element. NULLs are omitted and so are nested elements left empty, unless `emitEmpty`
+ * (getIfExists found a record: every selected value is written, "" for NULL).
+ */
+function buildElement(plan: PlanElement, row: ResultRow, emitEmpty: boolean, isRoot: boolean): XmlElement | undefined {
+  const attrs: Record<string, string> = {};
+  let filled = false;
+  for (const a of plan.attrs) {
+    const v = a.format(readValue(row, a));
+    if (v === undefined) {
+      if (emitEmpty) {
+        attrs[a.name] = '';
+        if (a.enumeration) {
+          attrs[a.enumeration.nameAttr] = '';
+          attrs[a.enumeration.labelAttr] = '';
+        }
+      }
+      continue;
+    }
+    attrs[a.name] = v;
+    filled = true;
+    if (a.enumeration) {
+      const e = a.enumeration.values[v];
+      if (e) {
+        attrs[a.enumeration.nameAttr] = e.name;
+        attrs[a.enumeration.labelAttr] = e.label;
+      } else if (emitEmpty) {
+        attrs[a.enumeration.nameAttr] = '';
+        attrs[a.enumeration.labelAttr] = '';
+      }
+    }
+  }
+  const children: XmlElement[] = [];
+  for (const c of plan.children) {
+    if (c.kind === 'text') {
+      const v = c.value.format(readValue(row, c.value));
+      if (v === undefined && !emitEmpty) continue;
+      children.push(xml(c.value.name, {}, [], v ?? ''));
+      if (v !== undefined) filled = true;
+    } else {
+      const child = buildElement(c.element, row, emitEmpty, false);
+      if (child) {
+        children.push(child);
+        filled = true;
+      }
+    }
+  }
+  if (!filled && !emitEmpty && !isRoot) return undefined;
+  return xml(plan.name, attrs, children, '');
+}
+
+/**
+ * Turns the rows of a compiled query into Campaign's result document (acc-sdk-protocol §6.3):
+ * select → `<recipient-collection><recipient …/>…</recipient-collection>` (empty collection when no rows);
+ * get → `<recipient …/>`, or QueryError `XSV-350122` when there is no row; getIfExists → the element with
+ * every selected attribute (even empty), or an empty `<recipient/>`; count → `<recipient count="N"/>`.
+ */
+export function shapeRows(shape: ResultShape, rows: readonly ResultRow[]): XmlElement {
+  const plan = getShapePlan(shape);
+  switch (shape.operation) {
+    case 'count': {
+      const first = rows[0];
+      const n = first === undefined ? '0' : (plan.attrs[0]!.format(readValue(first, plan.attrs[0]!)) ?? '0');
+      return xml(shape.rowName, { count: n }, [], '');
+    }
+    case 'get': {
+      const first = rows[0];
+      if (first === undefined) throw QueryError.noRecord(shape.schemaId);
+      return buildElement(plan, first, false, true)!;
+    }
+    case 'getIfExists': {
+      const first = rows[0];
+      return first === undefined ? xml(shape.rowName, {}, [], '') : buildElement(plan, first, true, true)!;
+    }
+    case 'select': {
+      const children: XmlElement[] = new Array<XmlElement>(rows.length);
+      for (let i = 0; i < rows.length; i++) children[i] = buildElement(plan, rows[i]!, false, true)!;
+      return xml(`${shape.rowName}-collection`, {}, children, '');
+    }
+  }
+}
