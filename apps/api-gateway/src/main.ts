@@ -7,6 +7,7 @@ import { createServiceBase, runMain, runService, startServiceHttp } from '@cap/p
 import { loadGatewayConfig } from './config';
 import { createDownstreams } from './downstream.client';
 import { createPersistHandlers } from './handlers/persist.handlers';
+import { createQueryHandlers } from './handlers/query.handlers';
 import { createSessionHandlers } from './handlers/session.handlers';
 import { createPingRouter } from './ping.route';
 import { createAuthenticator, type OperatorDirectory } from './session/authenticator';
@@ -57,6 +58,7 @@ function main(): void {
       let databaseId: { value: string; until: number } | undefined;
       const handlers = {
         ...createPersistHandlers({ schemas, downstreams }),
+        ...createQueryHandlers({ schemas, downstreams }),
         ...createSessionHandlers({
         schemas,
         sessions,

@@ -6,6 +6,10 @@ const shape = {
   DB_POOL_MAX: field.positiveInt(10),
   MIGRATE_ON_START: field.boolean(true),
   KAFKA_ENSURE_TOPICS: field.boolean(true),
+  /** Rows a queryDef returns when it sets no lineCount (the SDK documents Campaign's default of 200) … */
+  QUERY_DEFAULT_LINE_COUNT: field.positiveInt(200),
+  /** … and the most it may ask for (use paging with startLine, or a workflow, beyond). */
+  QUERY_MAX_LINE_COUNT: field.positiveInt(10_000),
   /** Extra srcSchema folders (extensions, custom namespaces), comma-separated; the same list on every service. */
   SCHEMA_DIRS: field.string(''),
 };

@@ -4,3 +4,4 @@ export { DatabaseWriteError, executeWriteSteps, type Queryable } from './write.e
 export { applySchemaDdl, introspectDatabase } from './ddl.applier';
 export { DATA_MODEL_FILES, writeDataModelDocs } from './datamodel.writer';
 export { campaignError, createWriteHandler, type WriteResult } from './data-write.handler';
+export { createQueryHandler, type QueryLimits } from './data-query.handler';

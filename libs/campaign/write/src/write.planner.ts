@@ -102,6 +102,9 @@ function planRecord(el: XmlElement, schema: Schema, schemas: ReadonlyMap<string,
   const links: RecordPlan['links'] = [];
   collectValues(el, [], schema, schemas, options, given, links);
 
+  // insertOrUpdate of a record that fills no key cannot match anything: it is an insert (what
+  // `NLWS.nmsRecipient.create({...}).save()` sends). IngestExt, update and delete still need a key.
+  if (operation === 'insertOrUpdate' && options.mode !== 'ingestExt' && attrLocal(el, '_key') === undefined && !fillsAKey(schema, given)) operation = 'insert';
   const key = resolveKey(el, schema, given, operation, options.mode);
   const plan: RecordPlan = { schema, operation, key, values: [], onInsert: [], onWrite: [], links, line: el.line };
 
@@ -171,6 +174,13 @@ function collectValues(
     }
     throw new WriteError(WRITE_ERRORS.unknownField, `Unknown element '${xpath}' in schema ${schema.id} (line ${child.line})`, { schema: schema.id, xpath, line: child.line });
   }
+}
+
+function fillsAKey(schema: Schema, given: Map<string, FieldValue>): boolean {
+  return schema.keys.some((key) => key.fields.every((xpath) => {
+    const v = given.get(xpath);
+    return v !== undefined && v.value !== null;
+  }));
 }
 
 function findEnumeration(schemas: ReadonlyMap<string, Schema>, enumId: string) {

@@ -100,6 +100,12 @@ describe('Write reconciliation', () => {
     ]);
   });
 
+  it('when a record without _operation fills no key (create().save()), then it is inserted with a new id', () => {
+    const [p] = plan('<recipient xtkschema="nms:recipient" email="dee@x.com" lastName="Dee"/>');
+    expect(p!.operation).toBe('insert');
+    expect(p!.generatedId).toBe('uuid-1');
+  });
+
   it('when an enumerated value is given by name, then its value is stored', () => {
     const [p] = plan('<recipient xtkschema="nms:recipient" _key="@email" email="a@x.com" gender="male" emailFormat="html"/>');
     expect(p!.values.filter((v) => ['@gender', '@emailFormat'].includes(v.field.xpath)).map((v) => v.value)).toEqual([1, 2]);
@@ -146,7 +152,7 @@ describe('bad write documents', () => {
     ['an unknown attribute', '<recipient xtkschema="nms:recipient" _key="@email" email="a" shoeSize="44"/>', 'write', /^XTK-170102 Unknown attribute '@shoeSize' in schema nms:recipient/],
     ['a value of the wrong type', '<option xtkschema="xtk:option" name="x" longValue="twelve"/>', 'write', /^XTK-170103 Invalid value 'twelve' for @longValue of xtk:option: expected an integer/],
     ['a too long string', `<option xtkschema="xtk:option" name="${'n'.repeat(65)}"/>`, 'write', /^XTK-170109 Value of @name of xtk:option is longer than 64/],
-    ['no usable key for an update', '<recipient xtkschema="nms:recipient" firstName="A"/>', 'write', /^XTK-170104 No key to reconcile <recipient> of nms:recipient/],
+    ['no usable key for an update', '<recipient xtkschema="nms:recipient" _operation="update" firstName="A"/>', 'write', /^XTK-170104 No key to reconcile <recipient> of nms:recipient/],
     ['an unknown _operation', '<recipient xtkschema="nms:recipient" _key="@email" email="a" _operation="merge"/>', 'write', /^XTK-170105 Unknown _operation 'merge'/],
     ['Ingest on a schema that is not staged', '<recipient xtkschema="nms:recipient" email="a"/>', 'ingest', /^XTK-170106 Ingest only writes staging schemas; nms:recipient is not one \(write to its staging schema nms:recipientStg\)/],
     ['IngestExt without a usable key', '<recipientStg xtkschema="nms:recipientStg" firstName="A"/>', 'ingestExt', /^XTK-170104 No key to reconcile .* in IngestExt/],

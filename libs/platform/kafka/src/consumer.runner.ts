@@ -78,11 +78,12 @@ export async function runConsumer<T>(messaging: Messaging, options: ConsumerRunn
 
   const start = async () => {
     consumer = messaging.kafka.consumer({
-      groupId: options.groupId,
+      groupId: messaging.groupName(options.groupId),
       allowAutoTopicCreation: false,
       retry: messaging.retry.client,
       maxWaitTimeInMs: 250,
-      sessionTimeout: 30_000,
+      // A member that died without leaving is replaced after 10 s (kafkajs' default is 30 s).
+      sessionTimeout: 10_000,
       heartbeatInterval: 3_000,
     });
     consumer.on(consumer.events.GROUP_JOIN, () => {
@@ -161,7 +162,19 @@ export async function runConsumer<T>(messaging: Messaging, options: ConsumerRunn
       });
   };
 
-  await start();
+  // Joining can fail transiently right after a topic was created (metadata not yet everywhere) or while
+  // the broker starts: try again for a while before giving up on the service's start.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await start();
+      break;
+    } catch (err) {
+      await consumer!.disconnect().catch(() => undefined);
+      if (attempt >= 8) throw err;
+      logger.warn({ event: 'kafka.consumer.start_retry', attempt, err: { message: (err as Error).message } }, 'consumer could not start yet; retrying');
+      await sleep(backoffDelay(attempt, { attempts: 0, initialDelayMs: 250, maxDelayMs: 4_000 }));
+    }
+  }
 
   return {
     ready,

@@ -66,6 +66,11 @@ export class Messaging {
     return this.prefix + (typeof topic === 'string' ? topic : topic.name);
   }
 
+  /** Consumer groups carry the prefix too: deployments sharing a cluster never join each other's groups. */
+  groupName(groupId: string): string {
+    return this.prefix + groupId;
+  }
+
   async getProducer(): Promise<Producer> {
     if (this.producer) return this.producer;
     this.producerConnecting ??= (async () => {
@@ -81,8 +86,8 @@ export class Messaging {
 
   /**
    * Publishes typed messages; resolves once the broker has acknowledged them (acks=all). `bestEffort` sends
-   * through a producer that retries once only, for messages whose recipient may be gone (RPC replies): a
-   * missing topic then fails in milliseconds instead of blocking the caller through a long retry schedule.
+   * through a producer with a short retry schedule, for messages whose recipient may be gone (RPC replies):
+   * a missing topic then fails in about a second instead of blocking through the long default schedule.
    */
   async publish<T>(topic: TopicDefinition<T>, messages: OutgoingMessage<T>[], options: { bestEffort?: boolean } = {}): Promise<void> {
     const producer = options.bestEffort ? await this.getBestEffortProducer() : await this.getProducer();
@@ -99,7 +104,9 @@ export class Messaging {
 
   private getBestEffortProducer(): Promise<Producer> {
     this.bestEffortProducer ??= (async () => {
-      const producer = this.kafka.producer({ allowAutoTopicCreation: false, retry: { initialRetryTime: 50, retries: 1, maxRetryTime: 200 } });
+      // A few quick retries: enough for a metadata refresh when the topic is brand new (a caller that just
+      // started), short enough (≈ 1 s) not to hold a partition when the topic is gone.
+      const producer = this.kafka.producer({ allowAutoTopicCreation: false, retry: { initialRetryTime: 100, retries: 4, maxRetryTime: 400 } });
       await producer.connect();
       return producer;
     })();

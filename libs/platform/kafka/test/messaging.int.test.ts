@@ -85,7 +85,7 @@ describe('Kafka messaging against the real broker', () => {
     await admin.connect();
     try {
       await waitFor('committed offsets to reach the end of every partition', async () => {
-        const [committed] = await admin.fetchOffsets({ groupId, topics: [messaging.topicName(orderTopic)] });
+        const [committed] = await admin.fetchOffsets({ groupId: messaging.groupName(groupId), topics: [messaging.topicName(orderTopic)] });
         const ends = await admin.fetchTopicOffsets(messaging.topicName(orderTopic));
         return committed!.partitions.every((p) => p.offset === ends.find((e) => e.partition === p.partition)!.offset);
       });

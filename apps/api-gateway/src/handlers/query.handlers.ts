@@ -1,0 +1,53 @@
+import type { Schema } from '@cap/campaign-schema';
+import { SOAP_FAULTS, SoapFault } from '@cap/campaign-soap';
+import { attrLocal, element, serializeXml, type XmlElement } from '@cap/campaign-xml';
+import type { Downstreams } from '../downstream.client';
+import type { CallContext, HandlerTable } from '../soap/soap.handler';
+import { serviceFor } from './data.routing';
+
+/**
+ * xtk:queryDef: ExecuteQuery runs where the queried schema's table lives (local-store for local,
+ * replicated and staging schemas; cloud-executor for cloud schemas); BuildQuery returns the SQL (admins
+ * only: it reveals the physical model); SelectAll rewrites the queryDef to select every field.
+ */
+export function createQueryHandlers(deps: { schemas: ReadonlyMap<string, Schema>; downstreams: Downstreams }): HandlerTable {
+  const target = (ctx: CallContext): { queryDef: XmlElement; schema: Schema } => {
+    let queryDef = ctx.decoded.entity;
+    // `create({queryDef: {...}})` wraps the definition once more: accept both forms.
+    if (queryDef && !attrLocal(queryDef, 'schema') && queryDef.children.length === 1 && queryDef.children[0]!.local === 'queryDef') queryDef = queryDef.children[0]!;
+    if (!queryDef || queryDef.local !== 'queryDef') throw SOAP_FAULTS.badParameter(ctx.method.name, 'document', 'expected a <queryDef> document');
+    const id = attrLocal(queryDef, 'schema');
+    const schema = id ? deps.schemas.get(id) : undefined;
+    if (!schema) throw new SoapFault('SOAP-ENV:Client', 'XTK-170036', `Unknown schema '${id ?? ''}' in queryDef`);
+    return { queryDef, schema };
+  };
+
+  return {
+    'xtk:queryDef#ExecuteQuery': {
+      auth: 'operator',
+      async handle(ctx) {
+        const { queryDef, schema } = target(ctx);
+        const result = await deps.downstreams.call<XmlElement>(serviceFor(schema), 'data.query', { queryDef: serializeXml(queryDef, { plain: true }) });
+        return [result];
+      },
+    },
+    'xtk:queryDef#BuildQuery': {
+      auth: 'operator',
+      right: 'admin',
+      async handle(ctx) {
+        const { queryDef, schema } = target(ctx);
+        const { sql } = await deps.downstreams.call<{ sql: string }>(serviceFor(schema), 'data.query', { queryDef: serializeXml(queryDef, { plain: true }), action: 'sql' });
+        return [sql];
+      },
+    },
+    'xtk:queryDef#SelectAll': {
+      auth: 'operator',
+      async handle(ctx) {
+        const { queryDef, schema } = target(ctx);
+        const nodes = schema.fields.map((f) => element('node', { expr: f.isElement ? f.xpath : f.xpath.includes('/') ? `[${f.xpath}]` : f.xpath }));
+        const others = queryDef.children.filter((c) => c.local !== 'select');
+        return { outputs: [], entity: { ...queryDef, children: [element('select', {}, nodes), ...others] } };
+      },
+    },
+  };
+}
