@@ -62,6 +62,8 @@ async function main() {
   let stopping = false;
   for (const svc of SERVICES) {
     const env = { ...process.env, HTTP_HOST: process.env.HTTP_HOST ?? '127.0.0.1', HTTP_PORT: String(svc.port), SERVICE_INSTANCE_ID: `${svc.app}-dev` };
+    // Development data (operators admin/admin and mc/mc, …) unless the environment says otherwise.
+    if (svc.app === 'local-store') env.DEV_SEED = process.env.DEV_SEED ?? 'true';
     const child = spawn('node', ['--enable-source-maps', `dist/apps/${svc.app}/main.js`], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
     const prefix = color(svc.color, `[${svc.app}]`.padEnd(17));
     pipeWithPrefix(child.stdout, prefix);

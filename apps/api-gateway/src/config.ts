@@ -32,6 +32,10 @@ const shape = {
   XML_MAX_DEPTH: field.positiveInt(64),
   /** Extra srcSchema folders (extensions, custom namespaces), comma-separated; the same list on every service. */
   SCHEMA_DIRS: field.string(''),
+  /** JSON file of TPS limits (format: apps/api-gateway/rate-limits.example.json); empty = built-in defaults. */
+  RATE_LIMITS_FILE: field.string(''),
+  /** Budget of one shared (Redis) rate-limit decision; past it the per-process fallback decides (each decision ≤ 50 ms). */
+  RATE_LIMIT_REDIS_TIMEOUT_MS: field.durationMs(35),
   /** Reported by Logon and /r/test. */
   INSTANCE_NAME: field.identifier('cap'),
 };

@@ -5,6 +5,7 @@ import { startRpcClient } from '@cap/platform-kafka';
 import { checkRedis, createRedis } from '@cap/platform-redis';
 import { createServiceBase, runMain, runService, startServiceHttp } from '@cap/platform-runtime';
 import { loadGatewayConfig } from './config';
+import { createRateLimiter, createSoapAdmission, loadRateLimitConfig } from './rate-limit';
 import { createDownstreams } from './downstream.client';
 import { createPersistHandlers } from './handlers/persist.handlers';
 import { createQueryHandlers } from './handlers/query.handlers';
@@ -23,6 +24,8 @@ function main(): void {
   const config = loadGatewayConfig(process.env);
   const base = createServiceBase('api-gateway', config);
   const { logger, messaging, registry } = base;
+  // A bad limits file stops the start with every bad entry named.
+  const rateLimits = loadRateLimitConfig(config.RATE_LIMITS_FILE || undefined);
   const schemas = loadSchemaRegistry({
     builtinDir: findBuiltinSchemaDir([join(__dirname, 'schemas'), SOURCE_BUILTIN_SCHEMA_DIR]),
     customDirs: config.SCHEMA_DIRS.split(',').map((d) => d.trim()).filter(Boolean),
@@ -34,6 +37,14 @@ function main(): void {
     shutdownTimeoutMs: config.SHUTDOWN_TIMEOUT_MS,
     async start(state) {
       const redis = await createRedis({ url: config.REDIS_URL, logger });
+      const rateLimiter = await createRateLimiter({
+        redis,
+        logger,
+        registry,
+        config: rateLimits,
+        keyPrefix: `${config.REDIS_KEY_PREFIX}ratelimit:`,
+        redisTimeoutMs: config.RATE_LIMIT_REDIS_TIMEOUT_MS,
+      });
       const rpc = await startRpcClient(messaging, { instanceId: base.instanceId, defaultTimeoutMs: config.RPC_TIMEOUT_MS });
       const downstreams = createDownstreams({ rpc, config, logger, registry });
       const sessions = new SessionStore({ redis, keyPrefix: config.REDIS_KEY_PREFIX, sessionTtlMs: config.SESSION_TTL_MS, longSessionTtlMs: config.LONG_SESSION_TTL_MS });
@@ -85,13 +96,22 @@ function main(): void {
         mount: (app) => {
           app.set('trust proxy', 'loopback');
           app.use(createPingRouter({ downstreams, logger, instanceName: config.INSTANCE_NAME, version: `${VERSION.major}.${VERSION.minor}.${VERSION.servicePack}`, buildNumber: BUILD_NUMBER }));
-          app.use(createSoapRouter({ dispatcher, logger, maxBodyBytes: config.MAX_BODY_BYTES, xmlLimits: { maxDepth: config.XML_MAX_DEPTH } }));
+          app.use(
+            createSoapRouter({
+              dispatcher,
+              logger,
+              maxBodyBytes: config.MAX_BODY_BYTES,
+              xmlLimits: { maxDepth: config.XML_MAX_DEPTH },
+              admit: createSoapAdmission({ limiter: rateLimiter }),
+            }),
+          );
         },
       });
       logger.info({ event: 'gateway.ready', url: http.url, schemas: schemas.size }, `Campaign API gateway at ${http.url}`);
       return {
         async stop() {
           await http.close(config.SHUTDOWN_TIMEOUT_MS / 2); // stop intake; in-flight requests finish
+          await rateLimiter.close();
           await rpc.stop();
           await messaging.close();
           await redis.close().catch(() => undefined);
