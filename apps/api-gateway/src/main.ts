@@ -6,6 +6,7 @@ import { checkRedis, createRedis } from '@cap/platform-redis';
 import { createServiceBase, runMain, runService, startServiceHttp } from '@cap/platform-runtime';
 import { loadGatewayConfig } from './config';
 import { createRateLimiter, createSoapAdmission, loadRateLimitConfig } from './rate-limit';
+import { createDataModelRouter } from './datamodel.route';
 import { createDownstreams } from './downstream.client';
 import { createPersistHandlers } from './handlers/persist.handlers';
 import { createQueryHandlers } from './handlers/query.handlers';
@@ -95,6 +96,7 @@ function main(): void {
         ],
         mount: (app) => {
           app.set('trust proxy', 'loopback');
+          app.use(createDataModelRouter({ schemas, sessions }));
           app.use(createPingRouter({ downstreams, logger, instanceName: config.INSTANCE_NAME, version: `${VERSION.major}.${VERSION.minor}.${VERSION.servicePack}`, buildNumber: BUILD_NUMBER }));
           app.use(
             createSoapRouter({

@@ -3,7 +3,6 @@ import pg from 'pg';
 import { startTestPlatform, type TestPlatform } from '@cap/platform-testing';
 
 // Adobe's own client, unmodified: the compatibility bar (acc-sdk-protocol.md).
-// eslint-disable-next-line @typescript-eslint/no-require-imports
 const sdk = require('@adobe/acc-js-sdk');
 
 const JWT_SECRET = 'test-secret-for-bearer-logon-0123456789';
@@ -138,6 +137,19 @@ describe('the unmodified @adobe/acc-js-sdk against the gateway', () => {
       expect(await mc.getOption('CapTestOption', false)).toBe('second');
       expect(await failure(mc.setOption('CapTestOption', 'mine'))).toMatchObject({ errorCode: 'XSV-350013' });
       expect(await admin.getOption('CapTestOption', false)).toBe('second');
+    });
+
+    it('when a logged-on operator asks for the data-model description, then HTML with the ER diagram, JSON and Mermaid come back; anonymous callers get 401', async () => {
+      const headers = { 'X-Session-Token': admin._sessionToken, 'X-Security-Token': admin._securityToken };
+      const html = await fetch(`${url}/nl/datamodel`, { headers });
+      expect(html.status).toBe(200);
+      const page = await html.text();
+      expect(page).toContain('nms:recipient');
+      expect(page).toContain('<svg');
+      const json = (await (await fetch(`${url}/nl/datamodel.json`, { headers })).json()) as unknown;
+      expect(JSON.stringify(json)).toContain('nms:recipientStg');
+      expect(await (await fetch(`${url}/nl/datamodel.mmd`, { headers })).text()).toMatch(/^erDiagram/);
+      expect((await fetch(`${url}/nl/datamodel`)).status).toBe(401);
     });
 
     it('when the server time and the user info are asked, then they come back typed', async () => {

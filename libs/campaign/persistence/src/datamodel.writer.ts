@@ -1,6 +1,6 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { generateDataModelDocs, renderErDot } from '@cap/campaign-docs';
+import { generateDataModelDocs, renderErDot, type DataModelDocs } from '@cap/campaign-docs';
 import type { Schema } from '@cap/campaign-schema';
 import { instance } from '@viz-js/viz';
 
@@ -13,21 +13,14 @@ export const DATA_MODEL_FILES = ['datamodel.md', 'datamodel.html', 'datamodel.js
  * SVG by Graphviz compiled to WebAssembly (no native binary). Returns the paths written.
  */
 export async function writeDataModelDocs(schemas: ReadonlyMap<string, Schema>, outDir: string): Promise<string[]> {
-  const viz = await instance();
-  const result = viz.render(renderErDot(schemas), { format: 'svg' });
-  const errors = result.errors.filter((e) => e.level === 'error');
-  if (result.status !== 'success' || errors.length > 0) {
-    throw new Error(`Graphviz could not render the ER diagram: ${result.errors.map((e) => e.message).join('; ')}`);
-  }
-  const svg = result.output;
-  const docs = generateDataModelDocs(schemas, { diagramSvg: svg });
+  const docs = await renderDataModel(schemas);
   const contents: Record<(typeof DATA_MODEL_FILES)[number], string> = {
     'datamodel.md': docs.markdown,
     'datamodel.html': docs.html,
     'datamodel.json': docs.json,
     'datamodel.mmd': docs.mermaid,
     'datamodel.dot': docs.dot,
-    'datamodel.svg': svg,
+    'datamodel.svg': docs.svg,
   };
   await mkdir(outDir, { recursive: true });
   const written: string[] = [];
@@ -37,4 +30,16 @@ export async function writeDataModelDocs(schemas: ReadonlyMap<string, Schema>, o
     written.push(path);
   }
   return written;
+}
+
+/** Every form of the data-model description, the ER diagram rendered to SVG (what the gateway serves). */
+export async function renderDataModel(schemas: ReadonlyMap<string, Schema>): Promise<DataModelDocs & { svg: string }> {
+  const viz = await instance();
+  const result = viz.render(renderErDot(schemas), { format: 'svg' });
+  const errors = result.errors.filter((e) => e.level === 'error');
+  if (result.status !== 'success' || errors.length > 0) {
+    throw new Error(`Graphviz could not render the ER diagram: ${result.errors.map((e) => e.message).join('; ')}`);
+  }
+  const svg = result.output;
+  return { ...generateDataModelDocs(schemas, { diagramSvg: svg }), svg };
 }

@@ -2,6 +2,6 @@ export { findBuiltinSchemaDir, loadSchemaRegistry, readSchemaSources } from './s
 export { SOURCE_BUILTIN_SCHEMA_DIR } from './builtin.paths';
 export { DatabaseWriteError, executeWriteSteps, type Queryable } from './write.executor';
 export { applySchemaDdl, introspectDatabase } from './ddl.applier';
-export { DATA_MODEL_FILES, writeDataModelDocs } from './datamodel.writer';
+export { DATA_MODEL_FILES, renderDataModel, writeDataModelDocs } from './datamodel.writer';
 export { campaignError, createWriteHandler, type WriteResult } from './data-write.handler';
 export { createQueryHandler, type QueryLimits } from './data-query.handler';

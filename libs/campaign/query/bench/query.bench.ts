@@ -6,7 +6,7 @@
 import { cpus } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { parseXml, serializeXml } from '@cap/campaign-xml';
-import { compileQueryDef, normaliseQueryDef, shapeRows, shapeRowsAsObjects } from '@cap/campaign-query';
+import { compileQueryDef, normaliseQueryDef, shapeRows, shapeRowsAsObjects } from '../src/index';
 import { compileBuiltinSchemas } from '../test/builtin-schemas.fixture';
 
 const RUNS = 7;
