@@ -36,6 +36,8 @@ const shape = {
   RATE_LIMITS_FILE: field.string(''),
   /** Budget of one shared (Redis) rate-limit decision; past it the per-process fallback decides (each decision ≤ 50 ms). */
   RATE_LIMIT_REDIS_TIMEOUT_MS: field.durationMs(35),
+  /** mcPing reports an error when this many transactional events are pending. */
+  MC_QUEUE_MAX: field.positiveInt(100_000),
   /** Reported by Logon and /r/test. */
   INSTANCE_NAME: field.identifier('cap'),
 };

@@ -8,6 +8,7 @@ import { loadGatewayConfig } from './config';
 import { createRateLimiter, createSoapAdmission, loadRateLimitConfig } from './rate-limit';
 import { createDataModelRouter } from './datamodel.route';
 import { createDownstreams } from './downstream.client';
+import { createEventHandlers } from './handlers/event.handlers';
 import { createPersistHandlers } from './handlers/persist.handlers';
 import { createQueryHandlers } from './handlers/query.handlers';
 import { createSessionHandlers } from './handlers/session.handlers';
@@ -70,6 +71,7 @@ function main(): void {
       let databaseId: { value: string; until: number } | undefined;
       const handlers = {
         ...createPersistHandlers({ schemas, downstreams }),
+        ...createEventHandlers({ downstreams }),
         ...createQueryHandlers({ schemas, downstreams }),
         ...createSessionHandlers({
         schemas,
@@ -97,7 +99,7 @@ function main(): void {
         mount: (app) => {
           app.set('trust proxy', 'loopback');
           app.use(createDataModelRouter({ schemas, sessions }));
-          app.use(createPingRouter({ downstreams, logger, instanceName: config.INSTANCE_NAME, version: `${VERSION.major}.${VERSION.minor}.${VERSION.servicePack}`, buildNumber: BUILD_NUMBER }));
+          app.use(createPingRouter({ downstreams, logger, mcQueueMax: config.MC_QUEUE_MAX, instanceName: config.INSTANCE_NAME, version: `${VERSION.major}.${VERSION.minor}.${VERSION.servicePack}`, buildNumber: BUILD_NUMBER }));
           app.use(
             createSoapRouter({
               dispatcher,

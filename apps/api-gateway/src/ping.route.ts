@@ -14,7 +14,7 @@ export function campaignTimestamp(date: Date): string {
  * local-store, cloud via cloud-executor), as Campaign's ping checks its database. Otherwise 503 with
  * `Error\n<reason>` in plain text (never JSON: the SDK's HTTP client would try to parse it).
  */
-export function createPingRouter(deps: { downstreams: Downstreams; logger: Logger; instanceName: string; version: string; buildNumber: string }): Router {
+export function createPingRouter(deps: { downstreams: Downstreams; logger: Logger; mcQueueMax: number; instanceName: string; version: string; buildNumber: string }): Router {
   const router = Router();
   // `client.test()`: no authentication, an XML root whose attributes the SDK returns (acc-sdk-protocol §7).
   router.get('/r/test', (req, res) => {
@@ -44,6 +44,21 @@ export function createPingRouter(deps: { downstreams: Downstreams; logger: Logge
       return;
     }
     res.send(`OK\n${campaignTimestamp(new Date())}\n`);
+  });
+  // `client.mcPing()`: the real depth of the transactional event queue (pending rtEvent + batchEvent).
+  router.get('/nl/jsp/mcPing.jsp', async (_req, res) => {
+    res.type('text/plain');
+    try {
+      const { pending } = await deps.downstreams.call<{ pending: number }>(SERVICES.localStore, 'event.queueDepth', {});
+      if (pending >= deps.mcQueueMax) {
+        res.send(`Error\nThe queue is full (${pending}/${deps.mcQueueMax})\n`);
+        return;
+      }
+      res.send(`Ok\n${campaignTimestamp(new Date())}\n${pending}/${deps.mcQueueMax} pending events\n`);
+    } catch (err) {
+      deps.logger.warn({ event: 'mcping.failed', err }, 'mcPing failed');
+      res.status(503).send(`Error\n${err instanceof Error ? err.message : String(err)}\n`);
+    }
   });
   return router;
 }

@@ -229,6 +229,33 @@ describe('the unmodified @adobe/acc-js-sdk against the gateway', () => {
     });
   });
 
+  describe('message center', () => {
+    it('when a Message Center client pushes events, then they are stored pending with cell-prefixed ids, queryable, and counted by mcPing', async () => {
+      const mc = await sdk.init(sdk.ConnectionParameters.ofSessionToken(url, 'mc/mc'));
+      await mc.logon();
+      const before = await admin.mcPing();
+      const id: string = await mc.NLWS.nmsRtEvent.pushEvent({ wishedChannel: 0, type: 'welcome', email: 'alex@example.com', ctx: { firstName: 'Alex' } });
+      expect(BigInt(id) >> 56n).toBe(1n);
+      const event = await admin.NLWS.xtkQueryDef
+        .create({ schema: 'nms:rtEvent', operation: 'get', select: { node: [{ expr: '@type' }, { expr: '@email' }, { expr: '@status' }, { expr: 'ctx' }] }, where: { condition: { expr: `@id = ${id}` } } })
+        .executeQuery();
+      expect(event).toMatchObject({ type: 'welcome', email: 'alex@example.com', status: '0' });
+      expect(event.$ctx).toContain('firstName="Alex"');
+      const after = await admin.mcPing();
+      expect(after.status).toBe('Ok');
+      expect(Number(after.eventQueueSize)).toBe(Number(before.eventQueueSize) + 1);
+    });
+
+    it('when an event has no type or no address, then the fault says so and nothing is queued', async () => {
+      const mc = await sdk.init(sdk.ConnectionParameters.ofSessionToken(url, 'mc/mc'));
+      await mc.logon();
+      const before = Number((await admin.mcPing()).eventQueueSize);
+      expect((await failure(mc.NLWS.nmsRtEvent.pushEvent({ email: 'x@example.com' }))).faultString).toContain('@type');
+      expect((await failure(mc.NLWS.nmsRtEvent.pushEvent({ type: 'welcome' }))).faultString).toContain('address');
+      expect(Number((await admin.mcPing()).eventQueueSize)).toBe(before);
+    });
+  });
+
   describe('hostile and malformed requests', () => {
     const post = (body: string, headers: Record<string, string> = {}) =>
       fetch(`${url}/nl/jsp/soaprouter.jsp`, { method: 'POST', headers: { 'content-type': 'text/xml', ...headers }, body });

@@ -10,6 +10,8 @@ const shape = {
   QUERY_DEFAULT_LINE_COUNT: field.positiveInt(200),
   /** … and the most it may ask for (use paging with startLine, or a workflow, beyond). */
   QUERY_MAX_LINE_COUNT: field.positiveInt(10_000),
+  /** Execution cell number carried in the high byte of transactional event ids (0–255). */
+  EVENT_CELL_ID: field.positiveInt(1).refine((v) => v <= 255, { message: 'expected a cell number from 1 to 255' }),
   /** Extra srcSchema folders (extensions, custom namespaces), comma-separated; the same list on every service. */
   SCHEMA_DIRS: field.string(''),
   /** Seed development data (operators admin/mc, option, service, workflow); npm start turns it on. */

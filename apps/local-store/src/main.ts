@@ -4,6 +4,7 @@ import { applySchemaDdl, createQueryHandler, createWriteHandler, findBuiltinSche
 import { runDataService } from '@cap/platform-data-service';
 import { findAppFolder, runMain } from '@cap/platform-runtime';
 import { loadLocalStoreConfig } from './config';
+import { createEventHandlers } from './events/event.handlers';
 import { createOperatorHandlers } from './operators/operator.handlers';
 import { createOptionHandlers } from './options/option.handlers';
 import { seedDevelopmentData } from './seed/dev.seed';
@@ -31,6 +32,7 @@ runMain(() => {
     createHandlers: ({ pool }) => ({
       'data.write': createWriteHandler({ pool, schemas, database: 'local' }),
       'data.query': createQueryHandler({ pool, schemas, database: 'local', limits: { defaultLineCount: config.QUERY_DEFAULT_LINE_COUNT, maxLineCount: config.QUERY_MAX_LINE_COUNT } }),
+      ...createEventHandlers({ pool, schemas, cell: config.EVENT_CELL_ID }),
       ...createOperatorHandlers({ pool }),
       ...createOptionHandlers({ pool }),
     }),

@@ -1,0 +1,79 @@
+import { randomUUID } from 'node:crypto';
+import { z } from 'zod';
+import { campaignError, executeWriteSteps } from '@cap/campaign-persistence';
+import type { Schema } from '@cap/campaign-schema';
+import { compileWritePlan, planWrite, WriteError } from '@cap/campaign-write';
+import { element, parseXml, serializeXml, XmlParseError, type XmlElement } from '@cap/campaign-xml';
+import { errors } from '@cap/platform-errors';
+import type { RpcHandler } from '@cap/platform-kafka';
+import { withTransaction, type Pool } from '@cap/platform-postgres';
+
+const pushParams = z.object({
+  queue: z.enum(['rtEvent', 'batchEvent']),
+  /** The events as sent (serialised XML), one per element. */
+  events: z.array(z.string().min(1).max(1024 * 1024)).min(1).max(10_000),
+});
+
+const CELL_BITS = 56n;
+const SERVER_FIELDS = new Set(['@id', '@status', '@processing', '@processed', '@failureReason']);
+
+/**
+ * Transactional events (nms:rtEvent / nms:batchEvent #PushEvent, #PushEvents): each event is validated
+ * against its schema (a type, and an address to send to), stored as pending with a 64-bit id whose high
+ * byte is the execution cell (as Campaign's), and its id returned. A bad event anywhere in a PushEvents
+ * call stores none of them.
+ */
+export function createEventHandlers(deps: { pool: Pool; schemas: ReadonlyMap<string, Schema>; cell: number }): Record<string, RpcHandler> {
+  return {
+    'event.push': async (params) => {
+      const p = pushParams.safeParse(params);
+      if (!p.success) throw errors.invalidRequest('event.push parameters', p.error.issues[0]?.message ?? 'rejected');
+      const schemaId = `nms:${p.data.queue}`;
+      const schema = deps.schemas.get(schemaId)!;
+      const idField = schema.fields.find((f) => f.xpath === '@id')!;
+      const plans = p.data.events.map((text, index) => {
+        let event: XmlElement;
+        try {
+          event = parseXml(text);
+        } catch (err) {
+          throw campaignError('SOP-330001', `Malformed event ${index + 1}: ${err instanceof XmlParseError ? err.message : 'unreadable'}`);
+        }
+        if (event.local !== p.data.queue) throw campaignError('XTK-170101', `Event ${index + 1} is <${event.local}>; this queue takes <${p.data.queue}> elements`);
+        if (!event.attrs['type']) throw campaignError('XTK-170104', `Event ${index + 1} has no @type (the event type selects the message template)`);
+        if (!event.attrs['email'] && !event.attrs['mobilePhone']) throw campaignError('XTK-170104', `Event ${index + 1} has no address: give @email or @mobilePhone`);
+        // ctx carries free-form event data: stored whole, as XML text.
+        const ctx = event.children.find((c) => c.local === 'ctx');
+        const record = element(p.data.queue, { ...event.attrs, xtkschema: schemaId, _operation: 'insert' }, ctx ? [element('ctx', {}, [], serializeXml(ctx, { plain: true }))] : []);
+        try {
+          const [plan] = planWrite(record, deps.schemas, { mode: 'write', now: new Date(), newId: randomUUID });
+          return plan!;
+        } catch (err) {
+          if (err instanceof WriteError) throw campaignError(err.code, `Event ${index + 1}: ${err.message.replace(/^\S+ /, '')}`);
+          throw err;
+        }
+      });
+      return withTransaction(deps.pool, async (client) => {
+        // Ids: the cell number in the high byte, the table's own sequence in the low 56 bits.
+        const seq = await client.query<{ id: string }>(
+          `SELECT ($1::bigint << ${CELL_BITS}) + nextval(pg_get_serial_sequence($2, 'id')) AS id FROM generate_series(1, $3)`,
+          [deps.cell, schema.table, plans.length],
+        );
+        const ids = seq.rows.map((r) => r.id);
+        plans.forEach((plan, i) => {
+          // The platform owns these: a caller's id or status is not taken.
+          plan.values = plan.values.filter((v) => !SERVER_FIELDS.has(v.field.xpath));
+          plan.values.push({ field: idField, value: ids[i]! });
+          plan.values.push({ field: schema.fields.find((f) => f.xpath === '@status')!, value: 0 });
+        });
+        await executeWriteSteps(client, compileWritePlan(plans));
+        return { ids };
+      });
+    },
+    'event.queueDepth': async () => {
+      const { rows } = await deps.pool.query<{ pending: string }>(
+        'SELECT (SELECT count(*) FROM nms_rt_event WHERE status = 0) + (SELECT count(*) FROM nms_batch_event WHERE status = 0) AS pending',
+      );
+      return { pending: Number(rows[0]!.pending) };
+    },
+  };
+}
