@@ -183,6 +183,17 @@ describe('the unmodified @adobe/acc-js-sdk against the gateway', () => {
       expect(count).toEqual({ count: '0' });
     });
 
+    it('when DeleteCollection gets a where clause, then exactly the matching records go, and an empty where is refused', async () => {
+      const NLWS = admin.NLWS;
+      await NLWS.xtkSession.writeCollection({ xtkschema: 'nms:recipient', recipient: [{ email: 'gone1@del.example', _operation: 'insert' }, { email: 'gone2@del.example', _operation: 'insert' }, { email: 'stays@keep.example', _operation: 'insert' }] });
+      await NLWS.xtkSession.deleteCollection('nms:recipient', { condition: { expr: "@email LIKE '%@del.example'" } }, false);
+      const left = await NLWS.xtkQueryDef.create({ schema: 'nms:recipient', operation: 'select', select: { node: { expr: '@email' } }, where: { condition: { expr: "@email LIKE '%example'" } } }).executeQuery();
+      const emails = left.recipient.map((r: { email: string }) => r.email);
+      expect(emails).toContain('stays@keep.example');
+      expect(emails.filter((e: string) => e.endsWith('@del.example'))).toEqual([]);
+      expect((await failure(NLWS.xtkSession.deleteCollection('nms:recipient', {}, false))).errorCode).toBe('XTK-170104');
+    });
+
     it('when get finds nothing it faults, and getIfExists returns null', async () => {
       const NLWS = admin.NLWS;
       const q = { schema: 'nms:recipient', select: { node: { expr: '@email' } }, where: { condition: { expr: "@email = 'none@example.com'" } } };

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { applySchemaDdl, createQueryHandler, createWriteHandler, findBuiltinSchemaDir, loadSchemaRegistry, SOURCE_BUILTIN_SCHEMA_DIR } from '@cap/campaign-persistence';
+import { applySchemaDdl, createDeleteCollectionHandler, createQueryHandler, createWriteHandler, findBuiltinSchemaDir, loadSchemaRegistry, SOURCE_BUILTIN_SCHEMA_DIR } from '@cap/campaign-persistence';
 import { ALL_TOPICS, SERVICES, TOPICS } from '@cap/contracts';
 import { runDataService } from '@cap/platform-data-service';
 import { findAppFolder, runMain } from '@cap/platform-runtime';
@@ -26,6 +26,7 @@ runMain(() => {
     },
     createHandlers: ({ pool }) => ({
       'data.write': createWriteHandler({ pool, schemas, database: 'cloud' }),
+      'data.deleteCollection': createDeleteCollectionHandler({ pool, schemas, database: 'cloud' }),
       'data.query': createQueryHandler({ pool, schemas, database: 'cloud', limits: { defaultLineCount: config.QUERY_DEFAULT_LINE_COUNT, maxLineCount: config.QUERY_MAX_LINE_COUNT } }),
     }),
   });

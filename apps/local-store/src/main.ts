@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { ALL_TOPICS, SERVICES, TOPICS } from '@cap/contracts';
-import { applySchemaDdl, createQueryHandler, createWriteHandler, findBuiltinSchemaDir, loadSchemaRegistry, SOURCE_BUILTIN_SCHEMA_DIR } from '@cap/campaign-persistence';
+import { applySchemaDdl, createDeleteCollectionHandler, createQueryHandler, createWriteHandler, findBuiltinSchemaDir, loadSchemaRegistry, SOURCE_BUILTIN_SCHEMA_DIR } from '@cap/campaign-persistence';
 import { runDataService } from '@cap/platform-data-service';
 import { findAppFolder, runMain } from '@cap/platform-runtime';
 import { loadLocalStoreConfig } from './config';
@@ -31,6 +31,7 @@ runMain(() => {
     },
     createHandlers: ({ pool }) => ({
       'data.write': createWriteHandler({ pool, schemas, database: 'local' }),
+      'data.deleteCollection': createDeleteCollectionHandler({ pool, schemas, database: 'local' }),
       'data.query': createQueryHandler({ pool, schemas, database: 'local', limits: { defaultLineCount: config.QUERY_DEFAULT_LINE_COUNT, maxLineCount: config.QUERY_MAX_LINE_COUNT } }),
       ...createEventHandlers({ pool, schemas, cell: config.EVENT_CELL_ID }),
       ...createOperatorHandlers({ pool }),

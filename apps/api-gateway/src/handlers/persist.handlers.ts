@@ -43,6 +43,21 @@ export function createPersistHandlers(deps: { schemas: ReadonlyMap<string, Schem
   };
 
   return {
+    'persist#DeleteCollection': {
+      auth: 'operator',
+      async handle(ctx) {
+        const id = ctx.decoded.values.get('schema');
+        const where = ctx.decoded.values.get('where') as XmlElement | undefined;
+        const schema = typeof id === 'string' ? deps.schemas.get(id) : undefined;
+        if (!schema) throw new SoapFault('SOAP-ENV:Client', 'XTK-170101', `Unknown schema '${String(id ?? '')}'`);
+        if (!where || typeof where !== 'object' || !('local' in where)) throw SOAP_FAULTS.badParameter(ctx.method.name, 'where', 'the <where> clause is missing');
+        if (ADMIN_WRITE_SCHEMAS.has(schema.id) && ctx.caller.kind === 'operator' && !isAdmin(ctx.caller.operator)) {
+          throw CAMPAIGN_FAULTS.accessDenied(ctx.caller.operator.login, `delete from ${schema.id}`);
+        }
+        await deps.downstreams.call(serviceFor(schema), 'data.deleteCollection', { schema: schema.id, where: serializeXml(where, { plain: true }) });
+        return [];
+      },
+    },
     'persist#Write': { auth: 'operator', handle: write('write', 'doc') },
     'persist#WriteCollection': { auth: 'operator', handle: write('writeCollection', 'doc') },
     'xtk:session#Ingest': { auth: 'operator', handle: write('ingest', 'domDoc') },

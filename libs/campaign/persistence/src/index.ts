@@ -5,3 +5,4 @@ export { applySchemaDdl, introspectDatabase } from './ddl.applier';
 export { DATA_MODEL_FILES, renderDataModel, writeDataModelDocs } from './datamodel.writer';
 export { campaignError, createWriteHandler, type WriteResult } from './data-write.handler';
 export { createQueryHandler, type QueryLimits } from './data-query.handler';
+export { createDeleteCollectionHandler } from './data-delete.handler';
