@@ -173,6 +173,30 @@ describe('platform stack: four service processes', () => {
     expect(body).toContain('No reply from local-store');
     expect(elapsed).toBeLessThan(4_500);
   });
+
+  it('when a SOAP call needs the stopped service, then the client gets a clear Server fault before its own 5 s timeout', async () => {
+    const started = Date.now();
+    const res = await fetch(`${procs.get('api-gateway')!.url}/nl/jsp/soaprouter.jsp`, {
+      method: 'POST',
+      headers: { 'content-type': 'text/xml', SOAPAction: 'xtk:session#Logon' },
+      body: '<SOAP-ENV:Envelope xmlns:SOAP-ENV="http://schemas.xmlsoap.org/soap/envelope/"><SOAP-ENV:Body><m:Logon xmlns:m="urn:xtk:session"><sessiontoken/><login>admin</login><password>admin</password></m:Logon></SOAP-ENV:Body></SOAP-ENV:Envelope>',
+    });
+    const text = await res.text();
+    expect(res.status).toBe(200);
+    expect(text).toContain('<faultcode>SOAP-ENV:Server</faultcode>');
+    expect(text).toMatch(/CAP-RPC-001|CAP-SVC-001/);
+    expect(Date.now() - started).toBeLessThan(4_500);
+  });
+
+  it('when local-store comes back, then the gateway reaches it again by itself', async () => {
+    const viaProxy = new URL(localDb.url);
+    viaProxy.port = String(localPgProxy.port);
+    const again = await startServiceProcess('local-store', { KAFKA_BROKERS: broker.brokers.join(','), KAFKA_TOPIC_PREFIX: topicPrefix, LOCAL_DATABASE_URL: viaProxy.toString() });
+    procs.set('local-store', again);
+    await again.waitUntilReady();
+    // The breaker may be open: it lets a probe through after its reset timeout and closes on success.
+    await waitFor('ping OK with local-store back', async () => (await fetch(`${procs.get('api-gateway')!.url}/nl/jsp/ping.jsp`)).status === 200, { timeoutMs: 30_000, intervalMs: 500 });
+  });
 });
 
 describe('service configuration', () => {
