@@ -1,5 +1,4 @@
-import { join } from 'node:path';
-import { findBuiltinSchemaDir, loadSchemaRegistry, SOURCE_BUILTIN_SCHEMA_DIR } from '@cap/campaign-persistence';
+import { loadServiceSchemas } from '@cap/campaign-persistence';
 import { SERVICES } from '@cap/contracts';
 import { startRpcClient } from '@cap/platform-kafka';
 import { checkRedis, createRedis } from '@cap/platform-redis';
@@ -28,10 +27,7 @@ function main(): void {
   const { logger, messaging, registry } = base;
   // A bad limits file stops the start with every bad entry named.
   const rateLimits = loadRateLimitConfig(config.RATE_LIMITS_FILE || undefined);
-  const schemas = loadSchemaRegistry({
-    builtinDir: findBuiltinSchemaDir([join(__dirname, 'schemas'), SOURCE_BUILTIN_SCHEMA_DIR]),
-    customDirs: config.SCHEMA_DIRS.split(',').map((d) => d.trim()).filter(Boolean),
-  });
+  const schemas = loadServiceSchemas(__dirname, config.SCHEMA_DIRS);
 
   void runService({
     name: 'api-gateway',

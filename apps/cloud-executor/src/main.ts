@@ -1,5 +1,4 @@
-import { join } from 'node:path';
-import { applySchemaDdl, createDeleteCollectionHandler, createQueryHandler, createWriteHandler, findBuiltinSchemaDir, loadSchemaRegistry, SOURCE_BUILTIN_SCHEMA_DIR } from '@cap/campaign-persistence';
+import { applySchemaDdl, createDataHandlers, loadServiceSchemas } from '@cap/campaign-persistence';
 import { ALL_TOPICS, SERVICES, TOPICS } from '@cap/contracts';
 import { runDataService } from '@cap/platform-data-service';
 import { findAppFolder, runMain } from '@cap/platform-runtime';
@@ -11,10 +10,7 @@ import { loadCloudExecutorConfig } from './config';
  */
 runMain(() => {
   const config = loadCloudExecutorConfig(process.env);
-  const schemas = loadSchemaRegistry({
-    builtinDir: findBuiltinSchemaDir([join(__dirname, 'schemas'), SOURCE_BUILTIN_SCHEMA_DIR]),
-    customDirs: config.SCHEMA_DIRS.split(',').map((d) => d.trim()).filter(Boolean),
-  });
+  const schemas = loadServiceSchemas(__dirname, config.SCHEMA_DIRS);
   runDataService({
     service: SERVICES.cloudExecutor,
     config,
@@ -25,9 +21,7 @@ runMain(() => {
       if (config.MIGRATE_ON_START) await applySchemaDdl(pool, schemas, 'cloud', base.logger);
     },
     createHandlers: ({ pool }) => ({
-      'data.write': createWriteHandler({ pool, schemas, database: 'cloud' }),
-      'data.deleteCollection': createDeleteCollectionHandler({ pool, schemas, database: 'cloud' }),
-      'data.query': createQueryHandler({ pool, schemas, database: 'cloud', limits: { defaultLineCount: config.QUERY_DEFAULT_LINE_COUNT, maxLineCount: config.QUERY_MAX_LINE_COUNT } }),
+      ...createDataHandlers({ pool, schemas, database: 'cloud', limits: { defaultLineCount: config.QUERY_DEFAULT_LINE_COUNT, maxLineCount: config.QUERY_MAX_LINE_COUNT } }),
     }),
   });
 });

@@ -1,6 +1,5 @@
-import { join } from 'node:path';
 import { ALL_TOPICS, SERVICES, TOPICS } from '@cap/contracts';
-import { applySchemaDdl, createDeleteCollectionHandler, createQueryHandler, createWriteHandler, findBuiltinSchemaDir, loadSchemaRegistry, SOURCE_BUILTIN_SCHEMA_DIR } from '@cap/campaign-persistence';
+import { applySchemaDdl, createDataHandlers, loadServiceSchemas } from '@cap/campaign-persistence';
 import { runDataService } from '@cap/platform-data-service';
 import { findAppFolder, runMain } from '@cap/platform-runtime';
 import { loadLocalStoreConfig } from './config';
@@ -15,10 +14,7 @@ import { seedDevelopmentData } from './seed/dev.seed';
  */
 runMain(() => {
   const config = loadLocalStoreConfig(process.env);
-  const schemas = loadSchemaRegistry({
-    builtinDir: findBuiltinSchemaDir([join(__dirname, 'schemas'), SOURCE_BUILTIN_SCHEMA_DIR]),
-    customDirs: config.SCHEMA_DIRS.split(',').map((d) => d.trim()).filter(Boolean),
-  });
+  const schemas = loadServiceSchemas(__dirname, config.SCHEMA_DIRS);
   runDataService({
     service: SERVICES.localStore,
     config,
@@ -30,9 +26,7 @@ runMain(() => {
       if (config.DEV_SEED) await seedDevelopmentData(pool, schemas, { adminPassword: config.DEV_ADMIN_PASSWORD, mcPassword: config.DEV_MC_PASSWORD }, base.logger);
     },
     createHandlers: ({ pool }) => ({
-      'data.write': createWriteHandler({ pool, schemas, database: 'local' }),
-      'data.deleteCollection': createDeleteCollectionHandler({ pool, schemas, database: 'local' }),
-      'data.query': createQueryHandler({ pool, schemas, database: 'local', limits: { defaultLineCount: config.QUERY_DEFAULT_LINE_COUNT, maxLineCount: config.QUERY_MAX_LINE_COUNT } }),
+      ...createDataHandlers({ pool, schemas, database: 'local', limits: { defaultLineCount: config.QUERY_DEFAULT_LINE_COUNT, maxLineCount: config.QUERY_MAX_LINE_COUNT } }),
       ...createEventHandlers({ pool, schemas, cell: config.EVENT_CELL_ID }),
       ...createOperatorHandlers({ pool }),
       ...createOptionHandlers({ pool }),

@@ -1,4 +1,4 @@
-export { findBuiltinSchemaDir, loadSchemaRegistry, readSchemaSources } from './schema.loader';
+export { findBuiltinSchemaDir, loadSchemaRegistry, loadServiceSchemas, readSchemaSources } from './schema.loader';
 export { SOURCE_BUILTIN_SCHEMA_DIR } from './builtin.paths';
 export { DatabaseWriteError, executeWriteSteps, type Queryable } from './write.executor';
 export { applySchemaDdl, introspectDatabase } from './ddl.applier';
@@ -6,3 +6,4 @@ export { DATA_MODEL_FILES, renderDataModel, writeDataModelDocs } from './datamod
 export { campaignError, createWriteHandler, type WriteResult } from './data-write.handler';
 export { createQueryHandler, type QueryLimits } from './data-query.handler';
 export { createDeleteCollectionHandler } from './data-delete.handler';
+export { createDataHandlers } from './data.handlers';

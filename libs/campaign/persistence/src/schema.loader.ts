@@ -1,6 +1,7 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { compileSchemas, type Schema, type SchemaSource } from '@cap/campaign-schema';
+import { SOURCE_BUILTIN_SCHEMA_DIR } from './builtin.paths';
 
 /** Every `*.xml` file under the given folders (recursively), named relative to its folder for messages. */
 export function readSchemaSources(dirs: string[]): SchemaSource[] {
@@ -29,4 +30,15 @@ export function findBuiltinSchemaDir(candidates: string[]): string {
 /** Loads and compiles the built-in schemas plus a customer's folders (extensions and new namespaces). */
 export function loadSchemaRegistry(options: { builtinDir: string; customDirs?: string[] }): Map<string, Schema> {
   return compileSchemas(readSchemaSources([options.builtinDir, ...(options.customDirs ?? [])]));
+}
+
+/**
+ * The registry a service runs with: the built-ins (beside its bundle, or in the source tree when run with
+ * tsx) plus the comma-separated SCHEMA_DIRS folders. Every service compiles the same data model.
+ */
+export function loadServiceSchemas(appDirname: string, schemaDirs: string): Map<string, Schema> {
+  return loadSchemaRegistry({
+    builtinDir: findBuiltinSchemaDir([join(appDirname, 'schemas'), SOURCE_BUILTIN_SCHEMA_DIR]),
+    customDirs: schemaDirs.split(',').map((d) => d.trim()).filter(Boolean),
+  });
 }
