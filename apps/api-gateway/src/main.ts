@@ -16,6 +16,7 @@ import { createAuthenticator, type OperatorDirectory } from './session/authentic
 import type { Operator } from './session/session.model';
 import { SessionStore } from './session/session.store';
 import { createDispatcher } from './soap/soap.dispatcher';
+import { createWsdlRouter } from './wsdl/wsdl.route';
 import { createSoapRouter } from './soap/soap.route';
 
 const VERSION = { major: 8, minor: 7, servicePack: 0 };
@@ -95,6 +96,7 @@ function main(): void {
         mount: (app) => {
           app.set('trust proxy', 'loopback');
           app.use(createDataModelRouter({ schemas, sessions }));
+          app.use(createWsdlRouter({ schemas }));
           app.use(createPingRouter({ downstreams, logger, mcQueueMax: config.MC_QUEUE_MAX, instanceName: config.INSTANCE_NAME, version: `${VERSION.major}.${VERSION.minor}.${VERSION.servicePack}`, buildNumber: BUILD_NUMBER }));
           app.use(
             createSoapRouter({

@@ -184,7 +184,7 @@ describe('platform stack: four service processes', () => {
     const text = await res.text();
     expect(res.status).toBe(200);
     expect(text).toContain('<faultcode>SOAP-ENV:Server</faultcode>');
-    expect(text).toMatch(/CAP-RPC-001|CAP-SVC-001/);
+    expect(text).toMatch(/CAP-100001|CAP-100101/);
     expect(Date.now() - started).toBeLessThan(4_500);
   });
 

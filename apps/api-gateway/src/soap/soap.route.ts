@@ -86,7 +86,7 @@ export function toFault(err: unknown, call: SoapCall | undefined, logger: Logger
   const urn = call?.urn ?? 'unknown';
   const method = call?.method ?? 'unknown';
   if (isAppError(err)) {
-    // Downstream errors carry their Campaign code (XTK-170102…) or a platform code (CAP-RPC-001…).
+    // Downstream errors carry their Campaign code (XTK-170102…) or a platform code (CAP-100001…).
     const text = err.message.startsWith(`${err.code} `) ? err.message.slice(err.code.length + 1) : err.message;
     return new SoapFault(err.soapFaultCode, err.code, text, `Error while executing the method '${method}' of service '${urn}'.`);
   }

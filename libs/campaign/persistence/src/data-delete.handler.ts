@@ -6,7 +6,7 @@ import { element, parseXml, XmlParseError } from '@cap/campaign-xml';
 import { errors } from '@cap/platform-errors';
 import type { RpcHandler } from '@cap/platform-kafka';
 import { withTransaction, type Pool } from '@cap/platform-postgres';
-import { campaignError } from './data-write.handler';
+import { campaignError, requestCausedDatabaseError } from './data-write.handler';
 
 const deleteParams = z.object({
   schema: z.string().min(1).max(128),
@@ -47,7 +47,12 @@ export function createDeleteCollectionHandler(deps: { pool: Pool; schemas: Reado
       if (err instanceof XmlParseError) throw campaignError('SOP-330001', `Malformed where: ${err.message}`);
       throw err;
     }
-    const deleted = await withTransaction(deps.pool, async (client) => (await client.query(statement.sql, statement.params)).rowCount ?? 0);
+    let deleted: number;
+    try {
+      deleted = await withTransaction(deps.pool, async (client) => (await client.query(statement.sql, statement.params)).rowCount ?? 0);
+    } catch (err) {
+      throw requestCausedDatabaseError(err) ?? err;
+    }
     return { deleted };
   };
 }

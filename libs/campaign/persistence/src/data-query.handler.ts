@@ -5,7 +5,7 @@ import { parseXml, XmlParseError, type XmlElement } from '@cap/campaign-xml';
 import { errors } from '@cap/platform-errors';
 import type { RpcHandler } from '@cap/platform-kafka';
 import type { Pool } from '@cap/platform-postgres';
-import { campaignError } from './data-write.handler';
+import { campaignError, requestCausedDatabaseError } from './data-write.handler';
 
 const queryParams = z.object({
   /** The <queryDef> as the client sent it (serialised XML). */
@@ -41,7 +41,12 @@ export function createQueryHandler(deps: { pool: Pool; schemas: ReadonlyMap<stri
       throw err;
     }
     if (p.data.action === 'sql') return { sql: compiled.sql };
-    const { rows } = await deps.pool.query(compiled.sql, compiled.params);
+    let rows: Record<string, unknown>[];
+    try {
+      rows = (await deps.pool.query(compiled.sql, compiled.params)).rows;
+    } catch (err) {
+      throw requestCausedDatabaseError(err) ?? err;
+    }
     try {
       return shapeRows(compiled.shape, rows);
     } catch (err) {

@@ -62,3 +62,14 @@ export function createWriteHandler(deps: { pool: Pool; schemas: ReadonlyMap<stri
     }
   };
 }
+
+/**
+ * A database error caused by the request itself (SQLSTATE classes 22 data, 23 integrity, 42 syntax/rules)
+ * becomes a non-retriable PGS-220000 fault, so it never counts against the service's circuit breaker; any
+ * other error (connection lost…) is rethrown as it is.
+ */
+export function requestCausedDatabaseError(err: unknown): AppError | undefined {
+  const code = (err as { code?: unknown }).code;
+  if (typeof code !== 'string' || !/^(22|23|42)/.test(code)) return undefined;
+  return campaignError('PGS-220000', `PostgreSQL error: ${(err as Error).message}`, 'SOAP-ENV:Server');
+}

@@ -219,6 +219,13 @@ describe('compileQueryDef: forms, options and result shape', () => {
     expect(compileQueryDef(q(600), schemas, { maxLineCount: 500 }).params).toEqual([500]);
   });
 
+  it('when an aggregate is selected next to a plain field without groupBy, then the query is refused before reaching the database', () => {
+    expect(() => compile('<queryDef schema="xtk:operator" operation="select"><select><node expr="@name"/><node expr="Max(@label)"/></select></queryDef>')).toThrow(
+      /^XTK-170036 '@name' is selected next to aggregates without <groupBy>/,
+    );
+    expect(() => compile('<queryDef schema="xtk:operator" operation="select"><select><node expr="Count(@id)"/><node expr="Max(@label)"/></select></queryDef>')).not.toThrow();
+  });
+
   it('when columns are selected, then the shape names rows after the schema and nests paths like the schema', () => {
     const { shape } = compile(`<queryDef schema="nms:recipient" operation="get">
       <select><node expr="@email"/><node expr="[location/@city]"/><node expr="[location/@zipCode]" alias="@zip"/><node expr="comment"/>

@@ -206,6 +206,16 @@ class QueryDefCompiler {
     const where = this.conditions(q.where, scope, 'where', false);
     const groupBy = this.groupBy(q.groupBy, q.select, selected, scope);
     const having = this.conditions(q.having, scope, 'having', true);
+    // Aggregates without <groupBy> make one row: a plain value that reads a column has no single value there
+    // and PostgreSQL would refuse the statement. Say so as a query error the caller can fix. (With groupBy,
+    // PostgreSQL's own functional-dependency rules apply; its refusal comes back as PGS-220000.)
+    if (groupBy.length === 0 && selected.some((f) => f.aggregate)) {
+      selected.forEach((f, i) => {
+        if (!f.aggregate && f.sql.includes('"')) {
+          throw QueryError.invalid(`'${q.select[i]!.expr}' is selected next to aggregates without <groupBy>: group by it, or aggregate it (Min, Max, Count…)`);
+        }
+      });
+    }
     const orderBy = q.orderBy.map((o) => {
       const e = o.expr.trim();
       let sql: string;

@@ -4,18 +4,20 @@ import { AppError } from './app-error';
  * The catalogue of platform error codes. Campaign-facing codes (XSV-…, XTK-…, SOP-…) are added by the
  * Campaign libraries; the codes here describe platform conditions (transport, dependencies, input).
  * Each factory returns an AppError with its transport mapping and retry verdict fixed in one place.
+ * Codes have Campaign's shape (three letters, six digits) so the SDK reads them into `errorCode` too.
  */
 export const ErrorCodes = {
-  RPC_TIMEOUT: 'CAP-RPC-001',
-  RPC_NO_HANDLER: 'CAP-RPC-002',
-  RPC_HANDLER_FAILED: 'CAP-RPC-003',
-  SERVICE_UNAVAILABLE: 'CAP-SVC-001',
-  SHUTTING_DOWN: 'CAP-SVC-002',
-  INVALID_MESSAGE: 'CAP-MSG-001',
-  INVALID_REQUEST: 'CAP-REQ-001',
-  CONFIG_INVALID: 'CAP-CFG-001',
-  MIGRATION_FAILED: 'CAP-DB-001',
-  INTERNAL: 'CAP-INT-001',
+  RPC_TIMEOUT: 'CAP-100001',
+  RPC_NO_HANDLER: 'CAP-100002',
+  RPC_HANDLER_FAILED: 'CAP-100003',
+  SERVICE_UNAVAILABLE: 'CAP-100101',
+  SHUTTING_DOWN: 'CAP-100102',
+  INVALID_MESSAGE: 'CAP-100201',
+  INVALID_REQUEST: 'CAP-100301',
+  REQUEST_TOO_LARGE: 'CAP-100302',
+  CONFIG_INVALID: 'CAP-100401',
+  MIGRATION_FAILED: 'CAP-100501',
+  INTERNAL: 'CAP-100901',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
@@ -87,6 +89,16 @@ export const errors = {
       retriable: false,
       httpStatus: 400,
       soapFaultCode: 'SOAP-ENV:Client',
+    });
+  },
+  requestTooLarge(service: string, method: string, reason: string): AppError {
+    return new AppError({
+      code: ErrorCodes.REQUEST_TOO_LARGE,
+      message: `Request '${method}' to ${service} is too large to forward: ${reason}`,
+      retriable: false,
+      httpStatus: 413,
+      soapFaultCode: 'SOAP-ENV:Client',
+      details: { service, method },
     });
   },
   migrationFailed(database: string, migration: string, reason: string): AppError {

@@ -146,7 +146,9 @@ export class Messaging {
     const admin = await this.getAdmin();
     const existing = new Set(await admin.listTopics());
     const wanted = topics.flatMap((t) => {
-      const base = { numPartitions: t.partitions, configEntries: [{ name: 'retention.ms', value: String(t.retentionMs) }] };
+      const configEntries = [{ name: 'retention.ms', value: String(t.retentionMs) }];
+      if (t.maxMessageBytes !== undefined) configEntries.push({ name: 'max.message.bytes', value: String(t.maxMessageBytes) });
+      const base = { numPartitions: t.partitions, configEntries };
       const out = [{ topic: this.topicName(t), ...base }];
       if (t.deadLetter) out.push({ topic: deadLetterName(this.topicName(t)), ...base });
       return out;

@@ -94,7 +94,14 @@ export async function startRpcClient(messaging: Messaging, options: RpcClientOpt
           clearTimeout(waiter.timer);
           pending.delete(correlationId);
         }
-        throw errors.serviceUnavailable(target.service, `request could not be published (${err instanceof Error ? err.message : String(err)})`);
+        // A request the broker refuses for its size is the caller's problem, not the service's: a Client
+        // error that never counts against the service's circuit breaker.
+        const kafkaType = (err as { type?: string; cause?: { type?: string } }).type ?? (err as { cause?: { type?: string } }).cause?.type;
+        const text = err instanceof Error ? err.message : String(err);
+        if (kafkaType === 'MESSAGE_TOO_LARGE' || /larger than the max message size|MESSAGE_TOO_LARGE/i.test(text)) {
+          throw errors.requestTooLarge(target.service, method, 'the request exceeds the message size limit');
+        }
+        throw errors.serviceUnavailable(target.service, `request could not be published (${text})`);
       }
       return result;
     },

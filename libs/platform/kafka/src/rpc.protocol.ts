@@ -27,10 +27,17 @@ export const rpcReplySchema = z.discriminatedUnion('ok', [
 ]);
 export type RpcReply = z.infer<typeof rpcReplySchema>;
 
+/**
+ * RPC messages carry whole SOAP documents one way and query results the other: both topics accept messages
+ * up to 32 MiB (the gateway's body limit, 8 MiB by default, plus JSON escaping).
+ */
+export const RPC_MAX_MESSAGE_BYTES = 32 * 1024 * 1024;
+
 export function rpcRequestTopic(service: string, partitions: number): TopicDefinition<RpcRequest> {
   return defineTopic({
     name: `rpc.${service}.request.v1`,
     partitions,
+    maxMessageBytes: RPC_MAX_MESSAGE_BYTES,
     retentionMs: 60 * 60 * 1000,
     schemaVersion: 1,
     payload: rpcRequestSchema,
@@ -44,6 +51,7 @@ export function rpcReplyTopic(instanceId: string): TopicDefinition<RpcReply> {
   return defineTopic({
     name: `rpc.${instanceId.toLowerCase().replace(/[^a-z0-9-]/g, '-')}.reply.v1`,
     partitions: 1,
+    maxMessageBytes: RPC_MAX_MESSAGE_BYTES,
     retentionMs: 10 * 60 * 1000,
     schemaVersion: 1,
     payload: rpcReplySchema,

@@ -10,6 +10,8 @@ export interface TopicDefinition<T = unknown> {
   readonly retentionMs: number;
   readonly schemaVersion: number;
   readonly payload: z.ZodType<T>;
+  /** Largest message the topic accepts (Kafka's max.message.bytes); the broker default (~1 MiB) when absent. */
+  readonly maxMessageBytes?: number;
   /** Whether a `<name>.dlq` twin exists for messages that cannot be processed. */
   readonly deadLetter: boolean;
   readonly description: string;
