@@ -257,6 +257,15 @@ describe('the unmodified @adobe/acc-js-sdk against the gateway', () => {
       expect(Number(after.eventQueueSize)).toBe(Number(before.eventQueueSize) + 1);
     });
 
+    it('when a Message Center client lists the event types, then the seeded ones come back through xtk:enumValue', async () => {
+      const mc = await sdk.init(sdk.ConnectionParameters.ofSessionToken(url, 'mc/mc'));
+      await mc.logon();
+      const types = await mc.NLWS.xtkQueryDef
+        .create({ schema: 'xtk:enumValue', operation: 'select', select: { node: [{ expr: '@id' }, { expr: '@name' }, { expr: '@label' }] }, where: { condition: { expr: "[enum/@name]='eventType'" } } })
+        .executeQuery();
+      expect(types.enumValue.map((v: { name: string }) => v.name)).toContain('welcome');
+    });
+
     it('when an event has no type or no address, then the fault says so and nothing is queued', async () => {
       const mc = await sdk.init(sdk.ConnectionParameters.ofSessionToken(url, 'mc/mc'));
       await mc.logon();

@@ -19,7 +19,7 @@ const WKF1_ACTIVITIES =
 /**
  * Development data (npm start; DEV_SEED=true): operators admin and mc (mc may use "login/password" session
  * tokens, as Message Center clients do), option XtkDatabaseId, service "newsletter", workflow WKF1 with an
- * external-signal activity "signal". Written through the same reconciliation as API writes; idempotent.
+ * external-signal activity "signal", and the Message Center event type "welcome". Written through the same reconciliation as API writes; idempotent.
  */
 export async function seedDevelopmentData(pool: Pool, schemas: ReadonlyMap<string, Schema>, options: DevSeedOptions, logger: Logger): Promise<void> {
   const docs = [
@@ -27,6 +27,9 @@ export async function seedDevelopmentData(pool: Pool, schemas: ReadonlyMap<strin
     '<operator xtkschema="xtk:operator" name="mc" label="Message Center" rights="messageCenter"/>',
     '<service xtkschema="nms:service" name="newsletter" label="Newsletter" type="email" mode="newsletter"/>',
     `<workflow xtkschema="xtk:workflow" internalName="WKF1" label="Sample workflow with an external signal"><activities>${escapeXml(WKF1_ACTIVITIES)}</activities></workflow>`,
+    // Message Center event types, as the SDK's sample lists them (xtk:enumValue where [enum/@name]='eventType').
+    '<enum xtkschema="xtk:enum" name="eventType" label="Event types"/>',
+    '<enumValue xtkschema="xtk:enumValue" _key="@name" name="welcome" label="Welcome" stringValue="welcome"><enum name="eventType" _operation="none"/></enumValue>',
   ];
   const adminHash = await hashPassword(options.adminPassword);
   const mcHash = await hashPassword(options.mcPassword);

@@ -18,12 +18,12 @@ function ddlOf(database: 'local' | 'cloud', table: string): string {
 describe('DDL of the built-in schemas', () => {
   it('when planned for an empty local database, then exactly the local, replicated and staging tables are created', () => {
     const tables = planDatabase(schemas, 'local', []).statements.filter((s) => s.action === 'create-table').map((s) => s.table);
-    expect(tables).toEqual(['nms_batch_event', 'nms_delivery', 'nms_recipient_stg', 'nms_rt_event', 'nms_service', 'nms_subscription_stg', 'xtk_folder', 'xtk_operator', 'xtk_option', 'xtk_workflow']);
+    expect(tables).toEqual(['nms_batch_event', 'nms_delivery', 'nms_recipient_stg', 'nms_rt_event', 'nms_service', 'nms_subscription_stg', 'xtk_enum', 'xtk_enum_value', 'xtk_folder', 'xtk_operator', 'xtk_option', 'xtk_workflow']);
   });
 
   it('when planned for an empty cloud database, then exactly the cloud and replicated tables are created', () => {
     const tables = planDatabase(schemas, 'cloud', []).statements.filter((s) => s.action === 'create-table').map((s) => s.table);
-    expect(tables).toEqual(['nms_broad_log_rcp', 'nms_delivery', 'nms_recipient', 'nms_service', 'nms_subscription', 'nms_tracking_log_rcp', 'xtk_folder']);
+    expect(tables).toEqual(['nms_broad_log_rcp', 'nms_delivery', 'nms_recipient', 'nms_service', 'nms_subscription', 'nms_tracking_log_rcp', 'xtk_enum', 'xtk_enum_value', 'xtk_folder']);
   });
 
   it('when xtk:operator is created in the local database, then it has an identity key, a unique login and its defaults', () => {
