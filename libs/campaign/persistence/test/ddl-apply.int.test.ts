@@ -84,6 +84,8 @@ describe('applySchemaDdl against PostgreSQL', () => {
       'nms_rt_event',
       'nms_service',
       'nms_subscription_stg',
+      'xtk_enum',
+      'xtk_enum_value',
       'xtk_folder',
       'xtk_operator',
       'xtk_option',
@@ -131,7 +133,7 @@ describe('applySchemaDdl against PostgreSQL', () => {
 
     await applySchemaDdl(pool, builtins, 'cloud', logger);
 
-    expect(await tablesOf(pool)).toEqual(['nms_broad_log_rcp', 'nms_delivery', 'nms_recipient', 'nms_service', 'nms_subscription', 'nms_tracking_log_rcp', 'xtk_folder']);
+    expect(await tablesOf(pool)).toEqual(['nms_broad_log_rcp', 'nms_delivery', 'nms_recipient', 'nms_service', 'nms_subscription', 'nms_tracking_log_rcp', 'xtk_enum', 'xtk_enum_value', 'xtk_folder']);
     expect(await columnsOf(pool, 'nms_recipient')).toMatchObject({ id: 'text not null', email: 'character varying(128)', email_format: 'smallint', cap_seq: 'bigint' });
     expect(await columnsOf(pool, 'xtk_folder')).toMatchObject({ id: 'bigint not null', parent_id: 'bigint' });
     expect(await indexesOf(pool, 'nms_subscription')).toEqual([
@@ -158,7 +160,7 @@ describe('applySchemaDdl against PostgreSQL', () => {
     expect([a.statements.length, b.statements.length].sort((x, y) => x - y)).toEqual([0, expect.any(Number)]);
     expect(Math.max(a.statements.length, b.statements.length)).toBeGreaterThan(0);
     expect(again.statements).toEqual([]);
-    expect(again.summary).toBe('local database: up to date (10 schema tables)');
+    expect(again.summary).toBe('local database: up to date (12 schema tables)');
   });
 
   it('when nms:recipient is extended with an attribute, then the column is added to the cloud table and to the local staging table', async () => {
