@@ -1,5 +1,5 @@
 import type { Method, MethodParam, Schema } from '@cap/campaign-schema';
-import { buildSoapResponse } from '@cap/campaign-soap';
+import { buildSoapResponse, XSD_SCALAR_TYPES } from '@cap/campaign-soap';
 import { escapeAttr, parseXml } from '@cap/campaign-xml';
 
 /**
@@ -16,18 +16,8 @@ const SOAP_HTTP = 'http://schemas.xmlsoap.org/soap/http';
 /** The complex type of DOMElement/DOMDocument values: any one element (Campaign names it `ns:Element`). */
 const ELEMENT_TYPE = 'tns:Element';
 
-/** XSD type of a scalar parameter (acc-sdk-protocol §2 and §3.2: `long` is 32-bit, `int64` is xsd:long). */
-const SCALAR_TYPES: Readonly<Record<string, string>> = {
-  string: 'xsd:string',
-  primarykey: 'xsd:string',
-  boolean: 'xsd:boolean',
-  byte: 'xsd:byte',
-  short: 'xsd:short',
-  long: 'xsd:int',
-  int64: 'xsd:long',
-  datetime: 'xsd:dateTime',
-  date: 'xsd:date',
-};
+/** XSD type of a scalar parameter: the codec's table, except that primary keys are declared as plain strings. */
+const SCALAR_TYPES: Readonly<Record<string, string>> = { ...XSD_SCALAR_TYPES, primarykey: 'xsd:string' };
 
 export interface WsdlPart {
   name: string;

@@ -8,8 +8,11 @@ const ENVELOPE_CLOSE = '</SOAP-ENV:Body></SOAP-ENV:Envelope>';
 const ENCODING = "SOAP-ENV:encodingStyle='http://schemas.xmlsoap.org/soap/encoding/'";
 const LITERAL_XML = "SOAP-ENV:encodingStyle='http://xml.apache.org/xml-soap/literalxml'";
 
-/** xsi:type of an out-parameter, literally as the SDK checks it (acc-sdk-protocol §3.2). */
-const OUT_TYPES: Record<string, string> = {
+/**
+ * xsi:type of a scalar out-parameter, literally as the SDK checks it (acc-sdk-protocol §3.2: `long` is 32-bit
+ * xsd:int, `int64` is xsd:long). The WSDL writer declares its parts from the same table.
+ */
+export const XSD_SCALAR_TYPES: Readonly<Record<string, string>> = {
   string: 'xsd:string',
   primarykey: 'xsd:primarykey',
   boolean: 'xsd:boolean',
@@ -42,11 +45,11 @@ export function buildSoapResponse(options: { urn: string; method: string; output
   if (options.entity) parts.push(`<entity xsi:type='ns:Element' ${LITERAL_XML}>`, serializeXml(options.entity), '</entity>');
   for (const { param, value } of options.outputs) {
     const name = `${NAME_PREFIX[param.type] ?? 'p'}${param.name.charAt(0).toUpperCase()}${param.name.slice(1)}`;
-    if (param.type === 'DOMElement' || param.type === 'DOMDocument' || !(param.type in OUT_TYPES)) {
+    if (param.type === 'DOMElement' || param.type === 'DOMDocument' || !(param.type in XSD_SCALAR_TYPES)) {
       const inner = value && typeof value === 'object' && !(value instanceof Date) ? serializeXml(value) : '';
       parts.push(`<${name} xsi:type='ns:Element' ${LITERAL_XML}>`, inner, `</${name}>`);
     } else {
-      parts.push(`<${name} xsi:type='${OUT_TYPES[param.type]}'>`, escapeText(formatScalar(param.type, value as Exclude<OutValue, XmlElement>)), `</${name}>`);
+      parts.push(`<${name} xsi:type='${XSD_SCALAR_TYPES[param.type]}'>`, escapeText(formatScalar(param.type, value as Exclude<OutValue, XmlElement>)), `</${name}>`);
     }
   }
   parts.push(`</${options.method}Response>`, ENVELOPE_CLOSE);
