@@ -2,7 +2,7 @@ import { Kafka, logLevel, type Admin, type IHeaders, type LogEntry, type Produce
 import type { Logger } from '@cap/platform-logger';
 import { findCorrelationId } from '@cap/platform-logger';
 import { encodeEnvelope, HEADER } from './envelope.codec';
-import { RETRY_PROFILES, type RetryProfile } from './retry.profile';
+import { backoffDelay, RETRY_PROFILES, type RetryProfile } from './retry.profile';
 import { deadLetterName, type TopicDefinition } from './topic.definition';
 
 export interface MessagingOptions {
@@ -141,8 +141,25 @@ export class Messaging {
     });
   }
 
-  /** Creates each topic (and its .dlq twin) if missing; existing topics are left as they are. */
+  /**
+   * Creates each topic (and its .dlq twin) if missing; existing topics are left as they are. A broker that
+   * has just started (or just created other topics) may answer with retriable metadata errors for a moment:
+   * the whole check is tried again with backoff before giving up.
+   */
   async ensureTopics(topics: TopicDefinition<unknown>[]): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.ensureTopicsOnce(topics);
+      } catch (err) {
+        const retriable = (err as { retriable?: boolean }).retriable === true || (err as Error).name === 'KafkaJSNumberOfRetriesExceeded';
+        if (!retriable || attempt >= 8) throw err;
+        this.logger.warn({ event: 'kafka.topics.retry', attempt, err: { message: (err as Error).message } }, 'topics not ready yet; retrying');
+        await new Promise((r) => setTimeout(r, backoffDelay(attempt, { attempts: 0, initialDelayMs: 250, maxDelayMs: 4_000 })));
+      }
+    }
+  }
+
+  private async ensureTopicsOnce(topics: TopicDefinition<unknown>[]): Promise<void> {
     const admin = await this.getAdmin();
     const existing = new Set(await admin.listTopics());
     const wanted = topics.flatMap((t) => {
