@@ -11,6 +11,7 @@ import { createEventHandlers } from './handlers/event.handlers';
 import { createPersistHandlers } from './handlers/persist.handlers';
 import { createQueryHandlers } from './handlers/query.handlers';
 import { createSessionHandlers } from './handlers/session.handlers';
+import { createStagingHandlers } from './handlers/staging.handlers';
 import { createPingRouter } from './ping.route';
 import { createAuthenticator, type OperatorDirectory } from './session/authenticator';
 import type { Operator } from './session/session.model';
@@ -69,6 +70,7 @@ function main(): void {
       const handlers = {
         ...createPersistHandlers({ schemas, downstreams }),
         ...createEventHandlers({ downstreams }),
+        ...createStagingHandlers({ downstreams }),
         ...createQueryHandlers({ schemas, downstreams }),
         ...createSessionHandlers({
         schemas,

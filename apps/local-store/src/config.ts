@@ -12,6 +12,16 @@ const shape = {
   QUERY_MAX_LINE_COUNT: field.positiveInt(10_000),
   /** Execution cell number carried in the high byte of transactional event ids (0–255). */
   EVENT_CELL_ID: field.positiveInt(1).refine((v) => v <= 255, { message: 'expected a cell number from 1 to 255' }),
+  /** Most outbox rows the relay publishes per round. */
+  OUTBOX_BATCH_SIZE: field.positiveInt(2_000),
+  /** Relay poll interval when no NOTIFY arrives (a NOTIFY from the writing transaction wakes it at once). */
+  OUTBOX_POLL_MS: field.positiveInt(500),
+  /** How long StartReplicateStagingData waits for staging-sync to acknowledge the rows staged before it. */
+  STAGING_FLUSH_WAIT_MS: field.positiveInt(3_000),
+  /** Synced staging rows are deleted after this many seconds (unsynced rows are never deleted). */
+  STAGING_RETENTION_SECONDS: field.positiveInt(86_400),
+  /** How often synced staging rows past retention are purged. */
+  STAGING_PURGE_INTERVAL_MS: field.positiveInt(60_000),
   /** Extra srcSchema folders (extensions, custom namespaces), comma-separated; the same list on every service. */
   SCHEMA_DIRS: field.string(''),
   /** Seed development data (operators admin/mc, option, service, workflow); npm start turns it on. */

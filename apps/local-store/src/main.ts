@@ -7,6 +7,12 @@ import { createEventHandlers } from './events/event.handlers';
 import { createOperatorHandlers } from './operators/operator.handlers';
 import { createOptionHandlers } from './options/option.handlers';
 import { seedDevelopmentData } from './seed/dev.seed';
+import { installOutboxTriggers } from './staging/outbox.triggers';
+import { startOutboxRelay, type OutboxRelay } from './staging/outbox.relay';
+import { createStagingHandlers, registerStagingMetrics, startStagingPurge } from './staging/staging.control';
+import { stagingSources } from './staging/staging.sources';
+import { startSyncAckConsumer } from './staging/sync-ack.consumer';
+import { createSubscriptionHandlers } from './subscriptions/subscription.handlers';
 
 /**
  * local-store owns the local database: configuration objects, the …Stg staging tables, the real-time
@@ -15,6 +21,8 @@ import { seedDevelopmentData } from './seed/dev.seed';
 runMain(() => {
   const config = loadLocalStoreConfig(process.env);
   const schemas = loadServiceSchemas(__dirname, config.SCHEMA_DIRS);
+  const sources = stagingSources(schemas);
+  let relay: OutboxRelay | undefined;
   runDataService({
     service: SERVICES.localStore,
     config,
@@ -22,7 +30,10 @@ runMain(() => {
     topics: ALL_TOPICS,
     requestTopic: TOPICS.localStoreRequests,
     async prepare({ pool, base }) {
-      if (config.MIGRATE_ON_START) await applySchemaDdl(pool, schemas, 'local', base.logger);
+      if (config.MIGRATE_ON_START) {
+        await applySchemaDdl(pool, schemas, 'local', base.logger);
+        await installOutboxTriggers(pool, schemas, base.logger);
+      }
       if (config.DEV_SEED) await seedDevelopmentData(pool, schemas, { adminPassword: config.DEV_ADMIN_PASSWORD, mcPassword: config.DEV_MC_PASSWORD }, base.logger);
     },
     createHandlers: ({ pool }) => ({
@@ -30,6 +41,20 @@ runMain(() => {
       ...createEventHandlers({ pool, schemas, cell: config.EVENT_CELL_ID }),
       ...createOperatorHandlers({ pool }),
       ...createOptionHandlers({ pool }),
+      ...createSubscriptionHandlers({ pool, schemas }),
+      ...createStagingHandlers({ pool, sources, wakeRelay: () => relay?.wake(), flushWaitMs: config.STAGING_FLUSH_WAIT_MS }),
     }),
+    async startWorkers({ pool, base }) {
+      registerStagingMetrics(base.registry, pool, sources, base.logger);
+      relay = startOutboxRelay({ pool, messaging: base.messaging, logger: base.logger, registry: base.registry, batchSize: config.OUTBOX_BATCH_SIZE, idleMs: config.OUTBOX_POLL_MS });
+      const acks = await startSyncAckConsumer({ pool, messaging: base.messaging, sources });
+      const purge = startStagingPurge({ pool, sources, retentionMs: config.STAGING_RETENTION_SECONDS * 1000, intervalMs: config.STAGING_PURGE_INTERVAL_MS, logger: base.logger });
+      const outbox = relay;
+      return [
+        { name: 'outbox-relay', check: () => outbox.check(), stop: () => outbox.stop() },
+        { name: 'staging-acks', check: () => acks.checkHealth(), stop: () => acks.stop() },
+        { name: 'staging-purge', stop: () => purge.stop() },
+      ];
+    },
   });
 });

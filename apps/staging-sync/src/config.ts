@@ -5,6 +5,18 @@ const shape = {
   /** The cloud database staged rows are written to (its schema is migrated by cloud-executor). */
   CLOUD_DATABASE_URL: field.url(['postgres', 'postgresql'], 'postgres://postgres@127.0.0.1:5432/cap_cloud'),
   DB_POOL_MAX: field.positiveInt(4),
+  /** Most change messages applied in one cloud transaction. */
+  SYNC_MAX_BATCH: field.positiveInt(5_000),
+  /** How long the broker may wait to fill a fetch when traffic is low (batching by time), in ms. */
+  SYNC_MAX_WAIT_MS: field.positiveInt(100),
+  /** Partitions this worker applies in parallel (each batch is one transaction; keep ≤ DB_POOL_MAX). */
+  SYNC_CONCURRENCY: field.positiveInt(2),
+  /** A batch slower than this counts as a cloud DB failure for the breaker, in ms. */
+  CLOUD_BREAKER_TIMEOUT_MS: field.positiveInt(30_000),
+  /** How long the cloud DB breaker stays open before a probe, in ms. */
+  CLOUD_BREAKER_RESET_MS: field.positiveInt(5_000),
+  /** Extra srcSchema folders (extensions, custom namespaces), comma-separated; the same list on every service. */
+  SCHEMA_DIRS: field.string(''),
 };
 
 export type StagingSyncConfig = ReturnType<typeof loadStagingSyncConfig>;

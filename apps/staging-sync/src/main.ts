@@ -1,6 +1,10 @@
+import { loadServiceSchemas } from '@cap/campaign-persistence';
+import { ALL_TOPICS } from '@cap/contracts';
 import { checkPool, createPool } from '@cap/platform-postgres';
 import { createServiceBase, runMain, runService, startServiceHttp } from '@cap/platform-runtime';
 import { loadStagingSyncConfig } from './config';
+import { cloudTables } from './sync/cloud.tables';
+import { startSyncWorker } from './sync/sync.worker';
 
 /**
  * staging-sync owns no data: it moves staged and replicated rows from Kafka into the cloud database.
@@ -10,6 +14,10 @@ function main(): void {
   const config = loadStagingSyncConfig(process.env);
   const base = createServiceBase('staging-sync', config);
   const { logger, messaging } = base;
+  const schemas = loadServiceSchemas(__dirname, config.SCHEMA_DIRS);
+  const tables = cloudTables(schemas);
+  // Sources local-store tracks: its staging schemas and the Subscribe/Unsubscribe requests (replicated rows are not acknowledged).
+  const acknowledged = new Set([...[...schemas.values()].filter((s) => s.placement === 'staging').map((s) => s.id), 'cap_subscription_request']);
 
   void runService({
     name: 'staging-sync',
@@ -17,15 +25,30 @@ function main(): void {
     shutdownTimeoutMs: config.SHUTDOWN_TIMEOUT_MS,
     async start(state) {
       const cloudPool = createPool({ url: config.CLOUD_DATABASE_URL, max: config.DB_POOL_MAX, applicationName: base.instanceId, logger });
+      await messaging.ensureTopics(ALL_TOPICS);
+      const worker = await startSyncWorker({
+        pool: cloudPool,
+        messaging,
+        logger,
+        registry: base.registry,
+        tables,
+        acknowledged: (source) => acknowledged.has(source),
+        maxBatchSize: config.SYNC_MAX_BATCH,
+        maxWaitMs: config.SYNC_MAX_WAIT_MS,
+        concurrency: config.SYNC_CONCURRENCY,
+        breaker: { timeoutMs: config.CLOUD_BREAKER_TIMEOUT_MS, resetTimeoutMs: config.CLOUD_BREAKER_RESET_MS },
+      });
       const http = await startServiceHttp(base, config, {
         state,
         checks: [
           { name: 'cloud-postgres', check: () => checkPool(cloudPool) },
           { name: 'kafka', check: () => messaging.checkHealth() },
+          { name: 'sync-consumer', check: () => worker.checkHealth() },
         ],
       });
       return {
         async stop() {
+          await worker.stop(); // in-flight batches finish and commit, or are left for the next owner
           await http.close(2_000);
           await messaging.close();
           await cloudPool.end();

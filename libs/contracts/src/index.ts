@@ -1,1 +1,10 @@
-export { ALL_TOPICS, SERVICES, TOPICS } from './topics.catalogue';
+export {
+  ALL_TOPICS,
+  SERVICES,
+  TOPICS,
+  stagedChangeSchema,
+  type RecordChange,
+  type StagedChange,
+  type StagingSynced,
+  type SubscriptionChange,
+} from './topics.catalogue';

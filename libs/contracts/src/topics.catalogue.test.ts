@@ -8,9 +8,36 @@ describe('topic catalogue', () => {
   });
 
   it('when a staging change is malformed, then its topic schema rejects it', () => {
-    const ok = { schema: 'nms:recipient', key: 'k', seq: '12', op: 'upsert', record: { email: 'a@b.c' } };
+    const ok = {
+      kind: 'record',
+      schema: 'nms:recipient',
+      source: 'nms:recipientStg',
+      keyColumns: ['email'],
+      seq: '12',
+      op: 'upsert',
+      record: { email: 'a@b.c' },
+      recordedAt: '2026-11-28T12:00:00Z',
+    };
     expect(TOPICS.stagingChanges.payload.safeParse(ok).success).toBe(true);
     expect(TOPICS.stagingChanges.payload.safeParse({ ...ok, seq: 'twelve' }).success).toBe(false);
     expect(TOPICS.stagingChanges.payload.safeParse({ ...ok, op: 'merge' }).success).toBe(false);
+    expect(TOPICS.stagingChanges.payload.safeParse({ ...ok, keyColumns: [] }).success).toBe(false);
+    expect(TOPICS.stagingChanges.payload.safeParse({ ...ok, keyColumns: ['email; drop table x'] }).success).toBe(false);
+  });
+
+  it('when a subscription change names no recipient key, then it is rejected', () => {
+    const ok = {
+      kind: 'subscription',
+      schema: 'nms:subscription',
+      source: 'cap_subscription_request',
+      seq: '3',
+      action: 'subscribe',
+      services: ['newsletter'],
+      create: true,
+      recipient: { keyColumns: ['email'], fields: ['email'], record: { email: 'a@b.c' } },
+      recordedAt: '2026-11-28T12:00:00Z',
+    };
+    expect(TOPICS.stagingChanges.payload.safeParse(ok).success).toBe(true);
+    expect(TOPICS.stagingChanges.payload.safeParse({ ...ok, recipient: { ...ok.recipient, keyColumns: [] } }).success).toBe(false);
   });
 });

@@ -31,7 +31,7 @@ export interface DesiredTable {
 }
 
 /** Columns the DDL adds to staging tables and to the cloud copies of staged schemas. */
-export const STAGING_COLUMNS = ['cap_seq', 'cap_op', 'cap_staged_at', 'cap_synced_at', 'cap_fields'] as const;
+export const STAGING_COLUMNS = ['cap_seq', 'cap_op', 'cap_staged_at', 'cap_synced_at', 'cap_fields', 'cap_key'] as const;
 
 // Generated ids are UUIDs, but callers may supply their own (Campaign's Ingest example uses id="ABC12345"):
 // the check admits id-like strings only (no spaces, quotes or markup), up to 64 characters.
@@ -139,6 +139,8 @@ function buildTable(schema: Schema, database: Database, enumerations: ReadonlyMa
       // Columns the caller actually gave (IngestExt may update a few fields): the sync updates only these,
       // so "not sent" is never confused with "set to null".
       { name: 'cap_fields', type: { base: 'text[]' }, notNull: false, primaryKey: false },
+      // The columns that identify the record in the cloud table (the `_key` of IngestExt, else the primary key).
+      { name: 'cap_key', type: { base: 'text[]' }, notNull: false, primaryKey: false },
     );
     addIndex({ name: objectName(table, ['cap_seq'], 'key'), columns: ['cap_seq'], unique: true });
     addIndex({ name: objectName(table, ['cap_unsynced'], 'idx'), columns: ['cap_seq'], unique: false, where: `${quoteIdent('cap_synced_at')} IS NULL` });

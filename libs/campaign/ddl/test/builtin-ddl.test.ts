@@ -110,7 +110,8 @@ CREATE INDEX "nms_recipient_folder_id_idx" ON "nms_recipient" ("folder_id");`);
   "cap_op" text NOT NULL DEFAULT 'upsert' CONSTRAINT "nms_recipient_stg_cap_op_check" CHECK ("cap_op" IN ('upsert', 'delete')),
   "cap_staged_at" timestamptz NOT NULL DEFAULT now(),
   "cap_synced_at" timestamptz,
-  "cap_fields" text[]
+  "cap_fields" text[],
+  "cap_key" text[]
 );
 COMMENT ON TABLE "nms_recipient_stg" IS 'cap:schema=nms:recipientStg';
 CREATE INDEX "nms_recipient_stg_id_idx" ON "nms_recipient_stg" ("id");

@@ -146,9 +146,28 @@ function stagingInsert(plan: RecordPlan): SqlStatement {
   const values = plan.operation === 'delete' ? plan.key : dedupe([...plan.key, ...plan.values, ...plan.onInsert, ...plan.onWrite]);
   const columns = values.map((fv) => quoteIdent(fv.field.column));
   const exprs = values.map((fv) => b.bind(fv.value));
-  columns.push('"cap_op"', '"cap_fields"');
-  exprs.push(b.bind(plan.operation === 'delete' ? 'delete' : 'upsert'), `${b.bind(`{${values.map((v) => v.field.column).join(',')}}`)}::text[]`);
+  columns.push('"cap_op"', '"cap_fields"', '"cap_key"');
+  exprs.push(
+    b.bind(plan.operation === 'delete' ? 'delete' : 'upsert'),
+    `${b.bind(`{${values.map((v) => v.field.column).join(',')}}`)}::text[]`,
+    `${b.bind(`{${stagingKey(plan, values).join(',')}}`)}::text[]`,
+  );
   return { sql: `INSERT INTO ${quoteIdent(plan.schema.table)} (${columns.join(', ')}) VALUES (${exprs.join(', ')})`, params: b.params };
+}
+
+/**
+ * The columns that identify a staged record in the cloud table: the reconciliation key of IngestExt
+ * (`_key`), else the primary key (Ingest generates it), else the first schema key the record fills.
+ */
+function stagingKey(plan: RecordPlan, values: FieldValue[]): string[] {
+  if (plan.key.length > 0) return plan.key.map((k) => k.field.column);
+  const given = new Map(values.filter((v) => v.value !== null).map((v) => [v.field.xpath, v.field.column]));
+  const pk = plan.schema.primaryKey;
+  if (pk && given.has(pk.xpath)) return [pk.column];
+  for (const key of plan.schema.keys) {
+    if (key.fields.length > 0 && key.fields.every((x) => given.has(x))) return key.fields.map((x) => given.get(x)!);
+  }
+  throw new WriteError(WRITE_ERRORS.noKey, `The ${plan.schema.id} record (line ${plan.line}) has no key to find it in the cloud database: give the primary key or set _key`, { schema: plan.schema.id });
 }
 
 function dedupe(values: FieldValue[]): FieldValue[] {

@@ -121,8 +121,8 @@ describe('Ingest and IngestExt', () => {
         kind: 'exec',
         schema: 'nms:recipientStg',
         statement: {
-          sql: 'INSERT INTO "nms_recipient_stg" ("email", "first_name", "id", "created", "last_modified", "cap_op", "cap_fields") VALUES ($1, $2, $3, $4, $5, $6, $7::text[])',
-          params: ['a@x.com', 'Ann', 'uuid-1', NOW, NOW, 'upsert', '{email,first_name,id,created,last_modified}'],
+          sql: 'INSERT INTO "nms_recipient_stg" ("email", "first_name", "id", "created", "last_modified", "cap_op", "cap_fields", "cap_key") VALUES ($1, $2, $3, $4, $5, $6, $7::text[], $8::text[])',
+          params: ['a@x.com', 'Ann', 'uuid-1', NOW, NOW, 'upsert', '{email,first_name,id,created,last_modified}', '{id}'],
         },
       },
     ]);
@@ -139,7 +139,10 @@ describe('Ingest and IngestExt', () => {
       {
         kind: 'exec',
         schema: 'nms:recipientStg',
-        statement: { sql: 'INSERT INTO "nms_recipient_stg" ("email", "cap_op", "cap_fields") VALUES ($1, $2, $3::text[])', params: ['a@x.com', 'delete', '{email}'] },
+        statement: {
+          sql: 'INSERT INTO "nms_recipient_stg" ("email", "cap_op", "cap_fields", "cap_key") VALUES ($1, $2, $3::text[], $4::text[])',
+          params: ['a@x.com', 'delete', '{email}', '{email}'],
+        },
       },
     ]);
   });

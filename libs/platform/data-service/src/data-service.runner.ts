@@ -15,6 +15,15 @@ export interface DataServiceContext {
   pool: Pool;
 }
 
+/** Background work beside the RPC server: consumers, relays, timers. */
+export interface DataServiceWorker {
+  name: string;
+  /** Readiness probe (optional): rejects while the worker cannot do its job. */
+  check?(): Promise<void>;
+  /** Stops taking new work and finishes (or safely abandons) what is in flight. */
+  stop(): Promise<void>;
+}
+
 export interface DataServiceOptions {
   service: string;
   config: DataServiceConfig;
@@ -26,6 +35,8 @@ export interface DataServiceOptions {
   prepare?(ctx: DataServiceContext): Promise<void>;
   /** The service's RPC handlers, built once its database is open. `system.ping` is added for every service. */
   createHandlers(ctx: DataServiceContext): Record<string, RpcHandler>;
+  /** Starts background workers once RPC is served; they are stopped (in reverse order) before RPC on shutdown. */
+  startWorkers?(ctx: DataServiceContext): Promise<DataServiceWorker[]>;
 }
 
 const pingParams = z.object({ dbSleepMs: z.number().int().min(0).max(2_000).optional() }).nullable();
@@ -75,16 +86,29 @@ export function runDataService(options: DataServiceOptions): void {
           },
         },
       });
+      let workers: DataServiceWorker[] = [];
+      try {
+        workers = (await options.startWorkers?.({ base, pool })) ?? [];
+      } catch (err) {
+        await rpc.stop();
+        await messaging.close();
+        await pool.end();
+        throw err;
+      }
       const http = await startServiceHttp(base, config, {
         state,
         checks: [
           { name: 'postgres', check: () => checkPool(pool) },
           { name: 'kafka', check: () => messaging.checkHealth() },
           { name: 'rpc-consumer', check: () => rpc.checkHealth() },
+          ...workers.flatMap((w) => (w.check ? [{ name: w.name, check: () => w.check!() }] : [])),
         ],
       });
       return {
         async stop() {
+          for (const worker of [...workers].reverse()) {
+            await worker.stop().catch((err: unknown) => logger.error({ event: 'worker.stop_failed', worker: worker.name, err }, 'worker did not stop cleanly'));
+          }
           await rpc.stop(); // stop intake; waits for in-flight requests to finish and reply
           await http.close(2_000);
           await messaging.close();

@@ -1,1 +1,1 @@
-export { runDataService, type DataServiceConfig, type DataServiceContext, type DataServiceOptions } from './data-service.runner';
+export { runDataService, type DataServiceConfig, type DataServiceContext, type DataServiceOptions, type DataServiceWorker } from './data-service.runner';

@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Consumer, EachMessageHandler, IHeaders } from 'kafkajs';
+import type { Consumer, EachBatchHandler, EachMessageHandler, IHeaders } from 'kafkajs';
 import { isAppError } from '@cap/platform-errors';
-import { newCorrelationId, withCorrelationId } from '@cap/platform-logger';
+import { newCorrelationId, withCorrelationId, type Logger } from '@cap/platform-logger';
 import { decodeEnvelope, HEADER, type Envelope } from './envelope.codec';
 import { headerValue, type Messaging } from './messaging';
 import { backoffDelay } from './retry.profile';
@@ -47,6 +47,225 @@ export interface ConsumerRunner {
 export async function runConsumer<T>(messaging: Messaging, options: ConsumerRunnerOptions<T>): Promise<ConsumerRunner> {
   const logger = messaging.logger.child({ consumerGroup: options.groupId, topic: options.topic.name });
   let stopping = false;
+  const eachMessage: EachMessageHandler = async ({ topic, partition, message }) => {
+      const correlationId = headerValue(message.headers, HEADER.correlationId) ?? newCorrelationId();
+      await withCorrelationId(correlationId, async () => {
+        const original = toOriginal(message, partition);
+        let envelope: Envelope<T>;
+        try {
+          envelope = decodeEnvelope(options.topic, message.value);
+        } catch (err) {
+          await deadLetter(messaging, options.topic, original, err, logger);
+          return;
+        }
+        const incoming: IncomingMessage<T> = {
+          envelope,
+          key: message.key?.toString('utf8'),
+          headers: original.headers,
+          correlationId,
+          topic,
+          partition,
+          offset: message.offset,
+        };
+        for (let attempt = 1; ; attempt++) {
+          try {
+            await options.handle(incoming);
+            return;
+          } catch (err) {
+            const retriable = isAppError(err) && err.retriable;
+            if (!retriable) {
+              await deadLetter(messaging, options.topic, original, err, logger);
+              return;
+            }
+            if (attempt >= messaging.retry.handler.attempts || stopping) {
+              logger.warn({ event: 'kafka.message.redeliver', partition, offset: message.offset, err }, 'retries exhausted; leaving uncommitted for redelivery');
+              throw err;
+            }
+            await sleep(backoffDelay(attempt, messaging.retry.handler));
+          }
+        }
+      });
+  };
+  const supervised = await superviseConsumer(messaging, {
+    groupId: options.groupId,
+    topics: [options.topic],
+    fromBeginning: options.fromBeginning ?? false,
+    logger,
+    consumerConfig: { maxWaitTimeInMs: 250 },
+    run: (consumer) => consumer.run({ autoCommit: true, autoCommitInterval: 1_000, partitionsConsumedConcurrently: options.concurrency ?? 1, eachMessage }),
+  });
+  return {
+    ready: supervised.ready,
+    checkHealth: supervised.checkHealth,
+    async stop() {
+      stopping = true;
+      await supervised.stop();
+    },
+  };
+}
+
+type RawMessage = { key: Buffer | null; value: Buffer | null; headers?: IHeaders; offset: string };
+type OriginalMessage = { key: Buffer | null; value: Buffer | null; headers: IHeaders; partition: number; offset: string };
+
+function toOriginal(message: RawMessage, partition: number): OriginalMessage {
+  return { key: message.key, value: message.value, headers: message.headers ?? {}, partition, offset: message.offset };
+}
+
+async function deadLetter(messaging: Messaging, topic: TopicDefinition<unknown>, original: OriginalMessage, err: unknown, logger: Logger): Promise<void> {
+  const reason = {
+    code: isAppError(err) ? err.code : 'UNHANDLED',
+    message: err instanceof Error ? err.message : String(err),
+  };
+  if (!topic.deadLetter) {
+    logger.error({ event: 'kafka.message.dropped', partition: original.partition, offset: original.offset, reason }, 'message failed and topic has no dead-letter twin');
+    return;
+  }
+  await messaging.publishDeadLetter(topic, original, reason);
+  logger.warn({ event: 'kafka.message.dead_lettered', partition: original.partition, offset: original.offset, reason }, 'message sent to dead-letter topic');
+}
+
+export interface BatchConsumerOptions<T> {
+  groupId: string;
+  /** Topics consumed by one group (they share a payload type). */
+  topics: TopicDefinition<T>[];
+  /** Most messages handed to one `handleBatch` call; a fetched batch is cut into chunks of this size. */
+  maxBatchSize: number;
+  /** How long the broker may wait to fill a fetch (batching by time when traffic is low). */
+  maxWaitMs?: number;
+  /** Partitions processed in parallel (order is kept within a partition). */
+  concurrency?: number;
+  fromBeginning?: boolean;
+  /**
+   * Applies a batch (messages of ONE partition, in offset order). Resolving means every message is done:
+   * its offset is committed next. Throwing a non-retriable AppError means the batch holds a poison message:
+   * the runner then applies the messages one by one and dead-letters those that fail that way. Any other
+   * error (a database or broker outage) is retried with backoff for as long as the partition is ours.
+   */
+  handleBatch(messages: IncomingMessage<T>[]): Promise<void>;
+  /** Called with every dead-lettered message (after the dead-letter publish), for metrics and acks. */
+  onDeadLetter?(message: IncomingMessage<T> | undefined, reason: { code: string; message: string }): Promise<void> | void;
+  /** Delay bounds between retries of a failing batch. */
+  retryDelayMs?: { initial: number; max: number };
+}
+
+/**
+ * A consumer that hands batches to its handler and commits each batch's offsets only once the handler has
+ * resolved (for staging-sync: after the cloud transaction committed). A member that dies mid-batch leaves
+ * the batch uncommitted, so the next owner of the partition applies it again (handlers are idempotent).
+ */
+export async function runBatchConsumer<T>(messaging: Messaging, options: BatchConsumerOptions<T>): Promise<ConsumerRunner> {
+  const logger = messaging.logger.child({ consumerGroup: options.groupId, topics: options.topics.map((t) => t.name) });
+  let stopping = false;
+  const byName = new Map(options.topics.map((t) => [messaging.topicName(t), t]));
+  const originals = new WeakMap<IncomingMessage<T>, OriginalMessage>();
+  const retryDelay = { attempts: 0, initialDelayMs: options.retryDelayMs?.initial ?? 200, maxDelayMs: options.retryDelayMs?.max ?? 5_000 };
+
+  const eachBatch: EachBatchHandler = async ({ batch, resolveOffset, heartbeat, commitOffsetsIfNecessary, isRunning, isStale }) => {
+    const topic = byName.get(batch.topic)!;
+    const live = () => isRunning() && !isStale() && !stopping;
+    for (let from = 0; from < batch.messages.length; from += options.maxBatchSize) {
+      if (!live()) return;
+      const chunk = batch.messages.slice(from, from + options.maxBatchSize);
+      const decoded: IncomingMessage<T>[] = [];
+      for (const message of chunk) {
+        try {
+          const incoming: IncomingMessage<T> = {
+            envelope: decodeEnvelope(topic, message.value),
+            key: message.key?.toString('utf8'),
+            headers: message.headers ?? {},
+            correlationId: headerValue(message.headers, HEADER.correlationId) ?? newCorrelationId(),
+            topic: batch.topic,
+            partition: batch.partition,
+            offset: message.offset,
+          };
+          originals.set(incoming, toOriginal(message, batch.partition));
+          decoded.push(incoming);
+        } catch (err) {
+          await deadLetter(messaging, topic, toOriginal(message, batch.partition), err, logger);
+          await options.onDeadLetter?.(undefined, { code: 'INVALID_ENVELOPE', message: (err as Error).message });
+        }
+      }
+      if (decoded.length > 0) {
+        const done = await applyWithRetry(decoded, live, heartbeat);
+        if (!done) return; // partition lost or stopping: leave the chunk uncommitted
+      }
+      resolveOffset(chunk[chunk.length - 1]!.offset);
+      await commitOffsetsIfNecessary();
+      await heartbeat();
+    }
+  };
+
+  /** True when every message is applied or dead-lettered; false when we gave the partition up first. */
+  async function applyWithRetry(messages: IncomingMessage<T>[], live: () => boolean, heartbeat: () => Promise<void>): Promise<boolean> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await options.handleBatch(messages);
+        return true;
+      } catch (err) {
+        if (isAppError(err) && !err.retriable) {
+          if (messages.length === 1) {
+            const [m] = messages;
+            await deadLetter(messaging, byName.get(m!.topic)!, originals.get(m!)!, err, logger);
+            await options.onDeadLetter?.(m, { code: err.code, message: err.message });
+            return true;
+          }
+          // A poison message somewhere: apply one by one, so the others still land.
+          for (const m of messages) {
+            if (!(await applyWithRetry([m], live, heartbeat))) return false;
+          }
+          return true;
+        }
+        if (!live()) return false;
+        const delay = backoffDelay(Math.min(attempt, 8), retryDelay);
+        logger.warn({ event: 'kafka.batch.retry', attempt, delayMs: delay, size: messages.length, err: { message: (err as Error).message } }, 'batch failed; retrying');
+        await sleep(delay);
+        await heartbeat().catch(() => undefined);
+        if (!live()) return false;
+      }
+    }
+  }
+
+  const supervised = await superviseConsumer(messaging, {
+    groupId: options.groupId,
+    topics: options.topics,
+    fromBeginning: options.fromBeginning ?? false,
+    logger,
+    consumerConfig: { maxWaitTimeInMs: options.maxWaitMs ?? 100 },
+    run: (consumer) =>
+      consumer.run({
+        eachBatchAutoResolve: false,
+        autoCommit: true,
+        autoCommitThreshold: 1,
+        partitionsConsumedConcurrently: options.concurrency ?? 1,
+        eachBatch,
+      }),
+  });
+  return {
+    ready: supervised.ready,
+    checkHealth: supervised.checkHealth,
+    async stop() {
+      stopping = true;
+      await supervised.stop();
+    },
+  };
+}
+
+interface SuperviseOptions {
+  groupId: string;
+  topics: TopicDefinition<unknown>[];
+  fromBeginning: boolean;
+  logger: Logger;
+  consumerConfig: { maxWaitTimeInMs: number };
+  run(consumer: Consumer): Promise<void>;
+}
+
+/**
+ * The lifecycle shared by every consumer: join the group (retrying while a broker starts), report
+ * readiness, and rebuild a consumer that crashed in a way kafkajs does not restart by itself.
+ */
+async function superviseConsumer(messaging: Messaging, options: SuperviseOptions): Promise<Omit<ConsumerRunner, 'stop'> & { stop(): Promise<void> }> {
+  const { logger } = options;
+  let stopping = false;
   let markReady: () => void = () => undefined;
   const ready = new Promise<void>((resolve) => {
     markReady = resolve;
@@ -81,7 +300,7 @@ export async function runConsumer<T>(messaging: Messaging, options: ConsumerRunn
       groupId: messaging.groupName(options.groupId),
       allowAutoTopicCreation: false,
       retry: messaging.retry.client,
-      maxWaitTimeInMs: 250,
+      maxWaitTimeInMs: options.consumerConfig.maxWaitTimeInMs,
       // A member that died without leaving is replaced after 10 s (kafkajs' default is 30 s).
       sessionTimeout: 10_000,
       heartbeatInterval: 3_000,
@@ -99,67 +318,8 @@ export async function runConsumer<T>(messaging: Messaging, options: ConsumerRunn
     });
     consumer.on(consumer.events.STOP, () => (state = { joined: false, problem: 'stopped' }));
     await consumer.connect();
-    await consumer.subscribe({ topic: messaging.topicName(options.topic), fromBeginning: options.fromBeginning ?? false });
-    await consumer.run({ autoCommit: true, autoCommitInterval: 1_000, partitionsConsumedConcurrently: options.concurrency ?? 1, eachMessage });
-  };
-
-  const eachMessage: EachMessageHandler = async ({ topic, partition, message }) => {
-      const correlationId = headerValue(message.headers, HEADER.correlationId) ?? newCorrelationId();
-      await withCorrelationId(correlationId, async () => {
-        const original = {
-          key: message.key,
-          value: message.value,
-          headers: message.headers ?? {},
-          partition,
-          offset: message.offset,
-        };
-        let envelope: Envelope<T>;
-        try {
-          envelope = decodeEnvelope(options.topic, message.value);
-        } catch (err) {
-          await deadLetter(err);
-          return;
-        }
-        const incoming: IncomingMessage<T> = {
-          envelope,
-          key: message.key?.toString('utf8'),
-          headers: original.headers,
-          correlationId,
-          topic,
-          partition,
-          offset: message.offset,
-        };
-        for (let attempt = 1; ; attempt++) {
-          try {
-            await options.handle(incoming);
-            return;
-          } catch (err) {
-            const retriable = isAppError(err) && err.retriable;
-            if (!retriable) {
-              await deadLetter(err);
-              return;
-            }
-            if (attempt >= messaging.retry.handler.attempts || stopping) {
-              logger.warn({ event: 'kafka.message.redeliver', partition, offset: message.offset, err }, 'retries exhausted; leaving uncommitted for redelivery');
-              throw err;
-            }
-            await sleep(backoffDelay(attempt, messaging.retry.handler));
-          }
-        }
-
-        async function deadLetter(err: unknown): Promise<void> {
-          const reason = {
-            code: isAppError(err) ? err.code : 'UNHANDLED',
-            message: err instanceof Error ? err.message : String(err),
-          };
-          if (!options.topic.deadLetter) {
-            logger.error({ event: 'kafka.message.dropped', partition, offset: message.offset, reason }, 'message failed and topic has no dead-letter twin');
-            return;
-          }
-          await messaging.publishDeadLetter(options.topic, original, reason);
-          logger.warn({ event: 'kafka.message.dead_lettered', partition, offset: message.offset, reason }, 'message sent to dead-letter topic');
-        }
-      });
+    await consumer.subscribe({ topics: options.topics.map((t) => messaging.topicName(t)), fromBeginning: options.fromBeginning });
+    await options.run(consumer);
   };
 
   // Joining can fail transiently right after a topic was created (metadata not yet everywhere) or while
@@ -179,7 +339,7 @@ export async function runConsumer<T>(messaging: Messaging, options: ConsumerRunn
   return {
     ready,
     async checkHealth() {
-      if (!state.joined) throw new Error(`consumer ${options.groupId} on ${options.topic.name} is ${state.problem ?? 'not joined'}`);
+      if (!state.joined) throw new Error(`consumer ${options.groupId} is ${state.problem ?? 'not joined'}`);
     },
     async stop() {
       stopping = true;

@@ -1,7 +1,7 @@
 export { defineTopic, deadLetterName, type TopicDefinition } from './topic.definition';
 export { decodeEnvelope, encodeEnvelope, HEADER, type Envelope } from './envelope.codec';
 export { createMessaging, headerValue, Messaging, type MessagingOptions, type OutgoingMessage } from './messaging';
-export { runConsumer, type ConsumerRunner, type ConsumerRunnerOptions, type IncomingMessage } from './consumer.runner';
+export { runBatchConsumer, runConsumer, type BatchConsumerOptions, type ConsumerRunner, type ConsumerRunnerOptions, type IncomingMessage } from './consumer.runner';
 export { RETRY_PROFILES, backoffDelay, type RetryProfile } from './retry.profile';
 export { rpcReplyTopic, rpcRequestTopic, type RpcReply, type RpcRequest } from './rpc.protocol';
 export { startRpcServer, type RpcContext, type RpcHandler, type RpcServer, type RpcServerOptions } from './rpc.server';

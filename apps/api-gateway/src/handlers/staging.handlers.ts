@@ -1,0 +1,41 @@
+import { SERVICES } from '@cap/contracts';
+import { SOAP_FAULTS } from '@cap/campaign-soap';
+import { serializeXml, type XmlElement } from '@cap/campaign-xml';
+import type { Downstreams } from '../downstream.client';
+import type { CallContext, HandlerTable } from '../soap/soap.handler';
+
+const isElement = (v: unknown): v is XmlElement => typeof v === 'object' && v !== null && 'local' in v;
+
+/**
+ * The staged business APIs: nms:subscription#Subscribe / Unsubscribe (stored by local-store, applied in the
+ * cloud DB by staging-sync) and nms:replicationStrategy#StartReplicateStagingData (flush a staged schema now).
+ */
+export function createStagingHandlers(deps: { downstreams: Downstreams }): HandlerTable {
+  const change = (action: 'subscribe' | 'unsubscribe') => async (ctx: CallContext) => {
+    const serviceName = ctx.decoded.values.get('serviceName');
+    const recipient = ctx.decoded.values.get('recipient');
+    if (!isElement(recipient)) throw SOAP_FAULTS.badParameter(ctx.method.name, 'recipient', 'the recipient element is missing');
+    const create = action === 'subscribe' ? ctx.decoded.values.get('create') === true : false;
+    await deps.downstreams.call(SERVICES.localStore, 'subscription.change', {
+      action,
+      services: typeof serviceName === 'string' ? serviceName : '',
+      recipient: serializeXml(recipient, { plain: true }),
+      create,
+      ...(ctx.caller.kind === 'operator' ? { operatorId: ctx.caller.operator.id } : {}),
+    });
+    return [];
+  };
+  return {
+    'nms:subscription#Subscribe': { auth: 'operator', handle: change('subscribe') },
+    'nms:subscription#Unsubscribe': { auth: 'operator', handle: change('unsubscribe') },
+    'nms:replicationStrategy#StartReplicateStagingData': {
+      auth: 'operator',
+      async handle(ctx) {
+        const schema = ctx.decoded.values.get('schema');
+        if (typeof schema !== 'string' || schema.trim() === '') throw SOAP_FAULTS.badParameter(ctx.method.name, 'schema', 'expected a schema name such as nms:recipient');
+        await deps.downstreams.call(SERVICES.localStore, 'staging.flush', { schema: schema.trim() });
+        return [];
+      },
+    },
+  };
+}

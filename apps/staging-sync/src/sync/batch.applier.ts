@@ -1,0 +1,195 @@
+import type { RecordChange, StagedChange, SubscriptionChange } from '@cap/contracts';
+import { AppError, isAppError } from '@cap/platform-errors';
+import type { PoolClient } from '@cap/platform-postgres';
+import { foldChanges, keyTextOf, textOf, watermarkId, type FoldedChange } from './change.fold';
+import { deleteStatement, poison, upsertStatement } from './cloud.statements';
+import type { CloudTable } from './cloud.tables';
+
+export interface ApplyOutcome {
+  /** Changes written (after folding). */
+  applied: { schema: string; op: FoldedChange['op'] | 'subscribe' | 'unsubscribe'; count: number }[];
+  /** Changes skipped because a newer one for their key was already applied (redeliveries). */
+  stale: number;
+}
+
+/**
+ * Applies a batch, in the caller's transaction, in the order the messages came: runs of record changes are
+ * folded per key and written with one statement per table and shape; subscription changes are applied where
+ * they stand. Every key is checked against its watermark (the newest sequence applied), locked first, so two
+ * workers (during a rebalance) never interleave on one key and a redelivered older change is ignored.
+ */
+export async function applyBatch(client: PoolClient, tables: ReadonlyMap<string, CloudTable>, changes: StagedChange[]): Promise<ApplyOutcome> {
+  const outcome: ApplyOutcome = { applied: [], stale: 0 };
+  let run: RecordChange[] = [];
+  const flush = async () => {
+    if (run.length > 0) await applyRecords(client, tables, run, outcome);
+    run = [];
+  };
+  try {
+    for (const change of changes) {
+      if (change.kind === 'record') run.push(change);
+      else {
+        await flush();
+        await applySubscription(client, tables, change, outcome);
+      }
+    }
+    await flush();
+  } catch (err) {
+    throw classify(err);
+  }
+  return outcome;
+}
+
+/**
+ * A database error caused by the data (SQLSTATE 22 data exception, 23 integrity violation, 42 rules) makes
+ * the change a poison message; anything else (connection lost, deadlock, timeout, a table the cloud DB does
+ * not have yet) is retried.
+ */
+export function classify(err: unknown): unknown {
+  if (isAppError(err)) return err;
+  const code = (err as { code?: unknown }).code;
+  // An undefined table or column (42P01, 42703) is a deployment still migrating: retried, not dead-lettered.
+  if (code === '42P01' || code === '42703') return err;
+  if (typeof code === 'string' && /^(22|23|42)/.test(code)) {
+    return new AppError({ code: 'PGS-220000', message: `PostgreSQL error: ${(err as Error).message}`, retriable: false, httpStatus: 422, soapFaultCode: 'SOAP-ENV:Server' }, { cause: err });
+  }
+  return err;
+}
+
+async function lockWatermarks(client: PoolClient, keys: string[][]): Promise<Map<string, bigint>> {
+  // keys: [source, keyText]; sorted so concurrent workers lock in the same order.
+  const sorted = [...keys].sort((a, b) => (a[0]! + '\u0000' + a[1]! < b[0]! + '\u0000' + b[1]! ? -1 : 1));
+  const sources = sorted.map((k) => k[0]!);
+  const texts = sorted.map((k) => k[1]!);
+  await client.query(
+    `INSERT INTO cap_sync_watermark (schema_name, record_key, seq) SELECT s, k, -1 FROM unnest($1::text[], $2::text[]) AS x(s, k) ON CONFLICT DO NOTHING`,
+    [sources, texts],
+  );
+  const { rows } = await client.query<{ schema_name: string; record_key: string; seq: string }>(
+    `SELECT w.schema_name, w.record_key, w.seq::text FROM cap_sync_watermark w JOIN unnest($1::text[], $2::text[]) AS x(s, k) ON w.schema_name = x.s AND w.record_key = x.k
+     ORDER BY w.schema_name, w.record_key FOR UPDATE OF w`,
+    [sources, texts],
+  );
+  return new Map(rows.map((r) => [watermarkId(r.schema_name, r.record_key), BigInt(r.seq)]));
+}
+
+async function advanceWatermarks(client: PoolClient, entries: { source: string; keyText: string; seq: bigint }[]): Promise<void> {
+  if (entries.length === 0) return;
+  await client.query(
+    `UPDATE cap_sync_watermark w SET seq = x.seq, applied_at = now() FROM unnest($1::text[], $2::text[], $3::bigint[]) AS x(s, k, seq)
+     WHERE w.schema_name = x.s AND w.record_key = x.k AND w.seq < x.seq`,
+    [entries.map((e) => e.source), entries.map((e) => e.keyText), entries.map((e) => e.seq.toString())],
+  );
+}
+
+async function applyRecords(client: PoolClient, tables: ReadonlyMap<string, CloudTable>, changes: RecordChange[], outcome: ApplyOutcome): Promise<void> {
+  const keys = new Map<string, string[]>();
+  for (const c of changes) {
+    const keyText = keyTextOf(c.keyColumns, c.record);
+    keys.set(watermarkId(c.source, keyText), [c.source, keyText]);
+  }
+  const watermarks = await lockWatermarks(client, [...keys.values()]);
+  const { folded, stale } = foldChanges(changes, watermarks);
+  outcome.stale += stale;
+
+  const bySchema = new Map<string, FoldedChange[]>();
+  for (const f of folded) bySchema.set(f.schema, [...(bySchema.get(f.schema) ?? []), f]);
+  for (const [schema, list] of bySchema) {
+    const table = tables.get(schema);
+    if (!table) throw poison('XTK-170101', `schema ${schema} has no table in the cloud database`);
+    // Deletes first (a replace deletes, then inserts the later version), grouped by key shape.
+    const deletes = group(list.filter((f) => f.op !== 'upsert'), (f) => f.keyColumns.join(','));
+    for (const g of deletes.values()) await client.query(...sql(deleteStatement(table, g[0]!.keyColumns, g)));
+    const upserts = group(list.filter((f) => f.op !== 'delete'), (f) => `${f.keyColumns.join(',')}|${[...f.fields].sort().join(',')}`);
+    for (const g of upserts.values()) await client.query(...sql(upsertStatement(table, g[0]!.keyColumns, [...g[0]!.fields].sort(), g)));
+    for (const op of ['upsert', 'delete', 'replace'] as const) {
+      const count = list.filter((f) => f.op === op).length;
+      if (count) outcome.applied.push({ schema, op, count });
+    }
+  }
+  await advanceWatermarks(client, folded);
+}
+
+/**
+ * Subscribe / Unsubscribe in the cloud DB: find the recipient by its key (create it when asked), update the
+ * given fields, then add or remove the subscriptions, or set the denylist flag (Unsubscribe without service).
+ */
+async function applySubscription(client: PoolClient, tables: ReadonlyMap<string, CloudTable>, change: SubscriptionChange, outcome: ApplyOutcome): Promise<void> {
+  const recipients = tables.get('nms:recipient');
+  const subscriptions = tables.get('nms:subscription');
+  const services = tables.get('nms:service');
+  if (!recipients || !subscriptions || !services) throw poison('XTK-170101', 'the cloud database has no nms:recipient / nms:subscription / nms:service tables');
+  const { keyColumns, fields, record } = change.recipient;
+  const keyText = keyTextOf(keyColumns, record);
+  const watermarks = await lockWatermarks(client, [[change.source, keyText]]);
+  if (BigInt(change.seq) <= (watermarks.get(watermarkId(change.source, keyText)) ?? -1n)) {
+    outcome.stale++;
+    return;
+  }
+  const folded: FoldedChange = {
+    schema: 'nms:recipient',
+    source: change.source,
+    keyColumns,
+    keyText,
+    seq: BigInt(change.seq),
+    op: 'upsert',
+    fields,
+    record,
+    recordedAt: change.recordedAt,
+  };
+  const idColumn = recipients.primaryKey!.column;
+  const keyWhere = keyColumns.map((c, i) => `"${c}" = $${i + 1}::${recipients.casts.get(c) ?? 'text'}`).join(' AND ');
+  const keyParams = keyColumns.map((c) => textOf(record[c]));
+  let ids = (await client.query<{ id: string }>(`SELECT "${idColumn}"::text AS id FROM "${recipients.table}" WHERE ${keyWhere}`, keyParams)).rows.map((r) => r.id);
+  if (ids.length === 0 && change.create) {
+    const { sql: upsertSql, params } = upsertStatement(recipients, keyColumns, fields, [folded]);
+    await client.query(upsertSql, params);
+    ids = (await client.query<{ id: string }>(`SELECT "${idColumn}"::text AS id FROM "${recipients.table}" WHERE ${keyWhere}`, keyParams)).rows.map((r) => r.id);
+  } else if (ids.length > 0 && fields.some((f) => !keyColumns.includes(f))) {
+    const { sql: upsertSql, params } = upsertStatement(recipients, keyColumns, fields, [folded]);
+    await client.query(upsertSql, params);
+  }
+  if (ids.length > 0) {
+    const recipientCol = subscriptions.columnOf('@recipient-id')!;
+    const serviceCol = subscriptions.columnOf('@service-id')!;
+    const serviceIds = change.services.length
+      ? (await client.query<{ id: string; name: string }>(`SELECT "${services.primaryKey!.column}"::text AS id, name FROM "${services.table}" WHERE name = ANY($1::text[])`, [change.services])).rows
+      : [];
+    const missing = change.services.filter((s) => !serviceIds.some((r) => r.name === s));
+    if (missing.length > 0) throw poison('XTK-170108', `${change.action}: service ${missing.join(', ')} is not in the cloud database (not replicated yet, or deleted)`);
+    const serviceCast = subscriptions.casts.get(serviceCol) ?? 'bigint';
+    if (change.action === 'subscribe') {
+      const created = subscriptions.columnOf('@created');
+      const modified = subscriptions.columnOf('@lastModified');
+      const extraCols = [created, modified].filter((c): c is string => c !== undefined);
+      await client.query(
+        `INSERT INTO "${subscriptions.table}" ("${subscriptions.primaryKey!.column}", "${recipientCol}", "${serviceCol}"${extraCols.map((c) => `, "${c}"`).join('')})
+         SELECT gen_random_uuid()::text, r, s::${serviceCast}${extraCols.map(() => ', now()').join('')} FROM unnest($1::text[]) AS r CROSS JOIN unnest($2::text[]) AS s
+         ON CONFLICT ("${recipientCol}", "${serviceCol}") DO NOTHING`,
+        [ids, serviceIds.map((s) => s.id)],
+      );
+    } else if (change.services.length > 0) {
+      await client.query(`DELETE FROM "${subscriptions.table}" WHERE "${recipientCol}" = ANY($1::text[]) AND "${serviceCol}" = ANY($2::${serviceCast}[])`, [ids, serviceIds.map((s) => s.id)]);
+    } else {
+      const blackList = recipients.columnOf('@blackList');
+      if (blackList) await client.query(`UPDATE "${recipients.table}" SET "${blackList}" = true WHERE "${idColumn}" = ANY($1::text[])`, [ids]);
+    }
+  }
+  outcome.applied.push({ schema: 'nms:subscription', op: change.action, count: 1 });
+  await advanceWatermarks(client, [{ source: change.source, keyText, seq: BigInt(change.seq) }]);
+}
+
+function group<T>(items: T[], keyOf: (item: T) => string): Map<string, T[]> {
+  const out = new Map<string, T[]>();
+  for (const item of items) {
+    const k = keyOf(item);
+    const list = out.get(k);
+    if (list) list.push(item);
+    else out.set(k, [item]);
+  }
+  return out;
+}
+
+function sql(s: { sql: string; params: unknown[] }): [string, unknown[]] {
+  return [s.sql, s.params];
+}
