@@ -11,6 +11,7 @@ import { createEventHandlers } from './handlers/event.handlers';
 import { createPersistHandlers } from './handlers/persist.handlers';
 import { createQueryHandlers } from './handlers/query.handlers';
 import { createSessionHandlers } from './handlers/session.handlers';
+import { createWorkflowHandlers } from './handlers/workflow.handlers';
 import { createStagingHandlers } from './handlers/staging.handlers';
 import { createPingRouter } from './ping.route';
 import { createAuthenticator, type OperatorDirectory } from './session/authenticator';
@@ -70,6 +71,7 @@ function main(): void {
       const handlers = {
         ...createPersistHandlers({ schemas, downstreams }),
         ...createEventHandlers({ downstreams }),
+        ...createWorkflowHandlers({ downstreams }),
         ...createStagingHandlers({ downstreams }),
         ...createQueryHandlers({ schemas, downstreams }),
         ...createSessionHandlers({

@@ -12,6 +12,14 @@ const shape = {
   QUERY_MAX_LINE_COUNT: field.positiveInt(10_000),
   /** Extra srcSchema folders (extensions, custom namespaces), comma-separated; the same list on every service. */
   SCHEMA_DIRS: field.string(''),
+  /** Deadline of requests this service sends to local-store (workflow definitions). */
+  RPC_TIMEOUT_MS: field.durationMs(3_000),
+  /** Period of the workflow timer loop (wakes wait activities, resumes work left by a crash, republishes states). */
+  WORKFLOW_TICK_MS: field.durationMs(500),
+  /** How long a workflow command runs the workflow before replying (the timer loop carries on after). */
+  WORKFLOW_STEP_BUDGET_MS: field.durationMs(1_000),
+  /** Tasks one workflow run may create: a loop without end puts the workflow in error instead. */
+  WORKFLOW_MAX_TASKS_PER_RUN: field.positiveInt(10_000),
 };
 
 export type CloudExecutorConfig = ReturnType<typeof loadCloudExecutorConfig>;

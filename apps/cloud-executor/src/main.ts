@@ -3,6 +3,7 @@ import { ALL_TOPICS, SERVICES, TOPICS } from '@cap/contracts';
 import { runDataService } from '@cap/platform-data-service';
 import { findAppFolder, runMain } from '@cap/platform-runtime';
 import { loadCloudExecutorConfig } from './config';
+import { createWorkflowModule } from './workflow/workflow.module';
 
 /**
  * cloud-executor owns the cloud database (customer data, delivery logs, tracking) and runs the batch work:
@@ -11,6 +12,7 @@ import { loadCloudExecutorConfig } from './config';
 runMain(() => {
   const config = loadCloudExecutorConfig(process.env);
   const schemas = loadServiceSchemas(__dirname, config.SCHEMA_DIRS);
+  const workflows = createWorkflowModule(config);
   runDataService({
     service: SERVICES.cloudExecutor,
     config,
@@ -19,9 +21,12 @@ runMain(() => {
     requestTopic: TOPICS.cloudExecutorRequests,
     async prepare({ pool, base }) {
       if (config.MIGRATE_ON_START) await applySchemaDdl(pool, schemas, 'cloud', base.logger);
+      await workflows.prepare({ pool, base });
     },
     createHandlers: ({ pool }) => ({
       ...createDataHandlers({ pool, schemas, database: 'cloud', limits: { defaultLineCount: config.QUERY_DEFAULT_LINE_COUNT, maxLineCount: config.QUERY_MAX_LINE_COUNT } }),
+      ...workflows.createHandlers(),
     }),
+    startWorkers: (ctx) => workflows.startWorkers(ctx),
   });
 });

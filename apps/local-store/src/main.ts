@@ -13,6 +13,7 @@ import { createStagingHandlers, registerStagingMetrics, startStagingPurge } from
 import { stagingSources } from './staging/staging.sources';
 import { startSyncAckConsumer } from './staging/sync-ack.consumer';
 import { createSubscriptionHandlers } from './subscriptions/subscription.handlers';
+import { startWorkflowStateConsumer } from './workflows/workflow-state.consumer';
 
 /**
  * local-store owns the local database: configuration objects, the …Stg staging tables, the real-time
@@ -50,10 +51,12 @@ runMain(() => {
       const acks = await startSyncAckConsumer({ pool, messaging: base.messaging, sources });
       const purge = startStagingPurge({ pool, sources, retentionMs: config.STAGING_RETENTION_SECONDS * 1000, intervalMs: config.STAGING_PURGE_INTERVAL_MS, logger: base.logger });
       const outbox = relay;
+      const workflowStates = await startWorkflowStateConsumer({ pool, messaging: base.messaging, logger: base.logger });
       return [
         { name: 'outbox-relay', check: () => outbox.check(), stop: () => outbox.stop() },
         { name: 'staging-acks', check: () => acks.checkHealth(), stop: () => acks.stop() },
         { name: 'staging-purge', stop: () => purge.stop() },
+        { name: 'workflow-states', stop: () => workflowStates.stop() },
       ];
     },
   });

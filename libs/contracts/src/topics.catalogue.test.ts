@@ -40,4 +40,11 @@ describe('topic catalogue', () => {
     expect(TOPICS.stagingChanges.payload.safeParse(ok).success).toBe(true);
     expect(TOPICS.stagingChanges.payload.safeParse({ ...ok, recipient: { ...ok.recipient, keyColumns: [] } }).success).toBe(false);
   });
+
+  it('when a workflow state change names a state outside xtk:workflow:state or a non-numeric id, then its topic schema rejects it', () => {
+    const ok = { workflowId: '12', internalName: 'WKF1', state: 11, failed: false, status: 'Started', version: '3', changedAt: '2026-11-28T12:00:00Z' };
+    expect(TOPICS.workflowStateChanged.payload.safeParse(ok).success).toBe(true);
+    expect(TOPICS.workflowStateChanged.payload.safeParse({ ...ok, state: 12 }).success).toBe(false);
+    expect(TOPICS.workflowStateChanged.payload.safeParse({ ...ok, workflowId: 'WKF1' }).success).toBe(false);
+  });
 });

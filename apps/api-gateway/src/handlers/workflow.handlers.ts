@@ -1,0 +1,56 @@
+import { SERVICES } from '@cap/contracts';
+import { SOAP_FAULTS } from '@cap/campaign-soap';
+import type { XmlElement } from '@cap/campaign-xml';
+import type { Downstreams } from '../downstream.client';
+import type { CallContext, HandlerTable } from '../soap/soap.handler';
+
+type Command = 'start' | 'stop' | 'pause' | 'resume' | 'startWithParameters' | 'postEvent';
+
+/**
+ * xtk:workflow#Start, Stop, Pause, Resume, StartWithParameters and PostEvent: commands for cloud-executor's
+ * workflow engine (workflowId = internal name or numeric id). They return nothing; the engine's faults
+ * (unknown workflow, invalid definition, not started…) come back as Campaign-style faults. Operators need the
+ * `workflow` right (admins have it).
+ */
+export function createWorkflowHandlers(deps: { downstreams: Downstreams }): HandlerTable {
+  const command = (name: Command) => async (ctx: CallContext) => {
+    const raw = ctx.decoded.values.get('workflowId');
+    const workflowId = typeof raw === 'string' ? raw.trim() : '';
+    if (workflowId === '') throw SOAP_FAULTS.badParameter(ctx.method.name, 'workflowId', 'give the workflow internal name or its numeric id');
+    const params: Record<string, unknown> = { command: name, workflowId };
+    if (name === 'startWithParameters' || name === 'postEvent') params['parameters'] = readVariables(ctx, 'parameters');
+    if (name === 'postEvent') {
+      const activity = ctx.decoded.values.get('activity');
+      if (typeof activity !== 'string' || activity.trim() === '') throw SOAP_FAULTS.badParameter(ctx.method.name, 'activity', 'give the name of the external signal activity');
+      const transition = ctx.decoded.values.get('transition');
+      params['activity'] = activity.trim();
+      params['transition'] = typeof transition === 'string' ? transition.trim() : '';
+      params['complete'] = ctx.decoded.values.get('complete') === true;
+    }
+    await deps.downstreams.call(SERVICES.cloudExecutor, 'workflow.command', params);
+    return [];
+  };
+  const handler = (name: Command) => ({ auth: 'operator' as const, right: 'workflow', handle: command(name) });
+  return {
+    'xtk:workflow#Start': handler('start'),
+    'xtk:workflow#Stop': handler('stop'),
+    'xtk:workflow#Pause': handler('pause'),
+    'xtk:workflow#Resume': handler('resume'),
+    'xtk:workflow#StartWithParameters': handler('startWithParameters'),
+    'xtk:workflow#PostEvent': handler('postEvent'),
+  };
+}
+
+/** `<variables a="1" b="x"/>` → { a: '1', b: 'x' } (namespace declarations and prefixed attributes left out). */
+function readVariables(ctx: CallContext, param: string): Record<string, string> {
+  const doc = ctx.decoded.values.get(param) as XmlElement | undefined;
+  if (doc === undefined) return {};
+  if (typeof doc !== 'object' || !('local' in doc)) throw SOAP_FAULTS.badParameter(ctx.method.name, param, 'expected a <variables …/> element');
+  const vars: Record<string, string> = {};
+  for (const [name, value] of Object.entries(doc.attrs)) {
+    if (name === 'xmlns' || name.includes(':')) continue;
+    if (!/^[A-Za-z_][A-Za-z0-9_.-]{0,127}$/.test(name)) throw SOAP_FAULTS.badParameter(ctx.method.name, param, `'${name.slice(0, 40)}' cannot be a variable name`);
+    vars[name] = value;
+  }
+  return vars;
+}

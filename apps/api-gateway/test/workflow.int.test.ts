@@ -1,0 +1,305 @@
+import { Writable } from 'node:stream';
+import pg from 'pg';
+import { SERVICES, TOPICS } from '@cap/contracts';
+import { createMessaging, RETRY_PROFILES, startRpcClient, type Messaging, type RpcClient } from '@cap/platform-kafka';
+import { createLogger } from '@cap/platform-logger';
+import { startServiceProcess, startTestPlatform, testEndpoints, uniqueId, waitFor, type TestPlatform } from '@cap/platform-testing';
+
+// Adobe's own client, unmodified: the compatibility bar (acc-sdk-protocol.md).
+const sdk = require('@adobe/acc-js-sdk');
+
+interface CampaignException {
+  statusCode: number;
+  errorCode: string;
+  faultString: string;
+}
+
+interface WorkflowReport {
+  workflowId: string;
+  runId: number;
+  state: number;
+  failed: boolean;
+  status: string | null;
+  variables: Record<string, string>;
+  tasks: { activity: string; type: string; status: string; vars: Record<string, string> }[];
+  log: { level: string; activity: string | null; message: string; runId: number }[];
+}
+
+async function failure(p: Promise<unknown>): Promise<CampaignException> {
+  try {
+    await p;
+  } catch (err) {
+    return err as CampaignException;
+  }
+  throw new Error('expected the call to fail');
+}
+
+const quiet = createLogger({ service: 'test', level: 'silent', destination: new Writable({ write: (_c, _e, cb) => cb() }) });
+
+// Definitions used below (the activities memo of xtk:workflow).
+const SIGNAL_FLOW = '<activities><start name="start"><transition target="signal"/></start><external name="signal"><transition target="end"/></external><end name="end"/></activities>';
+const TEST_FLOW =
+  '<activities><start name="start"><transition target="check"/></start>' +
+  '<test name="check" condition="instance.vars.mode == \'full\' and instance.vars.batch > 10"><transition name="true" target="fullPath"/><transition name="false" target="end"/></test>' +
+  '<external name="fullPath"><transition target="end"/></external><end name="end"/></activities>';
+const JOIN_FLOW =
+  '<activities><start name="start"><transition target="fork"/></start><fork name="fork"><transition target="pause"/><transition target="signal"/></fork>' +
+  '<wait name="pause" delay="1"><transition target="join"/></wait><external name="signal"><transition target="join"/></external>' +
+  '<andjoin name="join"><transition target="end"/></andjoin><end name="end"/></activities>';
+
+/**
+ * xtk:workflow commands end to end: the SDK → gateway → cloud-executor's engine (durable state in the cloud
+ * DB) → workflow.state.changed.v1 → local-store → xtk:workflow, read back with queryDef.
+ */
+describe('workflows through the unmodified @adobe/acc-js-sdk', () => {
+  let platform: TestPlatform;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  let NLWS: any;
+  let messaging: Messaging;
+  let rpc: RpcClient;
+
+  const createWorkflow = async (activities: string): Promise<string> => {
+    const internalName = uniqueId('WKF').replace(/[^A-Za-z0-9_]/g, '_');
+    await NLWS.xtkSession.write({ xtkschema: 'xtk:workflow', internalName, label: `test ${internalName}`, $activities: activities });
+    return internalName;
+  };
+  const workflowRow = async (internalName: string): Promise<{ id: string; state: number; failed: boolean; status: string }> => {
+    const row = await NLWS.xtkQueryDef
+      .create({
+        schema: 'xtk:workflow',
+        operation: 'get',
+        select: { node: [{ expr: '@id' }, { expr: '@state' }, { expr: '@failed' }, { expr: '@status' }] },
+        where: { condition: [{ expr: `@internalName='${internalName}'` }] },
+      })
+      .executeQuery();
+    return { id: String(row.id), state: Number(row.state), failed: row.failed === true || row.failed === '1' || row.failed === 'true', status: row.status ?? '' };
+  };
+  /** Polls queryDef on xtk:workflow until @state is `state` (state changes arrive asynchronously). */
+  const waitForState = (internalName: string, state: number, timeoutMs = 20_000) =>
+    waitFor(`workflow ${internalName} to reach state ${state}`, async () => {
+      const row = await workflowRow(internalName);
+      return row.state === state ? row : undefined;
+    }, { timeoutMs, intervalMs: 100 });
+  const cloudDb = async <T>(fn: (c: pg.Client) => Promise<T>): Promise<T> => {
+    const c = new pg.Client({ connectionString: platform.cloudDb.url });
+    await c.connect();
+    try {
+      return await fn(c);
+    } finally {
+      await c.end();
+    }
+  };
+  /** The engine's durable state, read from the cloud DB: the instance, its current run's tasks, its log. */
+  const report = (internalName: string): Promise<WorkflowReport> =>
+    cloudDb(async (c) => {
+      const inst = await c.query<{ workflow_id: string; run_id: number; state: number; failed: boolean; status: string | null; variables: Record<string, string> }>(
+        'SELECT workflow_id, run_id, state, failed, status, variables FROM cap_wkf_instance WHERE internal_name = $1',
+        [internalName],
+      );
+      const i = inst.rows[0];
+      if (!i) throw new Error(`workflow ${internalName} never ran`);
+      const tasks = await c.query('SELECT activity, activity_type AS type, status, vars FROM cap_wkf_task WHERE workflow_id = $1 AND run_id = $2 ORDER BY id', [i.workflow_id, i.run_id]);
+      const log = await c.query('SELECT level, activity, message, run_id AS "runId" FROM cap_wkf_log WHERE workflow_id = $1 ORDER BY id', [i.workflow_id]);
+      return { workflowId: i.workflow_id, runId: i.run_id, state: i.state, failed: i.failed, status: i.status, variables: i.variables, tasks: tasks.rows, log: log.rows } as WorkflowReport;
+    });
+  /** workflow.log over Kafka RPC, as an operator tool would call it. */
+  const workflowLog = (workflowId: string) => rpc.request<WorkflowReport>({ service: SERVICES.cloudExecutor, topic: TOPICS.cloudExecutorRequests }, 'workflow.log', { workflowId });
+
+  beforeAll(async () => {
+    platform = await startTestPlatform();
+    const client = await sdk.init(sdk.ConnectionParameters.ofUserAndPassword(platform.gatewayUrl, 'admin', 'admin'));
+    await client.logon();
+    NLWS = client.NLWS;
+    messaging = createMessaging({ brokers: testEndpoints().kafkaBrokers, clientId: uniqueId('probe'), topicPrefix: platform.topicPrefix, logger: quiet, retry: RETRY_PROFILES.fast });
+    rpc = await startRpcClient(messaging, { instanceId: uniqueId('probe'), defaultTimeoutMs: 10_000 });
+    // One probe for the file, warmed up here: its first reply (retried until cloud-executor's reply producer
+    // knows the brand-new reply topic) is consumed inside this hook, where kafkajs may load the modules it
+    // requires lazily; Jest refuses module loading outside test code and the consumer would crash between tests.
+    await waitFor('cloud-executor to answer the probe', () => rpc.request({ service: SERVICES.cloudExecutor, topic: TOPICS.cloudExecutorRequests }, 'system.ping', null, { timeoutMs: 2_000 }).then(() => true), { timeoutMs: 30_000 });
+  });
+
+  afterAll(async () => {
+    await rpc?.stop().catch(() => undefined);
+    await messaging?.close();
+    await platform?.stop();
+  });
+
+  it('when WKF1 is started by its internal name, then queryDef on xtk:workflow shows @state 11; a second Start (by numeric id) is refused with WKF-560023', async () => {
+    expect(await NLWS.xtkWorkflow.start('WKF1')).toBeNull();
+    const started = await waitForState('WKF1', 11);
+    expect(started).toMatchObject({ failed: false, status: 'Started' });
+    const again = await failure(NLWS.xtkWorkflow.start(Number(started.id)));
+    expect(again).toMatchObject({ statusCode: 500, errorCode: 'WKF-560023' });
+    expect(again.faultString).toContain("'WKF1' is already started");
+    const engine = await report('WKF1');
+    expect(engine.tasks.map((t) => [t.activity, t.status])).toEqual([
+      ['start', 'done'],
+      ['signal', 'waiting'],
+    ]);
+  });
+
+  it('when the signal is posted, then its variables travel on; complete=false keeps it waiting, complete=true lets the workflow finish (20)', async () => {
+    const name = await createWorkflow(SIGNAL_FLOW);
+    await NLWS.xtkWorkflow.start(name);
+    await waitForState(name, 11);
+    expect(await NLWS.xtkWorkflow.postEvent(name, 'signal', '', { hello: 'world' }, false)).toBeNull();
+    let engine = await report(name);
+    expect(engine.state).toBe(11);
+    expect(engine.tasks.map((t) => [t.activity, t.status])).toEqual([
+      ['start', 'done'],
+      ['signal', 'waiting'],
+      ['end', 'done'],
+    ]);
+    expect(engine.tasks[2]!.vars).toEqual({ hello: 'world' });
+    await NLWS.xtkWorkflow.postEvent(name, 'signal', '', { hello: 'again', n: '2' }, true);
+    expect(await waitForState(name, 20)).toMatchObject({ failed: false, status: 'Finished' });
+    engine = await report(name);
+    expect(engine.tasks.filter((t) => t.activity === 'end').map((t) => t.vars)).toEqual([{ hello: 'world' }, { hello: 'again', n: '2' }]);
+    expect(engine.log.map((l) => l.message)).toEqual(
+      expect.arrayContaining(['signal received with variables hello', 'signal received with variables hello, n (complete)', 'Workflow finished']),
+    );
+  });
+
+  it('when PostEvent targets a workflow that is not started, an unknown workflow, activity or transition, then the SDK gets a clear fault', async () => {
+    const name = await createWorkflow(SIGNAL_FLOW);
+    const notStarted = await failure(NLWS.xtkWorkflow.postEvent(name, 'signal', '', {}, false));
+    expect(notStarted).toMatchObject({ statusCode: 500, errorCode: 'WKF-560020' });
+    expect(notStarted.faultString).toContain('is not started');
+    expect((await failure(NLWS.xtkWorkflow.postEvent('NO_SUCH_WORKFLOW', 'signal', '', {}, false))).errorCode).toBe('WKF-560001');
+    expect((await failure(NLWS.xtkWorkflow.start("x' OR '1'='1"))).errorCode).toBe('WKF-560001');
+    await NLWS.xtkWorkflow.start(name);
+    expect((await failure(NLWS.xtkWorkflow.postEvent(name, 'end', '', {}, false))).errorCode).toBe('WKF-560021');
+    expect((await failure(NLWS.xtkWorkflow.postEvent(name, 'nothing', '', {}, false))).errorCode).toBe('WKF-560021');
+    const badTransition = await failure(NLWS.xtkWorkflow.postEvent(name, 'signal', 'ok', {}, false));
+    expect(badTransition.errorCode).toBe('WKF-560022');
+    expect((await failure(NLWS.xtkWorkflow.start(''))).errorCode).toBe('SOP-330008');
+    // Operators need the workflow right (mc has only messageCenter).
+    const mc = await sdk.init(sdk.ConnectionParameters.ofUserAndPassword(platform.gatewayUrl, 'mc', 'mc'));
+    await mc.logon();
+    expect((await failure(mc.NLWS.xtkWorkflow.stop(name))).errorCode).toBe('XSV-350013');
+    expect((await workflowRow(name)).state).toBe(11);
+    await NLWS.xtkWorkflow.stop(name);
+  });
+
+  it('when a workflow is paused, then a signal waits for Resume; Stop finishes it and Start begins a new run', async () => {
+    const name = await createWorkflow(SIGNAL_FLOW);
+    await NLWS.xtkWorkflow.start(name);
+    await NLWS.xtkWorkflow.pause(name);
+    await waitForState(name, 13);
+    await NLWS.xtkWorkflow.pause(name); // already paused: nothing to do
+    await NLWS.xtkWorkflow.postEvent(name, 'signal', '', { queued: 'yes' }, true);
+    let engine = await report(name);
+    expect(engine.state).toBe(13);
+    expect(engine.tasks.find((t) => t.activity === 'signal')!.status).toBe('waiting');
+    await NLWS.xtkWorkflow.resume(name);
+    expect(await waitForState(name, 20)).toMatchObject({ status: 'Finished' });
+    engine = await report(name);
+    expect(engine.tasks.find((t) => t.activity === 'end')!.vars).toEqual({ queued: 'yes' });
+
+    await NLWS.xtkWorkflow.start(name); // a finished workflow starts again: run 2
+    await waitForState(name, 11);
+    await NLWS.xtkWorkflow.stop(name);
+    expect(await waitForState(name, 20)).toMatchObject({ status: 'Stopped' });
+    engine = await report(name);
+    expect(engine.runId).toBe(2);
+    expect(engine.tasks.map((t) => [t.activity, t.status])).toEqual([
+      ['start', 'done'],
+      ['signal', 'cancelled'],
+    ]);
+    expect((await failure(NLWS.xtkWorkflow.pause(name))).errorCode).toBe('WKF-560020');
+    expect((await failure(NLWS.xtkWorkflow.resume(name))).errorCode).toBe('WKF-560020');
+    await NLWS.xtkWorkflow.stop(name); // stopping a finished workflow: nothing to do
+  });
+
+  it('when StartWithParameters is called, then the parameters are instance variables the test activity branches on', async () => {
+    const full = await createWorkflow(TEST_FLOW);
+    expect(await NLWS.xtkWorkflow.startWithParameters(full, { mode: 'full', batch: '42' })).toBeNull();
+    const { id } = await waitForState(full, 11);
+    const engine = await workflowLog(full);
+    expect(engine).toMatchObject({ workflowId: id, runId: 1, state: 11, failed: false, status: 'Started' });
+    expect(engine.variables).toEqual({ mode: 'full', batch: '42' });
+    expect(await workflowLog(id)).toEqual(engine); // by numeric id too
+    expect(engine.tasks.map((t) => [t.activity, t.status])).toEqual([
+      ['start', 'done'],
+      ['check', 'done'],
+      ['fullPath', 'waiting'],
+    ]);
+    expect(engine.log.map((l) => l.message)).toContain('Workflow started (run 1) with parameters mode, batch');
+
+    const lite = await createWorkflow(TEST_FLOW);
+    await NLWS.xtkWorkflow.startWithParameters(lite, { mode: 'full', batch: '7' });
+    await waitForState(lite, 20);
+    expect((await report(lite)).log.find((l) => l.activity === 'check')!.message).toBe('condition is false');
+
+    // A plain Start clears the instance variables (Campaign semantics).
+    await NLWS.xtkWorkflow.start(lite);
+    await waitForState(lite, 20);
+    expect((await report(lite)).variables).toEqual({});
+    await NLWS.xtkWorkflow.stop(full);
+  });
+
+  it('when a definition is invalid, then Start answers a WKF fault that names the problem, and the workflow stays unstarted', async () => {
+    const unknownType = await createWorkflow('<activities><start name="start"><transition target="js"/></start><javascript name="js"><transition target="end"/></javascript><end name="end"/></activities>');
+    const fault = await failure(NLWS.xtkWorkflow.start(unknownType));
+    expect(fault).toMatchObject({ statusCode: 500, errorCode: 'WKF-560011' });
+    expect(fault.faultString).toContain('unknown activity type <javascript>');
+    const dangling = await createWorkflow('<activities><start name="start"><transition target="ghost"/></start><end name="end"/></activities>');
+    expect((await failure(NLWS.xtkWorkflow.start(dangling))).faultString).toContain("transition to 'ghost'");
+    const noEnd = await createWorkflow('<activities><start name="start"><transition target="signal"/></start><external name="signal"/></activities>');
+    expect((await failure(NLWS.xtkWorkflow.startWithParameters(noEnd, { a: '1' }))).errorCode).toBe('WKF-560013');
+    expect((await workflowRow(unknownType)).state).toBe(0);
+    expect(await workflowLog(dangling)).toMatchObject({ state: 0, runId: 0, tasks: [], log: [] });
+    expect(await cloudDb((c) => c.query('SELECT 1 FROM cap_wkf_instance WHERE internal_name = $1', [dangling]))).toMatchObject({ rowCount: 0 });
+  });
+
+  it('when a fork leads to a wait and a signal joined by an and-join, then the timer loop wakes the wait and the join completes once', async () => {
+    const name = await createWorkflow(JOIN_FLOW);
+    await NLWS.xtkWorkflow.start(name);
+    await NLWS.xtkWorkflow.postEvent(name, 'signal', '', { from: 'signal' }, true);
+    expect((await report(name)).state).toBe(11); // the wait still holds the join
+    await waitForState(name, 20);
+    const engine = await report(name);
+    expect(engine.tasks.filter((t) => t.activity === 'join')).toEqual([expect.objectContaining({ status: 'done', vars: { from: 'signal' } })]);
+    expect(engine.tasks.filter((t) => t.activity === 'end')).toHaveLength(1);
+  });
+
+  it('when the engine process is killed while workflows wait, then another replica resumes them and no activity runs twice', async () => {
+    const first = platform.procs.get('cloud-executor')!;
+    const endpoints = testEndpoints();
+    const replica = await startServiceProcess('cloud-executor', {
+      KAFKA_BROKERS: endpoints.kafkaBrokers.join(','),
+      KAFKA_TOPIC_PREFIX: platform.topicPrefix,
+      CLOUD_DATABASE_URL: platform.cloudDb.url,
+      LOCAL_DATABASE_URL: platform.localDb.url,
+      REDIS_URL: endpoints.redisUrl,
+      REDIS_KEY_PREFIX: platform.topicPrefix,
+      SERVICE_INSTANCE_ID: uniqueId('cloud-executor-b'),
+    });
+    platform.procs.set('cloud-executor', replica); // stopped with the platform
+    await replica.waitUntilReady();
+    const waiting = await createWorkflow(
+      '<activities><start name="start"><transition target="fork"/></start><fork name="fork"><transition target="a"/><transition target="b"/></fork>' +
+        '<wait name="a" delay="2"><transition target="join"/></wait><wait name="b" delay="2"><transition target="join"/></wait>' +
+        '<andjoin name="join"><transition target="end"/></andjoin><end name="end"/></activities>',
+    );
+    await NLWS.xtkWorkflow.start(waiting);
+    await waitForState(waiting, 11);
+    first.signal('SIGKILL');
+    await first.exited;
+    await waitForState(waiting, 20, 30_000);
+    const runs = await cloudDb((c) =>
+      c.query<{ activity: string; n: string }>(
+        `SELECT t.activity, count(*) AS n FROM cap_wkf_task t JOIN cap_wkf_instance i USING (workflow_id) WHERE i.internal_name = $1 GROUP BY t.activity ORDER BY t.activity`,
+        [waiting],
+      ),
+    );
+    expect(runs.rows.map((r) => [r.activity, Number(r.n)])).toEqual([
+      ['a', 1],
+      ['b', 1],
+      ['end', 1],
+      ['fork', 1],
+      ['join', 1],
+      ['start', 1],
+    ]);
+  });
+});
