@@ -49,12 +49,18 @@ export function createPingRouter(deps: { downstreams: Downstreams; logger: Logge
   router.get('/nl/jsp/mcPing.jsp', async (_req, res) => {
     res.type('text/plain');
     try {
-      const { pending } = await deps.downstreams.call<{ pending: number }>(SERVICES.localStore, 'event.queueDepth', {});
+      const [{ pending }, staging] = await Promise.all([
+        deps.downstreams.call<{ pending: number }>(SERVICES.localStore, 'event.queueDepth', {}),
+        deps.downstreams.call<{ sources: { pending: number; oldestPendingSeconds: number }[] }>(SERVICES.localStore, 'staging.status', {}),
+      ]);
       if (pending >= deps.mcQueueMax) {
         res.send(`Error\nThe queue is full (${pending}/${deps.mcQueueMax})\n`);
         return;
       }
-      res.send(`Ok\n${campaignTimestamp(new Date())}\n${pending}/${deps.mcQueueMax} pending events\n`);
+      // A fourth line (the SDK reads the first three): the staging backlog waiting for the cloud DB.
+      const staged = staging.sources.reduce((n, s) => n + s.pending, 0);
+      const oldest = staging.sources.reduce((m, s) => Math.max(m, s.oldestPendingSeconds), 0);
+      res.send(`Ok\n${campaignTimestamp(new Date())}\n${pending}/${deps.mcQueueMax} pending events\n${staged} staged rows pending sync (oldest ${Math.round(oldest)} s)\n`);
     } catch (err) {
       deps.logger.warn({ event: 'mcping.failed', err }, 'mcPing failed');
       res.status(503).send(`Error\n${err instanceof Error ? err.message : String(err)}\n`);

@@ -57,6 +57,15 @@ describe('the staging pipeline: local-store → outbox → Kafka → staging-syn
     await waitFor('the deleted recipient gone', async () => (await cloudRecipient('gone@example.com')).length === 0 && (await local.query("SELECT 1 FROM nms_recipient_stg WHERE id = 'GONE0001' AND cap_op = 'delete' AND cap_synced_at IS NOT NULL")).rowCount === 1);
     await waitFor('every staging row acknowledged', async () => (await local.query('SELECT count(*)::int AS n FROM nms_recipient_stg WHERE cap_synced_at IS NULL')).rows[0].n === 0);
     expect((await local.query('SELECT count(*)::int AS n FROM cap_outbox')).rows[0].n).toBe(0);
+
+    // The status, through the API and in mcPing's fourth line.
+    const status = await NLWS.nmsReplicationStrategy.GetStagingStatus('nms:recipient');
+    const sources = [status.source].flat();
+    expect(sources).toEqual([expect.objectContaining({ source: 'nms:recipientStg', schema: 'nms:recipient', pending: '0', deadLettered: '0' })]);
+    expect(Number(sources[0].lastSyncedSeq)).toBeGreaterThanOrEqual(4);
+    expect(Number(sources[0].syncedTotal)).toBe(4);
+    const mcPing = await (await fetch(`${platform.gatewayUrl}/nl/jsp/mcPing.jsp`)).text();
+    expect(mcPing.split('\n')[3]).toMatch(/^0 staged rows pending sync/);
   });
 
   it('when StartReplicateStagingData is called, then it returns once the schema is in the cloud DB; a schema that is not staged is a clear fault', async () => {

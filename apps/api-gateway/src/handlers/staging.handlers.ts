@@ -1,6 +1,6 @@
 import { SERVICES } from '@cap/contracts';
 import { SOAP_FAULTS } from '@cap/campaign-soap';
-import { serializeXml, type XmlElement } from '@cap/campaign-xml';
+import { element, serializeXml, type XmlElement } from '@cap/campaign-xml';
 import type { Downstreams } from '../downstream.client';
 import type { CallContext, HandlerTable } from '../soap/soap.handler';
 
@@ -35,6 +35,19 @@ export function createStagingHandlers(deps: { downstreams: Downstreams }): Handl
         if (typeof schema !== 'string' || schema.trim() === '') throw SOAP_FAULTS.badParameter(ctx.method.name, 'schema', 'expected a schema name such as nms:recipient');
         await deps.downstreams.call(SERVICES.localStore, 'staging.flush', { schema: schema.trim() });
         return [];
+      },
+    },
+    'nms:replicationStrategy#GetStagingStatus': {
+      auth: 'operator',
+      async handle(ctx) {
+        const schema = ctx.decoded.values.get('schema');
+        const { sources } = await deps.downstreams.call<{ sources: Record<string, string | number | null>[] }>(
+          SERVICES.localStore,
+          'staging.status',
+          typeof schema === 'string' && schema.trim() ? { schema: schema.trim() } : {},
+        );
+        const attrs = (s: Record<string, string | number | null>) => Object.fromEntries(Object.entries(s).filter(([, v]) => v !== null).map(([k, v]) => [k, String(v)]));
+        return [element('stagingStatus', {}, sources.map((s) => element('source', attrs(s))))];
       },
     },
   };

@@ -28,6 +28,12 @@ export function createPool(options: PoolOptions): Pool {
   });
   // An idle client losing its connection must not crash the process; the next checkout reconnects.
   pool.on('error', (err) => options.logger.warn({ event: 'pg.pool.idle_error', err }, 'idle PostgreSQL client error'));
+  // A client checked out of the pool has no pool listener: if its connection drops mid-query (database
+  // restarted, network cut) pg emits 'error' on it, which would crash the process. The query in flight
+  // rejects anyway; this only keeps the event from being unhandled.
+  pool.on('connect', (client) => {
+    client.on('error', (err) => options.logger.warn({ event: 'pg.client.error', err: { message: err.message } }, 'PostgreSQL connection lost'));
+  });
   return pool;
 }
 

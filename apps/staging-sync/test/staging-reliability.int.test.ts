@@ -1,0 +1,257 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import pg from 'pg';
+import { TOPICS, type StagedChange } from '@cap/contracts';
+import { createMessaging } from '@cap/platform-kafka';
+import { createLogger } from '@cap/platform-logger';
+import {
+  startServiceProcess,
+  startTcpProxy,
+  startTestBroker,
+  startTestPlatform,
+  testEndpoints,
+  waitFor,
+  type ServiceProcess,
+  type TestBroker,
+  type TestPlatform,
+} from '@cap/platform-testing';
+
+const sdk = require('@adobe/acc-js-sdk');
+
+/**
+ * Continuous IngestExt traffic over a fixed key space, each key owned by one writer loop so its last
+ * acknowledged operation is known: upserts of firstName=v<n>, and every seventh operation a delete. A call that
+ * fails (an outage on purpose) is retried with the same values until acknowledged, so the expected final
+ * state stays exact.
+ */
+function startWriter(NLWS: { xtkSession: { ingestExt(doc: object): Promise<unknown> } }, prefix: string, loops = 4, keysPerLoop = 30) {
+  const expected = new Map<string, string | null>();
+  let stop = false;
+  let acknowledged = 0;
+  let failures = 0;
+  const run = async (loop: number) => {
+    for (let n = 0; !stop; n++) {
+      const email = `${prefix}-${loop}-${n % keysPerLoop}@example.com`;
+      const del = n % 7 === 6;
+      const doc = del ? { xtkschema: 'nms:recipientStg', _key: '@email', _operation: 'delete', email } : { xtkschema: 'nms:recipientStg', _key: '@email', email, firstName: `v${n}` };
+      for (;;) {
+        try {
+          await NLWS.xtkSession.ingestExt(doc);
+          break;
+        } catch {
+          failures++;
+          await sleep(200);
+        }
+      }
+      acknowledged++;
+      expected.set(email, del ? null : `v${n}`);
+    }
+  };
+  const done = Promise.all(Array.from({ length: loops }, (_, i) => run(i)));
+  return {
+    expected,
+    stats: () => ({ acknowledged, failures }),
+    async stop() {
+      stop = true;
+      await done;
+    },
+  };
+}
+
+async function waitForDrain(local: pg.Pool, timeoutMs = 120_000): Promise<void> {
+  await waitFor(
+    'every staged row acknowledged by staging-sync',
+    async () => {
+      const r = await local.query('SELECT (SELECT count(*) FROM nms_recipient_stg WHERE cap_synced_at IS NULL) + (SELECT count(*) FROM cap_outbox) AS n');
+      return Number(r.rows[0].n) === 0;
+    },
+    { timeoutMs, intervalMs: 250 },
+  );
+}
+
+/** Local intent vs cloud state, key by key: missing, duplicated and stale rows. */
+async function compare(cloud: pg.Pool, prefix: string, expected: Map<string, string | null>) {
+  const { rows } = await cloud.query<{ email: string; first_name: string | null; n: number }>(
+    'SELECT email, max(first_name) AS first_name, count(*)::int AS n FROM nms_recipient WHERE email LIKE $1 GROUP BY email',
+    [`${prefix}-%`],
+  );
+  const actual = new Map(rows.map((r) => [r.email, r]));
+  const problems = { missing: [] as string[], duplicated: [] as string[], stale: [] as string[], resurrected: [] as string[] };
+  for (const [email, firstName] of expected) {
+    const row = actual.get(email);
+    if (firstName === null) {
+      if (row) problems.resurrected.push(email);
+    } else if (!row) problems.missing.push(email);
+    else if (row.n > 1) problems.duplicated.push(email);
+    else if (row.first_name !== firstName) problems.stale.push(`${email}: ${row.first_name} ≠ ${firstName}`);
+  }
+  return problems;
+}
+
+const NO_PROBLEMS = { missing: [], duplicated: [], stale: [], resurrected: [] };
+
+describe('staging-sync reliability (R1, R3, R6) on the shared broker', () => {
+  let platform: TestPlatform;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  let NLWS: any;
+  let local: pg.Pool;
+  let cloud: pg.Pool;
+  const workers: ServiceProcess[] = [];
+  const workerEnv = (cloudUrl?: string) => ({
+    KAFKA_BROKERS: testEndpoints().kafkaBrokers.join(','),
+    KAFKA_TOPIC_PREFIX: platform.topicPrefix,
+    CLOUD_DATABASE_URL: cloudUrl ?? platform.cloudDb.url,
+    CLOUD_BREAKER_RESET_MS: '1000',
+  });
+
+  beforeAll(async () => {
+    platform = await startTestPlatform({ apps: ['local-store', 'cloud-executor', 'api-gateway'] });
+    const client = await sdk.init(sdk.ConnectionParameters.ofUserAndPassword(platform.gatewayUrl, 'admin', 'admin'));
+    await client.logon();
+    NLWS = client.NLWS;
+    local = new pg.Pool({ connectionString: platform.localDb.url, max: 2 });
+    cloud = new pg.Pool({ connectionString: platform.cloudDb.url, max: 2 });
+  });
+
+  afterAll(async () => {
+    await Promise.allSettled(workers.map((w) => w.stop()));
+    await local?.end();
+    await cloud?.end();
+    await platform?.stop();
+  });
+
+  it('R1: when staging-sync workers are SIGKILLed 20 times mid-flow while they scale between 1 and 3, then local and cloud agree row for row', async () => {
+    for (let i = 0; i < 3; i++) workers.push(await startServiceProcess('staging-sync', workerEnv()));
+    await Promise.all(workers.map((w) => w.waitUntilReady()));
+    const writer = startWriter(NLWS, 'r1');
+    let kills = 0;
+    const giveUp = Date.now() + 150_000;
+    while (kills < 20) {
+      if (Date.now() > giveUp) throw new Error(`only ${kills} kills in 150 s`);
+      await sleep(500 + Math.random() * 700);
+      // The victim is a worker that is a settled member of the group: it owns partitions and is applying batches.
+      let victim: ServiceProcess | undefined;
+      for (const w of workers) {
+        if ((await w.readyz().catch(() => ({ status: 0 }))).status === 200) {
+          victim = w;
+          break;
+        }
+      }
+      if (!victim) continue;
+      workers.splice(workers.indexOf(victim), 1);
+      victim.signal('SIGKILL');
+      await victim.exited;
+      kills++;
+      // Its replacement joins while the others carry on: members come and go all through the run.
+      workers.push(await startServiceProcess('staging-sync', workerEnv()));
+    }
+    await writer.stop();
+    await waitForDrain(local);
+    const problems = await compare(cloud, 'r1', writer.expected);
+    // eslint-disable-next-line no-console
+    console.log(`R1: ${writer.stats().acknowledged} acknowledged IngestExt calls, ${kills} SIGKILLs, ${writer.expected.size} keys compared`);
+    expect(problems).toEqual(NO_PROBLEMS);
+    expect(writer.stats().acknowledged).toBeGreaterThan(200);
+  }, 300_000);
+
+  it('R6: when an older change of a key is delivered again after a newer one, then the newer value stays', async () => {
+    const messaging = createMessaging({ brokers: testEndpoints().kafkaBrokers, clientId: 'r6-test', topicPrefix: platform.topicPrefix, logger: createLogger({ service: 'r6-test', level: 'warn' }) });
+    try {
+      const change = (seq: string, firstName: string, email = 'r6@example.com'): StagedChange => ({
+        kind: 'record',
+        schema: 'nms:recipient',
+        source: 'nms:recipientStg',
+        seq,
+        op: 'upsert',
+        keyColumns: ['email'],
+        fields: ['email', 'first_name'],
+        record: { email, first_name: firstName },
+        recordedAt: new Date().toISOString(),
+      });
+      const key = 'nms:recipient|email=r6@example.com';
+      await messaging.publish(TOPICS.stagingChanges, [{ key, payload: change('900000010', 'newer') }]);
+      await waitFor('the newer value in the cloud', async () => (await cloud.query("SELECT first_name FROM nms_recipient WHERE email = 'r6@example.com'")).rows[0]?.first_name === 'newer');
+      await messaging.publish(TOPICS.stagingChanges, [
+        { key, payload: change('900000005', 'older') },
+        { key, payload: change('900000010', 'newer-replayed') },
+        { key: 'nms:recipient|email=r6-marker@example.com', payload: change('900000011', 'marker', 'r6-marker@example.com') },
+      ]);
+      // The marker sits behind the redeliveries on some partition; once it is in, wait one more batch time.
+      await waitFor('the marker applied', async () => (await cloud.query("SELECT 1 FROM nms_recipient WHERE email = 'r6-marker@example.com'")).rowCount === 1);
+      await sleep(1_000);
+      expect((await cloud.query("SELECT first_name, cap_seq::text FROM nms_recipient WHERE email = 'r6@example.com'")).rows).toEqual([{ first_name: 'newer', cap_seq: '900000010' }]);
+    } finally {
+      await messaging.close();
+    }
+  });
+
+  it('R3: when the cloud DB is unreachable for 30 s, then the breaker opens, the backlog waits, and sync resumes by itself with nothing lost', async () => {
+    await Promise.all(workers.splice(0).map((w) => w.stop()));
+    const target = new URL(platform.cloudDb.url);
+    const proxy = await startTcpProxy({ host: target.hostname, port: Number(target.port || 5432) });
+    try {
+      const viaProxy = new URL(platform.cloudDb.url);
+      viaProxy.port = String(proxy.port);
+      viaProxy.hostname = '127.0.0.1';
+      const worker = await startServiceProcess('staging-sync', workerEnv(viaProxy.toString()));
+      workers.push(worker);
+      await worker.waitUntilReady();
+      const writer = startWriter(NLWS, 'r3', 2, 20);
+      await sleep(1_000);
+      await proxy.stop();
+      const outageStarted = Date.now();
+      const breakerOpen = await waitFor(
+        'the cloud-db breaker to open',
+        async () => /cap_breaker_state\{breaker="cloud-db"[^}]*\} 2/.test(await (await fetch(`${worker.url}/metrics`)).text()),
+        { timeoutMs: 25_000, intervalMs: 250 },
+      );
+      expect(breakerOpen).toBe(true);
+      // The backlog grows while the cloud DB is away…
+      await sleep(Math.max(0, 30_000 - (Date.now() - outageStarted)));
+      const backlog = Number((await local.query('SELECT count(*) AS n FROM nms_recipient_stg WHERE cap_synced_at IS NULL')).rows[0].n);
+      expect(backlog).toBeGreaterThan(0);
+      await proxy.start();
+      await writer.stop();
+      // … and drains by itself once it is back.
+      await waitForDrain(local, 60_000);
+      expect(await compare(cloud, 'r3', writer.expected)).toEqual(NO_PROBLEMS);
+    } finally {
+      await proxy.stop().catch(() => undefined);
+    }
+  }, 180_000);
+});
+
+describe('staging-sync reliability (R2) on a broker of its own', () => {
+  let broker: TestBroker;
+  let platform: TestPlatform;
+  let local: pg.Pool;
+  let cloud: pg.Pool;
+
+  beforeAll(async () => {
+    broker = await startTestBroker();
+    platform = await startTestPlatform({ apps: ['local-store', 'cloud-executor', 'staging-sync', 'api-gateway'], env: { KAFKA_BROKERS: broker.brokers.join(',') } });
+    local = new pg.Pool({ connectionString: platform.localDb.url, max: 2 });
+    cloud = new pg.Pool({ connectionString: platform.cloudDb.url, max: 2 });
+  });
+
+  afterAll(async () => {
+    await local?.end();
+    await cloud?.end();
+    await platform?.stop();
+    broker?.dispose();
+  });
+
+  it('R2: when the Kafka broker restarts mid-flow, then every acknowledged Ingest reaches the cloud DB', async () => {
+    const client = await sdk.init(sdk.ConnectionParameters.ofUserAndPassword(platform.gatewayUrl, 'admin', 'admin'));
+    await client.logon();
+    const writer = startWriter(client.NLWS, 'r2', 2, 20);
+    await sleep(1_500);
+    broker.stop();
+    await sleep(2_000);
+    broker.start();
+    await sleep(4_000);
+    await writer.stop();
+    await waitForDrain(local, 90_000);
+    expect(await compare(cloud, 'r2', writer.expected)).toEqual(NO_PROBLEMS);
+    expect(writer.stats().acknowledged).toBeGreaterThan(10);
+  }, 180_000);
+});
