@@ -1,4 +1,4 @@
-import { Kafka, logLevel, type Admin, type IHeaders, type LogEntry, type Producer } from 'kafkajs';
+import { Kafka, logLevel, type Admin, type IHeaders, type LogEntry, type Message, type Producer } from 'kafkajs';
 import type { Logger } from '@cap/platform-logger';
 import { findCorrelationId } from '@cap/platform-logger';
 import { encodeEnvelope, HEADER } from './envelope.codec';
@@ -14,6 +14,21 @@ export interface MessagingOptions {
   retry?: RetryProfile;
   /** Upper bound for one broker health probe. */
   healthTimeoutMs?: number;
+}
+
+const COALESCE_MAX_BYTES = 1024 * 1024;
+
+interface PendingSend {
+  topic: string;
+  messages: Message[];
+  bytes: number;
+  resolve(): void;
+  reject(err: unknown): void;
+}
+
+interface SendLane {
+  pending: PendingSend[];
+  sending: boolean;
 }
 
 export interface OutgoingMessage<T> {
@@ -88,18 +103,81 @@ export class Messaging {
    * Publishes typed messages; resolves once the broker has acknowledged them (acks=all). `bestEffort` sends
    * through a producer with a short retry schedule, for messages whose recipient may be gone (RPC replies):
    * a missing topic then fails in about a second instead of blocking through the long default schedule.
+   *
+   * Calls made while a send is in flight are coalesced into the next send (one produce request for all of
+   * them, still in call order): the idempotent producer allows one request in flight, so without this every
+   * publish — every RPC request of a busy gateway — would wait for the previous one's acknowledgement.
    */
   async publish<T>(topic: TopicDefinition<T>, messages: OutgoingMessage<T>[], options: { bestEffort?: boolean } = {}): Promise<void> {
-    const producer = options.bestEffort ? await this.getBestEffortProducer() : await this.getProducer();
-    await producer.send({
-      topic: this.topicName(topic),
-      acks: -1,
-      messages: messages.map((m) => ({
-        key: m.key ?? null,
-        value: encodeEnvelope(topic, m.payload),
-        headers: this.headersFor(topic, m),
-      })),
+    // Best-effort sends get a lane per topic: a reply topic whose caller is gone must not hold up the others.
+    const laneKey = options.bestEffort ? `best-effort:${this.topicName(topic)}` : 'reliable';
+    let lane = this.lanes.get(laneKey);
+    if (!lane) {
+      lane = { pending: [], sending: false };
+      this.lanes.set(laneKey, lane);
+    }
+    const target = lane;
+    const encoded: Message[] = messages.map((m) => ({
+      key: m.key ?? null,
+      value: encodeEnvelope(topic, m.payload),
+      headers: this.headersFor(topic, m),
+    }));
+    return new Promise<void>((resolve, reject) => {
+      target.pending.push({ topic: this.topicName(topic), messages: encoded, bytes: encoded.reduce((n, m) => n + (m.value as Buffer).length, 0), resolve, reject });
+      if (!target.sending) void this.drain(laneKey, target, options.bestEffort === true);
     });
+  }
+
+  private readonly lanes = new Map<string, SendLane>();
+
+  private async drain(laneKey: string, lane: SendLane, bestEffort: boolean): Promise<void> {
+    lane.sending = true;
+    try {
+      while (lane.pending.length > 0) {
+        // Take what is waiting, up to ~1 MiB (a single larger call goes alone).
+        let bytes = 0;
+        let count = 0;
+        while (count < lane.pending.length && (count === 0 || bytes + lane.pending[count]!.bytes <= COALESCE_MAX_BYTES)) bytes += lane.pending[count++]!.bytes;
+        const batch = lane.pending.splice(0, count);
+        await this.sendCoalesced(batch, bestEffort);
+      }
+    } finally {
+      lane.sending = false;
+      if (lane.pending.length === 0 && laneKey !== 'reliable') this.lanes.delete(laneKey);
+    }
+  }
+
+  private async sendCoalesced(batch: PendingSend[], bestEffort: boolean): Promise<void> {
+    const send = async (items: PendingSend[]) => {
+      const byTopic = new Map<string, Message[]>();
+      for (const item of items) {
+        const list = byTopic.get(item.topic);
+        if (list) list.push(...item.messages);
+        else byTopic.set(item.topic, [...item.messages]);
+      }
+      const producer = bestEffort ? await this.getBestEffortProducer() : await this.getProducer();
+      await producer.sendBatch({ acks: -1, topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })) });
+    };
+    try {
+      await send(batch);
+      for (const item of batch) item.resolve();
+    } catch (err) {
+      const topics = [...new Set(batch.map((i) => i.topic))];
+      if (topics.length === 1) {
+        for (const item of batch) item.reject(err);
+        return;
+      }
+      // One bad topic (a caller's reply topic that is gone) must not fail the others: retry topic by topic.
+      for (const topic of topics) {
+        const items = batch.filter((i) => i.topic === topic);
+        try {
+          await send(items);
+          for (const item of items) item.resolve();
+        } catch (topicErr) {
+          for (const item of items) item.reject(topicErr);
+        }
+      }
+    }
   }
 
   private getBestEffortProducer(): Promise<Producer> {

@@ -18,6 +18,8 @@ export interface RpcServerOptions {
   groupId: string;
   handlers: Record<string, RpcHandler>;
   concurrency?: number;
+  /** Requests handled at once by this replica (default 64); beyond it, fetching pauses until one finishes. */
+  maxInFlight?: number;
 }
 
 export interface RpcServer {
@@ -36,7 +38,44 @@ export interface RpcServer {
  */
 export async function startRpcServer(messaging: Messaging, options: RpcServerOptions): Promise<RpcServer> {
   const logger = messaging.logger.child({ module: 'rpc-server', service: options.service });
+  const maxInFlight = options.maxInFlight ?? 64;
   let active = 0;
+  const waiting: (() => void)[] = [];
+  let drained: (() => void) | undefined;
+
+  /**
+   * Handles one request and publishes its reply. Requests are independent (no order to keep), so the
+   * consumer does not wait for the handler: it goes on fetching while up to `maxInFlight` requests run, and a
+   * slow request (a big write) never holds up the quick ones queued behind it on its partition. A replica
+   * that dies mid-request leaves its caller to time out with a typed fault; nothing is acknowledged to the
+   * caller before the handler has finished.
+   */
+  const serve = async (request: RpcRequest, correlationId: string) => {
+    const started = process.hrtime.bigint();
+    let reply: RpcReply;
+    try {
+      const handler = Object.hasOwn(options.handlers, request.method) ? options.handlers[request.method] : undefined;
+      if (!handler) throw errors.rpcNoHandler(options.service, request.method);
+      const result = await handler(request.params, { correlationId, deadline: request.deadline });
+      reply = { ok: true, result: result ?? null };
+    } catch (err) {
+      reply = { ok: false, error: toReplyError(err, options.service, request.method) };
+      if (!isAppError(err)) logger.error({ event: 'rpc.handler.crashed', method: request.method, err }, 'handler threw an unexpected error');
+    }
+    const replyTopic = defineTopic({ ...replyTopicTemplate, name: stripPrefix(messaging, request.replyTo) });
+    try {
+      await messaging.publish(replyTopic, [{ key: correlationId, payload: reply, correlationId }], { bestEffort: true });
+    } catch (err) {
+      // The caller is gone (its reply topic deleted at shutdown) or the broker refused: the work is done
+      // and cannot be undone, and redelivering the request would repeat it. Log and move on.
+      logger.warn({ event: 'rpc.reply.undeliverable', method: request.method, replyTo: request.replyTo, err }, 'reply could not be delivered');
+    }
+    logger.debug(
+      { event: 'rpc.request.handled', method: request.method, ok: reply.ok, durationMs: Number(process.hrtime.bigint() - started) / 1e6 },
+      'request handled',
+    );
+  };
+
   const runner: ConsumerRunner = await runConsumer(messaging, {
     groupId: options.groupId,
     topic: options.requestTopic,
@@ -49,39 +88,25 @@ export async function startRpcServer(messaging: Messaging, options: RpcServerOpt
         logger.warn({ event: 'rpc.request.expired', method: request.method }, 'request past its deadline; dropped');
         return;
       }
+      while (active >= maxInFlight) await new Promise<void>((resolve) => waiting.push(resolve));
       active++;
-      const started = process.hrtime.bigint();
-      let reply: RpcReply;
-      try {
-        const handler = Object.hasOwn(options.handlers, request.method) ? options.handlers[request.method] : undefined;
-        if (!handler) throw errors.rpcNoHandler(options.service, request.method);
-        const result = await handler(request.params, { correlationId, deadline: request.deadline });
-        reply = { ok: true, result: result ?? null };
-      } catch (err) {
-        reply = { ok: false, error: toReplyError(err, options.service, request.method) };
-        if (!isAppError(err)) logger.error({ event: 'rpc.handler.crashed', method: request.method, err }, 'handler threw an unexpected error');
-      } finally {
+      void serve(request, correlationId).finally(() => {
         active--;
-      }
-      const replyTopic = defineTopic({ ...replyTopicTemplate, name: stripPrefix(messaging, request.replyTo) });
-      try {
-        await messaging.publish(replyTopic, [{ key: correlationId, payload: reply, correlationId }], { bestEffort: true });
-      } catch (err) {
-        // The caller is gone (its reply topic deleted at shutdown) or the broker refused: the work is done
-        // and cannot be undone, and redelivering the request would repeat it. Log and move on.
-        logger.warn({ event: 'rpc.reply.undeliverable', method: request.method, replyTo: request.replyTo, err }, 'reply could not be delivered');
-      }
-      logger.debug(
-        { event: 'rpc.request.handled', method: request.method, ok: reply.ok, durationMs: Number(process.hrtime.bigint() - started) / 1e6 },
-        'request handled',
-      );
+        waiting.shift()?.();
+        if (active === 0) drained?.();
+      });
     },
   });
   return {
     ready: runner.ready,
     checkHealth: () => runner.checkHealth(),
     inFlight: () => active,
-    stop: () => runner.stop(),
+    async stop() {
+      // Stop fetching first, then let the requests already taken finish and reply.
+      const done = active === 0 ? Promise.resolve() : new Promise<void>((resolve) => (drained = resolve));
+      await runner.stop();
+      await done;
+    },
   };
 }
 

@@ -94,6 +94,45 @@ describe('Kafka messaging against the real broker', () => {
     }
   });
 
+  it('when many publishes overlap, then they share produce requests, each resolves once acknowledged, and one key keeps call order', async () => {
+    const producer = await messaging.getProducer();
+    const original = producer.sendBatch.bind(producer);
+    let requests = 0;
+    producer.sendBatch = (batch) => {
+      requests++;
+      return original(batch);
+    };
+    try {
+      await Promise.all(Array.from({ length: 200 }, (_, i) => messaging.publish(orderTopic, [{ key: 'same', payload: { orderId: `p${i}`, amount: i } }])));
+    } finally {
+      producer.sendBatch = original;
+    }
+    expect(requests).toBeLessThan(50);
+    const seen: string[] = [];
+    runners.push(
+      await runConsumer(messaging, {
+        groupId: uniqueId('g'),
+        topic: orderTopic,
+        fromBeginning: true,
+        handle: async ({ envelope }) => {
+          seen.push(envelope.payload.orderId);
+        },
+      }),
+    );
+    await waitFor('200 messages', () => seen.length >= 200);
+    expect(seen).toEqual(Array.from({ length: 200 }, (_, i) => `p${i}`));
+  });
+
+  it('when one of several coalesced best-effort publishes targets a topic that does not exist, then only that one fails', async () => {
+    const missing = defineTopic({ ...orderTopic, name: `test.missing-${uniqueId('m').replace(/_/g, '-')}.gone.v1` });
+    const results = await Promise.allSettled([
+      messaging.publish(orderTopic, [{ payload: { orderId: 'a', amount: 1 } }], { bestEffort: true }),
+      messaging.publish(missing, [{ payload: { orderId: 'b', amount: 2 } }], { bestEffort: true }),
+      messaging.publish(orderTopic, [{ payload: { orderId: 'c', amount: 3 } }], { bestEffort: true }),
+    ]);
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+  });
+
   it('when a message is not a valid envelope or fails its schema, then it goes to the .dlq twin with the reason, and the consumer carries on', async () => {
     const good: string[] = [];
     const runner = await runConsumer(messaging, {

@@ -1,0 +1,238 @@
+/**
+ * P2–P5 — the staging pipeline (docs/targets.md). Run: `npx tsx apps/staging-sync/bench/staging-pipeline.bench.ts`
+ * (also `npm run bench -- staging-pipeline`) after `node infra/scripts/build-app.mjs all`. Options:
+ * `--rows <n>` (default 200000) for P3/P4, `--seconds <s>` (default 20) for P2/P5, `--skip-sync`, `--skip-gateway`.
+ *
+ * P3/P4 (sync throughput): `rows` staged record changes (nms:recipient upserts by primary key, six columns,
+ * unique keys, as the outbox trigger writes them) are published to the staging topic first; then 1 (P3) or
+ * 2 (P4) staging-sync workers start and the cloud table is polled: rows/s = rows applied between the first
+ * and the last applied row / elapsed time (worker start-up and group join excluded). Each run on a platform
+ * of its own (own databases and topic prefix).
+ *
+ * P2/P5 (Ingest through the gateway, staging lag): all four services; an Ingest into nms:recipientStg as the
+ * SDK sends it, at a paced 500 calls/s for `seconds` (open loop, apps/api-gateway/bench/paced.load.ts) → p50 /
+ * p99 latency; then closed-loop saturation with autocannon (20 connections) → sustained calls/s. The staging
+ * lag (local write → cloud commit) comes from staging-sync's `cap_sync_lag_seconds` histogram over the paced
+ * run: reported as the bucket bounds holding p50 and p99.
+ *
+ * Everything (load generator, four services, Kafka, PostgreSQL, Redis) shares one 2-core machine.
+ */
+import { randomUUID } from 'node:crypto';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { parseArgs } from 'node:util';
+import pg from 'pg';
+import { TOPICS, type StagedChange } from '@cap/contracts';
+import { createMessaging } from '@cap/platform-kafka';
+import { createLogger } from '@cap/platform-logger';
+import { startServiceProcess, startTestPlatform, testEndpoints, type ServiceProcess, type TestPlatform } from '@cap/platform-testing';
+import { measureSaturation } from '../../api-gateway/bench/autocannon.saturation';
+import { runPaced } from '../../api-gateway/bench/paced.load';
+
+const ROOT = join(__dirname, '..', '..', '..');
+const { values: args } = parseArgs({
+  options: {
+    rows: { type: 'string', default: '200000' },
+    seconds: { type: 'string', default: '20' },
+    'skip-sync': { type: 'boolean', default: false },
+    'skip-gateway': { type: 'boolean', default: false },
+  },
+});
+const ROWS = Math.max(1000, Number(args.rows));
+const SECONDS = Math.max(5, Number(args.seconds));
+const TARGETS = { p3RowsPerSec: 25_000, p4Speedup: 1.7, p2Tps: 1_000, p2P99Ms: 100, p5P50s: 1, p5P99s: 5 };
+const log = (text: string) => process.stderr.write(`${text}\n`);
+
+// ── P3 / P4 ─────────────────────────────────────────────────────────────────────────────────────────────
+
+async function publishBacklog(platform: TestPlatform, rows: number): Promise<void> {
+  const messaging = createMessaging({ brokers: testEndpoints().kafkaBrokers, clientId: 'bench-producer', topicPrefix: platform.topicPrefix, logger: createLogger({ service: 'bench', level: 'warn' }) });
+  const now = new Date().toISOString();
+  try {
+    for (let from = 0; from < rows; from += 5_000) {
+      const batch: { key: string; payload: StagedChange }[] = [];
+      for (let i = from; i < Math.min(rows, from + 5_000); i++) {
+        const id = randomUUID();
+        batch.push({
+          key: `nms:recipient|id=${id}`,
+          payload: {
+            kind: 'record',
+            schema: 'nms:recipient',
+            source: 'nms:recipientStg',
+            seq: String(i + 1),
+            op: 'upsert',
+            keyColumns: ['id'],
+            fields: ['id', 'email', 'first_name', 'last_name', 'created', 'last_modified'],
+            record: { id, email: `bench${i}@example.com`, first_name: 'Bench', last_name: `Row ${i}`, created: now, last_modified: now },
+            recordedAt: now,
+          },
+        });
+      }
+      await messaging.publish(TOPICS.stagingChanges, batch);
+    }
+  } finally {
+    await messaging.close();
+  }
+}
+
+async function syncThroughput(workers: number): Promise<{ workers: number; rows: number; seconds: number; rowsPerSec: number }> {
+  const platform = await startTestPlatform({ apps: ['local-store', 'cloud-executor'], env: { NODE_ENV: 'production', LOG_LEVEL: 'warn' } });
+  const cloud = new pg.Pool({ connectionString: platform.cloudDb.url, max: 1 });
+  const procs: ServiceProcess[] = [];
+  try {
+    log(`  publishing ${ROWS} staged changes…`);
+    await publishBacklog(platform, ROWS);
+    const count = async () => Number((await cloud.query('SELECT count(*) AS n FROM nms_recipient')).rows[0].n);
+    for (let i = 0; i < workers; i++) {
+      procs.push(
+        await startServiceProcess('staging-sync', {
+          KAFKA_BROKERS: testEndpoints().kafkaBrokers.join(','),
+          KAFKA_TOPIC_PREFIX: platform.topicPrefix,
+          CLOUD_DATABASE_URL: platform.cloudDb.url,
+          NODE_ENV: 'production',
+          LOG_LEVEL: 'warn',
+        }),
+      );
+    }
+    let first = 0;
+    let t0 = 0;
+    for (;;) {
+      const n = await count();
+      if (n > 0 && t0 === 0) {
+        t0 = performance.now();
+        first = n;
+      }
+      if (n >= ROWS) break;
+      await sleep(100);
+    }
+    const seconds = (performance.now() - t0) / 1000;
+    return { workers, rows: ROWS - first, seconds, rowsPerSec: (ROWS - first) / seconds };
+  } finally {
+    await Promise.allSettled(procs.map((p) => p.stop()));
+    await cloud.end();
+    await platform.stop();
+  }
+}
+
+// ── P2 / P5 ─────────────────────────────────────────────────────────────────────────────────────────────
+
+const ENVELOPE_OPEN =
+  '<SOAP-ENV:Envelope xmlns:xsd="http://www.w3.org/2001/XMLSchema" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xmlns:SOAP-ENV="http://schemas.xmlsoap.org/soap/envelope/" xmlns:ns="http://xml.apache.org/xml-soap">';
+
+async function logOn(url: string): Promise<{ session: string; security: string }> {
+  const body =
+    `${ENVELOPE_OPEN}<SOAP-ENV:Header><X-Security-Token></X-Security-Token></SOAP-ENV:Header><SOAP-ENV:Body><m:Logon xmlns:m="urn:xtk:session" SOAP-ENV:encodingStyle="http://schemas.xmlsoap.org/soap/encoding/">` +
+    '<sessiontoken xsi:type="xsd:string"></sessiontoken><login xsi:type="xsd:string">admin</login><password xsi:type="xsd:string">admin</password></m:Logon></SOAP-ENV:Body></SOAP-ENV:Envelope>';
+  const res = await fetch(`${url}/nl/jsp/soaprouter.jsp`, { method: 'POST', headers: { 'Content-Type': 'text/xml; charset=utf-8', SOAPAction: 'xtk:session#Logon' }, body });
+  const text = await res.text();
+  const strings = [...text.matchAll(/xsi:type='xsd:string'>([^<]*)</g)].map((m) => m[1]!);
+  if (!strings[0] || !strings[1]) throw new Error(`logon failed: ${text.slice(0, 300)}`);
+  return { session: strings[0], security: strings[1] };
+}
+
+/** xtk:session#Ingest as the SDK sends it (DOMDocument parameter, literal XML). */
+function ingestCall(tokens: { session: string; security: string }) {
+  const body =
+    `${ENVELOPE_OPEN}<SOAP-ENV:Header><Cookie>__sessiontoken=${tokens.session}</Cookie><X-Security-Token>${tokens.security}</X-Security-Token></SOAP-ENV:Header>` +
+    '<SOAP-ENV:Body><m:Ingest xmlns:m="urn:xtk:session" SOAP-ENV:encodingStyle="http://schemas.xmlsoap.org/soap/encoding/">' +
+    `<sessiontoken xsi:type="xsd:string">${tokens.session}</sessiontoken>` +
+    '<domDoc xsi:type="" SOAP-ENV:encodingStyle="http://xml.apache.org/xml-soap/literalxml"><recipientStg xtkschema="nms:recipientStg" email="load@example.com" firstName="Load" lastName="Test"/></domDoc>' +
+    '</m:Ingest></SOAP-ENV:Body></SOAP-ENV:Envelope>';
+  return {
+    headers: { 'Content-Type': 'text/xml; charset=utf-8', SOAPAction: 'xtk:session#Ingest', 'X-Security-Token': tokens.security, Cookie: `__sessiontoken=${tokens.session}` },
+    body,
+  };
+}
+
+const PATH = '/nl/jsp/soaprouter.jsp';
+const isIngestAnswer = (body: string) => body.includes('IngestResponse') && !body.includes('SOAP-ENV:Fault');
+
+function histogram(metrics: string, name: string): Map<number, number> {
+  const out = new Map<number, number>();
+  for (const m of metrics.matchAll(new RegExp(`^${name}_bucket\\{le="([^"]+)"[^}]*\\} (\\d+)`, 'gm'))) {
+    const le = m[1] === '+Inf' ? Infinity : Number(m[1]);
+    out.set(le, (out.get(le) ?? 0) + Number(m[2]));
+  }
+  return out;
+}
+
+/** The bucket bound holding quantile q of (after − before). */
+function bucketQuantile(before: Map<number, number>, after: Map<number, number>, q: number): number {
+  const les = [...after.keys()].sort((a, b) => a - b);
+  const total = (after.get(Infinity) ?? 0) - (before.get(Infinity) ?? 0);
+  for (const le of les) if ((after.get(le) ?? 0) - (before.get(le) ?? 0) >= q * total) return le;
+  return Infinity;
+}
+
+async function gatewayIngest() {
+  const limits = join(mkdtempSync(join(tmpdir(), 'cap-bench-')), 'limits.json');
+  writeFileSync(limits, JSON.stringify({ windowMs: 1000, default: { limit: 100 }, apis: { 'xtk:session#Ingest': { limit: 100_000 } } }));
+  const platform = await startTestPlatform({
+    apps: ['local-store', 'cloud-executor', 'staging-sync', 'api-gateway'],
+    env: { NODE_ENV: 'production', LOG_LEVEL: 'warn' },
+    envFor: { 'api-gateway': { RATE_LIMITS_FILE: limits } },
+  });
+  try {
+    const tokens = await logOn(platform.gatewayUrl);
+    const call = ingestCall(tokens);
+    const { host, port } = new URL(platform.gatewayUrl);
+    const raw = Buffer.concat([
+      Buffer.from(
+        `${[`POST ${PATH} HTTP/1.1`, `Host: ${host}`, 'Connection: keep-alive', ...Object.entries(call.headers).map(([k, v]) => `${k}: ${v}`), `Content-Length: ${Buffer.byteLength(call.body)}`].join('\r\n')}\r\n\r\n`,
+      ),
+      Buffer.from(call.body),
+    ]);
+    // Warm-up (JIT, pools, Kafka producers).
+    await runPaced({ host: '127.0.0.1', port: Number(port), request: raw, rate: 200, durationMs: 3_000, verifyBody: isIngestAnswer });
+    const syncUrl = platform.procs.get('staging-sync')!.url;
+    const lagBefore = histogram(await (await fetch(`${syncUrl}/metrics`)).text(), 'cap_sync_lag_seconds');
+    const paced = await runPaced({ host: '127.0.0.1', port: Number(port), request: raw, rate: 500, durationMs: SECONDS * 1000, verifyBody: isIngestAnswer });
+    await sleep(3_000); // let the tail of the run reach the cloud DB
+    const lagAfter = histogram(await (await fetch(`${syncUrl}/metrics`)).text(), 'cap_sync_lag_seconds');
+    const pct = (p: number) => paced.latencies[Math.min(paced.latencies.length - 1, Math.ceil((p / 100) * paced.latencies.length) - 1)] ?? NaN;
+    const saturation = await measureSaturation({ url: platform.gatewayUrl, path: PATH, connections: 20, seconds: Math.min(SECONDS, 15), headers: call.headers, body: call.body, verifyBody: isIngestAnswer });
+    return {
+      paced: { rate: 500, achievedRate: paced.achievedRate, completed: paced.completed, errors: paced.errors + paced.non200 + paced.badBodies, p50Ms: pct(50), p99Ms: pct(99), queued: paced.queued },
+      lag: { p50UpToS: bucketQuantile(lagBefore, lagAfter, 0.5), p99UpToS: bucketQuantile(lagBefore, lagAfter, 0.99), samples: (lagAfter.get(Infinity) ?? 0) - (lagBefore.get(Infinity) ?? 0) },
+      saturation: { tps: saturation.rps, errors: saturation.errors + saturation.non2xx + saturation.mismatches, p50Ms: saturation.p50, p99Ms: saturation.p99 },
+    };
+  } finally {
+    await platform.stop();
+  }
+}
+
+async function main(): Promise<void> {
+  const report: Record<string, unknown> = { node: process.version, loadavgAtStart: loadavg().map((l) => Math.round(l * 100) / 100), rows: ROWS, seconds: SECONDS };
+  if (!args['skip-sync']) {
+    log('P3: one staging-sync worker');
+    const one = await syncThroughput(1);
+    log(`  ${Math.round(one.rowsPerSec)} rows/s (${one.rows} rows in ${one.seconds.toFixed(1)} s)`);
+    log('P4: two staging-sync workers');
+    const two = await syncThroughput(2);
+    log(`  ${Math.round(two.rowsPerSec)} rows/s (${two.rows} rows in ${two.seconds.toFixed(1)} s)`);
+    report['p3'] = { ...one, target: TARGETS.p3RowsPerSec, met: one.rowsPerSec >= TARGETS.p3RowsPerSec };
+    report['p4'] = { ...two, speedup: two.rowsPerSec / one.rowsPerSec, target: TARGETS.p4Speedup, met: two.rowsPerSec / one.rowsPerSec >= TARGETS.p4Speedup };
+  }
+  if (!args['skip-gateway']) {
+    log(`P2/P5: Ingest through the gateway at 500/s for ${SECONDS} s, then saturation`);
+    const g = await gatewayIngest();
+    log(`  paced 500/s: p50 ${g.paced.p50Ms.toFixed(1)} ms, p99 ${g.paced.p99Ms.toFixed(1)} ms, errors ${g.paced.errors}; saturation ${Math.round(g.saturation.tps)} calls/s; lag p50 ≤ ${g.lag.p50UpToS} s, p99 ≤ ${g.lag.p99UpToS} s`);
+    report['p2'] = { ...g.paced, saturationTps: g.saturation.tps, saturation: g.saturation, met: g.saturation.tps >= TARGETS.p2Tps && g.paced.p99Ms <= TARGETS.p2P99Ms };
+    report['p5'] = { ...g.lag, met: g.lag.p50UpToS <= TARGETS.p5P50s && g.lag.p99UpToS <= TARGETS.p5P99s };
+  }
+  report['loadavgAtEnd'] = loadavg().map((l) => Math.round(l * 100) / 100);
+  const outDir = join(ROOT, 'reports', 'bench');
+  mkdirSync(outDir, { recursive: true });
+  writeFileSync(join(outDir, 'staging-pipeline.json'), `${JSON.stringify(report, null, 2)}\n`);
+  process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+}
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    log(String((err as Error).stack ?? err));
+    process.exit(1);
+  },
+);
