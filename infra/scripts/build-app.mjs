@@ -1,20 +1,33 @@
 #!/usr/bin/env node
-// Bundles one app (or `all`) with esbuild into dist/apps/<app>/main.js: libs are bundled in (resolved
+// Bundles one app (or `all`) with esbuild into dist/apps/<app>/main.js (and <name>.thread.js for each
+// src/**/<name>.thread.ts worker-thread entry): libs are bundled in (resolved
 // through tsconfig paths), npm packages stay external. Each app's migrations/ folder and the built-in
 // schemas (schemas/) are copied beside it.
-import { cpSync, existsSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { build } from 'esbuild';
 import { ROOT } from './lib.mjs';
 
 export const APPS = ['api-gateway', 'local-store', 'staging-sync', 'cloud-executor'];
 
+// Worker-thread entries of an app (files named *.thread.ts under src/), by output name (workflow-script.thread).
+function threadEntries(dir, out = {}) {
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) threadEntries(path, out);
+    else if (entry.name.endsWith('.thread.ts')) out[entry.name.slice(0, -'.ts'.length)] = path;
+  }
+  return out;
+}
+
 export async function buildApp(app) {
   const outdir = join(ROOT, 'dist', 'apps', app);
   rmSync(outdir, { recursive: true, force: true });
   await build({
-    entryPoints: [join(ROOT, 'apps', app, 'src', 'main.ts')],
-    outfile: join(outdir, 'main.js'),
+    // main.ts, plus each worker-thread entry (`*.thread.ts`) as a file of its own beside it.
+    entryPoints: { main: join(ROOT, 'apps', app, 'src', 'main.ts'), ...threadEntries(join(ROOT, 'apps', app, 'src')) },
+    outdir,
+    entryNames: '[name]',
     bundle: true,
     platform: 'node',
     target: 'node20',

@@ -1,0 +1,238 @@
+import { Writable } from 'node:stream';
+import { createLogger } from '@cap/platform-logger';
+import { createScriptSandbox, type ScriptHost, type ScriptSandbox } from './workflow-script.sandbox';
+import type { HostOp, ScriptInput, ScriptOutcome } from './workflow-script.protocol';
+
+const quiet = createLogger({ service: 'test', level: 'silent', destination: new Writable({ write: (_c, _e, cb) => cb() }) });
+
+const input = (over: Partial<ScriptInput> = {}): ScriptInput => ({
+  vars: {},
+  instanceVars: {},
+  taskVars: {},
+  instance: { id: '42', internalName: 'WKF42' },
+  task: { id: '7', activity: 'js' },
+  ...over,
+});
+
+interface FakeHost extends ScriptHost {
+  calls: { op: HostOp; args: unknown }[];
+  logs: { level: string; message: string }[];
+}
+
+function fakeHost(answer: (op: HostOp, args: unknown) => Promise<unknown> = async () => null): FakeHost {
+  const calls: FakeHost['calls'] = [];
+  const logs: FakeHost['logs'] = [];
+  return {
+    calls,
+    logs,
+    call: async (op, args) => {
+      calls.push({ op, args });
+      return answer(op, args);
+    },
+    log: (level, message) => logs.push({ level, message }),
+  };
+}
+
+function failed(outcome: ScriptOutcome): Extract<ScriptOutcome, { ok: false }> {
+  if (outcome.ok) throw new Error(`expected a failure, got ${JSON.stringify(outcome)}`);
+  return outcome;
+}
+
+describe('workflow script sandbox (QuickJS in a worker thread)', () => {
+  let sandbox: ScriptSandbox;
+  const CPU_MS = 400;
+
+  beforeAll(() => {
+    sandbox = createScriptSandbox({ workers: 2, limits: { cpuMs: CPU_MS, wallMs: 10_000, memoryBytes: 16 * 1024 * 1024, stackBytes: 256 * 1024 }, logger: quiet });
+  });
+  afterAll(() => sandbox.close());
+
+  it('when a script reads and sets vars, instance.vars and task.vars and logs, then the engine gets them back', async () => {
+    const host = fakeHost();
+    const outcome = await sandbox.run(
+      {
+        source: [
+          'logInfo("hello", instance.internalName, task.activity, vars.count);',
+          'vars.count = vars.count + 1;',
+          'vars.when = new Date(Date.UTC(2026, 0, 2));',
+          'instance.vars.mode = "full"; delete instance.vars.old;',
+          'task.vars.local = true;',
+          'vars.bad = { nested: 1 };',
+          'logWarning({ a: 1 });',
+        ].join('\n'),
+        input: input({ vars: { count: 41 }, instanceVars: { old: 'x', keep: 'y' } }),
+      },
+      host,
+    );
+    expect(outcome).toMatchObject({
+      ok: true,
+      vars: { count: 42, when: '2026-01-02T00:00:00.000Z' },
+      instanceVars: { mode: 'full', keep: 'y' },
+      taskVars: { local: true },
+      dropped: ['vars.bad'],
+    });
+    expect(host.logs).toEqual([
+      { level: 'info', message: 'hello WKF42 js 41' },
+      { level: 'warning', message: '{"a":1}' },
+    ]);
+  });
+
+  it('when a script loops forever, then it is stopped within its CPU limit and the failure names the loop line', async () => {
+    const started = Date.now();
+    const outcome = failed(await sandbox.run({ source: 'var n = 0;\nlogInfo("spinning");\n\nwhile (true) {\n  n++;\n}', input: input() }, fakeHost()));
+    const elapsed = Date.now() - started;
+    expect(outcome).toMatchObject({ kind: 'cpuLimit', line: 4 });
+    expect(outcome.message).toContain(`CPU time limit of ${CPU_MS} ms`);
+    expect(elapsed).toBeLessThan(CPU_MS + 1_500);
+    // A loop that calls functions, nested in a function, reports the loop too.
+    const nested = failed(await sandbox.run({ source: 'function spin() {\n  for (;;) Math.sqrt(2);\n}\nspin();', input: input() }, fakeHost()));
+    expect(nested).toMatchObject({ kind: 'cpuLimit', line: 2 });
+  });
+
+  it('when a script catches the interruption, then it is stopped anyway', async () => {
+    const outcome = failed(await sandbox.run({ source: 'try {\n  while (true) {}\n} catch (e) {}\nvars.escaped = true;\nwhile (true) {}', input: input() }, fakeHost()));
+    expect(outcome.kind).toBe('cpuLimit');
+    expect(outcome.line).toBe(2);
+  });
+
+  it('when the engine waits for a runaway script, then its own event loop keeps turning', async () => {
+    const lags: number[] = [];
+    let last = Date.now();
+    const timer = setInterval(() => {
+      const now = Date.now();
+      lags.push(now - last - 10);
+      last = now;
+    }, 10);
+    try {
+      failed(await sandbox.run({ source: 'while (true) {}', input: input() }, fakeHost()));
+    } finally {
+      clearInterval(timer);
+    }
+    expect(lags.length).toBeGreaterThan(10);
+    expect(Math.max(...lags)).toBeLessThan(200);
+  });
+
+  it('when a script allocates without bound, then it is stopped at its memory limit', async () => {
+    const objects = failed(await sandbox.run({ source: 'var keep = [];\nwhile (true) {\n  keep.push({ n: keep.length });\n}', input: input() }, fakeHost()));
+    expect(objects.kind).toBe('memoryLimit');
+    expect(objects.message).toContain('memory limit of 16 MB');
+    expect(objects.line).toBe(2); // the loop that kept allocating
+    // Strings (which QuickJS's own heap limit does not fully count) are stopped too.
+    const strings = failed(await sandbox.run({ source: 'var keep = [];\n\nfor (;;) keep.push("x".repeat(1000) + keep.length);', input: input() }, fakeHost()));
+    expect(strings.kind).toBe('memoryLimit');
+    expect(strings.line).toBe(3);
+    const huge = failed(await sandbox.run({ source: 'var s = "q".repeat(400 * 1024 * 1024);', input: input() }, fakeHost()));
+    expect(huge.kind).toBe('memoryLimit');
+    // The sandbox is usable afterwards.
+    expect(await sandbox.run({ source: 'vars.x = [1, 2, 3].map(function (n) { return n * 2; }).join();', input: input() }, fakeHost())).toMatchObject({ ok: true, vars: { x: '2,4,6' } });
+  });
+
+  it('when a script recurses without end, then it is stopped at the stack limit', async () => {
+    const outcome = failed(await sandbox.run({ source: 'function f(n) { return f(n + 1) + 1; }\nf(0);', input: input() }, fakeHost()));
+    expect(outcome.kind).toBe('stackLimit');
+    expect(outcome.line).toBe(1);
+  });
+
+  it('when a script looks for require, process, fetch, timers or file access, then none of them exists', async () => {
+    const host = fakeHost();
+    const outcome = await sandbox.run(
+      {
+        source: "logInfo([typeof require, typeof process, typeof fetch, typeof setTimeout, typeof std, typeof os, typeof Deno, typeof XMLHttpRequest, typeof WebAssembly].join(','));",
+        input: input(),
+      },
+      host,
+    );
+    expect(outcome.ok).toBe(true);
+    expect(host.logs[0]!.message).toBe(Array(9).fill('undefined').join(','));
+    const req = failed(await sandbox.run({ source: '// read a file\nvar fs = require("fs");', input: input() }, fakeHost()));
+    expect(req).toMatchObject({ kind: 'runtime', line: 2 });
+    expect(req.message).toContain("'require' is not defined");
+    const imp = await sandbox.run({ source: 'import("os").then(function () { vars.os = "loaded"; }, function (e) { vars.err = String(e); });', input: input() }, fakeHost());
+    expect(imp.ok && imp.vars).toEqual({ err: expect.stringContaining('os') });
+  });
+
+  it('when a script has a syntax error, then the failure gives its line (and says how to write E4X literals)', async () => {
+    const syntax = failed(await sandbox.run({ source: 'var a = 1;\nvar b = ;\n', input: input() }, fakeHost()));
+    expect(syntax).toMatchObject({ kind: 'syntax', line: 2 });
+    expect(syntax.message).toMatch(/^SyntaxError: /);
+    const e4x = failed(await sandbox.run({ source: 'var a = 1;\n\nvar r = <recipient email="a@b.c"/>;', input: input() }, fakeHost()));
+    expect(e4x).toMatchObject({ kind: 'syntax', line: 3 });
+    expect(e4x.message).toContain('E4X XML literals are not supported');
+  });
+
+  it('when a script throws at run time, then the failure gives the line and the message', async () => {
+    const outcome = failed(await sandbox.run({ source: 'var o = {};\nlogInfo("before");\nvar x = o.missing.field;', input: input() }, fakeHost()));
+    expect(outcome).toMatchObject({ kind: 'runtime', line: 3 });
+    expect(outcome.message).toBe("TypeError: cannot read property 'field' of undefined");
+    const thrown = failed(await sandbox.run({ source: '\n\nthrow new Error("stop here");', input: input() }, fakeHost()));
+    expect(thrown).toMatchObject({ kind: 'runtime', line: 3, message: 'Error: stop here' });
+  });
+
+  it('when a script calls logError, then it fails even if it catches the exception', async () => {
+    const host = fakeHost();
+    const outcome = failed(await sandbox.run({ source: 'try {\n  logError("bad input", 3);\n} catch (e) {}\nvars.after = 1;', input: input() }, host));
+    expect(outcome).toMatchObject({ kind: 'logError', message: 'logError: bad input 3' });
+    expect(host.logs).toEqual([{ level: 'error', message: 'bad input 3' }]);
+  });
+
+  it('when a script calls the Campaign API, then each call reaches the host synchronously and errors are catchable exceptions with their code', async () => {
+    const host = fakeHost(async (op, args) => {
+      if (op === 'query') return { recipient: [{ email: 'a@example.com' }, { email: 'b@example.com' }] };
+      if (op === 'getOption') {
+        await new Promise((r) => setTimeout(r, 600)); // longer than the CPU limit: waiting on the host does not count
+        return 'value-of-' + (args as { name: string }).name;
+      }
+      if (op === 'write' && (args as { mode: string }).mode === 'ingest') return 'uuid-1';
+      if (op === 'write') throw Object.assign(new Error('XTK-170102 unknown attribute @nope'), { code: 'XTK-170102' });
+      return null;
+    });
+    const outcome = await sandbox.run(
+      {
+        source: [
+          'var res = xtk.queryDef.create({ queryDef: { schema: "nms:recipient", operation: "select", select: { node: [{ expr: "@email" }] } } }).ExecuteQuery();',
+          'vars.count = res.recipient.length;',
+          'vars.first = res.recipient[0].email;',
+          'vars.opt = getOption("NmsServer_URL");',
+          'vars.id = xtk.session.Ingest(\'<recipientStg xtkschema="nms:recipientStg" email="x@y.z"/>\');',
+          'try { xtk.session.Write({ xtkschema: "nms:recipient", nope: 1 }); } catch (e) { vars.code = e.code; vars.msg = e.message; }',
+          'xtk.workflow.PostEvent("WKF2", "signal", "", { a: "1" }, true);',
+          'nms.subscription.Subscribe("NEWS", { email: "x@y.z" }, true);',
+          'NLWS.xtkQueryDef.create(\'<queryDef schema="nms:recipient" operation="count"/>\').executeQuery();',
+        ].join('\n'),
+        input: input(),
+      },
+      host,
+    );
+    expect(outcome).toMatchObject({
+      ok: true,
+      vars: { count: 2, first: 'a@example.com', opt: 'value-of-NmsServer_URL', id: 'uuid-1', code: 'XTK-170102', msg: 'XTK-170102 unknown attribute @nope' },
+    });
+    expect(host.calls.map((c) => c.op)).toEqual(['query', 'getOption', 'write', 'write', 'postEvent', 'subscription', 'query']);
+    expect(host.calls[2]!.args).toEqual({ mode: 'ingest', doc: { xml: '<recipientStg xtkschema="nms:recipientStg" email="x@y.z"/>' } });
+    expect(host.calls[4]!.args).toEqual({ workflowId: 'WKF2', activity: 'signal', transition: '', variables: { json: { a: '1' } }, complete: true });
+    expect(host.calls[5]!.args).toEqual({ action: 'subscribe', services: 'NEWS', recipient: { json: { email: 'x@y.z' } }, create: true });
+    expect(host.calls[6]!.args).toEqual({ xml: '<queryDef schema="nms:recipient" operation="count"/>' });
+  });
+
+  it('when a host call fails and the script does not catch it, then the failure names the code and the line', async () => {
+    const host = fakeHost(async () => {
+      throw Object.assign(new Error('XTK-170036 Unable to parse expression'), { code: 'XTK-170036' });
+    });
+    const outcome = failed(await sandbox.run({ source: 'var q = xtk.queryDef.create("<queryDef/>");\n\nq.ExecuteQuery();', input: input() }, host));
+    expect(outcome).toMatchObject({ kind: 'runtime', line: 3, message: 'Error: XTK-170036 Unable to parse expression' });
+  });
+
+  it('when a script tries to replace the Campaign globals, then they stay as they were', async () => {
+    const host = fakeHost();
+    const outcome = await sandbox.run({ source: 'xtk.session.Write = null;\nvars.ok = typeof xtk.session.Write;\ntry { instance.vars = {}; } catch (e) { vars.err = e.name; }', input: input() }, host);
+    expect(outcome).toMatchObject({ ok: true, vars: { ok: 'function' } });
+  });
+
+  it('when many scripts run at once, then each gets its own globals', async () => {
+    const outcomes = await Promise.all(
+      [1, 2, 3, 4, 5].map((n) => sandbox.run({ source: `var mine = ${n};\nglobalThis.shared = (globalThis.shared || 0) + 1;\nvars.n = mine; vars.shared = shared;`, input: input() }, fakeHost())),
+    );
+    expect(outcomes.map((o) => (o.ok ? [o.vars['n'], o.vars['shared']] : o.message))).toEqual([1, 2, 3, 4, 5].map((n) => [n, 1]));
+    expect(sandbox.stats().workers).toBeLessThanOrEqual(2);
+  });
+});

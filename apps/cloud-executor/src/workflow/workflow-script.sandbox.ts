@@ -1,0 +1,221 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
+import type { Logger } from '@cap/platform-logger';
+import type { HostCall, HostOp, HostReply, ScriptInput, ScriptLimits, ScriptOutcome, WorkerBootData, WorkerToMain } from './workflow-script.protocol';
+
+/** What the engine answers a script's host calls with (workflow-script.host.ts). */
+export interface ScriptHost {
+  /** Runs a host call; resolves with a JSON-serialisable result, rejects with the error the script sees. */
+  call(op: HostOp, args: unknown): Promise<unknown>;
+  log(level: 'info' | 'warning' | 'error', message: string): void;
+}
+
+export interface ScriptSandbox {
+  /** Runs one script to its end, or until a limit stops it; never rejects (failures are outcomes). */
+  run(request: { source: string; input: ScriptInput; limits?: Partial<ScriptLimits> }, host: ScriptHost): Promise<ScriptOutcome>;
+  /** Workers alive and scripts waiting for one (diagnostics). */
+  stats(): { workers: number; busy: number; queued: number };
+  /** Waits for running scripts, then ends the workers. */
+  close(): Promise<void>;
+}
+
+export interface ScriptSandboxOptions {
+  /** Worker threads (scripts run in parallel up to this number; more wait their turn). */
+  workers: number;
+  limits: ScriptLimits;
+  logger: Logger;
+  /** Added to the wall limit before a worker that does not answer is terminated (a backstop: QuickJS stops first). */
+  graceMs?: number;
+}
+
+/**
+ * The worker entry: the bundled file beside main.js in dist/, the TypeScript source (run through tsx) when the
+ * engine itself runs from source (tests, `nx serve`).
+ */
+function workerEntry(): { file: string; execArgv: string[] } {
+  const bundled = join(__dirname, 'workflow-script.thread.js');
+  if (__filename.endsWith('.js') && existsSync(bundled)) return { file: bundled, execArgv: [] };
+  return { file: join(__dirname, 'workflow-script.thread.ts'), execArgv: ['--require', require.resolve('tsx/cjs')] };
+}
+
+interface Job {
+  id: number;
+  source: string;
+  input: ScriptInput;
+  limits: ScriptLimits;
+  host: ScriptHost;
+  resolve(outcome: ScriptOutcome): void;
+}
+
+interface PoolWorker {
+  worker: Worker;
+  hostPort: MessagePort;
+  signal: Int32Array;
+  ready: boolean;
+  job?: Job;
+  backstop?: NodeJS.Timeout;
+  gone: boolean;
+}
+
+/**
+ * A pool of script workers (workflow-script.thread.ts), started on first use. A script runs in a worker
+ * thread so that the engine's event loop never runs script code: a runaway script costs one worker its CPU
+ * limit, while the engine, its RPC and every other workflow go on. A worker that does not answer within the
+ * wall limit plus `graceMs` is terminated and replaced; so is one whose QuickJS module may be damaged.
+ */
+export function createScriptSandbox(options: ScriptSandboxOptions): ScriptSandbox {
+  const logger = options.logger.child({ module: 'workflow-sandbox' });
+  const graceMs = options.graceMs ?? 5_000;
+  const entry = workerEntry();
+  const workers: PoolWorker[] = [];
+  const queue: Job[] = [];
+  let nextJobId = 1;
+  let closing = false;
+  let idle: (() => void) | undefined;
+
+  const finish = (pw: PoolWorker, outcome: ScriptOutcome) => {
+    const job = pw.job;
+    if (!job) return;
+    pw.job = undefined;
+    if (pw.backstop) clearTimeout(pw.backstop);
+    job.resolve(outcome);
+  };
+
+  const retire = (pw: PoolWorker, why: string) => {
+    if (pw.gone) return;
+    pw.gone = true;
+    workers.splice(workers.indexOf(pw), 1);
+    finish(pw, { ok: false, kind: 'internal', message: `the script's worker stopped (${why})`, cpuMs: 0 });
+    if (!pw.ready) {
+      // A worker that cannot even start would fail again: the waiting scripts fail instead of looping on spawns.
+      for (const job of queue.splice(0)) job.resolve({ ok: false, kind: 'internal', message: `the script sandbox could not start (${why})`, cpuMs: 0 });
+    }
+    pw.hostPort.close();
+    void pw.worker.terminate();
+  };
+
+  const dispatch = () => {
+    while (queue.length > 0) {
+      let pw = workers.find((w) => w.ready && !w.job && !w.gone);
+      if (!pw) {
+        if (workers.length < options.workers) spawn();
+        return;
+      }
+      const job = queue.shift()!;
+      pw.job = job;
+      pw.backstop = setTimeout(() => {
+        logger.warn({ event: 'workflow.script.worker_terminated', jobId: job.id }, 'a script worker did not answer in time: terminated');
+        const worker = pw!;
+        finish(worker, {
+          ok: false,
+          kind: 'wallLimit',
+          message: `the script did not stop within its time limit of ${job.limits.wallMs} ms; its worker was terminated`,
+          cpuMs: 0,
+        });
+        retire(worker, 'terminated after its time limit');
+        dispatch();
+      }, job.limits.wallMs + graceMs);
+      pw.worker.postMessage({ type: 'run', job: { jobId: job.id, source: job.source, input: job.input, limits: job.limits } });
+      pw = undefined;
+    }
+    if (closing && workers.every((w) => !w.job)) idle?.();
+  };
+
+  const spawn = () => {
+    const { port1, port2 } = new MessageChannel();
+    const signalBuffer = new SharedArrayBuffer(4);
+    const boot: WorkerBootData = { hostPort: port2, signal: signalBuffer, memoryBytes: options.limits.memoryBytes };
+    const worker = new Worker(entry.file, {
+      workerData: boot,
+      transferList: [port2],
+      execArgv: entry.execArgv,
+      // The worker's own JavaScript heap (QuickJS's heap is WebAssembly memory, limited per script).
+      resourceLimits: { maxOldGenerationSizeMb: 128, stackSizeMb: 4 },
+      stdout: false,
+      stderr: false,
+    });
+    const pw: PoolWorker = { worker, hostPort: port1, signal: new Int32Array(signalBuffer), ready: false, gone: false };
+    workers.push(pw);
+
+    port1.on('message', (call: HostCall) => {
+      const job = pw.job;
+      if (!job || job.id !== call.jobId) return; // a call of a script that is already over
+      const answer = (reply: HostReply) => {
+        if (pw.gone) return;
+        pw.hostPort.postMessage(reply);
+        Atomics.add(pw.signal, 0, 1);
+        Atomics.notify(pw.signal, 0);
+      };
+      let args: unknown;
+      try {
+        args = JSON.parse(call.payload);
+      } catch {
+        answer({ seq: call.seq, ok: false, code: 'WKF-560036', message: 'unreadable host call' });
+        return;
+      }
+      job.host.call(call.op, args).then(
+        (result) => answer({ seq: call.seq, ok: true, result: JSON.stringify(result ?? null) }),
+        (err: unknown) => {
+          const code = typeof (err as { code?: unknown }).code === 'string' && /^[A-Z]{3}-\d{6}$/.test((err as { code: string }).code) ? (err as { code: string }).code : 'WKF-560036';
+          answer({ seq: call.seq, ok: false, code, message: err instanceof Error ? err.message : String(err) });
+        },
+      );
+    });
+    worker.on('message', (message: WorkerToMain) => {
+      switch (message.type) {
+        case 'ready':
+          pw.ready = true;
+          dispatch();
+          return;
+        case 'log':
+          if (pw.job?.id === message.jobId) pw.job.host.log(message.level, message.message);
+          return;
+        case 'done':
+          if (pw.job?.id === message.jobId) finish(pw, message.outcome);
+          if (message.recycle) retire(pw, 'recycled after a sandbox error');
+          dispatch();
+          return;
+      }
+    });
+    worker.on('error', (err) => {
+      logger.error({ event: 'workflow.script.worker_error', err }, 'script worker failed');
+      retire(pw, err.message);
+      dispatch();
+    });
+    worker.on('exit', (code) => {
+      if (!pw.gone) {
+        retire(pw, `exit code ${code}`);
+        dispatch();
+      }
+    });
+  };
+
+  return {
+    run(request, host) {
+      if (closing) return Promise.resolve({ ok: false, kind: 'internal', message: 'the engine is shutting down', cpuMs: 0 });
+      return new Promise<ScriptOutcome>((resolve) => {
+        const limits = { ...options.limits, ...request.limits };
+        // A script may ask for less memory than the workers are sized for, not more.
+        limits.memoryBytes = Math.min(limits.memoryBytes, options.limits.memoryBytes);
+        queue.push({ id: nextJobId++, source: request.source, input: request.input, limits, host, resolve });
+        dispatch();
+      });
+    },
+    stats() {
+      return { workers: workers.length, busy: workers.filter((w) => w.job).length, queued: queue.length };
+    },
+    async close() {
+      closing = true;
+      for (const job of queue.splice(0)) job.resolve({ ok: false, kind: 'internal', message: 'the engine is shutting down', cpuMs: 0 });
+      if (workers.some((w) => w.job)) await new Promise<void>((resolve) => (idle = resolve));
+      await Promise.all(
+        workers.splice(0).map(async (pw) => {
+          pw.gone = true;
+          pw.hostPort.close();
+          await pw.worker.terminate();
+        }),
+      );
+    },
+  };
+}
