@@ -7,6 +7,7 @@ import { loadGatewayConfig } from './config';
 import { createRateLimiter, createSoapAdmission, loadRateLimitConfig } from './rate-limit';
 import { createDataModelRouter } from './datamodel.route';
 import { createDownstreams } from './downstream.client';
+import { createDeliveryHandlers } from './handlers/delivery.handlers';
 import { createEventHandlers } from './handlers/event.handlers';
 import { createPersistHandlers } from './handlers/persist.handlers';
 import { createQueryHandlers } from './handlers/query.handlers';
@@ -71,6 +72,7 @@ function main(): void {
       const handlers = {
         ...createPersistHandlers({ schemas, downstreams }),
         ...createEventHandlers({ downstreams }),
+        ...createDeliveryHandlers({ downstreams }),
         ...createWorkflowHandlers({ downstreams }),
         ...createStagingHandlers({ downstreams }),
         ...createQueryHandlers({ schemas, downstreams }),

@@ -20,6 +20,40 @@ const shape = {
   WORKFLOW_STEP_BUDGET_MS: field.durationMs(1_000),
   /** Tasks one workflow run may create: a loop without end puts the workflow in error instead. */
   WORKFLOW_MAX_TASKS_PER_RUN: field.positiveInt(10_000),
+  /** Channel of deliveries and message-center templates whose @routing is empty: file or smtp. */
+  CHANNEL_DEFAULT: field.enumOf(['file', 'smtp'], 'file'),
+  /** Folder the file channel writes message batches to (JSON lines), created when missing. */
+  CHANNEL_FILE_DIR: field.string('var/messages'),
+  /** SMTP server of the smtp channel (smtp://[user:password@]host[:port] or smtps://…); empty: no smtp channel. */
+  SMTP_URL: field.string('').refine((v) => v === '' || /^smtps?:\/\/[^\s/]+/.test(v), { message: 'expected smtp://host[:port] or smtps://host[:port] (or empty)' }),
+  /** Connections the smtp channel keeps open (messages are sent over them in parallel). */
+  SMTP_POOL_MAX: field.positiveInt(5),
+  /** SMTP connection, greeting and socket timeout; also the channel breaker's per-message timeout. */
+  SMTP_TIMEOUT_MS: field.durationMs(10_000),
+  /** How long the smtp channel's breaker stays open before a probe message. */
+  SMTP_BREAKER_RESET_MS: field.durationMs(5_000),
+  /** Accept an SMTP server certificate that does not verify (development only). */
+  SMTP_ALLOW_INVALID_CERTIFICATES: field.boolean(false),
+  /** Sender of emails whose template gives none. */
+  MESSAGE_DEFAULT_SENDER: field.string('campaign@localhost'),
+  /** Delivery logs rendered and handed to the channel per batch (one commit per batch). */
+  DELIVERY_BATCH_SIZE: field.positiveInt(2_000),
+  /** Poll period of the delivery runner (SubmitDelivery wakes it at once). */
+  DELIVERY_TICK_MS: field.durationMs(1_000),
+  /** Least time between two indicator updates of a delivery while it sends. */
+  DELIVERY_PROGRESS_MS: field.durationMs(1_000),
+  /** Wait before trying again a delivery whose channel was down (doubled per failed run, at most 60 s). */
+  DELIVERY_PAUSE_MS: field.durationMs(5_000),
+  /** Most transactional events processed per batch. */
+  MC_BATCH_SIZE: field.positiveInt(500),
+  /** Sending attempts before an event whose channel keeps failing temporarily is Expired. */
+  MC_MAX_ATTEMPTS: field.positiveInt(5),
+  /** Wait before the first retry of a temporarily failed event (doubled per attempt). */
+  MC_RETRY_DELAY_MS: field.durationMs(30_000),
+  /** Longest wait between two retries. */
+  MC_RETRY_MAX_DELAY_MS: field.durationMs(600_000),
+  /** Period of the retry loop (due retries and scheduled events). */
+  MC_RETRY_TICK_MS: field.durationMs(1_000),
 };
 
 export type CloudExecutorConfig = ReturnType<typeof loadCloudExecutorConfig>;

@@ -3,6 +3,7 @@ import { ALL_TOPICS, SERVICES, TOPICS } from '@cap/contracts';
 import { runDataService } from '@cap/platform-data-service';
 import { findAppFolder, runMain } from '@cap/platform-runtime';
 import { loadCloudExecutorConfig } from './config';
+import { createDeliveryModule } from './delivery/delivery.module';
 import { createWorkflowModule } from './workflow/workflow.module';
 
 /**
@@ -13,6 +14,7 @@ runMain(() => {
   const config = loadCloudExecutorConfig(process.env);
   const schemas = loadServiceSchemas(__dirname, config.SCHEMA_DIRS);
   const workflows = createWorkflowModule(config);
+  const deliveries = createDeliveryModule(config, schemas);
   runDataService({
     service: SERVICES.cloudExecutor,
     config,
@@ -22,11 +24,13 @@ runMain(() => {
     async prepare({ pool, base }) {
       if (config.MIGRATE_ON_START) await applySchemaDdl(pool, schemas, 'cloud', base.logger);
       await workflows.prepare({ pool, base });
+      await deliveries.prepare({ pool, base });
     },
-    createHandlers: ({ pool }) => ({
+    createHandlers: ({ pool, base }) => ({
       ...createDataHandlers({ pool, schemas, database: 'cloud', limits: { defaultLineCount: config.QUERY_DEFAULT_LINE_COUNT, maxLineCount: config.QUERY_MAX_LINE_COUNT } }),
       ...workflows.createHandlers(),
+      ...deliveries.createHandlers({ pool, base }),
     }),
-    startWorkers: (ctx) => workflows.startWorkers(ctx),
+    startWorkers: async (ctx) => [...(await workflows.startWorkers(ctx)), ...(await deliveries.startWorkers(ctx))],
   });
 });

@@ -3,7 +3,9 @@ import { applySchemaDdl, createDataHandlers, loadServiceSchemas } from '@cap/cam
 import { runDataService } from '@cap/platform-data-service';
 import { findAppFolder, runMain } from '@cap/platform-runtime';
 import { loadLocalStoreConfig } from './config';
+import { startDeliveryStateConsumer } from './deliveries/delivery-state.consumer';
 import { createEventHandlers } from './events/event.handlers';
+import { startEventStatusConsumer } from './events/event-status.consumer';
 import { createOperatorHandlers } from './operators/operator.handlers';
 import { createOptionHandlers } from './options/option.handlers';
 import { seedDevelopmentData } from './seed/dev.seed';
@@ -52,11 +54,15 @@ runMain(() => {
       const purge = startStagingPurge({ pool, sources, retentionMs: config.STAGING_RETENTION_SECONDS * 1000, intervalMs: config.STAGING_PURGE_INTERVAL_MS, logger: base.logger });
       const outbox = relay;
       const workflowStates = await startWorkflowStateConsumer({ pool, messaging: base.messaging, logger: base.logger });
+      const eventStatuses = await startEventStatusConsumer({ pool, messaging: base.messaging, logger: base.logger });
+      const deliveryStates = await startDeliveryStateConsumer({ pool, messaging: base.messaging, logger: base.logger });
       return [
         { name: 'outbox-relay', check: () => outbox.check(), stop: () => outbox.stop() },
         { name: 'staging-acks', check: () => acks.checkHealth(), stop: () => acks.stop() },
         { name: 'staging-purge', stop: () => purge.stop() },
         { name: 'workflow-states', stop: () => workflowStates.stop() },
+        { name: 'event-statuses', stop: () => eventStatuses.stop() },
+        { name: 'delivery-states', stop: () => deliveryStates.stop() },
       ];
     },
   });

@@ -63,6 +63,75 @@ const stagingSyncedSchema = z.object({
 });
 export type StagingSynced = z.infer<typeof stagingSyncedSchema>;
 
+/** Transactional events stored by local-store (PushEvent/PushEvents), relayed from its outbox to the message center. */
+const messageCenterEventSchema = z.object({
+  queue: z.enum(['rtEvent', 'batchEvent']),
+  /** The event's @id in the local DB (64-bit, decimal). */
+  eventId: z.string().regex(/^\d+$/, 'expected a decimal event id'),
+  type: z.string().min(1).max(64),
+  email: z.string().max(128).nullish(),
+  mobilePhone: z.string().max(32).nullish(),
+  externalId: z.string().max(64).nullish(),
+  language: z.string().max(8).nullish(),
+  country: z.string().max(2).nullish(),
+  wishedChannel: z.number().int().nullish(),
+  emailFormat: z.number().int().nullish(),
+  /** Deferred sending date (ISO 8601), if the caller gave one. */
+  scheduled: z.string().nullish(),
+  /** Past this date (ISO 8601) the event is not sent any more. */
+  expiration: z.string().nullish(),
+  /** The event's <ctx> as XML text. */
+  ctx: z.string().nullish(),
+  created: z.string(),
+});
+export type MessageCenterEvent = z.infer<typeof messageCenterEventSchema>;
+
+/** The message center's verdict on one event; local-store applies it to nms:rtEvent / nms:batchEvent. */
+const messageCenterStatusSchema = z.object({
+  queue: z.enum(['rtEvent', 'batchEvent']),
+  eventId: z.string().regex(/^\d+$/, 'expected a decimal event id'),
+  status: z.enum(['sent', 'failed', 'ignored', 'expired']),
+  failureReason: z.string().max(255).optional(),
+  /** The nms:delivery template used (decimal id), when one covered the event. */
+  deliveryId: z.string().regex(/^\d+$/).optional(),
+  attempts: z.number().int().min(0),
+  processingAt: z.string(),
+  processedAt: z.string(),
+});
+export type MessageCenterStatus = z.infer<typeof messageCenterStatusSchema>;
+
+/** A delivery action's definition, state and indicators, from cloud-executor to local-store (nms:delivery). */
+const deliveryStateSchema = z.object({
+  deliveryId: z.string().regex(/^\d+$/, 'expected a decimal delivery id'),
+  internalName: z.string().min(1).max(64),
+  label: z.string().max(128),
+  /** Internal name of the template it was created from. */
+  templateName: z.string().max(64),
+  messageType: z.number().int(),
+  routing: z.string().max(64),
+  subject: z.string().max(255),
+  senderAddress: z.string().max(128),
+  content: z.string(),
+  targets: z.string(),
+  /** nms:delivery:state: 45 start requested, 55 in progress, 95 finished, 99 failed. */
+  state: z.number().int(),
+  failureText: z.string().max(512).optional(),
+  targeted: z.number().int().min(0),
+  excluded: z.number().int().min(0),
+  toDeliver: z.number().int().min(0),
+  processed: z.number().int().min(0),
+  success: z.number().int().min(0),
+  error: z.number().int().min(0),
+  errorRendering: z.number().int().min(0),
+  errorRefused: z.number().int().min(0),
+  errorUnreachable: z.number().int().min(0),
+  /** Increases with every change of this delivery (the topic carries them in order). */
+  version: z.string().regex(/^\d+$/),
+  created: z.string(),
+  changedAt: z.string(),
+});
+export type DeliveryStateChange = z.infer<typeof deliveryStateSchema>;
+
 export const SERVICES = {
   localStore: 'local-store',
   cloudExecutor: 'cloud-executor',
@@ -121,6 +190,37 @@ export const TOPICS = {
       version: z.string().regex(/^\d+$/, 'expected a decimal version'),
       changedAt: z.string(),
     }),
+  }),
+  /** Events stored by local-store, relayed from its outbox (key = event id); cloud-executor's message center consumes them. */
+  messageCenterEvents: defineTopic({
+    name: 'messagecenter.event.created.v1',
+    partitions: 6,
+    retentionMs: 7 * DAY,
+    schemaVersion: 1,
+    deadLetter: true,
+    description: 'Transactional events (nms:rtEvent, nms:batchEvent) to render and send.',
+    payload: messageCenterEventSchema,
+  }),
+  /** The message center's final status per event (key = event id); local-store applies it to the event. */
+  messageCenterStatus: defineTopic({
+    name: 'messagecenter.event.status.v1',
+    partitions: 6,
+    retentionMs: 7 * DAY,
+    schemaVersion: 1,
+    deadLetter: true,
+    description: 'Sent, failed, ignored or expired: the outcome of each transactional event.',
+    payload: messageCenterStatusSchema,
+  }),
+  /** Delivery actions created by SubmitDelivery and their indicators (key = delivery id); local-store applies them to nms:delivery. */
+  deliveryStateChanged: defineTopic({
+    name: 'delivery.state.changed.v1',
+    partitions: 6,
+    retentionMs: 7 * DAY,
+    schemaVersion: 1,
+    deadLetter: true,
+    maxMessageBytes: 8 * 1024 * 1024,
+    description: 'nms:delivery definition, @state and indicators of each delivery action, in per-delivery order.',
+    payload: deliveryStateSchema,
   }),
 } as const;
 

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { campaignError, executeWriteSteps } from '@cap/campaign-persistence';
+import { TOPICS } from '@cap/contracts';
 import type { Schema } from '@cap/campaign-schema';
 import { compileWritePlan, planWrite, WriteError } from '@cap/campaign-write';
 import { element, parseXml, serializeXml, XmlParseError, type XmlElement } from '@cap/campaign-xml';
@@ -21,7 +22,8 @@ const SERVER_FIELDS = new Set(['@id', '@status', '@processing', '@processed', '@
  * Transactional events (nms:rtEvent / nms:batchEvent #PushEvent, #PushEvents): each event is validated
  * against its schema (a type, and an address to send to), stored as pending with a 64-bit id whose high
  * byte is the execution cell (as Campaign's), and its id returned. A bad event anywhere in a PushEvents
- * call stores none of them.
+ * call stores none of them. Each stored event also gets an outbox row (same transaction), which the relay
+ * publishes on messagecenter.event.created.v1 for cloud-executor's message center.
  */
 export function createEventHandlers(deps: { pool: Pool; schemas: ReadonlyMap<string, Schema>; cell: number }): Record<string, RpcHandler> {
   return {
@@ -66,6 +68,18 @@ export function createEventHandlers(deps: { pool: Pool; schemas: ReadonlyMap<str
           plan.values.push({ field: schema.fields.find((f) => f.xpath === '@status')!, value: 0 });
         });
         await executeWriteSteps(client, compileWritePlan(plans));
+        // Published to the message center through the outbox: stored and announced in one transaction.
+        await client.query(
+          `INSERT INTO cap_outbox (topic, message_key, payload)
+           SELECT $1, e.id::text, jsonb_strip_nulls(jsonb_build_object(
+                    'queue', $3::text, 'eventId', e.id::text, 'type', e.type, 'email', e.email, 'mobilePhone', e.mobile_phone,
+                    'externalId', e.external_id, 'language', e.language, 'country', e.country, 'wishedChannel', e.wished_channel,
+                    'emailFormat', e.email_format, 'scheduled', to_jsonb(e.scheduled), 'expiration', to_jsonb(e.expiration),
+                    'ctx', e.ctx, 'created', to_jsonb(coalesce(e.created, now()))))
+             FROM ${schema.table} e WHERE e.id = ANY($2::bigint[]) ORDER BY e.id`,
+          [TOPICS.messageCenterEvents.name, ids, p.data.queue],
+        );
+        await client.query("SELECT pg_notify('cap_outbox', '')");
         return { ids };
       });
     },

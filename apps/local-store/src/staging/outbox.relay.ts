@@ -26,6 +26,7 @@ export interface OutboxRelay {
 const TOPIC_BY_NAME = new Map<string, TopicDefinition<StagedChange>>([
   [TOPICS.stagingChanges.name, TOPICS.stagingChanges],
   [TOPICS.replicationChanges.name, TOPICS.replicationChanges],
+  [TOPICS.messageCenterEvents.name, TOPICS.messageCenterEvents as unknown as TopicDefinition<StagedChange>], // events for the message center (payload: MessageCenterEvent)
 ]);
 
 /** Any constant: the advisory lock that makes one relay (of all local-store replicas) publish at a time. */

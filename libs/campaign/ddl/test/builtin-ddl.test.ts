@@ -23,7 +23,7 @@ describe('DDL of the built-in schemas', () => {
 
   it('when planned for an empty cloud database, then exactly the cloud and replicated tables are created', () => {
     const tables = planDatabase(schemas, 'cloud', []).statements.filter((s) => s.action === 'create-table').map((s) => s.table);
-    expect(tables).toEqual(['nms_broad_log_rcp', 'nms_delivery', 'nms_recipient', 'nms_service', 'nms_subscription', 'nms_tracking_log_rcp', 'xtk_enum', 'xtk_enum_value', 'xtk_folder']);
+    expect(tables).toEqual(['nms_broad_log_event', 'nms_broad_log_rcp', 'nms_delivery', 'nms_event_stat', 'nms_recipient', 'nms_service', 'nms_subscription', 'nms_tracking_log_rcp', 'xtk_enum', 'xtk_enum_value', 'xtk_folder']);
   });
 
   it('when xtk:operator is created in the local database, then it has an identity key, a unique login and its defaults', () => {

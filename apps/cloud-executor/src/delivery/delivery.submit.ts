@@ -1,0 +1,130 @@
+import { z } from 'zod';
+import {
+  compileDeliveryTarget,
+  DeliveryError,
+  DeliveryErrorCodes,
+  DeliveryState,
+  isDeliveryError,
+  mergeDeliveryFragment,
+  personalisationFields,
+  prepareDelivery,
+  RECIPIENT_SCHEMA,
+  type DeliveryDefinition,
+  type PersonalisationField,
+} from '@cap/campaign-delivery';
+import { campaignError } from '@cap/campaign-persistence';
+import type { Schema } from '@cap/campaign-schema';
+import { parseXml, XmlParseError, type XmlElement } from '@cap/campaign-xml';
+import { errors } from '@cap/platform-errors';
+import type { Logger } from '@cap/platform-logger';
+import { withTransaction, type Pool } from '@cap/platform-postgres';
+import type { ChannelRegistry } from '../channels/channel.registry';
+import type { DeliveryStatePublisher } from './delivery-state.publisher';
+
+const submitParams = z.object({
+  scenarioName: z.string().trim().min(1).max(64),
+  /** The content fragment as the caller sent it (serialised XML); absent: the template as it is. */
+  content: z.string().max(8 * 1024 * 1024).optional(),
+});
+
+/** Delivery action ids: 2^50 + a cloud sequence (see migration 0003). */
+export const DELIVERY_ID_BASE = 1n << 50n;
+
+/** What a template row of nms_delivery (cloud copy) says, as a definition. */
+export interface TemplateRow {
+  id: string;
+  label: string | null;
+  message_type: number | null;
+  routing: string | null;
+  mail_parameters_subject: string | null;
+  mail_parameters_sender_address: string | null;
+  content: string | null;
+  targets: string | null;
+}
+
+export const TEMPLATE_COLUMNS = 'id, label, message_type, routing, mail_parameters_subject, mail_parameters_sender_address, content, targets';
+
+export function templateDefinition(row: TemplateRow): DeliveryDefinition {
+  return {
+    label: row.label ?? '',
+    messageType: row.message_type ?? 0,
+    routing: row.routing ?? '',
+    subject: row.mail_parameters_subject ?? '',
+    senderAddress: row.mail_parameters_sender_address ?? '',
+    content: row.content ?? '',
+    targets: row.targets ?? '',
+  };
+}
+
+/** The recipient fields a delivery template may use, and the delivery's own. */
+export function deliveryTemplateFields(schemas: ReadonlyMap<string, Schema>): { fields: PersonalisationField[]; known: { fields: Record<string, ReadonlySet<string>>; freeRoots: string[] } } {
+  const fields = personalisationFields(schemas.get(RECIPIENT_SCHEMA)!);
+  return { fields, known: { fields: { recipient: new Set(fields.map((f) => f.path)), delivery: new Set(['label', 'internalName', 'id']) }, freeRoots: [] } };
+}
+
+/**
+ * `delivery.submit` (nms:delivery#SubmitDelivery): finds the template by internal name in the cloud copy of
+ * nms:delivery, merges the content fragment, checks everything that can be checked before anything is
+ * written (channel, personalisation, target where clause), then records the delivery action as a job in ONE
+ * transaction and replies. Targeting and sending run in the background (delivery.runner.ts); the action
+ * appears in nms:delivery (local, then its cloud copy) through delivery.state.changed.v1.
+ */
+export function createSubmitHandler(deps: {
+  pool: Pool;
+  schemas: ReadonlyMap<string, Schema>;
+  channels: ChannelRegistry;
+  publisher: DeliveryStatePublisher;
+  defaultSender: string;
+  logger: Logger;
+  wake(): void;
+}) {
+  const { known } = deliveryTemplateFields(deps.schemas);
+  return async (params: unknown): Promise<{ deliveryId: string; internalName: string }> => {
+    const p = submitParams.safeParse(params);
+    if (!p.success) throw errors.invalidRequest('delivery.submit parameters', p.error.issues[0]?.message ?? 'rejected');
+    const { scenarioName } = p.data;
+    try {
+      let fragment: XmlElement | undefined;
+      if (p.data.content) {
+        try {
+          fragment = parseXml(p.data.content);
+        } catch (err) {
+          throw campaignError('SOP-330001', `Malformed SubmitDelivery content: ${err instanceof XmlParseError ? err.message : 'unreadable'}`);
+        }
+      }
+      const { rows } = await deps.pool.query<TemplateRow>(`SELECT ${TEMPLATE_COLUMNS} FROM nms_delivery WHERE internal_name = $1 AND is_model`, [scenarioName]);
+      if (rows.length === 0) {
+        throw new DeliveryError(
+          DeliveryErrorCodes.UNKNOWN_TEMPLATE,
+          `No delivery template '${scenarioName}' (a template is an nms:delivery with @isModel=true; one written moments ago reaches the execution database in about a second)`,
+        );
+      }
+      const definition = mergeDeliveryFragment(templateDefinition(rows[0]!), fragment);
+      if (!deps.channels.find(definition.routing)) {
+        throw new DeliveryError(DeliveryErrorCodes.UNKNOWN_CHANNEL, `routing '${definition.routing}' names no configured channel (configured: ${deps.channels.names().join(', ')})`);
+      }
+      if (definition.messageType === 0 && definition.senderAddress.trim() === '') definition.senderAddress = deps.defaultSender;
+      prepareDelivery(definition, known);
+      compileDeliveryTarget(definition.targets, deps.schemas);
+
+      const recorded = await withTransaction(deps.pool, async (client) => {
+        const seq = await client.query<{ seq: string }>("SELECT nextval('cap_delivery_action_seq')::text AS seq");
+        const n = BigInt(seq.rows[0]!.seq);
+        const deliveryId = (DELIVERY_ID_BASE + n).toString();
+        const internalName = `DM${n}`;
+        await client.query(
+          `INSERT INTO cap_delivery_job (delivery_id, internal_name, template_name, definition, phase, state) VALUES ($1, $2, $3, $4, 'targeting', $5)`,
+          [deliveryId, internalName, scenarioName, JSON.stringify(definition), DeliveryState.started],
+        );
+        return { deliveryId, internalName };
+      });
+      deps.logger.info({ event: 'delivery.submitted', ...recorded, template: scenarioName }, 'delivery recorded');
+      await deps.publisher.publish(recorded.deliveryId).catch((err: unknown) => deps.logger.warn({ event: 'delivery.publish_failed', deliveryId: recorded.deliveryId, err }, 'state not published yet; retried by the worker'));
+      deps.wake();
+      return recorded;
+    } catch (err) {
+      if (isDeliveryError(err)) throw campaignError(err.code, err.message);
+      throw err;
+    }
+  };
+}
