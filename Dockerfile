@@ -51,4 +51,5 @@ HEALTHCHECK --interval=10s --timeout=5s --start-period=30s --retries=3 \
   CMD ["node", "-e", "const port = process.env.HTTP_PORT || { 'api-gateway': 8080, 'local-store': 8081, 'staging-sync': 8082, 'cloud-executor': 8083 }[process.env.APP]; fetch('http://127.0.0.1:' + port + '/readyz', { signal: AbortSignal.timeout(4000) }).then((res) => process.exit(res.ok ? 0 : 1), () => process.exit(1));"]
 # Exec form cannot expand variables, so a shell expands APP and then `exec`s node: node becomes PID 1
 # and receives SIGTERM itself (no shell in between swallowing it).
-CMD ["sh", "-c", "exec node --enable-source-maps \"dist/apps/${APP}/main.js\""]
+# dist/apps/<app>/node-flags holds the app's V8 flags (infra/scripts/build-app.mjs): word-split on purpose.
+CMD ["sh", "-c", "exec node $(cat \"dist/apps/${APP}/node-flags\") --enable-source-maps \"dist/apps/${APP}/main.js\""]

@@ -3,12 +3,20 @@
 // src/**/<name>.thread.ts worker-thread entry): libs are bundled in (resolved
 // through tsconfig paths), npm packages stay external. Each app's migrations/ folder and the built-in
 // schemas (schemas/) are copied beside it.
-import { cpSync, existsSync, readdirSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { build } from 'esbuild';
 import { ROOT } from './lib.mjs';
 
 export const APPS = ['api-gateway', 'local-store', 'staging-sync', 'cloud-executor'];
+
+// V8 flags each app runs with, written to dist/apps/<app>/node-flags and read by everything that starts the
+// bundle (npm start, the Dockerfile, the test/benchmark process helper). The gateway's small young generation
+// and bounded old space keep its RSS under the 150 MB target (P1: ~97 MB instead of ~172 MB under saturation,
+// same throughput; docs/benchmarks.md); 192 MB of old space still parses the largest body it accepts (8 MiB).
+export const NODE_FLAGS = {
+  'api-gateway': ['--max-semi-space-size=2', '--max-old-space-size=192'],
+};
 
 // Worker-thread entries of an app (files named *.thread.ts under src/), by output name (workflow-script.thread).
 function threadEntries(dir, out = {}) {
@@ -41,6 +49,7 @@ export async function buildApp(app) {
   if (existsSync(migrations)) cpSync(migrations, join(outdir, 'migrations'), { recursive: true });
   // The built-in Campaign schemas travel with every service (each compiles the same data model).
   cpSync(join(ROOT, 'libs', 'campaign', 'schema', 'builtin'), join(outdir, 'schemas'), { recursive: true });
+  writeFileSync(join(outdir, 'node-flags'), `${(NODE_FLAGS[app] ?? []).join(' ')}\n`);
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {

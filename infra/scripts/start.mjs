@@ -2,6 +2,8 @@
 // `npm start`: the whole platform on this machine. Installs what is missing, brings up PostgreSQL, Redis
 // and Kafka, migrates, creates topics, builds and starts the four services as separate processes with
 // prefixed logs, and prints the gateway URL. Ctrl-C stops everything it started, Kafka included.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { ROOT, color, ensureNodeModules, log, run, spawn } from './lib.mjs';
 
@@ -64,7 +66,8 @@ async function main() {
     const env = { ...process.env, HTTP_HOST: process.env.HTTP_HOST ?? '127.0.0.1', HTTP_PORT: String(svc.port), SERVICE_INSTANCE_ID: `${svc.app}-dev` };
     // Development data (operators admin/admin and mc/mc, …) unless the environment says otherwise.
     if (svc.app === 'local-store') env.DEV_SEED = process.env.DEV_SEED ?? 'true';
-    const child = spawn('node', ['--enable-source-maps', `dist/apps/${svc.app}/main.js`], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const flags = readFileSync(join(ROOT, 'dist', 'apps', svc.app, 'node-flags'), 'utf8').split(/\s+/).filter(Boolean);
+    const child = spawn('node', [...flags, '--enable-source-maps', `dist/apps/${svc.app}/main.js`], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
     const prefix = color(svc.color, `[${svc.app}]`.padEnd(17));
     pipeWithPrefix(child.stdout, prefix);
     pipeWithPrefix(child.stderr, prefix);

@@ -200,6 +200,6 @@ describe('Dockerfile', () => {
     expect(dockerfile).toMatch(/^USER node$/m);
     expect(dockerfile).toMatch(/^STOPSIGNAL SIGTERM$/m);
     expect(dockerfile).toMatch(/^HEALTHCHECK [\s\S]*\/readyz/m);
-    expect(dockerfile).toMatch(/^CMD .*node --enable-source-maps .*dist\/apps\/\$\{APP\}\/main\.js/m);
+    expect(dockerfile).toMatch(/^CMD .*node \$\(cat \\"dist\/apps\/\$\{APP\}\/node-flags\\"\) --enable-source-maps .*dist\/apps\/\$\{APP\}\/main\.js/m);
   });
 });

@@ -61,13 +61,13 @@ async function lockWatermarks(client: PoolClient, keys: string[][]): Promise<Map
   const sorted = [...keys].sort((a, b) => (a[0]! + '\u0000' + a[1]! < b[0]! + '\u0000' + b[1]! ? -1 : 1));
   const sources = sorted.map((k) => k[0]!);
   const texts = sorted.map((k) => k[1]!);
-  await client.query(
-    `INSERT INTO cap_sync_watermark (schema_name, record_key, seq) SELECT s, k, -1 FROM unnest($1::text[], $2::text[]) AS x(s, k) ON CONFLICT DO NOTHING`,
-    [sources, texts],
-  );
+  // One statement creates the missing watermark rows and locks the existing ones (the no-op update takes the
+  // row lock), returning each key's newest applied sequence (-1 for a key never seen).
   const { rows } = await client.query<{ schema_name: string; record_key: string; seq: string }>(
-    `SELECT w.schema_name, w.record_key, w.seq::text FROM cap_sync_watermark w JOIN unnest($1::text[], $2::text[]) AS x(s, k) ON w.schema_name = x.s AND w.record_key = x.k
-     ORDER BY w.schema_name, w.record_key FOR UPDATE OF w`,
+    `INSERT INTO cap_sync_watermark AS w (schema_name, record_key, seq)
+     SELECT x.s, x.k, -1 FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS x(s, k, n) ORDER BY x.n
+     ON CONFLICT (schema_name, record_key) DO UPDATE SET seq = w.seq
+     RETURNING w.schema_name, w.record_key, w.seq::text`,
     [sources, texts],
   );
   return new Map(rows.map((r) => [watermarkId(r.schema_name, r.record_key), BigInt(r.seq)]));

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, mkdirSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { waitFor } from './wait.for';
@@ -37,7 +37,10 @@ export async function freePort(): Promise<number> {
 /** Starts one app from its bundle (dist/apps/<app>/main.js) as a separate OS process. */
 export async function startServiceProcess(app: AppName, env: Record<string, string>): Promise<ServiceProcess> {
   const port = await freePort();
-  const child: ChildProcess = spawn(process.execPath, ['--enable-source-maps', join(ROOT, 'dist', 'apps', app, 'main.js')], {
+  // The app's V8 flags, as npm start and the Dockerfile use them (written by infra/scripts/build-app.mjs).
+  const flagsFile = join(ROOT, 'dist', 'apps', app, 'node-flags');
+  const flags = existsSync(flagsFile) ? readFileSync(flagsFile, 'utf8').split(/\s+/).filter(Boolean) : [];
+  const child: ChildProcess = spawn(process.execPath, [...flags, '--enable-source-maps', join(ROOT, 'dist', 'apps', app, 'main.js')], {
     cwd: ROOT,
     env: {
       PATH: process.env['PATH'] ?? '',
