@@ -245,7 +245,8 @@ describe('the unmodified @adobe/acc-js-sdk against the gateway', () => {
       const mc = await sdk.init(sdk.ConnectionParameters.ofSessionToken(url, 'mc/mc'));
       await mc.logon();
       const before = await admin.mcPing();
-      const id: string = await mc.NLWS.nmsRtEvent.pushEvent({ wishedChannel: 0, type: 'welcome', email: 'alex@example.com', ctx: { firstName: 'Alex' } });
+      // Scheduled for later: the message center keeps it pending until then (otherwise it is processed at once).
+      const id: string = await mc.NLWS.nmsRtEvent.pushEvent({ wishedChannel: 0, type: 'welcome', email: 'alex@example.com', scheduled: '2099-01-01T00:00:00Z', ctx: { firstName: 'Alex' } });
       expect(BigInt(id) >> 56n).toBe(1n);
       const event = await admin.NLWS.xtkQueryDef
         .create({ schema: 'nms:rtEvent', operation: 'get', select: { node: [{ expr: '@type' }, { expr: '@email' }, { expr: '@status' }, { expr: 'ctx' }] }, where: { condition: { expr: `@id = ${id}` } } })
