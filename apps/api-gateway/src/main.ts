@@ -101,9 +101,9 @@ function main(): void {
         ],
         mount: (app) => {
           app.set('trust proxy', 'loopback');
-          app.use(createDataModelRouter({ schemas, sessions }));
-          app.use(createWsdlRouter({ schemas }));
-          app.use(createPingRouter({ downstreams, logger, mcQueueMax: config.MC_QUEUE_MAX, instanceName: config.INSTANCE_NAME, version: `${VERSION.major}.${VERSION.minor}.${VERSION.servicePack}`, buildNumber: BUILD_NUMBER }));
+          // SOAP answers are never cached: no ETag (Express would hash every answer).
+          app.set('etag', false);
+          // The SOAP router first: nearly every request is a SOAP call.
           app.use(
             createSoapRouter({
               dispatcher,
@@ -113,6 +113,9 @@ function main(): void {
               admit: createSoapAdmission({ limiter: rateLimiter }),
             }),
           );
+          app.use(createDataModelRouter({ schemas, sessions }));
+          app.use(createWsdlRouter({ schemas }));
+          app.use(createPingRouter({ downstreams, logger, mcQueueMax: config.MC_QUEUE_MAX, instanceName: config.INSTANCE_NAME, version: `${VERSION.major}.${VERSION.minor}.${VERSION.servicePack}`, buildNumber: BUILD_NUMBER }));
         },
       });
       logger.info({ event: 'gateway.ready', url: http.url, schemas: schemas.size }, `Campaign API gateway at ${http.url}`);
