@@ -239,10 +239,10 @@ describe('workflows through the unmodified @adobe/acc-js-sdk', () => {
   });
 
   it('when a definition is invalid, then Start answers a WKF fault that names the problem, and the workflow stays unstarted', async () => {
-    const unknownType = await createWorkflow('<activities><start name="start"><transition target="js"/></start><javascript name="js"><transition target="end"/></javascript><end name="end"/></activities>');
+    const unknownType = await createWorkflow('<activities><start name="start"><transition target="ft"/></start><fileTransfer name="ft"><transition target="end"/></fileTransfer><end name="end"/></activities>');
     const fault = await failure(NLWS.xtkWorkflow.start(unknownType));
     expect(fault).toMatchObject({ statusCode: 500, errorCode: 'WKF-560011' });
-    expect(fault.faultString).toContain('unknown activity type <javascript>');
+    expect(fault.faultString).toContain('unknown activity type <fileTransfer>');
     const dangling = await createWorkflow('<activities><start name="start"><transition target="ghost"/></start><end name="end"/></activities>');
     expect((await failure(NLWS.xtkWorkflow.start(dangling))).faultString).toContain("transition to 'ghost'");
     const noEnd = await createWorkflow('<activities><start name="start"><transition target="signal"/></start><external name="signal"/></activities>');

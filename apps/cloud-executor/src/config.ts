@@ -20,6 +20,22 @@ const shape = {
   WORKFLOW_STEP_BUDGET_MS: field.durationMs(1_000),
   /** Tasks one workflow run may create: a loop without end puts the workflow in error instead. */
   WORKFLOW_MAX_TASKS_PER_RUN: field.positiveInt(10_000),
+  /** JavaScript activities: CPU time one script may use (its waits on queries and writes do not count). */
+  WORKFLOW_JS_CPU_LIMIT_MS: field.durationMs(5_000),
+  /** JavaScript activities: memory one script may use (QuickJS heap and strings). */
+  WORKFLOW_JS_MEMORY_LIMIT_MB: field.positiveInt(64),
+  /** JavaScript activities: time one script may take in all, waits included (Campaign's "stop execution after"). */
+  WORKFLOW_JS_TIMEOUT_MS: field.durationMs(300_000),
+  /** Worker threads running scripts (scripts beyond wait their turn). */
+  WORKFLOW_JS_WORKERS: field.positiveInt(2),
+  /** Workflows whose work activities (scripts, queries, updates) this process runs at once. */
+  WORKFLOW_WORK_CONCURRENCY: field.positiveInt(4),
+  /** How long a claim on a running activity holds without renewal: a replica that died is taken over after it. */
+  WORKFLOW_TASK_LEASE_MS: field.durationMs(30_000),
+  /** Query activities: most records put in a working table. */
+  WORKFLOW_QUERY_MAX_ROWS: field.positiveInt(1_000_000),
+  /** Query and update data activities: time one may take (statement timeout; update batches stop after it). */
+  WORKFLOW_ACTIVITY_TIMEOUT_MS: field.durationMs(600_000),
   /** Channel of deliveries and message-center templates whose @routing is empty: file or smtp. */
   CHANNEL_DEFAULT: field.enumOf(['file', 'smtp'], 'file'),
   /** Folder the file channel writes message batches to (JSON lines), created when missing. */

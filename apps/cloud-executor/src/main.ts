@@ -13,7 +13,7 @@ import { createWorkflowModule } from './workflow/workflow.module';
 runMain(() => {
   const config = loadCloudExecutorConfig(process.env);
   const schemas = loadServiceSchemas(__dirname, config.SCHEMA_DIRS);
-  const workflows = createWorkflowModule(config);
+  const workflows = createWorkflowModule(config, { schemas });
   const deliveries = createDeliveryModule(config, schemas);
   runDataService({
     service: SERVICES.cloudExecutor,

@@ -26,9 +26,9 @@ export type CompareOp = '==' | '!=' | '<' | '<=' | '>' | '>=';
 
 export interface ConditionScope {
   /** Event variables (`vars.x`): what the transition that activated the task carried. */
-  vars: Readonly<Record<string, string>>;
+  vars: Readonly<Record<string, string | number | boolean>>;
   /** Instance variables (`instance.vars.x`): StartWithParameters, global to the run. */
-  instanceVars: Readonly<Record<string, string>>;
+  instanceVars: Readonly<Record<string, string | number | boolean>>;
 }
 
 export class ConditionSyntaxError extends Error {
@@ -203,8 +203,10 @@ export function parseCondition(text: string): ConditionNode {
 
 type Value = string | number | boolean;
 
-function lookup(map: Readonly<Record<string, string>>, name: string): string {
-  return NAME.test(name) && Object.hasOwn(map, name) ? String(map[name]) : '';
+function lookup(map: Readonly<Record<string, Value>>, name: string): Value {
+  if (!NAME.test(name) || !Object.hasOwn(map, name)) return '';
+  const v = map[name];
+  return typeof v === 'number' || typeof v === 'boolean' ? v : String(v);
 }
 
 function toNumber(v: Value): number | undefined {

@@ -55,7 +55,9 @@ export type ScriptFailureKind =
   | 'memoryLimit'
   | 'stackLimit'
   /** The sandbox itself failed (worker crashed, could not start). */
-  | 'internal';
+  | 'internal'
+  /** The engine is shutting down: the script was not run to its end (the task runs again elsewhere). */
+  | 'abandoned';
 
 export type ScriptOutcome =
   | { ok: true; vars: ScriptVars; instanceVars: ScriptVars; taskVars: ScriptVars; dropped: string[]; cpuMs: number }

@@ -113,6 +113,16 @@ describe('workflow script sandbox (QuickJS in a worker thread)', () => {
   });
 
   it('when a script allocates without bound, then it is stopped at its memory limit', async () => {
+    // A generous CPU limit here: on a busy machine the memory limit must be what stops these scripts.
+    const roomy = createScriptSandbox({ workers: 1, limits: { cpuMs: 20_000, wallMs: 30_000, memoryBytes: 16 * 1024 * 1024, stackBytes: 256 * 1024 }, logger: quiet });
+    try {
+      await checkMemoryLimit(roomy);
+    } finally {
+      await roomy.close();
+    }
+  });
+
+  async function checkMemoryLimit(sandbox: ScriptSandbox): Promise<void> {
     const objects = failed(await sandbox.run({ source: 'var keep = [];\nwhile (true) {\n  keep.push({ n: keep.length });\n}', input: input() }, fakeHost()));
     expect(objects.kind).toBe('memoryLimit');
     expect(objects.message).toContain('memory limit of 16 MB');
@@ -125,7 +135,7 @@ describe('workflow script sandbox (QuickJS in a worker thread)', () => {
     expect(huge.kind).toBe('memoryLimit');
     // The sandbox is usable afterwards.
     expect(await sandbox.run({ source: 'vars.x = [1, 2, 3].map(function (n) { return n * 2; }).join();', input: input() }, fakeHost())).toMatchObject({ ok: true, vars: { x: '2,4,6' } });
-  });
+  }
 
   it('when a script recurses without end, then it is stopped at the stack limit', async () => {
     const outcome = failed(await sandbox.run({ source: 'function f(n) { return f(n + 1) + 1; }\nf(0);', input: input() }, fakeHost()));

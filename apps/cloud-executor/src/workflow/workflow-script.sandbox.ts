@@ -16,8 +16,11 @@ export interface ScriptSandbox {
   run(request: { source: string; input: ScriptInput; limits?: Partial<ScriptLimits> }, host: ScriptHost): Promise<ScriptOutcome>;
   /** Workers alive and scripts waiting for one (diagnostics). */
   stats(): { workers: number; busy: number; queued: number };
-  /** Waits for running scripts, then ends the workers. */
-  close(): Promise<void>;
+  /**
+   * Refuses new scripts; waits up to `graceMs` for running ones, then ends the workers (scripts still running
+   * are abandoned: their tasks run again on another engine).
+   */
+  close(graceMs?: number): Promise<void>;
 }
 
 export interface ScriptSandboxOptions {
@@ -193,7 +196,7 @@ export function createScriptSandbox(options: ScriptSandboxOptions): ScriptSandbo
 
   return {
     run(request, host) {
-      if (closing) return Promise.resolve({ ok: false, kind: 'internal', message: 'the engine is shutting down', cpuMs: 0 });
+      if (closing) return Promise.resolve({ ok: false, kind: 'abandoned', message: 'the engine is shutting down', cpuMs: 0 });
       return new Promise<ScriptOutcome>((resolve) => {
         const limits = { ...options.limits, ...request.limits };
         // A script may ask for less memory than the workers are sized for, not more.
@@ -205,12 +208,17 @@ export function createScriptSandbox(options: ScriptSandboxOptions): ScriptSandbo
     stats() {
       return { workers: workers.length, busy: workers.filter((w) => w.job).length, queued: queue.length };
     },
-    async close() {
+    async close(closeGraceMs = 0) {
       closing = true;
-      for (const job of queue.splice(0)) job.resolve({ ok: false, kind: 'internal', message: 'the engine is shutting down', cpuMs: 0 });
-      if (workers.some((w) => w.job)) await new Promise<void>((resolve) => (idle = resolve));
+      for (const job of queue.splice(0)) job.resolve({ ok: false, kind: 'abandoned', message: 'the engine is shutting down', cpuMs: 0 });
+      if (workers.some((w) => w.job)) {
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([new Promise<void>((resolve) => (idle = resolve)), new Promise<void>((resolve) => (timer = setTimeout(resolve, closeGraceMs)))]);
+        clearTimeout(timer);
+      }
       await Promise.all(
         workers.splice(0).map(async (pw) => {
+          finish(pw, { ok: false, kind: 'abandoned', message: 'the engine is shutting down', cpuMs: 0 });
           pw.gone = true;
           pw.hostPort.close();
           await pw.worker.terminate();

@@ -1,4 +1,4 @@
-import { decideCommand, isJoinComplete, planActivity, planSignal, WORKFLOW_STATE, type CommandName, type WorkflowState } from './workflow-step.planner';
+import { decideCommand, isJoinComplete, planActivity, planSignal, planWorkDone, WORKFLOW_STATE, type CommandName, type WorkflowState } from './workflow-step.planner';
 import { parseWorkflowDefinition, type WorkflowDefinition } from './workflow.definition';
 
 function definition(xml: string): WorkflowDefinition {
@@ -96,5 +96,18 @@ describe('signals', () => {
 
   it('when the activity is not an external signal, then the signal is refused', () => {
     expect(planSignal(act('pause'), '', {}, {})).toEqual({ ok: false, reason: 'notExternal' });
+  });
+
+  it('when a work activity is reached, then it is work for the engine; done follows all but "error", failed only "error"', () => {
+    const def = definition(
+      '<activities><start name="s"><transition target="js"/></start><js name="js"><script>1</script><transition name="ok" target="e"/><transition name="error" target="e"/><transition target="e"/></js><end name="e"/></activities>',
+    );
+    const js = def.byName.get('js')!;
+    expect(planActivity(js, { vars: {}, instanceVars: {}, now: new Date() })).toEqual({ kind: 'work' });
+    expect(planWorkDone(js, 'done', { recCount: 3 }).map((f) => [f.transition.name, f.vars])).toEqual([
+      ['ok', { recCount: 3 }],
+      ['', { recCount: 3 }],
+    ]);
+    expect(planWorkDone(js, 'failed', {}).map((f) => f.transition.name)).toEqual(['error']);
   });
 });

@@ -10,7 +10,9 @@ import type { Activity, Transition, WorkflowDefinition } from './workflow.defini
 export const WORKFLOW_STATE = { edition: 0, started: 11, paused: 13, stopping: 15, finished: 20 } as const;
 export type WorkflowState = (typeof WORKFLOW_STATE)[keyof typeof WORKFLOW_STATE];
 
-export type Vars = Record<string, string>;
+/** A variable's value: text (what StartWithParameters and PostEvent carry), or a number or boolean a script or activity set. */
+export type VarValue = string | number | boolean;
+export type Vars = Record<string, VarValue>;
 
 export type CommandName = 'start' | 'startWithParameters' | 'stop' | 'pause' | 'resume' | 'postEvent';
 
@@ -69,12 +71,14 @@ export type ActivityOutcome =
   /** The task waits for PostEvent naming its activity. */
   | { kind: 'waitSignal' }
   /** The task waits until a point in time (the timer loop wakes it). */
-  | { kind: 'waitUntil'; wakeAt: Date };
+  | { kind: 'waitUntil'; wakeAt: Date }
+  /** The activity does work (script, query, update): the engine claims it and runs it outside its transaction. */
+  | { kind: 'work' };
 
 /**
  * Runs one activity: start, fork and a completed and-join follow all their transitions; end ends its branch;
  * external waits for its signal; wait waits `delay` seconds (0: goes straight on); test follows "true" or
- * "false" (no "false" transition: the branch ends).
+ * "false" (no "false" transition: the branch ends); js, query and updateData are work for the engine to run.
  */
 export function planActivity(activity: Activity, input: { vars: Vars; instanceVars: Vars; now: Date }): ActivityOutcome {
   const all = (): Fire[] => activity.transitions.map((transition) => ({ transition, vars: input.vars }));
@@ -96,7 +100,20 @@ export function planActivity(activity: Activity, input: { vars: Vars; instanceVa
       const branch = result ? 'true' : 'false';
       return { kind: 'done', fire: activity.transitions.filter((t) => t.name === branch).map((transition) => ({ transition, vars: input.vars })), note: `condition is ${branch}` };
     }
+    case 'js':
+    case 'query':
+    case 'update':
+      return { kind: 'work' };
   }
+}
+
+/**
+ * The transitions a work activity follows: on success every transition but the one named "error", carrying
+ * the activity's output variables; on failure only its "error" transition (none: the workflow goes to error).
+ */
+export function planWorkDone(activity: Activity, outcome: 'done' | 'failed', vars: Vars): Fire[] {
+  const chosen = activity.transitions.filter((t) => (outcome === 'failed' ? t.name === 'error' : t.name !== 'error'));
+  return chosen.map((transition) => ({ transition, vars }));
 }
 
 /** The transitions a wait activity follows when its time has come. */

@@ -30,10 +30,10 @@ describe('workflow definition', () => {
   });
 
   it('when an activity type is unknown, then WKF-560011 names it (and transitions to it are not reported again)', () => {
-    const problems = problemsOf(parseWorkflowDefinition('<activities><start name="s"><transition target="q"/></start><query name="q"><transition target="e"/></query><end name="e"/></activities>'));
+    const problems = problemsOf(parseWorkflowDefinition('<activities><start name="s"><transition target="q"/></start><fileTransfer name="q"><transition target="e"/></fileTransfer><end name="e"/></activities>'));
     expect(problems).toHaveLength(1);
     expect(problems[0]).toMatchObject({ code: 'WKF-560011', activity: 'q' });
-    expect(problems[0]!.message).toContain('unknown activity type <query>');
+    expect(problems[0]!.message).toContain('unknown activity type <fileTransfer>');
   });
 
   it('when a transition leads nowhere, then WKF-560012 names the activity and the missing target', () => {
@@ -85,5 +85,35 @@ describe('workflow definition', () => {
   it('when the definition uses a DOCTYPE (entity expansion), then it is refused as malformed', () => {
     const problems = problemsOf(parseWorkflowDefinition('<!DOCTYPE a [<!ENTITY x "y">]><activities><start name="s"/></activities>'));
     expect(problems[0]!.code).toBe('WKF-560010');
+  });
+
+  it('when js, query and updateData activities are defined, then their settings are read (Campaign-style <transitions> wrappers included)', () => {
+    const result = parseWorkflowDefinition(
+      '<activities><start name="s"><transition target="q"/></start>' +
+        '<query name="q" schema="nms:recipient"><where><condition expr="@email LIKE \'%@example.com\'"/></where><transitions><result name="result" target="js"/></transitions></query>' +
+        '<js name="js"><script><![CDATA[\nif (vars.recCount > 0 && 1 < 2) logInfo("many");\n]]></script><transitions><done name="done" target="u"/><error name="error" target="e"/></transitions></js>' +
+        '<updateData name="u" schema="nms:recipientStg" mode="ingestExt" operation="update"><field xpath="@blackList" value="1"/><transition target="load"/></updateData>' +
+        '<ingest name="load"><data><recipientStg xtkschema="nms:recipientStg" email="$(vars/@email)"/></data><transition target="e"/></ingest>' +
+        '<end name="e"/></activities>',
+    );
+    if (!result.ok) throw new Error(JSON.stringify(result.problems));
+    const byName = result.definition.byName;
+    expect(byName.get('q')).toMatchObject({ type: 'query', query: { schema: 'nms:recipient', where: '<where><condition expr="@email LIKE &apos;%@example.com&apos;"/></where>' } });
+    expect(byName.get('q')!.transitions).toEqual([{ name: 'result', target: 'js', key: 'q#0' }]);
+    expect(byName.get('js')).toMatchObject({ type: 'js', script: '\nif (vars.recCount > 0 && 1 < 2) logInfo("many");\n' });
+    expect(byName.get('js')!.transitions.map((t) => t.name)).toEqual(['done', 'error']);
+    expect(byName.get('u')).toMatchObject({ type: 'update', update: { mode: 'ingestExt', operation: 'update', schema: 'nms:recipientStg', fields: [{ xpath: '@blackList', value: '1' }], records: [] } });
+    expect(byName.get('load')!.update).toMatchObject({ mode: 'ingest', operation: 'insert', records: ['<recipientStg xtkschema="nms:recipientStg" email="$(vars/@email)"/>'] });
+  });
+
+  it('when work activities lack what they need, then WKF-560014 says what', () => {
+    const problems = problemsOf(
+      parseWorkflowDefinition(
+        '<activities><start name="s"><transition target="js"/></start><js name="js"><transition target="q"/></js><query name="q"><transition target="u"/></query>' +
+          '<updateData name="u" mode="upsert"><transition target="e"/></updateData><end name="e"/></activities>',
+      ),
+    );
+    expect(problems.map((p) => p.code)).toEqual(['WKF-560014', 'WKF-560014', 'WKF-560014', 'WKF-560014', 'WKF-560014']);
+    expect(problems.map((p) => p.message).join(' | ')).toMatch(/js activity 'js' needs a <script>.*query activity 'q' needs schema=.*mode="upsert".*needs schema=.*sets no field/);
   });
 });

@@ -1,4 +1,6 @@
-import { attrLocal, parseXml, XmlParseError, type XmlElement } from '@cap/campaign-xml';
+import { compileQueryDef, isQueryError } from '@cap/campaign-query';
+import type { Schema } from '@cap/campaign-schema';
+import { attrLocal, element, parseXml, serializeXml, XmlParseError, type XmlElement } from '@cap/campaign-xml';
 import { ConditionSyntaxError, parseCondition, type ConditionNode } from './workflow-condition.parser';
 import { DEFINITION_CODES, type DefinitionCode } from './workflow.faults';
 
@@ -12,12 +14,43 @@ import { DEFINITION_CODES, type DefinitionCode } from './workflow.faults';
  *   </activities>
  *
  * Activity elements (case-insensitive): start, end, external (alias externalSignal), wait (delay="seconds"),
- * fork, andjoin (alias andJoin), test (condition="…", transitions named "true" and optionally "false").
- * Transitions are `<transition name="…" target="…"/>` children, directly or inside `<transitions>`; other
- * children are ignored.
+ * fork, andjoin (alias andJoin), test (condition="…", transitions named "true" and optionally "false"), and the
+ * activities that do work: js (alias javascript; `<script>` child), query (schema="…", `<where>` child) and
+ * updateData (aliases update-data, ingest; `<field xpath value/>` children for the inbound population, or a
+ * `<data>` child with the records to write). Transitions are `<transition name="…" target="…"/>` children,
+ * directly or inside `<transitions>` — where any element with a target counts, as in Campaign's exports
+ * (`<transitions><done name="done" target="end"/></transitions>`); other children are ignored.
  */
 
-export type ActivityType = 'start' | 'end' | 'external' | 'wait' | 'fork' | 'andjoin' | 'test';
+export type ActivityType = 'start' | 'end' | 'external' | 'wait' | 'fork' | 'andjoin' | 'test' | 'js' | 'query' | 'update';
+
+/** Activities that do work outside the engine's transaction (claimed, run, then completed: workflow.engine.ts). */
+export const WORK_ACTIVITY_TYPES: readonly ActivityType[] = ['js', 'query', 'update'];
+
+export function isWorkActivity(type: string): boolean {
+  return (WORK_ACTIVITY_TYPES as readonly string[]).includes(type);
+}
+
+export type UpdateMode = 'write' | 'ingest' | 'ingestExt';
+export type UpdateOperation = 'insert' | 'insertOrUpdate' | 'update' | 'delete';
+
+export interface QuerySettings {
+  /** The cloud schema queried (`nms:recipient`). */
+  schema: string;
+  /** The `<where>` element as written, serialised ('' for every record). */
+  where: string;
+}
+
+export interface UpdateSettings {
+  mode: UpdateMode;
+  /** Population form: the schema written for each record of the inbound working table. */
+  schema?: string;
+  operation: UpdateOperation;
+  /** Population form: the values set on each record (`$(vars/@x)` and `$(instance/vars/@x)` are replaced). */
+  fields: { xpath: string; value: string }[];
+  /** Records form: each record element to write, serialised. */
+  records: string[];
+}
 
 export interface Transition {
   /** '' when unnamed. */
@@ -37,6 +70,10 @@ export interface Activity {
   /** test: the parsed condition and its text. */
   condition?: ConditionNode;
   conditionText?: string;
+  /** js: the script (line 1 is the first line of the `<script>` text). */
+  script?: string;
+  query?: QuerySettings;
+  update?: UpdateSettings;
 }
 
 export interface WorkflowDefinition {
@@ -63,7 +100,15 @@ const TYPE_ALIASES: Record<string, ActivityType> = {
   fork: 'fork',
   andjoin: 'andjoin',
   test: 'test',
+  js: 'js',
+  javascript: 'js',
+  query: 'query',
+  updatedata: 'update',
+  'update-data': 'update',
+  ingest: 'update',
 };
+
+const SUPPORTED = 'start, end, external, wait, fork, andjoin, test, js, query, updateData';
 
 export const DEFINITION_LIMITS = {
   maxActivities: 500,
@@ -71,12 +116,22 @@ export const DEFINITION_LIMITS = {
   /** One year. */
   maxDelaySeconds: 366 * 24 * 3600,
   maxXmlLength: 1024 * 1024,
+  maxScriptLength: 256 * 1024,
+  maxRecords: 1_000,
 } as const;
+
+const SCHEMA_ID = /^[a-z][A-Za-z0-9]*:[A-Za-z][A-Za-z0-9]*$/;
+const FIELD_XPATH = /^@[A-Za-z_][A-Za-z0-9_-]*$/;
+
+export interface DefinitionOptions {
+  /** The compiled schemas: query and update activities are then checked against them (schema, fields, where). */
+  schemas?: ReadonlyMap<string, Schema>;
+}
 
 const ACTIVITY_NAME = /^[A-Za-z_][A-Za-z0-9_-]{0,63}$/;
 
 /** Parses and validates a definition; every problem found is listed (the first decides the fault code). */
-export function parseWorkflowDefinition(xml: string): DefinitionResult {
+export function parseWorkflowDefinition(xml: string, options: DefinitionOptions = {}): DefinitionResult {
   const problems: DefinitionProblem[] = [];
   const problem = (code: DefinitionCode, message: string, activity?: string) => problems.push({ code, message, ...(activity ? { activity } : {}) });
   if (xml.trim() === '') return fail(DEFINITION_CODES.malformed, 'the workflow has no activities');
@@ -100,7 +155,7 @@ export function parseWorkflowDefinition(xml: string): DefinitionResult {
     const where = `line ${el.line}`;
     if (!type) {
       rejected.add(name);
-      problem(DEFINITION_CODES.unknownActivityType, `unknown activity type <${el.local.slice(0, 64)}>${name ? ` ('${name.slice(0, 64)}')` : ''} (${where}); supported: start, end, external, wait, fork, andjoin, test`, name || undefined);
+      problem(DEFINITION_CODES.unknownActivityType, `unknown activity type <${el.local.slice(0, 64)}>${name ? ` ('${name.slice(0, 64)}')` : ''} (${where}); supported: ${SUPPORTED}`, name || undefined);
       continue;
     }
     if (!ACTIVITY_NAME.test(name)) {
@@ -111,7 +166,10 @@ export function parseWorkflowDefinition(xml: string): DefinitionResult {
       problem(DEFINITION_CODES.invalidActivity, `two activities are named '${name}'`, name);
       continue;
     }
-    const transitionEls = [...el.children.filter((c) => c.local === 'transition'), ...el.children.filter((c) => c.local === 'transitions').flatMap((t) => t.children.filter((c) => c.local === 'transition'))];
+    const transitionEls = [
+      ...el.children.filter((c) => c.local === 'transition'),
+      ...el.children.filter((c) => c.local === 'transitions').flatMap((t) => t.children.filter((c) => c.local === 'transition' || attrLocal(c, 'target') !== undefined)),
+    ];
     if (transitionEls.length > DEFINITION_LIMITS.maxTransitionsPerActivity) {
       problem(DEFINITION_CODES.invalidActivity, `activity '${name}' has more than ${DEFINITION_LIMITS.maxTransitionsPerActivity} transitions`, name);
       continue;
@@ -120,7 +178,7 @@ export function parseWorkflowDefinition(xml: string): DefinitionResult {
     const transitionNames = new Set<string>();
     transitionEls.forEach((t, index) => {
       const target = attrLocal(t, 'target') ?? '';
-      const tname = attrLocal(t, 'name') ?? '';
+      const tname = attrLocal(t, 'name') ?? (t.local === 'transition' ? '' : t.local);
       if (target === '') {
         problem(DEFINITION_CODES.danglingTransition, `a transition of activity '${name}' has no target`, name);
         return;
@@ -153,6 +211,9 @@ export function parseWorkflowDefinition(xml: string): DefinitionResult {
       const other = names.find((n) => n !== 'true' && n !== 'false');
       if (other !== undefined) problem(DEFINITION_CODES.invalidActivity, `test activity '${name}' has a transition named '${other}'; its transitions are named "true" and "false"`, name);
     }
+    if (type === 'js') readScript(el, activity, problem);
+    if (type === 'query') readQuery(el, activity, problem, options.schemas);
+    if (type === 'update') readUpdate(el, activity, problem, options.schemas);
     if (type === 'end' && transitions.length > 0) problem(DEFINITION_CODES.invalidActivity, `end activity '${name}' cannot have outgoing transitions`, name);
     activities.push(activity);
     byName.set(name, activity);
@@ -186,6 +247,86 @@ export function parseWorkflowDefinition(xml: string): DefinitionResult {
 
   function fail(code: DefinitionCode, message: string): DefinitionResult {
     return { ok: false, problems: [{ code, message }] };
+  }
+}
+
+type Report = (code: DefinitionCode, message: string, activity?: string) => void;
+
+function readScript(el: XmlElement, activity: Activity, problem: Report): void {
+  const scriptEl = el.children.find((c) => c.local === 'script');
+  const script = scriptEl?.text ?? attrLocal(el, 'script') ?? '';
+  if (script.trim() === '') problem(DEFINITION_CODES.invalidActivity, `js activity '${activity.name}' needs a <script> with its code`, activity.name);
+  else if (script.length > DEFINITION_LIMITS.maxScriptLength) problem(DEFINITION_CODES.invalidActivity, `the script of js activity '${activity.name}' is longer than ${DEFINITION_LIMITS.maxScriptLength} characters`, activity.name);
+  else activity.script = script;
+}
+
+function readQuery(el: XmlElement, activity: Activity, problem: Report, schemas: ReadonlyMap<string, Schema> | undefined): void {
+  const schemaId = attrLocal(el, 'schema') ?? '';
+  if (!SCHEMA_ID.test(schemaId)) {
+    problem(DEFINITION_CODES.invalidActivity, `query activity '${activity.name}' needs schema="namespace:name" (the cloud schema to target), got '${schemaId.slice(0, 64)}'`, activity.name);
+    return;
+  }
+  const whereEl = el.children.find((c) => c.local === 'where');
+  activity.query = { schema: schemaId, where: whereEl ? serializeXml(whereEl, { plain: true }) : '' };
+  if (!schemas) return;
+  const schema = schemas.get(schemaId);
+  if (!schema || !schema.persistent || !schema.primaryKey) {
+    problem(DEFINITION_CODES.invalidActivity, `query activity '${activity.name}': ${schema ? `${schemaId} has no records to target` : `unknown schema '${schemaId}'`}`, activity.name);
+    return;
+  }
+  if (schema.placement !== 'cloud') {
+    problem(DEFINITION_CODES.invalidActivity, `query activity '${activity.name}': ${schemaId} is not a cloud schema (working tables are built in the cloud database; use a js activity for ${schema.placement} schemas)`, activity.name);
+    return;
+  }
+  try {
+    compileQueryDef(element('queryDef', { schema: schemaId, operation: 'select' }, [element('select', {}, [element('node', { expr: schema.primaryKey.xpath })]), ...(whereEl ? [whereEl] : [])]), schemas, { database: 'cloud' });
+  } catch (err) {
+    if (!isQueryError(err)) throw err;
+    problem(DEFINITION_CODES.invalidActivity, `query activity '${activity.name}': ${err.message}`, activity.name);
+  }
+}
+
+function readUpdate(el: XmlElement, activity: Activity, problem: Report, schemas: ReadonlyMap<string, Schema> | undefined): void {
+  const name = activity.name;
+  const modeText = attrLocal(el, 'mode') ?? (el.local.toLowerCase() === 'ingest' ? 'ingest' : 'write');
+  const mode = (['write', 'ingest', 'ingestExt'] as const).find((m) => m.toLowerCase() === modeText.toLowerCase());
+  const operationText = attrLocal(el, 'operation') ?? (mode === 'ingest' ? 'insert' : 'insertOrUpdate');
+  const operation = (['insert', 'insertOrUpdate', 'update', 'delete'] as const).find((o) => o.toLowerCase() === operationText.toLowerCase());
+  if (!mode) problem(DEFINITION_CODES.invalidActivity, `update activity '${name}': mode="${modeText.slice(0, 32)}" is not one of write, ingest, ingestExt`, name);
+  if (!operation) problem(DEFINITION_CODES.invalidActivity, `update activity '${name}': operation="${operationText.slice(0, 32)}" is not one of insert, insertOrUpdate, update, delete`, name);
+  const dataEl = el.children.find((c) => c.local === 'data');
+  const records = dataEl ? dataEl.children : [];
+  const fields = el.children.filter((c) => c.local === 'field').map((f) => ({ xpath: attrLocal(f, 'xpath') ?? attrLocal(f, 'expr') ?? '', value: attrLocal(f, 'value') ?? '' }));
+  const schemaId = attrLocal(el, 'schema');
+  if (dataEl) {
+    if (records.length === 0) problem(DEFINITION_CODES.invalidActivity, `update activity '${name}': <data> holds no record`, name);
+    if (records.length > DEFINITION_LIMITS.maxRecords) problem(DEFINITION_CODES.invalidActivity, `update activity '${name}': more than ${DEFINITION_LIMITS.maxRecords} records in <data>`, name);
+    for (const r of records) {
+      const id = attrLocal(r, 'xtkschema') ?? schemaId;
+      if (!id || !SCHEMA_ID.test(id)) problem(DEFINITION_CODES.invalidActivity, `update activity '${name}': the record <${r.local}> at line ${r.line} needs xtkschema="namespace:name"`, name);
+      else if (schemas && !schemas.has(id)) problem(DEFINITION_CODES.invalidActivity, `update activity '${name}': unknown schema '${id}'`, name);
+    }
+  } else {
+    if (!schemaId || !SCHEMA_ID.test(schemaId)) problem(DEFINITION_CODES.invalidActivity, `update activity '${name}' needs schema="namespace:name" (the schema written for each inbound record) or a <data> element with the records`, name);
+    if (fields.length === 0 && operation !== 'delete') problem(DEFINITION_CODES.invalidActivity, `update activity '${name}' sets no field: add <field xpath="@name" value="…"/>`, name);
+    for (const f of fields) if (!FIELD_XPATH.test(f.xpath)) problem(DEFINITION_CODES.invalidActivity, `update activity '${name}': field xpath '${f.xpath.slice(0, 64)}' must be an attribute (@name)`, name);
+    const schema = schemaId && schemas ? schemas.get(schemaId) : undefined;
+    if (schemaId && schemas && !schema) problem(DEFINITION_CODES.invalidActivity, `update activity '${name}': unknown schema '${schemaId}'`, name);
+    if (schema) {
+      for (const f of fields) if (!schema.fields.some((x) => x.xpath === f.xpath)) problem(DEFINITION_CODES.invalidActivity, `update activity '${name}': ${schemaId} has no field ${f.xpath}`, name);
+    }
+  }
+  if (mode && operation) {
+    activity.update = {
+      mode,
+      operation,
+      fields,
+      records: records.map((r) => {
+        const id = attrLocal(r, 'xtkschema') ?? schemaId;
+        return serializeXml(id && attrLocal(r, 'xtkschema') === undefined ? { ...r, attrs: { ...r.attrs, xtkschema: id } } : r, { plain: true });
+      }),
+      ...(schemaId ? { schema: schemaId } : {}),
+    };
   }
 }
 

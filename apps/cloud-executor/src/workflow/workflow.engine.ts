@@ -1,9 +1,24 @@
+import type { Schema } from '@cap/campaign-schema';
 import type { Logger } from '@cap/platform-logger';
+import type { ActivityRunner, WorkItem, WorkOutcome } from './workflow-activity.runner';
 import { describeRef, parseWorkflowRef, type WorkflowDefinitionSource, type WorkflowRecord } from './workflow-definition.source';
+import type { ScriptPostEvent } from './workflow-script.host';
 import type { WorkflowStatePublisher } from './workflow-state.publisher';
-import { decideCommand, isJoinComplete, planActivity, planSignal, planWakeUp, WORKFLOW_STATE, type CommandDecision, type Fire, type Vars, type WorkflowState } from './workflow-step.planner';
-import { parseWorkflowDefinition, type Activity, type WorkflowDefinition } from './workflow.definition';
-import { WORKFLOW_FAULTS } from './workflow.faults';
+import {
+  decideCommand,
+  isJoinComplete,
+  planActivity,
+  planSignal,
+  planWakeUp,
+  planWorkDone,
+  WORKFLOW_STATE,
+  type CommandDecision,
+  type Fire,
+  type Vars,
+  type WorkflowState,
+} from './workflow-step.planner';
+import { isWorkActivity, parseWorkflowDefinition, WORK_ACTIVITY_TYPES, type Activity, type WorkflowDefinition } from './workflow.definition';
+import { ACTIVITY_CODES, WORKFLOW_FAULTS } from './workflow.faults';
 import type { LogLine, TaskStatus, WorkflowInstance, WorkflowSignal, WorkflowStore, WorkflowTask, WorkflowTransaction } from './workflow.store';
 
 export type WorkflowCommand =
@@ -26,7 +41,18 @@ export interface WorkflowReport {
   failed: boolean;
   status: string | null;
   variables: Vars;
-  tasks: { id: string; activity: string; type: string; status: TaskStatus; vars: Vars; wakeAt: string | null; createdAt: string; completedAt: string | null }[];
+  tasks: {
+    id: string;
+    activity: string;
+    type: string;
+    status: TaskStatus;
+    vars: Vars;
+    taskVars: Vars;
+    attempt: number;
+    wakeAt: string | null;
+    createdAt: string;
+    completedAt: string | null;
+  }[];
   log: LogLine[];
 }
 
@@ -35,6 +61,10 @@ export interface WorkflowEngineLimits {
   maxTasksPerRun: number;
   /** Steps one drain runs before it leaves the rest to the timer loop. */
   maxStepsPerDrain: number;
+  /** How long a claim on a work activity holds without renewal (an engine that dies loses it after this). */
+  taskLeaseMs: number;
+  /** Workflows whose work activities (scripts, queries, updates) run at once in this engine. */
+  workConcurrency: number;
 }
 
 export interface WorkflowEngine {
@@ -44,6 +74,10 @@ export interface WorkflowEngine {
   report(workflowId: string, limit: number): Promise<WorkflowReport>;
   /** One pass of the background loop: wakes due waits, runs work left behind (crash, budget), republishes. */
   tick(options: { until: number }): Promise<void>;
+  /** A PostEvent sent by a script: applied at once; the target's progress continues in the background. */
+  postEventFromScript(event: ScriptPostEvent): Promise<void>;
+  /** Stops starting work activities and waits for those running (a sandbox closed meanwhile abandons scripts). */
+  close(): Promise<void>;
 }
 
 /** A fault of the workflow itself (not of the infrastructure): the workflow goes to error, paused. */
@@ -60,7 +94,13 @@ class WorkflowFailure extends Error {
 interface StepResult {
   progressed: boolean;
   stateChanged: boolean;
+  /** A work activity claimed by this step: to run now, outside the transaction. */
+  work?: WorkItem;
+  /** Only work activities are left and this drain does not run them: the background runner does. */
+  deferred?: boolean;
 }
+
+const ACTIVITY_LABELS: Record<string, string> = { js: 'JavaScript activity', query: 'query activity', update: 'update activity' };
 
 /**
  * The workflow engine. Each step is one transaction on the cloud DB that first locks the workflow's
@@ -74,6 +114,10 @@ export function createWorkflowEngine(deps: {
   publisher: WorkflowStatePublisher;
   logger: Logger;
   limits: WorkflowEngineLimits;
+  /** Runs js, query and updateData activities (without it they fail). */
+  runner?: ActivityRunner;
+  /** The compiled schemas: query and update activities are checked against them when a run starts. */
+  schemas?: ReadonlyMap<string, Schema>;
   now?: () => Date;
 }): WorkflowEngine {
   const { store, limits } = deps;
@@ -86,7 +130,7 @@ export function createWorkflowEngine(deps: {
     const key = `${inst.workflowId}:${inst.runId}`;
     const cached = definitions.get(key);
     if (cached) return cached;
-    const parsed = parseWorkflowDefinition(inst.definitionXml);
+    const parsed = parseWorkflowDefinition(inst.definitionXml, deps.schemas ? { schemas: deps.schemas } : {});
     if (!parsed.ok) throw new WorkflowFailure(`the definition of run ${inst.runId} cannot be read: ${parsed.problems[0]!.message}`);
     remember(key, parsed.definition);
     return parsed.definition;
@@ -138,6 +182,7 @@ export function createWorkflowEngine(deps: {
     if (active.busy > 0) return false;
     for (const join of active.openJoins) await tx.log(inst, 'warning', join, 'and-join never received all its transitions');
     if (active.openJoins.length > 0) await tx.cancelActiveTasks(inst.workflowId);
+    await tx.dropWorkTables(inst.workflowId);
     await tx.updateInstance(inst.workflowId, { state: WORKFLOW_STATE.finished, status: 'Finished', finishedAt: clock() }, { stateChanged: true });
     inst.state = WORKFLOW_STATE.finished;
     await tx.log(inst, 'info', null, 'Workflow finished');
@@ -162,6 +207,8 @@ export function createWorkflowEngine(deps: {
         await tx.updateTask(task.id, { status: 'waiting', wakeAt: outcome.wakeAt });
         await tx.log(inst, 'info', activity.name, `waiting until ${outcome.wakeAt.toISOString()}`);
         return;
+      case 'work':
+        throw new Error(`work activity ${activity.name} reached runTask`); // step() claims work activities
     }
   };
 
@@ -176,8 +223,11 @@ export function createWorkflowEngine(deps: {
     await fire(tx, inst, def, plan.fire);
   };
 
-  /** One unit of work on a locked, started workflow: a queued signal, a due wait, or a pending task. */
-  const step = async (tx: WorkflowTransaction, inst: WorkflowInstance): Promise<StepResult> => {
+  /**
+   * One unit of work on a locked, started workflow: a queued signal, a due wait, or a pending task. A work
+   * activity is only claimed (running, with a lease) when `claimWork`: the caller runs it after the commit.
+   */
+  const step = async (tx: WorkflowTransaction, inst: WorkflowInstance, claimWork: boolean): Promise<StepResult> => {
     if (inst.state !== WORKFLOW_STATE.started) return { progressed: false, stateChanged: false };
     const def = definitionOf(inst);
     const signal = await tx.nextPendingSignal(inst);
@@ -199,12 +249,104 @@ export function createWorkflowEngine(deps: {
       await fire(tx, inst, def, planWakeUp(activityOf(def, due.activity), due.vars));
       return { progressed: true, stateChanged: await settle(tx, inst) };
     }
-    const task = await tx.nextPendingTask(inst);
+    const now = clock();
+    const task = await tx.nextPendingTask(inst, now, claimWork ? [] : WORK_ACTIVITY_TYPES);
     if (task) {
+      const activity = activityOf(def, task.activity);
+      if (isWorkActivity(activity.type)) {
+        const attempt = await tx.claimTask(task.id, new Date(now.getTime() + limits.taskLeaseMs));
+        if (task.status === 'running') {
+          await tx.log(inst, 'warning', activity.name, `the engine running this activity stopped before it finished; it runs again (attempt ${attempt})`);
+        }
+        return {
+          progressed: true,
+          stateChanged: false,
+          work: { workflowId: inst.workflowId, internalName: inst.internalName, runId: inst.runId, task, attempt, activity, instanceVars: inst.variables },
+        };
+      }
       await runTask(tx, inst, def, task);
       return { progressed: true, stateChanged: await settle(tx, inst) };
     }
+    if (!claimWork && (await tx.nextPendingTask(inst, now))) return { progressed: false, stateChanged: false, deferred: true };
     return { progressed: false, stateChanged: await settle(tx, inst) };
+  };
+
+  /** Puts the locked workflow in error: paused, @failed set, the message in @status and in its log. */
+  const markFailed = async (tx: WorkflowTransaction, inst: WorkflowInstance, message: string, activity: string | null) => {
+    const status = `Error: ${message}`.slice(0, 255);
+    await tx.updateInstance(inst.workflowId, { state: WORKFLOW_STATE.paused, failed: true, status }, { stateChanged: true });
+    inst.state = WORKFLOW_STATE.paused;
+    await tx.log(inst, 'error', activity, message);
+  };
+
+  /**
+   * Records what a work activity did, if its claim is still this engine's (Stop, a new run or a takeover by
+   * another replica make the result moot): its log lines, then done (instance variables merged, transitions
+   * fired with its output variables) or failed (its "error" transition, else the workflow goes to error and
+   * Resume runs the activity again). Returns whether the workflow's state changed.
+   */
+  const completeWork = async (work: WorkItem, outcome: WorkOutcome): Promise<boolean> =>
+    store.transaction(async (tx) => {
+      const inst = await tx.lockInstance(work.workflowId, { wait: true });
+      const activity = work.activity;
+      const current = inst && inst.runId === work.runId ? await tx.findTask(work.task.id) : undefined;
+      if (!inst || !current || current.status !== 'running' || current.attempt !== work.attempt) {
+        logger.info({ event: 'workflow.work.discarded', workflowId: work.workflowId, activity: activity.name, status: current?.status }, 'activity result discarded: its task was cancelled or taken over');
+        if (inst && current?.status === 'cancelled') await tx.log(inst, 'warning', activity.name, 'the activity finished after its task was cancelled: its result is discarded');
+        return false;
+      }
+      await tx.logMany(inst, activity.name, outcome.logs);
+      if (outcome.kind === 'abandoned') {
+        await tx.updateTask(work.task.id, { status: 'pending', leaseUntil: null });
+        return false;
+      }
+      const def = definitionOf(inst);
+      if (outcome.kind === 'done') {
+        if (outcome.instanceVars && (Object.keys(outcome.instanceVars.set).length > 0 || outcome.instanceVars.unset.length > 0)) {
+          inst.variables = await tx.mergeInstanceVars(inst.workflowId, outcome.instanceVars.set, outcome.instanceVars.unset);
+        }
+        await tx.updateTask(work.task.id, { status: 'done', leaseUntil: null, ...(outcome.taskVars ? { taskVars: outcome.taskVars } : {}) });
+        await tx.log(inst, 'info', activity.name, outcome.note);
+        await fire(tx, inst, def, planWorkDone(activity, 'done', outcome.vars));
+        return settle(tx, inst);
+      }
+      const message = `${outcome.code} ${ACTIVITY_LABELS[activity.type] ?? 'activity'} '${activity.name}': ${outcome.message}${outcome.line !== undefined ? ` (line ${outcome.line})` : ''}`;
+      await tx.updateTask(work.task.id, { status: 'failed', leaseUntil: null });
+      const onError = planWorkDone(activity, 'failed', work.task.vars);
+      if (onError.length > 0) {
+        await tx.log(inst, 'warning', activity.name, `${message}; following its error transition`);
+        await fire(tx, inst, def, onError);
+        return settle(tx, inst);
+      }
+      // Campaign's rule: the workflow is suspended in error; Resume runs the activity again.
+      await tx.insertTask(inst, { activity: activity.name, activityType: activity.type, status: 'pending', vars: work.task.vars });
+      if (inst.state === WORKFLOW_STATE.started) await markFailed(tx, inst, message, activity.name);
+      else await tx.log(inst, 'error', activity.name, message);
+      logger.warn({ event: 'workflow.failed', workflowId: inst.workflowId, activity: activity.name, code: outcome.code }, 'workflow in error (paused)');
+      return inst.state === WORKFLOW_STATE.paused;
+    });
+
+  /** Runs a claimed work activity, renewing its lease meanwhile, then records the outcome. */
+  const executeWork = async (work: WorkItem) => {
+    const renew = setInterval(
+      () =>
+        void store.renewLease(work.task.id, work.attempt, new Date(clock().getTime() + limits.taskLeaseMs)).catch((err: unknown) =>
+          logger.warn({ event: 'workflow.lease_renewal_failed', workflowId: work.workflowId, err }, 'lease of a running activity not renewed'),
+        ),
+      Math.max(500, Math.floor(limits.taskLeaseMs / 3)),
+    );
+    let outcome: WorkOutcome;
+    try {
+      outcome = deps.runner
+        ? await deps.runner.run(work)
+        : { kind: 'failed', code: ACTIVITY_CODES.sandbox, message: 'this engine runs no work activities', logs: [] };
+    } catch (err) {
+      logger.error({ event: 'workflow.work.crashed', workflowId: work.workflowId, activity: work.activity.name, err }, 'work activity failed unexpectedly');
+      outcome = { kind: 'failed', code: ACTIVITY_CODES.sandbox, message: `failed unexpectedly: ${err instanceof Error ? err.message : String(err)}`, logs: [] };
+    } finally {
+      clearInterval(renew);
+    }
+    if (await completeWork(work, outcome)) await publishQuietly(work.workflowId);
   };
 
   /** The workflow goes to error: paused, @failed set, the message in @status and in its log. */
@@ -212,23 +354,32 @@ export function createWorkflowEngine(deps: {
     await store.transaction(async (tx) => {
       const inst = await tx.lockInstance(workflowId, { wait: true });
       if (!inst || inst.state !== WORKFLOW_STATE.started) return;
-      const status = `Error: ${failure.message}`.slice(0, 255);
-      await tx.updateInstance(workflowId, { state: WORKFLOW_STATE.paused, failed: true, status }, { stateChanged: true });
-      await tx.log(inst, 'error', failure.activity, failure.message);
+      await markFailed(tx, inst, failure.message, failure.activity);
     });
     logger.warn({ event: 'workflow.failed', workflowId, reason: failure.message }, 'workflow in error (paused)');
     await publishQuietly(workflowId);
   };
 
-  /** Runs steps on a workflow until it has nothing to do, or the budget is spent (the timer loop goes on). */
-  const drain = async (workflowId: string, options: { until: number; wait: boolean }) => {
+  // Work activities run in the background, at most `workConcurrency` workflows at once, one drain per workflow.
+  const activeDrains = new Map<string, Promise<void>>();
+  const kickAgain = new Set<string>();
+  const kickQueue: string[] = [];
+  let closed = false;
+
+  /**
+   * Runs steps on a workflow until it has nothing to do, or the budget is spent (the timer loop goes on).
+   * With `claimWork`, work activities are claimed and run here; without, the drain stops at them and hands
+   * the workflow to the background runner (kick), so a command or the timer loop never waits for a script.
+   */
+  const drain = async (workflowId: string, options: { until: number; wait: boolean; claimWork: boolean }) => {
     for (let i = 0; i < limits.maxStepsPerDrain && Date.now() < options.until; i++) {
       let result: StepResult | undefined;
       try {
         result = await store.transaction(async (tx) => {
           const inst = await tx.lockInstance(workflowId, { wait: options.wait });
-          return inst ? step(tx, inst) : undefined; // undefined: another engine holds it (it drains it)
+          return inst ? step(tx, inst, options.claimWork) : undefined; // undefined: another engine holds it (it drains it)
         });
+        if (result?.work) await executeWork(result.work);
       } catch (err) {
         if (!(err instanceof WorkflowFailure)) throw err;
         await failWorkflow(workflowId, err);
@@ -236,12 +387,38 @@ export function createWorkflowEngine(deps: {
       }
       if (!result) return;
       if (result.stateChanged) await publishQuietly(workflowId);
+      if (result.deferred) {
+        kick(workflowId);
+        return;
+      }
       if (!result.progressed) return;
     }
   };
 
+  const kick = (workflowId: string) => {
+    if (closed) return;
+    if (activeDrains.has(workflowId)) {
+      kickAgain.add(workflowId);
+      return;
+    }
+    if (activeDrains.size >= limits.workConcurrency) {
+      if (!kickQueue.includes(workflowId)) kickQueue.push(workflowId);
+      return;
+    }
+    const running = drain(workflowId, { until: Date.now() + 60_000, wait: false, claimWork: true })
+      .catch((err: unknown) => logger.warn({ event: 'workflow.drain_failed', workflowId, err }, 'workflow step failed; retried on the next tick'))
+      .finally(() => {
+        activeDrains.delete(workflowId);
+        if (kickAgain.delete(workflowId)) kick(workflowId);
+        const next = kickQueue.shift();
+        if (next !== undefined) kick(next);
+      });
+    activeDrains.set(workflowId, running);
+  };
+
   const startRun = async (tx: WorkflowTransaction, inst: WorkflowInstance, record: WorkflowRecord, def: WorkflowDefinition, parameters: Vars | undefined) => {
     await tx.cancelActiveTasks(inst.workflowId);
+    await tx.dropWorkTables(inst.workflowId);
     const runId = inst.runId + 1;
     const variables = parameters ?? {}; // Start clears the instance variables
     await tx.updateInstance(
@@ -287,7 +464,7 @@ export function createWorkflowEngine(deps: {
 
   const startCommand = async (cmd: Extract<WorkflowCommand, { command: 'start' | 'startWithParameters' }>, record: WorkflowRecord) => {
     const parameters = cmd.command === 'startWithParameters' ? cmd.parameters : undefined;
-    const parsed = parseWorkflowDefinition(record.activities);
+    const parsed = parseWorkflowDefinition(record.activities, deps.schemas ? { schemas: deps.schemas } : {});
     return store.transaction(async (tx) => {
       await tx.ensureInstance(record.id, record.internalName);
       const inst = (await tx.lockInstance(record.id, { wait: true }))!;
@@ -318,6 +495,7 @@ export function createWorkflowEngine(deps: {
           return { decision, stateChanged: true };
         case 'stop': {
           const cancelled = await tx.cancelActiveTasks(workflowId);
+          await tx.dropWorkTables(workflowId);
           await tx.updateInstance(workflowId, { state: WORKFLOW_STATE.finished, status: 'Stopped', finishedAt: clock() }, { stateChanged: true });
           await tx.log(inst, 'info', null, `Workflow stopped${cancelled > 0 ? ` (${cancelled} active task${cancelled > 1 ? 's' : ''} cancelled)` : ''}`);
           return { decision, stateChanged: true };
@@ -331,7 +509,7 @@ export function createWorkflowEngine(deps: {
       }
     });
 
-  return {
+  const engine: WorkflowEngine = {
     async command(cmd, options) {
       const ref = parseWorkflowRef(cmd.workflowId);
       if (!ref) throw WORKFLOW_FAULTS.unknownWorkflow(cmd.workflowId);
@@ -359,7 +537,7 @@ export function createWorkflowEngine(deps: {
       if (outcome.stateChanged) await publishQuietly(target.workflowId);
       if (outcome.decision === 'newRun' || outcome.decision === 'resume' || outcome.decision === 'signalNow') {
         // The command is committed: what follows is the workflow's own progress (the timer loop finishes it if need be).
-        await drain(target.workflowId, { until: options.until, wait: true }).catch((err: unknown) =>
+        await drain(target.workflowId, { until: options.until, wait: true, claimWork: false }).catch((err: unknown) =>
           logger.warn({ event: 'workflow.drain_failed', workflowId: target.workflowId, err }, 'workflow progress deferred to the timer loop'),
         );
       }
@@ -385,7 +563,18 @@ export function createWorkflowEngine(deps: {
         failed: instance.failed,
         status: instance.status,
         variables: instance.variables,
-        tasks: tasks.map((t) => ({ id: t.id, activity: t.activity, type: t.activityType, status: t.status, vars: t.vars, wakeAt: t.wakeAt?.toISOString() ?? null, createdAt: t.createdAt, completedAt: t.completedAt })),
+        tasks: tasks.map((t) => ({
+          id: t.id,
+          activity: t.activity,
+          type: t.activityType,
+          status: t.status,
+          vars: t.vars,
+          taskVars: t.taskVars,
+          attempt: t.attempt,
+          wakeAt: t.wakeAt?.toISOString() ?? null,
+          createdAt: t.createdAt,
+          completedAt: t.completedAt,
+        })),
         log,
       };
     },
@@ -393,11 +582,28 @@ export function createWorkflowEngine(deps: {
     async tick(options) {
       for (const workflowId of await store.findRunnable(clock(), 50)) {
         if (Date.now() >= options.until) break;
-        await drain(workflowId, { until: options.until, wait: false }).catch((err: unknown) =>
+        if (activeDrains.has(workflowId)) continue; // its background drain is at it
+        await drain(workflowId, { until: options.until, wait: false, claimWork: false }).catch((err: unknown) =>
           logger.warn({ event: 'workflow.drain_failed', workflowId, err }, 'workflow step failed; retried on the next tick'),
         );
       }
       for (const workflowId of await store.findUnpublished(50)) await publishQuietly(workflowId);
     },
+
+    async postEventFromScript(event) {
+      const result = await engine.command(
+        { command: 'postEvent', workflowId: event.workflowId, activity: event.activity, transition: event.transition, parameters: event.parameters, complete: event.complete },
+        { until: 0 },
+      );
+      kick(result.workflowId);
+    },
+
+    async close() {
+      closed = true;
+      kickQueue.splice(0);
+      kickAgain.clear();
+      await Promise.allSettled([...activeDrains.values()]);
+    },
   };
+  return engine;
 }

@@ -20,6 +20,30 @@ export const DEFINITION_CODES = {
 
 export type DefinitionCode = (typeof DEFINITION_CODES)[keyof typeof DEFINITION_CODES];
 
+/**
+ * Why an activity that does work failed: the code starts the workflow log line and @status (`Error: …`).
+ * A Campaign error raised by a data call the script did not catch keeps WKF-560030 (its own code is in the
+ * message).
+ */
+export const ACTIVITY_CODES = {
+  /** JavaScript: syntax error, or an exception the script did not catch (the line is given). */
+  scriptError: 'WKF-560030',
+  /** JavaScript: the script used more CPU time than WORKFLOW_JS_CPU_LIMIT_MS. */
+  cpuLimit: 'WKF-560031',
+  /** JavaScript: the script used more memory than WORKFLOW_JS_MEMORY_LIMIT_MB, or recursed too deeply. */
+  memoryLimit: 'WKF-560032',
+  /** JavaScript: the script ran longer than WORKFLOW_JS_TIMEOUT_MS, waits on queries and writes included. */
+  timeLimit: 'WKF-560033',
+  /** JavaScript: the script called logError(). */
+  logError: 'WKF-560034',
+  /** The script sandbox failed (worker crashed or could not start). */
+  sandbox: 'WKF-560036',
+  /** Query activity: the population could not be targeted. */
+  query: 'WKF-560040',
+  /** Update data activity: no inbound population, or it could not be written. */
+  update: 'WKF-560041',
+} as const;
+
 export const STATE_LABELS: Record<number, string> = { 0: 'being edited', 11: 'started', 13: 'paused', 15: 'stop requested', 20: 'finished' };
 
 export const WORKFLOW_FAULTS = {

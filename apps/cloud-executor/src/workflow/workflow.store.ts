@@ -16,7 +16,8 @@ export interface WorkflowInstance {
   publishedVersion: string;
 }
 
-export type TaskStatus = 'pending' | 'waiting' | 'done' | 'cancelled' | 'failed';
+/** pending: to run; running: a work activity claimed by an engine (until lease_until); waiting; then over. */
+export type TaskStatus = 'pending' | 'running' | 'waiting' | 'done' | 'cancelled' | 'failed';
 
 export interface WorkflowTask {
   id: string;
@@ -26,6 +27,11 @@ export interface WorkflowTask {
   vars: Vars;
   arrived: string[];
   wakeAt: Date | null;
+  /** Claims of this task so far (work activities: 1 on the first run, more after an engine died mid-run). */
+  attempt: number;
+  leaseUntil: Date | null;
+  /** task.vars: the task's own variables (JavaScript). */
+  taskVars: Vars;
 }
 
 export interface WorkflowSignal {
@@ -79,10 +85,13 @@ interface TaskRow {
   vars: Vars;
   arrived: string[];
   wake_at: Date | null;
+  attempt: number;
+  lease_until: Date | null;
+  task_vars: Vars | null;
 }
 
 const INSTANCE_COLUMNS = 'workflow_id, internal_name, run_id, state, failed, status, definition, variables, task_count, state_version, published_version';
-const TASK_COLUMNS = 'id, activity, activity_type, status, vars, arrived, wake_at';
+const TASK_COLUMNS = 'id, activity, activity_type, status, vars, arrived, wake_at, attempt, lease_until, task_vars';
 
 function toInstance(r: InstanceRow): WorkflowInstance {
   return {
@@ -101,7 +110,18 @@ function toInstance(r: InstanceRow): WorkflowInstance {
 }
 
 function toTask(r: TaskRow): WorkflowTask {
-  return { id: r.id, activity: r.activity, activityType: r.activity_type, status: r.status, vars: r.vars ?? {}, arrived: r.arrived ?? [], wakeAt: r.wake_at };
+  return {
+    id: r.id,
+    activity: r.activity,
+    activityType: r.activity_type,
+    status: r.status,
+    vars: r.vars ?? {},
+    arrived: r.arrived ?? [],
+    wakeAt: r.wake_at,
+    attempt: r.attempt,
+    leaseUntil: r.lease_until,
+    taskVars: r.task_vars ?? {},
+  };
 }
 
 const PATCH_COLUMNS: Record<keyof InstancePatch, string> = {
@@ -165,7 +185,7 @@ export class WorkflowTransaction {
     return rows[0]!.id;
   }
 
-  async updateTask(taskId: string, patch: { status?: TaskStatus; vars?: Vars; arrived?: string[]; wakeAt?: Date | null }): Promise<void> {
+  async updateTask(taskId: string, patch: { status?: TaskStatus; vars?: Vars; arrived?: string[]; wakeAt?: Date | null; taskVars?: Vars; leaseUntil?: Date | null }): Promise<void> {
     const sets: string[] = ['updated_at = now()'];
     const values: unknown[] = [taskId];
     if (patch.status !== undefined) {
@@ -184,16 +204,72 @@ export class WorkflowTransaction {
       values.push(patch.wakeAt);
       sets.push(`wake_at = $${values.length}`);
     }
+    if (patch.taskVars !== undefined) {
+      values.push(JSON.stringify(patch.taskVars));
+      sets.push(`task_vars = $${values.length}`);
+    }
+    if (patch.leaseUntil !== undefined) {
+      values.push(patch.leaseUntil);
+      sets.push(`lease_until = $${values.length}`);
+    }
     await this.client.query(`UPDATE cap_wkf_task SET ${sets.join(', ')} WHERE id = $1`, values);
   }
 
-  /** The oldest task of the run still to execute. */
-  async nextPendingTask(instance: WorkflowInstance): Promise<WorkflowTask | undefined> {
+  /**
+   * The oldest task of the run still to execute: pending, or a work activity whose claim has run out (the
+   * engine running it died). `exceptTypes`: activity types to leave for later (work, outside a work drain).
+   */
+  async nextPendingTask(instance: WorkflowInstance, now: Date, exceptTypes: readonly string[] = []): Promise<WorkflowTask | undefined> {
     const { rows } = await this.client.query<TaskRow>(
-      `SELECT ${TASK_COLUMNS} FROM cap_wkf_task WHERE workflow_id = $1 AND run_id = $2 AND status = 'pending' ORDER BY id LIMIT 1`,
-      [instance.workflowId, instance.runId],
+      `SELECT ${TASK_COLUMNS} FROM cap_wkf_task
+       WHERE workflow_id = $1 AND run_id = $2 AND (status = 'pending' OR (status = 'running' AND lease_until <= $3)) AND NOT (activity_type = ANY ($4::text[]))
+       ORDER BY id LIMIT 1`,
+      [instance.workflowId, instance.runId, now, exceptTypes],
     );
     return rows[0] ? toTask(rows[0]) : undefined;
+  }
+
+  /** Claims a task for a work activity until `leaseUntil`; returns the claim's attempt number. */
+  async claimTask(taskId: string, leaseUntil: Date): Promise<number> {
+    const { rows } = await this.client.query<{ attempt: number }>(
+      `UPDATE cap_wkf_task SET status = 'running', lease_until = $2, attempt = attempt + 1, updated_at = now() WHERE id = $1 RETURNING attempt`,
+      [taskId, leaseUntil],
+    );
+    return rows[0]!.attempt;
+  }
+
+  async findTask(taskId: string): Promise<WorkflowTask | undefined> {
+    const { rows } = await this.client.query<TaskRow>(`SELECT ${TASK_COLUMNS} FROM cap_wkf_task WHERE id = $1`, [taskId]);
+    return rows[0] ? toTask(rows[0]) : undefined;
+  }
+
+  /** Sets and removes instance variables, keeping the others (branches running side by side each change theirs). */
+  async mergeInstanceVars(workflowId: string, set: Vars, unset: string[]): Promise<Vars> {
+    const { rows } = await this.client.query<{ variables: Vars }>(
+      `UPDATE cap_wkf_instance SET variables = (variables - $3::text[]) || $2::jsonb, updated_at = now() WHERE workflow_id = $1 RETURNING variables`,
+      [workflowId, JSON.stringify(set), unset],
+    );
+    return rows[0]?.variables ?? {};
+  }
+
+  /** A working table a query activity of this workflow built (the update activity reads only those). */
+  async findWorkTable(workflowId: string, tableName: string): Promise<{ schemaId: string; rowCount: number } | undefined> {
+    const { rows } = await this.client.query<{ schema_id: string; row_count: string }>('SELECT schema_id, row_count FROM cap_wkf_worktable WHERE workflow_id = $1 AND table_name = $2', [
+      workflowId,
+      tableName,
+    ]);
+    return rows[0] ? { schemaId: rows[0].schema_id, rowCount: Number(rows[0].row_count) } : undefined;
+  }
+
+  /** Drops the working tables of the workflow's runs (a run ends, or a new one starts). */
+  async dropWorkTables(workflowId: string): Promise<number> {
+    const { rows } = await this.client.query<{ table_name: string }>('DELETE FROM cap_wkf_worktable WHERE workflow_id = $1 RETURNING table_name', [workflowId]);
+    for (const { table_name } of rows) {
+      // Names are made by the engine (wkf_wt_<task id>); checked again before they reach SQL text.
+      if (!/^wkf_wt_\d+$/.test(table_name)) throw new Error(`unexpected working table name ${table_name}`);
+      await this.client.query(`DROP TABLE IF EXISTS "${table_name}"`);
+    }
+    return rows.length;
   }
 
   /** The oldest wait task of the run whose time has come. */
@@ -229,7 +305,7 @@ export class WorkflowTransaction {
   /** Active tasks of the run: those that can still make progress, and and-joins missing a transition. */
   async countActive(instance: WorkflowInstance): Promise<{ busy: number; openJoins: string[] }> {
     const { rows } = await this.client.query<{ activity: string; activity_type: string; status: TaskStatus }>(
-      `SELECT activity, activity_type, status FROM cap_wkf_task WHERE workflow_id = $1 AND run_id = $2 AND status IN ('pending', 'waiting')`,
+      `SELECT activity, activity_type, status FROM cap_wkf_task WHERE workflow_id = $1 AND run_id = $2 AND status IN ('pending', 'running', 'waiting')`,
       [instance.workflowId, instance.runId],
     );
     const openJoins = rows.filter((r) => r.activity_type === 'andjoin' && r.status === 'waiting').map((r) => r.activity);
@@ -239,7 +315,7 @@ export class WorkflowTransaction {
   /** Ends every active task (of any run) of the workflow: Stop, or a new run replacing an old one. */
   async cancelActiveTasks(workflowId: string): Promise<number> {
     const r = await this.client.query(
-      `UPDATE cap_wkf_task SET status = 'cancelled', completed_at = now(), updated_at = now() WHERE workflow_id = $1 AND status IN ('pending', 'waiting')`,
+      `UPDATE cap_wkf_task SET status = 'cancelled', completed_at = now(), updated_at = now(), lease_until = NULL WHERE workflow_id = $1 AND status IN ('pending', 'running', 'waiting')`,
       [workflowId],
     );
     await this.client.query(`UPDATE cap_wkf_event SET status = 'ignored', processed_at = now() WHERE workflow_id = $1 AND status = 'pending'`, [workflowId]);
@@ -268,6 +344,16 @@ export class WorkflowTransaction {
     await this.client.query('UPDATE cap_wkf_event SET status = $2, processed_at = now() WHERE id = $1', [signalId, status]);
   }
 
+  /** Several lines of one activity (a script's logInfo… calls), in one statement. */
+  async logMany(instance: WorkflowInstance, activity: string, lines: readonly { level: LogLine['level']; message: string }[]): Promise<void> {
+    if (lines.length === 0) return;
+    await this.client.query(
+      `INSERT INTO cap_wkf_log (workflow_id, run_id, level, activity, message)
+       SELECT $1, $2, l.level, $3, l.message FROM unnest($4::text[], $5::text[]) WITH ORDINALITY AS l(level, message, n) ORDER BY l.n`,
+      [instance.workflowId, instance.runId, activity, lines.map((l) => l.level), lines.map((l) => l.message.slice(0, 4_000))],
+    );
+  }
+
   async log(instance: WorkflowInstance, level: LogLine['level'], activity: string | null, message: string): Promise<void> {
     await this.client.query('INSERT INTO cap_wkf_log (workflow_id, run_id, level, activity, message) VALUES ($1, $2, $3, $4, $5)', [
       instance.workflowId,
@@ -291,8 +377,10 @@ export interface WorkflowStore {
   transaction<T>(fn: (tx: WorkflowTransaction) => Promise<T>): Promise<T>;
   /** The workflow an id or internal name designates, if it ever ran here. */
   findInstance(ref: { id: string } | { internalName: string }): Promise<{ workflowId: string; internalName: string } | undefined>;
-  /** Started workflows with work to do now: pending tasks or signals, waits whose time has come. */
+  /** Started workflows with work to do now: pending tasks or signals, waits whose time has come, claims run out. */
   findRunnable(now: Date, limit: number): Promise<string[]>;
+  /** Extends the claim on a running work task; false when the claim is no longer this engine's. */
+  renewLease(taskId: string, attempt: number, leaseUntil: Date): Promise<boolean>;
   /** Workflows whose last state change has not been published yet. */
   findUnpublished(limit: number): Promise<string[]>;
   readReport(workflowId: string, limit: number): Promise<WorkflowReportData | undefined>;
@@ -316,12 +404,16 @@ export function createWorkflowStore(pool: Pool): WorkflowStore {
         `SELECT i.workflow_id FROM cap_wkf_instance i
          WHERE i.state = 11 AND (
            EXISTS (SELECT 1 FROM cap_wkf_task t WHERE t.workflow_id = i.workflow_id AND t.run_id = i.run_id
-                   AND (t.status = 'pending' OR (t.status = 'waiting' AND t.wake_at IS NOT NULL AND t.wake_at <= $1)))
+                   AND (t.status = 'pending' OR (t.status = 'waiting' AND t.wake_at IS NOT NULL AND t.wake_at <= $1) OR (t.status = 'running' AND t.lease_until <= $1)))
            OR EXISTS (SELECT 1 FROM cap_wkf_event e WHERE e.workflow_id = i.workflow_id AND e.run_id = i.run_id AND e.status = 'pending'))
          ORDER BY i.updated_at LIMIT $2`,
         [now, limit],
       );
       return rows.map((r) => r.workflow_id);
+    },
+    async renewLease(taskId, attempt, leaseUntil) {
+      const r = await pool.query(`UPDATE cap_wkf_task SET lease_until = $3 WHERE id = $1 AND attempt = $2 AND status = 'running'`, [taskId, attempt, leaseUntil]);
+      return (r.rowCount ?? 0) > 0;
     },
     async findUnpublished(limit) {
       const { rows } = await pool.query<{ workflow_id: string }>('SELECT workflow_id FROM cap_wkf_instance WHERE published_version < state_version ORDER BY updated_at LIMIT $1', [limit]);

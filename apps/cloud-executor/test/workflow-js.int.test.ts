@@ -1,0 +1,236 @@
+import { randomUUID } from 'node:crypto';
+import pg from 'pg';
+import { startTestPlatform, uniqueId, waitFor, type TestPlatform } from '@cap/platform-testing';
+
+// Adobe's own client, unmodified: workflows are written and started as a Campaign client would.
+const sdk = require('@adobe/acc-js-sdk');
+
+const CPU_LIMIT_MS = 1_000;
+
+interface EngineState {
+  workflowId: string;
+  state: number;
+  failed: boolean;
+  status: string | null;
+  variables: Record<string, unknown>;
+  tasks: { activity: string; status: string; vars: Record<string, unknown>; task_vars: Record<string, unknown> }[];
+  log: { level: string; activity: string | null; message: string }[];
+}
+
+/** A <js> activity; the script goes in CDATA, as Campaign exports it. */
+const js = (name: string, script: string, transitions: string) => `<js name="${name}"><script><![CDATA[${script}]]></script>${transitions}</js>`;
+
+/**
+ * Activities that do work, end to end: a workflow written with the SDK (Write on xtk:workflow) and started
+ * with xtk:workflow#Start; its JavaScript runs in the QuickJS sandbox of cloud-executor, reading and writing
+ * through the same data paths as SOAP clients (cloud schemas in-process, local and staging ones through
+ * local-store, staged rows through staging-sync).
+ */
+describe('workflow activities: JavaScript in the sandbox, query and update data', () => {
+  let platform: TestPlatform;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  let NLWS: any;
+  let cloud: pg.Client;
+
+  const createWorkflow = async (activities: string): Promise<string> => {
+    const internalName = uniqueId('WKFJS').replace(/[^A-Za-z0-9_]/g, '_');
+    await NLWS.xtkSession.write({ xtkschema: 'xtk:workflow', internalName, label: `test ${internalName}`, $activities: `<activities>${activities}</activities>` });
+    return internalName;
+  };
+  const engineState = async (internalName: string): Promise<EngineState> => {
+    const inst = await cloud.query('SELECT workflow_id, run_id, state, failed, status, variables FROM cap_wkf_instance WHERE internal_name = $1', [internalName]);
+    const i = inst.rows[0];
+    if (!i) throw new Error(`workflow ${internalName} never ran`);
+    const tasks = await cloud.query('SELECT activity, status, vars, task_vars FROM cap_wkf_task WHERE workflow_id = $1 AND run_id = $2 ORDER BY id', [i.workflow_id, i.run_id]);
+    const log = await cloud.query('SELECT level, activity, message FROM cap_wkf_log WHERE workflow_id = $1 ORDER BY id', [i.workflow_id]);
+    return { workflowId: i.workflow_id, state: i.state, failed: i.failed, status: i.status, variables: i.variables, tasks: tasks.rows, log: log.rows };
+  };
+  /** @state of xtk:workflow through queryDef (the state comes back from the engine through Kafka). */
+  const waitForState = (internalName: string, state: number, timeoutMs = 30_000) =>
+    waitFor(
+      `workflow ${internalName} to reach state ${state}`,
+      async () => {
+        const row = await NLWS.xtkQueryDef
+          .create({ schema: 'xtk:workflow', operation: 'get', select: { node: [{ expr: '@state' }, { expr: '@failed' }, { expr: '@status' }] }, where: { condition: [{ expr: `@internalName='${internalName}'` }] } })
+          .executeQuery();
+        return Number(row.state) === state ? { failed: row.failed === true || row.failed === '1' || row.failed === 'true', status: String(row.status ?? '') } : undefined;
+      },
+      { timeoutMs, intervalMs: 100 },
+    );
+  const cloudRecipients = (emailLike: string) =>
+    cloud.query<{ email: string; last_name: string | null; black_list: boolean }>('SELECT email, last_name, black_list FROM nms_recipient WHERE email LIKE $1 ORDER BY email', [emailLike]).then((r) => r.rows);
+
+  beforeAll(async () => {
+    platform = await startTestPlatform({
+      apps: ['local-store', 'cloud-executor', 'staging-sync', 'api-gateway'],
+      envFor: { 'cloud-executor': { WORKFLOW_JS_CPU_LIMIT_MS: String(CPU_LIMIT_MS), WORKFLOW_JS_TIMEOUT_MS: '20000', WORKFLOW_TICK_MS: '200' } },
+    });
+    const client = await sdk.init(sdk.ConnectionParameters.ofUserAndPassword(platform.gatewayUrl, 'admin', 'admin'));
+    await client.logon();
+    NLWS = client.NLWS;
+    cloud = new pg.Client({ connectionString: platform.cloudDb.url });
+    await cloud.connect();
+  });
+
+  afterAll(async () => {
+    await cloud?.end();
+    await platform?.stop();
+  });
+
+  it('when a JavaScript activity queries, writes, ingests, subscribes, reads an option, signals another workflow and logs, then each call reaches its data and the workflow finishes', async () => {
+    const tag = uniqueId('js').replace(/[^A-Za-z0-9]/g, '').toLowerCase();
+    const email = `${tag}@example.com`;
+    await NLWS.xtkSession.write({ xtkschema: 'nms:recipient', id: randomUUID(), email, lastName: 'Before' });
+    const receiver = await createWorkflow('<start name="start"><transition target="signal"/></start><external name="signal"><transition target="end"/></external><end name="end"/>');
+    await NLWS.xtkWorkflow.start(receiver);
+    await waitForState(receiver, 11);
+
+    const script = `
+var res = xtk.queryDef.create({ queryDef: { schema: "nms:recipient", operation: "select",
+  select: { node: [{ expr: "@email" }, { expr: "@lastName" }] }, where: { condition: [{ expr: "@email = '${email}'" }] } } }).ExecuteQuery();
+logInfo("found", res.recipient.length, res.recipient[0].lastName);
+xtk.session.Write({ xtkschema: "nms:recipient", _key: "@email", email: "${email}", lastName: "After" });
+var option = xtk.queryDef.create('<queryDef schema="xtk:option" operation="get"><select><node expr="@name"/></select><where><condition expr="@name = &apos;XtkDatabaseId&apos;"/></where></queryDef>').ExecuteQuery();
+try {
+  xtk.session.Write({ xtkschema: "nms:nothing", a: 1 });
+} catch (e) {
+  logWarning("caught", e.code);
+}
+task.vars.stagedId = xtk.session.Ingest('<recipientStg xtkschema="nms:recipientStg" email="staged-${email}" lastName="Staged"/>');
+nms.subscription.Subscribe("newsletter", { _key: "@email", email: "sub-${email}", firstName: "Sub" }, true);
+xtk.workflow.PostEvent("${receiver}", "signal", "", { from: "js", count: res.recipient.length }, true);
+instance.vars.found = res.recipient.length;
+instance.vars.databaseOption = option.name;
+vars.lastName = "After";
+logInfo("database id option:", getOption("XtkDatabaseId") !== "");`;
+    const name = await createWorkflow(`<start name="start"><transition target="work"/></start>${js('work', script, '<transition target="end"/>')}<end name="end"/>`);
+    await NLWS.xtkWorkflow.start(name);
+    expect(await waitForState(name, 20)).toMatchObject({ failed: false, status: 'Finished' });
+
+    const state = await engineState(name);
+    expect(state.variables).toEqual({ found: 1, databaseOption: 'XtkDatabaseId' });
+    expect(state.tasks.map((t) => [t.activity, t.status])).toEqual([
+      ['start', 'done'],
+      ['work', 'done'],
+      ['end', 'done'],
+    ]);
+    expect(state.tasks[2]!.vars).toEqual({ lastName: 'After' });
+    expect(state.tasks[1]!.task_vars).toEqual({ stagedId: expect.stringMatching(/^[0-9a-f-]{36}$/) });
+    const lines = state.log.filter((l) => l.activity === 'work').map((l) => `${l.level} ${l.message}`);
+    expect(lines).toEqual([
+      'info found 1 Before',
+      'warning caught XTK-170101',
+      'info database id option: true',
+      expect.stringMatching(/^info script done \(\d+ ms of CPU\)$/),
+    ]);
+    // The cloud write is there at once; the staged ones once staging-sync has applied them.
+    expect(await cloudRecipients(email)).toEqual([expect.objectContaining({ email, last_name: 'After' })]);
+    await NLWS.nmsReplicationStrategy.StartReplicateStagingData('nms:recipient');
+    await NLWS.nmsReplicationStrategy.StartReplicateStagingData('nms:subscription');
+    expect(await cloudRecipients(`staged-${email}`)).toEqual([expect.objectContaining({ last_name: 'Staged' })]);
+    expect(await cloudRecipients(`sub-${email}`)).toHaveLength(1);
+    // The signal reached the other workflow, with its variables.
+    await waitForState(receiver, 20);
+    expect((await engineState(receiver)).tasks.find((t) => t.activity === 'end')!.vars).toEqual({ from: 'js', count: '1' });
+  });
+
+  it('when a script runs away, then it is stopped at its CPU limit, the workflow goes to error with the line in its log, and the engine runs other workflows meanwhile and after', async () => {
+    const runaway = await createWorkflow(
+      `<start name="start"><transition target="spin"/></start>${js('spin', 'var n = 0;\nlogInfo("spinning");\nwhile (true) {\n  n++;\n}', '<transition target="end"/>')}<end name="end"/>`,
+    );
+    const other = await createWorkflow(`<start name="start"><transition target="work"/></start>${js('work', 'instance.vars.ok = "yes";', '<transition target="end"/>')}<end name="end"/>`);
+    const startedAt = Date.now();
+    await NLWS.xtkWorkflow.start(runaway);
+    await NLWS.xtkWorkflow.start(other); // while the runaway script spins
+    expect(await waitForState(other, 20)).toMatchObject({ failed: false });
+
+    const failed = await waitForState(runaway, 13);
+    expect(Date.now() - startedAt).toBeLessThan(CPU_LIMIT_MS + 15_000);
+    expect(failed.failed).toBe(true);
+    expect(failed.status).toMatch(/^Error: WKF-560031 JavaScript activity 'spin': the script used more than its CPU time limit of 1000 ms and was stopped \(line 3\)/);
+    const state = await engineState(runaway);
+    expect(state.log.filter((l) => l.activity === 'spin').map((l) => `${l.level} ${l.message}`)).toEqual([
+      'info spinning',
+      `error WKF-560031 JavaScript activity 'spin': the script used more than its CPU time limit of ${CPU_LIMIT_MS} ms and was stopped (line 3)`,
+    ]);
+    // The failed task is kept as failed; Resume would run the activity again.
+    expect(state.tasks.map((t) => [t.activity, t.status])).toEqual([
+      ['start', 'done'],
+      ['spin', 'failed'],
+      ['spin', 'pending'],
+    ]);
+
+    // The engine is still there for the next workflow.
+    const after = await createWorkflow(`<start name="start"><transition target="work"/></start>${js('work', 'vars.done = 1 + 1;', '<transition target="end"/>')}<end name="end"/>`);
+    await NLWS.xtkWorkflow.start(after);
+    expect(await waitForState(after, 20)).toMatchObject({ failed: false, status: 'Finished' });
+    expect((await engineState(after)).tasks.find((t) => t.activity === 'end')!.vars).toEqual({ done: 2 });
+    await NLWS.xtkWorkflow.stop(runaway);
+    await waitForState(runaway, 20);
+  });
+
+  it('when a script has an error, then the log gives its line; an error transition takes the branch instead of suspending the workflow', async () => {
+    const broken = await createWorkflow(`<start name="start"><transition target="bad"/></start>${js('bad', '\nvar o = {};\nvar x = o.missing.field;', '<transition target="end"/>')}<end name="end"/>`);
+    await NLWS.xtkWorkflow.start(broken);
+    expect((await waitForState(broken, 13)).status).toBe("Error: WKF-560030 JavaScript activity 'bad': TypeError: cannot read property 'field' of undefined (line 3)");
+
+    const handled = await createWorkflow(
+      `<start name="start"><transition target="bad"/></start>${js('bad', 'require("fs");', '<transition name="ok" target="end"/><transition name="error" target="recover"/>')}` +
+        `${js('recover', 'vars.recovered = true;', '<transition target="end"/>')}<end name="end"/>`,
+    );
+    await NLWS.xtkWorkflow.start(handled);
+    expect(await waitForState(handled, 20)).toMatchObject({ failed: false, status: 'Finished' });
+    const state = await engineState(handled);
+    expect(state.tasks.map((t) => [t.activity, t.status])).toEqual([
+      ['start', 'done'],
+      ['bad', 'failed'],
+      ['recover', 'done'],
+      ['end', 'done'],
+    ]);
+    expect(state.log.find((l) => l.activity === 'bad')!.message).toBe("WKF-560030 JavaScript activity 'bad': ReferenceError: 'require' is not defined (line 1); following its error transition");
+    await NLWS.xtkWorkflow.stop(broken);
+  });
+
+  it('when a query activity targets recipients, then the next JavaScript activity reads vars.recCount and an update activity writes the population', async () => {
+    const tag = uniqueId('q').replace(/[^A-Za-z0-9]/g, '').toLowerCase();
+    for (const n of [1, 2, 3]) await NLWS.xtkSession.write({ xtkschema: 'nms:recipient', id: randomUUID(), email: `${tag}-${n}@example.com`, lastName: 'Original' });
+    await NLWS.xtkSession.write({ xtkschema: 'nms:recipient', id: randomUUID(), email: `other-${tag}@example.com`, lastName: 'Original' });
+    const name = await createWorkflow(
+      '<start name="start"><transition target="target"/></start>' +
+        `<query name="target" schema="nms:recipient"><where><condition expr="@email LIKE '${tag}-%'"/></where><transitions><result name="result" target="count"/></transitions></query>` +
+        js('count', 'logInfo("recCount", vars.recCount, vars.targetSchema);\ninstance.vars.count = vars.recCount;\nvars.next = vars.recCount * 2;', '<transition target="update"/>') +
+        '<updateData name="update" schema="nms:recipient" mode="write" operation="update"><field xpath="@lastName" value="Updated $(vars/@next)"/><transition target="end"/></updateData>' +
+        '<end name="end"/>',
+    );
+    await NLWS.xtkWorkflow.start(name);
+    expect(await waitForState(name, 20)).toMatchObject({ failed: false, status: 'Finished' });
+    const state = await engineState(name);
+    expect(state.variables).toEqual({ count: 3 });
+    const table = state.tasks.find((t) => t.activity === 'target')!.task_vars['tableName'];
+    expect(table).toMatch(/^wkf_wt_\d+$/);
+    expect(state.log.filter((l) => l.activity !== null).map((l) => `${l.activity}: ${l.message}`)).toEqual([
+      `target: 3 nms:recipient records targeted into working table ${table}`,
+      'count: recCount 3 nms:recipient',
+      expect.stringMatching(/^count: script done/),
+      'update: 3 nms:recipient records written (write, update)',
+      'end: end of branch',
+    ]);
+    expect(state.tasks.find((t) => t.activity === 'end')!.vars).toMatchObject({ recCount: 3, next: 6, tableName: table, targetSchema: 'nms:recipient' });
+    expect((await cloudRecipients(`%${tag}%`)).map((r) => [r.email, r.last_name])).toEqual([
+      [`other-${tag}@example.com`, 'Original'],
+      [`${tag}-1@example.com`, 'Updated 6'],
+      [`${tag}-2@example.com`, 'Updated 6'],
+      [`${tag}-3@example.com`, 'Updated 6'],
+    ]);
+    // The working table went with the run.
+    expect((await cloud.query('SELECT to_regclass($1) AS t', [table])).rows[0].t).toBeNull();
+    expect((await cloud.query('SELECT count(*)::int AS n FROM cap_wkf_worktable WHERE workflow_id = $1', [state.workflowId])).rows[0].n).toBe(0);
+  });
+
+  it('when a query activity names a local schema or a bad condition, then Start refuses the definition with WKF-560014', async () => {
+    const local = await createWorkflow('<start name="start"><transition target="q"/></start><query name="q" schema="xtk:option"><transition target="end"/></query><end name="end"/>');
+    await expect(NLWS.xtkWorkflow.start(local)).rejects.toMatchObject({ errorCode: 'WKF-560014', faultString: expect.stringContaining('xtk:option is not a cloud schema') });
+    const bad = await createWorkflow('<start name="start"><transition target="q"/></start><query name="q" schema="nms:recipient"><where><condition expr="@shoeSize = 3"/></where><transition target="end"/></query><end name="end"/>');
+    await expect(NLWS.xtkWorkflow.start(bad)).rejects.toMatchObject({ errorCode: 'WKF-560014', faultString: expect.stringContaining('shoeSize') });
+  });
+});
