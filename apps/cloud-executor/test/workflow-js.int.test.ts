@@ -1,11 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
-import { startTestPlatform, uniqueId, waitFor, type TestPlatform } from '@cap/platform-testing';
+import { startServiceProcess, startTestPlatform, testEndpoints, uniqueId, waitFor, type TestPlatform } from '@cap/platform-testing';
 
 // Adobe's own client, unmodified: workflows are written and started as a Campaign client would.
 const sdk = require('@adobe/acc-js-sdk');
 
 const CPU_LIMIT_MS = 1_000;
+/** Short claims, so that a replica takes over the activity of a killed engine quickly. */
+const ENGINE_ENV = { WORKFLOW_JS_CPU_LIMIT_MS: String(CPU_LIMIT_MS), WORKFLOW_JS_TIMEOUT_MS: '30000', WORKFLOW_TICK_MS: '200', WORKFLOW_TASK_LEASE_MS: '3000' };
 
 interface EngineState {
   workflowId: string;
@@ -63,7 +65,7 @@ describe('workflow activities: JavaScript in the sandbox, query and update data'
   beforeAll(async () => {
     platform = await startTestPlatform({
       apps: ['local-store', 'cloud-executor', 'staging-sync', 'api-gateway'],
-      envFor: { 'cloud-executor': { WORKFLOW_JS_CPU_LIMIT_MS: String(CPU_LIMIT_MS), WORKFLOW_JS_TIMEOUT_MS: '20000', WORKFLOW_TICK_MS: '200' } },
+      envFor: { 'cloud-executor': ENGINE_ENV },
     });
     const client = await sdk.init(sdk.ConnectionParameters.ofUserAndPassword(platform.gatewayUrl, 'admin', 'admin'));
     await client.logon();
@@ -232,5 +234,43 @@ logInfo("database id option:", getOption("XtkDatabaseId") !== "");`;
     await expect(NLWS.xtkWorkflow.start(local)).rejects.toMatchObject({ errorCode: 'WKF-560014', faultString: expect.stringContaining('xtk:option is not a cloud schema') });
     const bad = await createWorkflow('<start name="start"><transition target="q"/></start><query name="q" schema="nms:recipient"><where><condition expr="@shoeSize = 3"/></where><transition target="end"/></query><end name="end"/>');
     await expect(NLWS.xtkWorkflow.start(bad)).rejects.toMatchObject({ errorCode: 'WKF-560014', faultString: expect.stringContaining('shoeSize') });
+  });
+
+  // Last: it replaces the platform's cloud-executor by a new replica.
+  it('when the engine is killed while a script runs, then another replica runs the activity again from the start and the workflow finishes once', async () => {
+    const script = 'instance.vars.attempts = (instance.vars.attempts || 0) + 1;\nfor (var i = 0; i < 300; i++) getOption("XtkDatabaseId");\nvars.finished = true;';
+    const name = await createWorkflow(`<start name="start"><transition target="slow"/></start>${js('slow', script, '<transition target="end"/>')}<end name="end"/>`);
+    const first = platform.procs.get('cloud-executor')!;
+    await NLWS.xtkWorkflow.start(name);
+    await waitFor('the script to be running', async () => (await engineState(name)).tasks.some((t) => t.activity === 'slow' && t.status === 'running'), { timeoutMs: 10_000, intervalMs: 20 });
+    first.signal('SIGKILL');
+    await first.exited;
+    const endpoints = testEndpoints();
+    const replica = await startServiceProcess('cloud-executor', {
+      KAFKA_BROKERS: endpoints.kafkaBrokers.join(','),
+      KAFKA_TOPIC_PREFIX: platform.topicPrefix,
+      CLOUD_DATABASE_URL: platform.cloudDb.url,
+      LOCAL_DATABASE_URL: platform.localDb.url,
+      REDIS_URL: endpoints.redisUrl,
+      REDIS_KEY_PREFIX: platform.topicPrefix,
+      SERVICE_INSTANCE_ID: uniqueId('cloud-executor-b'),
+      ...ENGINE_ENV,
+    });
+    platform.procs.set('cloud-executor', replica); // stopped with the platform
+    await replica.waitUntilReady();
+    expect(await waitForState(name, 20, 60_000)).toMatchObject({ failed: false, status: 'Finished' });
+    const state = await engineState(name);
+    // The killed attempt committed nothing: one increment, from the attempt that finished.
+    expect(state.variables).toEqual({ attempts: 1 });
+    expect(state.tasks.map((t) => [t.activity, t.status])).toEqual([
+      ['start', 'done'],
+      ['slow', 'done'],
+      ['end', 'done'],
+    ]);
+    expect(state.tasks[2]!.vars).toEqual({ finished: true });
+    expect(state.log.filter((l) => l.activity === 'slow').map((l) => l.message)).toEqual([
+      'the engine running this activity stopped before it finished; it runs again (attempt 2)',
+      expect.stringMatching(/^script done/),
+    ]);
   });
 });

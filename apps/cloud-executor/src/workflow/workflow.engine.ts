@@ -124,6 +124,11 @@ export function createWorkflowEngine(deps: {
   const logger = deps.logger.child({ module: 'workflow-engine' });
   const clock = deps.now ?? (() => new Date());
   const definitions = new Map<string, WorkflowDefinition>();
+  // Work activities run in the background, at most `workConcurrency` workflows at once, one drain per workflow.
+  const activeDrains = new Map<string, Promise<void>>();
+  const kickAgain = new Set<string>();
+  const kickQueue: string[] = [];
+  let closed = false;
 
   /** The run's definition (parsed once per run; a run keeps the definition it started with). */
   const definitionOf = (inst: WorkflowInstance): WorkflowDefinition => {
@@ -155,6 +160,9 @@ export function createWorkflowEngine(deps: {
     return activity;
   };
 
+  // Instances (one object per transaction) that just got a pending task: their run cannot be over yet.
+  const hasPendingTask = new WeakSet<WorkflowInstance>();
+
   /** Follows transitions: a task per target; an and-join collects its transitions in one task. */
   const fire = async (tx: WorkflowTransaction, inst: WorkflowInstance, def: WorkflowDefinition, fires: Fire[]) => {
     for (const f of fires) {
@@ -164,6 +172,7 @@ export function createWorkflowEngine(deps: {
       const target = activityOf(def, f.transition.target);
       if (target.type !== 'andjoin') {
         await tx.insertTask(inst, { activity: target.name, activityType: target.type, status: 'pending', vars: f.vars });
+        hasPendingTask.add(inst);
         continue;
       }
       const open = await tx.findOpenJoin(inst, target.name, f.transition.key);
@@ -177,7 +186,7 @@ export function createWorkflowEngine(deps: {
 
   /** After a step: a run with no task left that can progress is finished. */
   const settle = async (tx: WorkflowTransaction, inst: WorkflowInstance): Promise<boolean> => {
-    if (inst.state !== WORKFLOW_STATE.started) return false;
+    if (inst.state !== WORKFLOW_STATE.started || hasPendingTask.has(inst)) return false;
     const active = await tx.countActive(inst);
     if (active.busy > 0) return false;
     for (const join of active.openJoins) await tx.log(inst, 'warning', join, 'and-join never received all its transitions');
@@ -283,9 +292,10 @@ export function createWorkflowEngine(deps: {
    * Records what a work activity did, if its claim is still this engine's (Stop, a new run or a takeover by
    * another replica make the result moot): its log lines, then done (instance variables merged, transitions
    * fired with its output variables) or failed (its "error" transition, else the workflow goes to error and
-   * Resume runs the activity again). Returns whether the workflow's state changed.
+   * Resume runs the activity again). Returns whether the workflow's state changed, and the next work activity
+   * when it could be claimed in the same transaction (a chain of scripts then costs one transaction less each).
    */
-  const completeWork = async (work: WorkItem, outcome: WorkOutcome): Promise<boolean> =>
+  const completeWork = async (work: WorkItem, outcome: WorkOutcome): Promise<{ stateChanged: boolean; next?: WorkItem }> =>
     store.transaction(async (tx) => {
       const inst = await tx.lockInstance(work.workflowId, { wait: true });
       const activity = work.activity;
@@ -293,12 +303,12 @@ export function createWorkflowEngine(deps: {
       if (!inst || !current || current.status !== 'running' || current.attempt !== work.attempt) {
         logger.info({ event: 'workflow.work.discarded', workflowId: work.workflowId, activity: activity.name, status: current?.status }, 'activity result discarded: its task was cancelled or taken over');
         if (inst && current?.status === 'cancelled') await tx.log(inst, 'warning', activity.name, 'the activity finished after its task was cancelled: its result is discarded');
-        return false;
+        return { stateChanged: false };
       }
       await tx.logMany(inst, activity.name, outcome.logs);
       if (outcome.kind === 'abandoned') {
         await tx.updateTask(work.task.id, { status: 'pending', leaseUntil: null });
-        return false;
+        return { stateChanged: false };
       }
       const def = definitionOf(inst);
       if (outcome.kind === 'done') {
@@ -308,7 +318,9 @@ export function createWorkflowEngine(deps: {
         await tx.updateTask(work.task.id, { status: 'done', leaseUntil: null, ...(outcome.taskVars ? { taskVars: outcome.taskVars } : {}) });
         await tx.log(inst, 'info', activity.name, outcome.note);
         await fire(tx, inst, def, planWorkDone(activity, 'done', outcome.vars));
-        return settle(tx, inst);
+        const stateChanged = await settle(tx, inst);
+        const next = stateChanged ? undefined : await claimNextWork(tx, inst, def);
+        return { stateChanged, ...(next ? { next } : {}) };
       }
       const message = `${outcome.code} ${ACTIVITY_LABELS[activity.type] ?? 'activity'} '${activity.name}': ${outcome.message}${outcome.line !== undefined ? ` (line ${outcome.line})` : ''}`;
       await tx.updateTask(work.task.id, { status: 'failed', leaseUntil: null });
@@ -316,18 +328,40 @@ export function createWorkflowEngine(deps: {
       if (onError.length > 0) {
         await tx.log(inst, 'warning', activity.name, `${message}; following its error transition`);
         await fire(tx, inst, def, onError);
-        return settle(tx, inst);
+        return { stateChanged: await settle(tx, inst) };
       }
       // Campaign's rule: the workflow is suspended in error; Resume runs the activity again.
       await tx.insertTask(inst, { activity: activity.name, activityType: activity.type, status: 'pending', vars: work.task.vars });
       if (inst.state === WORKFLOW_STATE.started) await markFailed(tx, inst, message, activity.name);
       else await tx.log(inst, 'error', activity.name, message);
       logger.warn({ event: 'workflow.failed', workflowId: inst.workflowId, activity: activity.name, code: outcome.code }, 'workflow in error (paused)');
-      return inst.state === WORKFLOW_STATE.paused;
+      return { stateChanged: inst.state === WORKFLOW_STATE.paused };
     });
 
-  /** Runs a claimed work activity, renewing its lease meanwhile, then records the outcome. */
-  const executeWork = async (work: WorkItem) => {
+  /**
+   * In the transaction that completed a work activity: claims the next one when nothing else comes first (no
+   * queued signal, no due wait, and the oldest pending task is a work activity) — what step() would do next.
+   */
+  const claimNextWork = async (tx: WorkflowTransaction, inst: WorkflowInstance, def: WorkflowDefinition): Promise<WorkItem | undefined> => {
+    if (inst.state !== WORKFLOW_STATE.started || closed) return undefined;
+    if (await tx.nextPendingSignal(inst)) return undefined;
+    const now = clock();
+    if (await tx.nextDueWait(inst, now)) return undefined;
+    const task = await tx.nextPendingTask(inst, now);
+    const activity = task ? def.byName.get(task.activity) : undefined;
+    if (!task || !activity || !isWorkActivity(activity.type)) return undefined;
+    const attempt = await tx.claimTask(task.id, new Date(now.getTime() + limits.taskLeaseMs));
+    return { workflowId: inst.workflowId, internalName: inst.internalName, runId: inst.runId, task, attempt, activity, instanceVars: inst.variables };
+  };
+
+  /** Runs claimed work activities one after the other (each completion may claim the next), renewing leases. */
+  const executeWork = async (first: WorkItem) => {
+    let work: WorkItem | undefined = first;
+    while (work) work = await executeOne(work);
+  };
+
+  /** Runs one claimed work activity, renewing its lease meanwhile, then records the outcome. */
+  const executeOne = async (work: WorkItem): Promise<WorkItem | undefined> => {
     const renew = setInterval(
       () =>
         void store.renewLease(work.task.id, work.attempt, new Date(clock().getTime() + limits.taskLeaseMs)).catch((err: unknown) =>
@@ -346,7 +380,9 @@ export function createWorkflowEngine(deps: {
     } finally {
       clearInterval(renew);
     }
-    if (await completeWork(work, outcome)) await publishQuietly(work.workflowId);
+    const done = await completeWork(work, outcome);
+    if (done.stateChanged) await publishQuietly(work.workflowId);
+    return done.next;
   };
 
   /** The workflow goes to error: paused, @failed set, the message in @status and in its log. */
@@ -359,12 +395,6 @@ export function createWorkflowEngine(deps: {
     logger.warn({ event: 'workflow.failed', workflowId, reason: failure.message }, 'workflow in error (paused)');
     await publishQuietly(workflowId);
   };
-
-  // Work activities run in the background, at most `workConcurrency` workflows at once, one drain per workflow.
-  const activeDrains = new Map<string, Promise<void>>();
-  const kickAgain = new Set<string>();
-  const kickQueue: string[] = [];
-  let closed = false;
 
   /**
    * Runs steps on a workflow until it has nothing to do, or the budget is spent (the timer loop goes on).
