@@ -11,48 +11,50 @@ import { LOOP_LINE_GLOBAL } from './workflow-script.instrument';
  */
 export const CAMPAIGN_PRELUDE = String.raw`(function (host, inputJson) {
   'use strict';
-  var input = JSON.parse(inputJson);
+  // Taken now: a script that replaces JSON or Object.keys changes nothing for the API or for collect().
+  var stringify = JSON.stringify, parseJson = JSON.parse, keys = Object.keys, freeze = Object.freeze, defineProperty = Object.defineProperty;
+  var input = parseJson(inputJson);
   var G = globalThis;
   var failure = null;
-  Object.defineProperty(G, '${LOOP_LINE_GLOBAL}', { value: 0, writable: true, enumerable: false, configurable: false });
+  defineProperty(G, '${LOOP_LINE_GLOBAL}', { value: 0, writable: true, enumerable: false, configurable: false });
 
   function call(op, args) {
-    var r = host(op, JSON.stringify(args));
-    return r === undefined ? undefined : JSON.parse(r);
+    var r = host(op, stringify(args));
+    return r === undefined ? undefined : parseJson(r);
   }
   function show(v) {
     if (typeof v === 'string') return v;
     if (v instanceof Error) return String(v);
     if (v === undefined) return 'undefined';
-    try { var s = JSON.stringify(v); return s === undefined ? String(v) : s; } catch (e) { return String(v); }
+    try { var s = stringify(v); return s === undefined ? String(v) : s; } catch (e) { return String(v); }
   }
   function log(level, args) {
     var parts = [];
     for (var i = 0; i < args.length; i++) parts.push(show(args[i]));
     var message = parts.join(' ');
-    host('log', JSON.stringify([level, message]));
+    host('log', stringify([level, message]));
     return message;
   }
   function doc(v, what) {
     if (typeof v === 'string') return { xml: v };
-    if (v !== null && typeof v === 'object') return { json: JSON.parse(JSON.stringify(v)) };
+    if (v !== null && typeof v === 'object') return { json: parseJson(stringify(v)) };
     throw new TypeError(what + ' must be an XML string or an object');
   }
   function optionalDoc(v, what) {
     return v === undefined || v === null || v === '' ? null : doc(v, what);
   }
   function freezeAll(o) {
-    Object.keys(o).forEach(function (k) { if (o[k] !== null && typeof o[k] === 'object') freezeAll(o[k]); });
-    return Object.freeze(o);
+    keys(o).forEach(function (k) { if (o[k] !== null && typeof o[k] === 'object') freezeAll(o[k]); });
+    return freeze(o);
   }
   function define(name, value) {
-    Object.defineProperty(G, name, { value: value, writable: false, enumerable: true, configurable: false });
+    defineProperty(G, name, { value: value, writable: false, enumerable: true, configurable: false });
   }
 
   function createQuery(q) {
     var spec = doc(q, 'the queryDef');
     var run = function () { return call('query', spec); };
-    return Object.freeze({ ExecuteQuery: run, executeQuery: run });
+    return freeze({ ExecuteQuery: run, executeQuery: run });
   }
   function write(mode) {
     return function (d) {
@@ -80,8 +82,8 @@ export const CAMPAIGN_PRELUDE = String.raw`(function (host, inputJson) {
   var instance = { id: input.instance.id, internalName: input.instance.internalName, vars: input.instanceVars };
   var task = { id: input.task.id, activity: input.task.activity, vars: input.taskVars };
   define('vars', vars);
-  define('instance', Object.freeze(instance));
-  define('task', Object.freeze(task));
+  define('instance', freeze(instance));
+  define('task', freeze(task));
 
   var api = {
     xtk: {
@@ -111,20 +113,21 @@ export const CAMPAIGN_PRELUDE = String.raw`(function (host, inputJson) {
   function clean(obj, scope, dropped) {
     var out = {};
     if (obj === null || typeof obj !== 'object') return out;
-    Object.keys(obj).forEach(function (k) {
-      var v = obj[k];
-      if (v === null || v === undefined) return;
+    var names = keys(obj);
+    for (var i = 0; i < names.length; i++) {
+      var k = names[i], v = obj[k];
+      if (v === null || v === undefined) continue;
       if (typeof v === 'string' || typeof v === 'boolean') out[k] = v;
-      else if (typeof v === 'number') { if (isFinite(v)) out[k] = v; else dropped.push(scope + k); }
-      else if (v instanceof Date) { if (isFinite(v.getTime())) out[k] = v.toISOString(); else dropped.push(scope + k); }
-      else dropped.push(scope + k);
-    });
+      else if (typeof v === 'number' && isFinite(v)) out[k] = v;
+      else if (v instanceof Date && isFinite(v.getTime())) out[k] = v.toISOString();
+      else dropped[dropped.length] = scope + k;
+    }
     return out;
   }
   return {
     collect: function () {
       var dropped = [];
-      return JSON.stringify({
+      return stringify({
         failure: failure,
         vars: clean(vars, 'vars.', dropped),
         instanceVars: clean(instance.vars, 'instance.vars.', dropped),

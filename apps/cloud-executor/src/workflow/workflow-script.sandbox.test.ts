@@ -232,10 +232,23 @@ describe('workflow script sandbox (QuickJS in a worker thread)', () => {
     expect(outcome).toMatchObject({ kind: 'runtime', line: 3, message: 'Error: XTK-170036 Unable to parse expression' });
   });
 
-  it('when a script tries to replace the Campaign globals, then they stay as they were', async () => {
-    const host = fakeHost();
-    const outcome = await sandbox.run({ source: 'xtk.session.Write = null;\nvars.ok = typeof xtk.session.Write;\ntry { instance.vars = {}; } catch (e) { vars.err = e.name; }', input: input() }, host);
-    expect(outcome).toMatchObject({ ok: true, vars: { ok: 'function' } });
+  it('when a script tries to replace the Campaign globals or the built-ins the API uses, then the API and the variables still work', async () => {
+    const host = fakeHost(async () => 'v');
+    const outcome = await sandbox.run(
+      {
+        source: [
+          'xtk.session.Write = null;',
+          'vars.ok = typeof xtk.session.Write;',
+          'try { instance.vars = {}; } catch (e) { vars.err = e.name; }',
+          'JSON.stringify = function () { return "{}"; }; JSON.parse = function () { return {}; };',
+          'Object.keys = function () { return []; }; Array.prototype.forEach = function () {};',
+          'vars.opt = getOption("x");',
+        ].join('\n'),
+        input: input(),
+      },
+      host,
+    );
+    expect(outcome).toMatchObject({ ok: true, vars: { ok: 'function', opt: 'v' } });
   });
 
   it('when many scripts run at once, then each gets its own globals', async () => {

@@ -180,9 +180,13 @@ function runJob(quickjs: QuickJSWASMModule, job: ScriptJob): ScriptOutcome {
         r.error.dispose();
         return undefined;
       }
-      const text = vm.getString(r.value);
+      const text = vm.typeof(r.value) === 'string' ? vm.getString(r.value) : '';
       r.value.dispose();
-      return JSON.parse(text) as { failure: string | null; vars: ScriptVars; instanceVars: ScriptVars; taskVars: ScriptVars; dropped: string[] };
+      try {
+        return JSON.parse(text) as { failure: string | null; vars: ScriptVars; instanceVars: ScriptVars; taskVars: ScriptVars; dropped: string[] };
+      } catch {
+        return undefined;
+      }
     };
 
     const result = vm.evalCode(instrumentLoops(job.source), SCRIPT_FILENAME, { type: 'global' });
