@@ -107,17 +107,22 @@ describe('the message center through the unmodified @adobe/acc-js-sdk', () => {
     expect(stats).toMatchObject({ processed: '1', sent: '1', failed: '0' });
   });
 
-  it('when events have no template, fail to render, or are refused, then they become Ignored or Failed with the reason; the others of the same batch are Sent', async () => {
+  it('when events have no template, fail to render, or their template is broken, then they become Ignored or Failed with the reason; the others of the same batch are Sent', async () => {
     const type = uniqueId('welcome').replace(/_/g, '');
+    const broken = uniqueId('broken').replace(/_/g, '');
     await writeEventTemplate(type, { mailParameters: { subject: 'Welcome' }, $content: '<p>Welcome <%= ctx.firstName %></p>' });
+    await writeEventTemplate(broken, { mailParameters: { subject: 'Broken' }, $content: '<p>Welcome <%= ctx.firstName </p>' });
     const ids: string[] = await mc.NLWS.nmsRtEvent.pushEvents({
       rtEvent: [
         { type, email: 'ok@file.example.com', ctx: { firstName: 'Ok' } },
         { type, email: 'noname@file.example.com', ctx: { lastName: 'NoFirst' } },
         { type: uniqueId('uncovered').replace(/_/g, ''), email: 'x@file.example.com', ctx: {} },
+        { type: broken, email: 'broken@file.example.com', ctx: { firstName: 'B' } },
       ],
     }).then((r: { rtEvent: { id: string }[] }) => r.rtEvent.map((e) => e.id));
-    const [ok, noName, uncovered] = await Promise.all(ids.map((id) => waitForEvent(id)));
+    const [ok, noName, uncovered, brokenTemplate] = await Promise.all(ids.map((id) => waitForEvent(id)));
+    expect(brokenTemplate.status).toBe(FAILED);
+    expect(brokenTemplate.failureReason).toMatch(/DLV-490004 personalisation of the content: '<%=' is not closed by '%>' \(line 1, column 12\)/);
     expect(ok.status).toBe(SENT);
     expect(noName.status).toBe(FAILED);
     expect(noName.failureReason).toMatch(/^Personalisation error: 'ctx.firstName' is not in the data of this message/);
