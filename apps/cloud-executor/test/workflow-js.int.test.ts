@@ -229,6 +229,31 @@ logInfo("database id option:", getOption("XtkDatabaseId") !== "");`;
     expect((await cloud.query('SELECT count(*)::int AS n FROM cap_wkf_worktable WHERE workflow_id = $1', [state.workflowId])).rows[0].n).toBe(0);
   });
 
+  it('when update data activities use IngestExt on the population and Ingest on listed records, then the changes are staged and reach the cloud DB', async () => {
+    const tag = uniqueId('g').replace(/[^A-Za-z0-9]/g, '').toLowerCase();
+    for (const n of [1, 2]) await NLWS.xtkSession.write({ xtkschema: 'nms:recipient', id: randomUUID(), email: `${tag}-${n}@example.com`, lastName: 'Original' });
+    const name = await createWorkflow(
+      '<start name="start"><transition target="target"/></start>' +
+        `<query name="target" schema="nms:recipient"><where><condition expr="@email LIKE '${tag}-%'"/></where><transition target="stage"/></query>` +
+        '<updateData name="stage" schema="nms:recipientStg" mode="ingestExt" operation="update"><field xpath="@lastName" value="Staged $(instance/vars/@batch)"/><transition target="load"/></updateData>' +
+        `<ingest name="load"><data><recipientStg xtkschema="nms:recipientStg" email="new-${tag}@example.com" lastName="From $(vars/@recCount) staged"/></data><transition target="end"/></ingest>` +
+        '<end name="end"/>',
+    );
+    await NLWS.xtkWorkflow.startWithParameters(name, { batch: 'B7' });
+    expect(await waitForState(name, 20)).toMatchObject({ failed: false, status: 'Finished' });
+    const state = await engineState(name);
+    expect(state.log.filter((l) => l.activity === 'stage' || l.activity === 'load').map((l) => l.message)).toEqual([
+      '2 nms:recipientStg records written (ingestExt, update)',
+      '1 record written (ingest)',
+    ]);
+    await NLWS.nmsReplicationStrategy.StartReplicateStagingData('nms:recipient');
+    expect((await cloudRecipients(`%${tag}%`)).map((r) => [r.email, r.last_name])).toEqual([
+      [`${tag}-1@example.com`, 'Staged B7'],
+      [`${tag}-2@example.com`, 'Staged B7'],
+      [`new-${tag}@example.com`, 'From 2 staged'],
+    ]);
+  });
+
   it('when a query activity names a local schema or a bad condition, then Start refuses the definition with WKF-560014', async () => {
     const local = await createWorkflow('<start name="start"><transition target="q"/></start><query name="q" schema="xtk:option"><transition target="end"/></query><end name="end"/>');
     await expect(NLWS.xtkWorkflow.start(local)).rejects.toMatchObject({ errorCode: 'WKF-560014', faultString: expect.stringContaining('xtk:option is not a cloud schema') });
