@@ -104,7 +104,8 @@ describe('staging-sync reliability (R1, R3, R6) on the shared broker', () => {
   });
 
   beforeAll(async () => {
-    platform = await startTestPlatform({ apps: ['local-store', 'cloud-executor', 'api-gateway'] });
+    // Synced staging rows are purged 2 s after their acknowledgement here (a day by default).
+    platform = await startTestPlatform({ apps: ['local-store', 'cloud-executor', 'api-gateway'], envFor: { 'local-store': { STAGING_RETENTION_SECONDS: '2', STAGING_PURGE_INTERVAL_MS: '500' } } });
     const client = await sdk.init(sdk.ConnectionParameters.ofUserAndPassword(platform.gatewayUrl, 'admin', 'admin'));
     await client.logon();
     NLWS = client.NLWS;
@@ -152,6 +153,33 @@ describe('staging-sync reliability (R1, R3, R6) on the shared broker', () => {
     expect(problems).toEqual(NO_PROBLEMS);
     expect(writer.stats().acknowledged).toBeGreaterThan(200);
   }, 300_000);
+
+  it('when a second local-store replica joins and the first is SIGKILLed mid-flow, then every acknowledged write still reaches the cloud once, and synced rows are purged after the retention', async () => {
+    workers.push(await startServiceProcess('staging-sync', workerEnv()));
+    const second = await startServiceProcess('local-store', {
+      KAFKA_BROKERS: testEndpoints().kafkaBrokers.join(','),
+      KAFKA_TOPIC_PREFIX: platform.topicPrefix,
+      LOCAL_DATABASE_URL: platform.localDb.url,
+      STAGING_RETENTION_SECONDS: '2',
+      STAGING_PURGE_INTERVAL_MS: '500',
+    });
+    await second.waitUntilReady();
+    const writer = startWriter(NLWS, 'ls', 3, 20);
+    await sleep(2_000);
+    // The first replica serves half the requests and may hold the relay: it dies without a goodbye.
+    const first = platform.procs.get('local-store')!;
+    first.signal('SIGKILL');
+    await first.exited;
+    const atKill = writer.stats().acknowledged;
+    // Past the group's session timeout (10 s) the survivor owns every request partition: writes flow again.
+    await sleep(14_000);
+    await writer.stop();
+    await waitForDrain(local, 90_000);
+    expect(await compare(cloud, 'ls', writer.expected)).toEqual(NO_PROBLEMS);
+    expect(writer.stats().acknowledged - atKill).toBeGreaterThan(10);
+    await waitFor('synced staging rows purged', async () => Number((await local.query('SELECT count(*) AS n FROM nms_recipient_stg')).rows[0].n) === 0, { timeoutMs: 20_000 });
+    platform.procs.set('local-store', second);
+  }, 180_000);
 
   it('R6: when an older change of a key is delivered again after a newer one, then the newer value stays', async () => {
     const messaging = createMessaging({ brokers: testEndpoints().kafkaBrokers, clientId: 'r6-test', topicPrefix: platform.topicPrefix, logger: createLogger({ service: 'r6-test', level: 'warn' }) });
