@@ -119,6 +119,13 @@ describe('the staging pipeline: local-store → outbox → Kafka → staging-syn
     await waitFor('promo gone from the cloud', async () => (await cloud.query("SELECT 1 FROM nms_service WHERE name = 'promo'")).rowCount === 0);
   });
 
+  it('when a v7 Write reconciles a cloud recipient by @email, then the first write creates it with a new id and the second updates it', async () => {
+    await NLWS.xtkSession.write({ xtkschema: 'nms:recipient', _key: '@email', email: 'v7@example.com', firstName: 'Vee' });
+    await NLWS.xtkSession.write({ xtkschema: 'nms:recipient', _key: '@email', email: 'v7@example.com', firstName: 'Seven' });
+    const rows = await cloudRecipient('v7@example.com');
+    expect(rows).toEqual([expect.objectContaining({ first_name: 'Seven', id: expect.stringMatching(/^[0-9a-f-]{36}$/) })]);
+  });
+
   it('when the cloud DB rejects one row of a batch, then that row is dead-lettered with its reason, the others land, and the status counts it', async () => {
     await cloud.query("ALTER TABLE nms_recipient ADD CONSTRAINT test_no_poison CHECK (first_name IS DISTINCT FROM 'poison')");
     try {

@@ -128,6 +128,14 @@ function planRecord(el: XmlElement, schema: Schema, schemas: ReadonlyMap<string,
     if (f.xpath === '@created' || f.xpath === '@createdBy-id') plan.onInsert.push({ field: f, value });
     else plan.onWrite.push({ field: f, value });
   }
+  // insertOrUpdate reconciled on another key (`_key="@email"`) of a UUID-keyed table: when no row matches, the
+  // insert needs a new primary key. Direct writes only: a staged row must not carry an id the sync would copy
+  // onto the cloud rows it matches.
+  const pk = schema.primaryKey;
+  if (operation === 'insertOrUpdate' && pk?.kind === 'uuid' && schema.placement !== 'staging' && !given.has(pk.xpath)) {
+    const idField = schema.fields.find((f) => f.xpath === pk.xpath)!;
+    plan.onInsert.push({ field: idField, value: options.newId() });
+  }
   return plan;
 }
 

@@ -171,3 +171,14 @@ describe('bad write documents', () => {
     expect(p!.onWrite.find((v) => v.field.xpath === '@lastModified')!.value).toBe(NOW);
   });
 });
+
+describe('insertOrUpdate on a UUID-keyed schema reconciled by another key', () => {
+  it('when no row matches _key="@email", then the insert gets a new id while the update never touches the id', () => {
+    const [step] = compileWritePlan(planWrite(parseXml('<recipient xtkschema="nms:recipient" _key="@email" email="new@x.com" firstName="New"/>'), schemas, { mode: 'write', now: NOW, newId: () => 'uuid-9' }));
+    expect(step).toMatchObject({ kind: 'updateElseInsert' });
+    const s = step as Extract<typeof step, { kind: 'updateElseInsert' }>;
+    expect(s.insert.sql).toContain('"id"');
+    expect(s.insert.params).toContain('uuid-9');
+    expect(s.update.sql).not.toContain('"id" =');
+  });
+});
