@@ -10,6 +10,8 @@ const shape = {
   QUERY_DEFAULT_LINE_COUNT: field.positiveInt(200),
   /** … and the most it may ask for (use paging with startLine, or a workflow, beyond). */
   QUERY_MAX_LINE_COUNT: field.positiveInt(10_000),
+  /** Rows a select reads per round trip from its server-side cursor (raw rows held at once while a page is built). */
+  QUERY_CURSOR_FETCH_ROWS: field.positiveInt(1_000),
   /** Extra srcSchema folders (extensions, custom namespaces), comma-separated; the same list on every service. */
   SCHEMA_DIRS: field.string(''),
   /** Deadline of requests this service sends to local-store (workflow definitions). */

@@ -27,7 +27,16 @@ runMain(() => {
       await deliveries.prepare({ pool, base });
     },
     createHandlers: ({ pool, base }) => ({
-      ...createDataHandlers({ pool, schemas, database: 'cloud', limits: { defaultLineCount: config.QUERY_DEFAULT_LINE_COUNT, maxLineCount: config.QUERY_MAX_LINE_COUNT } }),
+      ...createDataHandlers({
+        pool,
+        schemas,
+        database: 'cloud',
+        limits: {
+          defaultLineCount: config.QUERY_DEFAULT_LINE_COUNT,
+          maxLineCount: config.QUERY_MAX_LINE_COUNT,
+          cursorFetchRows: config.QUERY_CURSOR_FETCH_ROWS,
+        },
+      }),
       ...workflows.createHandlers(),
       ...deliveries.createHandlers({ pool, base }),
     }),

@@ -392,3 +392,30 @@ describe('compileQueryDef: refusals', () => {
     expect(compileQueryDef(sub, schemas, { database: 'cloud' }).sql).toContain('EXISTS (SELECT 1 FROM "nms_subscription" AS "r1" WHERE "r1"."service_id" = "r0"."id")');
   });
 });
+
+describe('compileQueryDef: a deterministic order for paged selects without <orderBy>', () => {
+  const sqlOf = (q: SimpleJsonQueryDef) => compileQueryDef(q, schemas, { database: 'cloud' }).sql;
+
+  it('when a select pages (lineCount or startLine) without orderBy, then it is ordered by the primary key, so pages neither overlap nor skip rows', () => {
+    const page = { schema: 'nms:recipient', select: { node: [{ expr: '@email' }, { expr: '[folder/@label]' }] } };
+    expect(sqlOf({ ...page, lineCount: 10, startLine: 20 })).toMatch(/ ORDER BY "r0"."id" LIMIT \$1 OFFSET \$2$/);
+    expect(sqlOf({ ...page, lineCount: 10 })).toMatch(/ ORDER BY "r0"."id" LIMIT \$1$/);
+    expect(sqlOf({ ...page, startLine: 5 })).toMatch(/ ORDER BY "r0"."id" LIMIT \$1 OFFSET \$2$/);
+  });
+
+  it('when the select gives its own orderBy, or does not page, then no order is added', () => {
+    const base = { schema: 'nms:recipient', select: { node: { expr: '@email' } } };
+    expect(sqlOf({ ...base, lineCount: 10, orderBy: { node: { expr: '@email', sortDesc: true } } })).toMatch(/ ORDER BY "r0"."email" DESC LIMIT \$1$/);
+    expect(sqlOf(base)).not.toContain('ORDER BY');
+  });
+
+  it('when a paged select groups, is DISTINCT, or only aggregates, then it is ordered by the groups, by every column, or not at all', () => {
+    expect(sqlOf({ schema: 'nms:recipient', lineCount: 10, select: { node: [{ expr: '@lastName', groupBy: true }, { expr: 'count(@id)' }] } })).toMatch(
+      / GROUP BY "r0"."last_name" ORDER BY "r0"."last_name" LIMIT \$1$/,
+    );
+    expect(sqlOf({ schema: 'nms:recipient', lineCount: 10, distinct: true, select: { node: [{ expr: '@lastName' }, { expr: '@firstName' }] } })).toMatch(
+      / ORDER BY "c0", "c1" LIMIT \$1$/,
+    );
+    expect(sqlOf({ schema: 'nms:recipient', lineCount: 10, select: { node: { expr: 'count(@id)' } } })).not.toContain('ORDER BY');
+  });
+});

@@ -216,7 +216,7 @@ class QueryDefCompiler {
         }
       });
     }
-    const orderBy = q.orderBy.map((o) => {
+    const orderBy: string[] = q.orderBy.map((o) => {
       const e = o.expr.trim();
       let sql: string;
       const byAlias = q.select.findIndex((n) => n.alias === e);
@@ -226,6 +226,10 @@ class QueryDefCompiler {
       else sql = this.expression(scope, o.expr, 'orderBy', true).sql;
       return o.sortDesc ? `${sql} DESC` : sql;
     });
+
+    if (q.operation === 'select' && orderBy.length === 0 && (q.lineCount !== undefined || q.startLine !== undefined)) {
+      orderBy.push(...defaultPageOrder(q, root, scope.alias, groupBy, selected));
+    }
 
     let limit: string;
     if (q.operation === 'select') {
@@ -242,6 +246,19 @@ class QueryDefCompiler {
       `${orderBy.length ? ` ORDER BY ${orderBy.join(', ')}` : ''}${limit}`;
     return finish(sql, builder.params, { ...base, columns });
   }
+}
+
+/**
+ * The order of a paged select (lineCount or startLine given) that has no `<orderBy>`: without one PostgreSQL
+ * may return rows in any order, so consecutive pages could overlap or skip rows. Rows are ordered by the root
+ * schema's primary key; a grouped select by its group-by expressions (each group is one row); a DISTINCT
+ * select by every selected column. A select of aggregates only (one row) needs no order.
+ */
+function defaultPageOrder(q: QueryDef, root: Schema, rootAlias: string, groupBy: readonly string[], selected: readonly SqlFragment[]): string[] {
+  if (groupBy.length > 0) return [...groupBy];
+  if (selected.some((f) => f.aggregate)) return [];
+  if (q.distinct) return selected.map((_, i) => quoteIdent(`c${i}`));
+  return root.primaryKey ? [`${quoteIdent(rootAlias)}.${quoteIdent(root.primaryKey.column)}`] : [];
 }
 
 // The compiler never writes a string literal, a comment or a statement separator: values are parameters and

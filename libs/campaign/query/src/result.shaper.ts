@@ -88,3 +88,35 @@ export function shapeRows(shape: ResultShape, rows: readonly ResultRow[]): XmlEl
     }
   }
 }
+
+/** Builds a result document from rows that arrive in chunks (a server-side cursor): see createResultBuilder(). */
+export interface ResultBuilder {
+  /** Shapes one chunk of rows; the chunk can be dropped once this returns. */
+  add(rows: readonly ResultRow[]): void;
+  /** The result document of every row added, as shapeRows() makes it. */
+  build(): XmlElement;
+}
+
+/**
+ * Same document as shapeRows(shape, allRows), built chunk by chunk: a select's row elements are made as each
+ * chunk arrives, so the caller never holds more raw rows than one chunk; the other operations keep only the
+ * first row (they read at most one).
+ */
+export function createResultBuilder(shape: ResultShape): ResultBuilder {
+  const plan = getShapePlan(shape);
+  const children: XmlElement[] = [];
+  let first: ResultRow | undefined;
+  return {
+    add(rows) {
+      if (shape.operation !== 'select') {
+        if (first === undefined && rows.length > 0) first = rows[0];
+        return;
+      }
+      for (let i = 0; i < rows.length; i++) children.push(buildElement(plan, rows[i]!, false, true)!);
+    },
+    build() {
+      if (shape.operation !== 'select') return shapeRows(shape, first === undefined ? [] : [first]);
+      return xml(`${shape.rowName}-collection`, {}, children, '');
+    },
+  };
+}

@@ -1,0 +1,108 @@
+import pg from 'pg';
+import { startTestPlatform, type TestPlatform } from '@cap/platform-testing';
+
+// Adobe's own client, unmodified.
+const sdk = require('@adobe/acc-js-sdk');
+
+interface CampaignException {
+  errorCode: string;
+  faultString: string;
+}
+
+const ROWS = 25_000;
+const PAGE = 5_000;
+
+/**
+ * Batch queries on a cloud schema (P6): rows seeded straight into the cloud DB, read page by page with
+ * startLine/lineCount through the gateway → cloud-executor, which reads each page through a server-side cursor
+ * (QUERY_CURSOR_FETCH_ROWS rows per FETCH; a small value here so every page takes several FETCHes and ends on a
+ * partial one).
+ */
+describe('batch queries on cloud schemas through the unmodified @adobe/acc-js-sdk', () => {
+  let platform: TestPlatform;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  let NLWS: any;
+  let cloud: pg.Pool;
+
+  beforeAll(async () => {
+    platform = await startTestPlatform({ apps: ['local-store', 'cloud-executor', 'api-gateway'], envFor: { 'cloud-executor': { QUERY_CURSOR_FETCH_ROWS: '700' } } });
+    const client = await sdk.init(sdk.ConnectionParameters.ofUserAndPassword(platform.gatewayUrl, 'admin', 'admin'));
+    await client.logon();
+    NLWS = client.NLWS;
+    cloud = new pg.Pool({ connectionString: platform.cloudDb.url, max: 2 });
+    // Inserted in reverse key order, so the heap order is not the key order a page must follow.
+    await cloud.query(
+      `INSERT INTO nms_recipient (id, email, last_name, location_city)
+       SELECT 'p' || lpad(g::text, 7, '0'), 'p' || g || '@batch.test', 'Last' || (g % 100), 'City' || (g % 7)
+         FROM generate_series($1::int, 1, -1) AS g`,
+      [ROWS],
+    );
+    await cloud.query('ANALYZE nms_recipient');
+  });
+
+  afterAll(async () => {
+    await cloud?.end();
+    await platform?.stop();
+  });
+
+  const page = (startLine: number, extra: Record<string, unknown> = {}) =>
+    NLWS.xtkQueryDef
+      .create({ schema: 'nms:recipient', operation: 'select', lineCount: PAGE, startLine, select: { node: [{ expr: '@id' }, { expr: '@email' }] }, ...extra })
+      .executeQuery() as Promise<{ recipient: { id: string; email: string }[] }>;
+
+  it('when 25,000 rows are paged with lineCount 5,000 and no orderBy, then every row comes exactly once, in primary-key order, and the page after the last is empty', async () => {
+    const ids: string[] = [];
+    for (let start = 0; ; start += PAGE) {
+      const { recipient } = await page(start);
+      if (recipient.length === 0) break;
+      expect(recipient.length).toBe(PAGE);
+      for (const r of recipient) {
+        expect(r.email).toBe(`p${Number(r.id.slice(1))}@batch.test`);
+        ids.push(r.id);
+      }
+    }
+    expect(ids.length).toBe(ROWS);
+    expect(new Set(ids).size).toBe(ROWS);
+    expect(ids).toEqual(Array.from({ length: ROWS }, (_, i) => `p${String(i + 1).padStart(7, '0')}`));
+  });
+
+  it('when a grouped select with having is paged, then the groups come once each, ordered by the group, with their counts', async () => {
+    const q = (startLine: number) =>
+      NLWS.xtkQueryDef
+        .create({
+          schema: 'nms:recipient',
+          operation: 'select',
+          lineCount: 4,
+          startLine,
+          select: { node: [{ expr: '[location/@city]', alias: '@city', groupBy: true }, { expr: 'count(@id)', alias: '@n' }] },
+          where: { condition: { expr: "@email LIKE '%@batch.test'" } },
+          having: { condition: { expr: 'count(@id) > 0' } },
+        })
+        .executeQuery() as Promise<{ recipient: { city: string; n: string }[] }>;
+    const groups = [...(await q(0)).recipient, ...(await q(4)).recipient, ...(await q(8)).recipient];
+    expect(groups.map((g) => g.city)).toEqual(['City0', 'City1', 'City2', 'City3', 'City4', 'City5', 'City6']);
+    expect(groups.reduce((n, g) => n + Number(g.n), 0)).toBe(ROWS);
+  });
+
+  it('when a paged select has a where clause and a subQuery, then only matching rows come, and a database error met while fetching is a fault that leaves the service answering', async () => {
+    const { recipient } = await page(0, {
+      where: {
+        condition: [
+          { expr: "@lastName = 'Last7'" },
+          { expr: '@id', setOperator: 'IN', subQuery: { schema: 'nms:recipient', select: { node: { expr: '@id' } }, where: { condition: { expr: "[location/@city] = 'City0'" } } } },
+        ],
+      },
+    });
+    // g % 100 = 7 and g % 7 = 0: g ≡ 7 (mod 700) → 25000 / 700 rounded up = 36 rows.
+    expect(recipient.length).toBe(36);
+    expect(recipient.every((r) => Number(r.id.slice(1)) % 700 === 7)).toBe(true);
+
+    const err = (await page(0, { where: { condition: { expr: '@gender / 0 = 1' } } }).then(
+      () => undefined,
+      (e: CampaignException) => e,
+    )) as CampaignException | undefined;
+    expect(err?.errorCode).toBe('PGS-220000');
+    expect(err?.faultString).toMatch(/division by zero/);
+    expect((await page(ROWS - 1)).recipient.map((r) => r.id)).toEqual([`p${String(ROWS).padStart(7, '0')}`]);
+  });
+});
