@@ -133,7 +133,7 @@ describe('applySchemaDdl against PostgreSQL', () => {
 
     await applySchemaDdl(pool, builtins, 'cloud', logger);
 
-    expect(await tablesOf(pool)).toEqual(['nms_broad_log_rcp', 'nms_delivery', 'nms_recipient', 'nms_service', 'nms_subscription', 'nms_tracking_log_rcp', 'xtk_enum', 'xtk_enum_value', 'xtk_folder']);
+    expect(await tablesOf(pool)).toEqual(['nms_broad_log_event', 'nms_broad_log_rcp', 'nms_delivery', 'nms_event_stat', 'nms_recipient', 'nms_service', 'nms_subscription', 'nms_tracking_log_rcp', 'xtk_enum', 'xtk_enum_value', 'xtk_folder']);
     expect(await columnsOf(pool, 'nms_recipient')).toMatchObject({ id: 'text not null', email: 'character varying(128)', email_format: 'smallint', cap_seq: 'bigint' });
     expect(await columnsOf(pool, 'xtk_folder')).toMatchObject({ id: 'bigint not null', parent_id: 'bigint' });
     expect(await indexesOf(pool, 'nms_subscription')).toEqual([
