@@ -1,5 +1,5 @@
 import type { Schema } from '@cap/campaign-schema';
-import { SOAP_FAULTS, SoapFault } from '@cap/campaign-soap';
+import { rawXml, SOAP_FAULTS, SoapFault } from '@cap/campaign-soap';
 import { attrLocal, element, serializeXml, type XmlElement } from '@cap/campaign-xml';
 import type { Downstreams } from '../downstream.client';
 import type { CallContext, HandlerTable } from '../soap/soap.handler';
@@ -27,8 +27,13 @@ export function createQueryHandlers(deps: { schemas: ReadonlyMap<string, Schema>
       auth: 'operator',
       async handle(ctx) {
         const { queryDef, schema } = target(ctx);
-        const result = await deps.downstreams.call<XmlElement>(serviceFor(schema), 'data.query', { queryDef: serializeXml(queryDef, { plain: true }) });
-        return [result];
+        // The result comes already serialised (`format: 'text'`): a 10,000-row page travels and is held as ~1.7 MB
+        // of text, not as an element tree on both sides. A service that predates `format` answers with the tree.
+        const result = await deps.downstreams.call<XmlElement | { xml: string }>(serviceFor(schema), 'data.query', {
+          queryDef: serializeXml(queryDef, { plain: true }),
+          format: 'text',
+        });
+        return [typeof (result as { xml?: unknown }).xml === 'string' ? rawXml((result as { xml: string }).xml) : (result as XmlElement)];
       },
     },
     'xtk:queryDef#BuildQuery': {

@@ -1,7 +1,7 @@
 import { z } from 'zod';
-import { compileQueryDef, createResultBuilder, isQueryError, shapeRows, type CompiledQuery } from '@cap/campaign-query';
+import { compileQueryDef, createResultBuilder, createResultTextBuilder, isQueryError, shapeRows, type CompiledQuery, type ResultBuilder } from '@cap/campaign-query';
 import type { Database, Schema } from '@cap/campaign-schema';
-import { parseXml, XmlParseError, type XmlElement } from '@cap/campaign-xml';
+import { parseXml, serializeXml, XmlParseError, type XmlElement } from '@cap/campaign-xml';
 import { errors } from '@cap/platform-errors';
 import type { RpcHandler } from '@cap/platform-kafka';
 import type { Pool, PoolClient } from '@cap/platform-postgres';
@@ -12,7 +12,17 @@ const queryParams = z.object({
   queryDef: z.string().min(1).max(1024 * 1024),
   /** `execute` runs it; `sql` only compiles it (BuildQuery). */
   action: z.enum(['execute', 'sql']).default('execute'),
+  /**
+   * `element`: the result document as an element tree. `text`: `{ xml }`, the document already serialised,
+   * row by row as they are read (what the gateway asks for: it only writes the text into the SOAP response).
+   */
+  format: z.enum(['element', 'text']).default('element'),
 });
+
+/** The result of data.query with `format: 'text'`. */
+export interface QueryTextResult {
+  xml: string;
+}
 
 export interface QueryLimits {
   defaultLineCount: number;
@@ -29,8 +39,7 @@ export interface QueryLimits {
  * Runs a compiled select through a server-side cursor in a read-only transaction, FETCHing `fetchRows` rows
  * at a time and shaping each chunk before reading the next one.
  */
-async function executeThroughCursor(pool: Pool, compiled: CompiledQuery, fetchRows: number): Promise<XmlElement> {
-  const builder = createResultBuilder(compiled.shape);
+async function executeThroughCursor<T>(pool: Pool, compiled: CompiledQuery, fetchRows: number, builder: ResultBuilder<T>): Promise<T> {
   const client: PoolClient = await pool.connect();
   let broken: Error | undefined;
   try {
@@ -63,7 +72,7 @@ async function executeThroughCursor(pool: Pool, compiled: CompiledQuery, fetchRo
  * through a server-side cursor chunk by chunk (bounded memory for pages up to QUERY_MAX_LINE_COUNT rows).
  */
 export function createQueryHandler(deps: { pool: Pool; schemas: ReadonlyMap<string, Schema>; database: Database; limits: QueryLimits }): RpcHandler {
-  return async (params): Promise<XmlElement | { sql: string }> => {
+  return async (params): Promise<XmlElement | QueryTextResult | { sql: string }> => {
     const p = queryParams.safeParse(params);
     if (!p.success) throw errors.invalidRequest('data.query parameters', p.error.issues[0]?.message ?? 'rejected');
     let compiled;
@@ -82,7 +91,8 @@ export function createQueryHandler(deps: { pool: Pool; schemas: ReadonlyMap<stri
     const fetchRows = deps.limits.cursorFetchRows;
     if (fetchRows !== undefined && compiled.shape.operation === 'select') {
       try {
-        return await executeThroughCursor(deps.pool, compiled, fetchRows);
+        if (p.data.format === 'text') return { xml: await executeThroughCursor(deps.pool, compiled, fetchRows, createResultTextBuilder(compiled.shape)) };
+        return await executeThroughCursor(deps.pool, compiled, fetchRows, createResultBuilder(compiled.shape));
       } catch (err) {
         if (isQueryError(err)) throw campaignError(err.code, err.message, err.soapFaultCode);
         throw requestCausedDatabaseError(err) ?? err;
@@ -95,7 +105,8 @@ export function createQueryHandler(deps: { pool: Pool; schemas: ReadonlyMap<stri
       throw requestCausedDatabaseError(err) ?? err;
     }
     try {
-      return shapeRows(compiled.shape, rows);
+      const doc = shapeRows(compiled.shape, rows);
+      return p.data.format === 'text' ? { xml: serializeXml(doc) } : doc;
     } catch (err) {
       if (isQueryError(err)) throw campaignError(err.code, err.message, err.soapFaultCode);
       throw err;

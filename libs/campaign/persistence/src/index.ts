@@ -4,6 +4,6 @@ export { DatabaseWriteError, executeWriteSteps, type Queryable } from './write.e
 export { applySchemaDdl, introspectDatabase } from './ddl.applier';
 export { DATA_MODEL_FILES, renderDataModel, writeDataModelDocs } from './datamodel.writer';
 export { campaignError, createWriteHandler, type WriteResult } from './data-write.handler';
-export { createQueryHandler, type QueryLimits } from './data-query.handler';
+export { createQueryHandler, type QueryLimits, type QueryTextResult } from './data-query.handler';
 export { createDeleteCollectionHandler } from './data-delete.handler';
 export { createDataHandlers } from './data.handlers';

@@ -40,7 +40,7 @@ export { compileQueryDef, DEFAULT_LINE_COUNT, MAX_LINE_COUNT, type CompileOption
 export type { CompiledQuery, ResultShape, ShapeColumn, ShapeEnumeration } from './result-shape.model';
 
 // Results
-export { createResultBuilder, shapeRows, type ResultBuilder } from './result.shaper';
+export { createResultBuilder, createResultTextBuilder, shapeRows, type ResultBuilder } from './result.shaper';
 export { shapeRowsAsObjects, type SimpleJsonObject } from './result-object.shaper';
 export type { ResultRow } from './result-shape.plan';
 export { formatDateTime } from './value.formatter';

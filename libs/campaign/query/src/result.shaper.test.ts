@@ -4,7 +4,7 @@ import { compileQueryDef } from './query-def.compiler';
 import type { SimpleJsonQueryDef } from './query-def.model';
 import { QueryError } from './query.error';
 import { shapeRowsAsObjects } from './result-object.shaper';
-import { createResultBuilder, shapeRows } from './result.shaper';
+import { createResultBuilder, createResultTextBuilder, shapeRows } from './result.shaper';
 
 // Adobe's client turns result XML into SimpleJson objects with DomUtil: our objects must be what it makes.
 const { DomUtil } = require('@adobe/acc-js-sdk') as { DomUtil: { parse(xml: string): unknown; toJSON(doc: unknown, flavor: string): unknown } };
@@ -182,12 +182,16 @@ describe('shapeRows and shapeRowsAsObjects', () => {
     ['getIfExists', []],
     ['getIfExists', ROWS],
     ['count', [{ c0: '42' }]],
-  ] as const)('when %s rows arrive in chunks (a cursor), then the result builder makes the same document as shapeRows', (operation, rows) => {
+  ] as const)('when %s rows arrive in chunks (a cursor), then the result builders make the same document (and text) as shapeRows', (operation, rows) => {
     const shape = shapeOf({ ...RECIPIENT_SELECT, operation });
     const builder = createResultBuilder(shape);
-    builder.add([]);
-    for (const row of rows) builder.add([row]);
+    const text = createResultTextBuilder(shape);
+    for (const b of [builder, text]) {
+      b.add([]);
+      for (const row of rows) b.add([row]);
+    }
     expect(serializeXml(builder.build())).toBe(serializeXml(shapeRows(shape, rows)));
+    expect(text.build()).toBe(serializeXml(shapeRows(shape, rows)));
   });
 
   it('when a get receives no row from its chunks, then it fails as shapeRows does (XSV-350122)', () => {

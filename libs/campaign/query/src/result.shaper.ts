@@ -1,4 +1,4 @@
-import type { XmlElement } from '@cap/campaign-xml';
+import { serializeXml, type XmlElement } from '@cap/campaign-xml';
 import { QueryError } from './query.error';
 import type { ResultShape } from './result-shape.model';
 import { getShapePlan, readValue, type PlanElement, type ResultRow } from './result-shape.plan';
@@ -90,11 +90,11 @@ export function shapeRows(shape: ResultShape, rows: readonly ResultRow[]): XmlEl
 }
 
 /** Builds a result document from rows that arrive in chunks (a server-side cursor): see createResultBuilder(). */
-export interface ResultBuilder {
+export interface ResultBuilder<T> {
   /** Shapes one chunk of rows; the chunk can be dropped once this returns. */
   add(rows: readonly ResultRow[]): void;
-  /** The result document of every row added, as shapeRows() makes it. */
-  build(): XmlElement;
+  /** The result document of every row added, as shapeRows() makes it (or its serialised text). */
+  build(): T;
 }
 
 /**
@@ -102,7 +102,7 @@ export interface ResultBuilder {
  * chunk arrives, so the caller never holds more raw rows than one chunk; the other operations keep only the
  * first row (they read at most one).
  */
-export function createResultBuilder(shape: ResultShape): ResultBuilder {
+export function createResultBuilder(shape: ResultShape): ResultBuilder<XmlElement> {
   const plan = getShapePlan(shape);
   const children: XmlElement[] = [];
   let first: ResultRow | undefined;
@@ -117,6 +117,31 @@ export function createResultBuilder(shape: ResultShape): ResultBuilder {
     build() {
       if (shape.operation !== 'select') return shapeRows(shape, first === undefined ? [] : [first]);
       return xml(`${shape.rowName}-collection`, {}, children, '');
+    },
+  };
+}
+
+/**
+ * serializeXml(shapeRows(shape, allRows)), built chunk by chunk: each row of a select is serialised as its chunk
+ * arrives and only its text is kept (a page of 10,000 rows is ~1.7 MB of text instead of ~8 MB of element
+ * tree), so a batch read holds one chunk of raw rows plus the text of the page so far.
+ */
+export function createResultTextBuilder(shape: ResultShape): ResultBuilder<string> {
+  const plan = getShapePlan(shape);
+  const parts: string[] = [];
+  let first: ResultRow | undefined;
+  return {
+    add(rows) {
+      if (shape.operation !== 'select') {
+        if (first === undefined && rows.length > 0) first = rows[0];
+        return;
+      }
+      for (let i = 0; i < rows.length; i++) parts.push(serializeXml(buildElement(plan, rows[i]!, false, true)!));
+    },
+    build() {
+      if (shape.operation !== 'select') return serializeXml(shapeRows(shape, first === undefined ? [] : [first]));
+      const root = `${shape.rowName}-collection`;
+      return parts.length === 0 ? `<${root}/>` : `<${root}>${parts.join('')}</${root}>`;
     },
   };
 }

@@ -26,9 +26,22 @@ export const XSD_SCALAR_TYPES: Readonly<Record<string, string>> = {
 
 const NAME_PREFIX: Record<string, string> = { string: 'pstr', boolean: 'pb', byte: 'pbt', short: 'ps', long: 'pl', int64: 'pl', datetime: 'ptm', date: 'ptm', DOMElement: 'p', DOMDocument: 'pdom', primarykey: 'pstr' };
 
-export type OutValue = string | number | boolean | Date | XmlElement | null | undefined;
+/** An element output already serialised (a query result built as text by the service that read it). */
+export interface RawXml {
+  readonly rawXml: string;
+}
 
-function formatScalar(type: string, value: Exclude<OutValue, XmlElement>): string {
+export function rawXml(text: string): RawXml {
+  return { rawXml: text };
+}
+
+function isRawXml(value: unknown): value is RawXml {
+  return typeof value === 'object' && value !== null && typeof (value as { rawXml?: unknown }).rawXml === 'string';
+}
+
+export type OutValue = string | number | boolean | Date | XmlElement | RawXml | null | undefined;
+
+function formatScalar(type: string, value: Exclude<OutValue, XmlElement | RawXml>): string {
   if (value === null || value === undefined) return '';
   if (value instanceof Date) return type === 'date' ? value.toISOString().slice(0, 10) : value.toISOString();
   if (typeof value === 'boolean') return value ? 'true' : 'false';
@@ -46,10 +59,10 @@ export function buildSoapResponse(options: { urn: string; method: string; output
   for (const { param, value } of options.outputs) {
     const name = `${NAME_PREFIX[param.type] ?? 'p'}${param.name.charAt(0).toUpperCase()}${param.name.slice(1)}`;
     if (param.type === 'DOMElement' || param.type === 'DOMDocument' || !(param.type in XSD_SCALAR_TYPES)) {
-      const inner = value && typeof value === 'object' && !(value instanceof Date) ? serializeXml(value) : '';
+      const inner = isRawXml(value) ? value.rawXml : value && typeof value === 'object' && !(value instanceof Date) ? serializeXml(value) : '';
       parts.push(`<${name} xsi:type='ns:Element' ${LITERAL_XML}>`, inner, `</${name}>`);
     } else {
-      parts.push(`<${name} xsi:type='${XSD_SCALAR_TYPES[param.type]}'>`, escapeText(formatScalar(param.type, value as Exclude<OutValue, XmlElement>)), `</${name}>`);
+      parts.push(`<${name} xsi:type='${XSD_SCALAR_TYPES[param.type]}'>`, escapeText(formatScalar(param.type, value as Exclude<OutValue, XmlElement | RawXml>)), `</${name}>`);
     }
   }
   parts.push(`</${options.method}Response>`, ENVELOPE_CLOSE);

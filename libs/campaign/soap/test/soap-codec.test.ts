@@ -1,6 +1,6 @@
 import { element, serializeXml } from '@cap/campaign-xml';
 import type { Method } from '@cap/campaign-schema';
-import { buildSoapFault, buildSoapResponse, decodeParams, parseSoapRequest, SoapFault, SOAP_FAULTS } from '../src/index';
+import { buildSoapFault, buildSoapResponse, decodeParams, parseSoapRequest, rawXml, SoapFault, SOAP_FAULTS } from '../src/index';
 
 // The SDK's own SOAP call object, fed our responses through a fake transport: if it reads them, the real
 // client will (acc-sdk-protocol §3). It also writes the requests we must parse.
@@ -148,6 +148,13 @@ describe('SOAP responses read by the SDK', () => {
     const call = sdkCall('xtk:queryDef', 'ExecuteQuery', xml);
     await call.execute();
     expect(call.getNextDocument()!.nodeName).toBe('recipient-collection');
+  });
+
+  it('when a query result arrives already serialised (rawXml), then the response is the same as with the element tree', () => {
+    const param = { name: 'output', type: 'DOMDocument', inout: 'out' } as const;
+    const doc = element('recipient-collection', {}, [element('recipient', { email: 'a&b@x.com' })]);
+    const response = (value: Parameters<typeof buildSoapResponse>[0]['outputs'][number]['value']) => buildSoapResponse({ urn: 'xtk:queryDef', method: 'ExecuteQuery', outputs: [{ param, value }] });
+    expect(response(rawXml(serializeXml(doc)))).toBe(response(doc));
   });
 
   it('when a fault answers, then the SDK raises a CampaignException with our code and fault code', async () => {
