@@ -28,7 +28,10 @@ import { TOPICS, type StagedChange } from '@cap/contracts';
 import { createMessaging } from '@cap/platform-kafka';
 import { createLogger } from '@cap/platform-logger';
 import { startServiceProcess, startTestPlatform, testEndpoints, type ServiceProcess, type TestPlatform } from '@cap/platform-testing';
+// The gateway benchmarks' load generators (bench code, not part of any app's bundle).
+// eslint-disable-next-line @nx/enforce-module-boundaries
 import { measureSaturation } from '../../api-gateway/bench/autocannon.saturation';
+// eslint-disable-next-line @nx/enforce-module-boundaries
 import { runPaced } from '../../api-gateway/bench/paced.load';
 
 const ROOT = join(__dirname, '..', '..', '..');

@@ -148,7 +148,6 @@ describe('staging-sync reliability (R1, R3, R6) on the shared broker', () => {
     await writer.stop();
     await waitForDrain(local);
     const problems = await compare(cloud, 'r1', writer.expected);
-    // eslint-disable-next-line no-console
     console.log(`R1: ${writer.stats().acknowledged} acknowledged IngestExt calls, ${kills} SIGKILLs, ${writer.expected.size} keys compared`);
     expect(problems).toEqual(NO_PROBLEMS);
     expect(writer.stats().acknowledged).toBeGreaterThan(200);
