@@ -81,6 +81,7 @@ export function createQueryHandler(deps: { pool: Pool; schemas: ReadonlyMap<stri
         database: deps.database,
         defaultLineCount: deps.limits.defaultLineCount,
         maxLineCount: deps.limits.maxLineCount,
+        orderPages: true,
       });
     } catch (err) {
       if (isQueryError(err)) throw campaignError(err.code, err.message, err.soapFaultCode);

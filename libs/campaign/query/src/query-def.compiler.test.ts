@@ -394,7 +394,7 @@ describe('compileQueryDef: refusals', () => {
 });
 
 describe('compileQueryDef: a deterministic order for paged selects without <orderBy>', () => {
-  const sqlOf = (q: SimpleJsonQueryDef) => compileQueryDef(q, schemas, { database: 'cloud' }).sql;
+  const sqlOf = (q: SimpleJsonQueryDef) => compileQueryDef(q, schemas, { database: 'cloud', orderPages: true }).sql;
 
   it('when a select pages (lineCount or startLine) without orderBy, then it is ordered by the primary key, so pages neither overlap nor skip rows', () => {
     const page = { schema: 'nms:recipient', select: { node: [{ expr: '@email' }, { expr: '[folder/@label]' }] } };
@@ -407,6 +407,10 @@ describe('compileQueryDef: a deterministic order for paged selects without <orde
     const base = { schema: 'nms:recipient', select: { node: { expr: '@email' } } };
     expect(sqlOf({ ...base, lineCount: 10, orderBy: { node: { expr: '@email', sortDesc: true } } })).toMatch(/ ORDER BY "r0"."email" DESC LIMIT \$1$/);
     expect(sqlOf(base)).not.toContain('ORDER BY');
+  });
+
+  it('when the caller does not ask for ordered pages (internal bulk reads), then a lineCount adds no order', () => {
+    expect(compileQueryDef({ schema: 'nms:recipient', lineCount: 10, select: { node: { expr: '@id' } } }, schemas, { database: 'cloud' }).sql).not.toContain('ORDER BY');
   });
 
   it('when a paged select groups, is DISTINCT, or only aggregates, then it is ordered by the groups, by every column, or not at all', () => {

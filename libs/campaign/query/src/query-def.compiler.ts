@@ -21,6 +21,12 @@ export interface CompileOptions {
   maxLineCount?: number;
   /** Limits on each expression (length, nesting). */
   parse?: ParseOptions;
+  /**
+   * Give a paged select (lineCount or startLine set) without `<orderBy>` a deterministic order, so that
+   * consecutive pages neither overlap nor skip rows (ExecuteQuery). Default false: internal bulk reads
+   * (DeleteCollection, workflow query activities) set a lineCount only as a cap and need no order.
+   */
+  orderPages?: boolean;
 }
 
 export const DEFAULT_LINE_COUNT = 200;
@@ -227,7 +233,7 @@ class QueryDefCompiler {
       return o.sortDesc ? `${sql} DESC` : sql;
     });
 
-    if (q.operation === 'select' && orderBy.length === 0 && (q.lineCount !== undefined || q.startLine !== undefined)) {
+    if (this.options.orderPages && q.operation === 'select' && orderBy.length === 0 && (q.lineCount !== undefined || q.startLine !== undefined)) {
       orderBy.push(...defaultPageOrder(q, root, scope.alias, groupBy, selected));
     }
 
