@@ -105,4 +105,34 @@ describe('batch queries on cloud schemas through the unmodified @adobe/acc-js-sd
     expect(err?.faultString).toMatch(/division by zero/);
     expect((await page(ROWS - 1)).recipient.map((r) => r.id)).toEqual([`p${String(ROWS).padStart(7, '0')}`]);
   });
+
+  it('when a cloud schema is paged with joins through its links, and filtered by EXISTS on a collection link, then every row comes once with its linked values', async () => {
+    await cloud.query(`INSERT INTO nms_service (id, name, label) VALUES (9001, 'svcA', 'A'), (9002, 'svcB', 'B')`);
+    await cloud.query(
+      `INSERT INTO nms_subscription (id, recipient_id, service_id)
+       SELECT 's' || lpad(g::text, 7, '0') || '-' || s, 'p' || lpad(g::text, 7, '0'), s
+         FROM generate_series(1, $1::int) AS g, (VALUES (9001), (9002)) AS v(s)
+        WHERE (s = 9001 AND g % 10 = 0) OR (s = 9002 AND g % 1000 = 0)`,
+      [ROWS],
+    );
+    const rows: { id: string; recipient: { email: string }; service: { name: string } }[] = [];
+    for (let startLine = 0; ; startLine += 1_000) {
+      const { subscription } = (await NLWS.xtkQueryDef
+        .create({ schema: 'nms:subscription', operation: 'select', lineCount: 1_000, startLine, select: { node: [{ expr: '@id' }, { expr: '[recipient/@email]' }, { expr: '[service/@name]' }] } })
+        .executeQuery()) as { subscription: typeof rows };
+      rows.push(...subscription);
+      if (subscription.length < 1_000) break;
+    }
+    expect(rows.length).toBe(2_525);
+    expect(new Set(rows.map((r) => r.id)).size).toBe(2_525);
+    expect(rows.map((r) => r.id)).toEqual([...rows.map((r) => r.id)].sort());
+    for (const r of rows) {
+      const [, g, service] = /^s0*(\d+)-(\d+)$/.exec(r.id)!;
+      expect(r.recipient.email).toBe(`p${g}@batch.test`);
+      expect(r.service.name).toBe(service === '9001' ? 'svcA' : 'svcB');
+    }
+
+    const { recipient } = await page(0, { where: { condition: { expr: 'subscription', setOperator: 'EXISTS', condition: { expr: "[service/@name] = 'svcB'" } } } });
+    expect(recipient.map((r) => r.id)).toEqual(Array.from({ length: 25 }, (_, i) => `p${String((i + 1) * 1000).padStart(7, '0')}`));
+  });
 });
