@@ -11,7 +11,7 @@
  * SOAP through the gateway (the SDK's DOM → JSON conversion would measure the client), startLine += lineCount
  * until a page comes back short, and checks that every id came exactly once. cloud-executor's memory is read
  * from /proc/<pid>/status: VmHWM (peak RSS since start) before the first query and after the walks, VmRSS
- * sampled every 100 ms during them.
+ * sampled every 100 ms during them; the gateway's VmHWM is reported for information.
  *
  * Baseline measured in the same run (the machine is shared; the ratio says more): the same pages read by
  * node-postgres straight from the cloud DB (same ORDER BY / LIMIT / OFFSET statement, rows as objects), no
@@ -145,6 +145,8 @@ async function main() {
     log(`seeded in ${((performance.now() - s0) / 1000).toFixed(1)} s`);
     const tokens = await logOn(platform.gatewayUrl);
     const hwmBefore = procStatusKb(executor.pid, 'VmHWM');
+    const gateway = platform.procs.get('api-gateway')!;
+    const gatewayHwmBefore = procStatusKb(gateway.pid, 'VmHWM');
 
     const baselineSql = `SELECT id, email, first_name, last_name, location_city, created FROM nms_recipient ORDER BY ${ORDER_BY ? 'email' : 'id'} LIMIT $1 OFFSET $2`;
     const results: { walk: Walk; baseline: Walk; rssMaxKb: number }[] = [];
@@ -166,6 +168,7 @@ async function main() {
       );
     }
     const hwmAfter = procStatusKb(executor.pid, 'VmHWM');
+    const gatewayHwmAfter = procStatusKb(gateway.pid, 'VmHWM');
     const m = (f: (r: (typeof results)[number]) => number) => median(results.map(f));
     const seconds = m((r) => r.walk.seconds);
     const baseSeconds = m((r) => r.baseline.seconds);
@@ -180,6 +183,7 @@ async function main() {
         `| one page at the start / at the end of the table | ${m((r) => r.walk.firstPagesMs).toFixed(0)} ms / ${m((r) => r.walk.lastPagesMs).toFixed(0)} ms | |`,
         `| cloud-executor peak RSS (VmHWM) before the first query → after ${RUNS} walks | ${mb(hwmBefore).toFixed(0)} MB → ${mb(hwmAfter).toFixed(0)} MB | ≤ ${TARGET_MB} MB: ${mb(hwmAfter) <= TARGET_MB ? 'met' : 'missed'} |`,
         `| cloud-executor RSS sampled during the walks (max) | ${mb(Math.max(...results.map((r) => r.rssMaxKb))).toFixed(0)} MB | |`,
+        `| (information) api-gateway peak RSS (VmHWM) before → after | ${mb(gatewayHwmBefore).toFixed(0)} MB → ${mb(gatewayHwmAfter).toFixed(0)} MB | |`,
         `| baseline: same pages by node-postgres straight from the DB | ${baseSeconds.toFixed(1)} s (page ${m((r) => r.baseline.firstPagesMs).toFixed(0)} → ${m((r) => r.baseline.lastPagesMs).toFixed(0)} ms) | |`,
         `| ratio gateway / baseline | ${(seconds / baseSeconds).toFixed(1)}× | |`,
         '',
