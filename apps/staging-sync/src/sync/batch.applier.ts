@@ -56,39 +56,35 @@ export function classify(err: unknown): unknown {
   return err;
 }
 
-async function lockWatermarks(client: PoolClient, keys: string[][]): Promise<Map<string, bigint>> {
-  // keys: [source, keyText]; sorted so concurrent workers lock in the same order.
-  const sorted = [...keys].sort((a, b) => (a[0]! + '\u0000' + a[1]! < b[0]! + '\u0000' + b[1]! ? -1 : 1));
-  const sources = sorted.map((k) => k[0]!);
-  const texts = sorted.map((k) => k[1]!);
-  // One statement creates the missing watermark rows and locks the existing ones (the no-op update takes the
-  // row lock), returning each key's newest applied sequence (-1 for a key never seen).
-  const { rows } = await client.query<{ schema_name: string; record_key: string; seq: string }>(
-    `INSERT INTO cap_sync_watermark AS w (schema_name, record_key, seq)
-     SELECT x.s, x.k, -1 FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS x(s, k, n) ORDER BY x.n
-     ON CONFLICT (schema_name, record_key) DO UPDATE SET seq = w.seq
-     RETURNING w.schema_name, w.record_key, w.seq::text`,
-    [sources, texts],
+/**
+ * Creates or locks each key's watermark row and moves it to the newest sequence this batch brings, in one
+ * statement, returning the sequence it had before (-1 for a key never seen): changes at or below that one
+ * were applied already. Rows are taken in a fixed order so concurrent workers cannot deadlock. If the batch
+ * fails, its transaction rolls the watermarks back with everything else.
+ */
+async function advanceWatermarks(client: PoolClient, entries: { source: string; keyText: string; seq: bigint }[]): Promise<Map<string, bigint>> {
+  const sorted = [...entries].sort((a, b) => (a.source + '\u0000' + a.keyText < b.source + '\u0000' + b.keyText ? -1 : 1));
+  const { rows } = await client.query<{ schema_name: string; record_key: string; prev: string }>(
+    `INSERT INTO cap_sync_watermark AS w (schema_name, record_key, seq, prev_seq)
+     SELECT x.s, x.k, x.seq, -1 FROM unnest($1::text[], $2::text[], $3::bigint[]) WITH ORDINALITY AS x(s, k, seq, n) ORDER BY x.n
+     ON CONFLICT (schema_name, record_key) DO UPDATE SET prev_seq = w.seq, seq = GREATEST(w.seq, EXCLUDED.seq),
+       applied_at = CASE WHEN EXCLUDED.seq > w.seq THEN now() ELSE w.applied_at END
+     RETURNING w.schema_name, w.record_key, w.prev_seq::text AS prev`,
+    [sorted.map((e) => e.source), sorted.map((e) => e.keyText), sorted.map((e) => e.seq.toString())],
   );
-  return new Map(rows.map((r) => [watermarkId(r.schema_name, r.record_key), BigInt(r.seq)]));
-}
-
-async function advanceWatermarks(client: PoolClient, entries: { source: string; keyText: string; seq: bigint }[]): Promise<void> {
-  if (entries.length === 0) return;
-  await client.query(
-    `UPDATE cap_sync_watermark w SET seq = x.seq, applied_at = now() FROM unnest($1::text[], $2::text[], $3::bigint[]) AS x(s, k, seq)
-     WHERE w.schema_name = x.s AND w.record_key = x.k AND w.seq < x.seq`,
-    [entries.map((e) => e.source), entries.map((e) => e.keyText), entries.map((e) => e.seq.toString())],
-  );
+  return new Map(rows.map((r) => [watermarkId(r.schema_name, r.record_key), BigInt(r.prev)]));
 }
 
 async function applyRecords(client: PoolClient, tables: ReadonlyMap<string, CloudTable>, changes: RecordChange[], outcome: ApplyOutcome): Promise<void> {
-  const keys = new Map<string, string[]>();
+  const newest = new Map<string, { source: string; keyText: string; seq: bigint }>();
   for (const c of changes) {
     const keyText = keyTextOf(c.keyColumns, c.record);
-    keys.set(watermarkId(c.source, keyText), [c.source, keyText]);
+    const id = watermarkId(c.source, keyText);
+    const seq = BigInt(c.seq);
+    const known = newest.get(id);
+    if (!known || seq > known.seq) newest.set(id, { source: c.source, keyText, seq });
   }
-  const watermarks = await lockWatermarks(client, [...keys.values()]);
+  const watermarks = await advanceWatermarks(client, [...newest.values()]);
   const { folded, stale } = foldChanges(changes, watermarks);
   outcome.stale += stale;
 
@@ -107,7 +103,6 @@ async function applyRecords(client: PoolClient, tables: ReadonlyMap<string, Clou
       if (count) outcome.applied.push({ schema, op, count });
     }
   }
-  await advanceWatermarks(client, folded);
 }
 
 /**
@@ -121,7 +116,7 @@ async function applySubscription(client: PoolClient, tables: ReadonlyMap<string,
   if (!recipients || !subscriptions || !services) throw poison('XTK-170101', 'the cloud database has no nms:recipient / nms:subscription / nms:service tables');
   const { keyColumns, fields, record } = change.recipient;
   const keyText = keyTextOf(keyColumns, record);
-  const watermarks = await lockWatermarks(client, [[change.source, keyText]]);
+  const watermarks = await advanceWatermarks(client, [{ source: change.source, keyText, seq: BigInt(change.seq) }]);
   if (BigInt(change.seq) <= (watermarks.get(watermarkId(change.source, keyText)) ?? -1n)) {
     outcome.stale++;
     return;
@@ -176,7 +171,6 @@ async function applySubscription(client: PoolClient, tables: ReadonlyMap<string,
     }
   }
   outcome.applied.push({ schema: 'nms:subscription', op: change.action, count: 1 });
-  await advanceWatermarks(client, [{ source: change.source, keyText, seq: BigInt(change.seq) }]);
 }
 
 function group<T>(items: T[], keyOf: (item: T) => string): Map<string, T[]> {
