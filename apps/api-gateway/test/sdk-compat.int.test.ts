@@ -1,26 +1,11 @@
 import { SignJWT } from 'jose';
 import pg from 'pg';
-import { startTestPlatform, type TestPlatform } from '@cap/platform-testing';
+import { failure, startTestPlatform, type TestPlatform } from '@cap/platform-testing';
 
 // Adobe's own client, unmodified: the compatibility bar (acc-sdk-protocol.md).
 const sdk = require('@adobe/acc-js-sdk');
 
 const JWT_SECRET = 'test-secret-for-bearer-logon-0123456789';
-
-interface CampaignException {
-  statusCode: number;
-  errorCode: string;
-  faultString: string;
-}
-
-async function failure(p: Promise<unknown>): Promise<CampaignException> {
-  try {
-    await p;
-  } catch (err) {
-    return err as CampaignException;
-  }
-  throw new Error('expected the call to fail');
-}
 
 describe('the unmodified @adobe/acc-js-sdk against the gateway', () => {
   let platform: TestPlatform;

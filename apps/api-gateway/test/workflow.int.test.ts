@@ -3,16 +3,10 @@ import pg from 'pg';
 import { SERVICES, TOPICS } from '@cap/contracts';
 import { createMessaging, RETRY_PROFILES, startRpcClient, type Messaging, type RpcClient } from '@cap/platform-kafka';
 import { createLogger } from '@cap/platform-logger';
-import { startServiceProcess, startTestPlatform, testEndpoints, uniqueId, waitFor, type TestPlatform } from '@cap/platform-testing';
+import { failure, startServiceProcess, startTestPlatform, testEndpoints, uniqueId, waitFor, type TestPlatform } from '@cap/platform-testing';
 
 // Adobe's own client, unmodified: the compatibility bar (acc-sdk-protocol.md).
 const sdk = require('@adobe/acc-js-sdk');
-
-interface CampaignException {
-  statusCode: number;
-  errorCode: string;
-  faultString: string;
-}
 
 interface WorkflowReport {
   workflowId: string;
@@ -23,15 +17,6 @@ interface WorkflowReport {
   variables: Record<string, string>;
   tasks: { activity: string; type: string; status: string; vars: Record<string, string> }[];
   log: { level: string; activity: string | null; message: string; runId: number }[];
-}
-
-async function failure(p: Promise<unknown>): Promise<CampaignException> {
-  try {
-    await p;
-  } catch (err) {
-    return err as CampaignException;
-  }
-  throw new Error('expected the call to fail');
 }
 
 const quiet = createLogger({ service: 'test', level: 'silent', destination: new Writable({ write: (_c, _e, cb) => cb() }) });

@@ -2,25 +2,10 @@ import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { startServiceProcess, startTestPlatform, testEndpoints, uniqueId, waitFor, type TestPlatform } from '@cap/platform-testing';
-import { startSmtpSink, type SmtpSink } from './fixtures/smtp.sink';
+import { failure, startServiceProcess, startTestPlatform, testEndpoints, uniqueId, waitFor, type TestPlatform, startSmtpSink, type SmtpSink } from '@cap/platform-testing';
 
 // Adobe's own client, unmodified: the flows start where a Campaign developer starts them.
 const sdk = require('@adobe/acc-js-sdk');
-
-interface CampaignException {
-  errorCode: string;
-  faultString: string;
-}
-
-async function failure(p: Promise<unknown>): Promise<CampaignException> {
-  try {
-    await p;
-  } catch (err) {
-    return err as CampaignException;
-  }
-  throw new Error('expected the call to fail');
-}
 
 interface FileLine {
   id: string;

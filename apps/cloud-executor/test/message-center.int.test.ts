@@ -2,8 +2,7 @@ import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { startTestPlatform, uniqueId, waitFor, type TestPlatform } from '@cap/platform-testing';
-import { startSmtpSink, type SmtpSink } from './fixtures/smtp.sink';
+import { startTestPlatform, uniqueId, waitFor, type TestPlatform, startSmtpSink, type SmtpSink } from '@cap/platform-testing';
 
 // Adobe's own client, unmodified: the flows start where a Campaign developer starts them.
 const sdk = require('@adobe/acc-js-sdk');

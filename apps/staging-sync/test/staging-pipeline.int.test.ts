@@ -1,22 +1,8 @@
 import pg from 'pg';
-import { startTestPlatform, waitFor, type TestPlatform } from '@cap/platform-testing';
+import { failure, startTestPlatform, waitFor, type TestPlatform } from '@cap/platform-testing';
 
 // Adobe's own client, unmodified: the flows start where a Campaign developer starts them.
 const sdk = require('@adobe/acc-js-sdk');
-
-interface CampaignException {
-  errorCode: string;
-  faultString: string;
-}
-
-async function failure(p: Promise<unknown>): Promise<CampaignException> {
-  try {
-    await p;
-  } catch (err) {
-    return err as CampaignException;
-  }
-  throw new Error('expected the call to fail');
-}
 
 describe('the staging pipeline: local-store → outbox → Kafka → staging-sync → cloud DB', () => {
   let platform: TestPlatform;

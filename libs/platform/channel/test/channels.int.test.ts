@@ -2,45 +2,13 @@ import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
-import { SMTPServer } from 'smtp-server';
 import { createLogger } from '@cap/platform-logger';
+import { startSmtpSink } from '@cap/platform-testing';
 import { createFileChannel, createSmtpChannel, type OutboundMessage } from '../src/index';
 
 const quiet = createLogger({ service: 'test', level: 'silent', destination: new Writable({ write: (_c, _e, cb) => cb() }) });
 
 const message = (id: string, to: string): OutboundMessage => ({ id, kind: 'email', to, from: 'news@example.com', subject: `Subject ${id}`, body: `<p>Body ${id}</p>`, meta: { deliveryId: '7' } });
-
-interface Received {
-  from: string;
-  to: string[];
-  data: string;
-}
-
-/** A real SMTP server in this process: recipients at temp.test get 451 (try later), at reject.test 550. */
-async function startSmtpServer(): Promise<{ port: number; received: Received[]; close(): Promise<void> }> {
-  const received: Received[] = [];
-  const server = new SMTPServer({
-    authOptional: true,
-    disabledCommands: ['STARTTLS', 'AUTH'],
-    logger: false,
-    onRcptTo(address, _session, callback) {
-      if (address.address.endsWith('@temp.test')) return callback(Object.assign(new Error('Mailbox busy, try later'), { responseCode: 451 }));
-      if (address.address.endsWith('@reject.test')) return callback(Object.assign(new Error('No such user here'), { responseCode: 550 }));
-      callback();
-    },
-    onData(stream, session, callback) {
-      const chunks: Buffer[] = [];
-      stream.on('data', (c: Buffer) => chunks.push(c));
-      stream.on('end', () => {
-        received.push({ from: session.envelope.mailFrom ? session.envelope.mailFrom.address : '', to: session.envelope.rcptTo.map((r) => r.address), data: Buffer.concat(chunks).toString('utf8') });
-        callback();
-      });
-    },
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.server.address() as { port: number }).port;
-  return { port, received, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
-}
 
 describe('channel adapters', () => {
   it('when the file channel sends a batch, then one JSON line per message lands in <dir>/<key>.jsonl, and a resent batch replaces its file', async () => {
@@ -62,7 +30,7 @@ describe('channel adapters', () => {
   });
 
   it('when the SMTP channel sends to a real SMTP server, then accepted mail arrives, 550 is a permanent failure and 451 a temporary one', async () => {
-    const smtp = await startSmtpServer();
+    const smtp = await startSmtpSink();
     const channel = createSmtpChannel({ url: `smtp://127.0.0.1:${smtp.port}`, poolMax: 3, timeoutMs: 2_000, logger: quiet });
     try {
       const outcomes = await channel.send({
@@ -87,7 +55,7 @@ describe('channel adapters', () => {
   });
 
   it('when the SMTP server is gone, then messages fail as temporary and the breaker opens so later ones fail fast', async () => {
-    const smtp = await startSmtpServer();
+    const smtp = await startSmtpSink();
     await smtp.close();
     const channel = createSmtpChannel({ url: `smtp://127.0.0.1:${smtp.port}`, poolMax: 2, timeoutMs: 1_000, logger: quiet, breaker: { volumeThreshold: 2, resetTimeoutMs: 60_000 } });
     try {

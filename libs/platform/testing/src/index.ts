@@ -6,3 +6,5 @@ export { startTcpProxy, type TcpProxy } from './tcp.proxy';
 export { freePort, startServiceProcess, type AppName, type ServiceProcess } from './service.process';
 export { startTestBroker, type TestBroker } from './test.broker';
 export { startTestPlatform, type TestPlatform, type TestPlatformOptions } from './platform.fixture';
+export { failure, type CampaignException } from './campaign.failure';
+export { startSmtpSink, type ReceivedMail, type SmtpSink } from './smtp.sink';
