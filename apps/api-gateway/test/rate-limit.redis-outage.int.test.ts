@@ -152,7 +152,9 @@ describe('rate limiter L3: Redis down or slow', () => {
     expect(ledger.logged.local).toBeGreaterThanOrEqual(1);
     expect(ledger.logged.local + ledger.logged.shared).toBeLessThanOrEqual(6);
     expect(outage.length).toBeGreaterThan(200);
-    expect(limiter.mode).toBe('shared');
+    // On a busy machine one Redis answer slower than the budget may send a decision local again for a moment:
+    // what matters is that the limiter settles on the shared window.
+    await waitFor('the limiter settled on the shared window', () => limiter.mode === 'shared', { timeoutMs: 3_000, intervalMs: 20 });
     const metrics = await registry.metrics();
     expect(metrics).toMatch(/cap_ratelimit_mode\{mode="shared"\} 1/);
     expect(metrics).toMatch(/cap_ratelimit_mode_changes_total\{mode="local"\} [1-3]\b/);
