@@ -18,6 +18,13 @@ const shape = {
   /** Session lifetime (Campaign: sessionTimeOutSec, 24 h) and with rememberMe (longSessionTimeOutSec, 15 days). */
   SESSION_TTL_MS: field.durationMs(DAY_MS),
   LONG_SESSION_TTL_MS: field.positiveInt(15 * DAY_MS),
+  /**
+   * Sessions read from Redis are kept in memory (server-assisted client-side caching: Redis invalidates a copy
+   * when the session is logged off or expires, on whichever replica): at most this many; 0 = read Redis on
+   * every call. A copy is dropped at the latest after SESSION_CACHE_TTL_MS, or when the connection drops.
+   */
+  SESSION_CACHE_ENTRIES: field.nonNegativeInt(10_000),
+  SESSION_CACHE_TTL_MS: field.durationMs(60_000),
   /** Accept a session token presented without its security token (the SDK's ofSessionToken). */
   ALLOW_SESSION_TOKEN_ONLY: field.boolean(true),
   /** How long a verified "login/password" session token is trusted before local-store checks it again. */

@@ -49,7 +49,8 @@ function main(): void {
       });
       const rpc = await startRpcClient(messaging, { instanceId: base.instanceId, defaultTimeoutMs: config.RPC_TIMEOUT_MS });
       const downstreams = createDownstreams({ rpc, config, logger, registry });
-      const sessions = new SessionStore({ redis, keyPrefix: config.REDIS_KEY_PREFIX, sessionTtlMs: config.SESSION_TTL_MS, longSessionTtlMs: config.LONG_SESSION_TTL_MS });
+      const sessionRedis = await createRedis({ url: config.REDIS_URL, logger, clientSideCache: { maxEntries: config.SESSION_CACHE_ENTRIES, ttlMs: config.SESSION_CACHE_TTL_MS } });
+      const sessions = new SessionStore({ redis: sessionRedis, keyPrefix: config.REDIS_KEY_PREFIX, sessionTtlMs: config.SESSION_TTL_MS, longSessionTtlMs: config.LONG_SESSION_TTL_MS });
       const operators: OperatorDirectory = {
         authenticate: (login, password, options) => downstreams.call<Operator>(SERVICES.localStore, 'operator.authenticate', { login, password, loginToken: options.loginToken }),
         get: (login) => downstreams.call<Operator>(SERVICES.localStore, 'operator.get', { login }),
@@ -95,7 +96,7 @@ function main(): void {
       const http = await startServiceHttp(base, config, {
         state,
         checks: [
-          { name: 'redis', check: () => checkRedis(redis) },
+          { name: 'redis', check: async () => Promise.all([checkRedis(redis), checkRedis(sessionRedis)]).then(() => undefined) },
           { name: 'kafka', check: () => messaging.checkHealth() },
           { name: 'rpc-replies', check: () => rpc.checkHealth() },
         ],
@@ -126,6 +127,7 @@ function main(): void {
           await rpc.stop();
           await messaging.close();
           await redis.close().catch(() => undefined);
+          await sessionRedis.close().catch(() => undefined);
         },
       };
     },

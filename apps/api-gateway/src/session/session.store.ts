@@ -24,7 +24,10 @@ const sha256 = (value: string) => createHash('sha256').update(value).digest('hex
 
 /**
  * Sessions live in Redis so any gateway replica serves any session, and Logoff on one replica ends the
- * session on all. Tokens are never stored: keys and the security token are SHA-256 digests, and the
+ * session on all. Given a client with server-assisted client-side caching (`createRedis({ clientSideCache })`),
+ * a session read once is served from memory until Redis reports the key changed, deleted or expired, or the
+ * connection drops: a call then costs no session round trip, and Logoff still ends the session on every replica
+ * as soon as Redis's invalidation message reaches it. Tokens are never stored: keys and the security token are SHA-256 digests, and the
  * security token is compared in constant time.
  */
 export class SessionStore {
@@ -66,7 +69,11 @@ export class SessionStore {
   }
 
   async delete(sessionToken: string): Promise<boolean> {
-    return (await this.options.redis.del(this.key(sessionToken))) > 0;
+    const key = this.key(sessionToken);
+    const deleted = (await this.options.redis.del(key)) > 0;
+    // Other replicas drop their cached copy on Redis's invalidation message; this one drops its own now.
+    this.options.redis.clientSideCache?.invalidate(key);
+    return deleted;
   }
 
   private key(sessionToken: string): string {

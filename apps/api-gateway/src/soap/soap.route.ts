@@ -1,9 +1,10 @@
-import express, { Router, type NextFunction, type Request, type Response } from 'express';
+import { Router, type NextFunction, type Request, type Response } from 'express';
 import { buildSoapFault, buildSoapResponse, parseSoapRequest, SOAP_FAULTS, SoapFault, type SoapCall } from '@cap/campaign-soap';
 import type { XmlLimits } from '@cap/campaign-xml';
 import { isAppError } from '@cap/platform-errors';
 import type { Logger } from '@cap/platform-logger';
 import type { Caller } from '../session/authenticator';
+import { soapBodyReader } from './soap-body.reader';
 import type { Dispatcher } from './soap.dispatcher';
 
 export interface SoapRouteOptions {
@@ -39,7 +40,7 @@ export function createSoapRouter(options: SoapRouteOptions): Router {
 
   router.post(
     '/nl/jsp/soaprouter.jsp',
-    express.text({ type: () => true, limit: options.maxBodyBytes, defaultCharset: 'utf-8' }),
+    soapBodyReader(options.maxBodyBytes),
     async (req: Request, res: Response) => {
       const body = typeof req.body === 'string' ? req.body : '';
       const soapAction = (req.get('SOAPAction') ?? (typeof req.query['soapAction'] === 'string' ? req.query['soapAction'] : undefined)) || undefined;

@@ -5,6 +5,7 @@ export const field = {
   string: (fallback?: string) => (fallback === undefined ? z.string() : z.string().default(fallback)),
   port: (fallback: number) => z.coerce.number().int().min(0).max(65535).default(fallback),
   positiveInt: (fallback: number) => z.coerce.number().int().positive().default(fallback),
+  nonNegativeInt: (fallback: number) => z.coerce.number().int().min(0).default(fallback),
   durationMs: (fallback: number) => z.coerce.number().int().min(1).max(86_400_000).default(fallback),
   boolean: (fallback: boolean) =>
     z

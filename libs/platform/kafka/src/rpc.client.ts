@@ -47,6 +47,7 @@ export async function startRpcClient(messaging: Messaging, options: RpcClientOpt
     groupId: `rpc-reply-${options.instanceId}`,
     topic: replyDef,
     fromBeginning: true,
+    correlationContext: false,
     handle: async ({ envelope, correlationId }) => {
       const waiter = pending.get(correlationId);
       if (!waiter) {

@@ -1,4 +1,4 @@
-import { createClient } from 'redis';
+import { BasicClientSideCache, createClient } from 'redis';
 import type { Logger } from '@cap/platform-logger';
 
 export type RedisClient = ReturnType<typeof createClient>;
@@ -8,6 +8,13 @@ export interface RedisOptions {
   logger: Logger;
   /** Commands fail fast while disconnected instead of queueing (callers have their own fallbacks). */
   connectTimeoutMs?: number;
+  /**
+   * Server-assisted client-side caching of reads (`GET`…): RESP3 with `CLIENT TRACKING`, so Redis tells this
+   * client when a key it read is changed, deleted or expired, on any connection, and the local copy is dropped.
+   * The cache is cleared whenever the connection errors or closes, so a copy is never trusted without the
+   * invalidation channel. `ttlMs` bounds how long any copy is kept regardless; 0 entries disables caching.
+   */
+  clientSideCache?: { maxEntries: number; ttlMs: number };
 }
 
 /**
@@ -17,8 +24,10 @@ export interface RedisOptions {
  */
 export async function createRedis(options: RedisOptions): Promise<RedisClient> {
   const logger = options.logger.child({ module: 'redis' });
+  const cache = options.clientSideCache && options.clientSideCache.maxEntries > 0 ? options.clientSideCache : undefined;
   const client = createClient({
     url: options.url,
+    ...(cache ? { RESP: 3, clientSideCache: new BasicClientSideCache({ maxEntries: cache.maxEntries, ttl: cache.ttlMs, evictPolicy: 'LRU' }) } : {}),
     disableOfflineQueue: true,
     socket: {
       connectTimeout: options.connectTimeoutMs ?? 2_000,
@@ -46,7 +55,8 @@ export async function createRedis(options: RedisOptions): Promise<RedisClient> {
   let timer: NodeJS.Timeout | undefined;
   await Promise.race([connected, new Promise((resolve) => (timer = setTimeout(resolve, options.connectTimeoutMs ?? 2_000)))]);
   clearTimeout(timer);
-  return client;
+  // A RESP3 client answers GET/SET/DEL/PING with the same JS types as a RESP2 one (strings, numbers, null).
+  return client as unknown as RedisClient;
 }
 
 /** Readiness probe: PING answered while connected. */
