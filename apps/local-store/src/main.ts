@@ -49,7 +49,7 @@ runMain(() => {
     }),
     async startWorkers({ pool, base }) {
       registerStagingMetrics(base.registry, pool, sources, base.logger);
-      relay = startOutboxRelay({ pool, messaging: base.messaging, logger: base.logger, registry: base.registry, batchSize: config.OUTBOX_BATCH_SIZE, idleMs: config.OUTBOX_POLL_MS });
+      relay = startOutboxRelay({ pool, messaging: base.messaging, logger: base.logger, registry: base.registry, batchSize: config.OUTBOX_BATCH_SIZE, idleMs: config.OUTBOX_POLL_MS, lingerMs: config.OUTBOX_LINGER_MS });
       const acks = await startSyncAckConsumer({ pool, messaging: base.messaging, sources });
       const purge = startStagingPurge({ pool, sources, retentionMs: config.STAGING_RETENTION_SECONDS * 1000, intervalMs: config.STAGING_PURGE_INTERVAL_MS, logger: base.logger });
       const outbox = relay;

@@ -9,6 +9,12 @@ const shape = {
   SYNC_MAX_BATCH: field.positiveInt(5_000),
   /** How long the broker may wait to fill a fetch when traffic is low (batching by time), in ms. */
   SYNC_MAX_WAIT_MS: field.positiveInt(100),
+  /**
+   * Bytes of changes a fetch waits for, up to SYNC_MAX_WAIT_MS, before a batch is applied (batching by size).
+   * 1 applies whatever has arrived at once: under a steady trickle that is one cloud transaction and one
+   * acknowledgement per change or two, the most expensive way to sync.
+   */
+  SYNC_MIN_BATCH_BYTES: field.positiveInt(256 * 1024),
   /** Partitions this worker applies in parallel (each batch is one transaction; keep ≤ DB_POOL_MAX). */
   SYNC_CONCURRENCY: field.positiveInt(2),
   /** A batch slower than this counts as a cloud DB failure for the breaker, in ms. */

@@ -35,6 +35,7 @@ function main(): void {
         acknowledged: (source) => acknowledged.has(source),
         maxBatchSize: config.SYNC_MAX_BATCH,
         maxWaitMs: config.SYNC_MAX_WAIT_MS,
+        minBytes: config.SYNC_MIN_BATCH_BYTES,
         concurrency: config.SYNC_CONCURRENCY,
         breaker: { timeoutMs: config.CLOUD_BREAKER_TIMEOUT_MS, resetTimeoutMs: config.CLOUD_BREAKER_RESET_MS },
       });

@@ -14,6 +14,12 @@ export interface OutboxRelayOptions {
   batchSize: number;
   /** Poll interval when no notification arrives (notifications wake the relay at once). */
   idleMs: number;
+  /**
+   * After a notification, how long to wait before the round, so that it carries the rows other transactions
+   * commit meanwhile: under load, fewer and larger rounds (each round is a transaction, a Kafka produce and a
+   * delete). An explicit wake (StartReplicateStagingData) does not wait. Default 0.
+   */
+  lingerMs?: number;
 }
 
 export interface OutboxRelay {
@@ -49,12 +55,17 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
   let stopped = false;
   let wakeUp: (() => void) | undefined;
   let pendingWake = false;
+  let urgent = false;
   let lastError: Error | undefined;
   let listener: PoolClient | undefined;
 
-  const wake = () => {
+  const notified = () => {
     pendingWake = true;
     wakeUp?.();
+  };
+  const wake = () => {
+    urgent = true;
+    notified();
   };
   const waitForWake = (ms: number) =>
     new Promise<void>((resolve) => {
@@ -71,7 +82,7 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
   const listen = async () => {
     try {
       const client = await pool.connect();
-      client.on('notification', wake);
+      client.on('notification', notified);
       client.on('error', (err) => {
         logger.warn({ event: 'outbox.listen_lost', err: { message: err.message } }, 'outbox notification connection lost; polling until it is back');
         client.release(true);
@@ -150,6 +161,8 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
       if (published === options.batchSize) continue; // more waiting
       // Another replica relays (-1): check back now and then, in case it goes away.
       await waitForWake(published < 0 ? Math.max(options.idleMs, 1_000) : options.idleMs);
+      if (options.lingerMs && pendingWake && !urgent && !stopped && published >= 0) await sleep(options.lingerMs);
+      urgent = false;
     }
   })();
 

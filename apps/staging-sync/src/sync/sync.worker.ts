@@ -17,6 +17,7 @@ export interface SyncWorkerOptions {
   acknowledged: (source: string) => boolean;
   maxBatchSize: number;
   maxWaitMs: number;
+  minBytes?: number;
   concurrency: number;
   breaker: { timeoutMs: number; resetTimeoutMs: number };
 }
@@ -56,6 +57,7 @@ export async function startSyncWorker(options: SyncWorkerOptions): Promise<Consu
     topics: [TOPICS.stagingChanges, TOPICS.replicationChanges],
     maxBatchSize: options.maxBatchSize,
     maxWaitMs: options.maxWaitMs,
+    ...(options.minBytes ? { minBytes: options.minBytes } : {}),
     concurrency: options.concurrency,
     fromBeginning: true,
     async handleBatch(messages: IncomingMessage<StagedChange>[]) {

@@ -140,6 +140,12 @@ export interface BatchConsumerOptions<T> {
   maxBatchSize: number;
   /** How long the broker may wait to fill a fetch (batching by time when traffic is low). */
   maxWaitMs?: number;
+  /**
+   * Bytes a fetch waits for (up to `maxWaitMs`) before the broker answers (batching by size). Default 1: any
+   * message is handed over at once, so a trickle makes batches of one or two messages, each paying a whole
+   * transaction; a larger value trades up to `maxWaitMs` of latency for fewer, larger batches.
+   */
+  minBytes?: number;
   /** Partitions processed in parallel (order is kept within a partition). */
   concurrency?: number;
   fromBeginning?: boolean;
@@ -238,7 +244,7 @@ export async function runBatchConsumer<T>(messaging: Messaging, options: BatchCo
     topics: options.topics,
     fromBeginning: options.fromBeginning ?? false,
     logger,
-    consumerConfig: { maxWaitTimeInMs: options.maxWaitMs ?? 100 },
+    consumerConfig: { maxWaitTimeInMs: options.maxWaitMs ?? 100, ...(options.minBytes ? { minBytes: options.minBytes } : {}) },
     run: (consumer) =>
       consumer.run({
         eachBatchAutoResolve: false,
@@ -263,7 +269,7 @@ interface SuperviseOptions {
   topics: TopicDefinition<unknown>[];
   fromBeginning: boolean;
   logger: Logger;
-  consumerConfig: { maxWaitTimeInMs: number };
+  consumerConfig: { maxWaitTimeInMs: number; minBytes?: number };
   run(consumer: Consumer): Promise<void>;
 }
 
@@ -309,6 +315,7 @@ async function superviseConsumer(messaging: Messaging, options: SuperviseOptions
       allowAutoTopicCreation: false,
       retry: messaging.retry.client,
       maxWaitTimeInMs: options.consumerConfig.maxWaitTimeInMs,
+      ...(options.consumerConfig.minBytes ? { minBytes: options.consumerConfig.minBytes } : {}),
       // A member that died without leaving is replaced after 10 s (kafkajs' default is 30 s).
       sessionTimeout: 10_000,
       heartbeatInterval: 3_000,
