@@ -30,8 +30,15 @@ const sha256 = (value: string) => createHash('sha256').update(value).digest('hex
  * as soon as Redis's invalidation message reaches it. Tokens are never stored: keys and the security token are SHA-256 digests, and the
  * security token is compared in constant time.
  */
+/** Most entries of each memo below; past it the memo starts afresh (sessions in use are re-added at once). */
+const MEMO_MAX = 10_000;
+
 export class SessionStore {
   private readonly now: () => number;
+  /** Redis key of a session token (a SHA-256 per call otherwise). */
+  private readonly keys = new Map<string, string>();
+  /** The parsed session of a stored value: with a client-side cache, the same value comes back every call. */
+  private readonly parsed = new Map<string, StoredSession>();
 
   constructor(private readonly options: SessionStoreOptions) {
     this.now = options.now ?? Date.now;
@@ -56,10 +63,10 @@ export class SessionStore {
     if (!sessionToken.startsWith('___') || sessionToken.length > 128) return undefined;
     const raw = await this.options.redis.get(this.key(sessionToken));
     if (!raw) return undefined;
-    const stored = JSON.parse(raw) as StoredSession;
+    const stored = this.parse(raw);
     if (stored.expiresAt <= this.now()) return undefined;
     if (securityToken) {
-      const given = Buffer.from(sha256(securityToken), 'hex');
+      const given = createHash('sha256').update(securityToken).digest();
       const expected = Buffer.from(stored.securityTokenHash, 'hex');
       if (given.length !== expected.length || !timingSafeEqual(given, expected)) return undefined;
     } else if (requireSecurityToken) {
@@ -77,6 +84,22 @@ export class SessionStore {
   }
 
   private key(sessionToken: string): string {
-    return `${this.options.keyPrefix}session:${sha256(sessionToken)}`;
+    let key = this.keys.get(sessionToken);
+    if (key === undefined) {
+      key = `${this.options.keyPrefix}session:${sha256(sessionToken)}`;
+      if (this.keys.size >= MEMO_MAX) this.keys.clear();
+      this.keys.set(sessionToken, key);
+    }
+    return key;
+  }
+
+  private parse(raw: string): StoredSession {
+    let stored = this.parsed.get(raw);
+    if (stored === undefined) {
+      stored = JSON.parse(raw) as StoredSession;
+      if (this.parsed.size >= MEMO_MAX) this.parsed.clear();
+      this.parsed.set(raw, stored);
+    }
+    return stored;
   }
 }

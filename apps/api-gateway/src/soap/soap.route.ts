@@ -30,13 +30,25 @@ export class HttpRefusal extends Error {
 const XML_TYPE = 'text/xml;charset=utf-8';
 
 /**
+ * A SOAP answer, written straight to node's response: HTTP 200, XML, its length. Express's `res.send` would
+ * also parse the content type, test freshness and compute an ETag, none of which applies to a SOAP answer
+ * (never cached), at a cost measurable at thousands of calls a second (benchmark P1).
+ */
+function sendXml(res: Response, xml: string): void {
+  res.statusCode = 200;
+  res.setHeader('Content-Type', XML_TYPE);
+  res.setHeader('Content-Length', Buffer.byteLength(xml));
+  res.end(xml);
+}
+
+/**
  * `POST /nl/jsp/soaprouter.jsp`, Campaign's SOAP router: any content type (text/xml, application/soap+xml…),
  * routing by SOAPAction header, `soapAction` query parameter or body. Faults are HTTP 200 with SOAP-ENV:Fault
  * (the SDK parses faults only on 2xx); bodies over the limit get 413; refusals (rate limit) get their status.
  */
 export function createSoapRouter(options: SoapRouteOptions): Router {
   const router = Router();
-  const sendFault = (res: Response, fault: SoapFault) => res.status(200).type(XML_TYPE).send(buildSoapFault(fault));
+  const sendFault = (res: Response, fault: SoapFault) => sendXml(res, buildSoapFault(fault));
 
   router.post(
     '/nl/jsp/soaprouter.jsp',
@@ -56,7 +68,7 @@ export function createSoapRouter(options: SoapRouteOptions): Router {
           outputs: outputs.map((param, i) => ({ param, value: result.outputs[i] })),
           ...(result.entity ? { entity: result.entity } : {}),
         });
-        res.status(200).type(XML_TYPE).send(xml);
+        sendXml(res, xml);
       } catch (err) {
         if (err instanceof HttpRefusal) {
           res.status(err.status).set(err.headers).type('text/plain').send(err.body);

@@ -2,7 +2,6 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { generateDataModelDocs, renderErDot, type DataModelDocs } from '@cap/campaign-docs';
 import type { Schema } from '@cap/campaign-schema';
-import { instance } from '@viz-js/viz';
 
 /** The files writeDataModelDocs writes, in the order it writes them. */
 export const DATA_MODEL_FILES = ['datamodel.md', 'datamodel.html', 'datamodel.json', 'datamodel.mmd', 'datamodel.dot', 'datamodel.svg'] as const;
@@ -34,6 +33,8 @@ export async function writeDataModelDocs(schemas: ReadonlyMap<string, Schema>, o
 
 /** Every form of the data-model description, the ER diagram rendered to SVG (what the gateway serves). */
 export async function renderDataModel(schemas: ReadonlyMap<string, Schema>): Promise<DataModelDocs & { svg: string }> {
+  // Loaded on first use: Graphviz (WebAssembly) is megabytes that a gateway only needs for /nl/datamodel.
+  const { instance } = await import('@viz-js/viz');
   const viz = await instance();
   const result = viz.render(renderErDot(schemas), { format: 'svg' });
   const errors = result.errors.filter((e) => e.level === 'error');

@@ -41,8 +41,10 @@ export function createServiceBase(service: string, config: BaseServiceConfig): S
 }
 
 /**
- * Starts the service's HTTP server with /healthz, /readyz and /metrics mounted first, then the service's
- * own routes (`mount`, e.g. the gateway's SOAP router); other services have none.
+ * Starts the service's HTTP server with the service's own routes (`mount`, e.g. the gateway's SOAP router;
+ * other services have none), then /healthz, /readyz and /metrics. The service's routes come first because
+ * Express tries layers in order: the gateway's SOAP calls, thousands a second, should not be matched
+ * against the ops routes first. Service routes must not shadow the ops paths.
  */
 export async function startServiceHttp(
   base: ServiceBase,
@@ -51,8 +53,8 @@ export async function startServiceHttp(
 ): Promise<StartedServer> {
   const app = express();
   app.disable('x-powered-by');
-  app.use(createOpsRouter({ service: base.service, checks: options.checks, registry: base.registry, isAccepting: options.state.isAccepting }));
   options.mount?.(app);
+  app.use(createOpsRouter({ service: base.service, checks: options.checks, registry: base.registry, isAccepting: options.state.isAccepting }));
   const started = await startHttpServer(app, { host: config.HTTP_HOST, port: config.HTTP_PORT });
   base.logger.info({ event: 'http.listening', url: started.url }, `${base.service} listening on ${started.url}`);
   return started;
