@@ -24,6 +24,11 @@ const pct = (n: number, total: number) => (total === 0 ? '0.0' : ((100 * n) / to
 const sum = (r: Record<string, number>) => Object.values(r).reduce((a, b) => a + b, 0);
 const sortedEntries = (r: Record<string, number>) => Object.entries(r).sort((a, b) => b[1] - a[1]);
 
+/** The gateway's reporting summary (docs/deliveries.md#reporting) for the load test's target. */
+export function reportingUrl(target: string): string {
+  return `${target.replace(/\/+$/, '')}/nl/jsp/reporting.jsp`;
+}
+
 /** The line printed once a second while the load runs. */
 export function formatProgressLine(sample: SecondSample, soFar: LoadTestTotals): string {
   return (
@@ -217,6 +222,7 @@ details{margin-top:8px}ul.notes li{margin:2px 0}
 <tr><td class="muted">load</td><td>${fmtInt(meta.targetRate)} req/s (autocannon overallRate) for ${meta.durationSeconds} s over ${meta.connections.effective} connections${meta.interrupted ? ' — interrupted' : ''}</td></tr>
 <tr><td class="muted">achieved</td><td>${fmtInt(result.sent)} sent, ${fmtInt(totals.responses)} answered in ${meta.elapsedSeconds.toFixed(2)} s = ${result.achievedRate.toFixed(1)} answers/s</td></tr>
 <tr><td class="muted">when</td><td>${esc(meta.startedAt)} → ${esc(meta.finishedAt)} (Node ${esc(meta.node)}, autocannon ${esc(meta.autocannon)})</td></tr>
+<tr><td class="muted">reporting</td><td><a href="${esc(reportingUrl(meta.url))}">${esc(reportingUrl(meta.url))}</a> — the target's delivery indicators and message-center statistics (operators only: log on, or Basic login and password)</td></tr>
 </table>
 <h2>Latency (ms)</h2>
 <table><tr><th></th><th>p50</th><th>p90</th><th>p99</th><th>max</th><th>mean</th><th>answers</th></tr>

@@ -15,6 +15,7 @@ import { createSessionHandlers } from './handlers/session.handlers';
 import { createWorkflowHandlers } from './handlers/workflow.handlers';
 import { createStagingHandlers } from './handlers/staging.handlers';
 import { createPingRouter } from './ping.route';
+import { createReportingRouter } from './reporting.route';
 import { createAuthenticator, type OperatorDirectory } from './session/authenticator';
 import type { Operator } from './session/session.model';
 import { SessionStore } from './session/session.store';
@@ -116,6 +117,7 @@ function main(): void {
           );
           app.use(createDataModelRouter({ schemas, sessions }));
           app.use(createWsdlRouter({ schemas }));
+          app.use(createReportingRouter({ downstreams, authenticator, operators, logger }));
           app.use(createPingRouter({ downstreams, logger, mcQueueMax: config.MC_QUEUE_MAX, instanceName: config.INSTANCE_NAME, version: `${VERSION.major}.${VERSION.minor}.${VERSION.servicePack}`, buildNumber: BUILD_NUMBER }));
         },
       });

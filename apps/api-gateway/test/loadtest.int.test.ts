@@ -44,7 +44,10 @@ function expectReports(run: Run, seconds: number): LoadTestResult {
   expect(html).toContain('<svg');
   expect(html.match(/<polyline /g)).toHaveLength(2); // p50 and p99 over time
   expect(html).toMatch(/<rect [^>]*class="throttled"/); // 429s drawn in the outcome chart
-  expect(html).not.toMatch(/<script|<link|src=|url\(|href="http/);
+  // One link out, not an asset: the target gateway's reporting summary.
+  const reporting = `<a href="${json.meta.url.replace(/\/+$/, '')}/nl/jsp/reporting.jsp">`;
+  expect(html).toContain(reporting);
+  expect(html.replace(reporting, '')).not.toMatch(/<script|<link|src=|url\(|href="http/);
   expect(run.stdout).toContain(files!.html);
   return json;
 }

@@ -1,3 +1,4 @@
+import { z } from 'zod';
 import { field, loadConfig, serviceConfigShape } from '@cap/platform-config';
 
 const shape = {
@@ -50,6 +51,10 @@ const shape = {
   SMTP_TIMEOUT_MS: field.durationMs(10_000),
   /** How long the smtp channel's breaker stays open before a probe message. */
   SMTP_BREAKER_RESET_MS: field.durationMs(5_000),
+  /** Share of failed messages (within the breaker's 10 s window) that opens the smtp channel's breaker, in percent. */
+  SMTP_BREAKER_ERROR_PERCENT: z.coerce.number().int().min(1).max(100).default(50),
+  /** Messages the smtp channel must have sent within the window before its breaker may open. */
+  SMTP_BREAKER_VOLUME_THRESHOLD: field.positiveInt(5),
   /** Accept an SMTP server certificate that does not verify (development only). */
   SMTP_ALLOW_INVALID_CERTIFICATES: field.boolean(false),
   /** Sender of emails whose template gives none. */
@@ -62,6 +67,12 @@ const shape = {
   DELIVERY_PROGRESS_MS: field.durationMs(1_000),
   /** Wait before trying again a delivery whose channel was down (doubled per failed run, at most 60 s). */
   DELIVERY_PAUSE_MS: field.durationMs(5_000),
+  /** Retries of a delivery message that failed temporarily (SMTP 4xx, connection, timeout, open breaker); 0: fail it at once. */
+  DELIVERY_RETRY_COUNT: z.coerce.number().int().min(0).max(100).default(5),
+  /** Wait before the first retry of such a message (doubled per retry). */
+  DELIVERY_RETRY_PERIOD_MS: field.durationMs(60_000),
+  /** Longest wait between two retries of a message. */
+  DELIVERY_RETRY_MAX_PERIOD_MS: field.durationMs(900_000),
   /** Most transactional events processed per batch. */
   MC_BATCH_SIZE: field.positiveInt(500),
   /** Sending attempts before an event whose channel keeps failing temporarily is Expired. */

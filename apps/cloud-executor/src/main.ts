@@ -13,8 +13,8 @@ import { createWorkflowModule } from './workflow/workflow.module';
 runMain(() => {
   const config = loadCloudExecutorConfig(process.env);
   const schemas = loadServiceSchemas(__dirname, config.SCHEMA_DIRS);
-  const workflows = createWorkflowModule(config, { schemas });
   const deliveries = createDeliveryModule(config, schemas);
+  const workflows = createWorkflowModule(config, { schemas, deliveries: () => deliveries.actions() });
   runDataService({
     service: SERVICES.cloudExecutor,
     config,

@@ -11,3 +11,11 @@ export {
   type StagingSynced,
   type SubscriptionChange,
 } from './topics.catalogue';
+export {
+  REPORTING_SUMMARY_METHOD,
+  reportingSummaryParamsSchema,
+  type DeliveryReport,
+  type EventTypeReport,
+  type ReportingSummary,
+  type ReportingSummaryParams,
+} from './reporting.contract';

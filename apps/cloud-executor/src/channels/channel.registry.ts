@@ -10,6 +10,10 @@ export interface ChannelConfig {
   SMTP_TIMEOUT_MS: number;
   SMTP_BREAKER_RESET_MS: number;
   SMTP_ALLOW_INVALID_CERTIFICATES: boolean;
+  /** Share of failed messages (in the breaker's 10 s window) that opens the smtp channel's breaker (default 50) … */
+  SMTP_BREAKER_ERROR_PERCENT?: number;
+  /** … once at least this many messages were sent in the window (default 5). */
+  SMTP_BREAKER_VOLUME_THRESHOLD?: number;
 }
 
 /** The channel adapters of this deployment, by routing name: `file` always, `smtp` when SMTP_URL is set. */
@@ -33,7 +37,11 @@ export function createChannelRegistry(config: ChannelConfig, deps: { logger: Log
         allowInvalidCertificates: config.SMTP_ALLOW_INVALID_CERTIFICATES,
         logger: deps.logger,
         registry: deps.registry,
-        breaker: { resetTimeoutMs: config.SMTP_BREAKER_RESET_MS },
+        breaker: {
+          resetTimeoutMs: config.SMTP_BREAKER_RESET_MS,
+          ...(config.SMTP_BREAKER_ERROR_PERCENT !== undefined ? { errorThresholdPercent: config.SMTP_BREAKER_ERROR_PERCENT } : {}),
+          ...(config.SMTP_BREAKER_VOLUME_THRESHOLD !== undefined ? { volumeThreshold: config.SMTP_BREAKER_VOLUME_THRESHOLD } : {}),
+        },
       }),
     );
   }

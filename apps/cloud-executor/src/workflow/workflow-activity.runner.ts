@@ -1,13 +1,17 @@
 import { isAppError } from '@cap/platform-errors';
 import { compileQueryDef, isQueryError } from '@cap/campaign-query';
 import type { Schema } from '@cap/campaign-schema';
-import { element, parseXml, type XmlElement } from '@cap/campaign-xml';
+import { isDeliveryError, RECIPIENT_SCHEMA } from '@cap/campaign-delivery';
+import { element, parseXml, serializeXml, type XmlElement } from '@cap/campaign-xml';
+import type { DeliveryActionTarget } from '../delivery/delivery-action.creator';
+import type { WorkflowDeliveries } from './workflow-delivery.activity';
 import { withTransaction, type Pool } from '@cap/platform-postgres';
 import type { WorkflowDataAccess } from './workflow-data.access';
 import type { ScriptLogLine, ScriptPostEvent } from './workflow-script.host';
 import { createScriptHost } from './workflow-script.host';
 import type { ScriptFailureKind } from './workflow-script.protocol';
 import type { ScriptSandbox } from './workflow-script.sandbox';
+import { bindWhereVariables, formatVariableRef, variableLookup } from './workflow-query.variables';
 import type { Vars } from './workflow-step.planner';
 import type { Activity } from './workflow.definition';
 import { ACTIVITY_CODES } from './workflow.faults';
@@ -30,10 +34,15 @@ export type WorkOutcome =
   | { kind: 'done'; vars: Vars; instanceVars?: { set: Vars; unset: string[] }; taskVars?: Vars; logs: ScriptLogLine[]; note: string }
   | { kind: 'failed'; code: string; message: string; line?: number; logs: ScriptLogLine[] }
   /** Not run to its end because the engine is stopping: the claim is released, the task runs again. */
-  | { kind: 'abandoned'; logs: ScriptLogLine[] };
+  | { kind: 'abandoned'; logs: ScriptLogLine[] }
+  /** Interrupted because its task was cancelled (Stop): nothing to record but the log. */
+  | { kind: 'cancelled'; logs: ScriptLogLine[]; message: string; line?: number }
+  /** A delivery activity created (or found) its delivery action: the task now waits for the delivery to end. */
+  | { kind: 'waitDelivery'; deliveryId: string; deliveryName: string; logs: ScriptLogLine[]; note: string };
 
 export interface ActivityRunner {
-  run(work: WorkItem): Promise<WorkOutcome>;
+  /** Runs a claimed activity; aborting `signal` (Stop) interrupts it. */
+  run(work: WorkItem, options?: { signal?: AbortSignal }): Promise<WorkOutcome>;
 }
 
 export interface ActivityLimits {
@@ -55,6 +64,7 @@ const SCRIPT_CODES: Record<ScriptFailureKind, string> = {
   logError: ACTIVITY_CODES.logError,
   internal: ACTIVITY_CODES.sandbox,
   abandoned: ACTIVITY_CODES.sandbox,
+  cancelled: ACTIVITY_CODES.stopped,
 };
 
 /** Working tables are named by the engine: `wkf_wt_<task id>`; nothing else is read or dropped. */
@@ -89,8 +99,9 @@ function dataFailure(err: unknown): WorkOutcome {
 
 /**
  * Runs the activities that do work: js (in the sandbox, with the Campaign API bound to this workflow), query
- * (targets a population into a working table of the cloud DB) and updateData (writes the inbound population,
- * or the records it lists, through Write / Ingest / IngestExt). Runs outside the engine's transactions.
+ * (targets a population into a working table of the cloud DB), updateData (writes the inbound population,
+ * or the records it lists, through Write / Ingest / IngestExt) and delivery (finds or creates the task's
+ * delivery action; the engine then waits for it). Runs outside the engine's transactions.
  */
 export function createActivityRunner(deps: {
   sandbox: ScriptSandbox;
@@ -99,10 +110,12 @@ export function createActivityRunner(deps: {
   schemas: ReadonlyMap<string, Schema>;
   limits: ActivityLimits;
   postEvent: (event: ScriptPostEvent) => Promise<void>;
+  /** The delivery module (delivery activities fail without it). */
+  deliveries?: WorkflowDeliveries;
 }): ActivityRunner {
   const { limits } = deps;
 
-  const runScript = async (work: WorkItem): Promise<WorkOutcome> => {
+  const runScript = async (work: WorkItem, signal: AbortSignal | undefined): Promise<WorkOutcome> => {
     const logs: ScriptLogLine[] = [];
     let extraLines = 0;
     const host = createScriptHost({
@@ -120,12 +133,14 @@ export function createActivityRunner(deps: {
           instance: { id: work.workflowId, internalName: work.internalName },
           task: { id: work.task.id, activity: work.activity.name },
         },
+        ...(signal ? { signal } : {}),
       },
       host,
     );
     if (extraLines > 0) logs.push({ level: 'warning', message: `${extraLines} more log lines were not kept (at most ${limits.maxLogLines} per task)` });
     if (!outcome.ok) {
       if (outcome.kind === 'abandoned') return { kind: 'abandoned', logs };
+      if (outcome.kind === 'cancelled') return { kind: 'cancelled', logs, message: outcome.message, ...(outcome.line !== undefined ? { line: outcome.line } : {}) };
       return { kind: 'failed', code: SCRIPT_CODES[outcome.kind], message: outcome.message, ...(outcome.line !== undefined ? { line: outcome.line } : {}), logs };
     }
     if (outcome.dropped.length > 0) logs.push({ level: 'warning', message: `variables not kept (only text, numbers, booleans and dates are): ${outcome.dropped.join(', ')}` });
@@ -146,7 +161,16 @@ export function createActivityRunner(deps: {
     const table = `wkf_wt_${work.task.id}`;
     const keyType = schema.primaryKey.kind === 'uuid' ? 'text' : 'bigint';
     try {
-      const where: XmlElement[] = settings.where ? [parseXml(settings.where)] : [];
+      const where: XmlElement[] = [];
+      if (settings.where) {
+        // $(vars/@x) in the conditions: literals of the variables' values, bound by the compiler as parameters.
+        const bound = bindWhereVariables(parseXml(settings.where), variableLookup(work.task.vars, work.instanceVars));
+        if (bound.missing.length > 0) {
+          const refs = bound.missing.map(formatVariableRef).join(', ');
+          return failure(ACTIVITY_CODES.query, `the where condition uses ${refs}, but ${bound.missing.map((m) => m.name).join(', ')} ${bound.missing.length === 1 ? 'is' : 'are'} not set`);
+        }
+        where.push(bound.where);
+      }
       const compiled = compileQueryDef(
         element('queryDef', { schema: schema.id, operation: 'select', lineCount: String(limits.queryMaxRows) }, [element('select', {}, [element('node', { expr: schema.primaryKey.xpath })]), ...where]),
         deps.schemas,
@@ -179,7 +203,7 @@ export function createActivityRunner(deps: {
     }
   };
 
-  const runUpdate = async (work: WorkItem): Promise<WorkOutcome> => {
+  const runUpdate = async (work: WorkItem, signal: AbortSignal | undefined): Promise<WorkOutcome> => {
     const u = work.activity.update!;
     const vars = work.task.vars;
     const fill = (t: string) => fillTemplate(t, vars, work.instanceVars);
@@ -212,6 +236,7 @@ export function createActivityRunner(deps: {
       let after: string | null = null;
       for (;;) {
         if (Date.now() > deadline) return failure(ACTIVITY_CODES.update, `stopped after ${limits.activityTimeoutMs} ms with ${count} records written`);
+        if (signal?.aborted) return { kind: 'cancelled', logs: [], message: `interrupted after ${count} records written: the workflow was stopped` };
         const page: { rows: { id: string }[] } = await deps.pool.query<{ id: string }>(
           `SELECT id::text AS id FROM "${tableName}"${after === null ? '' : ` WHERE id > $2`} ORDER BY id LIMIT $1`,
           after === null ? [UPDATE_BATCH] : [UPDATE_BATCH, source.primaryKey.kind === 'uuid' ? after : BigInt(after).toString()],
@@ -232,15 +257,67 @@ export function createActivityRunner(deps: {
     }
   };
 
+  const runDelivery = async (work: WorkItem): Promise<WorkOutcome> => {
+    const d = work.activity.delivery!;
+    if (!deps.deliveries) return failure(ACTIVITY_CODES.delivery, 'this engine has no delivery module');
+    const vars = work.task.vars;
+    let target: DeliveryActionTarget;
+    if (d.target === 'inbound') {
+      const tableName = vars['tableName'];
+      const registered =
+        typeof tableName === 'string' && WORK_TABLE.test(tableName)
+          ? (await deps.pool.query<{ schema_id: string }>('SELECT schema_id FROM cap_wkf_worktable WHERE table_name = $1 AND workflow_id = $2', [tableName, work.workflowId])).rows[0]
+          : undefined;
+      if (!registered) {
+        return failure(
+          ACTIVITY_CODES.delivery,
+          typeof tableName === 'string'
+            ? `the working table ${tableName.slice(0, 64)} is not one of this workflow's (it was dropped, or belongs to another run)`
+            : 'no inbound population (vars.tableName names no working table): put a query activity before it, or give it a <where> or target="template"',
+        );
+      }
+      if (registered.schema_id !== RECIPIENT_SCHEMA) return failure(ACTIVITY_CODES.delivery, `the inbound population is of ${registered.schema_id}; deliveries target ${RECIPIENT_SCHEMA}`);
+      target = { kind: 'population', table: tableName as string };
+    } else if (d.target === 'where') {
+      const bound = bindWhereVariables(parseXml(d.where), variableLookup(vars, work.instanceVars));
+      if (bound.missing.length > 0) {
+        return failure(ACTIVITY_CODES.delivery, `the where condition uses ${bound.missing.map(formatVariableRef).join(', ')}, but ${bound.missing.map((m) => m.name).join(', ')} ${bound.missing.length === 1 ? 'is' : 'are'} not set`);
+      }
+      target = { kind: 'where', where: serializeXml(bound.where, { plain: true }) };
+    } else target = { kind: 'template' };
+    try {
+      const { created, status } = await deps.deliveries.findOrCreate({
+        template: d.template,
+        target,
+        workflowTaskId: work.task.id,
+        ...(d.label !== undefined ? { label: fillTemplate(d.label, vars, work.instanceVars) } : {}),
+      });
+      const name = `${status.internalName} (${status.deliveryId})`;
+      const targeted = status.phase === 'targeting' ? '' : `: ${status.targeted} targeted, ${status.excluded} excluded, ${status.toDeliver} to deliver`;
+      return {
+        kind: 'waitDelivery',
+        deliveryId: status.deliveryId,
+        deliveryName: status.internalName,
+        logs: [],
+        note: created ? `delivery ${name} created from template ${d.template}${targeted}` : `delivery ${name} was created by an earlier attempt: waiting for it`,
+      };
+    } catch (err) {
+      if (isDeliveryError(err)) return failure(ACTIVITY_CODES.delivery, err.message);
+      return dataFailure(err);
+    }
+  };
+
   return {
-    async run(work) {
+    async run(work, options = {}) {
       switch (work.activity.type) {
         case 'js':
-          return runScript(work);
+          return runScript(work, options.signal);
         case 'query':
           return runQuery(work);
         case 'update':
-          return runUpdate(work);
+          return runUpdate(work, options.signal);
+        case 'delivery':
+          return runDelivery(work);
         default:
           return failure(ACTIVITY_CODES.sandbox, `activity '${work.activity.name}' of type ${work.activity.type} does no work`);
       }

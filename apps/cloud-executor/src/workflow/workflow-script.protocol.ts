@@ -57,7 +57,9 @@ export type ScriptFailureKind =
   /** The sandbox itself failed (worker crashed, could not start). */
   | 'internal'
   /** The engine is shutting down: the script was not run to its end (the task runs again elsewhere). */
-  | 'abandoned';
+  | 'abandoned'
+  /** The task was cancelled (Stop): the script was interrupted where it was. */
+  | 'cancelled';
 
 export type ScriptOutcome =
   | { ok: true; vars: ScriptVars; instanceVars: ScriptVars; taskVars: ScriptVars; dropped: string[]; cpuMs: number }
@@ -90,6 +92,11 @@ export interface WorkerBootData {
   signal: SharedArrayBuffer;
   /** The largest per-script memory limit: sizes the worker's capped WebAssembly memory. */
   memoryBytes: number;
+  /**
+   * One Int32 the main thread sets to a job's id to interrupt that job (Stop): the interrupt handler stops the
+   * script, and a host call it is waiting on returns at once (the main thread also bumps `signal`).
+   */
+  cancel: SharedArrayBuffer;
 }
 
 /** File names QuickJS puts in stack traces: the user's script and the Campaign API prelude. */

@@ -258,4 +258,48 @@ describe('workflow script sandbox (QuickJS in a worker thread)', () => {
     expect(outcomes.map((o) => (o.ok ? [o.vars['n'], o.vars['shared']] : o.message))).toEqual([1, 2, 3, 4, 5].map((n) => [n, 1]));
     expect(sandbox.stats().workers).toBeLessThanOrEqual(2);
   });
+  it('when a running script is aborted (Stop), then only that script is interrupted at its loop line, and the other one finishes', async () => {
+    const spinning = new AbortController();
+    const startedAt = Date.now();
+    const runaway = sandbox.run({ source: 'var n = 0;\nwhile (true) {\n  n++;\n}', input: input(), limits: { cpuMs: 60_000 }, signal: spinning.signal }, fakeHost());
+    const other = sandbox.run({ source: 'var t = Date.now();\nwhile (Date.now() - t < 300) {}\nvars.done = true;', input: input() }, fakeHost());
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    spinning.abort();
+    const stopped = failed(await runaway);
+    expect(stopped).toMatchObject({ kind: 'cancelled', message: 'the script was interrupted: the workflow was stopped', line: 2 });
+    expect(Date.now() - startedAt).toBeLessThan(5_000);
+    expect(await other).toMatchObject({ ok: true, vars: { done: true } });
+    // The worker was not replaced: the next script runs on it.
+    expect(await sandbox.run({ source: 'vars.after = 1;', input: input() }, fakeHost())).toMatchObject({ ok: true, vars: { after: 1 } });
+  });
+
+  it('when a script waiting on a host call is aborted, then the call returns at once, later calls are refused and the script ends cancelled', async () => {
+    const controller = new AbortController();
+    let release: (() => void) | undefined;
+    const host = fakeHost((op) => (op === 'query' ? new Promise((resolve) => (release = () => resolve({ recipient: [] }))) : Promise.resolve(null)));
+    const running = sandbox.run(
+      {
+        source: 'try { xtk.queryDef.create({ schema: "nms:recipient" }).ExecuteQuery(); } catch (e) { vars.code = e.code; }\nxtk.session.Write({ xtkschema: "nms:recipient", email: "late@example.com" });',
+        input: input(),
+        signal: controller.signal,
+      },
+      host,
+    );
+    while (host.calls.length === 0) await new Promise((resolve) => setTimeout(resolve, 10));
+    controller.abort();
+    expect(failed(await running).kind).toBe('cancelled');
+    release?.();
+    expect(host.calls.map((c) => c.op)).toEqual(['query']);
+  });
+
+  it('when a script is aborted before a worker takes it, then it never runs', async () => {
+    const busy = [1, 2].map(() => sandbox.run({ source: 'var t = Date.now();\nwhile (Date.now() - t < 300) {}', input: input() }, fakeHost()));
+    const controller = new AbortController();
+    const host = fakeHost();
+    const queued = sandbox.run({ source: 'getOption("x");', input: input(), signal: controller.signal }, host);
+    controller.abort();
+    expect(failed(await queued).kind).toBe('cancelled');
+    await Promise.all(busy);
+    expect(host.calls).toEqual([]);
+  });
 });

@@ -12,8 +12,13 @@ export interface ScriptHost {
 }
 
 export interface ScriptSandbox {
-  /** Runs one script to its end, or until a limit stops it; never rejects (failures are outcomes). */
-  run(request: { source: string; input: ScriptInput; limits?: Partial<ScriptLimits> }, host: ScriptHost): Promise<ScriptOutcome>;
+  /**
+   * Runs one script to its end, or until a limit stops it; never rejects (failures are outcomes). Aborting
+   * `signal` interrupts that script only (outcome `cancelled`): a waiting one is dropped, a running one is
+   * stopped by its interrupt handler, its pending host call returns at once and later ones are refused; a
+   * worker that does not stop within `cancelGraceMs` is terminated and replaced.
+   */
+  run(request: { source: string; input: ScriptInput; limits?: Partial<ScriptLimits>; signal?: AbortSignal }, host: ScriptHost): Promise<ScriptOutcome>;
   /** Workers alive and scripts waiting for one (diagnostics). */
   stats(): { workers: number; busy: number; queued: number };
   /**
@@ -30,6 +35,8 @@ export interface ScriptSandboxOptions {
   logger: Logger;
   /** Added to the wall limit before a worker that does not answer is terminated (a backstop: QuickJS stops first). */
   graceMs?: number;
+  /** How long an interrupted script may take to stop before its worker is terminated (default 2 s). */
+  cancelGraceMs?: number;
 }
 
 /**
@@ -49,12 +56,15 @@ interface Job {
   limits: ScriptLimits;
   host: ScriptHost;
   resolve(outcome: ScriptOutcome): void;
+  /** Set once the script is interrupted: its host calls are refused from then on. */
+  cancelled?: boolean;
 }
 
 interface PoolWorker {
   worker: Worker;
   hostPort: MessagePort;
   signal: Int32Array;
+  cancel: Int32Array;
   ready: boolean;
   job?: Job;
   backstop?: NodeJS.Timeout;
@@ -70,6 +80,8 @@ interface PoolWorker {
 export function createScriptSandbox(options: ScriptSandboxOptions): ScriptSandbox {
   const logger = options.logger.child({ module: 'workflow-sandbox' });
   const graceMs = options.graceMs ?? 5_000;
+  const cancelGraceMs = options.cancelGraceMs ?? 2_000;
+  const cancelledOutcome = (): ScriptOutcome => ({ ok: false, kind: 'cancelled', message: 'the script was interrupted: the workflow was stopped', cpuMs: 0 });
   const entry = workerEntry();
   const workers: PoolWorker[] = [];
   const queue: Job[] = [];
@@ -128,7 +140,8 @@ export function createScriptSandbox(options: ScriptSandboxOptions): ScriptSandbo
   const spawn = () => {
     const { port1, port2 } = new MessageChannel();
     const signalBuffer = new SharedArrayBuffer(4);
-    const boot: WorkerBootData = { hostPort: port2, signal: signalBuffer, memoryBytes: options.limits.memoryBytes };
+    const cancelBuffer = new SharedArrayBuffer(4);
+    const boot: WorkerBootData = { hostPort: port2, signal: signalBuffer, cancel: cancelBuffer, memoryBytes: options.limits.memoryBytes };
     const worker = new Worker(entry.file, {
       workerData: boot,
       transferList: [port2],
@@ -138,7 +151,7 @@ export function createScriptSandbox(options: ScriptSandboxOptions): ScriptSandbo
       stdout: false,
       stderr: false,
     });
-    const pw: PoolWorker = { worker, hostPort: port1, signal: new Int32Array(signalBuffer), ready: false, gone: false };
+    const pw: PoolWorker = { worker, hostPort: port1, signal: new Int32Array(signalBuffer), cancel: new Int32Array(cancelBuffer), ready: false, gone: false };
     workers.push(pw);
 
     port1.on('message', (call: HostCall) => {
@@ -150,6 +163,10 @@ export function createScriptSandbox(options: ScriptSandboxOptions): ScriptSandbo
         Atomics.add(pw.signal, 0, 1);
         Atomics.notify(pw.signal, 0);
       };
+      if (job.cancelled) {
+        answer({ seq: call.seq, ok: false, code: 'WKF-560035', message: 'the workflow was stopped' });
+        return;
+      }
       let args: unknown;
       try {
         args = JSON.parse(call.payload);
@@ -194,14 +211,55 @@ export function createScriptSandbox(options: ScriptSandboxOptions): ScriptSandbo
     });
   };
 
+  /** Interrupts one job: dropped from the queue, or stopped in its worker (terminated if it does not stop in time). */
+  const cancelJob = (job: Job) => {
+    if (job.cancelled) return;
+    job.cancelled = true;
+    const queued = queue.indexOf(job);
+    if (queued >= 0) {
+      queue.splice(queued, 1);
+      job.resolve(cancelledOutcome());
+      return;
+    }
+    const pw = workers.find((w) => w.job === job);
+    if (!pw) return; // already over
+    Atomics.store(pw.cancel, 0, job.id);
+    // Wakes the worker if it waits on a host call: the call returns at once, then the interrupt handler stops the script.
+    Atomics.add(pw.signal, 0, 1);
+    Atomics.notify(pw.signal, 0);
+    logger.info({ event: 'workflow.script.cancelled', jobId: job.id }, 'script interrupted');
+    const backstop = setTimeout(() => {
+      if (pw.job !== job) return;
+      logger.warn({ event: 'workflow.script.worker_terminated', jobId: job.id }, 'an interrupted script did not stop in time: its worker was terminated');
+      finish(pw, cancelledOutcome());
+      retire(pw, 'terminated after an interrupted script did not stop');
+      dispatch();
+    }, cancelGraceMs);
+    backstop.unref();
+  };
+
   return {
     run(request, host) {
       if (closing) return Promise.resolve({ ok: false, kind: 'abandoned', message: 'the engine is shutting down', cpuMs: 0 });
+      if (request.signal?.aborted) return Promise.resolve(cancelledOutcome());
       return new Promise<ScriptOutcome>((resolve) => {
         const limits = { ...options.limits, ...request.limits };
         // A script may ask for less memory than the workers are sized for, not more.
         limits.memoryBytes = Math.min(limits.memoryBytes, options.limits.memoryBytes);
-        queue.push({ id: nextJobId++, source: request.source, input: request.input, limits, host, resolve });
+        const onAbort = () => cancelJob(job);
+        const job: Job = {
+          id: nextJobId++,
+          source: request.source,
+          input: request.input,
+          limits,
+          host,
+          resolve: (outcome) => {
+            request.signal?.removeEventListener('abort', onAbort);
+            resolve(outcome);
+          },
+        };
+        request.signal?.addEventListener('abort', onAbort, { once: true });
+        queue.push(job);
         dispatch();
       });
     },

@@ -34,6 +34,8 @@ const port = parentPort!;
 const boot = workerData as WorkerBootData;
 const hostPort: MessagePort = boot.hostPort;
 const signal = new Int32Array(boot.signal);
+const cancel = new Int32Array(boot.cancel);
+const isCancelled = (jobId: number) => Atomics.load(cancel, 0) === jobId;
 /**
  * The WebAssembly memory QuickJS lives in, capped. QuickJS's own heap limit does not count every string (ropes
  * and some string buffers escape it in this build), so the cap is what bounds a script's memory for sure:
@@ -61,6 +63,7 @@ function callHost(jobId: number, op: HostOp, payload: string, timeoutMs: number)
   const deadline = performance.now() + timeoutMs;
   for (;;) {
     const seen = Atomics.load(signal, 0);
+    if (isCancelled(jobId)) return { seq, ok: false, code: 'WKF-560035', message: 'the workflow was stopped' };
     const received = receiveMessageOnPort(hostPort);
     if (received) {
       const reply = received.message as HostReply;
@@ -95,7 +98,7 @@ function runJob(quickjs: QuickJSWASMModule, job: ScriptJob): ScriptOutcome {
   const { limits } = job;
   const started = performance.now();
   let hostWaitMs = 0;
-  let tripped: 'cpuLimit' | 'wallLimit' | 'memoryLimit' | undefined;
+  let tripped: 'cpuLimit' | 'wallLimit' | 'memoryLimit' | 'cancelled' | undefined;
   const cpuMs = () => performance.now() - started - hostWaitMs;
   const baseMemory = memoryBytes();
 
@@ -104,7 +107,8 @@ function runJob(quickjs: QuickJSWASMModule, job: ScriptJob): ScriptOutcome {
   rt.setMaxStackSize(limits.stackBytes);
   rt.setInterruptHandler(() => {
     if (tripped) return true;
-    if (performance.now() - started > limits.wallMs) tripped = 'wallLimit';
+    if (isCancelled(job.jobId)) tripped = 'cancelled';
+    else if (performance.now() - started > limits.wallMs) tripped = 'wallLimit';
     else if (cpuMs() > limits.cpuMs) tripped = 'cpuLimit';
     else if (memoryBytes() - baseMemory > limits.memoryBytes) tripped = 'memoryLimit';
     return tripped !== undefined;
@@ -120,6 +124,8 @@ function runJob(quickjs: QuickJSWASMModule, job: ScriptJob): ScriptOutcome {
 
   /** What a failed evaluation means: a limit reached, logError, or the script's own error. */
   const failure = (errorHandle: QuickJSHandle, loggedError: string | null): ScriptOutcome => {
+    // Whatever ended a script that was being interrupted (the error of a refused host call…): it was stopped.
+    if (!tripped && isCancelled(job.jobId)) tripped = 'cancelled';
     const err = readError(vm, errorHandle);
     errorHandle.dispose();
     let loopLine: number | undefined;
@@ -130,6 +136,7 @@ function runJob(quickjs: QuickJSWASMModule, job: ScriptJob): ScriptOutcome {
       if (typeof v === 'number' && v > 0) loopLine = v;
     }
     const line = loopLine ?? err.line;
+    if (tripped === 'cancelled') return fail('cancelled', 'the script was interrupted: the workflow was stopped', line);
     if (tripped === 'cpuLimit') return fail('cpuLimit', `the script used more than its CPU time limit of ${limits.cpuMs} ms and was stopped`, line);
     if (tripped === 'wallLimit') return fail('wallLimit', `the script ran longer than its time limit of ${limits.wallMs} ms (waits on queries and writes included) and was stopped`, line);
     const exhausted = memoryBytes() + 4 * PAGE >= capBytes;
@@ -195,6 +202,8 @@ function runJob(quickjs: QuickJSWASMModule, job: ScriptJob): ScriptOutcome {
     // Promise callbacks the script queued (async functions) run now, under the same limits.
     const jobs = rt.executePendingJobs(-1);
     if (jobs.error) return failure(jobs.error, readCollected()?.failure ?? null);
+    // Stopped while it was ending (it caught the error of an interrupted call): its results do not count.
+    if (isCancelled(job.jobId)) return fail('cancelled', 'the script was interrupted: the workflow was stopped');
     const collected = readCollected();
     if (!collected) return fail('internal', 'the variables could not be read back from the script');
     if (collected.failure !== null) return fail('logError', `logError: ${collected.failure}`);

@@ -78,7 +78,7 @@ export type ActivityOutcome =
 /**
  * Runs one activity: start, fork and a completed and-join follow all their transitions; end ends its branch;
  * external waits for its signal; wait waits `delay` seconds (0: goes straight on); test follows "true" or
- * "false" (no "false" transition: the branch ends); js, query and updateData are work for the engine to run.
+ * "false" (no "false" transition: the branch ends); js, query, updateData and delivery are work for the engine to run.
  */
 export function planActivity(activity: Activity, input: { vars: Vars; instanceVars: Vars; now: Date }): ActivityOutcome {
   const all = (): Fire[] => activity.transitions.map((transition) => ({ transition, vars: input.vars }));
@@ -103,6 +103,7 @@ export function planActivity(activity: Activity, input: { vars: Vars; instanceVa
     case 'js':
     case 'query':
     case 'update':
+    case 'delivery':
       return { kind: 'work' };
   }
 }

@@ -1,3 +1,4 @@
+import { loadSchemaRegistry, SOURCE_BUILTIN_SCHEMA_DIR } from '@cap/campaign-persistence';
 import { parseWorkflowDefinition, type DefinitionResult } from './workflow.definition';
 
 const WKF1 =
@@ -115,5 +116,50 @@ describe('workflow definition', () => {
     );
     expect(problems.map((p) => p.code)).toEqual(['WKF-560014', 'WKF-560014', 'WKF-560014', 'WKF-560014', 'WKF-560014']);
     expect(problems.map((p) => p.message).join(' | ')).toMatch(/js activity 'js' needs a <script>.*query activity 'q' needs schema=.*mode="upsert".*needs schema=.*sets no field/);
+  });
+  it('when delivery activities are defined, then the template and the target source are read: the inbound population by default, a <where>, or the template\'s own', () => {
+    const schemas = loadSchemaRegistry({ builtinDir: SOURCE_BUILTIN_SCHEMA_DIR });
+    const result = parseWorkflowDefinition(
+      '<activities><start name="s"><transition target="q"/></start>' +
+        '<query name="q" schema="nms:recipient"><where><condition expr="@email LIKE \'%$(vars/@domain)\'"/></where><transition target="d1"/></query>' +
+        '<delivery name="d1" template="NEWSLETTER" deliveryLabel="June $(vars/@recCount)"><transitions><done name="done" target="d2"/></transitions></delivery>' +
+        '<delivery name="d2"><scenario internalName="REMINDER"/><where><condition expr="[location/@city] = $(instance/vars/@city)"/></where><transition target="d3"/></delivery>' +
+        '<delivery name="d3" template="ALL" target="template"><transition target="e"/></delivery>' +
+        '<end name="e"/></activities>',
+      { schemas },
+    );
+    if (!result.ok) throw new Error(JSON.stringify(result.problems));
+    const byName = result.definition.byName;
+    expect(byName.get('d1')).toMatchObject({ type: 'delivery', delivery: { template: 'NEWSLETTER', target: 'inbound', where: '', label: 'June $(vars/@recCount)' } });
+    expect(byName.get('d2')!.delivery).toMatchObject({ template: 'REMINDER', target: 'where', where: '<where><condition expr="[location/@city] = $(instance/vars/@city)"/></where>' });
+    expect(byName.get('d3')!.delivery).toMatchObject({ template: 'ALL', target: 'template' });
+    expect(byName.get('q')!.query!.where).toContain('$(vars/@domain)');
+  });
+
+  it('when a delivery activity has no template, an unknown target or a where that does not compile, or a query condition with variables does not compile, then WKF-560014 says what', () => {
+    const schemas = loadSchemaRegistry({ builtinDir: SOURCE_BUILTIN_SCHEMA_DIR });
+    const problems = problemsOf(
+      parseWorkflowDefinition(
+        '<activities><start name="s"><transition target="d1"/></start><delivery name="d1"><transition target="d2"/></delivery>' +
+          '<delivery name="d2" template="T" target="everyone"><transition target="d3"/></delivery>' +
+          '<delivery name="d3" template="T" target="template"><where><condition expr="@email = \'x\'"/></where><transition target="d4"/></delivery>' +
+          '<delivery name="d4" template="T"><where><condition expr="@shoeSize = $(vars/@size)"/></where><transition target="q"/></delivery>' +
+          '<query name="q" schema="nms:recipient"><where><condition expr="@email = $(vars/@x) AND @nothing = 1"/></where><transition target="e"/></query>' +
+          '<end name="e"/></activities>',
+        { schemas },
+      ),
+    );
+    expect(problems.map((p) => [p.code, p.activity])).toEqual([
+      ['WKF-560014', 'd1'],
+      ['WKF-560014', 'd2'],
+      ['WKF-560014', 'd3'],
+      ['WKF-560014', 'd4'],
+      ['WKF-560014', 'q'],
+    ]);
+    expect(problems[0]!.message).toContain("delivery activity 'd1' needs template=");
+    expect(problems[1]!.message).toContain('target="everyone" is not one of inbound, where, template');
+    expect(problems[2]!.message).toContain('has a <where> but target="template"');
+    expect(problems[3]!.message).toContain('shoeSize');
+    expect(problems[4]!.message).toContain('nothing');
   });
 });

@@ -2,6 +2,7 @@ import { compileQueryDef, isQueryError } from '@cap/campaign-query';
 import type { Schema } from '@cap/campaign-schema';
 import { attrLocal, element, parseXml, serializeXml, XmlParseError, type XmlElement } from '@cap/campaign-xml';
 import { ConditionSyntaxError, parseCondition, type ConditionNode } from './workflow-condition.parser';
+import { bindWhereVariables, hasWhereVariables } from './workflow-query.variables';
 import { DEFINITION_CODES, type DefinitionCode } from './workflow.faults';
 
 /**
@@ -17,15 +18,16 @@ import { DEFINITION_CODES, type DefinitionCode } from './workflow.faults';
  * fork, andjoin (alias andJoin), test (condition="…", transitions named "true" and optionally "false"), and the
  * activities that do work: js (alias javascript; `<script>` child), query (schema="…", `<where>` child) and
  * updateData (aliases update-data, ingest; `<field xpath value/>` children for the inbound population, or a
- * `<data>` child with the records to write). Transitions are `<transition name="…" target="…"/>` children,
+ * `<data>` child with the records to write) and delivery (template="…": a delivery action sent to the inbound
+ * population, its own `<where>`, or the template's target). Transitions are `<transition name="…" target="…"/>` children,
  * directly or inside `<transitions>` — where any element with a target counts, as in Campaign's exports
  * (`<transitions><done name="done" target="end"/></transitions>`); other children are ignored.
  */
 
-export type ActivityType = 'start' | 'end' | 'external' | 'wait' | 'fork' | 'andjoin' | 'test' | 'js' | 'query' | 'update';
+export type ActivityType = 'start' | 'end' | 'external' | 'wait' | 'fork' | 'andjoin' | 'test' | 'js' | 'query' | 'update' | 'delivery';
 
 /** Activities that do work outside the engine's transaction (claimed, run, then completed: workflow.engine.ts). */
-export const WORK_ACTIVITY_TYPES: readonly ActivityType[] = ['js', 'query', 'update'];
+export const WORK_ACTIVITY_TYPES: readonly ActivityType[] = ['js', 'query', 'update', 'delivery'];
 
 export function isWorkActivity(type: string): boolean {
   return (WORK_ACTIVITY_TYPES as readonly string[]).includes(type);
@@ -52,6 +54,23 @@ export interface UpdateSettings {
   records: string[];
 }
 
+/**
+ * Whom a delivery activity targets: `inbound` the population of the working table its inbound transition
+ * carries (a query activity before it), `where` its own `<where>` on nms:recipient, `template` the template's
+ * own target.
+ */
+export type DeliveryTargetSource = 'inbound' | 'where' | 'template';
+
+export interface DeliverySettings {
+  /** Internal name of the nms:delivery template (`@isModel`). */
+  template: string;
+  target: DeliveryTargetSource;
+  /** `target="where"`: the `<where>` element, serialised. */
+  where: string;
+  /** The delivery action's label (`$(vars/@x)` replaced); absent: the template's. */
+  label?: string;
+}
+
 export interface Transition {
   /** '' when unnamed. */
   name: string;
@@ -74,6 +93,7 @@ export interface Activity {
   script?: string;
   query?: QuerySettings;
   update?: UpdateSettings;
+  delivery?: DeliverySettings;
 }
 
 export interface WorkflowDefinition {
@@ -106,9 +126,10 @@ const TYPE_ALIASES: Record<string, ActivityType> = {
   updatedata: 'update',
   'update-data': 'update',
   ingest: 'update',
+  delivery: 'delivery',
 };
 
-const SUPPORTED = 'start, end, external, wait, fork, andjoin, test, js, query, updateData';
+const SUPPORTED = 'start, end, external, wait, fork, andjoin, test, js, query, updateData, delivery';
 
 export const DEFINITION_LIMITS = {
   maxActivities: 500,
@@ -214,6 +235,7 @@ export function parseWorkflowDefinition(xml: string, options: DefinitionOptions 
     if (type === 'js') readScript(el, activity, problem);
     if (type === 'query') readQuery(el, activity, problem, options.schemas);
     if (type === 'update') readUpdate(el, activity, problem, options.schemas);
+    if (type === 'delivery') readDelivery(el, activity, problem, options.schemas);
     if (type === 'end' && transitions.length > 0) problem(DEFINITION_CODES.invalidActivity, `end activity '${name}' cannot have outgoing transitions`, name);
     activities.push(activity);
     byName.set(name, activity);
@@ -278,12 +300,78 @@ function readQuery(el: XmlElement, activity: Activity, problem: Report, schemas:
     problem(DEFINITION_CODES.invalidActivity, `query activity '${activity.name}': ${schemaId} is not a cloud schema (working tables are built in the cloud database; use a js activity for ${schema.placement} schemas)`, activity.name);
     return;
   }
-  try {
-    compileQueryDef(element('queryDef', { schema: schemaId, operation: 'select' }, [element('select', {}, [element('node', { expr: schema.primaryKey.xpath })]), ...(whereEl ? [whereEl] : [])]), schemas, { database: 'cloud' });
-  } catch (err) {
-    if (!isQueryError(err)) throw err;
-    problem(DEFINITION_CODES.invalidActivity, `query activity '${activity.name}': ${err.message}`, activity.name);
+  const compile = (where: XmlElement | undefined) =>
+    compileQueryDef(element('queryDef', { schema: schemaId, operation: 'select' }, [element('select', {}, [element('node', { expr: schema.primaryKey!.xpath })]), ...(where ? [where] : [])]), schemas, {
+      database: 'cloud',
+    });
+  const error = checkWhere(whereEl, compile);
+  if (error !== undefined) problem(DEFINITION_CODES.invalidActivity, `query activity '${activity.name}': ${error}`, activity.name);
+}
+
+/**
+ * Compiles a `<where>` at Start; one using workflow variables (`$(vars/@x)`, bound when the activity runs) is
+ * compiled with stand-in values — a number, then a text — and passes if either compiles (their type is only
+ * known at run time). Returns the compiler's message when it does not compile.
+ */
+export function checkWhere(whereEl: XmlElement | undefined, compile: (where: XmlElement | undefined) => unknown): string | undefined {
+  const attempts = whereEl && hasWhereVariables(whereEl) ? ['0', 'x'].map((v) => bindWhereVariables(whereEl, () => v).where) : [whereEl];
+  let first: string | undefined;
+  for (const where of attempts) {
+    try {
+      compile(where);
+      return undefined;
+    } catch (err) {
+      if (!isQueryError(err)) throw err;
+      first ??= err.message;
+    }
   }
+  return first;
+}
+
+const TEMPLATE_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$/;
+
+/**
+ * `<delivery name="…" template="NEWSLETTER" [target="inbound|where|template"] [deliveryLabel="…"]>` with an
+ * optional `<where>` (its own target on nms:recipient). The template may also be named as Campaign links it,
+ * `<scenario internalName="NEWSLETTER"/>`. Without `target`: `where` when there is a `<where>`, else `inbound`.
+ * Whether the template exists is checked when the run starts (the engine asks the delivery module).
+ */
+function readDelivery(el: XmlElement, activity: Activity, problem: Report, schemas: ReadonlyMap<string, Schema> | undefined): void {
+  const name = activity.name;
+  const scenario = el.children.find((c) => c.local === 'scenario');
+  const template = (attrLocal(el, 'template') ?? (scenario ? attrLocal(scenario, 'internalName') : undefined) ?? '').trim();
+  const whereEl = el.children.find((c) => c.local === 'where');
+  const targetText = attrLocal(el, 'target') ?? (whereEl ? 'where' : 'inbound');
+  const target = (['inbound', 'where', 'template'] as const).find((t) => t === targetText.toLowerCase());
+  let ok = true;
+  if (!TEMPLATE_NAME.test(template)) {
+    problem(DEFINITION_CODES.invalidActivity, `delivery activity '${name}' needs template="…" (the internal name of an nms:delivery template), got '${template.slice(0, 64)}'`, name);
+    ok = false;
+  }
+  if (!target) {
+    problem(DEFINITION_CODES.invalidActivity, `delivery activity '${name}': target="${targetText.slice(0, 32)}" is not one of inbound, where, template`, name);
+    ok = false;
+  } else if (target === 'where' && !whereEl) {
+    problem(DEFINITION_CODES.invalidActivity, `delivery activity '${name}': target="where" needs a <where> element`, name);
+    ok = false;
+  } else if (target !== 'where' && whereEl) {
+    problem(DEFINITION_CODES.invalidActivity, `delivery activity '${name}' has a <where> but target="${target}": remove one of them`, name);
+    ok = false;
+  }
+  if (whereEl && schemas?.has('nms:recipient')) {
+    const compile = (where: XmlElement | undefined) =>
+      compileQueryDef(element('queryDef', { schema: 'nms:recipient', operation: 'select' }, [element('select', {}, [element('node', { expr: '@id' })]), ...(where ? [where] : [])]), schemas, {
+        database: 'cloud',
+      });
+    const error = checkWhere(whereEl, compile);
+    if (error !== undefined) {
+      problem(DEFINITION_CODES.invalidActivity, `delivery activity '${name}': ${error}`, name);
+      ok = false;
+    }
+  }
+  if (!ok || !target) return;
+  const label = attrLocal(el, 'deliveryLabel');
+  activity.delivery = { template, target, where: whereEl ? serializeXml(whereEl, { plain: true }) : '', ...(label !== undefined ? { label } : {}) };
 }
 
 function readUpdate(el: XmlElement, activity: Activity, problem: Report, schemas: ReadonlyMap<string, Schema> | undefined): void {

@@ -1,6 +1,8 @@
 import type { Schema } from '@cap/campaign-schema';
 import type { Logger } from '@cap/platform-logger';
+import { isDeliveryError } from '@cap/campaign-delivery';
 import type { ActivityRunner, WorkItem, WorkOutcome } from './workflow-activity.runner';
+import { deliveryOutputVars, planDeliveryCheck, type WorkflowDeliveries } from './workflow-delivery.activity';
 import { describeRef, parseWorkflowRef, type WorkflowDefinitionSource, type WorkflowRecord } from './workflow-definition.source';
 import type { ScriptPostEvent } from './workflow-script.host';
 import type { WorkflowStatePublisher } from './workflow-state.publisher';
@@ -18,7 +20,7 @@ import {
   type WorkflowState,
 } from './workflow-step.planner';
 import { isWorkActivity, parseWorkflowDefinition, WORK_ACTIVITY_TYPES, type Activity, type WorkflowDefinition } from './workflow.definition';
-import { ACTIVITY_CODES, WORKFLOW_FAULTS } from './workflow.faults';
+import { ACTIVITY_CODES, DEFINITION_CODES, WORKFLOW_FAULTS } from './workflow.faults';
 import type { LogLine, TaskStatus, WorkflowInstance, WorkflowSignal, WorkflowStore, WorkflowTask, WorkflowTransaction } from './workflow.store';
 
 export type WorkflowCommand =
@@ -65,6 +67,8 @@ export interface WorkflowEngineLimits {
   taskLeaseMs: number;
   /** Workflows whose work activities (scripts, queries, updates) run at once in this engine. */
   workConcurrency: number;
+  /** How often a delivery activity's task looks at its delivery (default 1 s). */
+  deliveryPollMs?: number;
 }
 
 export interface WorkflowEngine {
@@ -100,7 +104,7 @@ interface StepResult {
   deferred?: boolean;
 }
 
-const ACTIVITY_LABELS: Record<string, string> = { js: 'JavaScript activity', query: 'query activity', update: 'update activity' };
+const ACTIVITY_LABELS: Record<string, string> = { js: 'JavaScript activity', query: 'query activity', update: 'update activity', delivery: 'delivery activity' };
 
 /**
  * The workflow engine. Each step is one transaction on the cloud DB that first locks the workflow's
@@ -118,9 +122,14 @@ export function createWorkflowEngine(deps: {
   runner?: ActivityRunner;
   /** The compiled schemas: query and update activities are checked against them when a run starts. */
   schemas?: ReadonlyMap<string, Schema>;
+  /** The delivery module: delivery activities' templates are checked at Start, their deliveries followed. */
+  deliveries?: WorkflowDeliveries;
   now?: () => Date;
 }): WorkflowEngine {
   const { store, limits } = deps;
+  const deliveryPollMs = limits.deliveryPollMs ?? 1_000;
+  // Work activities running in this process, by task id: Stop interrupts them (abort).
+  const runningWork = new Map<string, { workflowId: string; controller: AbortController }>();
   const logger = deps.logger.child({ module: 'workflow-engine' });
   const clock = deps.now ?? (() => new Date());
   const definitions = new Map<string, WorkflowDefinition>();
@@ -237,6 +246,7 @@ export function createWorkflowEngine(deps: {
    * activity is only claimed (running, with a lease) when `claimWork`: the caller runs it after the commit.
    */
   const step = async (tx: WorkflowTransaction, inst: WorkflowInstance, claimWork: boolean): Promise<StepResult> => {
+    if (inst.state === WORKFLOW_STATE.stopping) return { progressed: false, stateChanged: await finishStop(tx, inst) };
     if (inst.state !== WORKFLOW_STATE.started) return { progressed: false, stateChanged: false };
     const def = definitionOf(inst);
     const signal = await tx.nextPendingSignal(inst);
@@ -253,6 +263,8 @@ export function createWorkflowEngine(deps: {
     }
     const due = await tx.nextDueWait(inst, clock());
     if (due) {
+      const dueActivity = activityOf(def, due.activity);
+      if (dueActivity.type === 'delivery') return checkDelivery(tx, inst, def, dueActivity, due);
       await tx.updateTask(due.id, { status: 'done' });
       await tx.log(inst, 'info', due.activity, 'wait over');
       await fire(tx, inst, def, planWakeUp(activityOf(def, due.activity), due.vars));
@@ -289,6 +301,60 @@ export function createWorkflowEngine(deps: {
   };
 
   /**
+   * A Stop waiting for running activities to be interrupted (state 15): once none may still be running (each
+   * was interrupted and released, or its engine died and its lease ran out) the run is finished.
+   */
+  const finishStop = async (tx: WorkflowTransaction, inst: WorkflowInstance): Promise<boolean> => {
+    if (inst.state !== WORKFLOW_STATE.stopping) return false;
+    if ((await tx.countInterrupting(inst.workflowId, clock())) > 0) return false;
+    await tx.dropWorkTables(inst.workflowId);
+    await tx.updateInstance(inst.workflowId, { state: WORKFLOW_STATE.finished, status: 'Stopped', finishedAt: clock() }, { stateChanged: true });
+    inst.state = WORKFLOW_STATE.finished;
+    await tx.log(inst, 'info', null, 'Workflow stopped');
+    logger.info({ event: 'workflow.stopped', workflowId: inst.workflowId, internalName: inst.internalName }, 'workflow stopped');
+    return true;
+  };
+
+  /**
+   * A work activity that failed (the task is over): its "error" transition when it has one (a warning in the
+   * log), else Campaign's rule — the workflow is suspended in error and a new task of the activity waits for
+   * Resume, which runs it again. Returns whether the workflow's state changed.
+   */
+  const recordFailure = async (tx: WorkflowTransaction, inst: WorkflowInstance, def: WorkflowDefinition, activity: Activity, task: WorkflowTask, code: string, message: string) => {
+    await tx.updateTask(task.id, { status: 'failed', leaseUntil: null });
+    const onError = planWorkDone(activity, 'failed', task.vars);
+    if (onError.length > 0) {
+      await tx.log(inst, 'warning', activity.name, `${message}; following its error transition`);
+      await fire(tx, inst, def, onError);
+      return settle(tx, inst);
+    }
+    await tx.insertTask(inst, { activity: activity.name, activityType: activity.type, status: 'pending', vars: task.vars });
+    if (inst.state === WORKFLOW_STATE.started) await markFailed(tx, inst, message, activity.name);
+    else await tx.log(inst, 'error', activity.name, message);
+    logger.warn({ event: 'workflow.failed', workflowId: inst.workflowId, activity: activity.name, code }, 'workflow in error (paused)');
+    return inst.state === WORKFLOW_STATE.paused;
+  };
+
+  /** A delivery activity's waiting task, woken to look at its delivery: over (done or failed) or wait again. */
+  const checkDelivery = async (tx: WorkflowTransaction, inst: WorkflowInstance, def: WorkflowDefinition, activity: Activity, task: WorkflowTask): Promise<StepResult> => {
+    const deliveryId = String(task.taskVars['deliveryId'] ?? '');
+    const status = deliveryId !== '' && deps.deliveries ? await deps.deliveries.status(deliveryId) : undefined;
+    const check = planDeliveryCheck(deliveryId, status);
+    if (check.kind === 'wait') {
+      await tx.updateTask(task.id, { wakeAt: new Date(clock().getTime() + deliveryPollMs) });
+      return { progressed: false, stateChanged: false };
+    }
+    if (check.kind === 'failed') {
+      const message = `${ACTIVITY_CODES.delivery} delivery activity '${activity.name}': ${check.message}`;
+      return { progressed: true, stateChanged: await recordFailure(tx, inst, def, activity, task, ACTIVITY_CODES.delivery, message) };
+    }
+    await tx.updateTask(task.id, { status: 'done', wakeAt: null, taskVars: check.taskVars });
+    await tx.log(inst, 'info', activity.name, check.note);
+    await fire(tx, inst, def, planWorkDone(activity, 'done', deliveryOutputVars(task.vars, deliveryId)));
+    return { progressed: true, stateChanged: await settle(tx, inst) };
+  };
+
+  /**
    * Records what a work activity did, if its claim is still this engine's (Stop, a new run or a takeover by
    * another replica make the result moot): its log lines, then done (instance variables merged, transitions
    * fired with its output variables) or failed (its "error" transition, else the workflow goes to error and
@@ -302,15 +368,34 @@ export function createWorkflowEngine(deps: {
       const current = inst && inst.runId === work.runId ? await tx.findTask(work.task.id) : undefined;
       if (!inst || !current || current.status !== 'running' || current.attempt !== work.attempt) {
         logger.info({ event: 'workflow.work.discarded', workflowId: work.workflowId, activity: activity.name, status: current?.status }, 'activity result discarded: its task was cancelled or taken over');
-        if (inst && current?.status === 'cancelled') await tx.log(inst, 'warning', activity.name, 'the activity finished after its task was cancelled: its result is discarded');
-        return { stateChanged: false };
+        if (!inst || current?.status !== 'cancelled' || current.attempt !== work.attempt) return { stateChanged: false };
+        // Cancelled by Stop: this engine no longer runs it (the claim is released), and the Stop may now be complete.
+        await tx.updateTask(work.task.id, { leaseUntil: null });
+        if (outcome.kind === 'cancelled') {
+          await tx.logMany(inst, activity.name, outcome.logs);
+          await tx.log(inst, 'info', activity.name, `${ACTIVITY_CODES.stopped} ${ACTIVITY_LABELS[activity.type] ?? 'activity'} '${activity.name}': ${outcome.message}${outcome.line !== undefined ? ` (line ${outcome.line})` : ''}`);
+        } else if (outcome.kind === 'waitDelivery') {
+          await tx.log(inst, 'warning', activity.name, `${outcome.note}; its task was cancelled: the delivery goes on, the workflow no longer waits for it`);
+        } else await tx.log(inst, 'warning', activity.name, 'the activity finished after its task was cancelled: its result is discarded');
+        return { stateChanged: await finishStop(tx, inst) };
       }
       await tx.logMany(inst, activity.name, outcome.logs);
-      if (outcome.kind === 'abandoned') {
+      if (outcome.kind === 'abandoned' || outcome.kind === 'cancelled') {
+        // Not run to its end (shutdown, or interrupted though its task is still claimed): it runs again.
         await tx.updateTask(work.task.id, { status: 'pending', leaseUntil: null });
         return { stateChanged: false };
       }
       const def = definitionOf(inst);
+      if (outcome.kind === 'waitDelivery') {
+        await tx.updateTask(work.task.id, {
+          status: 'waiting',
+          leaseUntil: null,
+          wakeAt: new Date(clock().getTime() + deliveryPollMs),
+          taskVars: { deliveryId: outcome.deliveryId, deliveryName: outcome.deliveryName },
+        });
+        await tx.log(inst, 'info', activity.name, outcome.note);
+        return { stateChanged: false };
+      }
       if (outcome.kind === 'done') {
         if (outcome.instanceVars && (Object.keys(outcome.instanceVars.set).length > 0 || outcome.instanceVars.unset.length > 0)) {
           inst.variables = await tx.mergeInstanceVars(inst.workflowId, outcome.instanceVars.set, outcome.instanceVars.unset);
@@ -323,19 +408,7 @@ export function createWorkflowEngine(deps: {
         return { stateChanged, ...(next ? { next } : {}) };
       }
       const message = `${outcome.code} ${ACTIVITY_LABELS[activity.type] ?? 'activity'} '${activity.name}': ${outcome.message}${outcome.line !== undefined ? ` (line ${outcome.line})` : ''}`;
-      await tx.updateTask(work.task.id, { status: 'failed', leaseUntil: null });
-      const onError = planWorkDone(activity, 'failed', work.task.vars);
-      if (onError.length > 0) {
-        await tx.log(inst, 'warning', activity.name, `${message}; following its error transition`);
-        await fire(tx, inst, def, onError);
-        return { stateChanged: await settle(tx, inst) };
-      }
-      // Campaign's rule: the workflow is suspended in error; Resume runs the activity again.
-      await tx.insertTask(inst, { activity: activity.name, activityType: activity.type, status: 'pending', vars: work.task.vars });
-      if (inst.state === WORKFLOW_STATE.started) await markFailed(tx, inst, message, activity.name);
-      else await tx.log(inst, 'error', activity.name, message);
-      logger.warn({ event: 'workflow.failed', workflowId: inst.workflowId, activity: activity.name, code: outcome.code }, 'workflow in error (paused)');
-      return { stateChanged: inst.state === WORKFLOW_STATE.paused };
+      return { stateChanged: await recordFailure(tx, inst, def, activity, work.task, outcome.code, message) };
     });
 
   /**
@@ -362,23 +435,36 @@ export function createWorkflowEngine(deps: {
 
   /** Runs one claimed work activity, renewing its lease meanwhile, then records the outcome. */
   const executeOne = async (work: WorkItem): Promise<WorkItem | undefined> => {
+    // Renews the claim, and checks every second that it still holds: a Stop served by any replica cancels the
+    // task, and the activity is interrupted (a Stop served here aborts it at once).
+    const controller = new AbortController();
+    runningWork.set(work.task.id, { workflowId: work.workflowId, controller });
+    const renewEveryMs = Math.max(500, Math.floor(limits.taskLeaseMs / 3));
+    let renewedAt = Date.now();
+    const watch = async () => {
+      const renew = Date.now() - renewedAt >= renewEveryMs;
+      const claimed = renew ? await store.renewLease(work.task.id, work.attempt, new Date(clock().getTime() + limits.taskLeaseMs)) : await store.isClaimed(work.task.id, work.attempt);
+      if (renew && claimed) renewedAt = Date.now();
+      if (!claimed && !controller.signal.aborted) {
+        logger.info({ event: 'workflow.work.interrupted', workflowId: work.workflowId, activity: work.activity.name }, 'activity interrupted: its task is no longer claimed');
+        controller.abort();
+      }
+    };
     const renew = setInterval(
-      () =>
-        void store.renewLease(work.task.id, work.attempt, new Date(clock().getTime() + limits.taskLeaseMs)).catch((err: unknown) =>
-          logger.warn({ event: 'workflow.lease_renewal_failed', workflowId: work.workflowId, err }, 'lease of a running activity not renewed'),
-        ),
-      Math.max(500, Math.floor(limits.taskLeaseMs / 3)),
+      () => void watch().catch((err: unknown) => logger.warn({ event: 'workflow.lease_renewal_failed', workflowId: work.workflowId, err }, 'lease of a running activity not renewed')),
+      Math.min(1_000, renewEveryMs),
     );
     let outcome: WorkOutcome;
     try {
       outcome = deps.runner
-        ? await deps.runner.run(work)
+        ? await deps.runner.run(work, { signal: controller.signal })
         : { kind: 'failed', code: ACTIVITY_CODES.sandbox, message: 'this engine runs no work activities', logs: [] };
     } catch (err) {
       logger.error({ event: 'workflow.work.crashed', workflowId: work.workflowId, activity: work.activity.name, err }, 'work activity failed unexpectedly');
       outcome = { kind: 'failed', code: ACTIVITY_CODES.sandbox, message: `failed unexpectedly: ${err instanceof Error ? err.message : String(err)}`, logs: [] };
     } finally {
       clearInterval(renew);
+      runningWork.delete(work.task.id);
     }
     const done = await completeWork(work, outcome);
     if (done.stateChanged) await publishQuietly(work.workflowId);
@@ -492,9 +578,29 @@ export function createWorkflowEngine(deps: {
     return settle(tx, inst);
   };
 
+  /** The templates of the delivery activities: each must exist and be sendable (a fault at Start, as in SubmitDelivery). */
+  const checkDeliveryTemplates = async (def: WorkflowDefinition): Promise<{ code: string; message: string }[]> => {
+    const problems: { code: string; message: string }[] = [];
+    for (const a of def.activities) {
+      if (a.type !== 'delivery' || !a.delivery) continue;
+      if (!deps.deliveries) {
+        problems.push({ code: DEFINITION_CODES.deliveryTemplate, message: `delivery activity '${a.name}': this engine has no delivery module` });
+        continue;
+      }
+      try {
+        await deps.deliveries.checkTemplate(a.delivery.template, { templateTarget: a.delivery.target === 'template' });
+      } catch (err) {
+        if (!isDeliveryError(err)) throw err;
+        problems.push({ code: DEFINITION_CODES.deliveryTemplate, message: `delivery activity '${a.name}': ${err.message}` });
+      }
+    }
+    return problems;
+  };
+
   const startCommand = async (cmd: Extract<WorkflowCommand, { command: 'start' | 'startWithParameters' }>, record: WorkflowRecord) => {
     const parameters = cmd.command === 'startWithParameters' ? cmd.parameters : undefined;
     const parsed = parseWorkflowDefinition(record.activities, deps.schemas ? { schemas: deps.schemas } : {});
+    const templateProblems = parsed.ok ? await checkDeliveryTemplates(parsed.definition) : [];
     return store.transaction(async (tx) => {
       await tx.ensureInstance(record.id, record.internalName);
       const inst = (await tx.lockInstance(record.id, { wait: true }))!;
@@ -503,6 +609,7 @@ export function createWorkflowEngine(deps: {
       if (decision === 'resume') await resume(tx, inst, parameters);
       else {
         if (!parsed.ok) throw WORKFLOW_FAULTS.invalidDefinition(record.internalName, parsed.problems);
+        if (templateProblems.length > 0) throw WORKFLOW_FAULTS.invalidDefinition(record.internalName, templateProblems);
         await startRun(tx, inst, record, parsed.definition, parameters);
       }
       return { decision, stateChanged: true };
@@ -524,7 +631,15 @@ export function createWorkflowEngine(deps: {
           await resume(tx, inst, undefined);
           return { decision, stateChanged: true };
         case 'stop': {
+          if (inst.state === WORKFLOW_STATE.stopping) return { decision, stateChanged: await finishStop(tx, inst) };
           const cancelled = await tx.cancelActiveTasks(workflowId);
+          const interrupting = await tx.countInterrupting(workflowId, clock());
+          if (interrupting > 0) {
+            // Work activities are running (here or on another replica): "stop requested" until they are interrupted.
+            await tx.updateInstance(workflowId, { state: WORKFLOW_STATE.stopping, status: 'Stop requested' }, { stateChanged: true });
+            await tx.log(inst, 'info', null, `Stop requested (${cancelled} active task${cancelled > 1 ? 's' : ''} cancelled; interrupting ${interrupting} running activit${interrupting > 1 ? 'ies' : 'y'})`);
+            return { decision, stateChanged: true };
+          }
           await tx.dropWorkTables(workflowId);
           await tx.updateInstance(workflowId, { state: WORKFLOW_STATE.finished, status: 'Stopped', finishedAt: clock() }, { stateChanged: true });
           await tx.log(inst, 'info', null, `Workflow stopped${cancelled > 0 ? ` (${cancelled} active task${cancelled > 1 ? 's' : ''} cancelled)` : ''}`);
@@ -538,6 +653,11 @@ export function createWorkflowEngine(deps: {
           return { decision, stateChanged: false };
       }
     });
+
+  /** Aborts the work activities of a workflow that run in this process (those elsewhere notice within a second). */
+  const interruptLocalWork = (workflowId: string) => {
+    for (const w of runningWork.values()) if (w.workflowId === workflowId) w.controller.abort();
+  };
 
   const engine: WorkflowEngine = {
     async command(cmd, options) {
@@ -562,6 +682,7 @@ export function createWorkflowEngine(deps: {
         }
         target = known;
         outcome = await otherCommand(cmd, known.workflowId);
+        if (outcome.decision === 'stop') interruptLocalWork(known.workflowId);
       }
       logger.info({ event: 'workflow.command', command: cmd.command, workflowId: target.workflowId, internalName: target.internalName, decision: outcome.decision }, `workflow ${cmd.command}`);
       if (outcome.stateChanged) await publishQuietly(target.workflowId);

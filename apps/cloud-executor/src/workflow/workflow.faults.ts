@@ -16,6 +16,8 @@ export const DEFINITION_CODES = {
   noPath: 'WKF-560013',
   /** An activity with bad settings: name, duplicate, wait delay, test condition or transitions. */
   invalidActivity: 'WKF-560014',
+  /** A delivery activity whose template does not exist or cannot be sent (channel, personalisation, target). */
+  deliveryTemplate: 'WKF-560015',
 } as const;
 
 export type DefinitionCode = (typeof DEFINITION_CODES)[keyof typeof DEFINITION_CODES];
@@ -36,12 +38,16 @@ export const ACTIVITY_CODES = {
   timeLimit: 'WKF-560033',
   /** JavaScript: the script called logError(). */
   logError: 'WKF-560034',
+  /** JavaScript: the script was interrupted because the workflow was stopped (a log line, not an error). */
+  stopped: 'WKF-560035',
   /** The script sandbox failed (worker crashed or could not start). */
   sandbox: 'WKF-560036',
   /** Query activity: the population could not be targeted. */
   query: 'WKF-560040',
   /** Update data activity: no inbound population, or it could not be written. */
   update: 'WKF-560041',
+  /** Delivery activity: no target, the delivery action could not be created, or the delivery failed. */
+  delivery: 'WKF-560042',
 } as const;
 
 export const STATE_LABELS: Record<number, string> = { 0: 'being edited', 11: 'started', 13: 'paused', 15: 'stop requested', 20: 'finished' };

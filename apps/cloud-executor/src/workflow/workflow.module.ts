@@ -1,7 +1,9 @@
 import type { Schema } from '@cap/campaign-schema';
 import type { DataServiceContext, DataServiceWorker } from '@cap/platform-data-service';
 import { startRpcClient, type RpcClient, type RpcHandler } from '@cap/platform-kafka';
+import type { DeliveryActions } from '../delivery/delivery-action.creator';
 import { createActivityRunner } from './workflow-activity.runner';
+import type { WorkflowDeliveries } from './workflow-delivery.activity';
 import { createWorkflowDataAccess } from './workflow-data.access';
 import { createWorkflowDefinitionSource } from './workflow-definition.source';
 import { createScriptSandbox, type ScriptSandbox } from './workflow-script.sandbox';
@@ -37,7 +39,7 @@ const CLOSE_GRACE_MS = 5_000;
  * `createHandlers` serves workflow.command and workflow.log; `startWorkers` runs the timer loop. On shutdown
  * the timer stops first, then running activities finish (or are abandoned), then the RPC client.
  */
-export function createWorkflowModule(config: WorkflowModuleConfig, deps: { schemas: ReadonlyMap<string, Schema> }) {
+export function createWorkflowModule(config: WorkflowModuleConfig, deps: { schemas: ReadonlyMap<string, Schema>; deliveries?: () => DeliveryActions }) {
   let ready: { engine: WorkflowEngine; rpc: RpcClient; sandbox: ScriptSandbox } | undefined;
   const get = () => {
     if (!ready) throw new Error('workflow module used before prepare()');
@@ -63,6 +65,13 @@ export function createWorkflowModule(config: WorkflowModuleConfig, deps: { schem
         timeoutMs: config.RPC_TIMEOUT_MS,
         limits: { defaultLineCount: config.QUERY_DEFAULT_LINE_COUNT, maxLineCount: config.QUERY_MAX_LINE_COUNT },
       });
+      // The delivery module is prepared after this one: its actions are looked up when a delivery activity needs them.
+      const getDeliveries = deps.deliveries;
+      const deliveries: WorkflowDeliveries | undefined = getDeliveries && {
+        checkTemplate: (template, options) => getDeliveries().checkTemplate(template, options),
+        findOrCreate: (request) => getDeliveries().findOrCreate(request),
+        status: (deliveryId) => getDeliveries().status(deliveryId),
+      };
       const runner = createActivityRunner({
         sandbox,
         data,
@@ -70,6 +79,7 @@ export function createWorkflowModule(config: WorkflowModuleConfig, deps: { schem
         schemas: deps.schemas,
         limits: { queryMaxRows: config.WORKFLOW_QUERY_MAX_ROWS, activityTimeoutMs: config.WORKFLOW_ACTIVITY_TIMEOUT_MS, maxLogLines: 1_000 },
         postEvent: (event) => engine.postEventFromScript(event),
+        ...(deliveries ? { deliveries } : {}),
       });
       const engine: WorkflowEngine = createWorkflowEngine({
         store: createWorkflowStore(pool),
@@ -81,9 +91,11 @@ export function createWorkflowModule(config: WorkflowModuleConfig, deps: { schem
           maxStepsPerDrain: 1_000,
           taskLeaseMs: config.WORKFLOW_TASK_LEASE_MS,
           workConcurrency: config.WORKFLOW_WORK_CONCURRENCY,
+          deliveryPollMs: Math.max(200, config.WORKFLOW_TICK_MS),
         },
         runner,
         schemas: deps.schemas,
+        ...(deliveries ? { deliveries } : {}),
       });
       ready = { engine, rpc, sandbox };
     },

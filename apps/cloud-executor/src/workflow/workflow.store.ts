@@ -312,14 +312,28 @@ export class WorkflowTransaction {
     return { busy: rows.length - openJoins.length, openJoins };
   }
 
-  /** Ends every active task (of any run) of the workflow: Stop, or a new run replacing an old one. */
+  /**
+   * Ends every active task (of any run) of the workflow: Stop, or a new run replacing an old one. A running
+   * work activity keeps its lease: it says that an engine may still be executing it until that engine has
+   * interrupted it (countInterrupting) or the lease runs out.
+   */
   async cancelActiveTasks(workflowId: string): Promise<number> {
     const r = await this.client.query(
-      `UPDATE cap_wkf_task SET status = 'cancelled', completed_at = now(), updated_at = now(), lease_until = NULL WHERE workflow_id = $1 AND status IN ('pending', 'running', 'waiting')`,
+      `UPDATE cap_wkf_task SET status = 'cancelled', completed_at = now(), updated_at = now(), lease_until = CASE WHEN status = 'running' THEN lease_until END
+        WHERE workflow_id = $1 AND status IN ('pending', 'running', 'waiting')`,
       [workflowId],
     );
     await this.client.query(`UPDATE cap_wkf_event SET status = 'ignored', processed_at = now() WHERE workflow_id = $1 AND status = 'pending'`, [workflowId]);
     return r.rowCount ?? 0;
+  }
+
+  /** Cancelled work activities an engine may still be executing (their claim has not run out nor been released). */
+  async countInterrupting(workflowId: string, now: Date): Promise<number> {
+    const { rows } = await this.client.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM cap_wkf_task WHERE workflow_id = $1 AND status = 'cancelled' AND lease_until IS NOT NULL AND lease_until > $2`,
+      [workflowId, now],
+    );
+    return rows[0]!.n;
   }
 
   async insertSignal(instance: WorkflowInstance, signal: Omit<WorkflowSignal, 'id'>, status: 'pending' | 'processed'): Promise<string> {
@@ -381,6 +395,8 @@ export interface WorkflowStore {
   findRunnable(now: Date, limit: number): Promise<string[]>;
   /** Extends the claim on a running work task; false when the claim is no longer this engine's. */
   renewLease(taskId: string, attempt: number, leaseUntil: Date): Promise<boolean>;
+  /** Whether the claim on a work task is still this engine's (false once Stop cancelled it, or another took it over). */
+  isClaimed(taskId: string, attempt: number): Promise<boolean>;
   /** Workflows whose last state change has not been published yet. */
   findUnpublished(limit: number): Promise<string[]>;
   readReport(workflowId: string, limit: number): Promise<WorkflowReportData | undefined>;
@@ -402,10 +418,12 @@ export function createWorkflowStore(pool: Pool): WorkflowStore {
     async findRunnable(now, limit) {
       const { rows } = await pool.query<{ workflow_id: string }>(
         `SELECT i.workflow_id FROM cap_wkf_instance i
-         WHERE i.state = 11 AND (
+         WHERE (i.state = 11 AND (
            EXISTS (SELECT 1 FROM cap_wkf_task t WHERE t.workflow_id = i.workflow_id AND t.run_id = i.run_id
                    AND (t.status = 'pending' OR (t.status = 'waiting' AND t.wake_at IS NOT NULL AND t.wake_at <= $1) OR (t.status = 'running' AND t.lease_until <= $1)))
-           OR EXISTS (SELECT 1 FROM cap_wkf_event e WHERE e.workflow_id = i.workflow_id AND e.run_id = i.run_id AND e.status = 'pending'))
+           OR EXISTS (SELECT 1 FROM cap_wkf_event e WHERE e.workflow_id = i.workflow_id AND e.run_id = i.run_id AND e.status = 'pending')))
+         -- Stop requested: finished once no cancelled activity may still be running (its engine died: the lease ran out).
+         OR (i.state = 15 AND NOT EXISTS (SELECT 1 FROM cap_wkf_task t WHERE t.workflow_id = i.workflow_id AND t.status = 'cancelled' AND t.lease_until > $1))
          ORDER BY i.updated_at LIMIT $2`,
         [now, limit],
       );
@@ -413,6 +431,10 @@ export function createWorkflowStore(pool: Pool): WorkflowStore {
     },
     async renewLease(taskId, attempt, leaseUntil) {
       const r = await pool.query(`UPDATE cap_wkf_task SET lease_until = $3 WHERE id = $1 AND attempt = $2 AND status = 'running'`, [taskId, attempt, leaseUntil]);
+      return (r.rowCount ?? 0) > 0;
+    },
+    async isClaimed(taskId, attempt) {
+      const r = await pool.query(`SELECT 1 FROM cap_wkf_task WHERE id = $1 AND attempt = $2 AND status = 'running'`, [taskId, attempt]);
       return (r.rowCount ?? 0) > 0;
     },
     async findUnpublished(limit) {

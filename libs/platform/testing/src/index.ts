@@ -7,4 +7,4 @@ export { freePort, startServiceProcess, type AppName, type ServiceProcess } from
 export { startTestBroker, type TestBroker } from './test.broker';
 export { startTestPlatform, type TestPlatform, type TestPlatformOptions } from './platform.fixture';
 export { failure, type CampaignException } from './campaign.failure';
-export { startSmtpSink, type ReceivedMail, type SmtpSink } from './smtp.sink';
+export { startSmtpSink, type ReceivedMail, type SmtpAnswer, type SmtpSink, type SmtpSinkOptions } from './smtp.sink';
