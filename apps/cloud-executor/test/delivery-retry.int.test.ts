@@ -1,8 +1,6 @@
-import pg from 'pg';
-import { startServiceProcess, startSmtpSink, startTestPlatform, testEndpoints, uniqueId, waitFor, type SmtpSink, type TestPlatform } from '@cap/platform-testing';
-
-// Adobe's own client, unmodified: the flows start where a Campaign developer starts them.
-const sdk = require('@adobe/acc-js-sdk');
+import { startServiceProcess, startSmtpSink, testEndpoints, uniqueId, waitFor, type SmtpSink, type TestPlatform } from '@cap/platform-testing';
+// Adobe's own client, unmodified, logs on in the fixture: the flows start where a Campaign developer starts them.
+import { startCampaignClient, type CampaignClient, type Nlws } from './fixtures/campaign.client';
 
 /**
  * Per-message retries inside a delivery, end to end: an SMTP server that answers 451 to some recipients for their
@@ -11,11 +9,11 @@ const sdk = require('@adobe/acc-js-sdk');
  * settled — across a cloud-executor SIGKILLed while messages wait for their retry.
  */
 describe('delivery messages that fail temporarily are retried', () => {
+  let campaign: CampaignClient;
   let platform: TestPlatform;
   let smtp: SmtpSink;
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  let NLWS: any;
-  let cloud: pg.Pool;
+  let NLWS: Nlws;
+  let cloud: CampaignClient['cloud'];
   /** Recipients whose first N attempts the server answers 451 (Infinity: always). */
   const busyFor = new Map<string, number>();
   const executorEnv = (smtpUrl: string) => ({
@@ -40,16 +38,12 @@ describe('delivery messages that fail temporarily are retried', () => {
         return undefined;
       },
     });
-    platform = await startTestPlatform({ apps: ['local-store', 'cloud-executor', 'staging-sync', 'api-gateway'], envFor: { 'cloud-executor': executorEnv(smtp.url) } });
-    const client = await sdk.init(sdk.ConnectionParameters.ofUserAndPassword(platform.gatewayUrl, 'admin', 'admin'));
-    await client.logon();
-    NLWS = client.NLWS;
-    cloud = new pg.Pool({ connectionString: platform.cloudDb.url, max: 2 });
+    campaign = await startCampaignClient({ envFor: { 'cloud-executor': executorEnv(smtp.url) } });
+    ({ platform, NLWS, cloud } = campaign);
   });
 
   afterAll(async () => {
-    await cloud?.end();
-    await platform?.stop();
+    await campaign?.stop();
     await smtp?.close();
   });
 

@@ -1,11 +1,9 @@
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pg from 'pg';
-import { failure, startServiceProcess, startTestPlatform, testEndpoints, uniqueId, waitFor, type TestPlatform, startSmtpSink, type SmtpSink } from '@cap/platform-testing';
-
-// Adobe's own client, unmodified: the flows start where a Campaign developer starts them.
-const sdk = require('@adobe/acc-js-sdk');
+import { failure, startServiceProcess, testEndpoints, uniqueId, waitFor, type TestPlatform, startSmtpSink, type SmtpSink } from '@cap/platform-testing';
+// Adobe's own client, unmodified, logs on in the fixture: the flows start where a Campaign developer starts them.
+import { startCampaignClient, writeDeliveryTemplate, type CampaignClient, type Nlws } from './fixtures/campaign.client';
 
 interface FileLine {
   id: string;
@@ -24,38 +22,28 @@ interface FileLine {
  * nms:delivery (local-store) through delivery.state.changed.v1.
  */
 describe('deliveries through the unmodified @adobe/acc-js-sdk', () => {
+  let campaign: CampaignClient;
   let platform: TestPlatform;
   let smtp: SmtpSink;
   let outDir: string;
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  let NLWS: any;
-  let cloud: pg.Pool;
+  let NLWS: Nlws;
+  let cloud: CampaignClient['cloud'];
   const executorEnv = (dir: string, smtpUrl: string) => ({ CHANNEL_FILE_DIR: dir, SMTP_URL: smtpUrl, SMTP_TIMEOUT_MS: '3000', DELIVERY_BATCH_SIZE: '7', DELIVERY_TICK_MS: '200', DELIVERY_PROGRESS_MS: '100' });
 
   beforeAll(async () => {
     smtp = await startSmtpSink();
     outDir = await mkdtemp(join(tmpdir(), 'cap-delivery-'));
-    platform = await startTestPlatform({ apps: ['local-store', 'cloud-executor', 'staging-sync', 'api-gateway'], envFor: { 'cloud-executor': executorEnv(outDir, smtp.url) } });
-    const client = await sdk.init(sdk.ConnectionParameters.ofUserAndPassword(platform.gatewayUrl, 'admin', 'admin'));
-    await client.logon();
-    NLWS = client.NLWS;
-    cloud = new pg.Pool({ connectionString: platform.cloudDb.url, max: 2 });
+    campaign = await startCampaignClient({ envFor: { 'cloud-executor': executorEnv(outDir, smtp.url) } });
+    ({ platform, NLWS, cloud } = campaign);
   });
 
   afterAll(async () => {
-    await cloud?.end();
-    await platform?.stop();
+    await campaign?.stop();
     await smtp?.close();
     if (outDir) await rm(outDir, { recursive: true, force: true });
   });
 
-  /** Writes a template through the SDK and waits for its replicated copy in the cloud DB. */
-  const writeTemplate = async (fields: Record<string, unknown>): Promise<string> => {
-    const internalName = uniqueId('TPL').replace(/[^A-Za-z0-9_]/g, '_');
-    await NLWS.xtkSession.write({ xtkschema: 'nms:delivery', internalName, isModel: true, ...fields });
-    await waitFor(`template ${internalName} in the cloud DB`, async () => (await cloud.query('SELECT 1 FROM nms_delivery WHERE internal_name = $1 AND is_model', [internalName])).rowCount === 1, { timeoutMs: 15_000 });
-    return internalName;
-  };
+  const writeTemplate = (fields: Record<string, unknown>) => writeDeliveryTemplate(campaign, fields);
 
   /** Recipients straight into the cloud DB (where Campaign v8 keeps them). */
   const seedRecipients = async (rows: { email: string | null; firstName?: string; birthDate?: string | null; blackList?: boolean }[]) => {

@@ -1,20 +1,17 @@
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pg from 'pg';
-import { failure, freePort, startServiceProcess, startTestPlatform, testEndpoints, uniqueId, waitFor, type TestPlatform } from '@cap/platform-testing';
-
-// Adobe's own client, unmodified: workflows and templates are written and started as a Campaign client would.
-const sdk = require('@adobe/acc-js-sdk');
-
-interface EngineState {
-  workflowId: string;
-  state: number;
-  failed: boolean;
-  status: string | null;
-  tasks: { id: string; activity: string; status: string; vars: Record<string, unknown>; task_vars: Record<string, unknown> }[];
-  log: { level: string; activity: string | null; message: string }[];
-}
+import { failure, freePort, startServiceProcess, testEndpoints, uniqueId, waitFor, type TestPlatform } from '@cap/platform-testing';
+// Adobe's own client, unmodified, logs on in the fixture: workflows and templates are written and started as a Campaign client would.
+import {
+  createWorkflow as writeWorkflow,
+  engineState as readEngineState,
+  startCampaignClient,
+  waitForWorkflowState,
+  writeDeliveryTemplate,
+  type CampaignClient,
+  type Nlws,
+} from './fixtures/campaign.client';
 
 /**
  * Workflow activities end to end through the gateway and the unmodified SDK: the delivery activity (a delivery
@@ -22,11 +19,11 @@ interface EngineState {
  * engine kill), workflow variables in a query's conditions, and Stop interrupting a running script.
  */
 describe('workflow activities: delivery, variables in query conditions, Stop interrupting a script', () => {
+  let campaign: CampaignClient;
   let platform: TestPlatform;
   let outDir: string;
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  let NLWS: any;
-  let cloud: pg.Pool;
+  let NLWS: Nlws;
+  let cloud: CampaignClient['cloud'];
   let deadSmtpUrl: string;
   const engineEnv = () => ({
     CHANNEL_FILE_DIR: outDir,
@@ -46,49 +43,19 @@ describe('workflow activities: delivery, variables in query conditions, Stop int
   beforeAll(async () => {
     outDir = await mkdtemp(join(tmpdir(), 'cap-wkf-delivery-'));
     deadSmtpUrl = `smtp://127.0.0.1:${await freePort()}`; // nothing listens: an SMTP delivery stays paused
-    platform = await startTestPlatform({ apps: ['local-store', 'cloud-executor', 'staging-sync', 'api-gateway'], envFor: { 'cloud-executor': engineEnv() } });
-    const client = await sdk.init(sdk.ConnectionParameters.ofUserAndPassword(platform.gatewayUrl, 'admin', 'admin'));
-    await client.logon();
-    NLWS = client.NLWS;
-    cloud = new pg.Pool({ connectionString: platform.cloudDb.url, max: 2 });
+    campaign = await startCampaignClient({ envFor: { 'cloud-executor': engineEnv() } });
+    ({ platform, NLWS, cloud } = campaign);
   });
 
   afterAll(async () => {
-    await cloud?.end();
-    await platform?.stop();
+    await campaign?.stop();
     if (outDir) await rm(outDir, { recursive: true, force: true });
   });
 
-  const createWorkflow = async (activities: string): Promise<string> => {
-    const internalName = uniqueId('WKFACT').replace(/[^A-Za-z0-9_]/g, '_');
-    await NLWS.xtkSession.write({ xtkschema: 'xtk:workflow', internalName, label: `test ${internalName}`, $activities: `<activities>${activities}</activities>` });
-    return internalName;
-  };
-  const engineState = async (internalName: string): Promise<EngineState> => {
-    const i = (await cloud.query('SELECT workflow_id, run_id, state, failed, status FROM cap_wkf_instance WHERE internal_name = $1', [internalName])).rows[0];
-    if (!i) throw new Error(`workflow ${internalName} never ran`);
-    const tasks = await cloud.query('SELECT id::text AS id, activity, status, vars, task_vars FROM cap_wkf_task WHERE workflow_id = $1 AND run_id = $2 ORDER BY cap_wkf_task.id', [i.workflow_id, i.run_id]);
-    const log = await cloud.query('SELECT level, activity, message FROM cap_wkf_log WHERE workflow_id = $1 ORDER BY id', [i.workflow_id]);
-    return { workflowId: i.workflow_id, state: i.state, failed: i.failed, status: i.status, tasks: tasks.rows, log: log.rows };
-  };
-  /** @state of xtk:workflow through queryDef (it comes back from the engine through Kafka). */
-  const waitForState = (internalName: string, state: number, timeoutMs = 30_000) =>
-    waitFor(
-      `workflow ${internalName} to reach state ${state}`,
-      async () => {
-        const row = await NLWS.xtkQueryDef
-          .create({ schema: 'xtk:workflow', operation: 'get', select: { node: [{ expr: '@state' }, { expr: '@failed' }, { expr: '@status' }] }, where: { condition: [{ expr: `@internalName='${internalName}'` }] } })
-          .executeQuery();
-        return Number(row.state) === state ? { failed: row.failed === true || row.failed === '1' || row.failed === 'true', status: String(row.status ?? '') } : undefined;
-      },
-      { timeoutMs, intervalMs: 100 },
-    );
-  const writeTemplate = async (fields: Record<string, unknown>): Promise<string> => {
-    const internalName = uniqueId('TPL').replace(/[^A-Za-z0-9_]/g, '_');
-    await NLWS.xtkSession.write({ xtkschema: 'nms:delivery', internalName, isModel: true, ...fields });
-    await waitFor(`template ${internalName} in the cloud DB`, async () => (await cloud.query('SELECT 1 FROM nms_delivery WHERE internal_name = $1 AND is_model', [internalName])).rowCount === 1, { timeoutMs: 15_000 });
-    return internalName;
-  };
+  const createWorkflow = (activities: string) => writeWorkflow(campaign, activities, 'WKFACT');
+  const engineState = (internalName: string) => readEngineState(campaign, internalName);
+  const waitForState = (internalName: string, state: number, timeoutMs?: number) => waitForWorkflowState(campaign, internalName, state, timeoutMs);
+  const writeTemplate = (fields: Record<string, unknown>) => writeDeliveryTemplate(campaign, fields);
   const seedRecipients = async (rows: { email: string | null; firstName: string; blackList?: boolean }[]) => {
     const ids = rows.map(() => uniqueId('rcp'));
     await cloud.query(

@@ -1,23 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import pg from 'pg';
-import { startServiceProcess, startTestPlatform, testEndpoints, uniqueId, waitFor, type TestPlatform } from '@cap/platform-testing';
-
-// Adobe's own client, unmodified: workflows are written and started as a Campaign client would.
-const sdk = require('@adobe/acc-js-sdk');
+import { startServiceProcess, testEndpoints, uniqueId, waitFor, type TestPlatform } from '@cap/platform-testing';
+// Adobe's own client, unmodified, logs on in the fixture: workflows are written and started as a Campaign client would.
+import { createWorkflow as writeWorkflow, engineState as readEngineState, startCampaignClient, waitForWorkflowState, type CampaignClient, type Nlws } from './fixtures/campaign.client';
 
 const CPU_LIMIT_MS = 1_000;
 /** Short claims, so that a replica takes over the activity of a killed engine quickly. */
 const ENGINE_ENV = { WORKFLOW_JS_CPU_LIMIT_MS: String(CPU_LIMIT_MS), WORKFLOW_JS_TIMEOUT_MS: '30000', WORKFLOW_TICK_MS: '200', WORKFLOW_TASK_LEASE_MS: '3000' };
-
-interface EngineState {
-  workflowId: string;
-  state: number;
-  failed: boolean;
-  status: string | null;
-  variables: Record<string, unknown>;
-  tasks: { activity: string; status: string; vars: Record<string, unknown>; task_vars: Record<string, unknown> }[];
-  log: { level: string; activity: string | null; message: string }[];
-}
 
 /** A <js> activity; the script goes in CDATA, as Campaign exports it. */
 const js = (name: string, script: string, transitions: string) => `<js name="${name}"><script><![CDATA[${script}]]></script>${transitions}</js>`;
@@ -29,54 +17,24 @@ const js = (name: string, script: string, transitions: string) => `<js name="${n
  * local-store, staged rows through staging-sync).
  */
 describe('workflow activities: JavaScript in the sandbox, query and update data', () => {
+  let campaign: CampaignClient;
   let platform: TestPlatform;
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  let NLWS: any;
-  let cloud: pg.Client;
+  let NLWS: Nlws;
+  let cloud: CampaignClient['cloud'];
 
-  const createWorkflow = async (activities: string): Promise<string> => {
-    const internalName = uniqueId('WKFJS').replace(/[^A-Za-z0-9_]/g, '_');
-    await NLWS.xtkSession.write({ xtkschema: 'xtk:workflow', internalName, label: `test ${internalName}`, $activities: `<activities>${activities}</activities>` });
-    return internalName;
-  };
-  const engineState = async (internalName: string): Promise<EngineState> => {
-    const inst = await cloud.query('SELECT workflow_id, run_id, state, failed, status, variables FROM cap_wkf_instance WHERE internal_name = $1', [internalName]);
-    const i = inst.rows[0];
-    if (!i) throw new Error(`workflow ${internalName} never ran`);
-    const tasks = await cloud.query('SELECT activity, status, vars, task_vars FROM cap_wkf_task WHERE workflow_id = $1 AND run_id = $2 ORDER BY id', [i.workflow_id, i.run_id]);
-    const log = await cloud.query('SELECT level, activity, message FROM cap_wkf_log WHERE workflow_id = $1 ORDER BY id', [i.workflow_id]);
-    return { workflowId: i.workflow_id, state: i.state, failed: i.failed, status: i.status, variables: i.variables, tasks: tasks.rows, log: log.rows };
-  };
-  /** @state of xtk:workflow through queryDef (the state comes back from the engine through Kafka). */
-  const waitForState = (internalName: string, state: number, timeoutMs = 30_000) =>
-    waitFor(
-      `workflow ${internalName} to reach state ${state}`,
-      async () => {
-        const row = await NLWS.xtkQueryDef
-          .create({ schema: 'xtk:workflow', operation: 'get', select: { node: [{ expr: '@state' }, { expr: '@failed' }, { expr: '@status' }] }, where: { condition: [{ expr: `@internalName='${internalName}'` }] } })
-          .executeQuery();
-        return Number(row.state) === state ? { failed: row.failed === true || row.failed === '1' || row.failed === 'true', status: String(row.status ?? '') } : undefined;
-      },
-      { timeoutMs, intervalMs: 100 },
-    );
+  const createWorkflow = (activities: string) => writeWorkflow(campaign, activities, 'WKFJS');
+  const engineState = (internalName: string) => readEngineState(campaign, internalName);
+  const waitForState = (internalName: string, state: number, timeoutMs?: number) => waitForWorkflowState(campaign, internalName, state, timeoutMs);
   const cloudRecipients = (emailLike: string) =>
     cloud.query<{ email: string; last_name: string | null; black_list: boolean }>('SELECT email, last_name, black_list FROM nms_recipient WHERE email LIKE $1 ORDER BY email', [emailLike]).then((r) => r.rows);
 
   beforeAll(async () => {
-    platform = await startTestPlatform({
-      apps: ['local-store', 'cloud-executor', 'staging-sync', 'api-gateway'],
-      envFor: { 'cloud-executor': ENGINE_ENV },
-    });
-    const client = await sdk.init(sdk.ConnectionParameters.ofUserAndPassword(platform.gatewayUrl, 'admin', 'admin'));
-    await client.logon();
-    NLWS = client.NLWS;
-    cloud = new pg.Client({ connectionString: platform.cloudDb.url });
-    await cloud.connect();
+    campaign = await startCampaignClient({ envFor: { 'cloud-executor': ENGINE_ENV } });
+    ({ platform, NLWS, cloud } = campaign);
   });
 
   afterAll(async () => {
-    await cloud?.end();
-    await platform?.stop();
+    await campaign?.stop();
   });
 
   it('when a JavaScript activity queries, writes, ingests, subscribes, reads an option, signals another workflow and logs, then each call reaches its data and the workflow finishes', async () => {
