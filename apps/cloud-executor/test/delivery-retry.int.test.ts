@@ -1,4 +1,4 @@
-import { startServiceProcess, startSmtpSink, testEndpoints, uniqueId, waitFor, type SmtpSink, type TestPlatform } from '@cap/platform-testing';
+import { startSmtpSink, uniqueId, waitFor, type SmtpSink, type TestPlatform } from '@cap/platform-testing';
 // Adobe's own client, unmodified, logs on in the fixture: the flows start where a Campaign developer starts them.
 import { startCampaignClient, type CampaignClient, type Nlws } from './fixtures/campaign.client';
 
@@ -117,17 +117,7 @@ describe('delivery messages that fail temporarily are retried', () => {
     const executor = platform.procs.get('cloud-executor')!;
     executor.signal('SIGKILL');
     await executor.exited;
-    const endpoints = testEndpoints();
-    const restarted = await startServiceProcess('cloud-executor', {
-      KAFKA_BROKERS: endpoints.kafkaBrokers.join(','),
-      KAFKA_TOPIC_PREFIX: platform.topicPrefix,
-      LOCAL_DATABASE_URL: platform.localDb.url,
-      CLOUD_DATABASE_URL: platform.cloudDb.url,
-      REDIS_URL: endpoints.redisUrl,
-      ...executorEnv(smtp.url),
-    });
-    platform.procs.set('cloud-executor', restarted);
-    await restarted.waitUntilReady();
+    await platform.replace('cloud-executor'); // stopped with the platform
 
     // Indicators on nms:delivery (local-store), through queryDef, once the delivery is finished.
     const delivery = await waitFor(

@@ -1,7 +1,7 @@
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { failure, freePort, startServiceProcess, testEndpoints, uniqueId, waitFor, type TestPlatform } from '@cap/platform-testing';
+import { failure, freePort, uniqueId, waitFor, type TestPlatform } from '@cap/platform-testing';
 // Adobe's own client, unmodified, logs on in the fixture: workflows and templates are written and started as a Campaign client would.
 import {
   createWorkflow as writeWorkflow,
@@ -265,18 +265,7 @@ describe('workflow activities: delivery, variables in query conditions, Stop int
     const first = platform.procs.get('cloud-executor')!;
     first.signal('SIGKILL');
     await first.exited;
-    const endpoints = testEndpoints();
-    const replica = await startServiceProcess('cloud-executor', {
-      KAFKA_BROKERS: endpoints.kafkaBrokers.join(','),
-      KAFKA_TOPIC_PREFIX: platform.topicPrefix,
-      CLOUD_DATABASE_URL: platform.cloudDb.url,
-      LOCAL_DATABASE_URL: platform.localDb.url,
-      REDIS_URL: endpoints.redisUrl,
-      SERVICE_INSTANCE_ID: uniqueId('cloud-executor-b'),
-      ...engineEnv(),
-    });
-    platform.procs.set('cloud-executor', replica);
-    await replica.waitUntilReady();
+    await platform.replace('cloud-executor'); // stopped with the platform
     expect(await waitForState(name, 20, 90_000)).toMatchObject({ failed: false, status: 'Finished' });
 
     const deliveryId = String(send.task_vars['deliveryId']);

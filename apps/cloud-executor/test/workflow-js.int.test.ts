@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { startServiceProcess, testEndpoints, uniqueId, waitFor, type TestPlatform } from '@cap/platform-testing';
+import { uniqueId, waitFor, type TestPlatform } from '@cap/platform-testing';
 // Adobe's own client, unmodified, logs on in the fixture: workflows are written and started as a Campaign client would.
 import { createWorkflow as writeWorkflow, engineState as readEngineState, startCampaignClient, waitForWorkflowState, type CampaignClient, type Nlws } from './fixtures/campaign.client';
 
@@ -228,19 +228,7 @@ logInfo("database id option:", getOption("XtkDatabaseId") !== "");`;
     await waitFor('the script to be running', async () => (await engineState(name)).tasks.some((t) => t.activity === 'slow' && t.status === 'running'), { timeoutMs: 10_000, intervalMs: 20 });
     first.signal('SIGKILL');
     await first.exited;
-    const endpoints = testEndpoints();
-    const replica = await startServiceProcess('cloud-executor', {
-      KAFKA_BROKERS: endpoints.kafkaBrokers.join(','),
-      KAFKA_TOPIC_PREFIX: platform.topicPrefix,
-      CLOUD_DATABASE_URL: platform.cloudDb.url,
-      LOCAL_DATABASE_URL: platform.localDb.url,
-      REDIS_URL: endpoints.redisUrl,
-      REDIS_KEY_PREFIX: platform.topicPrefix,
-      SERVICE_INSTANCE_ID: uniqueId('cloud-executor-b'),
-      ...ENGINE_ENV,
-    });
-    platform.procs.set('cloud-executor', replica); // stopped with the platform
-    await replica.waitUntilReady();
+    await platform.replace('cloud-executor'); // stopped with the platform
     expect(await waitForState(name, 20, 60_000)).toMatchObject({ failed: false, status: 'Finished' });
     const state = await engineState(name);
     // The killed attempt committed nothing: one increment, from the attempt that finished.

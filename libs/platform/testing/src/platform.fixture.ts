@@ -10,6 +10,11 @@ export interface TestPlatform {
   localDb: TestDatabase;
   cloudDb: TestDatabase;
   procs: Map<AppName, ServiceProcess>;
+  /**
+   * Starts a new process of `app` with the platform's environment (a new instance id), in place of the one in
+   * `procs` (a test that killed it: the replacement is stopped with the platform), and waits until it is ready.
+   */
+  replace(app: AppName): Promise<ServiceProcess>;
   stop(): Promise<void>;
 }
 
@@ -60,5 +65,10 @@ export async function startTestPlatform(options: TestPlatformOptions = {}): Prom
     await stop();
     throw err;
   }
-  return { gatewayUrl: procs.get('api-gateway')?.url ?? '', topicPrefix, localDb, cloudDb, procs, stop };
+  const replace = async (app: AppName) => {
+    const proc = await start(app, { SERVICE_INSTANCE_ID: uniqueId(app) });
+    await proc.waitUntilReady();
+    return proc;
+  };
+  return { gatewayUrl: procs.get('api-gateway')?.url ?? '', topicPrefix, localDb, cloudDb, procs, replace, stop };
 }
