@@ -152,6 +152,9 @@ async function main() {
     }
     const hwmAfter = procStatusKb(executor.pid, 'VmHWM');
     const gatewayHwmAfter = procStatusKb(gateway.pid, 'VmHWM');
+    // How cloud-executor reached each page's startLine (keyset paging: docs/benchmarks.md#batch-queries-p6).
+    const metrics = await (await fetch(`${executor.url}/metrics`)).text();
+    const pagesBy = (mode: string) => new RegExp(`^cap_query_pages_total\\{[^}]*mode="${mode}"[^}]*\\} (\\d+)$`, 'm').exec(metrics)?.[1] ?? '?';
     const m = (f: (r: (typeof results)[number]) => number) => median(results.map(f));
     const seconds = m((r) => r.walk.seconds);
     const baseSeconds = m((r) => r.baseline.seconds);
@@ -167,6 +170,7 @@ async function main() {
         `| cloud-executor peak RSS (VmHWM) before the first query → after ${RUNS} walks | ${mb(hwmBefore).toFixed(0)} MB → ${mb(hwmAfter).toFixed(0)} MB | ≤ ${TARGET_MB} MB: ${mb(hwmAfter) <= TARGET_MB ? 'met' : 'missed'} |`,
         `| cloud-executor RSS sampled during the walks (max) | ${mb(Math.max(...results.map((r) => r.rssMaxKb))).toFixed(0)} MB | |`,
         `| (information) api-gateway peak RSS (VmHWM) before → after | ${mb(gatewayHwmBefore).toFixed(0)} MB → ${mb(gatewayHwmAfter).toFixed(0)} MB | |`,
+        `| pages served by cloud-executor: first / keyset / OFFSET (all runs) | ${pagesBy('first')} / ${pagesBy('keyset')} / ${pagesBy('offset')} | |`,
         `| baseline: same pages by node-postgres straight from the DB | ${baseSeconds.toFixed(1)} s (page ${m((r) => r.baseline.firstPagesMs).toFixed(0)} → ${m((r) => r.baseline.lastPagesMs).toFixed(0)} ms) | |`,
         `| ratio gateway / baseline | ${(seconds / baseSeconds).toFixed(1)}× | |`,
         '',

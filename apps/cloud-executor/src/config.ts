@@ -13,6 +13,10 @@ const shape = {
   QUERY_MAX_LINE_COUNT: field.positiveInt(10_000),
   /** Rows a select reads per round trip from its server-side cursor (raw rows held at once while a page is built). */
   QUERY_CURSOR_FETCH_ROWS: field.positiveInt(1_000),
+  /** Keyset paging: page ends remembered (the sort keys of each page's last row), least recently used first out; 0 disables it. */
+  QUERY_KEYSET_CACHE_SIZE: z.coerce.number().int().min(0).max(1_000_000).default(1_000),
+  /** Keyset paging: how long a page end stays usable after its page was served. */
+  QUERY_KEYSET_CACHE_TTL_MS: field.durationMs(600_000),
   /** Extra srcSchema folders (extensions, custom namespaces), comma-separated; the same list on every service. */
   SCHEMA_DIRS: field.string(''),
   /** Deadline of requests this service sends to local-store (workflow definitions). */

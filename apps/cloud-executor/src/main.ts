@@ -1,8 +1,9 @@
-import { applySchemaDdl, createDataHandlers, loadServiceSchemas } from '@cap/campaign-persistence';
+import { applySchemaDdl, createDataHandlers, createPageCursorCache, loadServiceSchemas } from '@cap/campaign-persistence';
 import { ALL_TOPICS, SERVICES, TOPICS } from '@cap/contracts';
 import { runDataService } from '@cap/platform-data-service';
 import { findAppFolder, runMain } from '@cap/platform-runtime';
 import { loadCloudExecutorConfig } from './config';
+import { createQueryPageMetrics } from './query-page.metrics';
 import { createDeliveryModule } from './delivery/delivery.module';
 import { createWorkflowModule } from './workflow/workflow.module';
 
@@ -28,6 +29,10 @@ runMain(() => {
     },
     createHandlers: ({ pool, base }) => ({
       ...createDataHandlers({
+        keyset: {
+          cursors: createPageCursorCache({ maxEntries: config.QUERY_KEYSET_CACHE_SIZE, ttlMs: config.QUERY_KEYSET_CACHE_TTL_MS }),
+          onPage: createQueryPageMetrics(base.registry),
+        },
         pool,
         schemas,
         database: 'cloud',

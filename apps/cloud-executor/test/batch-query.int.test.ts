@@ -1,8 +1,5 @@
-import pg from 'pg';
-import { startTestPlatform, type TestPlatform } from '@cap/platform-testing';
-
-// Adobe's own client, unmodified.
-const sdk = require('@adobe/acc-js-sdk');
+// Adobe's own client, unmodified, logs on in the fixture.
+import { startCampaignClient, type CampaignClient, type Nlws } from './fixtures/campaign.client';
 
 interface CampaignException {
   errorCode: string;
@@ -19,17 +16,13 @@ const PAGE = 5_000;
  * partial one).
  */
 describe('batch queries on cloud schemas through the unmodified @adobe/acc-js-sdk', () => {
-  let platform: TestPlatform;
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  let NLWS: any;
-  let cloud: pg.Pool;
+  let campaign: CampaignClient;
+  let NLWS: Nlws;
+  let cloud: CampaignClient['cloud'];
 
   beforeAll(async () => {
-    platform = await startTestPlatform({ apps: ['local-store', 'cloud-executor', 'api-gateway'], envFor: { 'cloud-executor': { QUERY_CURSOR_FETCH_ROWS: '700' } } });
-    const client = await sdk.init(sdk.ConnectionParameters.ofUserAndPassword(platform.gatewayUrl, 'admin', 'admin'));
-    await client.logon();
-    NLWS = client.NLWS;
-    cloud = new pg.Pool({ connectionString: platform.cloudDb.url, max: 2 });
+    campaign = await startCampaignClient({ apps: ['local-store', 'cloud-executor', 'api-gateway'], envFor: { 'cloud-executor': { QUERY_CURSOR_FETCH_ROWS: '700' } } });
+    ({ NLWS, cloud } = campaign);
     // Inserted in reverse key order, so the heap order is not the key order a page must follow.
     await cloud.query(
       `INSERT INTO nms_recipient (id, email, last_name, location_city)
@@ -41,8 +34,7 @@ describe('batch queries on cloud schemas through the unmodified @adobe/acc-js-sd
   });
 
   afterAll(async () => {
-    await cloud?.end();
-    await platform?.stop();
+    await campaign?.stop();
   });
 
   const page = (startLine: number, extra: Record<string, unknown> = {}) =>

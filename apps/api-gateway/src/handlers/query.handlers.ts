@@ -32,6 +32,8 @@ export function createQueryHandlers(deps: { schemas: ReadonlyMap<string, Schema>
         const result = await deps.downstreams.call<XmlElement | { xml: string }>(serviceFor(schema), 'data.query', {
           queryDef: serializeXml(queryDef, { plain: true }),
           format: 'text',
+          // cloud-executor remembers where each operator's pages ended (keyset paging of the next page).
+          ...(ctx.caller.kind === 'operator' ? { operatorId: ctx.caller.operator.id } : {}),
         });
         return [typeof (result as { xml?: unknown }).xml === 'string' ? rawXml((result as { xml: string }).xml) : (result as XmlElement)];
       },

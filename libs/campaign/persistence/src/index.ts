@@ -4,6 +4,7 @@ export { DatabaseWriteError, executeWriteSteps, type Queryable } from './write.e
 export { applySchemaDdl, introspectDatabase } from './ddl.applier';
 export { DATA_MODEL_FILES, renderDataModel, writeDataModelDocs } from './datamodel.writer';
 export { campaignError, createWriteHandler, type WriteResult } from './data-write.handler';
-export { createQueryHandler, type QueryLimits, type QueryTextResult } from './data-query.handler';
+export { createQueryHandler, type KeysetPaging, type PageMode, type QueryLimits, type QueryTextResult } from './data-query.handler';
 export { createDeleteCollectionHandler } from './data-delete.handler';
 export { createDataHandlers } from './data.handlers';
+export { createPageCursorCache, getPageQueryKey, type PageCursor, type PageCursorCache, type PageCursorCacheOptions } from './page-cursor.cache';

@@ -423,3 +423,94 @@ describe('compileQueryDef: a deterministic order for paged selects without <orde
     expect(sqlOf({ schema: 'nms:recipient', lineCount: 10, select: { node: { expr: 'count(@id)' } } })).not.toContain('ORDER BY');
   });
 });
+
+describe('compileQueryDef: keyset paging of paged selects whose order is total', () => {
+  const compileKeyset = (q: SimpleJsonQueryDef, after?: (string | null)[]) =>
+    compileQueryDef(q, schemas, { database: 'cloud', orderPages: true, keyset: after ? { after } : {} });
+  const page = { schema: 'nms:recipient', lineCount: 100, select: { node: [{ expr: '@email' }, { expr: '[folder/@label]' }] } };
+
+  it('when a paged select has no orderBy, then its primary-key order is returned as a text column, and a later page compiles to id > $n with LIMIT and no OFFSET', () => {
+    const first = compileKeyset({ ...page, startLine: 0 });
+    expect(first.keyset).toEqual({ keyCount: 1, applied: false });
+    expect(first.sql).toMatch(/^SELECT "r0"."email" AS "c0", "\w+"."label" AS "c1", "r0"."id"::text AS "k0" FROM /);
+    expect(first.sql).toMatch(/ ORDER BY "r0"."id" LIMIT \$1$/);
+
+    const next = compileKeyset({ ...page, startLine: 100, where: { condition: { expr: "@email LIKE 'a%' OR @lastName = 'x'" } } }, ['p0000100']);
+    expect(next.keyset).toEqual({ keyCount: 1, applied: true });
+    expect(next.sql).toMatch(/ WHERE \("r0"."email" LIKE \$1 OR "r0"."last_name" = \$2\) AND "r0"."id" > \$3 ORDER BY "r0"."id" LIMIT \$4$/);
+    expect(next.sql).not.toContain('OFFSET');
+    expect(next.params).toEqual(['a%', 'x', 'p0000100', 100]);
+  });
+
+  it('when the order is descending on the primary key, then the next page is id < $n', () => {
+    const q = { ...page, startLine: 100, orderBy: { node: { expr: '@id', sortDesc: true } } };
+    const { sql, params } = compileKeyset(q, ['p9']);
+    expect(sql).toMatch(/ WHERE "r0"."id" < \$1 ORDER BY "r0"."id" DESC LIMIT \$2$/);
+    expect(params).toEqual(['p9', 100]);
+  });
+
+  it('when a composite order ends with the primary key, then nullable keys are compared in the expanded form with NULLs placed as PostgreSQL sorts them', () => {
+    const q = { ...page, startLine: 100, orderBy: { node: [{ expr: '@lastName' }, { expr: '@id' }] } };
+    const asc = compileKeyset(q, ['Smith', 'p7']);
+    expect(asc.sql).toContain(' WHERE ("r0"."last_name" > $1 OR "r0"."last_name" IS NULL) OR ("r0"."last_name" = $1 AND "r0"."id" > $2) ORDER BY "r0"."last_name", "r0"."id" LIMIT $3');
+    expect(asc.params).toEqual(['Smith', 'p7', 100]);
+    // After a NULL last name (ascending: NULLs last) only the other NULL last names with a larger id remain.
+    const ascNull = compileKeyset(q, [null, 'p7']);
+    expect(ascNull.sql).toContain(' WHERE "r0"."last_name" IS NULL AND "r0"."id" > $1 ORDER BY');
+    expect(ascNull.params).toEqual(['p7', 100]);
+
+    const desc = compileKeyset({ ...q, orderBy: { node: [{ expr: '@lastName', sortDesc: true }, { expr: '@id' }] } }, ['Smith', 'p7']);
+    expect(desc.sql).toContain(' WHERE "r0"."last_name" < $1 OR ("r0"."last_name" = $1 AND "r0"."id" > $2) ORDER BY "r0"."last_name" DESC, "r0"."id" LIMIT $3');
+    // Descending: NULLs come first, so every non-NULL value follows a NULL.
+    const descNull = compileKeyset({ ...q, orderBy: { node: [{ expr: '@lastName', sortDesc: true }, { expr: '@id' }] } }, [null, 'p7']);
+    expect(descNull.sql).toContain(' WHERE "r0"."last_name" IS NOT NULL OR ("r0"."last_name" IS NULL AND "r0"."id" > $1) ORDER BY');
+  });
+
+  it('when the order covers a unique key of NOT NULL fields, then a row comparison is used, ordered by output aliases or not', () => {
+    const q = {
+      schema: 'nms:broadLogEvent',
+      lineCount: 50,
+      startLine: 50,
+      select: { node: [{ expr: '@queue', alias: '@q' }, { expr: '@eventId' }] },
+      orderBy: { node: [{ expr: '@q' }, { expr: '@eventId' }] },
+    };
+    const { sql, params, keyset } = compileKeyset(q, ['rt', '42']);
+    expect(keyset).toEqual({ keyCount: 2, applied: true });
+    expect(sql).toMatch(/"r0"."queue"::text AS "k0", "r0"."event_id"::text AS "k1" FROM /);
+    expect(sql).toMatch(/ WHERE \("r0"."queue", "r0"."event_id"\) > \(\$1, \$2\) ORDER BY "c0", "r0"."event_id" LIMIT \$3$/);
+    expect(params).toEqual(['rt', '42', 50]);
+    const desc = compileKeyset({ ...q, orderBy: { node: [{ expr: '@queue', sortDesc: true }, { expr: '@eventId', sortDesc: true }] } }, ['rt', '42']);
+    expect(desc.sql).toMatch(/ WHERE \("r0"."queue", "r0"."event_id"\) < \(\$1, \$2\) ORDER BY/);
+    const mixed = compileKeyset({ ...q, orderBy: { node: [{ expr: '@queue' }, { expr: '@eventId', sortDesc: true }] } }, ['rt', '42']);
+    expect(mixed.sql).toContain(' WHERE "r0"."queue" > $1 OR ("r0"."queue" = $1 AND "r0"."event_id" < $2) ORDER BY');
+  });
+
+  it('when the order is not provably total, or the select groups, is DISTINCT, orders by an expression or a joined field, then it keeps OFFSET and returns no sort keys', () => {
+    const offsetOnly = (q: SimpleJsonQueryDef) => {
+      const c = compileKeyset({ ...page, startLine: 100, ...q }, ['x', 'y']);
+      expect(c.keyset).toBeUndefined();
+      expect(c.sql).toMatch(/ OFFSET \$\d+$/);
+      expect(c.sql).not.toContain('::text AS "k');
+    };
+    offsetOnly({ orderBy: { node: { expr: '@lastName' } } });
+    offsetOnly({ orderBy: { node: [{ expr: '@lastName' }, { expr: '@email' }] } });
+    offsetOnly({ orderBy: { node: [{ expr: 'Lower(@email)' }, { expr: '@id' }] } });
+    offsetOnly({ orderBy: { node: [{ expr: '[folder/@label]' }, { expr: '@id' }] } });
+    offsetOnly({ distinct: true });
+    offsetOnly({ select: { node: [{ expr: '@lastName', groupBy: true }, { expr: 'count(@id)' }] } });
+    // A key whose fields may be NULL is not unique in PostgreSQL (nms:subscription's recipient and service).
+    const sub = compileKeyset({ schema: 'nms:subscription', lineCount: 10, startLine: 10, select: { node: { expr: '@id' } }, orderBy: { node: [{ expr: '@recipient-id' }, { expr: '@service-id' }] } }, ['a', '1']);
+    expect(sub.keyset).toBeUndefined();
+  });
+
+  it('when the remembered keys do not match the order, or the page starts at 0, then no keyset condition is added', () => {
+    expect(compileKeyset({ ...page, startLine: 100 }, ['a', 'b']).sql).toMatch(/ LIMIT \$1 OFFSET \$2$/);
+    expect(compileKeyset({ ...page, startLine: 0 }, ['a']).sql).toMatch(/ ORDER BY "r0"."id" LIMIT \$1$/);
+  });
+
+  it('when the keyset option is absent (BuildQuery, local-store), then the SQL is unchanged', () => {
+    const plain = compileQueryDef({ ...page, startLine: 100 }, schemas, { database: 'cloud', orderPages: true });
+    expect(plain.keyset).toBeUndefined();
+    expect(plain.sql).not.toContain('"k0"');
+  });
+});

@@ -6,7 +6,7 @@ import { QueryError } from './query.error';
 import { QueryScope } from './query.scope';
 import type { CompiledQuery, ResultShape, ShapeColumn, ShapeEnumeration } from './result-shape.model';
 import { getSchemaIndex } from './schema.index';
-import { SqlExpressionCompiler, type SqlFragment, type ValueKind } from './sql-expression.compiler';
+import { SqlExpressionCompiler, type FieldRef, type SqlFragment, type ValueKind } from './sql-expression.compiler';
 import { quoteIdent } from './sql.identifier';
 import { StatementBuilder } from './statement.builder';
 import type { ExprNode } from './xtk-expression.ast';
@@ -27,6 +27,13 @@ export interface CompileOptions {
    * (DeleteCollection, workflow query activities) set a lineCount only as a cap and need no order.
    */
   orderPages?: boolean;
+  /**
+   * Keyset paging of paged selects whose order is total (see CompiledQuery.keyset). Given, an eligible select
+   * also returns its sort keys as text in trailing columns `k0`, `k1`…; with `after` (the sort keys of the row
+   * just before `startLine`, as such a column returned them), it reads the rows after that row, with
+   * `LIMIT lineCount` and no OFFSET, instead of skipping `startLine` rows.
+   */
+  keyset?: { after?: readonly (string | null)[] };
 }
 
 export const DEFAULT_LINE_COUNT = 200;
@@ -222,19 +229,41 @@ class QueryDefCompiler {
         }
       });
     }
-    const orderBy: string[] = q.orderBy.map((o) => {
+    // Each sort key with the fragment it sorts on (undefined: an expression keyset paging cannot reason about).
+    const sortKeys: SortKey[] = q.orderBy.map((o) => {
       const e = o.expr.trim();
       let sql: string;
+      let fragment: SqlFragment;
       const byAlias = q.select.findIndex((n) => n.alias === e);
       const byExpr = q.select.findIndex((n) => n.expr.trim() === e);
-      if (byAlias >= 0 && !scope.index.fields.has(e)) sql = quoteIdent(`c${byAlias}`);
-      else if (byExpr >= 0) sql = selected[byExpr]!.sql;
-      else sql = this.expression(scope, o.expr, 'orderBy', true).sql;
-      return o.sortDesc ? `${sql} DESC` : sql;
+      if (byAlias >= 0 && !scope.index.fields.has(e)) {
+        sql = quoteIdent(`c${byAlias}`);
+        fragment = selected[byAlias]!;
+      } else if (byExpr >= 0) {
+        fragment = selected[byExpr]!;
+        sql = fragment.sql;
+      } else {
+        fragment = this.expression(scope, o.expr, 'orderBy', true);
+        sql = fragment.sql;
+      }
+      return { sql, desc: o.sortDesc, field: fragment.field, fieldSql: fragment.sql };
     });
 
-    if (this.options.orderPages && q.operation === 'select' && orderBy.length === 0 && (q.lineCount !== undefined || q.startLine !== undefined)) {
-      orderBy.push(...defaultPageOrder(q, root, scope.alias, groupBy, selected));
+    const paged = q.operation === 'select' && (q.lineCount !== undefined || q.startLine !== undefined);
+    if (this.options.orderPages && paged && sortKeys.length === 0) {
+      const pk = root.primaryKey ? root.fields.find((f) => f.xpath === root.primaryKey!.xpath) : undefined;
+      const order = defaultPageOrder(q, root, scope.alias, groupBy, selected);
+      for (const sql of order) sortKeys.push({ sql, desc: false, ...(pk && !q.distinct && groupBy.length === 0 ? { field: { field: pk, links: [] }, fieldSql: sql } : {}) });
+    }
+    const orderBy = sortKeys.map((k) => (k.desc ? `${k.sql} DESC` : k.sql));
+
+    // Keyset paging: only for a plain paged select whose order is total (see keysetOrder).
+    const keys = this.options.keyset && paged && !q.distinct && groupBy.length === 0 && !having && !selected.some((f) => f.aggregate) ? keysetOrder(sortKeys, root) : undefined;
+    const after = keys && this.options.keyset?.after && this.options.keyset.after.length === keys.length && (q.startLine ?? 0) > 0 ? this.options.keyset.after : undefined;
+    let filter = where;
+    if (keys && after) {
+      const rest = keysetCondition(keys, after, (v) => builder.param(v));
+      filter = where ? and([where, rest]) : rest;
     }
 
     let limit: string;
@@ -242,16 +271,94 @@ class QueryDefCompiler {
       const max = this.options.maxLineCount ?? MAX_LINE_COUNT;
       const wanted = q.lineCount === undefined || q.lineCount === 0 ? (this.options.defaultLineCount ?? DEFAULT_LINE_COUNT) : q.lineCount;
       limit = ` LIMIT ${builder.param(Math.min(wanted, max))}`;
-      if (q.startLine !== undefined && q.startLine > 0) limit += ` OFFSET ${builder.param(q.startLine)}`;
+      if (q.startLine !== undefined && q.startLine > 0 && !after) limit += ` OFFSET ${builder.param(q.startLine)}`;
     } else {
       limit = ' LIMIT 1';
     }
+    const outputs = selected.map((f, i) => `${f.sql} AS ${quoteIdent(`c${i}`)}`);
+    if (keys) keys.forEach((k, i) => outputs.push(`${k.sql}::text AS ${quoteIdent(`k${i}`)}`));
     const sql =
-      `SELECT ${q.distinct ? 'DISTINCT ' : ''}${selected.map((f, i) => `${f.sql} AS ${quoteIdent(`c${i}`)}`).join(', ')} FROM ${scope.from()}` +
-      `${where ? ` WHERE ${where.sql}` : ''}${groupBy.length ? ` GROUP BY ${groupBy.join(', ')}` : ''}${having ? ` HAVING ${having.sql}` : ''}` +
+      `SELECT ${q.distinct ? 'DISTINCT ' : ''}${outputs.join(', ')} FROM ${scope.from()}` +
+      `${filter ? ` WHERE ${filter.sql}` : ''}${groupBy.length ? ` GROUP BY ${groupBy.join(', ')}` : ''}${having ? ` HAVING ${having.sql}` : ''}` +
       `${orderBy.length ? ` ORDER BY ${orderBy.join(', ')}` : ''}${limit}`;
-    return finish(sql, builder.params, { ...base, columns });
+    const compiled = finish(sql, builder.params, { ...base, columns });
+    return keys ? { ...compiled, keyset: { keyCount: keys.length, applied: after !== undefined } } : compiled;
   }
+}
+
+/** One `ORDER BY` key; `field` when it is just a column (of the root table when `field.links` is empty). */
+interface SortKey {
+  sql: string;
+  desc: boolean;
+  field?: FieldRef | undefined;
+  /** The key's own SQL (not the output alias it may be ordered by): what a WHERE clause can compare. */
+  fieldSql?: string;
+}
+
+/** A sort key keyset paging compares: a root-table column, its direction, whether it may be NULL. */
+interface KeysetKey {
+  sql: string;
+  desc: boolean;
+  nullable: boolean;
+}
+
+/**
+ * The sort keys of a paged select when they make a total order keyset paging can resume from: every key is a
+ * column of the root table, and the keys include its primary key or every field of one of its keys (unique
+ * indexes) whose fields are all NOT NULL. Otherwise undefined: rows that tie could come in any order, so only
+ * OFFSET reproduces what OFFSET paging returns. Staging tables hold several versions of a row: never.
+ */
+function keysetOrder(sortKeys: readonly SortKey[], root: Schema): KeysetKey[] | undefined {
+  if (sortKeys.length === 0 || root.placement === 'staging') return undefined;
+  const keys: KeysetKey[] = [];
+  const xpaths = new Set<string>();
+  for (const k of sortKeys) {
+    if (!k.field || k.field.links.length > 0 || k.fieldSql === undefined) return undefined;
+    const isPk = root.primaryKey !== undefined && k.field.field.xpath === root.primaryKey.xpath;
+    keys.push({ sql: k.fieldSql, desc: k.desc, nullable: !isPk && !k.field.field.notNull });
+    xpaths.add(k.field.field.xpath);
+  }
+  const byXpath = new Map(root.fields.map((f) => [f.xpath, f]));
+  const total =
+    (root.primaryKey !== undefined && xpaths.has(root.primaryKey.xpath)) ||
+    root.keys.some((key) => key.fields.length > 0 && key.fields.every((x) => xpaths.has(x) && byXpath.get(x)?.notNull === true));
+  return total ? keys : undefined;
+}
+
+/**
+ * `WHERE` condition selecting the rows that come after the row whose sort keys are `after`, in the order of
+ * `keys` (PostgreSQL's default NULL placement: last when ascending, first when descending). Keys all NOT NULL
+ * and in one direction: a row comparison, `(a, b) > ($1, $2)`, which a matching index answers directly.
+ * Otherwise the expanded form `a > $1 OR (a = $1 AND b > $2)…`, with NULLs placed as PostgreSQL sorts them.
+ * Values are bound parameters (text, typed by the column they are compared with).
+ */
+function keysetCondition(keys: readonly KeysetKey[], after: readonly (string | null)[], param: (value: unknown) => string): SqlFragment {
+  const placeholders = after.map((v) => (v === null ? undefined : param(v)));
+  const desc = keys[0]!.desc;
+  if (keys.every((k, i) => !k.nullable && k.desc === desc && placeholders[i] !== undefined)) {
+    const op = desc ? '<' : '>';
+    if (keys.length === 1) return boolFragment(`${keys[0]!.sql} ${op} ${placeholders[0]!}`, P_CMP, []);
+    return boolFragment(`(${keys.map((k) => k.sql).join(', ')}) ${op} (${placeholders.join(', ')})`, P_CMP, []);
+  }
+  const equal = (i: number): string => (placeholders[i] === undefined ? `${keys[i]!.sql} IS NULL` : `${keys[i]!.sql} = ${placeholders[i]!}`);
+  const later = (i: number): string | undefined => {
+    const k = keys[i]!;
+    const p = placeholders[i];
+    if (!k.desc) {
+      if (p === undefined) return undefined; // NULLs come last: nothing sorts after a NULL but other NULLs.
+      return k.nullable ? `(${k.sql} > ${p} OR ${k.sql} IS NULL)` : `${k.sql} > ${p}`;
+    }
+    if (p === undefined) return `${k.sql} IS NOT NULL`; // NULLs come first: every value sorts after them.
+    return `${k.sql} < ${p}`;
+  };
+  const alternatives: string[][] = [];
+  keys.forEach((_, i) => {
+    const l = later(i);
+    if (l !== undefined) alternatives.push([...keys.slice(0, i).map((__, j) => equal(j)), l]);
+  });
+  if (alternatives.length === 0) return boolFragment('FALSE', P_ATOM, []);
+  if (alternatives.length === 1) return boolFragment(alternatives[0]!.join(' AND '), P_AND, []);
+  return boolFragment(alternatives.map((parts) => (parts.length === 1 ? parts[0]! : `(${parts.join(' AND ')})`)).join(' OR '), P_OR, []);
 }
 
 /**

@@ -38,4 +38,11 @@ export interface CompiledQuery {
   readonly sql: string;
   readonly params: unknown[];
   readonly shape: ResultShape;
+  /**
+   * Set when the select was compiled with the `keyset` option and its page order is total: the statement also
+   * returns its `keyCount` sort keys as text, in columns `k0`, `k1`… after the shaped ones (the last row's are
+   * what `keyset.after` takes to read the next page). `applied`: this statement reads the rows after
+   * `keyset.after` (no OFFSET).
+   */
+  readonly keyset?: { readonly keyCount: number; readonly applied: boolean };
 }
