@@ -39,6 +39,17 @@ describe('cloud statements', () => {
     expect(s.params).toEqual([['a'], ['A'], ['2026-01-01T00:00:00Z'], ['7']]);
   });
 
+  it('when upserting by the primary key, then one INSERT … ON CONFLICT updates existing rows (never their created) and inserts the others', () => {
+    const byId = (id: string, name: string, seq: bigint): FoldedChange => ({ ...folded({ id, first_name: name, created: '2026-01-01T00:00:00Z' }, ['id', 'first_name', 'created'], seq), keyColumns: ['id'], keyText: `id=${id}` });
+    const s = upsertStatement(table, ['id'], ['created', 'first_name', 'id'], [byId('r1', 'A', 3n), byId('r2', 'B', 4n)]);
+    expect(s.sql).toBe(
+      'INSERT INTO "nms_recipient" ("id", "created", "first_name", "cap_seq") SELECT s."id"::text, s."created"::timestamptz, s."first_name"::text, s."cap_seq"::bigint ' +
+        'FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS s("id", "created", "first_name", "cap_seq") ' +
+        'ON CONFLICT ("id") DO UPDATE SET "first_name" = EXCLUDED."first_name", "cap_seq" = EXCLUDED."cap_seq"',
+    );
+    expect(s.params).toEqual([['r1', 'r2'], ['2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z'], ['A', 'B'], ['3', '4']]);
+  });
+
   it('when a change names a column the cloud table does not have, then it is a poison change (non-retriable)', () => {
     expect(() => upsertStatement(table, ['email'], ['email', 'shoe_size'], [folded({ email: 'a', shoe_size: 44 }, ['email', 'shoe_size'])])).toThrow(
       expect.objectContaining({ code: 'XTK-170102', retriable: false }),

@@ -39,7 +39,8 @@ export function deleteStatement(table: CloudTable, keyColumns: string[], changes
 /**
  * One statement for all the upserts of one shape (same key columns, same fields): the rows are passed as
  * text arrays, cast per column; matching rows are updated (insert-only columns left alone) and the others
- * inserted, with a new UUID when the key is not the primary key.
+ * inserted, with a new UUID when the key is not the primary key. Keyed by the primary key, it is an
+ * `INSERT … ON CONFLICT (pk) DO UPDATE`; by other columns (which need not be unique), update then insert.
  */
 export function upsertStatement(table: CloudTable, keyColumns: string[], fields: string[], changes: FoldedChange[]): Statement {
   const dataColumns = [...new Set([...keyColumns, ...fields])];
@@ -52,6 +53,19 @@ export function upsertStatement(table: CloudTable, keyColumns: string[], fields:
   }
   const q = all.map(ident);
   const cast = (c: string, alias = 's') => `${alias}.${ident(c)}::${c === 'cap_seq' ? 'bigint' : castFor(table, c)}`;
+  const byPrimaryKey = table.primaryKey !== undefined && keyColumns.length === 1 && keyColumns[0] === table.primaryKey.column;
+  if (byPrimaryKey && new Set(changes.map((ch) => ch.keyText)).size === changes.length) {
+    // Keyed by the primary key, each key once: one insert that updates on conflict (one index probe per row,
+    // where update-then-insert probes twice). Same columns kept on update: never the key, never insert-only ones.
+    const updates = all.filter((c) => !keyColumns.includes(c) && !table.insertOnly.has(c)).map((c) => `${ident(c)} = EXCLUDED.${ident(c)}`);
+    return {
+      sql:
+        `INSERT INTO ${ident(table.table)} (${q.join(', ')}) SELECT ${all.map((c) => cast(c)).join(', ')} ` +
+        `FROM unnest(${all.map((_, i) => `$${i + 1}::text[]`).join(', ')}) AS s(${q.join(', ')}) ` +
+        `ON CONFLICT (${ident(table.primaryKey!.column)}) DO ${updates.length ? `UPDATE SET ${updates.join(', ')}` : 'NOTHING'}`,
+      params,
+    };
+  }
   const match = keyColumns.map((c) => `t.${ident(c)} = ${cast(c)}`).join(' AND ');
   const sets = all.filter((c) => !keyColumns.includes(c) && !table.insertOnly.has(c)).map((c) => `${ident(c)} = ${cast(c)}`);
   const source = `s AS (SELECT * FROM unnest(${all.map((_, i) => `$${i + 1}::text[]`).join(', ')}) AS s(${q.join(', ')}))`;
