@@ -1,21 +1,13 @@
-import {
-  compileDeliveryTarget,
-  DeliveryError,
-  DeliveryErrorCodes,
-  DeliveryState,
-  mergeDeliveryFragment,
-  prepareDelivery,
-  RECIPIENT_SCHEMA,
-  type DeliveryDefinition,
-} from '@cap/campaign-delivery';
+import { compileDeliveryTarget, RECIPIENT_SCHEMA, type DeliveryDefinition } from '@cap/campaign-delivery';
 import type { Schema } from '@cap/campaign-schema';
 import { element, parseXml } from '@cap/campaign-xml';
 import type { Logger } from '@cap/platform-logger';
 import { withTransaction, type Pool, type PoolClient } from '@cap/platform-postgres';
 import type { ChannelRegistry } from '../channels/channel.registry';
+import type { DeliveryJobCounters } from './delivery-job.row';
 import { writeDeliveryLogs } from './delivery-logs.writer';
 import type { DeliveryStatePublisher } from './delivery-state.publisher';
-import { DELIVERY_ID_BASE, deliveryTemplateFields, TEMPLATE_COLUMNS, templateDefinition, type TemplateRow } from './delivery.submit';
+import { deliveryTemplateFields, loadDeliveryDefinition, recordDeliveryJob } from './delivery.submit';
 
 /** Whom a delivery action created by a workflow targets. */
 export type DeliveryActionTarget =
@@ -64,18 +56,10 @@ export interface DeliveryActions {
 
 const WORK_TABLE = /^wkf_wt_\d+$/;
 
-interface StatusRow {
+interface StatusRow extends DeliveryJobCounters {
   delivery_id: string;
   internal_name: string;
   phase: DeliveryActionStatus['phase'];
-  state: number;
-  failure_text: string | null;
-  targeted: number;
-  excluded: number;
-  to_deliver: number;
-  processed: number;
-  success: number;
-  error: number;
 }
 const STATUS_COLUMNS = 'delivery_id::text AS delivery_id, internal_name, phase, state, failure_text, targeted, excluded, to_deliver, processed, success, error';
 const toStatus = (r: StatusRow): DeliveryActionStatus => ({
@@ -121,22 +105,10 @@ export function createDeliveryActions(deps: {
 
   /** The merged definition, checked as SubmitDelivery checks it. */
   const prepare = async (request: { template: string; label?: string; target: DeliveryActionTarget }): Promise<DeliveryDefinition> => {
-    const { rows } = await deps.pool.query<TemplateRow>(`SELECT ${TEMPLATE_COLUMNS} FROM nms_delivery WHERE internal_name = $1 AND is_model`, [request.template]);
-    if (rows.length === 0) {
-      throw new DeliveryError(
-        DeliveryErrorCodes.UNKNOWN_TEMPLATE,
-        `No delivery template '${request.template}' (a template is an nms:delivery with @isModel=true; one written moments ago reaches the execution database in about a second)`,
-      );
-    }
     const overrides = request.target.kind === 'where' ? [element('targets', {}, [parseXml(request.target.where)])] : [];
-    const definition = mergeDeliveryFragment(templateDefinition(rows[0]!), element('delivery', request.label !== undefined ? { label: request.label } : {}, overrides));
+    const definition = await loadDeliveryDefinition(deps, known, request.template, element('delivery', request.label !== undefined ? { label: request.label } : {}, overrides));
     if (request.target.kind === 'population') definition.targets = '';
-    if (!deps.channels.find(definition.routing)) {
-      throw new DeliveryError(DeliveryErrorCodes.UNKNOWN_CHANNEL, `routing '${definition.routing}' names no configured channel (configured: ${deps.channels.names().join(', ')})`);
-    }
-    if (definition.messageType === 0 && definition.senderAddress.trim() === '') definition.senderAddress = deps.defaultSender;
-    prepareDelivery(definition, known);
-    if (request.target.kind !== 'population') compileDeliveryTarget(definition.targets, deps.schemas);
+    else compileDeliveryTarget(definition.targets, deps.schemas);
     return definition;
   };
 
@@ -167,14 +139,7 @@ export function createDeliveryActions(deps: {
         await client.query('SELECT pg_advisory_xact_lock(727203, ($1::bigint % 2147483647)::int)', [request.workflowTaskId]);
         const again = await findByTask(client, request.workflowTaskId);
         if (again) return { created: false, status: toStatus(again) };
-        const seq = await client.query<{ seq: string }>("SELECT nextval('cap_delivery_action_seq')::text AS seq");
-        const n = BigInt(seq.rows[0]!.seq);
-        const deliveryId = (DELIVERY_ID_BASE + n).toString();
-        const internalName = `DM${n}`;
-        await client.query(
-          `INSERT INTO cap_delivery_job (delivery_id, internal_name, template_name, definition, phase, state, workflow_task_id) VALUES ($1, $2, $3, $4, 'targeting', $5, $6)`,
-          [deliveryId, internalName, request.template, JSON.stringify(definition), DeliveryState.started, request.workflowTaskId],
-        );
+        const { deliveryId } = await recordDeliveryJob(client, { template: request.template, definition, workflowTaskId: request.workflowTaskId });
         if (request.target.kind === 'population') await targetPopulation(client, deliveryId, request.target.table, definition.messageType);
         return { created: true, status: toStatus((await findByTask(client, request.workflowTaskId))!) };
       });

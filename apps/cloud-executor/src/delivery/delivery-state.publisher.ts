@@ -2,6 +2,7 @@ import { TOPICS, type DeliveryStateChange } from '@cap/contracts';
 import type { DeliveryDefinition } from '@cap/campaign-delivery';
 import type { Messaging } from '@cap/platform-kafka';
 import { withTransaction, type Pool } from '@cap/platform-postgres';
+import type { DeliveryJobFailureCounters } from './delivery-job.row';
 
 export interface DeliveryStatePublisher {
   /** Sends the delivery's current state when it has not been sent yet. */
@@ -12,21 +13,10 @@ export interface DeliveryStatePublisher {
 
 const PUBLISH_LOCK_NAMESPACE = 727_201;
 
-interface JobRow {
+interface JobRow extends DeliveryJobFailureCounters {
   internal_name: string;
   template_name: string;
   definition: DeliveryDefinition;
-  state: number;
-  failure_text: string | null;
-  targeted: number;
-  excluded: number;
-  to_deliver: number;
-  processed: number;
-  success: number;
-  error: number;
-  error_rendering: number;
-  error_refused: number;
-  error_unreachable: number;
   state_version: string;
   published_version: string;
   created_at: Date;

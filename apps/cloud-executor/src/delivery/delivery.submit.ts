@@ -17,7 +17,7 @@ import type { Schema } from '@cap/campaign-schema';
 import { parseXml, XmlParseError, type XmlElement } from '@cap/campaign-xml';
 import { errors } from '@cap/platform-errors';
 import type { Logger } from '@cap/platform-logger';
-import { withTransaction, type Pool } from '@cap/platform-postgres';
+import { withTransaction, type Pool, type PoolClient } from '@cap/platform-postgres';
 import type { ChannelRegistry } from '../channels/channel.registry';
 import type { DeliveryStatePublisher } from './delivery-state.publisher';
 
@@ -63,6 +63,49 @@ export function deliveryTemplateFields(schemas: ReadonlyMap<string, Schema>): { 
 }
 
 /**
+ * A delivery's definition: the template (`@isModel`) found by internal name in the cloud copy of nms:delivery,
+ * merged with the fragment, and checked as every delivery is before anything is recorded — a configured channel,
+ * a sender, personalisation that compiles. The target is the caller's to check (it may replace it).
+ */
+export async function loadDeliveryDefinition(
+  deps: { pool: Pool; channels: ChannelRegistry; defaultSender: string },
+  known: ReturnType<typeof deliveryTemplateFields>['known'],
+  template: string,
+  fragment: XmlElement | undefined,
+): Promise<DeliveryDefinition> {
+  const { rows } = await deps.pool.query<TemplateRow>(`SELECT ${TEMPLATE_COLUMNS} FROM nms_delivery WHERE internal_name = $1 AND is_model`, [template]);
+  if (rows.length === 0) {
+    throw new DeliveryError(
+      DeliveryErrorCodes.UNKNOWN_TEMPLATE,
+      `No delivery template '${template}' (a template is an nms:delivery with @isModel=true; one written moments ago reaches the execution database in about a second)`,
+    );
+  }
+  const definition = mergeDeliveryFragment(templateDefinition(rows[0]!), fragment);
+  if (!deps.channels.find(definition.routing)) {
+    throw new DeliveryError(DeliveryErrorCodes.UNKNOWN_CHANNEL, `routing '${definition.routing}' names no configured channel (configured: ${deps.channels.names().join(', ')})`);
+  }
+  if (definition.messageType === 0 && definition.senderAddress.trim() === '') definition.senderAddress = deps.defaultSender;
+  prepareDelivery(definition, known);
+  return definition;
+}
+
+/** Records a delivery action as a job to target and send (delivery.runner.ts), in the caller's transaction. */
+export async function recordDeliveryJob(
+  client: PoolClient,
+  job: { template: string; definition: DeliveryDefinition; workflowTaskId?: string },
+): Promise<{ deliveryId: string; internalName: string }> {
+  const seq = await client.query<{ seq: string }>("SELECT nextval('cap_delivery_action_seq')::text AS seq");
+  const n = BigInt(seq.rows[0]!.seq);
+  const deliveryId = (DELIVERY_ID_BASE + n).toString();
+  const internalName = `DM${n}`;
+  await client.query(
+    `INSERT INTO cap_delivery_job (delivery_id, internal_name, template_name, definition, phase, state, workflow_task_id) VALUES ($1, $2, $3, $4, 'targeting', $5, $6)`,
+    [deliveryId, internalName, job.template, JSON.stringify(job.definition), DeliveryState.started, job.workflowTaskId ?? null],
+  );
+  return { deliveryId, internalName };
+}
+
+/**
  * `delivery.submit` (nms:delivery#SubmitDelivery): finds the template by internal name in the cloud copy of
  * nms:delivery, merges the content fragment, checks everything that can be checked before anything is
  * written (channel, personalisation, target where clause), then records the delivery action as a job in ONE
@@ -92,32 +135,9 @@ export function createSubmitHandler(deps: {
           throw campaignError('SOP-330001', `Malformed SubmitDelivery content: ${err instanceof XmlParseError ? err.message : 'unreadable'}`);
         }
       }
-      const { rows } = await deps.pool.query<TemplateRow>(`SELECT ${TEMPLATE_COLUMNS} FROM nms_delivery WHERE internal_name = $1 AND is_model`, [scenarioName]);
-      if (rows.length === 0) {
-        throw new DeliveryError(
-          DeliveryErrorCodes.UNKNOWN_TEMPLATE,
-          `No delivery template '${scenarioName}' (a template is an nms:delivery with @isModel=true; one written moments ago reaches the execution database in about a second)`,
-        );
-      }
-      const definition = mergeDeliveryFragment(templateDefinition(rows[0]!), fragment);
-      if (!deps.channels.find(definition.routing)) {
-        throw new DeliveryError(DeliveryErrorCodes.UNKNOWN_CHANNEL, `routing '${definition.routing}' names no configured channel (configured: ${deps.channels.names().join(', ')})`);
-      }
-      if (definition.messageType === 0 && definition.senderAddress.trim() === '') definition.senderAddress = deps.defaultSender;
-      prepareDelivery(definition, known);
+      const definition = await loadDeliveryDefinition(deps, known, scenarioName, fragment);
       compileDeliveryTarget(definition.targets, deps.schemas);
-
-      const recorded = await withTransaction(deps.pool, async (client) => {
-        const seq = await client.query<{ seq: string }>("SELECT nextval('cap_delivery_action_seq')::text AS seq");
-        const n = BigInt(seq.rows[0]!.seq);
-        const deliveryId = (DELIVERY_ID_BASE + n).toString();
-        const internalName = `DM${n}`;
-        await client.query(
-          `INSERT INTO cap_delivery_job (delivery_id, internal_name, template_name, definition, phase, state) VALUES ($1, $2, $3, $4, 'targeting', $5)`,
-          [deliveryId, internalName, scenarioName, JSON.stringify(definition), DeliveryState.started],
-        );
-        return { deliveryId, internalName };
-      });
+      const recorded = await withTransaction(deps.pool, (client) => recordDeliveryJob(client, { template: scenarioName, definition }));
       deps.logger.info({ event: 'delivery.submitted', ...recorded, template: scenarioName }, 'delivery recorded');
       await deps.publisher.publish(recorded.deliveryId).catch((err: unknown) => deps.logger.warn({ event: 'delivery.publish_failed', deliveryId: recorded.deliveryId, err }, 'state not published yet; retried by the worker'));
       deps.wake();

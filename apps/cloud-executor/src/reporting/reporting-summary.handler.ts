@@ -1,29 +1,19 @@
 import { reportingSummaryParamsSchema, type DeliveryReport, type EventTypeReport, type ReportingSummary } from '@cap/contracts';
 import { errors } from '@cap/platform-errors';
 import type { Pool } from '@cap/platform-postgres';
+import type { DeliveryJobFailureCounters } from '../delivery/delivery-job.row';
 
 const DAY_MS = 86_400_000;
 const DEFAULT_DAYS = 7;
 const DEFAULT_LIMIT = 50;
 
-interface JobRow {
+interface JobRow extends DeliveryJobFailureCounters {
   delivery_id: string;
   internal_name: string;
   template_name: string;
   label: string | null;
-  state: number;
-  failure_text: string | null;
   created_at: Date;
   finished_at: Date | null;
-  targeted: number;
-  excluded: number;
-  to_deliver: number;
-  processed: number;
-  success: number;
-  error: number;
-  error_rendering: number;
-  error_refused: number;
-  error_unreachable: number;
   retry_pending: number;
 }
 

@@ -98,13 +98,13 @@ export interface ResultBuilder<T> {
 }
 
 /**
- * Same document as shapeRows(shape, allRows), built chunk by chunk: a select's row elements are made as each
- * chunk arrives, so the caller never holds more raw rows than one chunk; the other operations keep only the
- * first row (they read at most one).
+ * A builder over a select's rows, chunk by chunk: each row element is made as its chunk arrives and handed to
+ * `keep` (the caller decides what is held: the element, or its text); the other operations keep only the first
+ * row (they read at most one) and are shaped by shapeRows() at the end.
  */
-export function createResultBuilder(shape: ResultShape): ResultBuilder<XmlElement> {
+function createChunkedBuilder<T, K>(shape: ResultShape, keep: (row: XmlElement) => K, collection: (kept: K[]) => T, single: (doc: XmlElement) => T): ResultBuilder<T> {
   const plan = getShapePlan(shape);
-  const children: XmlElement[] = [];
+  const kept: K[] = [];
   let first: ResultRow | undefined;
   return {
     add(rows) {
@@ -112,13 +112,26 @@ export function createResultBuilder(shape: ResultShape): ResultBuilder<XmlElemen
         if (first === undefined && rows.length > 0) first = rows[0];
         return;
       }
-      for (let i = 0; i < rows.length; i++) children.push(buildElement(plan, rows[i]!, false, true)!);
+      for (let i = 0; i < rows.length; i++) kept.push(keep(buildElement(plan, rows[i]!, false, true)!));
     },
     build() {
-      if (shape.operation !== 'select') return shapeRows(shape, first === undefined ? [] : [first]);
-      return xml(`${shape.rowName}-collection`, {}, children, '');
+      if (shape.operation !== 'select') return single(shapeRows(shape, first === undefined ? [] : [first]));
+      return collection(kept);
     },
   };
+}
+
+/**
+ * Same document as shapeRows(shape, allRows), built chunk by chunk: a select's row elements are made as each
+ * chunk arrives, so the caller never holds more raw rows than one chunk.
+ */
+export function createResultBuilder(shape: ResultShape): ResultBuilder<XmlElement> {
+  return createChunkedBuilder(
+    shape,
+    (row) => row,
+    (children) => xml(`${shape.rowName}-collection`, {}, children, ''),
+    (doc) => doc,
+  );
 }
 
 /**
@@ -127,21 +140,11 @@ export function createResultBuilder(shape: ResultShape): ResultBuilder<XmlElemen
  * tree), so a batch read holds one chunk of raw rows plus the text of the page so far.
  */
 export function createResultTextBuilder(shape: ResultShape): ResultBuilder<string> {
-  const plan = getShapePlan(shape);
-  const parts: string[] = [];
-  let first: ResultRow | undefined;
-  return {
-    add(rows) {
-      if (shape.operation !== 'select') {
-        if (first === undefined && rows.length > 0) first = rows[0];
-        return;
-      }
-      for (let i = 0; i < rows.length; i++) parts.push(serializeXml(buildElement(plan, rows[i]!, false, true)!));
-    },
-    build() {
-      if (shape.operation !== 'select') return serializeXml(shapeRows(shape, first === undefined ? [] : [first]));
-      const root = `${shape.rowName}-collection`;
-      return parts.length === 0 ? `<${root}/>` : `<${root}>${parts.join('')}</${root}>`;
-    },
-  };
+  const root = `${shape.rowName}-collection`;
+  return createChunkedBuilder(
+    shape,
+    (row) => serializeXml(row),
+    (parts) => (parts.length === 0 ? `<${root}/>` : `<${root}>${parts.join('')}</${root}>`),
+    (doc) => serializeXml(doc),
+  );
 }
