@@ -271,11 +271,13 @@ describe('staging-sync reliability (R2) on a broker of its own', () => {
     const client = await sdk.init(sdk.ConnectionParameters.ofUserAndPassword(platform.gatewayUrl, 'admin', 'admin'));
     await client.logon();
     const writer = startWriter(client.NLWS, 'r2', 2, 20);
-    await sleep(1_500);
+    // Traffic before the restart and after it (the platform has recovered), whatever the machine's speed.
+    await waitFor('calls acknowledged before the restart', () => writer.stats().acknowledged >= 10, { timeoutMs: 30_000, intervalMs: 50 });
     broker.stop();
     await sleep(2_000);
     broker.start();
-    await sleep(4_000);
+    const beforeRecovery = writer.stats().acknowledged;
+    await waitFor('calls acknowledged after the restart', () => writer.stats().acknowledged >= beforeRecovery + 5, { timeoutMs: 60_000, intervalMs: 100 });
     await writer.stop();
     await waitForDrain(local, 90_000);
     expect(await compare(cloud, 'r2', writer.expected)).toEqual(NO_PROBLEMS);
