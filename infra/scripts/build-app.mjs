@@ -15,8 +15,12 @@ export const APPS = ['api-gateway', 'local-store', 'staging-sync', 'cloud-execut
 // its RSS under the 150 MB target (P1: ~130 MB under saturation; docs/benchmarks.md); 192 MB of old space still
 // parses the largest body it accepts (8 MiB). A smaller young generation (--max-semi-space-size=2) saved another
 // 30 MB but cost ~25 % of its throughput in scavenges (session 3 measurement), so V8's default is kept.
+// staging-sync holds a whole batch (thousands of decoded changes) across each cloud round trip, so every
+// scavenge copied it: a 64 MB semi-space makes scavenges ~3× rarer (GC time 1.9 s → 0.8 s per 100,000 rows,
+// P3 in docs/benchmarks.md, session 4) for a larger but bounded young generation.
 export const NODE_FLAGS = {
   'api-gateway': ['--max-old-space-size=192'],
+  'staging-sync': ['--max-semi-space-size=64'],
 };
 
 // Worker-thread entries of an app (files named *.thread.ts under src/), by output name (workflow-script.thread).

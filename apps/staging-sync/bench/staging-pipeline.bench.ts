@@ -98,6 +98,8 @@ async function syncThroughput(workers: number): Promise<{ workers: number; rows:
           CLOUD_DATABASE_URL: platform.cloudDb.url,
           NODE_ENV: 'production',
           LOG_LEVEL: 'warn',
+          // SYNC_* settings of the bench's own environment reach the workers (to compare batch sizes, concurrency…).
+          ...Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('SYNC_'))),
         }),
       );
     }

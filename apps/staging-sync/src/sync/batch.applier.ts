@@ -63,7 +63,7 @@ export function classify(err: unknown): unknown {
  * fails, its transaction rolls the watermarks back with everything else.
  */
 async function advanceWatermarks(client: PoolClient, entries: { source: string; keyText: string; seq: bigint }[]): Promise<Map<string, bigint>> {
-  const sorted = [...entries].sort((a, b) => (a.source + '\u0000' + a.keyText < b.source + '\u0000' + b.keyText ? -1 : 1));
+  const sorted = entries.map((e) => ({ ...e, order: watermarkId(e.source, e.keyText) })).sort((a, b) => (a.order < b.order ? -1 : a.order > b.order ? 1 : 0));
   const { rows } = await client.query<{ schema_name: string; record_key: string; prev: string }>(
     `INSERT INTO cap_sync_watermark AS w (schema_name, record_key, seq, prev_seq)
      SELECT x.s, x.k, x.seq, -1 FROM unnest($1::text[], $2::text[], $3::bigint[]) WITH ORDINALITY AS x(s, k, seq, n) ORDER BY x.n
@@ -77,19 +77,20 @@ async function advanceWatermarks(client: PoolClient, entries: { source: string; 
 
 async function applyRecords(client: PoolClient, tables: ReadonlyMap<string, CloudTable>, changes: RecordChange[], outcome: ApplyOutcome): Promise<void> {
   const newest = new Map<string, { source: string; keyText: string; seq: bigint }>();
-  for (const c of changes) {
-    const keyText = keyTextOf(c.keyColumns, c.record);
+  const keyTexts = changes.map((c) => keyTextOf(c.keyColumns, c.record));
+  for (let i = 0; i < changes.length; i++) {
+    const c = changes[i]!;
+    const keyText = keyTexts[i]!;
     const id = watermarkId(c.source, keyText);
     const seq = BigInt(c.seq);
     const known = newest.get(id);
     if (!known || seq > known.seq) newest.set(id, { source: c.source, keyText, seq });
   }
   const watermarks = await advanceWatermarks(client, [...newest.values()]);
-  const { folded, stale } = foldChanges(changes, watermarks);
+  const { folded, stale } = foldChanges(changes, watermarks, keyTexts);
   outcome.stale += stale;
 
-  const bySchema = new Map<string, FoldedChange[]>();
-  for (const f of folded) bySchema.set(f.schema, [...(bySchema.get(f.schema) ?? []), f]);
+  const bySchema = group(folded, (f) => f.schema);
   for (const [schema, list] of bySchema) {
     const table = tables.get(schema);
     if (!table) throw poison('XTK-170101', `schema ${schema} has no table in the cloud database`);

@@ -35,39 +35,45 @@ export function textOf(value: unknown): string | null {
  * after a delete re-creates the row with the later fields only. Changes at or below the key's watermark
  * (already applied: a redelivery) are dropped, so an older change never overwrites a newer one.
  */
-export function foldChanges(changes: RecordChange[], watermarks: ReadonlyMap<string, bigint>): { folded: FoldedChange[]; stale: number } {
-  const byKey = new Map<string, RecordChange[]>();
-  for (const c of changes) {
-    const id = `${c.source}\u0000${keyTextOf(c.keyColumns, c.record)}`;
-    const list = byKey.get(id) ?? [];
-    list.push(c);
-    byKey.set(id, list);
+export function foldChanges(changes: RecordChange[], watermarks: ReadonlyMap<string, bigint>, keyTexts?: readonly string[]): { folded: FoldedChange[]; stale: number } {
+  // Key text and sequence are worked out once per change (a batch holds thousands; most keys come once).
+  const byKey = new Map<string, { keyText: string; items: { change: RecordChange; seq: bigint }[] }>();
+  for (let i = 0; i < changes.length; i++) {
+    const c = changes[i]!;
+    const keyText = keyTexts?.[i] ?? keyTextOf(c.keyColumns, c.record);
+    const id = watermarkId(c.source, keyText);
+    const entry = byKey.get(id);
+    const item = { change: c, seq: BigInt(c.seq) };
+    if (entry) entry.items.push(item);
+    else byKey.set(id, { keyText, items: [item] });
   }
   const folded: FoldedChange[] = [];
   let stale = 0;
-  for (const list of byKey.values()) {
-    list.sort((a, b) => (BigInt(a.seq) < BigInt(b.seq) ? -1 : BigInt(a.seq) > BigInt(b.seq) ? 1 : 0));
-    const first = list[0]!;
-    const keyText = keyTextOf(first.keyColumns, first.record);
-    const watermark = watermarks.get(watermarkId(first.source, keyText)) ?? -1n;
+  for (const [id, { keyText, items }] of byKey) {
+    if (items.length > 1) items.sort((a, b) => (a.seq < b.seq ? -1 : a.seq > b.seq ? 1 : 0));
+    const watermark = watermarks.get(id) ?? -1n;
     let state: FoldedChange | undefined;
-    for (const c of list) {
-      const seq = BigInt(c.seq);
+    for (const { change: c, seq } of items) {
       if (seq <= watermark || (state && seq === state.seq)) {
         stale++;
         continue;
       }
+      // A change naming no fields writes its whole record as it came: no copy needed.
       const fields = c.op === 'delete' ? [...c.keyColumns] : (c.fields ?? Object.keys(c.record));
-      const record = Object.fromEntries(fields.map((f) => [f, c.record[f] ?? null]));
-      const base = { schema: c.schema, source: c.source, keyColumns: c.keyColumns, keyText, seq, recordedAt: c.recordedAt };
-      if (c.op === 'delete') state = { ...base, op: 'delete', fields, record };
-      else if (!state) state = { ...base, op: 'upsert', fields, record };
-      else if (state.op === 'delete') state = { ...base, op: 'replace', fields, record };
-      else state = { ...base, op: state.op, fields: [...new Set([...state.fields, ...fields])], record: { ...state.record, ...record } };
+      const record = c.op !== 'delete' && !c.fields ? c.record : Object.fromEntries(fields.map((f) => [f, c.record[f] ?? null]));
+      // Built as literals, not by spreading a shared base: a spread of a computed object is the slow path in V8.
+      if (c.op === 'delete') state = folding(c, keyText, seq, 'delete', fields, record);
+      else if (!state) state = folding(c, keyText, seq, 'upsert', fields, record);
+      else if (state.op === 'delete') state = folding(c, keyText, seq, 'replace', fields, record);
+      else state = folding(c, keyText, seq, state.op, [...new Set([...state.fields, ...fields])], { ...state.record, ...record });
     }
     if (state) folded.push(state);
   }
   return { folded, stale };
+}
+
+function folding(c: RecordChange, keyText: string, seq: bigint, op: FoldedChange['op'], fields: string[], record: Record<string, unknown>): FoldedChange {
+  return { schema: c.schema, source: c.source, keyColumns: c.keyColumns, keyText, seq, op, fields, record, recordedAt: c.recordedAt };
 }
 
 export function watermarkId(source: string, keyText: string): string {

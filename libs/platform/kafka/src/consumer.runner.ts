@@ -171,7 +171,6 @@ export async function runBatchConsumer<T>(messaging: Messaging, options: BatchCo
   const logger = messaging.logger.child({ consumerGroup: options.groupId, topics: options.topics.map((t) => t.name) });
   let stopping = false;
   const byName = new Map(options.topics.map((t) => [messaging.topicName(t), t]));
-  const originals = new WeakMap<IncomingMessage<T>, OriginalMessage>();
   const retryDelay = { attempts: 0, initialDelayMs: options.retryDelayMs?.initial ?? 200, maxDelayMs: options.retryDelayMs?.max ?? 5_000 };
 
   const eachBatch: EachBatchHandler = async ({ batch, resolveOffset, heartbeat, commitOffsetsIfNecessary, isRunning, isStale }) => {
@@ -181,6 +180,9 @@ export async function runBatchConsumer<T>(messaging: Messaging, options: BatchCo
       if (!live()) return;
       const chunk = batch.messages.slice(from, from + options.maxBatchSize);
       const decoded: IncomingMessage<T>[] = [];
+      // The raw messages, for dead-lettering; a plain Map that lives as long as the chunk (a WeakMap entry per
+      // message cost the garbage collector more than decoding it).
+      const originals = new Map<IncomingMessage<T>, OriginalMessage>();
       for (const message of chunk) {
         try {
           const incoming: IncomingMessage<T> = {
@@ -200,7 +202,7 @@ export async function runBatchConsumer<T>(messaging: Messaging, options: BatchCo
         }
       }
       if (decoded.length > 0) {
-        const done = await applyWithRetry(decoded, live, heartbeat);
+        const done = await applyWithRetry(decoded, originals, live, heartbeat);
         if (!done) return; // partition lost or stopping: leave the chunk uncommitted
       }
       resolveOffset(chunk[chunk.length - 1]!.offset);
@@ -210,7 +212,7 @@ export async function runBatchConsumer<T>(messaging: Messaging, options: BatchCo
   };
 
   /** True when every message is applied or dead-lettered; false when we gave the partition up first. */
-  async function applyWithRetry(messages: IncomingMessage<T>[], live: () => boolean, heartbeat: () => Promise<void>): Promise<boolean> {
+  async function applyWithRetry(messages: IncomingMessage<T>[], originals: ReadonlyMap<IncomingMessage<T>, OriginalMessage>, live: () => boolean, heartbeat: () => Promise<void>): Promise<boolean> {
     for (let attempt = 1; ; attempt++) {
       try {
         await options.handleBatch(messages);
@@ -225,7 +227,7 @@ export async function runBatchConsumer<T>(messaging: Messaging, options: BatchCo
           }
           // A poison message somewhere: apply one by one, so the others still land.
           for (const m of messages) {
-            if (!(await applyWithRetry([m], live, heartbeat))) return false;
+            if (!(await applyWithRetry([m], originals, live, heartbeat))) return false;
           }
           return true;
         }
