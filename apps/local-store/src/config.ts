@@ -6,6 +6,14 @@ const shape = {
   DB_POOL_MAX: field.positiveInt(10),
   MIGRATE_ON_START: field.boolean(true),
   KAFKA_ENSURE_TOPICS: field.boolean(true),
+  /**
+   * Group commit of unitary writes (Ingest, IngestExt, one-record Write): writes that arrive while
+   * WRITE_GROUP_CONCURRENCY transactions run are committed together, up to this many in one transaction
+   * (1 = every write in its own transaction). Each write stays atomic: a failing one never takes others down.
+   */
+  WRITE_GROUP_MAX: field.positiveInt(64),
+  /** Write transactions running at once (keep below DB_POOL_MAX: reads, the relay and acks use the pool too). */
+  WRITE_GROUP_CONCURRENCY: field.positiveInt(4),
   /** Rows a queryDef returns when it sets no lineCount (the SDK documents Campaign's default of 200) … */
   QUERY_DEFAULT_LINE_COUNT: field.positiveInt(200),
   /** … and the most it may ask for (use paging with startLine, or a workflow, beyond). */

@@ -40,7 +40,13 @@ runMain(() => {
       if (config.DEV_SEED) await seedDevelopmentData(pool, schemas, { adminPassword: config.DEV_ADMIN_PASSWORD, mcPassword: config.DEV_MC_PASSWORD }, base.logger);
     },
     createHandlers: ({ pool }) => ({
-      ...createDataHandlers({ pool, schemas, database: 'local', limits: { defaultLineCount: config.QUERY_DEFAULT_LINE_COUNT, maxLineCount: config.QUERY_MAX_LINE_COUNT } }),
+      ...createDataHandlers({
+        pool,
+        schemas,
+        database: 'local',
+        limits: { defaultLineCount: config.QUERY_DEFAULT_LINE_COUNT, maxLineCount: config.QUERY_MAX_LINE_COUNT },
+        groupCommit: { maxBatch: config.WRITE_GROUP_MAX, maxConcurrent: config.WRITE_GROUP_CONCURRENCY },
+      }),
       ...createEventHandlers({ pool, schemas, cell: config.EVENT_CELL_ID }),
       ...createOperatorHandlers({ pool }),
       ...createOptionHandlers({ pool }),

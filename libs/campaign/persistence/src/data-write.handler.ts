@@ -5,8 +5,8 @@ import { compileWritePlan, planWrite, WriteError, type WriteMode } from '@cap/ca
 import { parseXml, XmlParseError } from '@cap/campaign-xml';
 import { AppError, errors } from '@cap/platform-errors';
 import type { RpcHandler } from '@cap/platform-kafka';
-import { withTransaction, type Pool } from '@cap/platform-postgres';
-import { executeWriteSteps } from './write.executor';
+import type { Pool } from '@cap/platform-postgres';
+import { createWriteCommitter, type GroupCommitOptions } from './write.group-commit';
 
 const writeParams = z.object({
   mode: z.enum(['write', 'writeCollection', 'ingest', 'ingestExt']),
@@ -33,7 +33,8 @@ export function campaignError(code: string, message: string, faultcode: 'SOAP-EN
  * service's database. The whole document is validated and planned first, then applied in ONE transaction:
  * a bad record anywhere means nothing is written.
  */
-export function createWriteHandler(deps: { pool: Pool; schemas: ReadonlyMap<string, Schema>; database: Database }): RpcHandler {
+export function createWriteHandler(deps: { pool: Pool; schemas: ReadonlyMap<string, Schema>; database: Database; groupCommit?: GroupCommitOptions }): RpcHandler {
+  const committer = createWriteCommitter(deps.pool, deps.groupCommit ?? { maxBatch: 1, maxConcurrent: 1 });
   return async (params) => {
     const p = writeParams.safeParse(params);
     if (!p.success) throw errors.invalidRequest('data.write parameters', p.error.issues[0]?.message ?? 'rejected');
@@ -54,7 +55,7 @@ export function createWriteHandler(deps: { pool: Pool; schemas: ReadonlyMap<stri
       throw err;
     }
     try {
-      const counts = await withTransaction(deps.pool, (client) => executeWriteSteps(client, steps));
+      const counts = await committer.commit(steps);
       return { generatedIds: plans.flatMap((pl) => (pl.generatedId ? [pl.generatedId] : [])), ...counts } satisfies WriteResult;
     } catch (err) {
       if (err instanceof WriteError) throw campaignError(err.code, err.message, err.code === 'PGS-220000' ? 'SOAP-ENV:Server' : 'SOAP-ENV:Client');

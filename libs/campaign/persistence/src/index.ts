@@ -8,3 +8,4 @@ export { createQueryHandler, type KeysetPaging, type PageMode, type QueryLimits,
 export { createDeleteCollectionHandler } from './data-delete.handler';
 export { createDataHandlers } from './data.handlers';
 export { createPageCursorCache, getPageQueryKey, type PageCursor, type PageCursorCache, type PageCursorCacheOptions } from './page-cursor.cache';
+export { createWriteCommitter, type GroupCommitOptions, type WriteCommitter, type WriteCounts } from './write.group-commit';
