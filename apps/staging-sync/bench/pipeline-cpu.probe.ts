@@ -1,7 +1,7 @@
 /**
  * Where the CPU of a unitary call goes, process by process (a diagnosis, not a benchmark: `npm run bench` does
  * not run it). `npx tsx apps/staging-sync/bench/pipeline-cpu.probe.ts [Ingest|GetOption] [--connections 20]
- * [--seconds 10]` after `node infra/scripts/build-app.mjs all`.
+ * [--seconds 10] [--env NAME=value …]` after `node infra/scripts/build-app.mjs all`.
  *
  * Starts the four services on the real infrastructure (own databases and topic prefix), logs on, warms up, then
  * saturates the gateway with one xtk:session method (autocannon, closed loop) and reads the CPU time of every
@@ -29,6 +29,8 @@ const { values: args, positionals } = parseArgs({
     seconds: { type: 'string', default: '10' },
     // Which services run (api-gateway and local-store are needed; leave out staging-sync to see the write path alone).
     apps: { type: 'string', default: 'local-store,cloud-executor,staging-sync,api-gateway' },
+    // Extra settings for every service, to compare (e.g. --env WRITE_GROUP_MAX=1); repeatable.
+    env: { type: 'string', multiple: true, default: [] },
   },
 });
 const METHOD = positionals[0] === 'GetOption' ? 'GetOption' : 'Ingest';
@@ -50,7 +52,7 @@ async function main(): Promise<void> {
   writeFileSync(limits, JSON.stringify({ windowMs: 1000, default: { limit: 100 }, apis: { [`xtk:session#${METHOD}`]: { limit: 100_000 } } }));
   const platform = await startTestPlatform({
     apps: args.apps!.split(',') as AppName[],
-    env: { NODE_ENV: 'production', LOG_LEVEL: 'warn' },
+    env: { NODE_ENV: 'production', LOG_LEVEL: 'warn', ...Object.fromEntries(args.env!.map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)])) },
     envFor: { 'api-gateway': { RATE_LIMITS_FILE: limits } },
   });
   try {

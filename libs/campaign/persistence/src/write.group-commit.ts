@@ -1,4 +1,4 @@
-import type { WriteStep } from '@cap/campaign-write';
+import type { SqlStatement, WriteStep } from '@cap/campaign-write';
 import { withTransaction, type Pool, type PoolClient } from '@cap/platform-postgres';
 import { executeWriteSteps } from './write.executor';
 
@@ -49,11 +49,7 @@ export function createWriteCommitter(pool: Pool, options: GroupCommitOptions): W
     }
     let counts: WriteCounts[];
     try {
-      counts = await withTransaction(pool, async (client: PoolClient) => {
-        const out: WriteCounts[] = [];
-        for (const item of group) out.push(await executeWriteSteps(client, item.steps));
-        return out;
-      });
+      counts = await withTransaction(pool, (client: PoolClient) => applyGroup(client, group.map((item) => item.steps)));
     } catch {
       // Nothing of the group was committed: each write again, on its own, for its own outcome.
       await Promise.all(group.map((item) => alone(item.steps).then(item.resolve, item.reject)));
@@ -82,4 +78,57 @@ export function createWriteCommitter(pool: Pool, options: GroupCommitOptions): W
       });
     },
   };
+}
+
+/** Rows one merged INSERT carries at most (PostgreSQL takes up to 65,535 parameters per statement). */
+const MAX_MERGED_ROWS = 500;
+const MAX_PARAMS = 65_535;
+/** A one-row `INSERT INTO "t" (…) VALUES (…)` whose values are bound parameters, casts and sub-selects (never literals). */
+const SINGLE_ROW_INSERT = /^INSERT INTO "[A-Za-z0-9_]+" \([^)]*\) VALUES (\((?:[^']*)\))$/;
+
+/**
+ * Applies a group's writes in the caller's transaction. Writes that are one plain one-row INSERT each (an
+ * Ingest of one record) are merged by statement text into multi-row INSERTs — one round trip, one plan,
+ * for the lot — in the order they came; the others run step by step. Returns each write's counts.
+ */
+export async function applyGroup(client: PoolClient, writes: WriteStep[][]): Promise<WriteCounts[]> {
+  const counts: WriteCounts[] = writes.map(() => ({ inserted: 0, updated: 0, deleted: 0 }));
+  const mergeable = new Map<string, number[]>();
+  for (let i = 0; i < writes.length; i++) {
+    const steps = writes[i]!;
+    const only = steps.length === 1 ? steps[0]! : undefined;
+    if (only?.kind === 'exec' && !only.requireRow && SINGLE_ROW_INSERT.test(only.statement.sql)) {
+      const list = mergeable.get(only.statement.sql);
+      if (list) list.push(i);
+      else mergeable.set(only.statement.sql, [i]);
+    } else {
+      counts[i] = await executeWriteSteps(client, steps);
+    }
+  }
+  for (const [sql, indexes] of mergeable) {
+    const perRow = (writes[indexes[0]!]![0] as { statement: SqlStatement }).statement.params.length;
+    const chunk = Math.max(1, Math.min(MAX_MERGED_ROWS, Math.floor(MAX_PARAMS / Math.max(1, perRow))));
+    for (let from = 0; from < indexes.length; from += chunk) {
+      const part = indexes.slice(from, from + chunk);
+      const statement = part.length === 1 ? (writes[part[0]!]![0] as { statement: SqlStatement }).statement : mergeInserts(sql, part.map((i) => (writes[i]![0] as { statement: SqlStatement }).statement.params));
+      await executeWriteSteps(client, [{ kind: 'exec', schema: '', statement }]);
+      for (const i of part) counts[i]!.inserted += 1;
+    }
+  }
+  return counts;
+}
+
+/** One INSERT of many rows from one-row INSERTs of the same text: each row's `$n` moved past the rows before it. */
+export function mergeInserts(sql: string, rows: SqlStatement['params'][]): SqlStatement {
+  const match = SINGLE_ROW_INSERT.exec(sql);
+  if (!match) throw new Error('not a one-row INSERT … VALUES (…)');
+  const tuple = match[1]!;
+  const head = sql.slice(0, sql.length - tuple.length);
+  const params: SqlStatement['params'] = [];
+  const tuples = rows.map((row) => {
+    const offset = params.length;
+    params.push(...row);
+    return tuple.replace(/\$(\d+)/g, (_, n: string) => `$${Number(n) + offset}`);
+  });
+  return { sql: head + tuples.join(', '), params };
 }

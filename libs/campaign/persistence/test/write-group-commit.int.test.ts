@@ -1,0 +1,79 @@
+import type { WriteStep } from '@cap/campaign-write';
+import { createLogger } from '@cap/platform-logger';
+import { createPool, type Pool } from '@cap/platform-postgres';
+import { createTestDatabase, type TestDatabase } from '@cap/platform-testing';
+import { createWriteCommitter, DatabaseWriteError } from '../src/index';
+
+const logger = createLogger({ service: 'group-commit-test', level: 'silent' });
+
+/** One Ingest-like write: a one-row INSERT into the staging-like table. */
+const ingest = (email: string): WriteStep[] => [
+  { kind: 'exec', schema: 'test:stg', statement: { sql: 'INSERT INTO "stg" ("email", "fields") VALUES ($1, $2::text[])', params: [email, '{email}'] } },
+];
+
+describe('group commit of unitary writes against PostgreSQL', () => {
+  let db: TestDatabase;
+  let pool: Pool;
+
+  beforeAll(async () => {
+    db = await createTestDatabase('cap_group_commit');
+    pool = createPool({ url: db.url, max: 6, applicationName: 'group-commit-test', logger });
+    await pool.query('CREATE TABLE stg (seq bigserial PRIMARY KEY, email text NOT NULL UNIQUE, fields text[] NOT NULL)');
+    await pool.query('CREATE TABLE other (id int PRIMARY KEY, label text)');
+  });
+  afterAll(async () => {
+    await pool.end();
+    await db.drop();
+  });
+  beforeEach(async () => {
+    await pool.query('TRUNCATE stg, other');
+  });
+
+  it('when many writes arrive at once, then each is acknowledged with its own count and every row is committed exactly once', async () => {
+    const committer = createWriteCommitter(pool, { maxBatch: 64, maxConcurrent: 2 });
+    const emails = Array.from({ length: 300 }, (_, i) => `r${i}@example.com`);
+    const results = await Promise.all(emails.map((e) => committer.commit(ingest(e))));
+    expect(results.every((r) => r.inserted === 1 && r.updated === 0 && r.deleted === 0)).toBe(true);
+    const { rows } = await pool.query<{ email: string; fields: string[] }>('SELECT email, fields FROM stg ORDER BY seq');
+    expect(rows.map((r) => r.email).sort()).toEqual([...emails].sort());
+    expect(rows.every((r) => r.fields.join() === 'email')).toBe(true);
+  });
+
+  it('when one write of a group breaks a constraint, then only that write fails, with the database error, and the others land', async () => {
+    await pool.query(`INSERT INTO stg (email, fields) VALUES ('taken@example.com', '{email}')`);
+    // One transaction at a time, so the writes submitted while the first runs are grouped together.
+    const committer = createWriteCommitter(pool, { maxBatch: 64, maxConcurrent: 1 });
+    const emails = ['first@example.com', ...Array.from({ length: 20 }, (_, i) => `ok${i}@example.com`)];
+    const pending = emails.map((e) => committer.commit(ingest(e)));
+    const bad = committer.commit(ingest('taken@example.com'));
+    pending.push(...Array.from({ length: 5 }, (_, i) => committer.commit(ingest(`late${i}@example.com`))));
+    await expect(bad).rejects.toBeInstanceOf(DatabaseWriteError);
+    await expect(bad).rejects.toThrow(/duplicate key/);
+    await Promise.all(pending);
+    const { rows } = await pool.query<{ n: string }>('SELECT count(*) AS n FROM stg');
+    expect(Number(rows[0]!.n)).toBe(1 + emails.length + 5);
+  });
+
+  it('when writes of different shapes share a group, then each keeps its own steps and its own outcome', async () => {
+    const committer = createWriteCommitter(pool, { maxBatch: 64, maxConcurrent: 1 });
+    const upsertOther = (id: number, label: string): WriteStep[] => [
+      {
+        kind: 'updateElseInsert',
+        schema: 'test:other',
+        update: { sql: 'UPDATE "other" SET "label" = $2 WHERE "id" = $1', params: [id, label] },
+        insert: { sql: 'INSERT INTO "other" ("id", "label") VALUES ($1, $2)', params: [id, label] },
+      },
+    ];
+    const blocker = committer.commit(ingest('a@example.com'));
+    const mixed = await Promise.all([committer.commit(upsertOther(1, 'one')), committer.commit(ingest('b@example.com')), committer.commit(upsertOther(1, 'uno')), committer.commit(ingest('c@example.com'))]);
+    await blocker;
+    expect(mixed.map((m) => [m.inserted, m.updated])).toEqual([
+      [1, 0],
+      [1, 0],
+      [0, 1],
+      [1, 0],
+    ]);
+    expect((await pool.query('SELECT label FROM other WHERE id = 1')).rows[0].label).toBe('uno');
+    expect(Number((await pool.query('SELECT count(*) AS n FROM stg')).rows[0].n)).toBe(3);
+  });
+});
