@@ -13,7 +13,7 @@ const shape = {
    */
   WRITE_GROUP_MAX: field.positiveInt(64),
   /** Write transactions running at once (keep below DB_POOL_MAX: reads, the relay and acks use the pool too). */
-  WRITE_GROUP_CONCURRENCY: field.positiveInt(4),
+  WRITE_GROUP_CONCURRENCY: field.positiveInt(2),
   /** Rows a queryDef returns when it sets no lineCount (the SDK documents Campaign's default of 200) … */
   QUERY_DEFAULT_LINE_COUNT: field.positiveInt(200),
   /** … and the most it may ask for (use paging with startLine, or a workflow, beyond). */

@@ -15,6 +15,8 @@ export interface IncomingMessage<T> {
   topic: string;
   partition: number;
   offset: string;
+  /** Bytes of the message value (what the message weighs in memory once decoded, roughly). */
+  size: number;
 }
 
 export interface ConsumerRunnerOptions<T> {
@@ -74,6 +76,7 @@ export async function runConsumer<T>(messaging: Messaging, options: ConsumerRunn
           topic,
           partition,
           offset: message.offset,
+          size: message.value?.length ?? 0,
         };
         for (let attempt = 1; ; attempt++) {
           try {
@@ -193,6 +196,7 @@ export async function runBatchConsumer<T>(messaging: Messaging, options: BatchCo
             topic: batch.topic,
             partition: batch.partition,
             offset: message.offset,
+            size: message.value?.length ?? 0,
           };
           originals.set(incoming, toOriginal(message, batch.partition));
           decoded.push(incoming);

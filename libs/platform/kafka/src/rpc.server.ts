@@ -18,8 +18,16 @@ export interface RpcServerOptions {
   groupId: string;
   handlers: Record<string, RpcHandler>;
   concurrency?: number;
-  /** Requests handled at once by this replica (default 64); beyond it, fetching pauses until one finishes. */
+  /**
+   * Requests handled at once by this replica (default 256); beyond it, fetching pauses until one finishes.
+   * Many small requests in flight let handlers batch their work (local-store's group commit).
+   */
   maxInFlight?: number;
+  /**
+   * Bytes of requests handled at once (default 64 MiB), so that many big documents cannot exhaust memory; a
+   * request larger than this still runs when nothing else is in flight.
+   */
+  maxInFlightBytes?: number;
 }
 
 export interface RpcServer {
@@ -38,8 +46,10 @@ export interface RpcServer {
  */
 export async function startRpcServer(messaging: Messaging, options: RpcServerOptions): Promise<RpcServer> {
   const logger = messaging.logger.child({ module: 'rpc-server', service: options.service });
-  const maxInFlight = options.maxInFlight ?? 64;
+  const maxInFlight = options.maxInFlight ?? 256;
+  const maxInFlightBytes = options.maxInFlightBytes ?? 64 * 1024 * 1024;
   let active = 0;
+  let activeBytes = 0;
   const waiting: (() => void)[] = [];
   let drained: (() => void) | undefined;
 
@@ -82,16 +92,18 @@ export async function startRpcServer(messaging: Messaging, options: RpcServerOpt
     concurrency: options.concurrency ?? options.requestTopic.partitions,
     // A brand-new group must not skip requests sent while it joined; stale ones are dropped by deadline.
     fromBeginning: true,
-    handle: async ({ envelope, correlationId }) => {
+    handle: async ({ envelope, correlationId, size }) => {
       const request = envelope.payload;
       if (Date.now() > request.deadline) {
         logger.warn({ event: 'rpc.request.expired', method: request.method }, 'request past its deadline; dropped');
         return;
       }
-      while (active >= maxInFlight) await new Promise<void>((resolve) => waiting.push(resolve));
+      while (active >= maxInFlight || (active > 0 && activeBytes + size > maxInFlightBytes)) await new Promise<void>((resolve) => waiting.push(resolve));
       active++;
+      activeBytes += size;
       void serve(request, correlationId).finally(() => {
         active--;
+        activeBytes -= size;
         waiting.shift()?.();
         if (active === 0) drained?.();
       });
