@@ -120,8 +120,9 @@ describe('staging-sync reliability (R1, R3, R6) on the shared broker', () => {
     await platform?.stop();
   });
 
-  it('R1: when staging-sync workers are SIGKILLed 20 times mid-flow while they scale between 1 and 3, then local and cloud agree row for row', async () => {
-    for (let i = 0; i < 3; i++) workers.push(await startServiceProcess('staging-sync', workerEnv()));
+  // Four workers (P4: correctness with 4 workers everywhere), each SIGKILLed and replaced in turn.
+  it('R1: when four staging-sync workers are SIGKILLed 20 times mid-flow while members leave and join, then local and cloud agree row for row', async () => {
+    for (let i = 0; i < 4; i++) workers.push(await startServiceProcess('staging-sync', workerEnv()));
     await Promise.all(workers.map((w) => w.waitUntilReady()));
     const writer = startWriter(NLWS, 'r1');
     let kills = 0;
