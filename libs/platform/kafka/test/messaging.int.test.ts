@@ -264,6 +264,49 @@ describe('Kafka messaging against the real broker', () => {
       expect(Date.now() - started).toBeLessThan(1_200);
     });
 
+    it('when requests outweigh the in-flight bounds, then the server holds the rest back (a lone oversized one still runs) and answers every one', async () => {
+      const boundedService = 'bounded-svc';
+      const boundedTopic = rpcRequestTopic(boundedService, 1);
+      await messaging.ensureTopics([boundedTopic]);
+      let active = 0;
+      let activeBytes = 0;
+      let peak = 0;
+      let peakBytes = 0;
+      let overBytesWithOthers = 0;
+      const hold = async (params: unknown) => {
+        const weight = JSON.stringify(params).length;
+        active++;
+        activeBytes += weight;
+        peak = Math.max(peak, active);
+        peakBytes = Math.max(peakBytes, activeBytes);
+        if (active > 1 && activeBytes > 40_000) overBytesWithOthers++;
+        await new Promise((r) => setTimeout(r, 150));
+        active--;
+        activeBytes -= weight;
+        return weight;
+      };
+      const bounded = await startRpcServer(messaging, { service: boundedService, requestTopic: boundedTopic, groupId: uniqueId('bounded'), handlers: { hold }, maxInFlight: 4, maxInFlightBytes: 40_000 });
+      try {
+        await bounded.ready;
+        const target = { service: boundedService, topic: boundedTopic };
+        // 12 small requests: at most 4 at once. Then 6 of ~15 kB: at most 2 at once by bytes (a message weighs a
+        // little more than its params). Then one of ~60 kB, over the byte bound on its own: it runs alone.
+        const small = await Promise.all(Array.from({ length: 12 }, (_, i) => client.request(target, 'hold', { i }, { timeoutMs: 10_000 })));
+        expect(small).toHaveLength(12);
+        expect(peak).toBe(4);
+        peak = 0;
+        const medium = await Promise.all(Array.from({ length: 6 }, () => client.request(target, 'hold', { pad: 'x'.repeat(15_000) }, { timeoutMs: 10_000 })));
+        expect(medium).toHaveLength(6);
+        expect(peak).toBe(2);
+        const big = await client.request(target, 'hold', { pad: 'y'.repeat(60_000) }, { timeoutMs: 10_000 });
+        expect(big).toBeGreaterThan(60_000);
+        expect(overBytesWithOthers).toBe(0);
+        expect(peakBytes).toBeGreaterThan(60_000);
+      } finally {
+        await bounded.stop();
+      }
+    });
+
     it('when nobody serves the topic, then the call times out at its deadline', async () => {
       const orphan = rpcRequestTopic('nobody-home', 1);
       await messaging.ensureTopics([orphan]);
