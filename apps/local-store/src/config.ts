@@ -25,7 +25,7 @@ const shape = {
   /** Relay poll interval when no NOTIFY arrives (a NOTIFY from the writing transaction wakes it at once). */
   OUTBOX_POLL_MS: field.positiveInt(500),
   /** After a NOTIFY, how long the relay waits before its round so that one round carries the rows committed meanwhile (0 = none). */
-  OUTBOX_LINGER_MS: field.nonNegativeInt(100),
+  OUTBOX_LINGER_MS: field.nonNegativeInt(20),
   /** How long StartReplicateStagingData waits for staging-sync to acknowledge the rows staged before it. */
   STAGING_FLUSH_WAIT_MS: field.positiveInt(3_000),
   /** Synced staging rows are deleted after this many seconds (unsynced rows are never deleted). */

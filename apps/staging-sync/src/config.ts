@@ -8,7 +8,7 @@ const shape = {
   /** Most change messages applied in one cloud transaction. */
   SYNC_MAX_BATCH: field.positiveInt(5_000),
   /** How long the broker may wait to fill a fetch when traffic is low (batching by time), in ms. */
-  SYNC_MAX_WAIT_MS: field.positiveInt(500),
+  SYNC_MAX_WAIT_MS: field.positiveInt(100),
   /**
    * Bytes of changes a fetch waits for, up to SYNC_MAX_WAIT_MS, before a batch is applied (batching by size).
    * 1 applies whatever has arrived at once: under a steady trickle that is one cloud transaction and one
