@@ -188,7 +188,9 @@ async function gatewayIngest() {
     await runPaced({ host: '127.0.0.1', port: Number(port), request: raw, rate: 200, durationMs: 3_000, verifyBody: isIngestAnswer });
     const syncUrl = platform.procs.get('staging-sync')!.url;
     const lagBefore = histogram(await (await fetch(`${syncUrl}/metrics`)).text(), 'cap_sync_lag_seconds');
-    const paced = await runPaced({ host: '127.0.0.1', port: Number(port), request: raw, rate: RATE, durationMs: SECONDS * 1000, verifyBody: isIngestAnswer });
+    // Keep-alive connections are opened before the clock starts (enough for RATE × a quarter second in flight):
+    // opening a hundred at once against a busy gateway cost SYN retries of 1 – 3 s, a ramp artefact.
+    const paced = await runPaced({ host: '127.0.0.1', port: Number(port), request: raw, rate: RATE, durationMs: SECONDS * 1000, warmConnections: Math.min(256, Math.ceil(RATE / 4)), verifyBody: isIngestAnswer });
     await sleep(3_000); // let the tail of the run reach the cloud DB
     const lagAfter = histogram(await (await fetch(`${syncUrl}/metrics`)).text(), 'cap_sync_lag_seconds');
     const pct = (p: number) => paced.latencies[Math.min(paced.latencies.length - 1, Math.ceil((p / 100) * paced.latencies.length) - 1)] ?? NaN;
