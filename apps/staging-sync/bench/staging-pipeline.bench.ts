@@ -2,7 +2,7 @@
  * P2–P5 — the staging pipeline (docs/targets.md). Run: `npx tsx apps/staging-sync/bench/staging-pipeline.bench.ts`
  * (also `npm run bench -- staging-pipeline`) after `node infra/scripts/build-app.mjs all`. Options:
  * `--rows <n>` (default 200000) for P3/P4, `--seconds <s>` (default 20), `--rate <n>` (default 500) and `--connections <n>` (default 100)
- * for P2/P5,
+ * for P2/P5, `--worker-env NAME=value` (repeatable) for the P3/P4 workers,
  * `--skip-sync`, `--skip-gateway`.
  *
  * P3/P4 (sync throughput): `rows` staged record changes (nms:recipient upserts by primary key, six columns,
@@ -47,6 +47,8 @@ const { values: args } = parseArgs({
     connections: { type: 'string', default: '100' },
     // Paced (open-loop) Ingest rate of the P2 latency / P5 lag run.
     rate: { type: 'string', default: '500' },
+    // Extra settings for the P3/P4 staging-sync workers, e.g. --worker-env SYNC_CONCURRENCY=4; repeatable.
+    'worker-env': { type: 'string', multiple: true, default: [] },
     'skip-sync': { type: 'boolean', default: false },
     'skip-gateway': { type: 'boolean', default: false },
   },
@@ -105,8 +107,8 @@ async function syncThroughput(workers: number): Promise<{ workers: number; rows:
           CLOUD_DATABASE_URL: platform.cloudDb.url,
           NODE_ENV: 'production',
           LOG_LEVEL: 'warn',
-          // SYNC_* settings of the bench's own environment reach the workers (to compare batch sizes, concurrency…).
-          ...Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('SYNC_'))),
+          // --worker-env NAME=value settings (to compare batch sizes, concurrency…).
+          ...Object.fromEntries(args['worker-env']!.map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)])),
         }),
       );
     }
