@@ -1,6 +1,6 @@
-import type { SqlStatement, WriteStep } from '@cap/campaign-write';
 import { withTransaction, type Pool, type PoolClient } from '@cap/platform-postgres';
-import { executeWriteSteps } from './write.executor';
+import { WriteError, type SqlStatement, type WriteStep } from '@cap/campaign-write';
+import { DatabaseWriteError, executeWriteSteps } from './write.executor';
 
 export type WriteCounts = { inserted: number; updated: number; deleted: number };
 
@@ -50,7 +50,13 @@ export function createWriteCommitter(pool: Pool, options: GroupCommitOptions): W
     let counts: WriteCounts[];
     try {
       counts = await withTransaction(pool, (client: PoolClient) => applyGroup(client, group.map((item) => item.steps)));
-    } catch {
+    } catch (err) {
+      if (!rolledBack(err)) {
+        // A lost connection (perhaps during COMMIT): whether the group was committed is unknown, so nothing is
+        // replayed — every write of it fails as a lone write would have.
+        for (const item of group) item.reject(err);
+        return;
+      }
       // Nothing of the group was committed: each write again, on its own, for its own outcome.
       await Promise.all(group.map((item) => alone(item.steps).then(item.resolve, item.reject)));
       return;
@@ -78,6 +84,16 @@ export function createWriteCommitter(pool: Pool, options: GroupCommitOptions): W
       });
     },
   };
+}
+
+/**
+ * True when a failed group certainly committed nothing: a write refused by the planner or by the database for
+ * its data (SQLSTATE 22 data, 23 integrity, 42 rules) or a transaction the server aborted (40: deadlock,
+ * serialization). A connection lost mid-way (no SQLSTATE, 08, 57) leaves the COMMIT's fate unknown.
+ */
+function rolledBack(err: unknown): boolean {
+  const state = err instanceof DatabaseWriteError ? err.sqlState : err instanceof WriteError ? 'request' : (err as { code?: unknown }).code;
+  return state === 'request' || (typeof state === 'string' && /^(22|23|40|42)/.test(state));
 }
 
 /** Rows one merged INSERT carries at most (PostgreSQL takes up to 65,535 parameters per statement). */

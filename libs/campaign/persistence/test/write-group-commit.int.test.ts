@@ -54,6 +54,18 @@ describe('group commit of unitary writes against PostgreSQL', () => {
     expect(Number(rows[0]!.n)).toBe(1 + emails.length + 5);
   });
 
+  it('when the connection is lost during a group, then its writes fail as lone writes would and none is replayed (a COMMIT may have happened)', async () => {
+    const committer = createWriteCommitter(pool, { maxBatch: 64, maxConcurrent: 1 });
+    const blocker = committer.commit(ingest('before@example.com'));
+    const killer: WriteStep[] = [{ kind: 'exec', schema: 'test:stg', statement: { sql: 'SELECT pg_terminate_backend(pg_backend_pid())', params: [] } }];
+    const group = [committer.commit(ingest('g1@example.com')), committer.commit(killer), committer.commit(ingest('g2@example.com'))];
+    await blocker;
+    const outcomes = await Promise.allSettled(group);
+    expect(outcomes.map((o) => o.status)).toEqual(['rejected', 'rejected', 'rejected']);
+    const { rows } = await pool.query<{ email: string }>('SELECT email FROM stg ORDER BY seq');
+    expect(rows.map((r) => r.email)).toEqual(['before@example.com']);
+  });
+
   it('when writes of different shapes share a group, then each keeps its own steps and its own outcome', async () => {
     const committer = createWriteCommitter(pool, { maxBatch: 64, maxConcurrent: 1 });
     const upsertOther = (id: number, label: string): WriteStep[] => [
