@@ -7,6 +7,10 @@ const shape = {
   DB_POOL_MAX: field.positiveInt(10),
   MIGRATE_ON_START: field.boolean(true),
   KAFKA_ENSURE_TOPICS: field.boolean(true),
+  /** Requests this replica handles at once; beyond, it stops fetching until one finishes (room for batching). */
+  RPC_MAX_IN_FLIGHT: field.positiveInt(256),
+  /** Bytes of requests handled at once (a bigger request runs alone), so big documents cannot exhaust memory. */
+  RPC_MAX_IN_FLIGHT_BYTES: field.positiveInt(64 * 1024 * 1024),
   /** Rows a queryDef returns when it sets no lineCount (the SDK documents Campaign's default of 200) … */
   QUERY_DEFAULT_LINE_COUNT: field.positiveInt(200),
   /** … and the most it may ask for (use paging with startLine, or a workflow, beyond). */

@@ -6,6 +6,10 @@ const shape = {
   DB_POOL_MAX: field.positiveInt(10),
   MIGRATE_ON_START: field.boolean(true),
   KAFKA_ENSURE_TOPICS: field.boolean(true),
+  /** Requests this replica handles at once; beyond, it stops fetching until one finishes (room for batching). */
+  RPC_MAX_IN_FLIGHT: field.positiveInt(256),
+  /** Bytes of requests handled at once (a bigger request runs alone), so big documents cannot exhaust memory. */
+  RPC_MAX_IN_FLIGHT_BYTES: field.positiveInt(64 * 1024 * 1024),
   /**
    * Group commit of unitary writes (Ingest, IngestExt, one-record Write): writes that arrive while
    * WRITE_GROUP_CONCURRENCY transactions run are committed together, up to this many in one transaction

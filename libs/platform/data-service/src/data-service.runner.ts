@@ -8,6 +8,8 @@ export interface DataServiceConfig extends BaseServiceConfig {
   DB_POOL_MAX: number;
   MIGRATE_ON_START: boolean;
   KAFKA_ENSURE_TOPICS: boolean;
+  RPC_MAX_IN_FLIGHT: number;
+  RPC_MAX_IN_FLIGHT_BYTES: number;
 }
 
 export interface DataServiceContext {
@@ -75,6 +77,8 @@ export function runDataService(options: DataServiceOptions): void {
         service: options.service,
         requestTopic: options.requestTopic,
         groupId: options.service,
+        maxInFlight: config.RPC_MAX_IN_FLIGHT,
+        maxInFlightBytes: config.RPC_MAX_IN_FLIGHT_BYTES,
         handlers: {
           ...options.createHandlers({ base, pool }),
           // Proves a request reached this service and that its database answers (dbSleepMs: diagnostics).
