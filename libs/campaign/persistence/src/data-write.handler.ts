@@ -35,7 +35,7 @@ export function campaignError(code: string, message: string, faultcode: 'SOAP-EN
  */
 export function createWriteHandler(deps: { pool: Pool; schemas: ReadonlyMap<string, Schema>; database: Database; groupCommit?: GroupCommitOptions }): RpcHandler {
   const committer = createWriteCommitter(deps.pool, deps.groupCommit ?? { maxBatch: 1, maxConcurrent: 1 });
-  return async (params) => {
+  return async (params, ctx) => {
     const p = writeParams.safeParse(params);
     if (!p.success) throw errors.invalidRequest('data.write parameters', p.error.issues[0]?.message ?? 'rejected');
     let steps;
@@ -55,7 +55,7 @@ export function createWriteHandler(deps: { pool: Pool; schemas: ReadonlyMap<stri
       throw err;
     }
     try {
-      const counts = await committer.commit(steps);
+      const counts = await committer.commit(steps, ctx?.deadline);
       return { generatedIds: plans.flatMap((pl) => (pl.generatedId ? [pl.generatedId] : [])), ...counts } satisfies WriteResult;
     } catch (err) {
       if (err instanceof WriteError) throw campaignError(err.code, err.message, err.code === 'PGS-220000' ? 'SOAP-ENV:Server' : 'SOAP-ENV:Client');

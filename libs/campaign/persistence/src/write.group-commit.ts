@@ -1,3 +1,4 @@
+import { AppError, ErrorCodes } from '@cap/platform-errors';
 import { withTransaction, type Pool, type PoolClient } from '@cap/platform-postgres';
 import { WriteError, type SqlStatement, type WriteStep } from '@cap/campaign-write';
 import { DatabaseWriteError, executeWriteSteps } from './write.executor';
@@ -14,12 +15,16 @@ export interface GroupCommitOptions {
 }
 
 export interface WriteCommitter {
-  /** Applies one write's steps atomically; resolves once they are committed. */
-  commit(steps: WriteStep[]): Promise<WriteCounts>;
+  /**
+   * Applies one write's steps atomically; resolves once they are committed. A write still waiting for its
+   * group when `deadline` (epoch ms: when its caller stops waiting) has passed is not applied at all.
+   */
+  commit(steps: WriteStep[], deadline?: number): Promise<WriteCounts>;
 }
 
 interface Queued {
   steps: WriteStep[];
+  deadline: number | undefined;
   resolve(counts: WriteCounts): void;
   reject(err: unknown): void;
 }
@@ -41,7 +46,16 @@ export function createWriteCommitter(pool: Pool, options: GroupCommitOptions): W
   const maxSteps = options.maxStepsPerWrite ?? 8;
   const alone = (steps: WriteStep[]) => withTransaction(pool, (client) => executeWriteSteps(client, steps));
 
-  const runGroup = async (group: Queued[]) => {
+  const runGroup = async (waited: Queued[]) => {
+    // A caller that has stopped waiting was told its call timed out: applying its write now would make a
+    // write it believes failed. Dropped before its transaction begins, it is not half-anything.
+    const now = Date.now();
+    const group = waited.filter((item) => {
+      if (item.deadline === undefined || item.deadline > now) return true;
+      item.reject(deadlinePassed());
+      return false;
+    });
+    if (group.length === 0) return;
     if (group.length === 1) {
       const [only] = group;
       await alone(only!.steps).then(only!.resolve, only!.reject);
@@ -76,14 +90,24 @@ export function createWriteCommitter(pool: Pool, options: GroupCommitOptions): W
   };
 
   return {
-    commit(steps) {
+    commit(steps, deadline) {
       if (options.maxBatch <= 1 || steps.length > maxSteps) return alone(steps);
       return new Promise<WriteCounts>((resolve, reject) => {
-        queue.push({ steps, resolve, reject });
+        queue.push({ steps, deadline, resolve, reject });
         pump();
       });
     },
   };
+}
+
+function deadlinePassed(): AppError {
+  return new AppError({
+    code: ErrorCodes.RPC_TIMEOUT,
+    message: 'The write was not applied: its caller stopped waiting before its turn came',
+    retriable: true,
+    httpStatus: 504,
+    soapFaultCode: 'SOAP-ENV:Server',
+  });
 }
 
 /**

@@ -1,4 +1,5 @@
 import type { WriteStep } from '@cap/campaign-write';
+import { ErrorCodes } from '@cap/platform-errors';
 import { createLogger } from '@cap/platform-logger';
 import { createPool, type Pool } from '@cap/platform-postgres';
 import { createTestDatabase, type TestDatabase } from '@cap/platform-testing';
@@ -64,6 +65,21 @@ describe('group commit of unitary writes against PostgreSQL', () => {
     expect(outcomes.map((o) => o.status)).toEqual(['rejected', 'rejected', 'rejected']);
     const { rows } = await pool.query<{ email: string }>('SELECT email FROM stg ORDER BY seq');
     expect(rows.map((r) => r.email)).toEqual(['before@example.com']);
+  });
+
+  it('when a queued write\'s caller has stopped waiting by its turn, then it is not applied, and the others are', async () => {
+    const committer = createWriteCommitter(pool, { maxBatch: 64, maxConcurrent: 1 });
+    const slow: WriteStep[] = [{ kind: 'exec', schema: 'test:stg', statement: { sql: 'SELECT pg_sleep(0.4)', params: [] } }];
+    const blocker = committer.commit(slow);
+    const expired = committer.commit(ingest('expired@example.com'), Date.now() + 50);
+    const waiting = committer.commit(ingest('waiting@example.com'), Date.now() + 30_000);
+    const unbounded = committer.commit(ingest('unbounded@example.com'));
+    await blocker;
+    await expect(expired).rejects.toMatchObject({ code: ErrorCodes.RPC_TIMEOUT, retriable: true });
+    await expect(waiting).resolves.toMatchObject({ inserted: 1 });
+    await expect(unbounded).resolves.toMatchObject({ inserted: 1 });
+    const { rows } = await pool.query<{ email: string }>('SELECT email FROM stg ORDER BY email');
+    expect(rows.map((r) => r.email)).toEqual(['unbounded@example.com', 'waiting@example.com']);
   });
 
   it('when writes of different shapes share a group, then each keeps its own steps and its own outcome', async () => {
