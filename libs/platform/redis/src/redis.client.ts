@@ -3,6 +3,9 @@ import type { Logger } from '@cap/platform-logger';
 
 export type RedisClient = ReturnType<typeof createClient>;
 
+const WATCHDOG_INTERVAL_MS = 5_000;
+const STUCK_AFTER_MS = 2_000;
+
 export interface RedisOptions {
   url: string;
   logger: Logger;
@@ -43,6 +46,34 @@ export async function createRedis(options: RedisOptions): Promise<RedisClient> {
     }
   });
   client.on('ready', () => logger.info({ event: 'redis.connection.ready' }, 'Redis ready'));
+  // Watchdog: a connection that says it is ready but leaves a PING unanswered is stuck (seen after a reconnect
+  // racing a dependency that went away and came back within milliseconds): it is dropped and reopened, so the
+  // service heals by itself instead of waiting on it forever.
+  let probing = false;
+  const watchdog = setInterval(() => {
+    if (probing || !client.isReady) return;
+    probing = true;
+    let timer: NodeJS.Timeout | undefined;
+    // setImmediate after the timer: a reply that arrived while the event loop was busy is read first, so a
+    // stalled process is not mistaken for a stuck connection.
+    const stuck = new Promise<'stuck'>((resolve) => (timer = setTimeout(() => setImmediate(() => resolve('stuck')), STUCK_AFTER_MS)));
+    void Promise.race([client.ping().catch(() => 'failed'), stuck])
+      .then((answer) => {
+        if (answer !== 'stuck' || !client.isReady) return;
+        logger.warn({ event: 'redis.connection.stuck', waitedMs: STUCK_AFTER_MS }, 'Redis connection does not answer; reopening it');
+        try {
+          client.destroy();
+        } catch {
+          // already closed
+        }
+        client.connect().catch((err: unknown) => logger.warn({ event: 'redis.reconnect.failed', err }, 'Redis reconnect failed'));
+      })
+      .finally(() => {
+        clearTimeout(timer);
+        probing = false;
+      });
+  }, WATCHDOG_INTERVAL_MS);
+  watchdog.unref();
   // Start connecting without blocking start-up on it: a service whose Redis is down still starts, reports
   // not-ready and serves its fallbacks; node-redis keeps reconnecting in the background.
   const connected = client.connect().then(
