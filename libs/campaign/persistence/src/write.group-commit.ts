@@ -133,26 +133,26 @@ const SINGLE_ROW_INSERT = /^INSERT INTO "[A-Za-z0-9_]+" \([^)]*\) VALUES (\((?:[
  */
 export async function applyGroup(client: PoolClient, writes: WriteStep[][]): Promise<WriteCounts[]> {
   const counts: WriteCounts[] = writes.map(() => ({ inserted: 0, updated: 0, deleted: 0 }));
-  const mergeable = new Map<string, number[]>();
+  // Statement text → the writes (index and parameters) that are that one-row INSERT.
+  const mergeable = new Map<string, { index: number; params: SqlStatement['params'] }[]>();
   for (let i = 0; i < writes.length; i++) {
     const steps = writes[i]!;
     const only = steps.length === 1 ? steps[0]! : undefined;
     if (only?.kind === 'exec' && !only.requireRow && SINGLE_ROW_INSERT.test(only.statement.sql)) {
-      const list = mergeable.get(only.statement.sql);
-      if (list) list.push(i);
-      else mergeable.set(only.statement.sql, [i]);
+      const rows = mergeable.get(only.statement.sql) ?? [];
+      rows.push({ index: i, params: only.statement.params });
+      mergeable.set(only.statement.sql, rows);
     } else {
       counts[i] = await executeWriteSteps(client, steps);
     }
   }
-  for (const [sql, indexes] of mergeable) {
-    const perRow = (writes[indexes[0]!]![0] as { statement: SqlStatement }).statement.params.length;
-    const chunk = Math.max(1, Math.min(MAX_MERGED_ROWS, Math.floor(MAX_PARAMS / Math.max(1, perRow))));
-    for (let from = 0; from < indexes.length; from += chunk) {
-      const part = indexes.slice(from, from + chunk);
-      const statement = part.length === 1 ? (writes[part[0]!]![0] as { statement: SqlStatement }).statement : mergeInserts(sql, part.map((i) => (writes[i]![0] as { statement: SqlStatement }).statement.params));
+  for (const [sql, rows] of mergeable) {
+    const chunk = Math.max(1, Math.min(MAX_MERGED_ROWS, Math.floor(MAX_PARAMS / Math.max(1, rows[0]!.params.length))));
+    for (let from = 0; from < rows.length; from += chunk) {
+      const part = rows.slice(from, from + chunk);
+      const statement = part.length === 1 ? { sql, params: part[0]!.params } : mergeInserts(sql, part.map((r) => r.params));
       await executeWriteSteps(client, [{ kind: 'exec', schema: '', statement }]);
-      for (const i of part) counts[i]!.inserted += 1;
+      for (const r of part) counts[r.index]!.inserted += 1;
     }
   }
   return counts;
