@@ -30,6 +30,12 @@ const shape = {
   OUTBOX_POLL_MS: field.positiveInt(500),
   /** After a NOTIFY, how long the relay waits before its round so that one round carries the rows committed meanwhile (0 = none). */
   OUTBOX_LINGER_MS: field.nonNegativeInt(20),
+  /**
+   * Staged changes the relay tracks between publishing and their cloud commit, to keep the changes of one record
+   * on one partition when callers name it by different keys (an Ingest by @id, an IngestExt by @email). Beyond
+   * it (a long cloud outage) the relay pauses and the backlog waits in the outbox.
+   */
+  OUTBOX_MAX_LIVE_CHANGES: field.positiveInt(50_000),
   /** How long StartReplicateStagingData waits for staging-sync to acknowledge the rows staged before it. */
   STAGING_FLUSH_WAIT_MS: field.positiveInt(3_000),
   /** Synced staging rows are deleted after this many seconds (unsynced rows are never deleted). */

@@ -11,11 +11,16 @@ import { createOptionHandlers } from './options/option.handlers';
 import { seedDevelopmentData } from './seed/dev.seed';
 import { installOutboxTriggers } from './staging/outbox.triggers';
 import { startOutboxRelay, type OutboxRelay } from './staging/outbox.relay';
+import { schemaKeyColumns } from './staging/staging.router';
+import { StagingRouting } from './staging/staging.routing';
 import { createStagingHandlers, registerStagingMetrics, startStagingPurge } from './staging/staging.control';
 import { stagingSources } from './staging/staging.sources';
 import { startSyncAckConsumer } from './staging/sync-ack.consumer';
 import { createSubscriptionHandlers } from './subscriptions/subscription.handlers';
 import { startWorkflowStateConsumer } from './workflows/workflow-state.consumer';
+
+/** How often the relay asks which of the changes it tracks staging-sync has applied. */
+const ROUTE_REFRESH_MS = 100;
 
 /**
  * local-store owns the local database: configuration objects, the …Stg staging tables, the real-time
@@ -55,7 +60,17 @@ runMain(() => {
     }),
     async startWorkers({ pool, base }) {
       registerStagingMetrics(base.registry, pool, sources, base.logger);
-      relay = startOutboxRelay({ pool, messaging: base.messaging, logger: base.logger, registry: base.registry, batchSize: config.OUTBOX_BATCH_SIZE, idleMs: config.OUTBOX_POLL_MS, lingerMs: config.OUTBOX_LINGER_MS });
+      const routing = new StagingRouting(sources, schemaKeyColumns(schemas), { maxLive: config.OUTBOX_MAX_LIVE_CHANGES, refreshMs: ROUTE_REFRESH_MS, registry: base.registry });
+      relay = startOutboxRelay({
+        pool,
+        messaging: base.messaging,
+        logger: base.logger,
+        registry: base.registry,
+        batchSize: config.OUTBOX_BATCH_SIZE,
+        idleMs: config.OUTBOX_POLL_MS,
+        lingerMs: config.OUTBOX_LINGER_MS,
+        routing,
+      });
       const acks = await startSyncAckConsumer({ pool, messaging: base.messaging, sources });
       const purge = startStagingPurge({ pool, sources, retentionMs: config.STAGING_RETENTION_SECONDS * 1000, intervalMs: config.STAGING_PURGE_INTERVAL_MS, logger: base.logger });
       const outbox = relay;

@@ -4,6 +4,7 @@ import { TOPICS, type StagedChange } from '@cap/contracts';
 import type { Messaging, TopicDefinition } from '@cap/platform-kafka';
 import type { Logger } from '@cap/platform-logger';
 import type { Pool, PoolClient } from '@cap/platform-postgres';
+import type { OutboxRow, StagingRouting } from './staging.routing';
 
 export interface OutboxRelayOptions {
   pool: Pool;
@@ -20,6 +21,8 @@ export interface OutboxRelayOptions {
    * delete). An explicit wake (StartReplicateStagingData) does not wait. Default 0.
    */
   lingerMs?: number;
+  /** Keeps the changes of one record, named by different keys, on one partition (staging.router.ts). */
+  routing?: StagingRouting;
 }
 
 export interface OutboxRelay {
@@ -35,12 +38,17 @@ const TOPIC_BY_NAME = new Map<string, TopicDefinition<StagedChange>>([
   [TOPICS.messageCenterEvents.name, TOPICS.messageCenterEvents as unknown as TopicDefinition<StagedChange>], // events for the message center (payload: MessageCenterEvent)
 ]);
 
-/** Any constant: the advisory lock that makes one relay (of all local-store replicas) publish at a time. */
+/** Any constant: the advisory lock that makes one relay round (of all local-store replicas) run at a time. */
 const RELAY_LOCK = 7_245_001;
+/** The session lock of the leading relay: routes live in its memory, so one replica leads until it goes. */
+const LEADER_LOCK = 7_245_002;
+/** After a round cut short to keep a record's order, how soon to try again; after one cut by the in-flight bound. */
+const HOLD_RETRY_MS = { links: 20, full: 250 } as const;
 
 /**
- * Publishes the outbox to Kafka, oldest first, at least once: a round locks the relay (one replica at a
- * time), reads a batch, publishes it (acks=all) and deletes the rows in the same transaction. A crash between
+ * Publishes the outbox to Kafka, oldest first, at least once. One replica leads (a session advisory lock on
+ * its LISTEN connection, released by PostgreSQL when that connection ends); a round locks the relay, reads a
+ * batch, routes it, publishes it (acks=all) and deletes the rows in the same transaction. A crash between
  * publish and commit publishes those rows again; staging-sync's per-key sequence check makes that harmless.
  * Woken by NOTIFY cap_outbox from the outbox trigger, and by a poll as a safety net.
  */
@@ -58,6 +66,9 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
   let urgent = false;
   let lastError: Error | undefined;
   let listener: PoolClient | undefined;
+  let leading = false;
+  let held: 'links' | 'full' | undefined;
+  const routing = options.routing;
 
   const notified = () => {
     pendingWake = true;
@@ -86,7 +97,12 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
       client.on('error', (err) => {
         logger.warn({ event: 'outbox.listen_lost', err: { message: err.message } }, 'outbox notification connection lost; polling until it is back');
         client.release(true);
-        if (listener === client) listener = undefined;
+        if (listener === client) {
+          listener = undefined;
+          if (leading) logger.warn({ event: 'outbox.lead_lost' }, 'outbox relay connection lost: no longer leading');
+          leading = false;
+          routing?.reset();
+        }
       });
       await client.query('LISTEN cap_outbox');
       listener = client;
@@ -95,8 +111,31 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
     }
   };
 
+  /** Takes the lead if no replica has it; on taking it, restores what the previous leader left in flight. */
+  const lead = async (): Promise<boolean> => {
+    if (leading) return true;
+    if (!listener) return false;
+    const { rows } = await listener.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1) AS ok', [LEADER_LOCK]);
+    if (!rows[0]!.ok) return false;
+    if (routing) {
+      const client = await pool.connect();
+      try {
+        await routing.lead(client);
+      } catch (err) {
+        await listener.query('SELECT pg_advisory_unlock($1)', [LEADER_LOCK]).catch(() => undefined);
+        throw err;
+      } finally {
+        client.release();
+      }
+    }
+    leading = true;
+    logger.info({ event: 'outbox.leading' }, 'this replica now runs the outbox relay');
+    return true;
+  };
+
   /** One round: returns how many rows were published, or -1 when another replica holds the relay. */
   const round = async (): Promise<number> => {
+    if (!(await lead())) return -1;
     const client = await pool.connect();
     const started = process.hrtime.bigint();
     try {
@@ -106,18 +145,20 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
         await client.query('ROLLBACK');
         return -1;
       }
-      const { rows } = await client.query<{ id: string; topic: string; message_key: string; payload: StagedChange & { seq?: string } }>(
-        'SELECT id, topic, message_key, payload FROM cap_outbox ORDER BY id LIMIT $1',
-        [options.batchSize],
-      );
+      const { rows: read } = await client.query<OutboxRow>('SELECT id, topic, message_key, payload FROM cap_outbox ORDER BY id LIMIT $1', [options.batchSize]);
+      if (routing) await routing.refresh(client, held !== undefined);
+      const routed = routing?.route(read);
+      held = routed?.held;
+      const rows = routed ? read.slice(0, routed.count) : read;
       if (rows.length === 0) {
         await client.query('COMMIT');
         return 0;
       }
       const byTopic = new Map<string, { key: string; payload: StagedChange }[]>();
-      for (const row of rows) {
+      for (let i = 0; i < rows.length; i++) {
+        const row = rows[i]!;
         const list = byTopic.get(row.topic) ?? [];
-        list.push({ key: row.message_key, payload: { ...row.payload, seq: row.payload.seq ?? row.id } as StagedChange });
+        list.push({ key: routed?.keys[i] ?? row.message_key, payload: { ...row.payload, seq: row.payload.seq ?? row.id } as StagedChange });
         byTopic.set(row.topic, list);
       }
       for (const [name, messages] of byTopic) {
@@ -126,6 +167,7 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
         await messaging.publish(topic, messages);
         metrics.published.inc({ topic: name }, messages.length);
       }
+      if (routed) await routing!.persist(client, routed.sticky);
       await client.query('DELETE FROM cap_outbox WHERE id = ANY($1::bigint[])', [rows.map((r) => r.id)]);
       await client.query('COMMIT');
       metrics.round.observe(Number(process.hrtime.bigint() - started) / 1e9);
@@ -158,6 +200,11 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
         continue;
       }
       if (!listener && !stopped) await listen();
+      if (held) {
+        // A record's order (or the in-flight bound) holds the rest back until staging-sync applies what is live.
+        await sleep(HOLD_RETRY_MS[held]);
+        continue;
+      }
       if (published === options.batchSize) continue; // more waiting
       // Another replica relays (-1): check back now and then, in case it goes away.
       await waitForWake(published < 0 ? Math.max(options.idleMs, 1_000) : options.idleMs);
@@ -177,6 +224,7 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
       await loop;
       if (listener) {
         await listener.query('UNLISTEN cap_outbox').catch(() => undefined);
+        if (leading) await listener.query('SELECT pg_advisory_unlock($1)', [LEADER_LOCK]).catch(() => undefined);
         listener.release();
       }
     },

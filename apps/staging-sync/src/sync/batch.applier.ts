@@ -17,18 +17,37 @@ export interface ApplyOutcome {
  * folded per key and written with one statement per table and shape; subscription changes are applied where
  * they stand. Every key is checked against its watermark (the newest sequence applied), locked first, so two
  * workers (during a rebalance) never interleave on one key and a redelivered older change is ignored.
+ *
+ * `routes` are the messages' keys. The relay sends a change that names a record by another key (an IngestExt
+ * by @email after an Ingest by @id) under the route of the record's live change: when a route brings a second
+ * key, the run is cut there, so the first key's changes are written before the second's.
  */
-export async function applyBatch(client: PoolClient, tables: ReadonlyMap<string, CloudTable>, changes: StagedChange[]): Promise<ApplyOutcome> {
+export async function applyBatch(client: PoolClient, tables: ReadonlyMap<string, CloudTable>, changes: StagedChange[], routes?: readonly (string | undefined)[]): Promise<ApplyOutcome> {
   const outcome: ApplyOutcome = { applied: [], stale: 0 };
   let run: RecordChange[] = [];
+  let runKeyTexts: string[] = [];
+  const keyOfRoute = new Map<string, string>();
   const flush = async () => {
-    if (run.length > 0) await applyRecords(client, tables, run, outcome);
+    if (run.length > 0) await applyRecords(client, tables, run, runKeyTexts, outcome);
     run = [];
+    runKeyTexts = [];
+    keyOfRoute.clear();
   };
   try {
-    for (const change of changes) {
-      if (change.kind === 'record') run.push(change);
-      else {
+    for (let i = 0; i < changes.length; i++) {
+      const change = changes[i]!;
+      const route = routes?.[i];
+      if (change.kind === 'record') {
+        const keyText = keyTextOf(change.keyColumns, change.record);
+        if (route !== undefined) {
+          const key = watermarkId(change.source, keyText);
+          const known = keyOfRoute.get(route);
+          if (known !== undefined && known !== key) await flush();
+          keyOfRoute.set(route, key);
+        }
+        run.push(change);
+        runKeyTexts.push(keyText);
+      } else {
         await flush();
         await applySubscription(client, tables, change, outcome);
       }
@@ -75,9 +94,8 @@ async function advanceWatermarks(client: PoolClient, entries: { source: string; 
   return new Map(rows.map((r) => [watermarkId(r.schema_name, r.record_key), BigInt(r.prev)]));
 }
 
-async function applyRecords(client: PoolClient, tables: ReadonlyMap<string, CloudTable>, changes: RecordChange[], outcome: ApplyOutcome): Promise<void> {
+async function applyRecords(client: PoolClient, tables: ReadonlyMap<string, CloudTable>, changes: RecordChange[], keyTexts: string[], outcome: ApplyOutcome): Promise<void> {
   const newest = new Map<string, { source: string; keyText: string; seq: bigint }>();
-  const keyTexts = changes.map((c) => keyTextOf(c.keyColumns, c.record));
   for (let i = 0; i < changes.length; i++) {
     const c = changes[i]!;
     const keyText = keyTexts[i]!;

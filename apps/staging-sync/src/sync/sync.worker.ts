@@ -39,7 +39,7 @@ export async function startSyncWorker(options: SyncWorkerOptions): Promise<Consu
     lagSeconds: new Histogram({ name: 'cap_sync_lag_seconds', help: 'From the local write to the cloud commit', labelNames: ['source'], buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300, 3600], registers: [options.registry] }),
   };
   const apply = createBreaker(
-    (changes: StagedChange[]) => withTransaction(options.pool, (client) => applyBatch(client, options.tables, changes)),
+    (changes: StagedChange[], routes: (string | undefined)[]) => withTransaction(options.pool, (client) => applyBatch(client, options.tables, changes, routes)),
     { name: 'cloud-db', logger, registry: options.registry, timeoutMs: options.breaker.timeoutMs, resetTimeoutMs: options.breaker.resetTimeoutMs, volumeThreshold: 3 },
   );
 
@@ -63,7 +63,7 @@ export async function startSyncWorker(options: SyncWorkerOptions): Promise<Consu
     async handleBatch(messages: IncomingMessage<StagedChange>[]) {
       const changes = messages.map((m) => m.envelope.payload);
       const end = metrics.batchSeconds.startTimer();
-      const outcome: ApplyOutcome = await apply.fire(changes);
+      const outcome: ApplyOutcome = await apply.fire(changes, messages.map((m) => m.key));
       end();
       metrics.batchSize.observe(changes.length);
       metrics.stale.inc(outcome.stale);

@@ -1,0 +1,212 @@
+import type { Schema } from '@cap/campaign-schema';
+
+/**
+ * Keeps the changes of one record in one order when they name the record by different keys.
+ *
+ * A staged change travels on the Kafka partition of its message key (`schema|key`), so the changes of one key
+ * are applied in order. An `Ingest` keyed by `@id` and an `IngestExt` of the same recipient keyed by `@email`
+ * have two keys: on two partitions they could be applied in either order. The router sees every staged change
+ * the relay publishes, in outbox order, and remembers the changes not yet applied in the cloud database
+ * ("live"), indexed by each key they carry values for (the schema's keys, and every `_key` callers used). A
+ * change that shares a key value with a live change is sent under that change's route (message key) instead of
+ * its own, so it lands behind it on the same partition. A change that would join two live changes on different
+ * routes, or that arrives when too many changes are live, is held until they are applied.
+ */
+export interface RoutableChange {
+  /** The staging source (staging schema id, or the Subscribe requests table): with seq, identifies the change. */
+  source: string;
+  seq: string;
+  /** The cloud schema whose keys the change names (for Subscribe: nms:recipient). */
+  schema: string;
+  keyColumns: readonly string[];
+  record: Readonly<Record<string, unknown>>;
+  /** The message key the change has by itself: `schema|key`. */
+  naturalKey: string;
+}
+
+export type RouteDecision =
+  | { route: string; sticky: boolean }
+  /** links: the change joins live changes on two routes; full: too many live changes. */
+  | { hold: 'links' | 'full' };
+
+interface LiveChange {
+  id: string;
+  schema: string;
+  route: string;
+  record: Readonly<Record<string, unknown>>;
+  sticky: boolean;
+  keyValues: string[];
+}
+
+/** Each staged cloud schema's keys, as column lists (the primary key among them). */
+export function schemaKeyColumns(schemas: ReadonlyMap<string, Schema>): Map<string, string[][]> {
+  const out = new Map<string, string[][]>();
+  for (const schema of schemas.values()) {
+    if (!schema.stagingSchema) continue;
+    const defs: string[][] = [];
+    for (const key of schema.keys) {
+      const columns = key.fields.map((xpath) => schema.fields.find((f) => f.xpath === xpath)?.column);
+      if (columns.length > 0 && columns.every((c): c is string => c !== undefined)) defs.push(columns);
+    }
+    out.set(schema.id, defs);
+  }
+  return out;
+}
+
+const changeId = (source: string, seq: string) => `${source}\u0000${seq}`;
+
+function valueText(value: unknown): string {
+  return typeof value === 'object' ? JSON.stringify(value) : String(value);
+}
+
+export class StagingRouter {
+  /** Key definitions per schema, as `col1,col2` (seeded from the schemas, grown from the changes seen). */
+  private readonly keyDefs = new Map<string, Map<string, readonly string[]>>();
+  /** Live changes per source, oldest first. */
+  private readonly live = new Map<string, Map<string, LiveChange>>();
+  /** Live changes by key value (usually one; several when a key definition is learned late). */
+  private readonly index = new Map<string, LiveChange[]>();
+  private liveCount = 0;
+
+  constructor(
+    private readonly seedKeys: ReadonlyMap<string, readonly (readonly string[])[]>,
+    private readonly maxLive: number,
+  ) {
+    this.reset();
+  }
+
+  get size(): number {
+    return this.liveCount;
+  }
+
+  /** Forgets every live change (a relay that stops leading, or starts to). */
+  reset(): void {
+    this.keyDefs.clear();
+    this.live.clear();
+    this.index.clear();
+    this.liveCount = 0;
+    for (const [schema, defs] of this.seedKeys) for (const def of defs) this.keyDefs.set(schema, (this.keyDefs.get(schema) ?? new Map()).set(def.join(','), def));
+  }
+
+  /** Decides a change's message key and records it as live. Call in outbox order. */
+  route(change: RoutableChange): RouteDecision {
+    this.learn(change.schema, change.keyColumns);
+    const id = changeId(change.source, change.seq);
+    const keyValues = this.keyValuesOf(change.schema, change.record);
+    const routes = new Set<string>();
+    for (const kv of keyValues) for (const other of this.index.get(kv) ?? []) if (other.id !== id) routes.add(other.route);
+    if (routes.size > 1) return { hold: 'links' };
+    const known = this.live.get(change.source)?.get(id);
+    if (!known && this.liveCount >= this.maxLive) return { hold: 'full' };
+    const route = routes.size === 1 ? [...routes][0]! : change.naturalKey;
+    if (known) this.forget(known, change.source);
+    this.add(change.source, { id, schema: change.schema, route, record: change.record, sticky: route !== change.naturalKey, keyValues });
+    return { route, sticky: route !== change.naturalKey };
+  }
+
+  /**
+   * Records a change published before this router existed (rebuilt from the staging tables when a relay starts
+   * to lead), with the route it was published under.
+   */
+  restore(change: RoutableChange, route: string): void {
+    this.learn(change.schema, change.keyColumns);
+    const id = changeId(change.source, change.seq);
+    const known = this.live.get(change.source)?.get(id);
+    if (known) this.forget(known, change.source);
+    this.add(change.source, { id, schema: change.schema, route, record: change.record, sticky: route !== change.naturalKey, keyValues: this.keyValuesOf(change.schema, change.record) });
+  }
+
+  /** The oldest live changes of each source (to ask the database which are applied). */
+  oldestLive(limit: number): Map<string, string[]> {
+    const out = new Map<string, string[]>();
+    for (const [source, changes] of this.live) {
+      const seqs: string[] = [];
+      for (const key of changes.keys()) {
+        if (seqs.length >= limit) break;
+        seqs.push(key.slice(source.length + 1));
+      }
+      if (seqs.length) out.set(source, seqs);
+    }
+    return out;
+  }
+
+  /** Changes applied in the cloud database (or dead-lettered): no longer live. Returns those that were sticky. */
+  release(source: string, seqs: readonly string[]): string[] {
+    const sticky: string[] = [];
+    const changes = this.live.get(source);
+    if (!changes) return sticky;
+    for (const seq of seqs) {
+      const entry = changes.get(changeId(source, seq));
+      if (!entry) continue;
+      if (entry.sticky) sticky.push(seq);
+      this.forget(entry, source);
+    }
+    return sticky;
+  }
+
+  private add(source: string, entry: LiveChange): void {
+    let changes = this.live.get(source);
+    if (!changes) this.live.set(source, (changes = new Map()));
+    changes.set(entry.id, entry);
+    this.liveCount++;
+    for (const kv of entry.keyValues) this.indexAt(kv, entry);
+  }
+
+  private indexAt(kv: string, entry: LiveChange): void {
+    const list = this.index.get(kv);
+    if (list) list.push(entry);
+    else this.index.set(kv, [entry]);
+  }
+
+  private forget(entry: LiveChange, source: string): void {
+    const changes = this.live.get(source)!;
+    changes.delete(entry.id);
+    if (changes.size === 0) this.live.delete(source);
+    this.liveCount--;
+    for (const kv of entry.keyValues) {
+      const list = this.index.get(kv);
+      if (!list) continue;
+      const at = list.indexOf(entry);
+      if (at >= 0) list.splice(at, 1);
+      if (list.length === 0) this.index.delete(kv);
+    }
+  }
+
+  /** A key definition seen for the first time: the live changes of its schema are indexed by it too. */
+  private learn(schema: string, keyColumns: readonly string[]): void {
+    const name = keyColumns.join(',');
+    let defs = this.keyDefs.get(schema);
+    if (!defs) this.keyDefs.set(schema, (defs = new Map()));
+    if (defs.has(name)) return;
+    defs.set(name, [...keyColumns]);
+    for (const changes of this.live.values()) {
+      for (const entry of changes.values()) {
+        if (entry.schema !== schema) continue;
+        const kv = keyValueOf(schema, keyColumns, entry.record);
+        if (kv === undefined) continue;
+        entry.keyValues.push(kv);
+        this.indexAt(kv, entry);
+      }
+    }
+  }
+
+  private keyValuesOf(schema: string, record: Readonly<Record<string, unknown>>): string[] {
+    const out: string[] = [];
+    for (const def of this.keyDefs.get(schema)?.values() ?? []) {
+      const kv = keyValueOf(schema, def, record);
+      if (kv !== undefined) out.push(kv);
+    }
+    return out;
+  }
+}
+
+/** `schema|col=value,…` for a record that has a value for every column of the key; undefined otherwise. */
+function keyValueOf(schema: string, columns: readonly string[], record: Readonly<Record<string, unknown>>): string | undefined {
+  let text = `${schema}|`;
+  for (let i = 0; i < columns.length; i++) {
+    const value = record[columns[i]!];
+    if (value === null || value === undefined || value === '') return undefined;
+    text += `${i ? ',' : ''}${columns[i]}=${valueText(value)}`;
+  }
+  return text;
+}
