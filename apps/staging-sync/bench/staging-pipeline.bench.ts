@@ -2,7 +2,8 @@
  * P2–P5 — the staging pipeline (docs/targets.md). Run: `npx tsx apps/staging-sync/bench/staging-pipeline.bench.ts`
  * (also `npm run bench -- staging-pipeline`) after `node infra/scripts/build-app.mjs all`. Options:
  * `--rows <n>` (default 200000) for P3/P4, `--seconds <s>` (default 20), `--rate <n>` (default 500) and `--connections <n>` (default 100)
- * for P2/P5, `--worker-env NAME=value` (repeatable) for the P3/P4 workers,
+ * for P2/P5, `--worker-env NAME=value` (repeatable) for the P3/P4 workers, `--env NAME=value` (repeatable) for
+ * every service of the P2/P5 platform (e.g. --env OUTBOX_LINGER_MS=100),
  * `--skip-sync`, `--skip-gateway`.
  *
  * P3/P4 (sync throughput): `rows` staged record changes (nms:recipient upserts by primary key, six columns,
@@ -49,6 +50,8 @@ const { values: args } = parseArgs({
     rate: { type: 'string', default: '500' },
     // Extra settings for the P3/P4 staging-sync workers, e.g. --worker-env SYNC_CONCURRENCY=4; repeatable.
     'worker-env': { type: 'string', multiple: true, default: [] },
+    // Extra settings for every service of the P2/P5 platform (relay linger, sync wait…); repeatable.
+    env: { type: 'string', multiple: true, default: [] },
     'skip-sync': { type: 'boolean', default: false },
     'skip-gateway': { type: 'boolean', default: false },
   },
@@ -58,6 +61,8 @@ const RATE = Math.max(1, Number(args.rate));
 const SECONDS = Math.max(5, Number(args.seconds));
 const TARGETS = { p3RowsPerSec: 25_000, p4Speedup: 1.7, p2Tps: 1_000, p2P99Ms: 100, p5P50s: 1, p5P99s: 5 };
 const log = (text: string) => process.stderr.write(`${text}\n`);
+/** NAME=value options as an environment. */
+const settings = (list: string[]) => Object.fromEntries(list.map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
 
 // ── P3 / P4 ─────────────────────────────────────────────────────────────────────────────────────────────
 
@@ -108,7 +113,7 @@ async function syncThroughput(workers: number): Promise<{ workers: number; rows:
           NODE_ENV: 'production',
           LOG_LEVEL: 'warn',
           // --worker-env NAME=value settings (to compare batch sizes, concurrency…).
-          ...Object.fromEntries(args['worker-env']!.map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)])),
+          ...settings(args['worker-env']!),
         }),
       );
     }
@@ -173,7 +178,7 @@ async function gatewayIngest() {
   writeFileSync(limits, JSON.stringify({ windowMs: 1000, default: { limit: 100 }, apis: { 'xtk:session#Ingest': { limit: 100_000 } } }));
   const platform = await startTestPlatform({
     apps: ['local-store', 'cloud-executor', 'staging-sync', 'api-gateway'],
-    env: { NODE_ENV: 'production', LOG_LEVEL: 'warn' },
+    env: { NODE_ENV: 'production', LOG_LEVEL: 'warn', ...settings(args.env!) },
     envFor: { 'api-gateway': { RATE_LIMITS_FILE: limits } },
   });
   try {
@@ -210,7 +215,7 @@ async function gatewayIngest() {
 }
 
 async function main(): Promise<void> {
-  const report: Record<string, unknown> = { node: process.version, loadavgAtStart: loadavg().map((l) => Math.round(l * 100) / 100), rows: ROWS, seconds: SECONDS };
+  const report: Record<string, unknown> = { node: process.version, loadavgAtStart: loadavg().map((l) => Math.round(l * 100) / 100), rows: ROWS, seconds: SECONDS, env: settings(args.env!), workerEnv: settings(args['worker-env']!) };
   if (!args['skip-sync']) {
     log('P3: one staging-sync worker');
     const one = await syncThroughput(1);
