@@ -40,6 +40,18 @@ describe('StagingRouter', () => {
     expect(routeOf(router.route(change(['email'], { email: 'a@x' })))).toBe('nms:recipient|email=a@x');
   });
 
+  it('keeps a record on its route while any of its live changes is unapplied', () => {
+    const router = seeded();
+    const first = change(['id'], { id: 'A', email: 'a@x' });
+    router.route(first);
+    const behind = [1, 2, 3].map(() => change(['email'], { email: 'a@x' }));
+    for (const c of behind) expect(routeOf(router.route(c))).toBe('nms:recipient|id=A');
+    router.release(STG, [first.seq, behind[0]!.seq, behind[1]!.seq]);
+    expect(routeOf(router.route(change(['email'], { email: 'a@x' })))).toBe('nms:recipient|id=A');
+    router.release(STG, router.oldestLive(10).get(STG)!);
+    expect(routeOf(router.route(change(['email'], { email: 'a@x' })))).toBe('nms:recipient|email=a@x');
+  });
+
   it('holds a change that joins two live records on different routes, until one of them is applied', () => {
     const router = seeded();
     router.route(change(['email'], { email: 'a@x' }));

@@ -64,8 +64,12 @@ export class StagingRouter {
   private readonly keyDefs = new Map<string, Map<string, readonly string[]>>();
   /** Live changes per source, oldest first. */
   private readonly live = new Map<string, Map<string, LiveChange>>();
-  /** Live changes by key value (usually one; several when a key definition is learned late). */
-  private readonly index = new Map<string, LiveChange[]>();
+  /**
+   * Routes of the live changes, by key value: how many live changes carrying that value travel on each route
+   * (one route, except after a key definition is learned late). Counts, not lists: a hot key with thousands of
+   * live changes (a cloud outage) costs one lookup per change.
+   */
+  private readonly index = new Map<string, Map<string, number>>();
   private liveCount = 0;
 
   constructor(
@@ -92,14 +96,15 @@ export class StagingRouter {
   route(change: RoutableChange): RouteDecision {
     this.learn(change.schema, change.keyColumns);
     const id = changeId(change.source, change.seq);
+    // Routed before (the relay retries a round that failed): decided again against the others.
+    const known = this.live.get(change.source)?.get(id);
+    if (known) this.forget(known, change.source);
     const keyValues = this.keyValuesOf(change.schema, change.record);
     const routes = new Set<string>();
-    for (const kv of keyValues) for (const other of this.index.get(kv) ?? []) if (other.id !== id) routes.add(other.route);
+    for (const kv of keyValues) for (const route of this.index.get(kv)?.keys() ?? []) routes.add(route);
     if (routes.size > 1) return { hold: 'links' };
-    const known = this.live.get(change.source)?.get(id);
-    if (!known && this.liveCount >= this.maxLive) return { hold: 'full' };
+    if (this.liveCount >= this.maxLive) return { hold: 'full' };
     const route = routes.size === 1 ? [...routes][0]! : change.naturalKey;
-    if (known) this.forget(known, change.source);
     this.add(change.source, { id, schema: change.schema, route, record: change.record, sticky: route !== change.naturalKey, keyValues });
     return { route, sticky: route !== change.naturalKey };
   }
@@ -149,13 +154,13 @@ export class StagingRouter {
     if (!changes) this.live.set(source, (changes = new Map()));
     changes.set(entry.id, entry);
     this.liveCount++;
-    for (const kv of entry.keyValues) this.indexAt(kv, entry);
+    for (const kv of entry.keyValues) this.indexAt(kv, entry.route);
   }
 
-  private indexAt(kv: string, entry: LiveChange): void {
-    const list = this.index.get(kv);
-    if (list) list.push(entry);
-    else this.index.set(kv, [entry]);
+  private indexAt(kv: string, route: string): void {
+    const routes = this.index.get(kv);
+    if (routes) routes.set(route, (routes.get(route) ?? 0) + 1);
+    else this.index.set(kv, new Map([[route, 1]]));
   }
 
   private forget(entry: LiveChange, source: string): void {
@@ -164,11 +169,12 @@ export class StagingRouter {
     if (changes.size === 0) this.live.delete(source);
     this.liveCount--;
     for (const kv of entry.keyValues) {
-      const list = this.index.get(kv);
-      if (!list) continue;
-      const at = list.indexOf(entry);
-      if (at >= 0) list.splice(at, 1);
-      if (list.length === 0) this.index.delete(kv);
+      const routes = this.index.get(kv);
+      const count = routes?.get(entry.route);
+      if (!routes || count === undefined) continue;
+      if (count > 1) routes.set(entry.route, count - 1);
+      else routes.delete(entry.route);
+      if (routes.size === 0) this.index.delete(kv);
     }
   }
 
@@ -185,7 +191,7 @@ export class StagingRouter {
         const kv = keyValueOf(schema, keyColumns, entry.record);
         if (kv === undefined) continue;
         entry.keyValues.push(kv);
-        this.indexAt(kv, entry);
+        this.indexAt(kv, entry.route);
       }
     }
   }
