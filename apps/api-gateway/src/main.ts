@@ -48,7 +48,7 @@ function main(): void {
         keyPrefix: `${config.REDIS_KEY_PREFIX}ratelimit:`,
         redisTimeoutMs: config.RATE_LIMIT_REDIS_TIMEOUT_MS,
       });
-      const rpc = await startRpcClient(messaging, { instanceId: base.instanceId, defaultTimeoutMs: config.RPC_TIMEOUT_MS });
+      const rpc = await startRpcClient(messaging, { instanceId: base.instanceId, defaultTimeoutMs: config.RPC_TIMEOUT_MS, registry });
       const downstreams = createDownstreams({ rpc, config, logger, registry });
       const sessionRedis = await createRedis({ url: config.REDIS_URL, logger, clientSideCache: { maxEntries: config.SESSION_CACHE_ENTRIES, ttlMs: config.SESSION_CACHE_TTL_MS } });
       const sessions = new SessionStore({ redis: sessionRedis, keyPrefix: config.REDIS_KEY_PREFIX, sessionTtlMs: config.SESSION_TTL_MS, longSessionTtlMs: config.LONG_SESSION_TTL_MS });
@@ -113,6 +113,7 @@ function main(): void {
               maxBodyBytes: config.MAX_BODY_BYTES,
               xmlLimits: { maxDepth: config.XML_MAX_DEPTH },
               admit: createSoapAdmission({ limiter: rateLimiter }),
+              registry,
             }),
           );
           app.use(createDataModelRouter({ schemas, sessions }));

@@ -54,6 +54,16 @@ describe('the staging pipeline: local-store → outbox → Kafka → staging-syn
     expect(mcPing.split('\n')[3]).toMatch(/^0 staged rows pending sync/);
   });
 
+  it('when Ingest calls are served, then operators see their latency per SOAP method at the gateway and per RPC method at both ends', async () => {
+    for (let i = 0; i < 5; i++) await NLWS.xtkSession.ingest({ xtkschema: 'nms:recipientStg', email: `metered${i}@example.com` });
+    const gateway = await (await fetch(`${platform.procs.get('api-gateway')!.url}/metrics`)).text();
+    expect(gateway).toMatch(/^cap_soap_request_seconds_count\{service="api-gateway",method="xtk:session#Ingest",outcome="ok"\} ([5-9]|\d\d+)$/m);
+    expect(gateway).toMatch(/^cap_rpc_client_seconds_count\{service="api-gateway",target="local-store",method="data.write",outcome="ok"\} ([5-9]|\d\d+)$/m);
+    const localStore = await (await fetch(`${platform.procs.get('local-store')!.url}/metrics`)).text();
+    expect(localStore).toMatch(/^cap_rpc_server_seconds_count\{service="local-store",method="data.write",outcome="ok"\} ([5-9]|\d\d+)$/m);
+    expect(localStore).toMatch(/^cap_rpc_server_wait_seconds_count\{service="local-store",method="data.write",outcome="started"\} ([5-9]|\d\d+)$/m);
+  });
+
   it('when StartReplicateStagingData is called, then it returns once the schema is in the cloud DB; a schema that is not staged is a clear fault', async () => {
     for (let i = 0; i < 50; i++) await NLWS.xtkSession.ingest({ xtkschema: 'nms:recipientStg', email: `flush${i}@example.com` });
     await NLWS.nmsReplicationStrategy.StartReplicateStagingData('nms:recipient');

@@ -1,4 +1,5 @@
 import { Router, type NextFunction, type Request, type Response } from 'express';
+import { Histogram, type Registry } from 'prom-client';
 import { buildSoapFault, buildSoapResponse, parseSoapRequest, SOAP_FAULTS, SoapFault, type SoapCall } from '@cap/campaign-soap';
 import type { XmlLimits } from '@cap/campaign-xml';
 import { isAppError } from '@cap/platform-errors';
@@ -14,7 +15,12 @@ export interface SoapRouteOptions {
   xmlLimits: Partial<XmlLimits>;
   /** Called once the caller is known, before the handler: throws/answers to refuse (rate limiting). */
   admit?: (call: SoapCall, caller: Caller, req: Request) => Promise<void>;
+  /** Where `cap_soap_request_seconds` is registered (none: not measured). */
+  registry?: Registry;
 }
+
+/** Distinct method labels kept; callers can send any name, so the label set is bounded. */
+const MAX_METHOD_LABELS = 500;
 
 /** Thrown by `admit` to answer with a plain HTTP response instead of SOAP (429 with its headers). */
 export class HttpRefusal extends Error {
@@ -49,6 +55,25 @@ function sendXml(res: Response, xml: string): void {
 export function createSoapRouter(options: SoapRouteOptions): Router {
   const router = Router();
   const sendFault = (res: Response, fault: SoapFault) => sendXml(res, buildSoapFault(fault));
+  const duration = options.registry
+    ? new Histogram({
+        name: 'cap_soap_request_seconds',
+        help: 'SOAP calls from the parsed request to the answer written, by method and outcome (ok, fault, refused)',
+        labelNames: ['method', 'outcome'],
+        buckets: [0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+        registers: [options.registry],
+      })
+    : undefined;
+  const methodLabels = new Set<string>();
+  const observe = (call: SoapCall | undefined, started: bigint, outcome: 'ok' | 'fault' | 'refused') => {
+    if (!duration) return;
+    let method = call ? `${call.urn}#${call.method}` : 'unparsed';
+    if (!methodLabels.has(method)) {
+      if (methodLabels.size >= MAX_METHOD_LABELS) method = 'other';
+      else methodLabels.add(method);
+    }
+    duration.observe({ method, outcome }, Number(process.hrtime.bigint() - started) / 1e9);
+  };
 
   router.post(
     '/nl/jsp/soaprouter.jsp',
@@ -57,6 +82,7 @@ export function createSoapRouter(options: SoapRouteOptions): Router {
       const body = typeof req.body === 'string' ? req.body : '';
       const soapAction = (req.get('SOAPAction') ?? (typeof req.query['soapAction'] === 'string' ? req.query['soapAction'] : undefined)) || undefined;
       let call: SoapCall | undefined;
+      const started = process.hrtime.bigint();
       try {
         call = parseSoapRequest(body, { limits: options.xmlLimits, ...(soapAction ? { soapAction } : {}) });
         const current = call;
@@ -69,12 +95,15 @@ export function createSoapRouter(options: SoapRouteOptions): Router {
           ...(result.entity ? { entity: result.entity } : {}),
         });
         sendXml(res, xml);
+        observe(call, started, 'ok');
       } catch (err) {
         if (err instanceof HttpRefusal) {
           res.status(err.status).set(err.headers).type('text/plain').send(err.body);
+          observe(call, started, 'refused');
           return;
         }
         sendFault(res, toFault(err, call, options.logger));
+        observe(call, started, 'fault');
       }
     },
   );

@@ -47,7 +47,7 @@ export function createWorkflowModule(config: WorkflowModuleConfig, deps: { schem
   };
   return {
     async prepare({ pool, base }: DataServiceContext): Promise<void> {
-      const rpc = await startRpcClient(base.messaging, { instanceId: base.instanceId, defaultTimeoutMs: config.RPC_TIMEOUT_MS });
+      const rpc = await startRpcClient(base.messaging, { instanceId: base.instanceId, defaultTimeoutMs: config.RPC_TIMEOUT_MS, registry: base.registry });
       const sandbox = createScriptSandbox({
         workers: config.WORKFLOW_JS_WORKERS,
         limits: {

@@ -79,6 +79,7 @@ export function runDataService(options: DataServiceOptions): void {
         groupId: options.service,
         maxInFlight: config.RPC_MAX_IN_FLIGHT,
         maxInFlightBytes: config.RPC_MAX_IN_FLIGHT_BYTES,
+        registry: base.registry,
         handlers: {
           ...options.createHandlers({ base, pool }),
           // Proves a request reached this service and that its database answers (dbSleepMs: diagnostics).

@@ -1,5 +1,6 @@
-import { AppError, errors } from '@cap/platform-errors';
+import { AppError, ErrorCodes, errors, isAppError } from '@cap/platform-errors';
 import { findCorrelationId, newCorrelationId } from '@cap/platform-logger';
+import { Histogram, type Registry } from 'prom-client';
 import { runConsumer, type ConsumerRunner } from './consumer.runner';
 import type { Messaging } from './messaging';
 import { rpcReplyTopic, type RpcRequest } from './rpc.protocol';
@@ -8,7 +9,12 @@ import type { TopicDefinition } from './topic.definition';
 export interface RpcClientOptions {
   instanceId: string;
   defaultTimeoutMs: number;
+  /** Where `cap_rpc_client_seconds` is registered (none: not measured). */
+  registry?: Registry;
 }
+
+/** Latency buckets shared by the RPC client and server histograms (seconds). */
+export const RPC_SECONDS_BUCKETS = [0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 
 export interface RpcCallOptions {
   timeoutMs?: number;
@@ -41,6 +47,15 @@ export async function startRpcClient(messaging: Messaging, options: RpcClientOpt
   const replyDef = rpcReplyTopic(options.instanceId);
   const replyTopic = messaging.topicName(replyDef);
   const pending = new Map<string, Pending>();
+  const duration = options.registry
+    ? new Histogram({
+        name: 'cap_rpc_client_seconds',
+        help: 'RPC calls from the request published to the reply received, by target service, method and outcome (ok, error, timeout)',
+        labelNames: ['target', 'method', 'outcome'],
+        buckets: RPC_SECONDS_BUCKETS,
+        registers: [options.registry],
+      })
+    : undefined;
 
   await messaging.ensureTopics([replyDef]);
   const runner: ConsumerRunner = await runConsumer(messaging, {
@@ -68,6 +83,7 @@ export async function startRpcClient(messaging: Messaging, options: RpcClientOpt
     pendingCount: () => pending.size,
     checkHealth: () => runner.checkHealth(),
     async request<R>(target: { service: string; topic: TopicDefinition<RpcRequest> }, method: string, params: unknown, callOptions: RpcCallOptions = {}): Promise<R> {
+      const started = process.hrtime.bigint();
       const timeoutMs = callOptions.timeoutMs ?? options.defaultTimeoutMs;
       // Each request needs its own id for reply matching; the caller's id (if any) is logged with it.
       const correlationId = newCorrelationId();
@@ -103,6 +119,13 @@ export async function startRpcClient(messaging: Messaging, options: RpcClientOpt
           throw errors.requestTooLarge(target.service, method, 'the request exceeds the message size limit');
         }
         throw errors.serviceUnavailable(target.service, `request could not be published (${text})`);
+      }
+      if (duration) {
+        const seconds = () => Number(process.hrtime.bigint() - started) / 1e9;
+        result.then(
+          () => duration.observe({ target: target.service, method, outcome: 'ok' }, seconds()),
+          (err: unknown) => duration.observe({ target: target.service, method, outcome: isAppError(err) && err.code === ErrorCodes.RPC_TIMEOUT ? 'timeout' : 'error' }, seconds()),
+        );
       }
       return result;
     },

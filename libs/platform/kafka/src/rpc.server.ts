@@ -1,6 +1,8 @@
 import { AppError, errors, isAppError } from '@cap/platform-errors';
+import { Histogram, type Registry } from 'prom-client';
 import { runConsumer, type ConsumerRunner } from './consumer.runner';
 import type { Messaging } from './messaging';
+import { RPC_SECONDS_BUCKETS } from './rpc.client';
 import { rpcReplySchema, type RpcReply, type RpcRequest } from './rpc.protocol';
 import { defineTopic, type TopicDefinition } from './topic.definition';
 
@@ -28,6 +30,8 @@ export interface RpcServerOptions {
    * request larger than this still runs when nothing else is in flight.
    */
   maxInFlightBytes?: number;
+  /** Where `cap_rpc_server_seconds` and `cap_rpc_server_wait_seconds` are registered (none: not measured). */
+  registry?: Registry;
 }
 
 export interface RpcServer {
@@ -52,6 +56,11 @@ export async function startRpcServer(messaging: Messaging, options: RpcServerOpt
   let activeBytes = 0;
   const waiting: (() => void)[] = [];
   let drained: (() => void) | undefined;
+  const histogram = (name: string, help: string) =>
+    options.registry ? new Histogram({ name, help, labelNames: ['method', 'outcome'], buckets: RPC_SECONDS_BUCKETS, registers: [options.registry] }) : undefined;
+  const handled = histogram('cap_rpc_server_seconds', 'RPC requests from the handler start to the reply published, by method and outcome (ok, error)');
+  // From the caller's envelope time: Kafka transit plus the wait for a free in-flight slot (clocks of two hosts).
+  const waited = histogram('cap_rpc_server_wait_seconds', 'RPC requests from the caller publishing them to their handler starting, by method (outcome: started, expired)');
 
   /**
    * Handles one request and publishes its reply. Requests are independent (no order to keep), so the
@@ -62,6 +71,7 @@ export async function startRpcServer(messaging: Messaging, options: RpcServerOpt
    */
   const serve = async (request: RpcRequest, correlationId: string) => {
     const started = process.hrtime.bigint();
+    const method = Object.hasOwn(options.handlers, request.method) ? request.method : 'unknown';
     let reply: RpcReply;
     try {
       const handler = Object.hasOwn(options.handlers, request.method) ? options.handlers[request.method] : undefined;
@@ -80,8 +90,10 @@ export async function startRpcServer(messaging: Messaging, options: RpcServerOpt
       // and cannot be undone, and redelivering the request would repeat it. Log and move on.
       logger.warn({ event: 'rpc.reply.undeliverable', method: request.method, replyTo: request.replyTo, err }, 'reply could not be delivered');
     }
+    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    handled?.observe({ method, outcome: reply.ok ? 'ok' : 'error' }, seconds);
     logger.debug(
-      { event: 'rpc.request.handled', method: request.method, ok: reply.ok, durationMs: Number(process.hrtime.bigint() - started) / 1e6 },
+      { event: 'rpc.request.handled', method: request.method, ok: reply.ok, durationMs: seconds * 1000 },
       'request handled',
     );
   };
@@ -94,11 +106,15 @@ export async function startRpcServer(messaging: Messaging, options: RpcServerOpt
     fromBeginning: true,
     handle: async ({ envelope, correlationId, size }) => {
       const request = envelope.payload;
+      const method = Object.hasOwn(options.handlers, request.method) ? request.method : 'unknown';
+      const sentAt = Date.parse(envelope.occurredAt);
       if (Date.now() > request.deadline) {
+        waited?.observe({ method, outcome: 'expired' }, Math.max(0, Date.now() - sentAt) / 1000);
         logger.warn({ event: 'rpc.request.expired', method: request.method }, 'request past its deadline; dropped');
         return;
       }
       while (active >= maxInFlight || (active > 0 && activeBytes + size > maxInFlightBytes)) await new Promise<void>((resolve) => waiting.push(resolve));
+      waited?.observe({ method, outcome: 'started' }, Math.max(0, Date.now() - sentAt) / 1000);
       active++;
       activeBytes += size;
       void serve(request, correlationId).finally(() => {
