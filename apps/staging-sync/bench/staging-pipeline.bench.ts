@@ -156,13 +156,38 @@ function ingestCall(tokens: Tokens) {
 const PATH = '/nl/jsp/soaprouter.jsp';
 const isIngestAnswer = (body: string) => body.includes('IngestResponse') && !body.includes('SOAP-ENV:Fault');
 
-function histogram(metrics: string, name: string): Map<number, number> {
+/** A Prometheus histogram's cumulative buckets, summed over the series whose labels contain `having`. */
+function histogram(metrics: string, name: string, having = ''): Map<number, number> {
   const out = new Map<number, number>();
-  for (const m of metrics.matchAll(new RegExp(`^${name}_bucket\\{le="([^"]+)"[^}]*\\} (\\d+)`, 'gm'))) {
-    const le = m[1] === '+Inf' ? Infinity : Number(m[1]);
-    out.set(le, (out.get(le) ?? 0) + Number(m[2]));
+  for (const m of metrics.matchAll(new RegExp(`^${name}_bucket\\{([^}]*)\\} (\\d+)`, 'gm'))) {
+    const labels = m[1]!;
+    const le = /le="([^"]+)"/.exec(labels)?.[1];
+    if (le === undefined || !labels.includes(having)) continue;
+    const bound = le === '+Inf' ? Infinity : Number(le);
+    out.set(bound, (out.get(bound) ?? 0) + Number(m[2]));
   }
   return out;
+}
+
+/** Where an Ingest spends its time, hop by hop (bucket bounds of p50 and p99, ms), from the services' own histograms. */
+const HOPS = [
+  { hop: 'gateway: SOAP call, parse to answer', app: 'api-gateway', name: 'cap_soap_request_seconds', having: 'method="xtk:session#Ingest"' },
+  { hop: 'gateway: RPC to local-store, publish to reply', app: 'api-gateway', name: 'cap_rpc_client_seconds', having: 'method="data.write"' },
+  { hop: 'local-store: request transit and in-flight wait', app: 'local-store', name: 'cap_rpc_server_wait_seconds', having: 'method="data.write"' },
+  { hop: 'local-store: handler (group commit) and reply publish', app: 'local-store', name: 'cap_rpc_server_seconds', having: 'method="data.write"' },
+] as const;
+
+/** A histogram's sum of the series whose labels contain `having`. */
+function histogramSum(metrics: string, name: string, having: string): number {
+  let sum = 0;
+  for (const m of metrics.matchAll(new RegExp(`^${name}_sum\\{([^}]*)\\} ([\\d.e+-]+)`, 'gm'))) if (m[1]!.includes(having)) sum += Number(m[2]);
+  return sum;
+}
+
+async function scrapeHops(platform: TestPlatform): Promise<{ buckets: Map<number, number>; sum: number }[]> {
+  const texts = new Map<string, string>();
+  for (const app of new Set(HOPS.map((h) => h.app))) texts.set(app, await (await fetch(`${platform.procs.get(app)!.url}/metrics`)).text());
+  return HOPS.map((h) => ({ buckets: histogram(texts.get(h.app)!, h.name, h.having), sum: histogramSum(texts.get(h.app)!, h.name, h.having) }));
 }
 
 /** The bucket bound holding quantile q of (after − before). */
@@ -197,15 +222,27 @@ async function gatewayIngest() {
     await runPaced({ host: '127.0.0.1', port: Number(port), request: raw, rate: RATE, durationMs: 5_000, warmConnections: Math.min(256, Math.ceil(RATE / 4)), verifyBody: isIngestAnswer });
     const syncUrl = platform.procs.get('staging-sync')!.url;
     const lagBefore = histogram(await (await fetch(`${syncUrl}/metrics`)).text(), 'cap_sync_lag_seconds');
+    const hopsBefore = await scrapeHops(platform);
     // Keep-alive connections are opened before the clock starts (enough for RATE × a quarter second in flight):
     // opening a hundred at once against a busy gateway cost SYN retries of 1 – 3 s, a ramp artefact.
     const paced = await runPaced({ host: '127.0.0.1', port: Number(port), request: raw, rate: RATE, durationMs: SECONDS * 1000, warmConnections: Math.min(256, Math.ceil(RATE / 4)), verifyBody: isIngestAnswer });
+    const hopsAfter = await scrapeHops(platform);
+    const hops = HOPS.map((h, i) => {
+      const [before, after] = [hopsBefore[i]!, hopsAfter[i]!];
+      const count = (after.buckets.get(Infinity) ?? 0) - (before.buckets.get(Infinity) ?? 0);
+      return {
+        hop: h.hop,
+        meanMs: count ? Math.round(((after.sum - before.sum) / count) * 10_000) / 10 : NaN,
+        p50UpToMs: bucketQuantile(before.buckets, after.buckets, 0.5) * 1000,
+        p99UpToMs: bucketQuantile(before.buckets, after.buckets, 0.99) * 1000,
+      };
+    });
     await sleep(3_000); // let the tail of the run reach the cloud DB
     const lagAfter = histogram(await (await fetch(`${syncUrl}/metrics`)).text(), 'cap_sync_lag_seconds');
     const pct = (p: number) => paced.latencies[Math.min(paced.latencies.length - 1, Math.ceil((p / 100) * paced.latencies.length) - 1)] ?? NaN;
     const saturation = await measureSaturation({ url: platform.gatewayUrl, path: PATH, connections: Number(args.connections), seconds: Math.min(SECONDS, 15), headers: call.headers, body: call.body, verifyBody: isIngestAnswer });
     return {
-      paced: { rate: RATE, achievedRate: paced.achievedRate, completed: paced.completed, errors: paced.errors + paced.non200 + paced.badBodies, p50Ms: pct(50), p99Ms: pct(99), queued: paced.queued },
+      paced: { rate: RATE, achievedRate: paced.achievedRate, completed: paced.completed, errors: paced.errors + paced.non200 + paced.badBodies, p50Ms: pct(50), p99Ms: pct(99), queued: paced.queued, hops },
       lag: { p50UpToS: bucketQuantile(lagBefore, lagAfter, 0.5), p99UpToS: bucketQuantile(lagBefore, lagAfter, 0.99), samples: (lagAfter.get(Infinity) ?? 0) - (lagBefore.get(Infinity) ?? 0) },
       saturation: { connections: Number(args.connections), tps: saturation.rps, errors: saturation.errors + saturation.non2xx + saturation.mismatches, p50Ms: saturation.p50, p99Ms: saturation.p99 },
     };
@@ -230,6 +267,7 @@ async function main(): Promise<void> {
     log(`P2/P5: Ingest through the gateway at ${RATE}/s for ${SECONDS} s, then saturation`);
     const g = await gatewayIngest();
     log(`  paced ${RATE}/s: p50 ${g.paced.p50Ms.toFixed(1)} ms, p99 ${g.paced.p99Ms.toFixed(1)} ms, errors ${g.paced.errors}; saturation ${Math.round(g.saturation.tps)} calls/s at ${g.saturation.connections} connections (p50 ${g.saturation.p50Ms} ms, p99 ${g.saturation.p99Ms} ms); lag p50 ≤ ${g.lag.p50UpToS} s, p99 ≤ ${g.lag.p99UpToS} s`);
+    for (const h of g.paced.hops) log(`    ${h.hop}: mean ${h.meanMs} ms, p50 ≤ ${h.p50UpToMs} ms, p99 ≤ ${h.p99UpToMs} ms`);
     report['p2'] = { ...g.paced, saturationTps: g.saturation.tps, saturation: g.saturation, met: g.saturation.tps >= TARGETS.p2Tps && RATE >= 500 && g.paced.p99Ms <= TARGETS.p2P99Ms };
     report['p5'] = { ...g.lag, met: g.lag.p50UpToS <= TARGETS.p5P50s && g.lag.p99UpToS <= TARGETS.p5P99s };
   }

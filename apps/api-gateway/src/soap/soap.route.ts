@@ -3,6 +3,7 @@ import { Histogram, type Registry } from 'prom-client';
 import { buildSoapFault, buildSoapResponse, parseSoapRequest, SOAP_FAULTS, SoapFault, type SoapCall } from '@cap/campaign-soap';
 import type { XmlLimits } from '@cap/campaign-xml';
 import { isAppError } from '@cap/platform-errors';
+import { RPC_SECONDS_BUCKETS } from '@cap/platform-kafka';
 import type { Logger } from '@cap/platform-logger';
 import type { Caller } from '../session/authenticator';
 import { soapBodyReader } from './soap-body.reader';
@@ -60,7 +61,7 @@ export function createSoapRouter(options: SoapRouteOptions): Router {
         name: 'cap_soap_request_seconds',
         help: 'SOAP calls from the parsed request to the answer written, by method and outcome (ok, fault, refused)',
         labelNames: ['method', 'outcome'],
-        buckets: [0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+        buckets: RPC_SECONDS_BUCKETS,
         registers: [options.registry],
       })
     : undefined;

@@ -5,4 +5,4 @@ export { runBatchConsumer, runConsumer, type BatchConsumerOptions, type Consumer
 export { RETRY_PROFILES, backoffDelay, type RetryProfile } from './retry.profile';
 export { rpcReplyTopic, rpcRequestTopic, type RpcReply, type RpcRequest } from './rpc.protocol';
 export { startRpcServer, type RpcContext, type RpcHandler, type RpcServer, type RpcServerOptions } from './rpc.server';
-export { startRpcClient, type RpcCallOptions, type RpcClient, type RpcClientOptions } from './rpc.client';
+export { RPC_SECONDS_BUCKETS, startRpcClient, type RpcCallOptions, type RpcClient, type RpcClientOptions } from './rpc.client';

@@ -14,7 +14,7 @@ export interface RpcClientOptions {
 }
 
 /** Latency buckets shared by the RPC client and server histograms (seconds). */
-export const RPC_SECONDS_BUCKETS = [0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+export const RPC_SECONDS_BUCKETS = [0.002, 0.005, 0.01, 0.015, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5, 1, 2.5, 5, 10, 30];
 
 export interface RpcCallOptions {
   timeoutMs?: number;
