@@ -1,5 +1,9 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
-import { startServiceProcess, startTestPlatform, testEndpoints, waitFor, type ServiceProcess, type TestPlatform } from '@cap/platform-testing';
+import { TOPICS, type StagedChange } from '@cap/contracts';
+import { createMessaging } from '@cap/platform-kafka';
+import { createLogger } from '@cap/platform-logger';
+import { startServiceProcess, startTestPlatform, testEndpoints, uniqueId, waitFor, type ServiceProcess, type TestPlatform } from '@cap/platform-testing';
 
 const sdk = require('@adobe/acc-js-sdk');
 
@@ -87,4 +91,96 @@ describe('staging order across the keys of one record', () => {
       { timeoutMs: 10_000 },
     );
   }, 120_000);
+});
+
+/**
+ * The relay's routes live in the leading local-store replica. When it dies, the replica that takes the lead must
+ * know which changes are still in flight and under which route each travelled, or the next change of a record
+ * could overtake them on another partition. No staging-sync runs until the end, so everything stays in flight.
+ */
+describe('staging order across keys when another local-store replica takes the relay over', () => {
+  let platform: TestPlatform;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  let NLWS: any;
+  let local: pg.Pool;
+  let cloud: pg.Pool;
+  const extra: ServiceProcess[] = [];
+
+  beforeAll(async () => {
+    platform = await startTestPlatform({ apps: ['local-store', 'cloud-executor', 'api-gateway'] });
+    const client = await sdk.init(sdk.ConnectionParameters.ofUserAndPassword(platform.gatewayUrl, 'admin', 'admin'));
+    await client.logon();
+    NLWS = client.NLWS;
+    local = new pg.Pool({ connectionString: platform.localDb.url, max: 2 });
+    cloud = new pg.Pool({ connectionString: platform.cloudDb.url, max: 2 });
+  });
+
+  afterAll(async () => {
+    await Promise.allSettled(extra.map((p) => p.stop()));
+    await local?.end();
+    await cloud?.end();
+    await platform?.stop();
+  });
+
+  /** Every staged change of the record published so far, with its message key. */
+  async function publishedChanges(email: string, id: string, atLeast: number): Promise<{ key: string; seq: string }[]> {
+    const messaging = createMessaging({ brokers: testEndpoints().kafkaBrokers, clientId: 'xk-reader', topicPrefix: platform.topicPrefix, logger: createLogger({ service: 'xk-reader', level: 'warn' }) });
+    const consumer = messaging.kafka.consumer({ groupId: uniqueId('xk-reader') });
+    const seen = new Map<string, string>();
+    try {
+      await consumer.connect();
+      await consumer.subscribe({ topic: messaging.topicName(TOPICS.stagingChanges), fromBeginning: true });
+      await consumer.run({
+        eachMessage: async ({ message }) => {
+          const change = (JSON.parse(message.value!.toString('utf8')) as { payload: StagedChange }).payload;
+          if (change.kind === 'record' && (change.record['email'] === email || change.record['id'] === id)) seen.set(change.seq, message.key!.toString('utf8'));
+        },
+      });
+      await waitFor(`${atLeast} changes of ${email} on the staging topic`, async () => seen.size >= atLeast, { timeoutMs: 30_000 });
+    } finally {
+      await consumer.disconnect();
+      await messaging.close();
+    }
+    return [...seen].map(([seq, key]) => ({ seq, key })).sort((a, b) => Number(a.seq) - Number(b.seq));
+  }
+
+  it('when the leading replica dies while a record is in flight under another key, then the new leader keeps sending its changes behind it', async () => {
+    const email = 'takeover@example.com';
+    const id: string = await NLWS.xtkSession.ingest({ xtkschema: 'nms:recipientStg', email, firstName: 'first' });
+    await NLWS.xtkSession.ingestExt({ xtkschema: 'nms:recipientStg', _key: '@email', email, lastName: 'byEmail' });
+    const route = `nms:recipient|id=${id}`;
+    // Published, and the update by email stored as travelling behind the Ingest.
+    await waitFor('both changes published, one routed behind the other', async () => {
+      const r = await local.query('SELECT (SELECT count(*) FROM cap_outbox)::int AS outbox, (SELECT array_agg(route) FROM cap_outbox_route) AS routes');
+      return r.rows[0].outbox === 0 && JSON.stringify(r.rows[0].routes) === JSON.stringify([route]);
+    });
+
+    const second = await startServiceProcess('local-store', { KAFKA_BROKERS: testEndpoints().kafkaBrokers.join(','), KAFKA_TOPIC_PREFIX: platform.topicPrefix, LOCAL_DATABASE_URL: platform.localDb.url });
+    extra.push(second);
+    await second.waitUntilReady();
+    const first = platform.procs.get('local-store')!;
+    first.signal('SIGKILL');
+    await first.exited;
+    await waitFor('the second replica leads the relay', async () => second.logs.some((l) => l['event'] === 'outbox.leading'), { timeoutMs: 30_000 });
+
+    // Another update by email: by its own key it would go to another partition than the two in flight.
+    const giveUp = Date.now() + 60_000;
+    for (;;) {
+      try {
+        await NLWS.xtkSession.ingestExt({ xtkschema: 'nms:recipientStg', _key: '@email', email, firstName: 'last' });
+        break;
+      } catch (err) {
+        if (Date.now() > giveUp) throw err; // the gateway reaches the survivor once the group has rebalanced
+        await sleep(500);
+      }
+    }
+    const changes = await publishedChanges(email, id, 3);
+    expect(changes.map((c) => c.key)).toEqual(changes.map(() => route));
+
+    // And once a worker runs, the cloud DB holds the one record with every change.
+    extra.push(await startServiceProcess('staging-sync', { KAFKA_BROKERS: testEndpoints().kafkaBrokers.join(','), KAFKA_TOPIC_PREFIX: platform.topicPrefix, CLOUD_DATABASE_URL: platform.cloudDb.url }));
+    await waitFor('the record applied', async () => (await cloud.query('SELECT 1 FROM nms_recipient WHERE email = $1 AND first_name = $2', [email, 'last'])).rowCount === 1, { timeoutMs: 60_000 });
+    expect((await cloud.query('SELECT id, first_name, last_name FROM nms_recipient WHERE email = $1', [email])).rows).toEqual([{ id, first_name: 'last', last_name: 'byEmail' }]);
+    await waitFor('the stored route let go once applied', async () => (await local.query('SELECT count(*)::int AS n FROM cap_outbox_route')).rows[0].n === 0, { timeoutMs: 15_000 });
+  }, 180_000);
 });
