@@ -69,12 +69,11 @@ export async function startRpcServer(messaging: Messaging, options: RpcServerOpt
    * that dies mid-request leaves its caller to time out with a typed fault; nothing is acknowledged to the
    * caller before the handler has finished.
    */
-  const serve = async (request: RpcRequest, correlationId: string) => {
+  const serve = async (request: RpcRequest, correlationId: string, method: string) => {
     const started = process.hrtime.bigint();
-    const method = Object.hasOwn(options.handlers, request.method) ? request.method : 'unknown';
     let reply: RpcReply;
     try {
-      const handler = Object.hasOwn(options.handlers, request.method) ? options.handlers[request.method] : undefined;
+      const handler = method === request.method ? options.handlers[request.method] : undefined;
       if (!handler) throw errors.rpcNoHandler(options.service, request.method);
       const result = await handler(request.params, { correlationId, deadline: request.deadline });
       reply = { ok: true, result: result ?? null };
@@ -106,18 +105,22 @@ export async function startRpcServer(messaging: Messaging, options: RpcServerOpt
     fromBeginning: true,
     handle: async ({ envelope, correlationId, size }) => {
       const request = envelope.payload;
+      // A method name no handler has is labelled 'unknown': callers cannot grow the label set.
       const method = Object.hasOwn(options.handlers, request.method) ? request.method : 'unknown';
       const sentAt = Date.parse(envelope.occurredAt);
+      const observeWait = (outcome: 'started' | 'expired') => {
+        if (waited && Number.isFinite(sentAt)) waited.observe({ method, outcome }, Math.max(0, Date.now() - sentAt) / 1000);
+      };
       if (Date.now() > request.deadline) {
-        waited?.observe({ method, outcome: 'expired' }, Math.max(0, Date.now() - sentAt) / 1000);
+        observeWait('expired');
         logger.warn({ event: 'rpc.request.expired', method: request.method }, 'request past its deadline; dropped');
         return;
       }
       while (active >= maxInFlight || (active > 0 && activeBytes + size > maxInFlightBytes)) await new Promise<void>((resolve) => waiting.push(resolve));
-      waited?.observe({ method, outcome: 'started' }, Math.max(0, Date.now() - sentAt) / 1000);
+      observeWait('started');
       active++;
       activeBytes += size;
-      void serve(request, correlationId).finally(() => {
+      void serve(request, correlationId, method).finally(() => {
         active--;
         activeBytes -= size;
         waiting.shift()?.();
