@@ -1,11 +1,10 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import pg from 'pg';
+import type pg from 'pg';
 import { TOPICS, type StagedChange } from '@cap/contracts';
 import { createMessaging } from '@cap/platform-kafka';
 import { createLogger } from '@cap/platform-logger';
-import { startServiceProcess, startTestPlatform, testEndpoints, uniqueId, waitFor, type ServiceProcess, type TestPlatform } from '@cap/platform-testing';
-
-const sdk = require('@adobe/acc-js-sdk');
+import { startServiceProcess, testEndpoints, uniqueId, waitFor, type ServiceProcess, type TestPlatform } from '@cap/platform-testing';
+import { joinEnv, startStagingClient, stopStagingClient, type Nlws } from './fixtures/staging.client';
 
 /**
  * One record named by two keys: an Ingest (keyed by its generated @id), then an IngestExt of the same recipient
@@ -16,39 +15,19 @@ const sdk = require('@adobe/acc-js-sdk');
  */
 describe('staging order across the keys of one record', () => {
   let platform: TestPlatform;
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  let NLWS: any;
+  let NLWS: Nlws;
   let local: pg.Pool;
   let cloud: pg.Pool;
   const workers: ServiceProcess[] = [];
 
   beforeAll(async () => {
     // Rounds of the relay every 200 ms, and workers that wait up to 500 ms for a batch: wide windows.
-    platform = await startTestPlatform({
-      apps: ['local-store', 'cloud-executor', 'api-gateway'],
-      envFor: { 'local-store': { OUTBOX_LINGER_MS: '200' } },
-    });
-    const env = {
-      KAFKA_BROKERS: testEndpoints().kafkaBrokers.join(','),
-      KAFKA_TOPIC_PREFIX: platform.topicPrefix,
-      CLOUD_DATABASE_URL: platform.cloudDb.url,
-      SYNC_MAX_WAIT_MS: '500',
-    };
-    for (let i = 0; i < 3; i++) workers.push(await startServiceProcess('staging-sync', env));
+    ({ platform, NLWS, local, cloud } = await startStagingClient({ apps: ['local-store', 'cloud-executor', 'api-gateway'], envFor: { 'local-store': { OUTBOX_LINGER_MS: '200' } } }));
+    for (let i = 0; i < 3; i++) workers.push(await startServiceProcess('staging-sync', joinEnv(platform, { CLOUD_DATABASE_URL: platform.cloudDb.url, SYNC_MAX_WAIT_MS: '500' })));
     await Promise.all(workers.map((w) => w.waitUntilReady()));
-    const client = await sdk.init(sdk.ConnectionParameters.ofUserAndPassword(platform.gatewayUrl, 'admin', 'admin'));
-    await client.logon();
-    NLWS = client.NLWS;
-    local = new pg.Pool({ connectionString: platform.localDb.url, max: 2 });
-    cloud = new pg.Pool({ connectionString: platform.cloudDb.url, max: 2 });
   });
 
-  afterAll(async () => {
-    await Promise.allSettled(workers.map((w) => w.stop()));
-    await local?.end();
-    await cloud?.end();
-    await platform?.stop();
-  });
+  afterAll(() => stopStagingClient({ platform, local, cloud }, workers));
 
   it('when a record is staged by @id, then updated by @email and by @id at once, then the cloud DB holds one row with every change, in order', async () => {
     const ids = new Map<string, string>();
@@ -100,27 +79,16 @@ describe('staging order across the keys of one record', () => {
  */
 describe('staging order across keys when another local-store replica takes the relay over', () => {
   let platform: TestPlatform;
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  let NLWS: any;
+  let NLWS: Nlws;
   let local: pg.Pool;
   let cloud: pg.Pool;
   const extra: ServiceProcess[] = [];
 
   beforeAll(async () => {
-    platform = await startTestPlatform({ apps: ['local-store', 'cloud-executor', 'api-gateway'] });
-    const client = await sdk.init(sdk.ConnectionParameters.ofUserAndPassword(platform.gatewayUrl, 'admin', 'admin'));
-    await client.logon();
-    NLWS = client.NLWS;
-    local = new pg.Pool({ connectionString: platform.localDb.url, max: 2 });
-    cloud = new pg.Pool({ connectionString: platform.cloudDb.url, max: 2 });
+    ({ platform, NLWS, local, cloud } = await startStagingClient({ apps: ['local-store', 'cloud-executor', 'api-gateway'] }));
   });
 
-  afterAll(async () => {
-    await Promise.allSettled(extra.map((p) => p.stop()));
-    await local?.end();
-    await cloud?.end();
-    await platform?.stop();
-  });
+  afterAll(() => stopStagingClient({ platform, local, cloud }, extra));
 
   /** Every staged change of the record published so far, with its message key. */
   async function publishedChanges(email: string, id: string, atLeast: number): Promise<{ key: string; seq: string }[]> {
@@ -155,7 +123,7 @@ describe('staging order across keys when another local-store replica takes the r
       return r.rows[0].outbox === 0 && JSON.stringify(r.rows[0].routes) === JSON.stringify([route]);
     });
 
-    const second = await startServiceProcess('local-store', { KAFKA_BROKERS: testEndpoints().kafkaBrokers.join(','), KAFKA_TOPIC_PREFIX: platform.topicPrefix, LOCAL_DATABASE_URL: platform.localDb.url });
+    const second = await startServiceProcess('local-store', joinEnv(platform, { LOCAL_DATABASE_URL: platform.localDb.url }));
     extra.push(second);
     await second.waitUntilReady();
     const first = platform.procs.get('local-store')!;
@@ -178,7 +146,7 @@ describe('staging order across keys when another local-store replica takes the r
     expect(changes.map((c) => c.key)).toEqual(changes.map(() => route));
 
     // And once a worker runs, the cloud DB holds the one record with every change.
-    extra.push(await startServiceProcess('staging-sync', { KAFKA_BROKERS: testEndpoints().kafkaBrokers.join(','), KAFKA_TOPIC_PREFIX: platform.topicPrefix, CLOUD_DATABASE_URL: platform.cloudDb.url }));
+    extra.push(await startServiceProcess('staging-sync', joinEnv(platform, { CLOUD_DATABASE_URL: platform.cloudDb.url })));
     await waitFor('the record applied', async () => (await cloud.query('SELECT 1 FROM nms_recipient WHERE email = $1 AND first_name = $2', [email, 'last'])).rowCount === 1, { timeoutMs: 60_000 });
     expect((await cloud.query('SELECT id, first_name, last_name FROM nms_recipient WHERE email = $1', [email])).rows).toEqual([{ id, first_name: 'last', last_name: 'byEmail' }]);
     await waitFor('the stored route let go once applied', async () => (await local.query('SELECT count(*)::int AS n FROM cap_outbox_route')).rows[0].n === 0, { timeoutMs: 15_000 });

@@ -1,30 +1,18 @@
-import pg from 'pg';
-import { failure, startTestPlatform, waitFor, type TestPlatform } from '@cap/platform-testing';
-
-// Adobe's own client, unmodified: the flows start where a Campaign developer starts them.
-const sdk = require('@adobe/acc-js-sdk');
+import type pg from 'pg';
+import { failure, waitFor, type TestPlatform } from '@cap/platform-testing';
+import { startStagingClient, stopStagingClient, type Nlws } from './fixtures/staging.client';
 
 describe('the staging pipeline: local-store → outbox → Kafka → staging-sync → cloud DB', () => {
   let platform: TestPlatform;
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  let NLWS: any;
+  let NLWS: Nlws;
   let local: pg.Pool;
   let cloud: pg.Pool;
 
   beforeAll(async () => {
-    platform = await startTestPlatform({ apps: ['local-store', 'cloud-executor', 'staging-sync', 'api-gateway'] });
-    const client = await sdk.init(sdk.ConnectionParameters.ofUserAndPassword(platform.gatewayUrl, 'admin', 'admin'));
-    await client.logon();
-    NLWS = client.NLWS;
-    local = new pg.Pool({ connectionString: platform.localDb.url, max: 2 });
-    cloud = new pg.Pool({ connectionString: platform.cloudDb.url, max: 2 });
+    ({ platform, NLWS, local, cloud } = await startStagingClient({ apps: ['local-store', 'cloud-executor', 'staging-sync', 'api-gateway'] }));
   });
 
-  afterAll(async () => {
-    await local?.end();
-    await cloud?.end();
-    await platform?.stop();
-  });
+  afterAll(() => stopStagingClient({ platform, local, cloud }));
 
   const cloudRecipient = async (email: string) => (await cloud.query('SELECT id, email, first_name, last_name, black_list, cap_seq FROM nms_recipient WHERE email = $1', [email])).rows;
 

@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import pg from 'pg';
+import type pg from 'pg';
 import { TOPICS, type StagedChange } from '@cap/contracts';
 import { createMessaging } from '@cap/platform-kafka';
 import { createLogger } from '@cap/platform-logger';
@@ -7,15 +7,13 @@ import {
   startServiceProcess,
   startTcpProxy,
   startTestBroker,
-  startTestPlatform,
   testEndpoints,
   waitFor,
   type ServiceProcess,
   type TestBroker,
   type TestPlatform,
 } from '@cap/platform-testing';
-
-const sdk = require('@adobe/acc-js-sdk');
+import { joinEnv, startStagingClient, stopStagingClient, type Nlws } from './fixtures/staging.client';
 
 /**
  * Continuous IngestExt traffic over a fixed key space, each key owned by one writer loop so its last
@@ -91,34 +89,21 @@ const NO_PROBLEMS = { missing: [], duplicated: [], stale: [], resurrected: [] };
 
 describe('staging-sync reliability (R1, R3, R6) on the shared broker', () => {
   let platform: TestPlatform;
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  let NLWS: any;
+  let NLWS: Nlws;
   let local: pg.Pool;
   let cloud: pg.Pool;
   const workers: ServiceProcess[] = [];
-  const workerEnv = (cloudUrl?: string) => ({
-    KAFKA_BROKERS: testEndpoints().kafkaBrokers.join(','),
-    KAFKA_TOPIC_PREFIX: platform.topicPrefix,
-    CLOUD_DATABASE_URL: cloudUrl ?? platform.cloudDb.url,
-    CLOUD_BREAKER_RESET_MS: '1000',
-  });
+  const workerEnv = (cloudUrl?: string) => joinEnv(platform, { CLOUD_DATABASE_URL: cloudUrl ?? platform.cloudDb.url, CLOUD_BREAKER_RESET_MS: '1000' });
 
   beforeAll(async () => {
     // Synced staging rows are purged 2 s after their acknowledgement here (a day by default).
-    platform = await startTestPlatform({ apps: ['local-store', 'cloud-executor', 'api-gateway'], envFor: { 'local-store': { STAGING_RETENTION_SECONDS: '2', STAGING_PURGE_INTERVAL_MS: '500' } } });
-    const client = await sdk.init(sdk.ConnectionParameters.ofUserAndPassword(platform.gatewayUrl, 'admin', 'admin'));
-    await client.logon();
-    NLWS = client.NLWS;
-    local = new pg.Pool({ connectionString: platform.localDb.url, max: 2 });
-    cloud = new pg.Pool({ connectionString: platform.cloudDb.url, max: 2 });
+    ({ platform, NLWS, local, cloud } = await startStagingClient({
+      apps: ['local-store', 'cloud-executor', 'api-gateway'],
+      envFor: { 'local-store': { STAGING_RETENTION_SECONDS: '2', STAGING_PURGE_INTERVAL_MS: '500' } },
+    }));
   });
 
-  afterAll(async () => {
-    await Promise.allSettled(workers.map((w) => w.stop()));
-    await local?.end();
-    await cloud?.end();
-    await platform?.stop();
-  });
+  afterAll(() => stopStagingClient({ platform, local, cloud }, workers));
 
   // Four workers (P4: correctness with 4 workers everywhere), each SIGKILLed and replaced in turn.
   it('R1: when four staging-sync workers are SIGKILLed 20 times mid-flow while members leave and join, then local and cloud agree row for row', async () => {
@@ -156,13 +141,7 @@ describe('staging-sync reliability (R1, R3, R6) on the shared broker', () => {
 
   it('when a second local-store replica joins and the first is SIGKILLed mid-flow, then every acknowledged write still reaches the cloud once, and synced rows are purged after the retention', async () => {
     workers.push(await startServiceProcess('staging-sync', workerEnv()));
-    const second = await startServiceProcess('local-store', {
-      KAFKA_BROKERS: testEndpoints().kafkaBrokers.join(','),
-      KAFKA_TOPIC_PREFIX: platform.topicPrefix,
-      LOCAL_DATABASE_URL: platform.localDb.url,
-      STAGING_RETENTION_SECONDS: '2',
-      STAGING_PURGE_INTERVAL_MS: '500',
-    });
+    const second = await startServiceProcess('local-store', joinEnv(platform, { LOCAL_DATABASE_URL: platform.localDb.url, STAGING_RETENTION_SECONDS: '2', STAGING_PURGE_INTERVAL_MS: '500' }));
     await second.waitUntilReady();
     const writer = startWriter(NLWS, 'ls', 3, 20);
     await sleep(2_000);
@@ -251,27 +230,22 @@ describe('staging-sync reliability (R1, R3, R6) on the shared broker', () => {
 describe('staging-sync reliability (R2) on a broker of its own', () => {
   let broker: TestBroker;
   let platform: TestPlatform;
+  let NLWS: Nlws;
   let local: pg.Pool;
   let cloud: pg.Pool;
 
   beforeAll(async () => {
     broker = await startTestBroker();
-    platform = await startTestPlatform({ apps: ['local-store', 'cloud-executor', 'staging-sync', 'api-gateway'], env: { KAFKA_BROKERS: broker.brokers.join(',') } });
-    local = new pg.Pool({ connectionString: platform.localDb.url, max: 2 });
-    cloud = new pg.Pool({ connectionString: platform.cloudDb.url, max: 2 });
+    ({ platform, NLWS, local, cloud } = await startStagingClient({ apps: ['local-store', 'cloud-executor', 'staging-sync', 'api-gateway'], env: { KAFKA_BROKERS: broker.brokers.join(',') } }));
   });
 
   afterAll(async () => {
-    await local?.end();
-    await cloud?.end();
-    await platform?.stop();
+    await stopStagingClient({ platform, local, cloud });
     broker?.dispose();
   });
 
   it('R2: when the Kafka broker restarts mid-flow, then every acknowledged Ingest reaches the cloud DB', async () => {
-    const client = await sdk.init(sdk.ConnectionParameters.ofUserAndPassword(platform.gatewayUrl, 'admin', 'admin'));
-    await client.logon();
-    const writer = startWriter(client.NLWS, 'r2', 2, 20);
+    const writer = startWriter(NLWS, 'r2', 2, 20);
     // Traffic before the restart and after it (the platform has recovered), whatever the machine's speed.
     await waitFor('calls acknowledged before the restart', () => writer.stats().acknowledged >= 10, { timeoutMs: 30_000, intervalMs: 50 });
     broker.stop();
