@@ -30,7 +30,8 @@ export type RouteDecision =
   | { hold: 'links' | 'full' };
 
 interface LiveChange {
-  id: string;
+  source: string;
+  seq: string;
   schema: string;
   route: string;
   record: Readonly<Record<string, unknown>>;
@@ -53,8 +54,6 @@ export function schemaKeyColumns(schemas: ReadonlyMap<string, Schema>): Map<stri
   return out;
 }
 
-const changeId = (source: string, seq: string) => `${source}\u0000${seq}`;
-
 function valueText(value: unknown): string {
   return typeof value === 'object' ? JSON.stringify(value) : String(value);
 }
@@ -62,7 +61,7 @@ function valueText(value: unknown): string {
 export class StagingRouter {
   /** Key definitions per schema, as `col1,col2` (seeded from the schemas, grown from the changes seen). */
   private readonly keyDefs = new Map<string, Map<string, readonly string[]>>();
-  /** Live changes per source, oldest first. */
+  /** Live changes per source, by seq, oldest first. */
   private readonly live = new Map<string, Map<string, LiveChange>>();
   /**
    * Routes of the live changes, by key value: how many live changes carrying that value travel on each route
@@ -94,18 +93,14 @@ export class StagingRouter {
 
   /** Decides a change's message key and records it as live. Call in outbox order. */
   route(change: RoutableChange): RouteDecision {
-    this.learn(change.schema, change.keyColumns);
-    const id = changeId(change.source, change.seq);
     // Routed before (the relay retries a round that failed): decided again against the others.
-    const known = this.live.get(change.source)?.get(id);
-    if (known) this.forget(known, change.source);
-    const keyValues = this.keyValuesOf(change.schema, change.record);
+    const keyValues = this.untrack(change);
     const routes = new Set<string>();
     for (const kv of keyValues) for (const route of this.index.get(kv)?.keys() ?? []) routes.add(route);
     if (routes.size > 1) return { hold: 'links' };
     if (this.liveCount >= this.maxLive) return { hold: 'full' };
     const route = routes.size === 1 ? [...routes][0]! : change.naturalKey;
-    this.add(change.source, { id, schema: change.schema, route, record: change.record, sticky: route !== change.naturalKey, keyValues });
+    this.add(change, route, keyValues);
     return { route, sticky: route !== change.naturalKey };
   }
 
@@ -114,11 +109,7 @@ export class StagingRouter {
    * to lead), with the route it was published under.
    */
   restore(change: RoutableChange, route: string): void {
-    this.learn(change.schema, change.keyColumns);
-    const id = changeId(change.source, change.seq);
-    const known = this.live.get(change.source)?.get(id);
-    if (known) this.forget(known, change.source);
-    this.add(change.source, { id, schema: change.schema, route, record: change.record, sticky: route !== change.naturalKey, keyValues: this.keyValuesOf(change.schema, change.record) });
+    this.add(change, route, this.untrack(change));
   }
 
   /** The oldest live changes of each source (to ask the database which are applied). */
@@ -126,9 +117,9 @@ export class StagingRouter {
     const out = new Map<string, string[]>();
     for (const [source, changes] of this.live) {
       const seqs: string[] = [];
-      for (const key of changes.keys()) {
+      for (const seq of changes.keys()) {
         if (seqs.length >= limit) break;
-        seqs.push(key.slice(source.length + 1));
+        seqs.push(seq);
       }
       if (seqs.length) out.set(source, seqs);
     }
@@ -141,18 +132,30 @@ export class StagingRouter {
     const changes = this.live.get(source);
     if (!changes) return sticky;
     for (const seq of seqs) {
-      const entry = changes.get(changeId(source, seq));
+      const entry = changes.get(seq);
       if (!entry) continue;
       if (entry.sticky) sticky.push(seq);
-      this.forget(entry, source);
+      this.forget(entry);
     }
     return sticky;
   }
 
-  private add(source: string, entry: LiveChange): void {
-    let changes = this.live.get(source);
-    if (!changes) this.live.set(source, (changes = new Map()));
-    changes.set(entry.id, entry);
+  /**
+   * Learns the change's key definition, forgets the change if it is live already, and returns the key values
+   * it carries.
+   */
+  private untrack(change: RoutableChange): string[] {
+    this.learn(change.schema, change.keyColumns);
+    const known = this.live.get(change.source)?.get(change.seq);
+    if (known) this.forget(known);
+    return this.keyValuesOf(change.schema, change.record);
+  }
+
+  private add(change: RoutableChange, route: string, keyValues: string[]): void {
+    const entry: LiveChange = { source: change.source, seq: change.seq, schema: change.schema, route, record: change.record, sticky: route !== change.naturalKey, keyValues };
+    let changes = this.live.get(entry.source);
+    if (!changes) this.live.set(entry.source, (changes = new Map()));
+    changes.set(entry.seq, entry);
     this.liveCount++;
     for (const kv of entry.keyValues) this.indexAt(kv, entry.route);
   }
@@ -163,10 +166,10 @@ export class StagingRouter {
     else this.index.set(kv, new Map([[route, 1]]));
   }
 
-  private forget(entry: LiveChange, source: string): void {
-    const changes = this.live.get(source)!;
-    changes.delete(entry.id);
-    if (changes.size === 0) this.live.delete(source);
+  private forget(entry: LiveChange): void {
+    const changes = this.live.get(entry.source)!;
+    changes.delete(entry.seq);
+    if (changes.size === 0) this.live.delete(entry.source);
     this.liveCount--;
     for (const kv of entry.keyValues) {
       const routes = this.index.get(kv);
