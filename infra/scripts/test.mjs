@@ -5,7 +5,7 @@
 //   npm test                 all steps
 //   npm test -- --only unit  one step: lint | typecheck | unit | integration
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ROOT, color, ensureNodeModules, log } from './lib.mjs';
@@ -13,6 +13,30 @@ import { ROOT, color, ensureNodeModules, log } from './lib.mjs';
 const { values } = parseArgs({ options: { only: { type: 'string' } }, allowPositionals: true });
 
 const REPORT_DIR = join(ROOT, 'reports', 'jest');
+const SERVICE_LOG_DIR = join(ROOT, 'reports', 'service-logs');
+// What a service prints when it dies: our fatal log line, V8's own abort messages, a native crash.
+const DEATH = /"level":"fatal"|FATAL ERROR|Fatal (?:error|JavaScript)|Segmentation fault|out of memory|Aborted|core dumped/;
+
+/** After failed integration tests: every service that logged its own death, with those lines, so a CI log
+ *  says why a process crashed (the service logs themselves stay on the CI machine). */
+function printServiceDeaths() {
+  if (!existsSync(SERVICE_LOG_DIR)) return;
+  const found = [];
+  for (const name of readdirSync(SERVICE_LOG_DIR).sort()) {
+    const lines = readFileSync(join(SERVICE_LOG_DIR, name), 'utf8').split('\n');
+    const at = lines.findIndex((l) => DEATH.test(l));
+    if (at >= 0) found.push({ name, lines: lines.slice(Math.max(0, at - 3), at + 12).filter(Boolean) });
+  }
+  if (found.length === 0) {
+    log('no service logged a fatal error or a crash during the integration tests');
+    return;
+  }
+  for (const f of found.slice(0, 5)) {
+    log(color('31', `service crash in reports/service-logs/${f.name}:`));
+    for (const l of f.lines) process.stdout.write(`  ${l.slice(0, 600)}\n`);
+  }
+  if (found.length > 5) log(`${found.length - 5} more service logs hold a crash`);
+}
 
 /** Test counts from the jest JSON reports this run wrote. */
 function countTests() {
@@ -43,6 +67,7 @@ const STEPS = [
 async function main() {
   ensureNodeModules();
   rmSync(REPORT_DIR, { recursive: true, force: true });
+  rmSync(SERVICE_LOG_DIR, { recursive: true, force: true });
   mkdirSync(REPORT_DIR, { recursive: true });
   const steps = values.only ? STEPS.filter((s) => s.name === values.only || s.needs === values.only) : STEPS;
   if (steps.length === 0) throw new Error(`unknown step ${values.only}`);
@@ -58,6 +83,7 @@ async function main() {
       const started = Date.now();
       const r = spawnSync(step.cmd[0], step.cmd.slice(1), { cwd: ROOT, stdio: 'inherit', env: { ...process.env, NX_DAEMON: 'false', NX_NO_CLOUD: 'true' } });
       results.push({ name: step.name, ok: r.status === 0, seconds: Math.round((Date.now() - started) / 1000) });
+      if (r.status !== 0 && step.infra) printServiceDeaths();
       if (r.status !== 0 && step.needs) break; // a failed build leaves nothing for its dependant to test
     }
   } finally {

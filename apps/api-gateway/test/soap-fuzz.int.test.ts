@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { findBuiltinSchemaDir, loadSchemaRegistry, SOURCE_BUILTIN_SCHEMA_DIR } from '@cap/campaign-persistence';
 import { element, parseXml, serializeXml, type XmlElement } from '@cap/campaign-xml';
-import { startTestPlatform, waitFor, type AppName, type TestPlatform } from '@cap/platform-testing';
+import { startTestPlatform, waitFor, type AppName, type ServiceProcess, type TestPlatform } from '@cap/platform-testing';
 
 /**
  * S6 / S1: the SOAP router under ≥ 10,000 mutated envelopes derived from valid ones (Logon, GetOption,
@@ -649,8 +649,26 @@ function checkAnswer(status: number, body: string, methodNames: ReadonlySet<stri
 
 // ---------------------------------------------------------------------------------------------------------
 
-function vmRssKb(pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+/** How each service process ended, once it has: a crash must be reported with its cause, not as a missing file. */
+const endings = new Map<number, { code: number | null; signal: NodeJS.Signals | null }>();
+function watchEnding(proc: ServiceProcess): void {
+  void proc.exited.then((how) => endings.set(proc.pid, how));
+}
+
+function describeEnding(proc: ServiceProcess): string {
+  const how = endings.get(proc.pid);
+  const last = proc.logs.slice(-15).map((l) => (typeof l['raw'] === 'string' ? l['raw'] : JSON.stringify(l)));
+  return `${proc.app} (pid ${proc.pid}) is gone: ${how ? `exit code ${how.code}, signal ${how.signal}` : 'exit not yet seen'}; its last log lines:\n${last.join('\n')}`;
+}
+
+function vmRssKb(proc: ServiceProcess): number {
+  let status: string;
+  try {
+    status = readFileSync(`/proc/${proc.pid}/status`, 'utf8');
+  } catch {
+    throw new Error(describeEnding(proc));
+  }
+  const m = /VmRSS:\s+(\d+) kB/.exec(status);
   return Number(m?.[1] ?? NaN);
 }
 
@@ -693,6 +711,7 @@ describe('S6 fuzzing of the SOAP router', () => {
       JSON.stringify({ windowMs: 1000, default: { limit: 100_000 }, internal: { limit: 100_000 }, apis: { 'xtk:session#Logon': { limit: 100_000 }, 'xtk:session#BearerTokenLogon': { limit: 100_000 } }, fallback: 'local' }),
     );
     platform = await startTestPlatform({ envFor: { 'api-gateway': { RATE_LIMITS_FILE: limits, LOG_LEVEL: 'warn' }, 'local-store': { LOG_LEVEL: 'warn' }, 'cloud-executor': { LOG_LEVEL: 'warn' } } });
+    for (const proc of platform.procs.values()) watchEnding(proc);
   });
 
   afterAll(async () => {
@@ -795,7 +814,7 @@ describe('S6 fuzzing of the SOAP router', () => {
     // baseline: the heap's high-water mark for the largest legitimate bodies is not growth; a leak is.
     for (let i = 0; i < 100; i++) await post(envelope(SEEDS.GetOption, i, sessions.mc.sessionToken, 'sdk'), { 'X-Security-Token': sessions.mc.securityToken });
     for (const m of mutants.slice(COUNT)) await send(m);
-    const rssBefore = vmRssKb(gateway.pid) / 1024;
+    const rssBefore = vmRssKb(gateway) / 1024;
     const rssSeries: number[] = [];
     const started = performance.now();
 
@@ -803,7 +822,7 @@ describe('S6 fuzzing of the SOAP router', () => {
       Array.from({ length: CONCURRENCY }, async () => {
         for (let i = next++; i < order.length; i = next++) {
           if (i > 0 && i % 500 === 0) await renewSessions();
-          if (i % 250 === 0) rssSeries.push(vmRssKb(gateway.pid) / 1024);
+          if (i % 250 === 0) rssSeries.push(vmRssKb(gateway) / 1024);
           const m = mutants[order[i]!]!;
           const outcome = await send(m);
           outcomes[m.index] = outcome;
@@ -819,7 +838,7 @@ describe('S6 fuzzing of the SOAP router', () => {
       }),
     );
     const seconds = (performance.now() - started) / 1000;
-    const rssAfter = vmRssKb(gateway.pid) / 1024;
+    const rssAfter = vmRssKb(gateway) / 1024;
     rssSeries.push(rssAfter);
     // RSS follows V8's collection sawtooth (peaks are collection deferred while memory is plentiful); a leak
     // raises its floor. So: the floor over the second half of the run against the baseline, and the peak
@@ -833,6 +852,7 @@ describe('S6 fuzzing of the SOAP router', () => {
     // Processes alive and ready.
     const apps: AppName[] = ['api-gateway', 'local-store', 'cloud-executor'];
     const alive = Object.fromEntries(apps.map((a) => [a, isAlive(platform.procs.get(a)!.pid)]));
+    for (const a of apps) if (!alive[a]) console.info(describeEnding(platform.procs.get(a)!));
     const ready = Object.fromEntries(await Promise.all(apps.map(async (a) => [a, (await platform.procs.get(a)!.readyz()).status] as const)));
     const after = await snapshot();
     const errorLogs = apps.flatMap((a) => platform.procs.get(a)!.logs.filter((l) => l['level'] === 'error' || l['level'] === 'fatal').map((l) => ({ app: a, event: l['event'], msg: l['msg'], err: (l['err'] as { message?: string } | undefined)?.message })));

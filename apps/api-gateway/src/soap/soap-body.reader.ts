@@ -52,7 +52,7 @@ export function soapBodyReader(limit: number): RequestHandler {
       req.body = chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks, received).toString('utf8');
       next();
     });
-    req.once('error', (err: Error) => {
+    req.on('error', (err: Error) => {
       if (failed) return;
       failed = err;
       next(bodyError(400, 'request.aborted', err.message));
