@@ -36,6 +36,7 @@ import { startServiceProcess, startTestPlatform, testEndpoints, type ServiceProc
 import { measureSaturation } from '../../api-gateway/bench/autocannon.saturation';
 // eslint-disable-next-line @nx/enforce-module-boundaries
 import { runPaced } from '../../api-gateway/bench/paced.load';
+import { pipelineGroups, startCpuMeasure, type CpuUse } from './cpu.sampler';
 // eslint-disable-next-line @nx/enforce-module-boundaries
 import { ENVELOPE_OPEN, logOn, type Tokens } from '../../api-gateway/bench/soap.logon';
 
@@ -96,7 +97,7 @@ async function publishBacklog(platform: TestPlatform, rows: number): Promise<voi
   }
 }
 
-async function syncThroughput(workers: number): Promise<{ workers: number; rows: number; seconds: number; rowsPerSec: number }> {
+async function syncThroughput(workers: number): Promise<{ workers: number; rows: number; seconds: number; rowsPerSec: number; cpu: CpuUse }> {
   const platform = await startTestPlatform({ apps: ['local-store', 'cloud-executor'], env: { NODE_ENV: 'production', LOG_LEVEL: 'warn' } });
   const cloud = new pg.Pool({ connectionString: platform.cloudDb.url, max: 1 });
   const procs: ServiceProcess[] = [];
@@ -117,24 +118,36 @@ async function syncThroughput(workers: number): Promise<{ workers: number; rows:
         }),
       );
     }
+    // Which process is which, for the CPU account: did a second worker have cores to use?
+    const services = new Map<number, string>([[process.pid, 'bench'], ...procs.map((p) => [p.pid, 'staging-sync'] as const), ...[...platform.procs.values()].map((p) => [p.pid, p.app] as const)]);
     let first = 0;
     let t0 = 0;
+    let cpu: ReturnType<typeof startCpuMeasure> | undefined;
     for (;;) {
       const n = await count();
       if (n > 0 && t0 === 0) {
         t0 = performance.now();
         first = n;
+        cpu = startCpuMeasure(pipelineGroups(services));
       }
       if (n >= ROWS) break;
       await sleep(100);
     }
     const seconds = (performance.now() - t0) / 1000;
-    return { workers, rows: ROWS - first, seconds, rowsPerSec: (ROWS - first) / seconds };
+    return { workers, rows: ROWS - first, seconds, rowsPerSec: (ROWS - first) / seconds, cpu: cpu!.stop() };
   } finally {
     await Promise.allSettled(procs.map((p) => p.stop()));
     await cloud.end();
     await platform.stop();
   }
+}
+
+function cpuLine(cpu: CpuUse): string {
+  const groups = Object.entries(cpu.coresUsed)
+    .filter(([, c]) => c >= 0.01)
+    .sort((a, b) => b[1] - a[1])
+    .map(([g, c]) => `${g} ${c.toFixed(2)}`);
+  return `${cpu.cores} cores ${Math.round(cpu.machineBusy * 100)} % busy; cores used: ${groups.join(', ')}`;
 }
 
 // ── P2 / P5 ─────────────────────────────────────────────────────────────────────────────────────────────
@@ -256,10 +269,10 @@ async function main(): Promise<void> {
   if (!args['skip-sync']) {
     log('P3: one staging-sync worker');
     const one = await syncThroughput(1);
-    log(`  ${Math.round(one.rowsPerSec)} rows/s (${one.rows} rows in ${one.seconds.toFixed(1)} s)`);
+    log(`  ${Math.round(one.rowsPerSec)} rows/s (${one.rows} rows in ${one.seconds.toFixed(1)} s); ${cpuLine(one.cpu)}`);
     log('P4: two staging-sync workers');
     const two = await syncThroughput(2);
-    log(`  ${Math.round(two.rowsPerSec)} rows/s (${two.rows} rows in ${two.seconds.toFixed(1)} s)`);
+    log(`  ${Math.round(two.rowsPerSec)} rows/s (${two.rows} rows in ${two.seconds.toFixed(1)} s); ${cpuLine(two.cpu)}`);
     report['p3'] = { ...one, target: TARGETS.p3RowsPerSec, met: one.rowsPerSec >= TARGETS.p3RowsPerSec };
     report['p4'] = { ...two, speedup: two.rowsPerSec / one.rowsPerSec, target: TARGETS.p4Speedup, met: two.rowsPerSec / one.rowsPerSec >= TARGETS.p4Speedup };
   }
