@@ -5,6 +5,7 @@ import type { RedisClient } from '@cap/platform-redis';
 import { API_NAME_PATTERN, resolvePolicy, type RateLimitConfig, type RateLimitPolicy } from './rate-limit.config';
 import { buildDecision, buildUnavailableDecision, type RateLimitDecision, type RateLimitRequest } from './rate-limit.decision';
 import { getRateLimitMetrics, type CallerClass, type LimiterMode } from './rate-limit.metrics';
+import { boundedLabels } from '../bounded-labels';
 import { createLocalWindowLimiter } from './local-window.limiter';
 import { runSlidingWindowScript, SLIDING_WINDOW_LUA } from './sliding-window.script';
 
@@ -99,16 +100,7 @@ export async function createRateLimiter(deps: RateLimiterDeps): Promise<RateLimi
   let unansweredSince: number | undefined;
   let lastError: string | undefined;
 
-  const configuredApis = new Set<string>([...config.apis.keys(), ...(config.internal?.apis ?? [])]);
-  const seenApis = new Set<string>();
-  const apiLabel = (api: string): string => {
-    if (configuredApis.has(api) || seenApis.has(api)) return api;
-    if (seenApis.size < maxApiLabels && API_NAME_PATTERN.test(api)) {
-      seenApis.add(api);
-      return api;
-    }
-    return 'other';
-  };
+  const apiLabel = boundedLabels({ max: maxApiLabels, always: [...config.apis.keys(), ...(config.internal?.apis ?? [])], accept: (api) => API_NAME_PATTERN.test(api) });
 
   const setModeGauge = () => {
     metrics.mode.set({ mode: 'shared' }, mode === 'shared' ? 1 : 0);

@@ -5,6 +5,7 @@ import type { XmlLimits } from '@cap/campaign-xml';
 import { isAppError } from '@cap/platform-errors';
 import { RPC_SECONDS_BUCKETS } from '@cap/platform-kafka';
 import type { Logger } from '@cap/platform-logger';
+import { boundedLabels } from '../bounded-labels';
 import type { Caller } from '../session/authenticator';
 import { soapBodyReader } from './soap-body.reader';
 import type { Dispatcher } from './soap.dispatcher';
@@ -65,14 +66,10 @@ export function createSoapRouter(options: SoapRouteOptions): Router {
         registers: [options.registry],
       })
     : undefined;
-  const methodLabels = new Set<string>();
+  const methodLabel = boundedLabels({ max: MAX_METHOD_LABELS });
   const observe = (call: SoapCall | undefined, started: bigint, outcome: 'ok' | 'fault' | 'refused') => {
     if (!duration) return;
-    let method = call ? `${call.urn}#${call.method}` : 'unparsed';
-    if (!methodLabels.has(method)) {
-      if (methodLabels.size >= MAX_METHOD_LABELS) method = 'other';
-      else methodLabels.add(method);
-    }
+    const method = methodLabel(call ? `${call.urn}#${call.method}` : 'unparsed');
     duration.observe({ method, outcome }, Number(process.hrtime.bigint() - started) / 1e9);
   };
 
