@@ -96,6 +96,10 @@ export async function startRpcClient(messaging: Messaging, options: RpcClientOpt
         }, timeoutMs);
         pending.set(correlationId, { resolve: resolve as (v: unknown) => void, reject, timer });
       });
+      // The reply (or the deadline) can settle the call before the broker acknowledges the publish below, while
+      // nothing listens on `result` yet: marked handled here, so that rejection reaches the caller when it awaits
+      // instead of crashing the process as an unhandled rejection. The caller still sees every failure.
+      result.catch(() => undefined);
       try {
         await messaging.publish(target.topic, [
           {

@@ -1,3 +1,5 @@
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { z } from 'zod';
 import { AppError, ErrorCodes, errors } from '@cap/platform-errors';
@@ -16,6 +18,7 @@ import {
   type ConsumerRunner,
   type Messaging,
 } from '../src/index';
+import type { LateAckOptions, LateAckOutcome } from './fixtures/late-ack.rpc-driver';
 
 const quietLogger = createLogger({ service: 'test', level: 'warn', destination: new Writable({ write: (_c, _e, cb) => cb() }) });
 
@@ -306,6 +309,28 @@ describe('Kafka messaging against the real broker', () => {
         await bounded.stop();
       }
     });
+
+    it('when the reply or the deadline comes before the broker acknowledges the request, then only the caller sees the failure and the process lives', async () => {
+      // Runs in its own Node process, which (like every service) dies on an unhandled rejection: jest's own
+      // process would not show one that a later handler picks up.
+      const options: LateAckOptions = { brokers: testEndpoints().kafkaBrokers, prefix: `${uniqueId('late')}.` };
+      const child = spawn(process.execPath, ['--import', 'tsx', join(__dirname, 'fixtures', 'late-ack.rpc-driver.ts'), JSON.stringify(options)], {
+        cwd: join(__dirname, '..', '..', '..', '..'),
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let out = '';
+      let err = '';
+      child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString('utf8')));
+      child.stderr.on('data', (chunk: Buffer) => (err += chunk.toString('utf8')));
+      const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+      const report = JSON.parse(out.trim().split('\n').pop() || '{}') as { outcomes?: LateAckOutcome[]; unhandled?: string };
+      expect({ code, unhandled: report.unhandled, stderr: err.slice(-2_000) }).toEqual({ code: 0, unhandled: undefined, stderr: '' });
+      expect(report.outcomes).toEqual([
+        { ok: false, code: 'XSV-350001' },
+        { ok: true, result: { method: 'echo' } },
+        { ok: false, code: ErrorCodes.RPC_TIMEOUT },
+      ]);
+    }, 60_000);
 
     it('when nobody serves the topic, then the call times out at its deadline', async () => {
       const orphan = rpcRequestTopic('nobody-home', 1);
