@@ -33,7 +33,11 @@ export function createDataModelRouter(deps: { schemas: ReadonlyMap<string, Schem
         res.status(401).type('text/plain').send('Log on first: send the session token in X-Session-Token or the __sessiontoken cookie');
         return;
       }
-      rendered ??= renderDataModel(deps.schemas);
+      // A failed render is forgotten, so the next request tries again instead of failing until a restart.
+      rendered ??= renderDataModel(deps.schemas).catch((err: unknown) => {
+        rendered = undefined;
+        throw err;
+      });
       const docs = await rendered;
       res.type(type).send(docs[key]);
     });

@@ -14,7 +14,11 @@ export function createFileChannel(options: { dir: string; name?: string }): Chan
     name: options.name ?? 'file',
     async send(batch: ChannelBatch): Promise<SendOutcome[]> {
       if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,200}$/.test(batch.key)) throw new Error(`file channel: '${batch.key}' cannot name a batch file`);
-      ready ??= mkdir(options.dir, { recursive: true });
+      // A failed mkdir is forgotten, so the next batch tries again (the directory may appear later).
+      ready ??= mkdir(options.dir, { recursive: true }).catch((err: unknown) => {
+        ready = undefined;
+        throw err;
+      });
       await ready;
       const sentAt = new Date().toISOString();
       const lines = batch.messages.map((m) => JSON.stringify({ id: m.id, kind: m.kind, to: m.to, from: m.from, subject: m.subject, body: m.body, meta: m.meta ?? {}, sentAt }));

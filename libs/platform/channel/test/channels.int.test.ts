@@ -1,4 +1,4 @@
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -26,6 +26,21 @@ describe('channel adapters', () => {
       await expect(channel.send({ key: '../escape', messages: [] })).rejects.toThrow('cannot name a batch file');
     } finally {
       await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('when the file channel cannot create its directory, then that batch fails and a later one succeeds once it can', async () => {
+    const parent = await mkdtemp(join(tmpdir(), 'cap-file-channel-'));
+    try {
+      // A regular file where a directory of the path should be: mkdir fails (ENOTDIR) until it is removed.
+      await writeFile(join(parent, 'blocked'), 'not a directory');
+      const channel = createFileChannel({ dir: join(parent, 'blocked', 'out') });
+      await expect(channel.send({ key: 'dlv-1', messages: [message('a', 'a@example.com')] })).rejects.toMatchObject({ code: 'ENOTDIR' });
+      await rm(join(parent, 'blocked'));
+      expect(await channel.send({ key: 'dlv-1', messages: [message('a', 'a@example.com')] })).toEqual([{ status: 'sent' }]);
+      expect(await readdir(join(parent, 'blocked', 'out'))).toEqual(['dlv-1.jsonl']);
+    } finally {
+      await rm(parent, { recursive: true, force: true });
     }
   });
 

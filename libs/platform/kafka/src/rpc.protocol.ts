@@ -5,8 +5,8 @@ import { defineTopic, type TopicDefinition } from './topic.definition';
 export const rpcRequestSchema = z.object({
   method: z.string().min(1).max(200),
   params: z.unknown(),
-  /** Physical topic the reply goes to (the caller instance's reply topic). */
-  replyTo: z.string().min(1),
+  /** Physical topic the reply goes to (the caller instance's reply topic): a legal Kafka topic name. */
+  replyTo: z.string().regex(/^[A-Za-z0-9._-]{1,249}$/, 'replyTo must be a Kafka topic name'),
   /** Epoch milliseconds after which the caller no longer waits: the server drops the request. */
   deadline: z.number().int().positive(),
 });

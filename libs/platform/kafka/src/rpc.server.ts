@@ -81,8 +81,8 @@ export async function startRpcServer(messaging: Messaging, options: RpcServerOpt
       reply = { ok: false, error: toReplyError(err, options.service, request.method) };
       if (!isAppError(err)) logger.error({ event: 'rpc.handler.crashed', method: request.method, err }, 'handler threw an unexpected error');
     }
-    const replyTopic = defineTopic({ ...replyTopicTemplate, name: stripPrefix(messaging, request.replyTo) });
     try {
+      const replyTopic = defineTopic({ ...replyTopicTemplate, name: stripPrefix(messaging, request.replyTo) });
       await messaging.publish(replyTopic, [{ key: correlationId, payload: reply, correlationId }], { bestEffort: true });
     } catch (err) {
       // The caller is gone (its reply topic deleted at shutdown) or the broker refused: the work is done
@@ -120,12 +120,15 @@ export async function startRpcServer(messaging: Messaging, options: RpcServerOpt
       observeWait('started');
       active++;
       activeBytes += size;
-      void serve(request, correlationId, method).finally(() => {
-        active--;
-        activeBytes -= size;
-        waiting.shift()?.();
-        if (active === 0) drained?.();
-      });
+      // serve() catches what it expects; anything else is logged here, never left to crash the service.
+      void serve(request, correlationId, method)
+        .catch((err: unknown) => logger.error({ event: 'rpc.serve.failed', method: request.method, err }, 'request could not be served'))
+        .finally(() => {
+          active--;
+          activeBytes -= size;
+          waiting.shift()?.();
+          if (active === 0) drained?.();
+        });
     },
   });
   return {

@@ -209,6 +209,7 @@ describe('Kafka messaging against the real broker', () => {
     const requestTopic = rpcRequestTopic(service, 2);
     let client: Awaited<ReturnType<typeof startRpcClient>>;
     let server: Awaited<ReturnType<typeof startRpcServer>>;
+    let counted = 0;
 
     beforeAll(async () => {
       await messaging.ensureTopics([requestTopic]);
@@ -218,6 +219,7 @@ describe('Kafka messaging against the real broker', () => {
         groupId: uniqueId('echo'),
         handlers: {
           echo: async (params) => ({ echoed: params }),
+          count: async () => ++counted,
           slow: async (params) => {
             await new Promise((r) => setTimeout(r, (params as { ms: number }).ms));
             return 'late';
@@ -307,6 +309,39 @@ describe('Kafka messaging against the real broker', () => {
         expect(peakBytes).toBeGreaterThan(60_000);
       } finally {
         await bounded.stop();
+      }
+    });
+
+    it('when a request names a reply topic that cannot exist, then it is dead-lettered or its reply dropped, and the server keeps serving', async () => {
+      // Not from our clients (they always name a valid reply topic) but from anything else that can write to
+      // the request topic. Neither case may take the server down (an unhandled rejection fails this test).
+      const dead: string[] = [];
+      const raw = messaging.kafka.consumer({ groupId: uniqueId('raw') });
+      await raw.connect();
+      await raw.subscribe({ topic: deadLetterName(messaging.topicName(requestTopic)), fromBeginning: true });
+      await raw.run({ eachMessage: async ({ message }) => void dead.push(message.headers?.[HEADER.dlqReason]?.toString() ?? '') });
+      try {
+        const request = (replyTo: string) => ({
+          key: uniqueId('k'),
+          value: JSON.stringify({
+            schemaVersion: 1,
+            id: uniqueId('id'),
+            type: requestTopic.name,
+            occurredAt: new Date().toISOString(),
+            payload: { method: 'count', params: null, replyTo, deadline: Date.now() + 30_000 },
+          }),
+        });
+        const before = counted;
+        const producer = await messaging.getProducer();
+        // Not a Kafka topic name: refused before the handler runs. A legal Kafka name outside our naming
+        // scheme: the handler runs (its work is done) and the reply is logged as undeliverable.
+        await producer.send({ topic: messaging.topicName(requestTopic), messages: [request('no such topic!'), request('Not_Ours')] });
+        await waitFor('the malformed reply topic to be dead-lettered', () => dead.length === 1);
+        expect(dead[0]).toContain('replyTo must be a Kafka topic name');
+        await waitFor('the request with an unusable reply topic to run', () => counted === before + 1);
+        await expect(client.request({ service, topic: requestTopic }, 'echo', { after: true })).resolves.toEqual({ echoed: { after: true } });
+      } finally {
+        await raw.disconnect();
       }
     });
 
