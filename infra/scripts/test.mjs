@@ -6,7 +6,7 @@
 //   npm test -- --only unit  one step: lint | typecheck | unit | integration
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ROOT, color, ensureNodeModules, log } from './lib.mjs';
 
@@ -40,18 +40,25 @@ function printServiceDeaths() {
   if (found.length > 8) log(`also: ${found.slice(8).map((f) => f.name).join(', ')}`);
 }
 
-/** Test counts from the jest JSON reports this run wrote. */
+/** Test counts from the jest JSON reports this run wrote, and which tests (or whole files) failed. */
 function countTests() {
   let passed = 0;
   let failed = 0;
+  const failures = [];
   for (const name of ['unit.json', 'integration.json']) {
     const file = join(REPORT_DIR, name);
     if (!existsSync(file)) continue;
     const report = JSON.parse(readFileSync(file, 'utf8'));
     passed += report.numPassedTests;
     failed += report.numFailedTests + (report.numRuntimeErrorTestSuites ?? 0);
+    for (const suite of report.testResults ?? []) {
+      const where = relative(ROOT, suite.name);
+      const tests = (suite.assertionResults ?? []).filter((t) => t.status === 'failed');
+      if (tests.length === 0 && suite.status === 'failed') failures.push(`${where}: ${(suite.message ?? '').split('\n').map((l) => l.trim()).find((l) => l && !l.includes('Test suite failed to run')) ?? 'failed to run'}`);
+      for (const t of tests) failures.push(`${where} › ${t.fullName}`);
+    }
   }
-  return { passed, failed };
+  return { passed, failed, failures };
 }
 
 const STEPS = [
@@ -98,6 +105,9 @@ async function main() {
   for (const r of results) log(`${r.ok ? color('32', 'passed') : color('31', 'FAILED')} ${r.name} (${r.seconds}s)`);
   const failedSteps = results.filter((r) => !r.ok).length;
   const tests = countTests();
+  // Near the end, where a truncated CI log still shows it: which tests failed, by file.
+  for (const f of tests.failures.slice(0, 20)) log(`${color('31', 'failed')} ${f.slice(0, 400)}`);
+  if (tests.failures.length > 20) log(`… and ${tests.failures.length - 20} more (reports/jest/*.json)`);
   // The closing line CI reads: test counts from jest, plus any failed step (lint, typecheck, build).
   process.stdout.write(`tests: ${tests.passed} passed, ${tests.failed + failedSteps} failed\n`);
   process.exit(failedSteps === 0 ? 0 : 1);
