@@ -225,6 +225,41 @@ describe('staging-sync reliability (R1, R3, R6) on the shared broker', () => {
       await proxy.stop().catch(() => undefined);
     }
   }, 180_000);
+
+  it('when PostgreSQL drops every local-store connection mid-flow (as a database restart does), then local-store stays up, its relay leads again, and every acknowledged write reaches the cloud', async () => {
+    await Promise.all(workers.splice(0).map((w) => w.stop()));
+    const worker = await startServiceProcess('staging-sync', workerEnv());
+    workers.push(worker);
+    await worker.waitUntilReady();
+    const store = platform.procs.get('local-store')!;
+    let storeEnded: unknown;
+    void store.exited.then((how) => (storeEnded = how));
+    const leaders = async () =>
+      Number(
+        (
+          await local.query(
+            `SELECT count(*) AS n FROM pg_locks l JOIN pg_stat_activity a USING (pid)
+              WHERE l.locktype = 'advisory' AND l.objid = 7245002 AND l.granted AND a.datname = current_database() AND a.application_name LIKE 'local-store%'`,
+          )
+        ).rows[0].n,
+      );
+    const writer = startWriter(NLWS, 'pgdrop', 2, 20);
+    await waitFor('calls acknowledged before the drop', () => writer.stats().acknowledged >= 10, { timeoutMs: 30_000, intervalMs: 50 });
+    await waitFor('a local-store relay leading', async () => (await leaders()) === 1);
+    const { rows } = await local.query(
+      "SELECT count(pg_terminate_backend(pid))::int AS n FROM pg_stat_activity WHERE datname = current_database() AND application_name LIKE 'local-store%'",
+    );
+    expect(rows[0].n).toBeGreaterThan(1);
+    const atDrop = writer.stats().acknowledged;
+    await waitFor('calls acknowledged after the drop', () => writer.stats().acknowledged >= atDrop + 10, { timeoutMs: 30_000, intervalMs: 50 });
+    await waitFor('the relay listening and leading again', async () => (await leaders()) === 1, { timeoutMs: 30_000 });
+    await writer.stop();
+    await waitForDrain(local, 60_000);
+    expect(await compare(cloud, 'pgdrop', writer.expected)).toEqual(NO_PROBLEMS);
+    expect(storeEnded).toBeUndefined();
+    expect(store.logs.filter((l) => l['event'] === 'outbox.listen_lost')).not.toHaveLength(0);
+    expect(store.logs.filter((l) => l['level'] === 'fatal')).toEqual([]);
+  }, 120_000);
 });
 
 describe('staging-sync reliability (R2) on a broker of its own', () => {

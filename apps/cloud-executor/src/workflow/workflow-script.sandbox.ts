@@ -114,7 +114,19 @@ export function createScriptSandbox(options: ScriptSandboxOptions): ScriptSandbo
     while (queue.length > 0) {
       let pw = workers.find((w) => w.ready && !w.job && !w.gone);
       if (!pw) {
-        if (workers.length < options.workers) spawn();
+        if (workers.length < options.workers) {
+          try {
+            spawn();
+          } catch (err) {
+            // The OS refused a thread (process or memory limits). This runs inside worker and timer
+            // callbacks, where a throw would end the service: with no worker left to wait for, the
+            // waiting scripts fail instead; otherwise they wait for a busy worker.
+            logger.error({ event: 'workflow.script.spawn_failed', err }, 'could not start a script worker');
+            if (workers.length === 0) {
+              for (const job of queue.splice(0)) job.resolve({ ok: false, kind: 'internal', message: 'the script sandbox could not start a worker', cpuMs: 0 });
+            }
+          }
+        }
         return;
       }
       const job = queue.shift()!;
@@ -142,15 +154,23 @@ export function createScriptSandbox(options: ScriptSandboxOptions): ScriptSandbo
     const signalBuffer = new SharedArrayBuffer(4);
     const cancelBuffer = new SharedArrayBuffer(4);
     const boot: WorkerBootData = { hostPort: port2, signal: signalBuffer, cancel: cancelBuffer, memoryBytes: options.limits.memoryBytes };
-    const worker = new Worker(entry.file, {
-      workerData: boot,
-      transferList: [port2],
-      execArgv: entry.execArgv,
-      // The worker's own JavaScript heap (QuickJS's heap is WebAssembly memory, limited per script).
-      resourceLimits: { maxOldGenerationSizeMb: 128, stackSizeMb: 4 },
-      stdout: false,
-      stderr: false,
-    });
+    let worker: Worker;
+    try {
+      worker = new Worker(entry.file, {
+        workerData: boot,
+        transferList: [port2],
+        execArgv: entry.execArgv,
+        // The worker's own JavaScript heap (QuickJS's heap is WebAssembly memory, limited per script).
+        resourceLimits: { maxOldGenerationSizeMb: 128, stackSizeMb: 4 },
+        stdout: false,
+        stderr: false,
+      });
+    } catch (err) {
+      // Open ports would keep the process alive at shutdown.
+      port1.close();
+      port2.close();
+      throw err;
+    }
     const pw: PoolWorker = { worker, hostPort: port1, signal: new Int32Array(signalBuffer), cancel: new Int32Array(cancelBuffer), ready: false, gone: false };
     workers.push(pw);
 

@@ -66,6 +66,14 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
   let urgent = false;
   let lastError: Error | undefined;
   let listener: PoolClient | undefined;
+  /** Listening connections already given back (destroyed): released once, whatever errors come after. */
+  const dropped = new WeakSet<PoolClient>();
+  const drop = (client: PoolClient) => {
+    if (dropped.has(client)) return;
+    dropped.add(client);
+    // Destroyed, never reused: it holds LISTEN and possibly the leader's session lock.
+    client.release(true);
+  };
   let leading = false;
   let held: 'links' | 'full' | undefined;
   const routing = options.routing;
@@ -91,22 +99,27 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
     });
 
   const listen = async () => {
+    let client: PoolClient | undefined;
     try {
-      const client = await pool.connect();
-      client.on('notification', notified);
-      client.on('error', (err) => {
+      client = await pool.connect();
+      const held = client;
+      held.on('notification', notified);
+      held.on('error', (err) => {
+        if (dropped.has(held)) return;
         logger.warn({ event: 'outbox.listen_lost', err: { message: err.message } }, 'outbox notification connection lost; polling until it is back');
-        client.release(true);
-        if (listener === client) {
+        drop(held);
+        if (listener === held) {
           listener = undefined;
           if (leading) logger.warn({ event: 'outbox.lead_lost' }, 'outbox relay connection lost: no longer leading');
           leading = false;
           routing?.reset();
         }
       });
-      await client.query('LISTEN cap_outbox');
-      listener = client;
+      await held.query('LISTEN cap_outbox');
+      // Lost in the same moment LISTEN completed: not kept, so the loop listens again.
+      if (!dropped.has(held)) listener = held;
     } catch (err) {
+      if (client) drop(client);
       logger.warn({ event: 'outbox.listen_failed', err: { message: (err as Error).message } }, 'cannot LISTEN for outbox notifications; polling');
     }
   };
@@ -222,10 +235,14 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
       stopped = true;
       wakeUp?.();
       await loop;
-      if (listener) {
-        await listener.query('UNLISTEN cap_outbox').catch(() => undefined);
-        if (leading) await listener.query('SELECT pg_advisory_unlock($1)', [LEADER_LOCK]).catch(() => undefined);
-        listener.release();
+      const held = listener;
+      if (held) {
+        const wasLeading = leading;
+        listener = undefined;
+        leading = false;
+        await held.query('UNLISTEN cap_outbox').catch(() => undefined);
+        if (wasLeading) await held.query('SELECT pg_advisory_unlock($1)', [LEADER_LOCK]).catch(() => undefined);
+        drop(held);
       }
     },
   };

@@ -58,14 +58,25 @@ export async function checkPool(pool: Pool): Promise<void> {
   await pool.query('SELECT 1');
 }
 
-/** Creates the database named in `url` when it does not exist (connecting to the server's `postgres` DB). */
-export async function ensureDatabase(url: string): Promise<boolean> {
+/**
+ * A connection to the server's `postgres` database, to create or drop the database named in `url`. Its
+ * 'error' events are swallowed: a connection lost mid-statement rejects that statement (the caller's error),
+ * and must not also be an uncaught exception.
+ */
+function adminClientFor(url: string, connectionTimeoutMs?: number): { name: string; client: pg.Client } {
   const target = new URL(url);
   const name = decodeURIComponent(target.pathname.replace(/^\//, ''));
   if (!/^[A-Za-z0-9_]+$/.test(name)) throw new Error(`Database name '${name}' must be letters, digits or underscores`);
   const admin = new URL(url);
   admin.pathname = '/postgres';
-  const client = new pg.Client({ connectionString: admin.toString(), connectionTimeoutMillis: 5_000 });
+  const client = new pg.Client({ connectionString: admin.toString(), connectionTimeoutMillis: connectionTimeoutMs });
+  client.on('error', () => undefined);
+  return { name, client };
+}
+
+/** Creates the database named in `url` when it does not exist (connecting to the server's `postgres` DB). */
+export async function ensureDatabase(url: string): Promise<boolean> {
+  const { name, client } = adminClientFor(url, 5_000);
   await client.connect();
   try {
     const found = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
@@ -84,12 +95,7 @@ export async function ensureDatabase(url: string): Promise<boolean> {
 }
 
 export async function dropDatabase(url: string): Promise<void> {
-  const target = new URL(url);
-  const name = decodeURIComponent(target.pathname.replace(/^\//, ''));
-  if (!/^[A-Za-z0-9_]+$/.test(name)) throw new Error(`Database name '${name}' must be letters, digits or underscores`);
-  const admin = new URL(url);
-  admin.pathname = '/postgres';
-  const client = new pg.Client({ connectionString: admin.toString() });
+  const { name, client } = adminClientFor(url);
   await client.connect();
   try {
     await client.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
