@@ -1,6 +1,7 @@
 import { Router, type Request } from 'express';
 import { renderDataModel } from '@cap/campaign-persistence';
 import type { Schema } from '@cap/campaign-schema';
+import { memoUntilFailure } from '@cap/platform-resilience';
 import type { SessionStore } from './session/session.store';
 
 const FORMATS = {
@@ -24,7 +25,8 @@ function sessionToken(req: Request): string | undefined {
  */
 export function createDataModelRouter(deps: { schemas: ReadonlyMap<string, Schema>; sessions: SessionStore }): Router {
   const router = Router();
-  let rendered: ReturnType<typeof renderDataModel> | undefined;
+  // Rendered on first use; a failed render is tried again by the next request, not kept until a restart.
+  const rendered = memoUntilFailure(() => renderDataModel(deps.schemas));
   for (const [path, [type, key]] of Object.entries(FORMATS)) {
     router.get(path, async (req, res) => {
       const token = sessionToken(req);
@@ -33,12 +35,7 @@ export function createDataModelRouter(deps: { schemas: ReadonlyMap<string, Schem
         res.status(401).type('text/plain').send('Log on first: send the session token in X-Session-Token or the __sessiontoken cookie');
         return;
       }
-      // A failed render is forgotten, so the next request tries again instead of failing until a restart.
-      rendered ??= renderDataModel(deps.schemas).catch((err: unknown) => {
-        rendered = undefined;
-        throw err;
-      });
-      const docs = await rendered;
+      const docs = await rendered();
       res.type(type).send(docs[key]);
     });
   }

@@ -99,27 +99,27 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
     });
 
   const listen = async () => {
-    let client: PoolClient | undefined;
+    let conn: PoolClient | undefined;
     try {
-      client = await pool.connect();
-      const held = client;
-      held.on('notification', notified);
-      held.on('error', (err) => {
-        if (dropped.has(held)) return;
+      conn = await pool.connect();
+      const listening = conn;
+      listening.on('notification', notified);
+      listening.on('error', (err) => {
+        if (dropped.has(listening)) return;
         logger.warn({ event: 'outbox.listen_lost', err: { message: err.message } }, 'outbox notification connection lost; polling until it is back');
-        drop(held);
-        if (listener === held) {
+        drop(listening);
+        if (listener === listening) {
           listener = undefined;
           if (leading) logger.warn({ event: 'outbox.lead_lost' }, 'outbox relay connection lost: no longer leading');
           leading = false;
           routing?.reset();
         }
       });
-      await held.query('LISTEN cap_outbox');
+      await listening.query('LISTEN cap_outbox');
       // Lost in the same moment LISTEN completed: not kept, so the loop listens again.
-      if (!dropped.has(held)) listener = held;
+      if (!dropped.has(listening)) listener = listening;
     } catch (err) {
-      if (client) drop(client);
+      if (conn) drop(conn);
       logger.warn({ event: 'outbox.listen_failed', err: { message: (err as Error).message } }, 'cannot LISTEN for outbox notifications; polling');
     }
   };
@@ -235,14 +235,14 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
       stopped = true;
       wakeUp?.();
       await loop;
-      const held = listener;
-      if (held) {
+      const conn = listener;
+      if (conn) {
         const wasLeading = leading;
         listener = undefined;
         leading = false;
-        await held.query('UNLISTEN cap_outbox').catch(() => undefined);
-        if (wasLeading) await held.query('SELECT pg_advisory_unlock($1)', [LEADER_LOCK]).catch(() => undefined);
-        drop(held);
+        await conn.query('UNLISTEN cap_outbox').catch(() => undefined);
+        if (wasLeading) await conn.query('SELECT pg_advisory_unlock($1)', [LEADER_LOCK]).catch(() => undefined);
+        drop(conn);
       }
     },
   };

@@ -1,5 +1,6 @@
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { memoUntilFailure } from '@cap/platform-resilience';
 import type { ChannelAdapter, ChannelBatch, SendOutcome } from './channel.adapter';
 
 /**
@@ -9,17 +10,13 @@ import type { ChannelAdapter, ChannelBatch, SendOutcome } from './channel.adapte
  * instead of adding duplicates. For development, tests, and hand-off to another sending system.
  */
 export function createFileChannel(options: { dir: string; name?: string }): ChannelAdapter {
-  let ready: Promise<unknown> | undefined;
+  // Created on the first batch; a failed mkdir is tried again by the next (the directory may appear later).
+  const ready = memoUntilFailure(() => mkdir(options.dir, { recursive: true }));
   return {
     name: options.name ?? 'file',
     async send(batch: ChannelBatch): Promise<SendOutcome[]> {
       if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,200}$/.test(batch.key)) throw new Error(`file channel: '${batch.key}' cannot name a batch file`);
-      // A failed mkdir is forgotten, so the next batch tries again (the directory may appear later).
-      ready ??= mkdir(options.dir, { recursive: true }).catch((err: unknown) => {
-        ready = undefined;
-        throw err;
-      });
-      await ready;
+      await ready();
       const sentAt = new Date().toISOString();
       const lines = batch.messages.map((m) => JSON.stringify({ id: m.id, kind: m.kind, to: m.to, from: m.from, subject: m.subject, body: m.body, meta: m.meta ?? {}, sentAt }));
       const path = join(options.dir, `${batch.key}.jsonl`);

@@ -1,1 +1,2 @@
 export { createBreaker, type Breaker, type BreakerOptions } from './circuit.breaker';
+export { memoUntilFailure } from './memo.until-failure';
