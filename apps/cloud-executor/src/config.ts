@@ -39,6 +39,8 @@ const shape = {
   WORKFLOW_JS_TIMEOUT_MS: field.durationMs(300_000),
   /** Worker threads running scripts (scripts beyond wait their turn). */
   WORKFLOW_JS_WORKERS: field.positiveInt(2),
+  /** JavaScript activities: most bytes of each scope of variables a script leaves (vars, instance.vars, task.vars), as JSON. */
+  WORKFLOW_VARIABLES_MAX_BYTES: field.positiveInt(262_144),
   /** Workflows whose work activities (scripts, queries, updates) this process runs at once. */
   WORKFLOW_WORK_CONCURRENCY: field.positiveInt(4),
   /** How long a claim on a running activity holds without renewal: a replica that died is taken over after it. */

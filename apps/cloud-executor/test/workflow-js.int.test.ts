@@ -151,6 +151,40 @@ logInfo("database id option:", getOption("XtkDatabaseId") !== "");`;
     await NLWS.xtkWorkflow.stop(broken);
   });
 
+  it('when an async script fails after an await or runs away in a promise callback, then its transition does not fire: the workflow goes to error with the code, or takes its error transition', async () => {
+    const thrown = await createWorkflow(
+      `<start name="start"><transition target="work"/></start>${js('work', "vars.sent = 1;\n(async () => {\n  await Promise.resolve();\n  throw new Error('boom');\n})();", '<transition target="end"/>')}<end name="end"/>`,
+    );
+    const spinning = await createWorkflow(
+      `<start name="start"><transition target="spin"/></start>${js('spin', 'vars.sent = 1;\n(async () => {\n  await null;\n  while (true) {}\n})();', '<transition name="ok" target="end"/><transition name="error" target="recover"/>')}` +
+        `${js('recover', 'vars.recovered = true;', '<transition target="end"/>')}<end name="end"/>`,
+    );
+    await NLWS.xtkWorkflow.start(thrown);
+    await NLWS.xtkWorkflow.start(spinning);
+
+    expect((await waitForState(thrown, 13)).status).toBe("Error: WKF-560030 JavaScript activity 'work': Error: boom (unhandled promise rejection) (line 4)");
+    expect((await engineState(thrown)).tasks.map((t) => [t.activity, t.status])).toEqual([
+      ['start', 'done'],
+      ['work', 'failed'],
+      ['work', 'pending'],
+    ]);
+
+    expect(await waitForState(spinning, 20)).toMatchObject({ failed: false, status: 'Finished' });
+    const state = await engineState(spinning);
+    expect(state.tasks.map((t) => [t.activity, t.status])).toEqual([
+      ['start', 'done'],
+      ['spin', 'failed'],
+      ['recover', 'done'],
+      ['end', 'done'],
+    ]);
+    // The error transition carries the inbound variables: nothing the stopped script set goes out.
+    expect(state.tasks[3]!.vars).toEqual({ recovered: true });
+    expect(state.log.filter((l) => l.activity === 'spin').map((l) => `${l.level} ${l.message}`)).toEqual([
+      `warning WKF-560031 JavaScript activity 'spin': the script used more than its CPU time limit of ${CPU_LIMIT_MS} ms and was stopped (line 4); following its error transition`,
+    ]);
+    await NLWS.xtkWorkflow.stop(thrown);
+  });
+
   it('when a query activity targets recipients, then the next JavaScript activity reads vars.recCount and an update activity writes the population', async () => {
     const tag = uniqueId('q').replace(/[^A-Za-z0-9]/g, '').toLowerCase();
     for (const n of [1, 2, 3]) await NLWS.xtkSession.write({ xtkschema: 'nms:recipient', id: randomUUID(), email: `${tag}-${n}@example.com`, lastName: 'Original' });

@@ -62,6 +62,8 @@ const SCRIPT_CODES: Record<ScriptFailureKind, string> = {
   stackLimit: ACTIVITY_CODES.memoryLimit,
   wallLimit: ACTIVITY_CODES.timeLimit,
   logError: ACTIVITY_CODES.logError,
+  variablesLimit: ACTIVITY_CODES.variablesLimit,
+  protocol: ACTIVITY_CODES.malformed,
   internal: ACTIVITY_CODES.sandbox,
   abandoned: ACTIVITY_CODES.sandbox,
   cancelled: ACTIVITY_CODES.stopped,

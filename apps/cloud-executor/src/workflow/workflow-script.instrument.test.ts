@@ -1,4 +1,4 @@
-import { instrumentLoops, lineInStack, LOOP_LINE_GLOBAL } from './workflow-script.instrument';
+import { instrumentLoops, lineInStack, LOOP_LINE_GLOBAL, trackAsyncFunctions } from './workflow-script.instrument';
 
 const M = LOOP_LINE_GLOBAL;
 
@@ -31,5 +31,29 @@ describe('loop instrumentation (where a runaway loop is)', () => {
     expect(lineInStack('    at f (campaign-api.js:40:3)\n    at <eval> (wkf-script.js:12:5)\n', 'wkf-script.js')).toBe(12);
     expect(lineInStack('    at wkf-script.js:2:9\n', 'wkf-script.js')).toBe(2);
     expect(lineInStack(undefined, 'wkf-script.js')).toBeUndefined();
+  });
+});
+
+describe('async function tracking (rejections nothing handles)', () => {
+  it('when a script declares async functions, arrows and methods, then each hands its promise to __capAsync and no line moves', () => {
+    const src = 'async function f(a,\n  b = 2) {\n  await a;\n}\nvar g = async x => x + 1;\nvar o = { async m() { return this; } };\nclass C { static async s() {} }';
+    const out = trackAsyncFunctions(src);
+    expect(out).toBe(
+      ' function f() { return __capAsync(arguments, async (a,\n  b = 2) => {\n  await a;\n}); }\n' +
+        'var g = (...__capArgs) => __capAsync(__capArgs, async x => x + 1);\n' +
+        'var o = {  m() { return __capAsync(arguments, async () => { return this; }); } };\n' +
+        'class C { static  s() { return __capAsync(arguments, async () => {}); } }',
+    );
+    expect(out.split('\n')).toHaveLength(src.split('\n').length);
+  });
+
+  it('when async functions nest or end together, then the closings come in the right order', () => {
+    expect(trackAsyncFunctions('var h = async () => async function () {};')).toBe(
+      'var h = (...__capArgs) => __capAsync(__capArgs, async () =>  function () { return __capAsync(arguments, async () => {}); });',
+    );
+  });
+
+  it('when a script has no async function, only async generators, or does not parse, then it is unchanged', () => {
+    for (const src of ['var async = 1; async(2);', 'async function* g() { yield 1; }', 'var x = async () => <x/>;']) expect(trackAsyncFunctions(src)).toBe(src);
   });
 });

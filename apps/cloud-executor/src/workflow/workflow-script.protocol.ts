@@ -23,7 +23,12 @@ export interface ScriptLimits {
   memoryBytes: number;
   /** QuickJS stack limit (deep recursion). */
   stackBytes: number;
+  /** Most bytes of each scope of variables a script leaves (vars, instance.vars, task.vars), as UTF-8 JSON. */
+  variablesMaxBytes: number;
 }
+
+/** WORKFLOW_VARIABLES_MAX_BYTES's default, for sandboxes created without it (benchmarks). */
+export const DEFAULT_VARIABLES_MAX_BYTES = 256 * 1024;
 
 export interface ScriptInput {
   vars: ScriptVars;
@@ -54,6 +59,10 @@ export type ScriptFailureKind =
   | 'wallLimit'
   | 'memoryLimit'
   | 'stackLimit'
+  /** The variables the script left (one scope of them) are over the size limit. */
+  | 'variablesLimit'
+  /** What crossed from the script to the engine (results, a log line, call arguments) was malformed. */
+  | 'protocol'
   /** The sandbox itself failed (worker crashed, could not start). */
   | 'internal'
   /** The engine is shutting down: the script was not run to its end (the task runs again elsewhere). */
@@ -70,16 +79,19 @@ export type MainToWorker = { type: 'run'; job: ScriptJob };
 export type WorkerToMain =
   | { type: 'ready' }
   | { type: 'log'; jobId: number; level: 'info' | 'warning' | 'error'; message: string }
-  /** `recycle`: the worker's QuickJS module may be damaged; the main thread replaces the worker. */
-  | { type: 'done'; jobId: number; outcome: ScriptOutcome; recycle?: boolean };
+  /**
+   * `recycle`: the worker's QuickJS module may be damaged; the main thread replaces the worker. `detail`: what
+   * went wrong inside the sandbox, for the service log only (the outcome's message carries no internal text).
+   */
+  | { type: 'done'; jobId: number; outcome: ScriptOutcome; recycle?: boolean; detail?: string };
 
 /** A host call, sent on the worker's dedicated port. */
 export interface HostCall {
   seq: number;
   jobId: number;
   op: HostOp;
-  /** JSON text of the call's arguments. */
-  payload: string;
+  /** The call's arguments: parsed by the worker from the JSON text the script's side sent (an object). */
+  args: Record<string, unknown>;
 }
 
 /** The answer to a host call: JSON text of the result, or the error the script sees. */

@@ -237,7 +237,7 @@ describe('workflow script sandbox (QuickJS in a worker thread)', () => {
     const outcome = await sandbox.run(
       {
         source: [
-          'xtk.session.Write = null;',
+          'try { xtk.session.Write = null; } catch (e) { vars.readOnly = e.name; }',
           'vars.ok = typeof xtk.session.Write;',
           'try { instance.vars = {}; } catch (e) { vars.err = e.name; }',
           'JSON.stringify = function () { return "{}"; }; JSON.parse = function () { return {}; };',
@@ -248,7 +248,7 @@ describe('workflow script sandbox (QuickJS in a worker thread)', () => {
       },
       host,
     );
-    expect(outcome).toMatchObject({ ok: true, vars: { ok: 'function', opt: 'v' } });
+    expect(outcome).toMatchObject({ ok: true, vars: { ok: 'function', opt: 'v', readOnly: 'TypeError' } });
   });
 
   it('when many scripts run at once, then each gets its own globals', async () => {
@@ -301,5 +301,203 @@ describe('workflow script sandbox (QuickJS in a worker thread)', () => {
     expect(failed(await queued).kind).toBe('cancelled');
     await Promise.all(busy);
     expect(host.calls).toEqual([]);
+  });
+});
+
+describe('workflow script sandbox: hostile and careless scripts', () => {
+  let sandbox: ScriptSandbox;
+  const CPU_MS = 400;
+  const VARIABLES_MAX_BYTES = 64 * 1024;
+
+  beforeAll(() => {
+    sandbox = createScriptSandbox({
+      workers: 1,
+      limits: { cpuMs: CPU_MS, wallMs: 10_000, memoryBytes: 16 * 1024 * 1024, stackBytes: 256 * 1024, variablesMaxBytes: VARIABLES_MAX_BYTES },
+      logger: quiet,
+    });
+  });
+  afterAll(() => sandbox.close());
+
+  it('when an async function or a promise callback throws after an await and nothing handles it, then the script fails with that error and its line', async () => {
+    const iife = failed(await sandbox.run({ source: "(async () => {\n  await Promise.resolve();\n  throw new Error('boom');\n})()", input: input() }, fakeHost()));
+    expect(iife).toMatchObject({ kind: 'runtime', line: 3 });
+    expect(iife.message).toMatch(/^Error: boom/);
+    const main = failed(
+      await sandbox.run({ source: 'async function main() {\n  await null;\n  var o = {};\n  return o.missing.field;\n}\nmain();\nvars.after = 1;', input: input() }, fakeHost()),
+    );
+    expect(main).toMatchObject({ kind: 'runtime', line: 4 });
+    expect(main.message).toMatch(/^TypeError: cannot read property 'field' of undefined/);
+    const callback = failed(await sandbox.run({ source: "Promise.resolve(1).then(function (n) {\n  throw new RangeError('late ' + n);\n});", input: input() }, fakeHost()));
+    expect(callback).toMatchObject({ kind: 'runtime', line: 2 });
+    expect(callback.message).toMatch(/^RangeError: late 1/);
+  });
+
+  it('when async code handles its rejections (await in try, catch, then), then the script succeeds and async functions, arrows and methods keep their meaning', async () => {
+    const source = [
+      'async function fails(why) { await null; throw new Error(why); }',
+      'var o = { factor: 3, async times(x, y = 1) { await null; return x * y * this.factor; } };',
+      'class Box { constructor(v) { this.v = v; } static async of(v) { await null; return new Box(v); } async get() { return this.v; } }',
+      'var double = async (n) => { await null; return n * 2; };',
+      'var inc = async n => n + 1;',
+      '(async function () {',
+      '  try { await fails("first"); } catch (e) { vars.caught = e.message; }',
+      '  vars.times = await o.times(2, 5);',
+      '  vars.box = await (await Box.of("in a box")).get();',
+      '  vars.double = await double(21);',
+      '  vars.inc = await inc(1);',
+      '})();',
+      'fails("second").catch(function (e) { vars.second = e.message; });',
+      'fails("third").then(null, function (e) { vars.third = e.message; });',
+      'Promise.allSettled([fails("fourth")]).then(function (r) { vars.fourth = r[0].status; });',
+      'vars.isPromise = fails("fifth").catch(function () {}) instanceof Promise;',
+    ].join('\n');
+    const outcome = await sandbox.run({ source, input: input() }, fakeHost());
+    expect(outcome).toMatchObject({
+      ok: true,
+      vars: { caught: 'first', times: 30, box: 'in a box', double: 42, inc: 2, second: 'second', third: 'third', fourth: 'rejected', isPromise: true },
+    });
+  });
+
+  it('when a script reaches its CPU limit inside an async function or a promise callback, then it fails with cpuLimit at the loop line and its variables do not count', async () => {
+    const started = Date.now();
+    const loop = failed(await sandbox.run({ source: '(async () => {\n  await null;\n  while (true) {}\n})();\nvars.b = 1;', input: input() }, fakeHost()));
+    expect(loop).toMatchObject({ kind: 'cpuLimit', line: 3 });
+    expect(loop.message).toContain(`CPU time limit of ${CPU_MS} ms`);
+    expect(Date.now() - started).toBeLessThan(CPU_MS + 2_000);
+    const recursion = failed(await sandbox.run({ source: 'async function f() {\n  await null;\n  f();\n}\nf();', input: input() }, fakeHost()));
+    expect(recursion.kind).toBe('cpuLimit');
+  });
+
+  it('when a script queues promise callbacks without end, then a limit stops it with a plain message and the worker runs the next script', async () => {
+    for (const source of ['function f() { Promise.resolve().then(f); }\nf();', 'function f() {\n  Promise.resolve().then(f);\n  Promise.resolve().then(f);\n}\nf();']) {
+      const outcome = failed(await sandbox.run({ source, input: input() }, fakeHost()));
+      expect(['cpuLimit', 'memoryLimit']).toContain(outcome.kind);
+      expect(outcome.message).toMatch(/^the script used more than its (CPU time|memory) limit of \d+ (ms|MB) and was stopped$/);
+    }
+    expect(await sandbox.run({ source: 'vars.next = "ran";', input: input() }, fakeHost())).toMatchObject({ ok: true, vars: { next: 'ran' } });
+  });
+
+  it('when a script puts toJSON on the prototypes, getters on its variables or replaces the built-ins the API uses, then variables, log lines and calls still reach the engine as plain values', async () => {
+    const host = fakeHost(async () => 'v');
+    const source = [
+      'Array.prototype.toJSON = function () { return 5; };',
+      'Object.prototype.toJSON = function () { return "shaped"; };',
+      'Date.prototype.toISOString = function () { return { not: "text" }; };',
+      'Array.prototype.join = function () { return 7; };',
+      'Array.prototype.push = function () { throw new Error("no push"); };',
+      'isFinite = function () { return true; }; String = function () { return 9; };',
+      'vars.n = 1; vars.s = "text"; vars.nan = NaN; vars.nested = { a: 1 }; vars.list = [1, 2];',
+      'Object.defineProperty(vars, "computed", { enumerable: true, get: function () { return "from a getter"; } });',
+      'vars.when = new Date(Date.UTC(2026, 0, 2));',
+      'instance.vars.p = new Proxy({}, { get: function () { return "proxied"; } });',
+      'logInfo("hello", 42);',
+      'xtk.session.Write({ xtkschema: "nms:recipient", email: "a@b.c" });',
+      'vars.opt = getOption("x");',
+    ].join('\n');
+    const outcome = await sandbox.run({ source, input: input() }, host);
+    expect(outcome).toEqual({
+      ok: true,
+      // The date is still written with the built-in toISOString, taken before the script ran.
+      vars: { n: 1, s: 'text', computed: 'from a getter', when: '2026-01-02T00:00:00.000Z', opt: 'v' },
+      instanceVars: {},
+      taskVars: {},
+      dropped: ['vars.nan', 'vars.nested', 'vars.list', 'instance.vars.p'],
+      cpuMs: expect.any(Number),
+    });
+    expect(host.logs).toEqual([{ level: 'info', message: 'hello 42' }]);
+    expect(host.calls.map((c) => c.op)).toEqual(['write', 'getOption']);
+    expect(host.calls[0]!.args).toEqual({ mode: 'write', doc: { json: 'shaped' } });
+    expect(host.calls[1]!.args).toEqual({ name: 'x' });
+  });
+
+  it('when a getter of a variable throws when the variables are read back, then the script fails with a malformed-result failure that names it', async () => {
+    const outcome = failed(
+      await sandbox.run({ source: 'Object.defineProperty(task.vars, "trap", { enumerable: true, get: function () { throw new Error("gotcha"); } });', input: input() }, fakeHost()),
+    );
+    expect(outcome.kind).toBe('protocol');
+    expect(outcome.message).toBe("the script's variables could not be read back: Error: gotcha");
+  });
+
+  it('when a script assigns to the read-only bindings or to their objects, then each assignment throws and changes nothing the engine sees', async () => {
+    const host = fakeHost(async () => 'v');
+    const source = [
+      'var results = {};',
+      'function attempt(name, f) { try { f(); results[name] = "allowed"; } catch (e) { results[name] = e.name; } }',
+      'attempt("xtk", function () { xtk = 1; });',
+      'attempt("nms", function () { nms = 1; });',
+      'attempt("NLWS", function () { NLWS = {}; });',
+      'attempt("vars", function () { vars = {}; });',
+      'attempt("instance", function () { instance = {}; });',
+      'attempt("task", function () { task = {}; });',
+      'attempt("logInfo", function () { logInfo = null; });',
+      'attempt("getOption", function () { getOption = function () { return "forged"; }; });',
+      'attempt("instance.id", function () { instance.id = "x"; });',
+      'attempt("instance.vars", function () { instance.vars = { forged: true }; });',
+      'attempt("task.activity", function () { task.activity = "x"; });',
+      'attempt("xtk.session.Write", function () { xtk.session.Write = function () {}; });',
+      'attempt("xtk.session", function () { xtk.session = {}; });',
+      'attempt("NLWS.xtkSession.write", function () { NLWS.xtkSession.write = null; });',
+      'attempt("delete xtk.workflow", function () { delete xtk.workflow; });',
+      'attempt("defineProperty", function () { Object.defineProperty(globalThis, "logWarning", { value: 1 }); });',
+      'attempt("instance.vars.x", function () { instance.vars.x = "allowed"; });',
+      'logInfo("logged", instance.id, task.activity);',
+      'xtk.session.Write({ xtkschema: "nms:recipient", email: "a@b.c" });',
+      'var out = []; for (var k in results) out[out.length] = k + "=" + results[k];',
+      'vars.results = out.join(";");',
+      'vars.opt = getOption("x");',
+    ].join('\n');
+    const outcome = await sandbox.run({ source, input: input() }, host);
+    expect(outcome.ok).toBe(true);
+    const results = Object.fromEntries(String(outcome.ok && outcome.vars['results']).split(';').map((kv) => kv.split('=')));
+    expect(results).toEqual({
+      xtk: 'TypeError',
+      nms: 'TypeError',
+      NLWS: 'TypeError',
+      vars: 'TypeError',
+      instance: 'TypeError',
+      task: 'TypeError',
+      logInfo: 'TypeError',
+      getOption: 'TypeError',
+      'instance.id': 'TypeError',
+      'instance.vars': 'TypeError',
+      'task.activity': 'TypeError',
+      'xtk.session.Write': 'TypeError',
+      'xtk.session': 'TypeError',
+      'NLWS.xtkSession.write': 'TypeError',
+      'delete xtk.workflow': 'TypeError',
+      defineProperty: 'TypeError',
+      'instance.vars.x': 'allowed',
+    });
+    expect(outcome).toMatchObject({ ok: true, vars: { opt: 'v' }, instanceVars: { x: 'allowed' } });
+    expect(host.logs).toEqual([{ level: 'info', message: 'logged 42 js' }]);
+    expect(host.calls.map((c) => c.op)).toEqual(['write', 'getOption']);
+  });
+
+  it('when the variables a script leaves are over the size limit, then it fails naming WORKFLOW_VARIABLES_MAX_BYTES and the variable', async () => {
+    const one = failed(await sandbox.run({ source: `vars.small = 1;\nvars.big = "x".repeat(${VARIABLES_MAX_BYTES + 1});`, input: input() }, fakeHost()));
+    expect(one.kind).toBe('variablesLimit');
+    expect(one.message).toBe(`the variables in vars are larger than WORKFLOW_VARIABLES_MAX_BYTES (${VARIABLES_MAX_BYTES} bytes as JSON) at vars.big`);
+    // Many variables of one scope count together; text is counted in UTF-8 bytes.
+    const many = failed(await sandbox.run({ source: 'for (var i = 0; i < 100; i++) instance.vars["k" + i] = "y".repeat(1000);', input: input() }, fakeHost()));
+    expect(many).toMatchObject({ kind: 'variablesLimit', message: expect.stringContaining('the variables in instance.vars are larger than WORKFLOW_VARIABLES_MAX_BYTES') });
+    const wide = failed(await sandbox.run({ source: `task.vars.accents = "é".repeat(${Math.ceil(VARIABLES_MAX_BYTES / 2) + 10});`, input: input() }, fakeHost()));
+    expect(wide).toMatchObject({ kind: 'variablesLimit', message: expect.stringContaining('the variables in task.vars are larger than WORKFLOW_VARIABLES_MAX_BYTES') });
+    // Just under the limit is kept.
+    const under = await sandbox.run({ source: `vars.fits = "z".repeat(${VARIABLES_MAX_BYTES - 100});`, input: input() }, fakeHost());
+    expect(under.ok && String(under.vars['fits']).length).toBe(VARIABLES_MAX_BYTES - 100);
+  });
+
+  it('when a script leaves a 30 MB variable, then it fails naming the variables limit, not an unreadable result', async () => {
+    const roomy = createScriptSandbox({
+      workers: 1,
+      limits: { cpuMs: 20_000, wallMs: 30_000, memoryBytes: 64 * 1024 * 1024, stackBytes: 256 * 1024, variablesMaxBytes: 256 * 1024 },
+      logger: quiet,
+    });
+    try {
+      const outcome = failed(await roomy.run({ source: 'vars.huge = "x".repeat(30 * 1024 * 1024);', input: input() }, fakeHost()));
+      expect(outcome).toMatchObject({ kind: 'variablesLimit', message: expect.stringContaining('WORKFLOW_VARIABLES_MAX_BYTES (262144 bytes as JSON) at vars.huge') });
+    } finally {
+      await roomy.close();
+    }
   });
 });

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import type { Logger } from '@cap/platform-logger';
-import type { HostCall, HostOp, HostReply, ScriptInput, ScriptLimits, ScriptOutcome, WorkerBootData, WorkerToMain } from './workflow-script.protocol';
+import { DEFAULT_VARIABLES_MAX_BYTES, type HostCall, type HostOp, type HostReply, type ScriptInput, type ScriptLimits, type ScriptOutcome, type WorkerBootData, type WorkerToMain } from './workflow-script.protocol';
 
 /** What the engine answers a script's host calls with (workflow-script.host.ts). */
 export interface ScriptHost {
@@ -31,7 +31,8 @@ export interface ScriptSandbox {
 export interface ScriptSandboxOptions {
   /** Worker threads (scripts run in parallel up to this number; more wait their turn). */
   workers: number;
-  limits: ScriptLimits;
+  /** `variablesMaxBytes` defaults to DEFAULT_VARIABLES_MAX_BYTES. */
+  limits: Omit<ScriptLimits, 'variablesMaxBytes'> & { variablesMaxBytes?: number };
   logger: Logger;
   /** Added to the wall limit before a worker that does not answer is terminated (a backstop: QuickJS stops first). */
   graceMs?: number;
@@ -187,14 +188,8 @@ export function createScriptSandbox(options: ScriptSandboxOptions): ScriptSandbo
         answer({ seq: call.seq, ok: false, code: 'WKF-560035', message: 'the workflow was stopped' });
         return;
       }
-      let args: unknown;
-      try {
-        args = JSON.parse(call.payload);
-      } catch {
-        answer({ seq: call.seq, ok: false, code: 'WKF-560036', message: 'unreadable host call' });
-        return;
-      }
-      job.host.call(call.op, args).then(
+      // The worker parsed the arguments from the script's JSON text; each operation checks its own (workflow-script.host.ts).
+      job.host.call(call.op, call.args).then(
         (result) => answer({ seq: call.seq, ok: true, result: JSON.stringify(result ?? null) }),
         (err: unknown) => {
           const code = typeof (err as { code?: unknown }).code === 'string' && /^[A-Z]{3}-\d{6}$/.test((err as { code: string }).code) ? (err as { code: string }).code : 'WKF-560036';
@@ -212,6 +207,7 @@ export function createScriptSandbox(options: ScriptSandboxOptions): ScriptSandbo
           if (pw.job?.id === message.jobId) pw.job.host.log(message.level, message.message);
           return;
         case 'done':
+          if (message.detail !== undefined) logger.error({ event: 'workflow.script.sandbox_error', jobId: message.jobId, detail: message.detail }, 'the script sandbox failed inside its worker');
           if (pw.job?.id === message.jobId) finish(pw, message.outcome);
           if (message.recycle) retire(pw, 'recycled after a sandbox error');
           dispatch();
@@ -263,7 +259,7 @@ export function createScriptSandbox(options: ScriptSandboxOptions): ScriptSandbo
       if (closing) return Promise.resolve({ ok: false, kind: 'abandoned', message: 'the engine is shutting down', cpuMs: 0 });
       if (request.signal?.aborted) return Promise.resolve(cancelledOutcome());
       return new Promise<ScriptOutcome>((resolve) => {
-        const limits = { ...options.limits, ...request.limits };
+        const limits: ScriptLimits = { variablesMaxBytes: DEFAULT_VARIABLES_MAX_BYTES, ...options.limits, ...request.limits };
         // A script may ask for less memory than the workers are sized for, not more.
         limits.memoryBytes = Math.min(limits.memoryBytes, options.limits.memoryBytes);
         const onAbort = () => cancelJob(job);

@@ -42,6 +42,13 @@ export const ACTIVITY_CODES = {
   stopped: 'WKF-560035',
   /** The script sandbox failed (worker crashed or could not start). */
   sandbox: 'WKF-560036',
+  /** JavaScript: one scope of the variables the script left is larger than WORKFLOW_VARIABLES_MAX_BYTES. */
+  variablesLimit: 'WKF-560037',
+  /**
+   * JavaScript: what crossed from the script to the engine (its variables, a log line, a call's arguments) was
+   * malformed, or reading the variables back threw (a getter of the script).
+   */
+  malformed: 'WKF-560038',
   /** Query activity: the population could not be targeted. */
   query: 'WKF-560040',
   /** Update data activity: no inbound population, or it could not be written. */

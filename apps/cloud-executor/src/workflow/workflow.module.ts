@@ -24,6 +24,7 @@ export interface WorkflowModuleConfig {
   WORKFLOW_JS_MEMORY_LIMIT_MB: number;
   WORKFLOW_JS_TIMEOUT_MS: number;
   WORKFLOW_JS_WORKERS: number;
+  WORKFLOW_VARIABLES_MAX_BYTES: number;
   WORKFLOW_WORK_CONCURRENCY: number;
   WORKFLOW_TASK_LEASE_MS: number;
   WORKFLOW_QUERY_MAX_ROWS: number;
@@ -55,6 +56,7 @@ export function createWorkflowModule(config: WorkflowModuleConfig, deps: { schem
           wallMs: config.WORKFLOW_JS_TIMEOUT_MS,
           memoryBytes: config.WORKFLOW_JS_MEMORY_LIMIT_MB * 1024 * 1024,
           stackBytes: 256 * 1024,
+          variablesMaxBytes: config.WORKFLOW_VARIABLES_MAX_BYTES,
         },
         logger: base.logger,
       });
