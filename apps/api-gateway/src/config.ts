@@ -1,3 +1,4 @@
+import { DEFAULT_XML_LIMITS } from '@cap/campaign-xml';
 import { field, loadConfig, serviceConfigShape } from '@cap/platform-config';
 
 const DAY_MS = 86_400_000;
@@ -37,6 +38,18 @@ const shape = {
   MAX_BODY_BYTES: field.positiveInt(8 * 1024 * 1024),
   /** Deepest XML nesting accepted in a request. */
   XML_MAX_DEPTH: field.positiveInt(64),
+  /**
+   * What one request's XML may hold, checked while it is parsed (the first breach stops the parse with a
+   * SOP-330001 fault naming the limit). Defaults: DEFAULT_XML_LIMITS (libs/campaign/xml/src/xml.parser.ts),
+   * chosen above any legitimate Campaign call.
+   */
+  XML_MAX_ATTRIBUTES_PER_ELEMENT: field.positiveInt(DEFAULT_XML_LIMITS.maxAttributesPerElement),
+  XML_MAX_NAMESPACE_DECLARATIONS_PER_ELEMENT: field.positiveInt(DEFAULT_XML_LIMITS.maxNamespaceDeclarationsPerElement),
+  XML_MAX_NAMESPACE_DECLARATIONS: field.positiveInt(DEFAULT_XML_LIMITS.maxNamespaceDeclarations),
+  /** Elements, attributes and text nodes together. */
+  XML_MAX_NODES: field.positiveInt(DEFAULT_XML_LIMITS.maxNodes),
+  XML_MAX_TEXT_CHARS: field.positiveInt(DEFAULT_XML_LIMITS.maxTextLength),
+  XML_MAX_ATTRIBUTE_VALUE_CHARS: field.positiveInt(DEFAULT_XML_LIMITS.maxAttributeValueLength),
   /** Extra srcSchema folders (extensions, custom namespaces), comma-separated; the same list on every service. */
   SCHEMA_DIRS: field.string(''),
   /** JSON file of TPS limits (format: apps/api-gateway/rate-limits.example.json); empty = built-in defaults. */

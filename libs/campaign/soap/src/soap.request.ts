@@ -1,4 +1,4 @@
-import { parseXml, XmlParseError, type XmlElement, type XmlLimits } from '@cap/campaign-xml';
+import { parseXml, parseXmlAsync, XmlParseError, type XmlElement, type XmlLimits } from '@cap/campaign-xml';
 import { SOAP_FAULTS } from './soap.fault';
 
 const SOAP_ENV_11 = 'http://schemas.xmlsoap.org/soap/envelope/';
@@ -36,19 +36,46 @@ export function resolveUrn(urn: string): { schemaId: string; interfaceName?: str
   return { schemaId: urn };
 }
 
+export interface SoapRequestOptions {
+  soapAction?: string;
+  limits?: Partial<XmlLimits>;
+}
+
+/** Malformed XML or a breached limit, as the Client fault the caller sees (the parser's message names the limit). */
+const malformed = (err: unknown) => SOAP_FAULTS.malformed(err instanceof XmlParseError ? err.message : 'unreadable XML');
+
 /**
  * Reads a SOAP 1.1 or 1.2 envelope. Routing: the SOAPAction header (or the `soapAction` query parameter)
  * when present, else the method element of the body (its local name, and its namespace `urn:…`). The method
- * element may have any prefix or a default namespace. Malformed XML, a DOCTYPE, excessive depth or size →
- * a Client fault; nothing is executed.
+ * element may have any prefix or a default namespace. Malformed XML, a DOCTYPE, or any XmlLimits breached
+ * (depth, size, attributes, namespace declarations, nodes, text) → a Client fault; nothing is executed.
+ * Parses in one go: a server reading request bodies uses `parseSoapRequestAsync`.
  */
-export function parseSoapRequest(body: string, options: { soapAction?: string; limits?: Partial<XmlLimits> } = {}): SoapCall {
+export function parseSoapRequest(body: string, options: SoapRequestOptions = {}): SoapCall {
   let envelope: XmlElement;
   try {
     envelope = parseXml(body, { limits: options.limits ?? {} });
   } catch (err) {
-    throw SOAP_FAULTS.malformed(err instanceof XmlParseError ? err.message : 'unreadable XML');
+    throw malformed(err);
   }
+  return readEnvelope(envelope, options.soapAction);
+}
+
+/**
+ * `parseSoapRequest` that yields to the event loop every slice of the body (see `parseXmlAsync`), so a
+ * large or hostile body never holds a server's other requests for more than one slice's parsing.
+ */
+export async function parseSoapRequestAsync(body: string, options: SoapRequestOptions = {}): Promise<SoapCall> {
+  let envelope: XmlElement;
+  try {
+    envelope = await parseXmlAsync(body, { limits: options.limits ?? {} });
+  } catch (err) {
+    throw malformed(err);
+  }
+  return readEnvelope(envelope, options.soapAction);
+}
+
+function readEnvelope(envelope: XmlElement, soapAction: string | undefined): SoapCall {
   if (envelope.local !== 'Envelope' || (envelope.ns !== SOAP_ENV_11 && envelope.ns !== SOAP_ENV_12)) {
     throw SOAP_FAULTS.malformed('the root element is not a SOAP Envelope');
   }
@@ -58,7 +85,7 @@ export function parseSoapRequest(body: string, options: { soapAction?: string; l
   const methodEl = bodyEl.children[0];
   if (!methodEl) throw SOAP_FAULTS.malformed('the SOAP Body has no method element');
 
-  const fromAction = parseSoapAction(options.soapAction);
+  const fromAction = parseSoapAction(soapAction);
   const bodyUrn = methodEl.ns.replace(/^urn:/, '');
   const urn = fromAction?.urn ?? bodyUrn;
   const method = fromAction?.method ?? methodEl.local;
