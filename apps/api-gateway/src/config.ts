@@ -30,10 +30,31 @@ const shape = {
   ALLOW_SESSION_TOKEN_ONLY: field.boolean(true),
   /** How long a verified "login/password" session token is trusted before local-store checks it again. */
   LOGIN_TOKEN_CACHE_MS: field.durationMs(60_000),
-  /** Bearer JWTs (BearerTokenLogon, Authorization: Bearer): HS256 secret; empty disables bearer logon. */
+  /** Bearer JWTs (BearerTokenLogon, Authorization: Bearer): HMAC secret; empty disables bearer logon. */
   JWT_SECRET: field.string(''),
   JWT_ISSUER: field.string(''),
   JWT_AUDIENCE: field.string(''),
+  /** Algorithms a bearer JWT may be signed with (HMAC only: the key is a shared secret); `none` never. */
+  JWT_ALGORITHMS: field
+    .string('HS256')
+    .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean))
+    .refine((list) => list.length > 0 && list.every((a) => a === 'HS256' || a === 'HS384' || a === 'HS512'), { message: 'expected HS256, HS384 and/or HS512, comma-separated' }),
+  /** Longest lifetime of a bearer JWT (exp − iat, and exp − now); a token without exp is refused. */
+  JWT_MAX_LIFETIME_MS: field.durationMs(DAY_MS),
+  /** Proxies whose X-Forwarded-For gives the client address (IPs, CIDRs, loopback…); empty: the TCP peer is the client. */
+  TRUST_PROXY: field.trustedProxies(''),
+  /** Failed authentications (wrong password, login/password token, Basic, bearer) on one login before it is locked … */
+  AUTH_FAIL_LOGIN_THRESHOLD: field.positiveInt(10),
+  /** … and from one client address. */
+  AUTH_FAIL_ADDRESS_THRESHOLD: field.positiveInt(30),
+  /** How long failures are remembered after the last one. */
+  AUTH_FAIL_WINDOW_MS: field.durationMs(900_000),
+  /** First lock once a threshold is reached; every further failure doubles it … */
+  AUTH_LOCK_BASE_MS: field.durationMs(1_000),
+  /** … up to this. */
+  AUTH_LOCK_MAX_MS: field.durationMs(900_000),
+  /** How long an operator's state this gateway reads from local-store (when Redis has none) is kept in Redis. */
+  OPERATOR_STATE_TTL_MS: field.durationMs(3_600_000),
   /** Largest SOAP request body accepted (413 beyond). */
   MAX_BODY_BYTES: field.positiveInt(8 * 1024 * 1024),
   /** Deepest XML nesting accepted in a request. */

@@ -4,7 +4,9 @@ import { escapeAttr } from '@cap/campaign-xml';
 import { isAppError } from '@cap/platform-errors';
 import type { Logger } from '@cap/platform-logger';
 import type { Downstreams } from './downstream.client';
-import type { Authenticator, OperatorDirectory } from './session/authenticator';
+import { AuthLocked } from './session/auth.throttle';
+import type { Authenticator } from './session/authenticator';
+import type { OperatorDirectory } from './session/operator.directory';
 import type { Operator } from './session/session.model';
 
 export const REPORTING_PATH = '/nl/jsp/reporting.jsp';
@@ -30,9 +32,9 @@ export function createReportingRouter(deps: { downstreams: Downstreams; authenti
       const decoded = Buffer.from(authorization.slice(6).trim(), 'base64').toString('utf8');
       const colon = decoded.indexOf(':');
       if (colon <= 0) return undefined;
-      return deps.operators.authenticate(decoded.slice(0, colon), decoded.slice(colon + 1), { loginToken: false });
+      return deps.operators.authenticate(decoded.slice(0, colon), decoded.slice(colon + 1), { loginToken: false, address: req.ip ?? '', via: 'basic' });
     }
-    const caller = await deps.authenticator.authenticate(NO_SOAP_CALL, '', req.headers);
+    const caller = await deps.authenticator.authenticate(NO_SOAP_CALL, '', { ip: req.ip ?? '', headers: req.headers });
     return caller.kind === 'operator' ? caller.operator : undefined;
   };
 
@@ -47,8 +49,13 @@ export function createReportingRouter(deps: { downstreams: Downstreams; authenti
     try {
       operator = await identify(req);
     } catch (err) {
+      if (err instanceof AuthLocked) {
+        res.set('Retry-After', String(err.retryAfterSeconds));
+        return fail(429, err.message);
+      }
       if (!isAppError(err) || err.code.startsWith('XSV-')) return fail(401, 'The credentials were refused: log on again');
-      return fail(503, err.message);
+      deps.logger.warn({ event: 'reporting.auth.failed', code: err.code, err: err.message }, 'reporting: operator could not be identified');
+      return fail(503, `The operator could not be identified now (${err.code}); retry later`);
     }
     if (!operator) return fail(401, 'Log on first: a session token (X-Session-Token or the __sessiontoken cookie), a bearer token, or Basic login and password');
 
@@ -60,7 +67,8 @@ export function createReportingRouter(deps: { downstreams: Downstreams; authenti
       summary = await deps.downstreams.call<ReportingSummary>(SERVICES.cloudExecutor, REPORTING_SUMMARY_METHOD, params.data);
     } catch (err) {
       deps.logger.warn({ event: 'reporting.failed', err }, 'reporting summary failed');
-      return fail(isAppError(err) && err.httpStatus >= 400 && err.httpStatus < 500 ? 400 : 503, err instanceof Error ? err.message : String(err));
+      if (isAppError(err) && err.httpStatus >= 400 && err.httpStatus < 500) return fail(400, `The summary was refused (${err.code})`);
+      return fail(503, `The summary is not available now${isAppError(err) ? ` (${err.code})` : ''}; retry later`);
     }
     res.set('Cache-Control', 'no-store');
     if (json) res.json(summary);

@@ -78,8 +78,9 @@ describe('rate limiter L2: HTTP answers', () => {
       resolve: () => {
         throw new Error('not used by the router');
       },
+      canonicalName: (api) => api,
       async dispatch(_call, _request, admit) {
-        await admit?.({ kind: 'anonymous' });
+        await admit?.({ kind: 'anonymous' }, { api: 'xtk:session#GetServerTime', decoded: { sessionToken: '', values: new Map() } });
         soapCalls++;
         return { outputs: [new Date()], method: getServerTime };
       },

@@ -42,6 +42,14 @@ const shape = {
   STAGING_RETENTION_SECONDS: field.positiveInt(86_400),
   /** How often synced staging rows past retention are purged. */
   STAGING_PURGE_INTERVAL_MS: field.positiveInt(60_000),
+  /**
+   * Redis, where local-store keeps each operator's current rights and state for the gateways (so a rights
+   * change or a disabled operator reaches live sessions at once): the gateways' own REDIS_URL and REDIS_KEY_PREFIX.
+   */
+  REDIS_URL: field.url(['redis', 'rediss'], 'redis://127.0.0.1:6379/0'),
+  REDIS_KEY_PREFIX: field.keyPrefix('cap:'),
+  /** How long an operator's state stays in Redis without a change (a gateway fills a missing one from local-store). */
+  OPERATOR_STATE_TTL_MS: field.durationMs(3_600_000),
   /** Extra srcSchema folders (extensions, custom namespaces), comma-separated; the same list on every service. */
   SCHEMA_DIRS: field.string(''),
   /** Seed development data (operators admin/mc, option, service, workflow); npm start turns it on. */

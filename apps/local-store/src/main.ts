@@ -1,12 +1,15 @@
 import { ALL_TOPICS, SERVICES, TOPICS } from '@cap/contracts';
 import { applySchemaDdl, createDataHandlers, loadServiceSchemas } from '@cap/campaign-persistence';
 import { runDataService } from '@cap/platform-data-service';
+import { checkRedis, createRedis } from '@cap/platform-redis';
 import { findAppFolder, runMain } from '@cap/platform-runtime';
 import { loadLocalStoreConfig } from './config';
 import { startDeliveryStateConsumer } from './deliveries/delivery-state.consumer';
 import { createEventHandlers } from './events/event.handlers';
 import { startEventStatusConsumer } from './events/event-status.consumer';
 import { createOperatorHandlers } from './operators/operator.handlers';
+import { createOperatorRightsLookup } from './operators/operator.rights';
+import { OPERATOR_TRIGGERS_SQL, startOperatorStatePublisher } from './operators/operator-state.publisher';
 import { createOptionHandlers } from './options/option.handlers';
 import { seedDevelopmentData } from './seed/dev.seed';
 import { installOutboxTriggers } from './staging/outbox.triggers';
@@ -41,6 +44,7 @@ runMain(() => {
       if (config.MIGRATE_ON_START) {
         await applySchemaDdl(pool, schemas, 'local', base.logger);
         await installOutboxTriggers(pool, schemas, base.logger);
+        await pool.query(OPERATOR_TRIGGERS_SQL);
       }
       if (config.DEV_SEED) await seedDevelopmentData(pool, schemas, { adminPassword: config.DEV_ADMIN_PASSWORD, mcPassword: config.DEV_MC_PASSWORD }, base.logger);
     },
@@ -51,6 +55,7 @@ runMain(() => {
         database: 'local',
         limits: { defaultLineCount: config.QUERY_DEFAULT_LINE_COUNT, maxLineCount: config.QUERY_MAX_LINE_COUNT },
         groupCommit: { maxBatch: config.WRITE_GROUP_MAX, maxConcurrent: config.WRITE_GROUP_CONCURRENCY },
+        operatorRights: createOperatorRightsLookup(pool),
       }),
       ...createEventHandlers({ pool, schemas, cell: config.EVENT_CELL_ID }),
       ...createOperatorHandlers({ pool }),
@@ -77,7 +82,20 @@ runMain(() => {
       const workflowStates = await startWorkflowStateConsumer({ pool, messaging: base.messaging, logger: base.logger });
       const eventStatuses = await startEventStatusConsumer({ pool, messaging: base.messaging, logger: base.logger });
       const deliveryStates = await startDeliveryStateConsumer({ pool, messaging: base.messaging, logger: base.logger });
+      const redis = await createRedis({ url: config.REDIS_URL, logger: base.logger });
+      const operatorStates = startOperatorStatePublisher({ pool, redis, keyPrefix: config.REDIS_KEY_PREFIX, ttlMs: config.OPERATOR_STATE_TTL_MS, logger: base.logger });
       return [
+        {
+          name: 'operator-states',
+          check: async () => {
+            await checkRedis(redis);
+            await operatorStates.check();
+          },
+          stop: async () => {
+            await operatorStates.stop();
+            await redis.close().catch(() => undefined);
+          },
+        },
         { name: 'outbox-relay', check: () => outbox.check(), stop: () => outbox.stop() },
         { name: 'staging-acks', check: () => acks.checkHealth(), stop: () => acks.stop() },
         { name: 'staging-purge', stop: () => purge.stop() },

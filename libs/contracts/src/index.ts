@@ -19,3 +19,4 @@ export {
   type ReportingSummary,
   type ReportingSummaryParams,
 } from './reporting.contract';
+export { OPERATOR_STATE_METHOD, operatorStateKey, operatorStateSchema, type OperatorState } from './operator-state.contract';

@@ -2,10 +2,8 @@ import { SOAP_FAULTS, SoapFault } from '@cap/campaign-soap';
 import type { Schema } from '@cap/campaign-schema';
 import { attrLocal, serializeXml, type XmlElement } from '@cap/campaign-xml';
 import type { Downstreams } from '../downstream.client';
-import { isAdmin } from '../session/session.model';
-import { CAMPAIGN_FAULTS } from '../soap/campaign.faults';
 import type { CallContext, HandlerTable } from '../soap/soap.handler';
-import { ADMIN_WRITE_SCHEMAS, serviceFor } from './data.routing';
+import { callerClaim, serviceFor } from './data.routing';
 
 interface WriteResult {
   generatedIds: string[];
@@ -15,30 +13,24 @@ type Mode = 'write' | 'writeCollection' | 'ingest' | 'ingestExt';
 
 /**
  * Write, WriteCollection (xtk:persist) and Ingest, IngestExt (xtk:session): the document goes, untouched,
- * to the service that owns the schema's table, which validates it whole and applies it in one transaction.
+ * to the service that owns the schema's table, which validates it whole, authorises every record (and every
+ * linked record) by the schema it writes, and applies it in one transaction. The gateway only routes.
  */
 export function createPersistHandlers(deps: { schemas: ReadonlyMap<string, Schema>; downstreams: Downstreams }): HandlerTable {
-  const targetSchema = (ctx: CallContext, doc: XmlElement, mode: Mode): Schema => {
-    // WriteCollection: the container's xtkschema, or the first record's.
+  const targetSchema = (doc: XmlElement, mode: Mode): Schema => {
+    // Routing only. WriteCollection: the container's xtkschema, or the first record's.
     const id = attrLocal(doc, 'xtkschema') ?? (mode === 'writeCollection' ? doc.children.map((c) => attrLocal(c, 'xtkschema')).find(Boolean) : undefined);
     if (!id) throw new SoapFault('SOAP-ENV:Client', 'XTK-170100', `The document <${doc.local}> does not say which schema it writes: add xtkschema="namespace:name"`);
     const schema = deps.schemas.get(id);
     if (!schema) throw new SoapFault('SOAP-ENV:Client', 'XTK-170101', `Unknown schema '${id}'`);
-    if (ADMIN_WRITE_SCHEMAS.has(schema.id) && ctx.caller.kind === 'operator' && !isAdmin(ctx.caller.operator)) {
-      throw CAMPAIGN_FAULTS.accessDenied(ctx.caller.operator.login, `write ${schema.id}`);
-    }
     return schema;
   };
 
   const write = (mode: Mode, param: string) => async (ctx: CallContext) => {
     const doc = ctx.decoded.values.get(param) as XmlElement | undefined;
     if (!doc || typeof doc !== 'object' || !('local' in doc)) throw SOAP_FAULTS.badParameter(ctx.method.name, param, 'the document to write is missing');
-    const schema = targetSchema(ctx, doc, mode);
-    const result = await deps.downstreams.call<WriteResult>(serviceFor(schema), 'data.write', {
-      mode,
-      doc: serializeXml(doc, { plain: true }),
-      ...(ctx.caller.kind === 'operator' ? { operatorId: ctx.caller.operator.id } : {}),
-    });
+    const schema = targetSchema(doc, mode);
+    const result = await deps.downstreams.call<WriteResult>(serviceFor(schema), 'data.write', { mode, doc: serializeXml(doc, { plain: true }), ...callerClaim(ctx.caller) });
     return mode === 'ingest' ? [result.generatedIds.join(',')] : [];
   };
 
@@ -51,10 +43,7 @@ export function createPersistHandlers(deps: { schemas: ReadonlyMap<string, Schem
         const schema = typeof id === 'string' ? deps.schemas.get(id) : undefined;
         if (!schema) throw new SoapFault('SOAP-ENV:Client', 'XTK-170101', `Unknown schema '${String(id ?? '')}'`);
         if (!where || typeof where !== 'object' || !('local' in where)) throw SOAP_FAULTS.badParameter(ctx.method.name, 'where', 'the <where> clause is missing');
-        if (ADMIN_WRITE_SCHEMAS.has(schema.id) && ctx.caller.kind === 'operator' && !isAdmin(ctx.caller.operator)) {
-          throw CAMPAIGN_FAULTS.accessDenied(ctx.caller.operator.login, `delete from ${schema.id}`);
-        }
-        await deps.downstreams.call(serviceFor(schema), 'data.deleteCollection', { schema: schema.id, where: serializeXml(where, { plain: true }) });
+        await deps.downstreams.call(serviceFor(schema), 'data.deleteCollection', { schema: schema.id, where: serializeXml(where, { plain: true }), ...callerClaim(ctx.caller) });
         return [];
       },
     },

@@ -3,6 +3,7 @@ import { schemaToXml, type Schema } from '@cap/campaign-schema';
 import { attrLocal, element, type XmlElement } from '@cap/campaign-xml';
 import type { Downstreams } from '../downstream.client';
 import type { Authenticator } from '../session/authenticator';
+import type { OperatorDirectory } from '../session/operator.directory';
 import type { Operator } from '../session/session.model';
 import type { SessionStore } from '../session/session.store';
 import { CAMPAIGN_FAULTS } from '../soap/campaign.faults';
@@ -20,6 +21,8 @@ export function campaignDate(d: Date): string {
   return d.toISOString().replace('T', ' ');
 }
 
+const MAX_OPTION_NAME = 64;
+
 const str = (ctx: CallContext, name: string): string => {
   const v = ctx.decoded.values.get(name);
   return typeof v === 'string' ? v : '';
@@ -33,6 +36,7 @@ export function createSessionHandlers(deps: {
   schemas: ReadonlyMap<string, Schema>;
   sessions: SessionStore;
   authenticator: Authenticator;
+  operators: OperatorDirectory;
   downstreams: Downstreams;
   identity: ServerIdentity;
   databaseId: () => Promise<string>;
@@ -83,14 +87,14 @@ export function createSessionHandlers(deps: {
         if (!login) throw CAMPAIGN_FAULTS.invalidLogin();
         const params = ctx.decoded.values.get('parameters') as XmlElement | undefined;
         const rememberMe = params ? attrLocal(params, 'rememberMe') === 'true' : false;
-        const operator = await deps.downstreams.call<Operator>(SERVICES.localStore, 'operator.authenticate', { login, password, loginToken: false });
+        const operator = await deps.operators.authenticate(login, password, { loginToken: false, address: ctx.request.ip, via: 'logon' });
         return openSession(operator, rememberMe);
       },
     },
     'xtk:session#BearerTokenLogon': {
       auth: 'none',
       async handle(ctx) {
-        const operator = await deps.authenticator.verifyBearer(str(ctx, 'bearerToken'));
+        const operator = await deps.authenticator.verifyBearer(str(ctx, 'bearerToken'), ctx.request);
         return openSession(operator, false);
       },
     },
@@ -112,7 +116,10 @@ export function createSessionHandlers(deps: {
     'xtk:session#GetOption': {
       auth: 'operator',
       async handle(ctx) {
-        const option = await deps.downstreams.call<{ value: string; type: number }>(SERVICES.localStore, 'option.get', { name: str(ctx, 'name') });
+        const name = str(ctx, 'name');
+        // No option has a longer name (xtk:option @name is 64 characters): not found, without a round trip.
+        if (name.length > MAX_OPTION_NAME) return ['', 0];
+        const option = await deps.downstreams.call<{ value: string; type: number }>(SERVICES.localStore, 'option.get', { name });
         return [option.value, option.type];
       },
     },

@@ -1,6 +1,7 @@
 export {
   API_NAME_PATTERN,
   DEFAULT_INTERNAL_APIS,
+  canonicalizeRateLimitConfig,
   DEFAULT_RATE_LIMITS,
   loadRateLimitConfig,
   parseRateLimitConfig,

@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError } from '@cap/platform-config';
-import { DEFAULT_RATE_LIMITS, loadRateLimitConfig, parseRateLimitConfig, resolvePolicy } from './rate-limit.config';
+import { canonicalizeRateLimitConfig, DEFAULT_RATE_LIMITS, loadRateLimitConfig, parseRateLimitConfig, resolvePolicy } from './rate-limit.config';
 
 const EXAMPLE = join(__dirname, '..', '..', 'rate-limits.example.json');
 
@@ -22,7 +22,7 @@ describe('rate-limit config', () => {
     expect(config.fallback).toBe('local');
     expect(config.default).toEqual({ name: 'default', limit: 100, windowMs: 1000, bucket: 'api' });
     expect(config.apis.get('xtk:session#Logon')).toEqual({ name: 'xtk:session#Logon', limit: 20, windowMs: 1000, bucket: 'api' });
-    expect(config.internal).toMatchObject({ name: 'internal', limit: 1000, windowMs: 1000, bucket: 'internal' });
+    expect(config.internal).toMatchObject({ name: 'internal', limit: 200, windowMs: 1000, bucket: 'internal' });
   });
 
   it('when no file is configured, then the built-in defaults apply, and the example file shows exactly them', () => {
@@ -100,5 +100,23 @@ describe('rate-limit config', () => {
     it('when a client flags a non-eligible API (Logon) as internal, then the flag is ignored', () => {
       expect(resolvePolicy(config, { api: 'xtk:session#Logon', internal: true })).toMatchObject({ name: 'xtk:session#Logon', limit: 20, bucket: 'api' });
     });
+  });
+});
+
+describe('canonical API names in the limits', () => {
+  const canonical = (name: string) =>
+    ({ 'xtk:session#Write': 'xtk:persist#Write', 'xtk:persist|nms:recipient#Write': 'xtk:persist#Write', 'xtk:session#Logon': 'xtk:session#Logon', 'xtk:persist#GetEntityIfMoreRecent': 'xtk:persist#GetEntityIfMoreRecent' })[name];
+
+  it('when limits name an API by any spelling, then they are keyed by its canonical name', () => {
+    const config = canonicalizeRateLimitConfig(parseRateLimitConfig({ default: { limit: 100 }, internal: { limit: 50 }, apis: { 'xtk:session#Write': { limit: 7 } } }), canonical);
+    expect(config.apis.get('xtk:persist#Write')).toMatchObject({ name: 'xtk:persist#Write', limit: 7 });
+    expect(config.apis.has('xtk:session#Write')).toBe(false);
+    expect([...config.internal!.apis]).toEqual(['xtk:persist#GetEntityIfMoreRecent']);
+  });
+
+  it('when a name resolves to no served API, or two names to one API, then the start stops naming each', () => {
+    expect(() =>
+      canonicalizeRateLimitConfig(parseRateLimitConfig({ default: { limit: 100 }, apis: { 'nms:nothing#Here': { limit: 1 }, 'xtk:session#Write': { limit: 1 }, 'xtk:persist|nms:recipient#Write': { limit: 2 } } }), canonical),
+    ).toThrow(/no served API is called 'nms:nothing#Here'[\s\S]*the same API as another entry \(xtk:persist#Write\)/);
   });
 });

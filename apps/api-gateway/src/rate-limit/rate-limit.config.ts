@@ -8,18 +8,23 @@ import { ConfigError } from '@cap/platform-config';
  * ```json
  * { "windowMs": 1000,
  *   "default":  { "limit": 100 },
- *   "internal": { "limit": 1000, "apis": ["xtk:persist#GetEntityIfMoreRecent"] },
+ *   "internal": { "limit": 200, "apis": ["xtk:persist#GetEntityIfMoreRecent"] },
  *   "apis":     { "xtk:session#Logon": { "limit": 20 }, "nms:rtEvent#PushEvent": { "limit": 500 } },
  *   "fallback": "local" }
  * ```
  *
  * - `windowMs`: length of the sliding window (ms) for every policy that does not set its own.
  * - `default`: the limit of any API without an entry in `apis`.
- * - `apis`: per-API overrides, keyed by `urn#Method` exactly as the router names the call.
+ * - `apis`: per-API overrides, keyed by `urn#Method`. Every spelling of one API is one API: at start-up each
+ *   name is resolved to its canonical form (`xtk:persist#Write` for `xtk:session#Write` or
+ *   `xtk:persist|nms:recipient#Write`; `schema#Method` otherwise), and calls are counted under that form
+ *   whatever URN they use, so a caller cannot open a fresh bucket by spelling the URN differently. A name
+ *   that no served API answers to stops the start, named.
  * - `internal`: the separate, more generous bucket of calls carrying `ACC-SDK-Call-Internal: 1` (the SDK's
  *   own schema downloads). The header is sent by the client, so it is honoured only for the APIs listed in
- *   `internal.apis` (default: `xtk:persist#GetEntityIfMoreRecent`); on any other API (e.g. Logon) it is
- *   ignored, so it cannot be used to escape that API's limit. Without `internal`, the header is ignored.
+ *   `internal.apis` (default: `xtk:persist#GetEntityIfMoreRecent`) and only for what the SDK really fetches
+ *   with it (a schema: `xtk:schema|…` or `xtk:srcSchema|…`); on any other call it is ignored, so it cannot be
+ *   used to escape an API's limit. Without `internal`, the header is ignored.
  * - `fallback`: what happens while Redis cannot be reached: `local` (default, fail-open: each gateway
  *   process limits on its own with the same limits) or `deny` (fail-closed: every call gets a 429).
  */
@@ -33,7 +38,7 @@ export const DEFAULT_INTERNAL_APIS = ['xtk:persist#GetEntityIfMoreRecent'];
 export const DEFAULT_RATE_LIMITS = {
   windowMs: 1000,
   default: { limit: 100 },
-  internal: { limit: 1000, apis: DEFAULT_INTERNAL_APIS },
+  internal: { limit: 200, apis: DEFAULT_INTERNAL_APIS },
   apis: {
     'xtk:session#Logon': { limit: 20 },
     'xtk:session#BearerTokenLogon': { limit: 20 },
@@ -150,4 +155,31 @@ export function loadRateLimitConfig(path?: string): RateLimitConfig {
 export function resolvePolicy(config: RateLimitConfig, request: { api: string; internal: boolean }): RateLimitPolicy {
   if (request.internal && config.internal?.apis.has(request.api)) return config.internal;
   return config.apis.get(request.api) ?? config.default;
+}
+
+/**
+ * The same limits keyed by canonical API names (`canonicalName`: the dispatcher's, which knows every served
+ * API). Names that resolve to nothing, or two names of one API, stop the start with every problem named.
+ */
+export function canonicalizeRateLimitConfig(config: RateLimitConfig, canonicalName: (api: string) => string | undefined, source = 'rate limits'): RateLimitConfig {
+  const problems: string[] = [];
+  const canonical = (name: string, where: string): string | undefined => {
+    const resolved = canonicalName(name);
+    if (resolved === undefined) problems.push(`${where}: no served API is called '${name}'`);
+    return resolved;
+  };
+  const apis = new Map<string, RateLimitPolicy>();
+  for (const [name, policy] of config.apis) {
+    const resolved = canonical(name, `apis[${JSON.stringify(name)}]`);
+    if (resolved === undefined) continue;
+    if (apis.has(resolved)) problems.push(`apis[${JSON.stringify(name)}]: the same API as another entry (${resolved})`);
+    apis.set(resolved, { ...policy, name: resolved });
+  }
+  let internal = config.internal;
+  if (internal) {
+    const names = [...internal.apis].map((name, i) => canonical(name, `internal.apis[${i}]`)).filter((n): n is string => n !== undefined);
+    internal = { ...internal, apis: new Set(names) };
+  }
+  if (problems.length > 0) throw new ConfigError(source, problems);
+  return { ...config, apis, ...(internal ? { internal } : {}) };
 }

@@ -1,17 +1,26 @@
 import type { Request } from 'express';
 import type { SoapCall } from '@cap/campaign-soap';
 import type { Caller } from '../session/authenticator';
+import type { ResolvedCall } from '../soap/soap.dispatcher';
 import { HttpRefusal } from '../soap/soap.route';
 import type { RateLimitRequest } from './rate-limit.decision';
 import { formatTooManyRequestsBody, rateLimitHeaders } from './rate-limit.headers';
 import type { RateLimiter } from './tps.limiter';
 
-/** What the limiter counts for one routed SOAP call: `urn#Method` as the client wrote it, per operator or IP. */
-export function toRateLimitRequest(call: Pick<SoapCall, 'urn' | 'method'>, caller: Caller, req: Pick<Request, 'ip' | 'get'>): RateLimitRequest {
+/** What the SDK itself downloads with `ACC-SDK-Call-Internal: 1`: schemas (sysEnums come with them). */
+const SCHEMA_FETCH = /^xtk:(schema|srcSchema)\|/;
+
+/**
+ * What the limiter counts for one routed SOAP call: the canonical API (one bucket per API whatever the URN
+ * spelling, so a caller cannot pick a fresh bucket), per operator or client address. The internal bucket is
+ * only for what the SDK really fetches with its internal header: a schema download.
+ */
+export function toRateLimitRequest(resolved: Pick<ResolvedCall, 'api' | 'decoded'>, caller: Caller, req: Pick<Request, 'ip' | 'get'>): RateLimitRequest {
+  const pk = resolved.decoded.values.get('pk');
   return {
-    api: `${call.urn}#${call.method}`,
+    api: resolved.api,
     caller: caller.kind === 'operator' ? { kind: 'operator', id: caller.operator.login } : { kind: 'ip', id: req.ip || 'unknown' },
-    internal: req.get('ACC-SDK-Call-Internal') === '1',
+    internal: req.get('ACC-SDK-Call-Internal') === '1' && typeof pk === 'string' && SCHEMA_FETCH.test(pk),
   };
 }
 
@@ -20,9 +29,9 @@ export function toRateLimitRequest(call: Pick<SoapCall, 'urn' | 'method'>, calle
  * rate-limit headers on the response; a denied call is refused with HTTP 429, `Retry-After` and a short
  * plain-text body (the router sends an `HttpRefusal` as it is).
  */
-export function createSoapAdmission(deps: { limiter: RateLimiter }): (call: SoapCall, caller: Caller, req: Request) => Promise<void> {
-  return async (call, caller, req) => {
-    const request = toRateLimitRequest(call, caller, req);
+export function createSoapAdmission(deps: { limiter: RateLimiter }): (call: SoapCall, caller: Caller, req: Request, resolved: ResolvedCall) => Promise<void> {
+  return async (_call, caller, req, resolved) => {
+    const request = toRateLimitRequest(resolved, caller, req);
     const decision = await deps.limiter.decide(request);
     const headers = rateLimitHeaders(decision);
     if (!decision.allowed) throw new HttpRefusal(429, formatTooManyRequestsBody(decision, request.api), headers);

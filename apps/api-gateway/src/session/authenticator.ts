@@ -3,6 +3,8 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { jwtVerify, type JWTVerifyOptions, type KeyLike } from 'jose';
 import type { SoapCall } from '@cap/campaign-soap';
 import { CAMPAIGN_FAULTS } from '../soap/campaign.faults';
+import type { AuthThrottle } from './auth.throttle';
+import type { OperatorDirectory } from './operator.directory';
 import type { Operator } from './session.model';
 import type { SessionStore } from './session.store';
 
@@ -10,20 +12,29 @@ export type Caller =
   | { kind: 'operator'; operator: Operator; via: 'session' | 'loginToken' | 'bearer'; sessionToken?: string }
   | { kind: 'anonymous' };
 
-/** How operators are looked up and checked (local-store owns them). */
-export interface OperatorDirectory {
-  authenticate(login: string, password: string, options: { loginToken: boolean }): Promise<Operator>;
-  get(login: string): Promise<Operator>;
+/** Where a request comes from: its client address (as the trusted-proxy setting resolves it) and its headers. */
+export interface RequestOrigin {
+  ip: string;
+  headers: IncomingHttpHeaders;
+}
+
+export interface BearerOptions {
+  key: KeyLike | Uint8Array;
+  /** Verification options: the allowed algorithms (never `none`), issuer, audience. */
+  options: JWTVerifyOptions & { algorithms: string[] };
+  /** Longest lifetime accepted (exp − iat, and exp − now): a token without `exp` is refused. */
+  maxLifetimeMs: number;
 }
 
 export interface AuthenticatorOptions {
   sessions: SessionStore;
   operators: OperatorDirectory;
+  throttle: AuthThrottle;
   /** Accept a session token presented without its security token (the SDK's ofSessionToken). */
   allowSessionTokenOnly: boolean;
   /** Verifies bearer JWTs (BearerTokenLogon and per-call IMS-style bearer); undefined disables bearer auth. */
-  jwt?: { key: KeyLike | Uint8Array; options: JWTVerifyOptions };
-  /** How long a verified login/password token is trusted before being checked again. */
+  jwt?: BearerOptions;
+  /** How long a verified login/password token is trusted before its password is checked again. */
   loginTokenCacheMs: number;
   now?: () => number;
 }
@@ -39,38 +50,53 @@ function cookieSessionToken(headers: IncomingHttpHeaders): string | undefined {
   return m?.[1]?.trim() || undefined;
 }
 
+/** Most login/password tokens remembered as verified (past it, the memo starts afresh). */
+const LOGIN_TOKEN_MEMO_MAX = 10_000;
+
 /**
  * Resolves who makes a call, Campaign's way: a bearer JWT (Authorization header), else the session token
  * (first SOAP parameter, SOAP header cookie, X-Session-Token or the __sessiontoken cookie) checked with its
  * security token (X-Security-Token), else a Message Center style "login/password" session token when that
  * operator may use one. No credentials at all → anonymous; credentials that do not check out → XSV-350008.
+ * Whatever the way, the operator is then taken as it is now (OperatorDirectory.current): rights changed or an
+ * operator disabled since the session opened apply to this call. Failed password and bearer checks are counted
+ * (AuthThrottle).
  */
 export function createAuthenticator(options: AuthenticatorOptions) {
   const now = options.now ?? Date.now;
   const loginTokenCache = new Map<string, { operator: Operator; until: number }>();
 
-  async function fromBearer(token: string): Promise<Operator> {
-    if (!options.jwt) throw CAMPAIGN_FAULTS.sessionExpired();
+  async function fromBearer(token: string, origin: RequestOrigin): Promise<Operator> {
+    const jwt = options.jwt;
+    if (!jwt) throw CAMPAIGN_FAULTS.sessionExpired();
+    await options.throttle.check(undefined, origin.ip);
     let login: string | undefined;
     try {
-      const { payload } = await jwtVerify(token, options.jwt.key, options.jwt.options);
-      login = typeof payload.sub === 'string' ? payload.sub : undefined;
+      const { payload } = await jwtVerify(token, jwt.key, { ...jwt.options, requiredClaims: ['exp'] });
+      const issuedAt = typeof payload.iat === 'number' ? payload.iat * 1000 : now();
+      const expires = payload.exp! * 1000;
+      if (expires - issuedAt > jwt.maxLifetimeMs || expires - now() > jwt.maxLifetimeMs) throw new Error('lifetime over the limit');
+      login = typeof payload.sub === 'string' && payload.sub ? payload.sub : undefined;
     } catch {
+      login = undefined;
+    }
+    if (!login) {
+      await options.throttle.failed(undefined, origin.ip, 'bearer');
       throw CAMPAIGN_FAULTS.sessionExpired();
     }
-    if (!login) throw CAMPAIGN_FAULTS.sessionExpired();
     return options.operators.get(login);
   }
 
-  async function fromLoginToken(token: string): Promise<Operator> {
+  async function fromLoginToken(token: string, origin: RequestOrigin): Promise<Operator> {
     const cacheKey = createHash('sha256').update(token).digest('hex');
     const hit = loginTokenCache.get(cacheKey);
     if (hit && hit.until > now()) return hit.operator;
     const slash = token.indexOf('/');
-    const operator = await options.operators.authenticate(token.slice(0, slash), token.slice(slash + 1), { loginToken: true }).catch(() => {
+    const operator = await options.operators.authenticate(token.slice(0, slash), token.slice(slash + 1), { loginToken: true, address: origin.ip, via: 'loginToken' }).catch((err: unknown) => {
+      if (err instanceof Error && err.name === 'AuthLocked') throw err;
       throw CAMPAIGN_FAULTS.sessionExpired();
     });
-    if (loginTokenCache.size > 10_000) loginTokenCache.clear();
+    if (loginTokenCache.size >= LOGIN_TOKEN_MEMO_MAX) loginTokenCache.clear();
     loginTokenCache.set(cacheKey, { operator, until: now() + options.loginTokenCacheMs });
     return operator;
   }
@@ -78,10 +104,12 @@ export function createAuthenticator(options: AuthenticatorOptions) {
   return {
     verifyBearer: fromBearer,
 
-    async authenticate(call: SoapCall, bodySessionToken: string, headers: IncomingHttpHeaders): Promise<Caller> {
+    async authenticate(call: SoapCall, bodySessionToken: string, origin: RequestOrigin): Promise<Caller> {
+      const { headers } = origin;
       const authorization = header(headers, 'authorization');
       if (authorization?.toLowerCase().startsWith('bearer ')) {
-        return { kind: 'operator', operator: await fromBearer(authorization.slice(7).trim()), via: 'bearer' };
+        const operator = await fromBearer(authorization.slice(7).trim(), origin);
+        return { kind: 'operator', operator: await options.operators.current(operator, 'bearer'), via: 'bearer' };
       }
       const sessionToken = bodySessionToken || call.header.sessionToken || header(headers, 'x-session-token') || cookieSessionToken(headers);
       const securityToken = header(headers, 'x-security-token') || call.header.securityToken;
@@ -90,13 +118,15 @@ export function createAuthenticator(options: AuthenticatorOptions) {
         return { kind: 'anonymous' };
       }
       if (!sessionToken.startsWith('___') && sessionToken.includes('/')) {
-        return { kind: 'operator', operator: await fromLoginToken(sessionToken), via: 'loginToken' };
+        const operator = await fromLoginToken(sessionToken, origin);
+        return { kind: 'operator', operator: await options.operators.current(operator, 'loginToken'), via: 'loginToken' };
       }
       const session = await options.sessions.find(sessionToken, securityToken, !options.allowSessionTokenOnly);
       if (!session) throw CAMPAIGN_FAULTS.sessionExpired();
-      return { kind: 'operator', operator: session.operator, via: 'session', sessionToken };
+      return { kind: 'operator', operator: await options.operators.current(session.operator, 'session'), via: 'session', sessionToken };
     },
   };
 }
 
 export type Authenticator = ReturnType<typeof createAuthenticator>;
+

@@ -4,11 +4,12 @@ import { buildSoapFault, buildSoapResponse, parseSoapRequestAsync, SOAP_FAULTS, 
 import { XML_SLICE_LENGTH, type XmlLimits } from '@cap/campaign-xml';
 import { isAppError } from '@cap/platform-errors';
 import { RPC_SECONDS_BUCKETS } from '@cap/platform-kafka';
-import type { Logger } from '@cap/platform-logger';
+import { newCorrelationId, type Logger } from '@cap/platform-logger';
 import { boundedLabels } from '../bounded-labels';
+import { AuthLocked } from '../session/auth.throttle';
 import type { Caller } from '../session/authenticator';
 import { soapBodyReader } from './soap-body.reader';
-import type { Dispatcher } from './soap.dispatcher';
+import type { Dispatcher, ResolvedCall } from './soap.dispatcher';
 
 export interface SoapRouteOptions {
   dispatcher: Dispatcher;
@@ -17,7 +18,7 @@ export interface SoapRouteOptions {
   /** What a request's XML may hold; limits left out take DEFAULT_XML_LIMITS (libs/campaign/xml/src/xml.parser.ts). */
   xmlLimits: Partial<XmlLimits>;
   /** Called once the caller is known, before the handler: throws/answers to refuse (rate limiting). */
-  admit?: (call: SoapCall, caller: Caller, req: Request) => Promise<void>;
+  admit?: (call: SoapCall, caller: Caller, req: Request, resolved: ResolvedCall) => Promise<void>;
   /** Where `cap_soap_request_seconds` is registered (none: not measured). */
   registry?: Registry;
 }
@@ -34,6 +35,11 @@ export class HttpRefusal extends Error {
   ) {
     super(body);
   }
+}
+
+/** Too many failed authentications from this login or address: 429, like a rate limit, with its Retry-After. */
+export function authLockedRefusal(err: AuthLocked): HttpRefusal {
+  return new HttpRefusal(429, `${err.message}\n`, { 'Retry-After': String(err.retryAfterSeconds) });
 }
 
 const XML_TYPE = 'text/xml;charset=utf-8';
@@ -108,7 +114,7 @@ export function createSoapRouter(options: SoapRouteOptions): Router {
       try {
         call = await parse(body, soapAction);
         const current = call;
-        const result = await options.dispatcher.dispatch(call, { ip: req.ip ?? '', headers: req.headers }, options.admit ? (caller) => options.admit!(current, caller, req) : undefined);
+        const result = await options.dispatcher.dispatch(call, { ip: req.ip ?? '', headers: req.headers }, options.admit ? (caller, resolved) => options.admit!(current, caller, req, resolved) : undefined);
         const outputs = result.method.params.filter((p) => p.inout !== 'in');
         const xml = buildSoapResponse({
           urn: call.urn,
@@ -119,8 +125,9 @@ export function createSoapRouter(options: SoapRouteOptions): Router {
         sendXml(res, xml);
         observe(call, started, 'ok');
       } catch (err) {
-        if (err instanceof HttpRefusal) {
-          res.status(err.status).set(err.headers).type('text/plain').send(err.body);
+        if (err instanceof HttpRefusal || err instanceof AuthLocked) {
+          const refusal = err instanceof AuthLocked ? authLockedRefusal(err) : err;
+          res.status(refusal.status).set(refusal.headers).type('text/plain').send(refusal.body);
           observe(call, started, 'refused');
           return;
         }
@@ -144,15 +151,37 @@ export function createSoapRouter(options: SoapRouteOptions): Router {
   return router;
 }
 
+/**
+ * What a caller reads for a platform error (CAP-1…): the kind of failure, never an internal RPC method, a
+ * service's validator text or a deadline's inner workings. The full text is logged with the correlation id the
+ * fault carries.
+ */
+const PUBLIC_PLATFORM_MESSAGES: Record<string, string> = {
+  'CAP-100001': 'The platform did not answer in time; the call may or may not have been applied',
+  'CAP-100002': 'This call is not available on this platform',
+  'CAP-100003': 'The platform failed while handling the call',
+  'CAP-100101': 'A platform service is unavailable; retry later',
+  'CAP-100102': 'A platform service is restarting; retry',
+  'CAP-100301': 'Invalid parameters',
+  'CAP-100302': 'The parameters are too large',
+};
+
 /** Maps any error to the fault the caller sees; unexpected errors are logged and never leak internals. */
 export function toFault(err: unknown, call: SoapCall | undefined, logger: Logger): SoapFault {
   if (err instanceof SoapFault) return err;
   const urn = call?.urn ?? 'unknown';
   const method = call?.method ?? 'unknown';
+  const detail = `Error while executing the method '${method}' of service '${urn}'.`;
   if (isAppError(err)) {
-    // Downstream errors carry their Campaign code (XTK-170102…) or a platform code (CAP-100001…).
     const text = err.message.startsWith(`${err.code} `) ? err.message.slice(err.code.length + 1) : err.message;
-    return new SoapFault(err.soapFaultCode, err.code, text, `Error while executing the method '${method}' of service '${urn}'.`);
+    const publicText = PUBLIC_PLATFORM_MESSAGES[err.code] ?? (err.code.startsWith('CAP-') ? 'The platform could not handle the call' : undefined);
+    if (publicText === undefined) {
+      // Campaign-coded refusals (XTK-170102…, PGS-220000 with its correlation id) are written for the caller.
+      return new SoapFault(err.soapFaultCode, err.code, text, detail);
+    }
+    const correlationId = newCorrelationId();
+    logger.warn({ event: 'soap.call.failed', urn, method, code: err.code, correlationId, err: text }, 'SOAP call failed on a platform error');
+    return new SoapFault(err.soapFaultCode, err.code, `${publicText} (correlation id ${correlationId})`, detail);
   }
   logger.error({ event: 'soap.call.crashed', urn, method, err }, 'unexpected error in a SOAP call');
   return SOAP_FAULTS.methodFailed(urn, method);

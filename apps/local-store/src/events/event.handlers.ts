@@ -68,17 +68,27 @@ export function createEventHandlers(deps: { pool: Pool; schemas: ReadonlyMap<str
           plan.values.push({ field: schema.fields.find((f) => f.xpath === '@status')!, value: 0 });
         });
         await executeWriteSteps(client, compileWritePlan(plans));
-        // Published to the message center through the outbox: stored and announced in one transaction.
-        await client.query(
+        // Published to the message center through the outbox: stored and announced in one transaction. Each
+        // change is checked with the topic's own payload schema before the commit, so nothing is stored that the
+        // relay could not publish.
+        const outbox = await client.query<{ payload: unknown }>(
           `INSERT INTO cap_outbox (topic, message_key, payload)
            SELECT $1, e.id::text, jsonb_strip_nulls(jsonb_build_object(
                     'queue', $3::text, 'eventId', e.id::text, 'type', e.type, 'email', e.email, 'mobilePhone', e.mobile_phone,
                     'externalId', e.external_id, 'language', e.language, 'country', e.country, 'wishedChannel', e.wished_channel,
                     'emailFormat', e.email_format, 'scheduled', to_jsonb(e.scheduled), 'expiration', to_jsonb(e.expiration),
                     'ctx', e.ctx, 'created', to_jsonb(coalesce(e.created, now()))))
-             FROM ${schema.table} e WHERE e.id = ANY($2::bigint[]) ORDER BY e.id`,
+             FROM ${schema.table} e WHERE e.id = ANY($2::bigint[]) ORDER BY e.id
+           RETURNING payload`,
           [TOPICS.messageCenterEvents.name, ids, p.data.queue],
         );
+        outbox.rows.forEach((row, index) => {
+          const checked = TOPICS.messageCenterEvents.payload.safeParse(row.payload);
+          if (!checked.success) {
+            const issue = checked.error.issues[0];
+            throw campaignError('XTK-170103', `Event ${index + 1} cannot be sent to the message center (${issue?.path.join('.') ?? 'payload'}: ${issue?.message ?? 'invalid'})`);
+          }
+        });
         await client.query("SELECT pg_notify('cap_outbox', '')");
         return { ids };
       });

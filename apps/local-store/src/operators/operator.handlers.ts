@@ -1,7 +1,10 @@
 import { z } from 'zod';
+import { OPERATOR_STATE_METHOD } from '@cap/contracts';
 import { AppError, errors } from '@cap/platform-errors';
 import type { RpcHandler } from '@cap/platform-kafka';
 import type { Pool } from '@cap/platform-postgres';
+import { parseRights } from './operator.rights';
+import { readOperatorState } from './operator-state.publisher';
 import { verifyPassword } from './password.hasher';
 
 export interface OperatorView {
@@ -17,6 +20,7 @@ const invalidLogin = () =>
 
 const authenticateParams = z.object({ login: z.string().max(128), password: z.string().max(1024), loginToken: z.boolean() });
 const getParams = z.object({ login: z.string().min(1).max(128) });
+const stateParams = z.object({ id: z.string().regex(/^\d{1,19}$/) });
 
 interface OperatorRow {
   id: string;
@@ -39,7 +43,7 @@ function toView(row: OperatorRow): OperatorView {
     id: row.id,
     login: row.name,
     label: row.label ?? row.name,
-    rights: (row.rights ?? '').split(',').map((r) => r.trim()).filter(Boolean),
+    rights: parseRights(row.rights),
     timezone: row.timezone ?? 'UTC',
   };
 }
@@ -58,6 +62,12 @@ export function createOperatorHandlers(deps: { pool: Pool }): Record<string, Rpc
       const ok = await verifyPassword(p.data.password, row?.password_hash ?? DUMMY_HASH);
       if (!row || !ok || row.disabled || (p.data.loginToken && !row.allow_login_token)) throw invalidLogin();
       return toView(row);
+    },
+    // A gateway whose Redis has no state for a session's operator (expired, or Redis restarted) asks here.
+    [OPERATOR_STATE_METHOD]: async (params) => {
+      const p = stateParams.safeParse(params);
+      if (!p.success) throw errors.invalidRequest('operator.state parameters', p.error.issues[0]?.message ?? 'rejected');
+      return readOperatorState(deps.pool, p.data.id);
     },
     'operator.get': async (params) => {
       const p = getParams.safeParse(params);

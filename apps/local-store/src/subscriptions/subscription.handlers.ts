@@ -69,7 +69,7 @@ export function createSubscriptionHandlers(deps: { pool: Pool; schemas: Readonly
         if (err instanceof WriteError) throw campaignError(err.code, `${method}: ${err.message}`);
         throw err;
       }
-      if (key.some((k) => k.value === null || k.value === '')) throw campaignError(WRITE_ERRORS.noKey, `${method}: the recipient key ${key.map((k) => k.field.xpath).join(', ')} has no value`);
+      if (key.length === 0 || key.some((k) => k.value === null || (typeof k.value === 'string' && k.value.trim() === ''))) throw campaignError(WRITE_ERRORS.noKey, `${method}: the recipient key ${key.map((k) => k.field.xpath).join(', ')} has no value`);
 
       return withTransaction(deps.pool, async (client) => {
         if (services.length > 0) {
@@ -98,9 +98,13 @@ export function createSubscriptionHandlers(deps: { pool: Pool; schemas: Readonly
           recipient,
           recordedAt: row.rows[0]!.staged_at.toISOString(),
         };
+        // Never store what the relay could not publish: the change is checked with the topic's own payload
+        // schema in the transaction that writes it (a change refused by the relay would hold every one behind it).
+        const checked = TOPICS.stagingChanges.payload.safeParse(change);
+        if (!checked.success) throw campaignError(WRITE_ERRORS.noKey, `${method}: the request cannot be staged (${checked.error.issues[0]?.path.join('.') ?? 'payload'}: ${checked.error.issues[0]?.message ?? 'invalid'})`);
         // Keyed like the recipient's own staged rows, so both keep one order on one partition.
         const messageKey = `nms:recipient|${key.map((k) => `${k.field.column}=${String(k.value)}`).join(',')}`;
-        await client.query(`INSERT INTO cap_outbox (topic, message_key, payload) VALUES ($1, $2, $3)`, [TOPICS.stagingChanges.name, messageKey, change]);
+        await client.query(`INSERT INTO cap_outbox (topic, message_key, payload) VALUES ($1, $2, $3)`, [TOPICS.stagingChanges.name, messageKey, checked.data]);
         await client.query(`SELECT pg_notify('cap_outbox', '')`);
         return { seq: change.seq };
       });

@@ -1,17 +1,20 @@
 import { z } from 'zod';
 import { compileQueryDef, isQueryError } from '@cap/campaign-query';
 import type { Database, Schema } from '@cap/campaign-schema';
-import { quoteIdent } from '@cap/campaign-write';
+import { checkWriteAccess, quoteIdent, WriteError } from '@cap/campaign-write';
 import { element, parseXml, XmlParseError } from '@cap/campaign-xml';
 import { errors } from '@cap/platform-errors';
 import type { RpcHandler } from '@cap/platform-kafka';
 import { withTransaction, type Pool } from '@cap/platform-postgres';
-import { campaignError, requestCausedDatabaseError } from './data-write.handler';
+import { campaignError, CLAIMED_RIGHTS, requestCausedDatabaseError, type OperatorRightsLookup } from './data-write.handler';
 
 const deleteParams = z.object({
   schema: z.string().min(1).max(128),
   /** The <where> element as the client sent it (serialised XML). */
   where: z.string().min(1).max(1024 * 1024),
+  operatorId: z.string().max(64).optional(),
+  operatorLogin: z.string().max(128).optional(),
+  operatorRights: z.array(z.string().max(64)).max(256).optional(),
 });
 
 /**
@@ -19,7 +22,8 @@ const deleteParams = z.object({
  * queryDef compiler (same expressions, joins and bound values as ExecuteQuery) into the set of primary keys
  * to delete, and the rows go in one statement. An empty where is refused: it would empty the table.
  */
-export function createDeleteCollectionHandler(deps: { pool: Pool; schemas: ReadonlyMap<string, Schema>; database: Database }): RpcHandler {
+export function createDeleteCollectionHandler(deps: { pool: Pool; schemas: ReadonlyMap<string, Schema>; database: Database; operatorRights?: OperatorRightsLookup }): RpcHandler {
+  const operatorRights = deps.operatorRights ?? CLAIMED_RIGHTS;
   return async (params) => {
     const p = deleteParams.safeParse(params);
     if (!p.success) throw errors.invalidRequest('data.deleteCollection parameters', p.error.issues[0]?.message ?? 'rejected');
@@ -27,6 +31,14 @@ export function createDeleteCollectionHandler(deps: { pool: Pool; schemas: Reado
     if (!schema) throw campaignError('XTK-170101', `Unknown schema '${p.data.schema}'`);
     if (!schema.primaryKey || schema.placement === 'staging' || !schema.databases.includes(deps.database)) {
       throw campaignError('XTK-170107', `DeleteCollection cannot delete from ${schema.id}`);
+    }
+    if (schema.writeRights.length > 0) {
+      try {
+        checkWriteAccess([schema], await operatorRights(p.data));
+      } catch (err) {
+        if (err instanceof WriteError) throw campaignError(err.code, err.message);
+        throw err;
+      }
     }
     let statement: { sql: string; params: unknown[] };
     try {

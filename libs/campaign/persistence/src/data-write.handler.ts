@@ -1,11 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import type { Database, Schema } from '@cap/campaign-schema';
-import { compileWritePlan, planWrite, WriteError, type WriteMode } from '@cap/campaign-write';
+import { checkWriteAccess, compileWritePlan, needsWriteRights, planWrite, schemasWritten, WriteError, type WriteCaller, type WriteMode } from '@cap/campaign-write';
 import { parseXml, XmlParseError } from '@cap/campaign-xml';
 import { AppError, errors } from '@cap/platform-errors';
 import type { RpcHandler } from '@cap/platform-kafka';
-import type { Pool } from '@cap/platform-postgres';
+import { classifyPgError, type Pool } from '@cap/platform-postgres';
+import { DatabaseWriteError } from './write.executor';
 import { createWriteCommitter, type GroupCommitOptions } from './write.group-commit';
 
 const writeParams = z.object({
@@ -13,6 +14,30 @@ const writeParams = z.object({
   /** The document as the client sent it (serialised XML). */
   doc: z.string().min(1).max(16 * 1024 * 1024),
   operatorId: z.string().max(64).optional(),
+  /** The operator's login and rights as the gateway resolved them (used where operators are not stored). */
+  operatorLogin: z.string().max(128).optional(),
+  operatorRights: z.array(z.string().max(64)).max(256).optional(),
+});
+
+/** Who a data request says it runs for: the operator id, login and rights the gateway resolved, if any. */
+export interface ClaimedCaller {
+  operatorId?: string | undefined;
+  operatorLogin?: string | undefined;
+  operatorRights?: string[] | undefined;
+}
+
+/**
+ * The rights a write is checked against. local-store reads them from its own database by operator id (where
+ * operators are kept: a rights change applies to the very next write, whatever the request claims); a service
+ * that keeps no operators takes the rights the gateway resolved for the authenticated caller. No operator (a
+ * workflow, a system task): no rights.
+ */
+export type OperatorRightsLookup = (claimed: ClaimedCaller) => Promise<WriteCaller>;
+
+/** The rights the request carries, as the gateway resolved them for its authenticated operator. */
+export const CLAIMED_RIGHTS: OperatorRightsLookup = async (claimed) => ({
+  rights: claimed.operatorId ? (claimed.operatorRights ?? []) : [],
+  ...(claimed.operatorLogin ? { login: claimed.operatorLogin } : {}),
 });
 
 export interface WriteResult {
@@ -24,8 +49,11 @@ export interface WriteResult {
 }
 
 /** A Campaign-facing error as an AppError that crosses RPC with its code (XTK-170102…) and fault code. */
-export function campaignError(code: string, message: string, faultcode: 'SOAP-ENV:Client' | 'SOAP-ENV:Server' = 'SOAP-ENV:Client'): AppError {
-  return new AppError({ code, message: message.startsWith(`${code} `) ? message.slice(code.length + 1) : message, retriable: false, httpStatus: 200, soapFaultCode: faultcode });
+export function campaignError(code: string, message: string, faultcode: 'SOAP-ENV:Client' | 'SOAP-ENV:Server' = 'SOAP-ENV:Client', privateDetail?: string): AppError {
+  return new AppError(
+    { code, message: message.startsWith(`${code} `) ? message.slice(code.length + 1) : message, retriable: false, httpStatus: 200, soapFaultCode: faultcode },
+    privateDetail === undefined ? undefined : { privateDetail },
+  );
 }
 
 /**
@@ -33,8 +61,16 @@ export function campaignError(code: string, message: string, faultcode: 'SOAP-EN
  * service's database. The whole document is validated and planned first, then applied in ONE transaction:
  * a bad record anywhere means nothing is written.
  */
-export function createWriteHandler(deps: { pool: Pool; schemas: ReadonlyMap<string, Schema>; database: Database; groupCommit?: GroupCommitOptions }): RpcHandler {
+export function createWriteHandler(deps: {
+  pool: Pool;
+  schemas: ReadonlyMap<string, Schema>;
+  database: Database;
+  groupCommit?: GroupCommitOptions;
+  /** Rights of the calling operator, asked only when a written schema restricts writes (default: as claimed). */
+  operatorRights?: OperatorRightsLookup;
+}): RpcHandler {
   const committer = createWriteCommitter(deps.pool, deps.groupCommit ?? { maxBatch: 1, maxConcurrent: 1 });
+  const operatorRights = deps.operatorRights ?? CLAIMED_RIGHTS;
   return async (params, ctx) => {
     const p = writeParams.safeParse(params);
     if (!p.success) throw errors.invalidRequest('data.write parameters', p.error.issues[0]?.message ?? 'rejected');
@@ -54,11 +90,22 @@ export function createWriteHandler(deps: { pool: Pool; schemas: ReadonlyMap<stri
       if (err instanceof XmlParseError) throw campaignError('SOP-330001', `Malformed document: ${err.message}`);
       throw err;
     }
+    // Every record and every linked record it creates or updates, by the schema it really writes.
+    const written = schemasWritten(plans);
+    if (needsWriteRights(written)) {
+      try {
+        checkWriteAccess(written, await operatorRights(p.data));
+      } catch (err) {
+        if (err instanceof WriteError) throw campaignError(err.code, err.message);
+        throw err;
+      }
+    }
     try {
       const counts = await committer.commit(steps, ctx?.deadline);
       return { generatedIds: plans.flatMap((pl) => (pl.generatedId ? [pl.generatedId] : [])), ...counts } satisfies WriteResult;
     } catch (err) {
-      if (err instanceof WriteError) throw campaignError(err.code, err.message, err.code === 'PGS-220000' ? 'SOAP-ENV:Server' : 'SOAP-ENV:Client');
+      if (err instanceof DatabaseWriteError) throw campaignError(err.code, err.message, 'SOAP-ENV:Server', err.privateDetail);
+      if (err instanceof WriteError) throw campaignError(err.code, err.message);
       throw err;
     }
   };
@@ -70,7 +117,7 @@ export function createWriteHandler(deps: { pool: Pool; schemas: ReadonlyMap<stri
  * other error (connection lost…) is rethrown as it is.
  */
 export function requestCausedDatabaseError(err: unknown): AppError | undefined {
-  const code = (err as { code?: unknown }).code;
-  if (typeof code !== 'string' || !/^(22|23|42)/.test(code)) return undefined;
-  return campaignError('PGS-220000', `PostgreSQL error: ${(err as Error).message}`, 'SOAP-ENV:Server');
+  const verdict = classifyPgError(err);
+  if (!verdict.requestCaused) return undefined;
+  return campaignError('PGS-220000', `The database refused the request: ${verdict.publicMessage}`, 'SOAP-ENV:Server', verdict.privateDetail);
 }

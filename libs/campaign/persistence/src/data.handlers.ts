@@ -3,14 +3,14 @@ import type { RpcHandler } from '@cap/platform-kafka';
 import type { Pool } from '@cap/platform-postgres';
 import { createDeleteCollectionHandler } from './data-delete.handler';
 import { createQueryHandler, type KeysetPaging, type QueryLimits } from './data-query.handler';
-import { createWriteHandler } from './data-write.handler';
+import { createWriteHandler, type OperatorRightsLookup } from './data-write.handler';
 import type { GroupCommitOptions } from './write.group-commit';
 
 /**
  * The data API a database-owning service answers for the schemas stored in its database: data.query
  * (ExecuteQuery, BuildQuery), data.write (Write, WriteCollection, Ingest, IngestExt), data.deleteCollection.
  */
-export function createDataHandlers(deps: { pool: Pool; schemas: ReadonlyMap<string, Schema>; database: Database; limits: QueryLimits; keyset?: KeysetPaging; groupCommit?: GroupCommitOptions }): Record<string, RpcHandler> {
+export function createDataHandlers(deps: { pool: Pool; schemas: ReadonlyMap<string, Schema>; database: Database; limits: QueryLimits; keyset?: KeysetPaging; groupCommit?: GroupCommitOptions; operatorRights?: OperatorRightsLookup }): Record<string, RpcHandler> {
   return {
     'data.query': createQueryHandler(deps),
     'data.write': createWriteHandler(deps),

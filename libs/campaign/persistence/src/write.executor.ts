@@ -1,17 +1,31 @@
 import { WRITE_ERRORS, WriteError, type WriteStep } from '@cap/campaign-write';
+import { classifyPgError } from '@cap/platform-postgres';
 
 /** The part of a pg client the executor needs (a PoolClient inside a transaction). */
 export interface Queryable {
   query(sql: string, params?: unknown[]): Promise<{ rowCount: number | null }>;
 }
 
-/** A database error while applying a write, in Campaign's form (`PGS-220000 PostgreSQL error: …`). */
+/**
+ * A database error while applying a write, in Campaign's form (`PGS-220000 The database refused the write: …`):
+ * the message says what kind of refusal it was; PostgreSQL's own text (constraint names, the failing row) is kept
+ * apart in `privateDetail`, for the service's log.
+ */
 export class DatabaseWriteError extends WriteError {
+  readonly privateDetail: string;
+
   constructor(
-    message: string,
+    publicMessage: string,
     readonly sqlState: string | undefined,
+    privateDetail: string,
   ) {
-    super('PGS-220000', `PostgreSQL error: ${message}`);
+    super('PGS-220000', `The database refused the write: ${publicMessage}`);
+    this.privateDetail = privateDetail;
+  }
+
+  static from(err: unknown): DatabaseWriteError {
+    const verdict = classifyPgError(err);
+    return new DatabaseWriteError(verdict.publicMessage, verdict.sqlState, verdict.privateDetail);
   }
 }
 
@@ -30,15 +44,25 @@ export async function executeWriteSteps(client: Queryable, steps: WriteStep[]): 
         else if (step.statement.sql.startsWith('UPDATE')) counts.updated += r.rowCount ?? 0;
         else if (step.statement.sql.startsWith('DELETE')) counts.deleted += r.rowCount ?? 0;
       } else {
-        const updated = await client.query(step.update.sql, step.update.params);
-        if (updated.rowCount) counts.updated += updated.rowCount;
-        else counts.inserted += (await client.query(step.insert.sql, step.insert.params)).rowCount ?? 0;
+        counts[await updateElseInsert(client, step)] += 1;
       }
     } catch (err) {
       if (err instanceof WriteError) throw err;
-      const pgErr = err as { message?: string; code?: string; detail?: string };
-      throw new DatabaseWriteError(`${pgErr.message ?? String(err)}${pgErr.detail ? ` (${pgErr.detail})` : ''}`, pgErr.code);
+      throw DatabaseWriteError.from(err);
     }
   }
   return counts;
+}
+
+/**
+ * insertOrUpdate without a race: update by the key; when no row matched, insert — skipped, not failed, when a
+ * concurrent writer inserted the same key meanwhile (`ON CONFLICT DO NOTHING`) — and then update the row that
+ * writer committed. Only a conflict on another unique key (no row with this key, yet the insert was refused)
+ * is an error.
+ */
+async function updateElseInsert(client: Queryable, step: Extract<WriteStep, { kind: 'updateElseInsert' }>): Promise<'updated' | 'inserted'> {
+  if ((await client.query(step.update.sql, step.update.params)).rowCount) return 'updated';
+  if ((await client.query(`${step.insert.sql} ON CONFLICT DO NOTHING`, step.insert.params)).rowCount) return 'inserted';
+  if ((await client.query(step.update.sql, step.update.params)).rowCount) return 'updated';
+  throw DatabaseWriteError.from({ code: '23505', message: `insert into ${step.schema} conflicts with an existing record on another key` });
 }

@@ -42,7 +42,7 @@ export function compileSchemas(sources: SchemaSource[]): Map<string, Schema> {
     }
     merged.set(id, {
       src,
-      element: src.mainElement ?? { name: src.name, line: src.line, autopk: false, autouuid: false, autoStg: false, attributes: [], links: [], keys: [] },
+      element: src.mainElement ?? { name: src.name, line: src.line, autopk: false, autouuid: false, autoStg: false, attributes: [], links: [], keys: [], writeRights: [] },
       files: [src.file],
       methods: [...src.methods],
       enums: [...src.enumerations],
@@ -100,6 +100,8 @@ function mergeExtension(target: Merged, ext: SrcSchema, problems: SchemaProblem[
       else target.element.links.push(link);
     }
     target.element.keys.push(...el.keys);
+    // An extension may restrict writes further, never lift a restriction.
+    for (const right of el.writeRights) if (!target.element.writeRights.includes(right)) target.element.writeRights.push(right);
     if (el.autoStg) target.element.autoStg = true;
   }
   target.enums.push(...ext.enumerations);
@@ -133,7 +135,9 @@ function buildSchema(id: string, m: Merged, problems: SchemaProblem[]): Schema {
   }
   for (const attr of element.attributes) {
     if (primaryKey && attr.path.length === 0 && attr.name === 'id') continue; // autopk owns @id
-    const col = attr.sqlname ?? columnName(attr.path, attr.name);
+    // Folded to lower case, as PostgreSQL folds Campaign's unquoted names (sqlname="sEmail" is column semail): every
+    // layer (DDL, writes, the staging pipeline's contracts) then names one column one way.
+    const col = (attr.sqlname ?? columnName(attr.path, attr.name)).toLowerCase();
     const f = field(attr, src.file, col);
     if (attr.enum !== undefined) {
       const enumId = attr.enum.split(':').length === 3 ? attr.enum : `${id}:${attr.enum}`;
@@ -152,7 +156,7 @@ function buildSchema(id: string, m: Merged, problems: SchemaProblem[]): Schema {
     ...(x.interface ? { interface: x.interface } : {}),
   }));
   const persistent = element.autopk || element.attributes.length > 0 || element.links.length > 0;
-  const table = element.sqltable ?? tableName(src.namespace, src.name);
+  const table = (element.sqltable ?? tableName(src.namespace, src.name)).toLowerCase();
   if (!isIdentifier(table)) problems.push({ file: src.file, line: element.line, attribute: 'sqltable', message: `'${table}' is not a valid table name` });
   const keys: Key[] = element.keys.map((k) => ({ name: k.name, internal: k.internal, fields: k.fields.map(normalizeXpath) }));
   if (primaryKey && !keys.some((k) => k.fields.length === 1 && k.fields[0] === '@id')) keys.unshift({ name: 'id', internal: true, fields: ['@id'] });
@@ -174,6 +178,7 @@ function buildSchema(id: string, m: Merged, problems: SchemaProblem[]): Schema {
     methods,
     implementsPersist: src.implementsPersist,
     autoStg: element.autoStg,
+    writeRights: [...element.writeRights],
     sources: m.files,
   };
 }
@@ -309,6 +314,8 @@ function buildStagingSchema(schema: Schema): Schema {
     methods: [],
     implementsPersist: false,
     autoStg: false,
+    // Staged records become the cloud schema's rows: the same rights are needed to write them.
+    writeRights: [...schema.writeRights],
     stagingOf: schema.id,
     sources: [...schema.sources],
   };

@@ -157,6 +157,12 @@ export interface Schema {
   stagingOf?: string;
   /** For a staged cloud schema: its generated staging schema id. */
   stagingSchema?: string;
+  /**
+   * Named rights an operator needs to create, update or delete this schema's records (Campaign's
+   * `<sysFilter name="writeAccess">` with `hasNamedRight('…')=false` conditions); `admin` holds every right.
+   * Empty: any operator may write. Enforced by every service that writes records (libs/campaign/write).
+   */
+  writeRights: string[];
   /** Files that defined or extended it. */
   sources: string[];
 }

@@ -33,6 +33,8 @@ export interface SrcElement {
   attributes: SrcAttribute[];
   links: SrcLink[];
   keys: SrcKey[];
+  /** Rights named by `<sysFilter name="writeAccess">` conditions (see readSysFilter). */
+  writeRights: string[];
 }
 
 export interface SrcAttribute {
@@ -224,6 +226,7 @@ function readMainElement(el: XmlElement, problem: Problem): SrcElement {
     attributes: [],
     links: [],
     keys: [],
+    writeRights: [],
     ...(placement ? { placement } : {}),
     ...optional('label', attrLocal(el, 'label')),
     ...optional('sqltable', attrLocal(el, 'sqltable')),
@@ -284,13 +287,46 @@ function readElementBody(el: XmlElement, path: string[], out: SrcElement, proble
         }
         break;
       }
-      case 'compute-string':
       case 'sysFilter':
+        if (path.length > 0) problem(child, 'a <sysFilter> belongs to the main <element>');
+        else readSysFilter(child, out, problem);
+        break;
+      case 'compute-string':
       case 'help':
         break; // presentation-only Campaign elements: accepted, not used by the API tier
       default:
         problem(child, `unknown element <${child.name}> in <element>`);
     }
+  }
+}
+
+/** `hasNamedRight('admin')=false`: the condition of a write filter that refuses operators without that right. */
+const LACKS_RIGHT = /^\s*hasNamedRight\(\s*'([A-Za-z][A-Za-z0-9_]*)'\s*\)\s*=\s*false\s*$/i;
+
+/**
+ * Campaign's system filters. `writeAccess` with conditions `enabledIf="hasNamedRight('x')=false" expr="FALSE"`
+ * (the documented form: operators without right x may not write) adds x to the rights writers need; a
+ * condition with `expr="TRUE"` filters nothing. Any other form — another condition, or a `readAccess` filter,
+ * which this API tier does not apply to reads — is refused when the schema loads, so that no access rule is
+ * ever silently ignored.
+ */
+function readSysFilter(el: XmlElement, out: SrcElement, problem: Problem): void {
+  const name = attrLocal(el, 'name');
+  if (name !== 'writeAccess') {
+    problem(el, `only <sysFilter name="writeAccess"> is supported (reads are not filtered), not '${name ?? ''}'`, 'name');
+    return;
+  }
+  const conditions = el.children.filter((c) => c.local === 'condition');
+  if (conditions.length === 0) problem(el, 'a writeAccess <sysFilter> needs <condition enabledIf="hasNamedRight(\'…\')=false" expr="FALSE"/>');
+  for (const condition of conditions) {
+    const expr = (attrLocal(condition, 'expr') ?? '').trim().toUpperCase();
+    if (expr === 'TRUE') continue;
+    const right = LACKS_RIGHT.exec(attrLocal(condition, 'enabledIf') ?? '')?.[1];
+    if (expr !== 'FALSE' || !right) {
+      problem(condition, `unsupported writeAccess condition: use enabledIf="hasNamedRight('<right>')=false" with expr="FALSE"`, 'enabledIf');
+      continue;
+    }
+    if (!out.writeRights.includes(right)) out.writeRights.push(right);
   }
 }
 

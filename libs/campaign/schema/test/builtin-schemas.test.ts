@@ -126,3 +126,15 @@ describe('malformed schemas', () => {
     expect(message).toContain('b.xml:1: autoStg:');
   });
 });
+
+describe('SQL names', () => {
+  it("when a schema names its table and columns in Campaign's mixed case, then they are folded to lower case as PostgreSQL folds unquoted names", () => {
+    const schemas = compileSchemas([
+      ...builtinSources(),
+      { file: 'cus.xml', text: '<srcSchema namespace="cus" name="shop"><element name="shop" autopk="true" sqltable="CusShop"><key name="code"><keyfield xpath="@code"/></key><attribute name="code" type="string" sqlname="sCode"/></element></srcSchema>' },
+    ]);
+    const shop = schemas.get('cus:shop')!;
+    expect(shop.table).toBe('cusshop');
+    expect(shop.fields.find((f) => f.xpath === '@code')!.column).toBe('scode');
+  });
+});

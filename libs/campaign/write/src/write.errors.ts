@@ -25,4 +25,6 @@ export const WRITE_ERRORS = {
   notWritable: 'XTK-170107',
   linkNotFound: 'XTK-170108',
   tooLong: 'XTK-170109',
+  /** The caller lacks a right a written schema requires (Campaign's own access-denied code). */
+  accessDenied: 'XSV-350013',
 } as const;

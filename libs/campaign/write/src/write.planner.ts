@@ -106,6 +106,7 @@ function planRecord(el: XmlElement, schema: Schema, schemas: ReadonlyMap<string,
   // `NLWS.nmsRecipient.create({...}).save()` sends). IngestExt, update and delete still need a key.
   if (operation === 'insertOrUpdate' && options.mode !== 'ingestExt' && attrLocal(el, '_key') === undefined && !fillsAKey(schema, given)) operation = 'insert';
   const key = resolveKey(el, schema, given, operation, options.mode);
+  if (operation !== 'delete' && operation !== 'none') refuseEmptyKeyFields(el, schema, given);
   const plan: RecordPlan = { schema, operation, key, values: [], onInsert: [], onWrite: [], links, line: el.line };
 
   if (operation === 'insert' && schema.primaryKey?.kind === 'uuid' && !given.has(schema.primaryKey.xpath)) {
@@ -184,11 +185,28 @@ function collectValues(
   }
 }
 
+/** A key value that identifies nothing: absent, null, or text that is empty or only blanks. */
+function isEmptyKeyValue(fv: FieldValue | undefined): boolean {
+  return fv === undefined || fv.value === null || (typeof fv.value === 'string' && fv.value.trim() === '');
+}
+
 function fillsAKey(schema: Schema, given: Map<string, FieldValue>): boolean {
-  return schema.keys.some((key) => key.fields.every((xpath) => {
-    const v = given.get(xpath);
-    return v !== undefined && v.value !== null;
-  }));
+  return schema.keys.some((key) => key.fields.every((xpath) => !isEmptyKeyValue(given.get(xpath))));
+}
+
+/**
+ * A record may not give an empty or blank value to a field of one of its schema's keys: the row could never be
+ * found by that key again (`nms:service` with `name=""`), and a staged change keyed by it could not be routed.
+ */
+function refuseEmptyKeyFields(el: XmlElement, schema: Schema, given: Map<string, FieldValue>): void {
+  for (const key of schema.keys) {
+    for (const xpath of key.fields) {
+      const fv = given.get(xpath);
+      if (fv !== undefined && isEmptyKeyValue(fv)) {
+        throw new WriteError(WRITE_ERRORS.noKey, `Key field '${xpath}' of ${schema.id} cannot be empty (key '${key.name}', line ${el.line})`, { schema: schema.id, xpath, line: el.line });
+      }
+    }
+  }
 }
 
 function findEnumeration(schemas: ReadonlyMap<string, Schema>, enumId: string) {
@@ -203,19 +221,23 @@ function findEnumeration(schemas: ReadonlyMap<string, Schema>, enumId: string) {
 function resolveKey(el: XmlElement, schema: Schema, given: Map<string, FieldValue>, operation: WriteOperation, mode: WriteMode): FieldValue[] {
   const explicit = attrLocal(el, '_key');
   if (explicit !== undefined) {
-    const xpaths = explicit.split(',').map(normalizeXpath).filter(Boolean);
+    const xpaths = explicit.split(',').map(normalizeXpath);
+    if (xpaths.some((xpath) => xpath === '')) {
+      throw new WriteError(WRITE_ERRORS.noKey, `_key="${explicit.slice(0, 64)}" on <${el.name}> names no field, or an empty one: give _key="@field" or "@a,@b"`, { schema: schema.id, line: el.line });
+    }
     return xpaths.map((xpath) => {
       const field = schema.fields.find((f) => f.xpath === xpath);
       if (!field) throw new WriteError(WRITE_ERRORS.noKey, `_key names '${xpath}', which ${schema.id} does not have`, { schema: schema.id, xpath, line: el.line });
       const fv = given.get(xpath);
       if (!fv || fv.value === null) throw new WriteError(WRITE_ERRORS.noKey, `_key names '${xpath}' but the document gives it no value`, { schema: schema.id, xpath, line: el.line });
+      if (isEmptyKeyValue(fv)) throw new WriteError(WRITE_ERRORS.noKey, `_key names '${xpath}' but its value is empty`, { schema: schema.id, xpath, line: el.line });
       return fv;
     });
   }
   if (operation === 'insert') return [];
   for (const key of schema.keys) {
     const values = key.fields.map((xpath) => given.get(xpath));
-    if (values.every((v) => v !== undefined && v.value !== null)) return values as FieldValue[];
+    if (values.every((v) => !isEmptyKeyValue(v))) return values as FieldValue[];
   }
   const keys = schema.keys.map((k) => k.fields.join(' + ')).join(', ') || 'none declared';
   throw new WriteError(

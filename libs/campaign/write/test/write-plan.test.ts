@@ -182,3 +182,29 @@ describe('insertOrUpdate on a UUID-keyed schema reconciled by another key', () =
     expect(s.update.sql).not.toContain('"id" =');
   });
 });
+
+describe('empty keys (hostile input: a blank key must never reach the database or the staging pipeline)', () => {
+  it.each([
+    ['an empty _key', '<recipientStg xtkschema="nms:recipientStg" _key="" email="a@x.com"/>', 'ingestExt'],
+    ['a blank _key', '<recipientStg xtkschema="nms:recipientStg" _key=" " email="a@x.com"/>', 'ingestExt'],
+    ['a _key of commas only', '<recipientStg xtkschema="nms:recipientStg" _key="," email="a@x.com"/>', 'ingestExt'],
+    ['a _key with an empty entry', '<recipient xtkschema="nms:recipient" _key="@email," email="a@x.com"/>', 'write'],
+    ['a _key whose value is empty', '<recipient xtkschema="nms:recipient" _key="@email" email=""/>', 'write'],
+    ['a _key whose value is blank', '<recipientStg xtkschema="nms:recipientStg" _key="@email" email="  "/>', 'ingestExt'],
+  ])('when a record has %s, then it is refused with XTK-170104', (_label, xml, mode) => {
+    expect(writeError(() => compileWritePlan(plan(xml, mode as WriteMode))).code).toBe('XTK-170104');
+  });
+
+  it.each([
+    ['inserted', '<service xtkschema="nms:service" name="" label="x" _operation="insert"/>'],
+    ['inserted or updated', '<service xtkschema="nms:service" name="" label="x"/>'],
+    ['blank', '<service xtkschema="nms:service" name="   " label="x"/>'],
+    ['updated to empty', '<service xtkschema="nms:service" _key="@id" id="12" name="" _operation="update"/>'],
+  ])('when a key field is %s with an empty value, then the record is refused with XTK-170104', (_label, xml) => {
+    expect(writeError(() => compileWritePlan(plan(xml))).message).toMatch(/^XTK-170104 .*@name.*nms:service.*empty/);
+  });
+
+  it('when a key field has a value, then it is planned as before', () => {
+    expect(compileWritePlan(plan('<service xtkschema="nms:service" name="news" label="x"/>'))).toHaveLength(1);
+  });
+});

@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { z } from 'zod';
 
 /** Reusable field types for service configuration schemas. Units are in the variable names (…_MS). */
@@ -43,6 +44,17 @@ export const field = {
       .string()
       .default(fallback)
       .refine((v) => /^[A-Za-z0-9:._-]*$/.test(v), { message: 'only letters, digits, ":", ".", "-" and "_" are allowed' }),
+  /**
+   * Proxies whose X-Forwarded-For is believed: a comma-separated list of IP addresses, CIDR ranges
+   * (10.0.0.0/8, fd00::/8) or the names loopback, linklocal, uniquelocal; empty trusts none (the TCP peer is the
+   * client).
+   */
+  trustedProxies: (fallback: string) =>
+    z
+      .string()
+      .default(fallback)
+      .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean))
+      .refine((list) => list.every(isProxyEntry), { message: 'expected IP addresses, CIDR ranges or loopback, linklocal, uniquelocal, comma-separated' }),
   /** Names that become part of topic or key names: letters, digits, dot, dash, underscore. */
   identifier: (fallback: string) =>
     z
@@ -50,3 +62,13 @@ export const field = {
       .default(fallback)
       .refine((v) => /^[A-Za-z0-9._-]*$/.test(v), { message: 'only letters, digits, ".", "-" and "_" are allowed' }),
 };
+
+function isProxyEntry(entry: string): boolean {
+  if (entry === 'loopback' || entry === 'linklocal' || entry === 'uniquelocal') return true;
+  const [address, bits, extra] = entry.split('/');
+  const version = isIP(address ?? '');
+  if (version === 0 || extra !== undefined) return false;
+  if (bits === undefined) return true;
+  const n = Number(bits);
+  return /^\d{1,3}$/.test(bits) && n >= 0 && n <= (version === 4 ? 32 : 128);
+}

@@ -18,9 +18,15 @@ export class AppError extends Error implements AppErrorShape {
   readonly httpStatus: number;
   readonly soapFaultCode: 'SOAP-ENV:Client' | 'SOAP-ENV:Server';
   readonly details?: Record<string, unknown>;
+  /**
+   * What only the operator may read (a database's own error text: constraint names, the failing row): logged by
+   * the service that raised it, with the request's correlation id, and never serialised into a reply.
+   */
+  readonly privateDetail?: string;
 
-  constructor(shape: AppErrorShape, options?: { cause?: unknown }) {
-    super(shape.message, options);
+  constructor(shape: AppErrorShape, options?: { cause?: unknown; privateDetail?: string }) {
+    super(shape.message, options?.cause === undefined ? undefined : { cause: options.cause });
+    if (options?.privateDetail !== undefined) this.privateDetail = options.privateDetail;
     this.name = 'AppError';
     this.code = shape.code;
     this.retriable = shape.retriable;

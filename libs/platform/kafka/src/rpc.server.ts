@@ -79,7 +79,12 @@ export async function startRpcServer(messaging: Messaging, options: RpcServerOpt
       reply = { ok: true, result: result ?? null };
     } catch (err) {
       reply = { ok: false, error: toReplyError(err, options.service, request.method) };
-      if (!isAppError(err)) logger.error({ event: 'rpc.handler.crashed', method: request.method, err }, 'handler threw an unexpected error');
+      if (!isAppError(err)) logger.error({ event: 'rpc.handler.crashed', method: request.method, correlationId, err }, 'handler threw an unexpected error');
+      else if (err.privateDetail !== undefined) {
+        // The caller gets the public message and the correlation id; the detail stays in this service's log.
+        logger.warn({ event: 'rpc.handler.refused', method: request.method, correlationId, code: err.code, detail: err.privateDetail }, err.message);
+        reply.error.message = `${reply.error.message} (correlation id ${correlationId})`;
+      }
     }
     try {
       const replyTopic = defineTopic({ ...replyTopicTemplate, name: stripPrefix(messaging, request.replyTo) });
