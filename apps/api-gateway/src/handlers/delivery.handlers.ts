@@ -3,6 +3,7 @@ import { SOAP_FAULTS } from '@cap/campaign-soap';
 import { serializeXml, type XmlElement } from '@cap/campaign-xml';
 import type { Downstreams } from '../downstream.client';
 import type { CallContext, HandlerTable } from '../soap/soap.handler';
+import { boundedText, PARAM_LIMITS } from './param.limits';
 
 /**
  * nms:delivery#SubmitDelivery(scenarioName, content): creates and starts a delivery from the template named
@@ -21,7 +22,9 @@ export function createDeliveryHandlers(deps: { downstreams: Downstreams }): Hand
         if (scenarioName === '') throw SOAP_FAULTS.badParameter(ctx.method.name, 'scenarioName', 'give the internal name of a delivery template');
         const content = ctx.decoded.values.get('content') as XmlElement | undefined;
         if (content !== undefined && (typeof content !== 'object' || !('local' in content))) throw SOAP_FAULTS.badParameter(ctx.method.name, 'content', 'expected a <delivery> element');
-        await deps.downstreams.call(SERVICES.cloudExecutor, 'delivery.submit', { scenarioName, ...(content ? { content: serializeXml(content, { plain: true }) } : {}) });
+        boundedText(ctx, 'scenarioName', scenarioName, PARAM_LIMITS.scenarioNameChars);
+        const contentXml = content ? boundedText(ctx, 'content', serializeXml(content, { plain: true }), PARAM_LIMITS.deliveryContentChars) : undefined;
+        await deps.downstreams.call(SERVICES.cloudExecutor, 'delivery.submit', { scenarioName, ...(contentXml !== undefined ? { content: contentXml } : {}) });
         return [];
       },
     },

@@ -3,6 +3,7 @@ import { SOAP_FAULTS } from '@cap/campaign-soap';
 import { element, serializeXml, type XmlElement } from '@cap/campaign-xml';
 import type { Downstreams } from '../downstream.client';
 import type { CallContext, HandlerTable } from '../soap/soap.handler';
+import { boundedText, PARAM_LIMITS } from './param.limits';
 
 /**
  * Message Center: nms:rtEvent and nms:batchEvent PushEvent / PushEvents. Events are stored by local-store
@@ -15,9 +16,10 @@ export function createEventHandlers(deps: { downstreams: Downstreams }): Handler
     if (!doc || typeof doc !== 'object' || !('local' in doc)) throw SOAP_FAULTS.badParameter(ctx.method.name, param, 'the event document is missing');
     const events = many ? doc.children : [doc];
     if (events.length === 0) throw SOAP_FAULTS.badParameter(ctx.method.name, param, 'no events in the collection');
+    if (events.length > PARAM_LIMITS.eventsPerCall) throw SOAP_FAULTS.badParameter(ctx.method.name, param, `more than ${PARAM_LIMITS.eventsPerCall} events`);
     const { ids } = await deps.downstreams.call<{ ids: string[] }>(SERVICES.localStore, 'event.push', {
       queue,
-      events: events.map((e) => serializeXml(e, { plain: true })),
+      events: events.map((e) => boundedText(ctx, param, serializeXml(e, { plain: true }), PARAM_LIMITS.eventChars)),
     });
     return many ? [element('idList', {}, ids.map((id) => element(queue, { id })))] : [ids[0]];
   };

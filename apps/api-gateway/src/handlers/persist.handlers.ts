@@ -4,6 +4,7 @@ import { attrLocal, serializeXml, type XmlElement } from '@cap/campaign-xml';
 import type { Downstreams } from '../downstream.client';
 import type { CallContext, HandlerTable } from '../soap/soap.handler';
 import { callerClaim, serviceFor } from './data.routing';
+import { boundedText, PARAM_LIMITS } from './param.limits';
 
 interface WriteResult {
   generatedIds: string[];
@@ -43,7 +44,8 @@ export function createPersistHandlers(deps: { schemas: ReadonlyMap<string, Schem
         const schema = typeof id === 'string' ? deps.schemas.get(id) : undefined;
         if (!schema) throw new SoapFault('SOAP-ENV:Client', 'XTK-170101', `Unknown schema '${String(id ?? '')}'`);
         if (!where || typeof where !== 'object' || !('local' in where)) throw SOAP_FAULTS.badParameter(ctx.method.name, 'where', 'the <where> clause is missing');
-        await deps.downstreams.call(serviceFor(schema), 'data.deleteCollection', { schema: schema.id, where: serializeXml(where, { plain: true }), ...callerClaim(ctx.caller) });
+        const whereXml = boundedText(ctx, 'where', serializeXml(where, { plain: true }), PARAM_LIMITS.queryDefChars);
+        await deps.downstreams.call(serviceFor(schema), 'data.deleteCollection', { schema: schema.id, where: whereXml, ...callerClaim(ctx.caller) });
         return [];
       },
     },

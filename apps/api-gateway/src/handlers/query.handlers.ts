@@ -4,6 +4,7 @@ import { attrLocal, element, serializeXml, type XmlElement } from '@cap/campaign
 import type { Downstreams } from '../downstream.client';
 import type { CallContext, HandlerTable } from '../soap/soap.handler';
 import { serviceFor } from './data.routing';
+import { boundedText, PARAM_LIMITS } from './param.limits';
 
 /**
  * xtk:queryDef: ExecuteQuery runs where the queried schema's table lives (local-store for local,
@@ -30,7 +31,7 @@ export function createQueryHandlers(deps: { schemas: ReadonlyMap<string, Schema>
         // The result comes already serialised (`format: 'text'`): a 10,000-row page travels and is held as ~1.7 MB
         // of text, not as an element tree on both sides. A service that predates `format` answers with the tree.
         const result = await deps.downstreams.call<XmlElement | { xml: string }>(serviceFor(schema), 'data.query', {
-          queryDef: serializeXml(queryDef, { plain: true }),
+          queryDef: boundedText(ctx, 'queryDef', serializeXml(queryDef, { plain: true }), PARAM_LIMITS.queryDefChars),
           format: 'text',
           // cloud-executor remembers where each operator's pages ended (keyset paging of the next page).
           ...(ctx.caller.kind === 'operator' ? { operatorId: ctx.caller.operator.id } : {}),
@@ -43,7 +44,7 @@ export function createQueryHandlers(deps: { schemas: ReadonlyMap<string, Schema>
       right: 'admin',
       async handle(ctx) {
         const { queryDef, schema } = target(ctx);
-        const { sql } = await deps.downstreams.call<{ sql: string }>(serviceFor(schema), 'data.query', { queryDef: serializeXml(queryDef, { plain: true }), action: 'sql' });
+        const { sql } = await deps.downstreams.call<{ sql: string }>(serviceFor(schema), 'data.query', { queryDef: boundedText(ctx, 'queryDef', serializeXml(queryDef, { plain: true }), PARAM_LIMITS.queryDefChars), action: 'sql' });
         return [sql];
       },
     },

@@ -3,6 +3,7 @@ import { SOAP_FAULTS } from '@cap/campaign-soap';
 import { element, serializeXml, type XmlElement } from '@cap/campaign-xml';
 import type { Downstreams } from '../downstream.client';
 import type { CallContext, HandlerTable } from '../soap/soap.handler';
+import { boundedText, PARAM_LIMITS } from './param.limits';
 
 const isElement = (v: unknown): v is XmlElement => typeof v === 'object' && v !== null && 'local' in v;
 
@@ -18,8 +19,8 @@ export function createStagingHandlers(deps: { downstreams: Downstreams }): Handl
     const create = action === 'subscribe' ? ctx.decoded.values.get('create') === true : false;
     await deps.downstreams.call(SERVICES.localStore, 'subscription.change', {
       action,
-      services: typeof serviceName === 'string' ? serviceName : '',
-      recipient: serializeXml(recipient, { plain: true }),
+      services: boundedText(ctx, 'serviceName', typeof serviceName === 'string' ? serviceName : '', PARAM_LIMITS.serviceNamesChars),
+      recipient: boundedText(ctx, 'recipient', serializeXml(recipient, { plain: true }), PARAM_LIMITS.recipientChars),
       create,
       ...(ctx.caller.kind === 'operator' ? { operatorId: ctx.caller.operator.id } : {}),
     });
@@ -33,7 +34,7 @@ export function createStagingHandlers(deps: { downstreams: Downstreams }): Handl
       async handle(ctx) {
         const schema = ctx.decoded.values.get('schema');
         if (typeof schema !== 'string' || schema.trim() === '') throw SOAP_FAULTS.badParameter(ctx.method.name, 'schema', 'expected a schema name such as nms:recipient');
-        await deps.downstreams.call(SERVICES.localStore, 'staging.flush', { schema: schema.trim() });
+        await deps.downstreams.call(SERVICES.localStore, 'staging.flush', { schema: boundedText(ctx, 'schema', schema.trim(), PARAM_LIMITS.schemaNameChars) });
         return [];
       },
     },
@@ -44,7 +45,7 @@ export function createStagingHandlers(deps: { downstreams: Downstreams }): Handl
         const { sources } = await deps.downstreams.call<{ sources: Record<string, string | number | null>[] }>(
           SERVICES.localStore,
           'staging.status',
-          typeof schema === 'string' && schema.trim() ? { schema: schema.trim() } : {},
+          typeof schema === 'string' && schema.trim() ? { schema: boundedText(ctx, 'schema', schema.trim(), PARAM_LIMITS.schemaNameChars) } : {},
         );
         const attrs = (s: Record<string, string | number | null>) => Object.fromEntries(Object.entries(s).filter(([, v]) => v !== null).map(([k, v]) => [k, String(v)]));
         return [element('stagingStatus', {}, sources.map((s) => element('source', attrs(s))))];

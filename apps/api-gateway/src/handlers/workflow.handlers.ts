@@ -3,6 +3,7 @@ import { SOAP_FAULTS } from '@cap/campaign-soap';
 import type { XmlElement } from '@cap/campaign-xml';
 import type { Downstreams } from '../downstream.client';
 import type { CallContext, HandlerTable } from '../soap/soap.handler';
+import { boundedText, PARAM_LIMITS } from './param.limits';
 
 type Command = 'start' | 'stop' | 'pause' | 'resume' | 'startWithParameters' | 'postEvent';
 
@@ -23,8 +24,8 @@ export function createWorkflowHandlers(deps: { downstreams: Downstreams }): Hand
       const activity = ctx.decoded.values.get('activity');
       if (typeof activity !== 'string' || activity.trim() === '') throw SOAP_FAULTS.badParameter(ctx.method.name, 'activity', 'give the name of the external signal activity');
       const transition = ctx.decoded.values.get('transition');
-      params['activity'] = activity.trim();
-      params['transition'] = typeof transition === 'string' ? transition.trim() : '';
+      params['activity'] = boundedText(ctx, 'activity', activity.trim(), PARAM_LIMITS.activityNameChars);
+      params['transition'] = boundedText(ctx, 'transition', typeof transition === 'string' ? transition.trim() : '', PARAM_LIMITS.activityNameChars);
       params['complete'] = ctx.decoded.values.get('complete') === true;
     }
     await deps.downstreams.call(SERVICES.cloudExecutor, 'workflow.command', params);
