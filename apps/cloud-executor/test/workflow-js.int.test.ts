@@ -94,6 +94,23 @@ logInfo("database id option:", getOption("XtkDatabaseId") !== "");`;
     expect((await engineState(receiver)).tasks.find((t) => t.activity === 'end')!.vars).toEqual({ from: 'js', count: '1' });
   });
 
+  it('when a script writes operators or options, directly or hidden in a collection, then every write is refused with XSV-350013 and no rights change', async () => {
+    const script = `
+var codes = [];
+function attempt(write) { try { write(); codes.push("ok"); } catch (e) { codes.push(e.code); } }
+attempt(function () { xtk.session.Write({ xtkschema: "xtk:operator", _key: "@name", name: "mc", rights: "admin" }); });
+attempt(function () { xtk.session.WriteCollection('<service-collection xtkschema="nms:service"><service name="wkfAllowed" label="x"/><operator xtkschema="xtk:operator" _key="@name" name="mc" rights="admin"/></service-collection>'); });
+attempt(function () { xtk.session.Write({ xtkschema: "xtk:option", name: "WkfOption", stringValue: "y" }); });
+logInfo(codes.join(","));`;
+    const name = await createWorkflow(`<start name="start"><transition target="work"/></start>${js('work', script, '<transition target="end"/>')}<end name="end"/>`);
+    await NLWS.xtkWorkflow.start(name);
+    expect(await waitForState(name, 20)).toMatchObject({ failed: false });
+    const lines = (await engineState(name)).log.filter((l) => l.activity === 'work').map((l) => `${l.level} ${l.message}`);
+    expect(lines[0]).toBe('info XSV-350013,XSV-350013,XSV-350013');
+    const rights = await NLWS.xtkQueryDef.create({ schema: 'xtk:operator', operation: 'get', select: { node: [{ expr: '@rights' }] }, where: { condition: [{ expr: "@name = 'mc'" }] } }).executeQuery();
+    expect(rights.rights).toBe('messageCenter');
+  });
+
   it('when a script runs away, then it is stopped at its CPU limit, the workflow goes to error with the line in its log, and the engine runs other workflows meanwhile and after', async () => {
     const runaway = await createWorkflow(
       `<start name="start"><transition target="spin"/></start>${js('spin', 'var n = 0;\nlogInfo("spinning");\nwhile (true) {\n  n++;\n}', '<transition target="end"/>')}<end name="end"/>`,
