@@ -1,7 +1,8 @@
 /**
  * Keeps the container setup honest against the code: docker-compose.yml builds every app from the one
- * Dockerfile, waits for healthy dependencies, lets staging-sync scale, and sets only environment variables
- * the apps document in apps/<app>/.env.example — which in turn lists only keys the config schemas read.
+ * Dockerfile, restarts an app that dies, checks its /readyz, waits for healthy dependencies, lets
+ * staging-sync scale, and sets only environment variables the apps document in apps/<app>/.env.example —
+ * which in turn lists only keys the config schemas read.
  * Pure file checks; `docker compose config` runs too where Docker Compose is installed.
  */
 import { spawnSync } from 'node:child_process';
@@ -112,6 +113,20 @@ describe('docker-compose.yml', () => {
     if (!isObject(healthcheck)) return;
     expect(healthcheck['disable']).not.toBe(true);
     expect(healthcheck['test']).toBeDefined();
+  });
+
+  it.each(APPS)('when %s runs under compose, then its healthcheck asks /readyz on the port it listens on', (app) => {
+    const healthcheck = service(app)['healthcheck'];
+    const test = isObject(healthcheck) ? healthcheck['test'] : undefined;
+    const command = Array.isArray(test) ? test.join(' ') : String(test);
+    expect(command).toContain('/readyz');
+    expect(command).toContain('process.env.HTTP_PORT');
+    expect(keyValues(service(app)['environment']).get('HTTP_PORT')).toMatch(/^\d+$/);
+  });
+
+  it.each(APPS)('when %s dies under compose (crash, kill, any exit code), then Docker starts it again', (app) => {
+    // "on-failure" would leave a service that exited 0 down; "no" (the default) leaves any dead service down.
+    expect(['always', 'unless-stopped']).toContain(service(app)['restart']);
   });
 
   it.each(APPS)('when %s starts, then it waits for kafka to be healthy', (app) => {
