@@ -12,6 +12,12 @@ export interface Downstreams {
   breakerState(service: DownstreamName): string;
 }
 
+/**
+ * Calls that may run twice without harm: a server replica that dies while holding one has it sent again to
+ * another (rpc.client.ts). Writes are not: they fail at their deadline, saying they may or may not have been applied.
+ */
+const IDEMPOTENT_METHODS = new Set(['data.query', 'option.get', 'operator.get', 'operator.state', 'operator.authenticate', 'system.ping', 'staging.status', 'event.queueDepth', 'reporting.summary']);
+
 const TARGETS = {
   [SERVICES.localStore]: { service: SERVICES.localStore, topic: TOPICS.localStoreRequests },
   [SERVICES.cloudExecutor]: { service: SERVICES.cloudExecutor, topic: TOPICS.cloudExecutorRequests },
@@ -23,7 +29,7 @@ export function createDownstreams(deps: { rpc: RpcClient; config: GatewayConfig;
   for (const [name, target] of Object.entries(TARGETS) as [DownstreamName, (typeof TARGETS)[DownstreamName]][]) {
     breakers.set(
       name,
-      createBreaker((method: string, params: unknown) => deps.rpc.request(target, method, params), {
+      createBreaker((method: string, params: unknown) => deps.rpc.request(target, method, params, { idempotent: IDEMPOTENT_METHODS.has(method) }), {
         name: `rpc:${name}`,
         logger: deps.logger,
         registry: deps.registry,

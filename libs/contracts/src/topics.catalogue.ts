@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { defineTopic, rpcRequestTopic, type TopicDefinition } from '@cap/platform-kafka';
+import { defineTopic, RPC_REPLY_TOPIC, rpcRequestTopic, type TopicDefinition } from '@cap/platform-kafka';
 
 /**
  * Every Kafka topic of the platform, in one place: names, partition counts (the ceiling for how many
@@ -140,6 +140,8 @@ export const SERVICES = {
 export const TOPICS = {
   localStoreRequests: rpcRequestTopic(SERVICES.localStore, 6),
   cloudExecutorRequests: rpcRequestTopic(SERVICES.cloudExecutor, 6),
+  /** Replies to every RPC caller (each instance reads one partition); never deleted. */
+  rpcReplies: RPC_REPLY_TOPIC,
   /** Staged writes (Ingest, IngestExt, Subscribe…) relayed from local-store's outbox; key = `schema|key`. */
   stagingChanges: defineTopic({
     name: 'staging.record.changed.v1',

@@ -38,7 +38,7 @@ export function createWorkflowDataAccess(deps: { pool: Pool; schemas: ReadonlyMa
       const params = { queryDef: serializeXml(queryDef, { plain: true }) };
       return (schema.placement === 'cloud'
         ? await cloudQuery(params, inProcess())
-        : await deps.rpc.request<XmlElement>(localStore, 'data.query', params, { timeoutMs: deps.timeoutMs })) as XmlElement;
+        : await deps.rpc.request<XmlElement>(localStore, 'data.query', params, { timeoutMs: deps.timeoutMs, idempotent: true })) as XmlElement;
     },
     async write(mode, doc) {
       const id = attrLocal(doc, 'xtkschema') ?? (mode === 'writeCollection' ? doc.children.map((c) => attrLocal(c, 'xtkschema')).find(Boolean) : undefined);
@@ -55,7 +55,7 @@ export function createWorkflowDataAccess(deps: { pool: Pool; schemas: ReadonlyMa
       await deps.rpc.request(localStore, 'subscription.change', { ...change, recipient: serializeXml(change.recipient, { plain: true }) }, { timeoutMs: deps.timeoutMs });
     },
     async getOption(name) {
-      const option = await deps.rpc.request<{ value: string }>(localStore, 'option.get', { name }, { timeoutMs: deps.timeoutMs });
+      const option = await deps.rpc.request<{ value: string }>(localStore, 'option.get', { name }, { timeoutMs: deps.timeoutMs, idempotent: true });
       return option.value;
     },
   };

@@ -34,6 +34,15 @@ export interface ConsumerRunnerOptions<T> {
    * the process, which costs a request-serving process like the gateway ~5 % of its CPU.
    */
   correlationContext?: boolean;
+  /** Only these partitions are read (the others are paused): an RPC caller reads its own reply partition. */
+  onlyPartitions?: number[];
+  /**
+   * Commit offsets (default true). A reply consumer commits none: a group that never committed disappears as
+   * soon as its only member leaves, so the per-instance groups of callers leave nothing behind.
+   */
+  commitOffsets?: boolean;
+  /** Heartbeat interval of the group member (default 3 s); a shorter one learns of a rebalance sooner. */
+  heartbeatIntervalMs?: number;
 }
 
 export interface ConsumerRunner {
@@ -102,8 +111,10 @@ export async function runConsumer<T>(messaging: Messaging, options: ConsumerRunn
     topics: [options.topic],
     fromBeginning: options.fromBeginning ?? false,
     logger,
-    consumerConfig: { maxWaitTimeInMs: 250 },
-    run: (consumer) => consumer.run({ autoCommit: true, autoCommitInterval: 1_000, partitionsConsumedConcurrently: options.concurrency ?? 1, eachMessage }),
+    consumerConfig: { maxWaitTimeInMs: 250, ...(options.heartbeatIntervalMs ? { heartbeatIntervalMs: options.heartbeatIntervalMs } : {}) },
+    ...(options.onlyPartitions ? { onlyPartitions: options.onlyPartitions } : {}),
+    run: (consumer) =>
+      consumer.run({ autoCommit: options.commitOffsets !== false, autoCommitInterval: 1_000, partitionsConsumedConcurrently: options.concurrency ?? 1, eachMessage }),
   });
   return {
     ready: supervised.ready,
@@ -275,7 +286,8 @@ interface SuperviseOptions {
   topics: TopicDefinition<unknown>[];
   fromBeginning: boolean;
   logger: Logger;
-  consumerConfig: { maxWaitTimeInMs: number; minBytes?: number };
+  consumerConfig: { maxWaitTimeInMs: number; minBytes?: number; heartbeatIntervalMs?: number };
+  onlyPartitions?: number[];
   run(consumer: Consumer): Promise<void>;
 }
 
@@ -324,7 +336,7 @@ async function superviseConsumer(messaging: Messaging, options: SuperviseOptions
       ...(options.consumerConfig.minBytes ? { minBytes: options.consumerConfig.minBytes } : {}),
       // A member that died without leaving is replaced after 10 s (kafkajs' default is 30 s).
       sessionTimeout: 10_000,
-      heartbeatInterval: 3_000,
+      heartbeatInterval: options.consumerConfig.heartbeatIntervalMs ?? 3_000,
     });
     consumer.on(consumer.events.GROUP_JOIN, () => {
       state = { joined: true };
@@ -341,6 +353,12 @@ async function superviseConsumer(messaging: Messaging, options: SuperviseOptions
     await consumer.connect();
     await consumer.subscribe({ topics: options.topics.map((t) => messaging.topicName(t)), fromBeginning: options.fromBeginning });
     await options.run(consumer);
+    if (options.onlyPartitions) {
+      // Paused per topic, whatever the assignment, so it holds through rebalances and restarts of the member.
+      const topics = options.topics.map((t) => messaging.topicName(t));
+      consumer.pause(topics.map((topic) => ({ topic })));
+      consumer.resume(topics.map((topic) => ({ topic, partitions: options.onlyPartitions! })));
+    }
   };
 
   // Joining can fail transiently right after a topic was created (metadata not yet everywhere) or while

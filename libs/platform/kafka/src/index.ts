@@ -3,6 +3,6 @@ export { decodeEnvelope, encodeEnvelope, HEADER, type Envelope } from './envelop
 export { createMessaging, headerValue, Messaging, type MessagingOptions, type OutgoingMessage } from './messaging';
 export { runBatchConsumer, runConsumer, type BatchConsumerOptions, type ConsumerRunner, type ConsumerRunnerOptions, type IncomingMessage } from './consumer.runner';
 export { RETRY_PROFILES, backoffDelay, type RetryProfile } from './retry.profile';
-export { rpcReplyTopic, rpcRequestTopic, type RpcReply, type RpcRequest } from './rpc.protocol';
+export { replyPartitionOf, RPC_REPLY_TOPIC, rpcRequestTopic, type RpcReply, type RpcRequest } from './rpc.protocol';
 export { startRpcServer, type RpcContext, type RpcHandler, type RpcServer, type RpcServerOptions } from './rpc.server';
 export { RPC_SECONDS_BUCKETS, startRpcClient, type RpcCallOptions, type RpcClient, type RpcClientOptions } from './rpc.client';

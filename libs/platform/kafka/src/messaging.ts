@@ -1,4 +1,4 @@
-import { Kafka, logLevel, type Admin, type IHeaders, type LogEntry, type Message, type Producer } from 'kafkajs';
+import { Kafka, logLevel, Partitioners, type Admin, type IHeaders, type LogEntry, type Message, type Producer } from 'kafkajs';
 import type { Logger } from '@cap/platform-logger';
 import { findCorrelationId } from '@cap/platform-logger';
 import { encodeEnvelope, HEADER } from './envelope.codec';
@@ -17,6 +17,14 @@ export interface MessagingOptions {
 }
 
 const COALESCE_MAX_BYTES = 1024 * 1024;
+const IDEMPOTENT_RETRY_WARNING = 'Limiting retries for the idempotent producer may invalidate EoS guarantees';
+
+/** A send refused because a topic does not exist (any more): kafkajs keeps asking for that topic's metadata. */
+function isUnknownTopic(err: unknown): boolean {
+  const e = err as { type?: string; message?: string; cause?: { type?: string }; originalError?: { type?: string } };
+  const types = [e?.type, e?.cause?.type, e?.originalError?.type];
+  return types.includes('UNKNOWN_TOPIC_OR_PARTITION') || /does not host this topic-partition|UNKNOWN_TOPIC_OR_PARTITION/.test(String(e?.message ?? ''));
+}
 
 interface PendingSend {
   topic: string;
@@ -33,6 +41,8 @@ interface SendLane {
 
 export interface OutgoingMessage<T> {
   key?: string;
+  /** An explicit partition (an RPC reply to its caller's partition); otherwise the key decides. */
+  partition?: number;
   payload: T;
   correlationId?: string;
   headers?: Record<string, string>;
@@ -68,6 +78,9 @@ export class Messaging {
       logLevel: logLevel.WARN,
       logCreator: () => (entry: LogEntry) => {
         const { message, ...extra } = entry.log;
+        // Deliberate: the idempotent producer's retries are bounded so that a send fails in bounded time and its
+        // caller decides (RPC deadlines, the outbox relay's own retry); one producer request in flight keeps order.
+        if (message === IDEMPOTENT_RETRY_WARNING) return;
         const line = { event: 'kafka.client', kafkaNamespace: entry.namespace, ...extra };
         // Connection-level errors are answers to single requests that kafkajs retries by itself (for example
         // "coordinator loading" while a broker starts); they are warnings unless the client gives up.
@@ -89,7 +102,7 @@ export class Messaging {
   async getProducer(): Promise<Producer> {
     if (this.producer) return this.producer;
     this.producerConnecting ??= (async () => {
-      const producer = this.kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
+      const producer = this.kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false, createPartitioner: Partitioners.DefaultPartitioner });
       await producer.connect();
       this.producer = producer;
       return producer;
@@ -121,6 +134,7 @@ export class Messaging {
       key: m.key ?? null,
       value: encodeEnvelope(topic, m.payload),
       headers: this.headersFor(topic, m),
+      ...(m.partition === undefined ? {} : { partition: m.partition }),
     }));
     return new Promise<void>((resolve, reject) => {
       target.pending.push({ topic: this.topicName(topic), messages: encoded, bytes: encoded.reduce((n, m) => n + (m.value as Buffer).length, 0), resolve, reject });
@@ -162,6 +176,9 @@ export class Messaging {
       await send(batch);
       for (const item of batch) item.resolve();
     } catch (err) {
+      // kafkajs keeps a topic it once produced to in every later metadata request, and a topic deleted since
+      // then fails them all (tulios/kafkajs#1622): a best-effort producer that met one is replaced by a new one.
+      if (bestEffort && isUnknownTopic(err)) this.replaceBestEffortProducer();
       const topics = [...new Set(batch.map((i) => i.topic))];
       if (topics.length === 1) {
         for (const item of batch) item.reject(err);
@@ -174,6 +191,7 @@ export class Messaging {
           await send(items);
           for (const item of items) item.resolve();
         } catch (topicErr) {
+          if (bestEffort && isUnknownTopic(topicErr)) this.replaceBestEffortProducer();
           for (const item of items) item.reject(topicErr);
         }
       }
@@ -184,12 +202,21 @@ export class Messaging {
     this.bestEffortProducer ??= (async () => {
       // A few quick retries: enough for a metadata refresh when the topic is brand new (a caller that just
       // started), short enough (≈ 1 s) not to hold a partition when the topic is gone.
-      const producer = this.kafka.producer({ allowAutoTopicCreation: false, retry: { initialRetryTime: 100, retries: 4, maxRetryTime: 400 } });
+      const producer = this.kafka.producer({ allowAutoTopicCreation: false, retry: { initialRetryTime: 100, retries: 4, maxRetryTime: 400 }, createPartitioner: Partitioners.DefaultPartitioner });
       await producer.connect();
       return producer;
     })();
     this.bestEffortProducer.catch(() => (this.bestEffortProducer = undefined));
     return this.bestEffortProducer;
+  }
+
+  /** Drops the best-effort producer (and the topics it remembers); the next send connects a new one. */
+  private replaceBestEffortProducer(): void {
+    const old = this.bestEffortProducer;
+    this.bestEffortProducer = undefined;
+    // Sends already on the old producer finish first: it is closed a little later.
+    setTimeout(() => void old?.then((p) => p.disconnect()).catch(() => undefined), 5_000).unref();
+    this.logger.warn({ event: 'kafka.producer.replaced' }, 'a send met a deleted topic: the reply producer is replaced');
   }
 
   /** Publishes raw bytes to a topic's dead-letter twin, with the reason in headers. */

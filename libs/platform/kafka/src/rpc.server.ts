@@ -88,9 +88,10 @@ export async function startRpcServer(messaging: Messaging, options: RpcServerOpt
     }
     try {
       const replyTopic = defineTopic({ ...replyTopicTemplate, name: stripPrefix(messaging, request.replyTo) });
-      await messaging.publish(replyTopic, [{ key: correlationId, payload: reply, correlationId }], { bestEffort: true });
+      const partition = request.replyPartition;
+      await messaging.publish(replyTopic, [{ key: correlationId, payload: reply, correlationId, ...(partition === undefined ? {} : { partition }) }], { bestEffort: true });
     } catch (err) {
-      // The caller is gone (its reply topic deleted at shutdown) or the broker refused: the work is done
+      // The broker refused, or a caller of an earlier version is gone with its own reply topic: the work is done
       // and cannot be undone, and redelivering the request would repeat it. Log and move on.
       logger.warn({ event: 'rpc.reply.undeliverable', method: request.method, replyTo: request.replyTo, err }, 'reply could not be delivered');
     }
@@ -108,6 +109,9 @@ export async function startRpcServer(messaging: Messaging, options: RpcServerOpt
     concurrency: options.concurrency ?? options.requestTopic.partitions,
     // A brand-new group must not skip requests sent while it joined; stale ones are dropped by deadline.
     fromBeginning: true,
+    // A replica that leaves (rolling restart) hands its partitions over at the others' next heartbeat: a short
+    // one keeps the requests queued on them waiting well under a deadline.
+    heartbeatIntervalMs: 1_000,
     handle: async ({ envelope, correlationId, size }) => {
       const request = envelope.payload;
       // A method name no handler has is labelled 'unknown': callers cannot grow the label set.

@@ -15,6 +15,11 @@ export interface TestPlatform {
    * `procs` (a test that killed it: the replacement is stopped with the platform), and waits until it is ready.
    */
   replace(app: AppName): Promise<ServiceProcess>;
+  /**
+   * Starts one more replica of `app` beside those running (the platform's environment, a new instance id,
+   * `env` on top), without waiting for it to be ready; it is stopped with the platform if still running.
+   */
+  startReplica(app: AppName, env?: Record<string, string>): Promise<ServiceProcess>;
   stop(): Promise<void>;
 }
 
@@ -46,13 +51,14 @@ export async function startTestPlatform(options: TestPlatformOptions = {}): Prom
     ...options.env,
   };
   const procs = new Map<AppName, ServiceProcess>();
+  const replicas: ServiceProcess[] = [];
   const start = async (app: AppName, extra: Record<string, string> = {}) => {
     const proc = await startServiceProcess(app, { ...common, ...extra, ...options.envFor?.[app] });
     procs.set(app, proc);
     return proc;
   };
   const stop = async () => {
-    await Promise.allSettled([...procs.values()].map((p) => p.stop()));
+    await Promise.allSettled([...procs.values(), ...replicas].map((p) => p.stop()));
     await Promise.allSettled([localDb.drop(), cloudDb.drop()]);
   };
   try {
@@ -70,5 +76,10 @@ export async function startTestPlatform(options: TestPlatformOptions = {}): Prom
     await proc.waitUntilReady();
     return proc;
   };
-  return { gatewayUrl: procs.get('api-gateway')?.url ?? '', topicPrefix, localDb, cloudDb, procs, replace, stop };
+  const startReplica = async (app: AppName, env: Record<string, string> = {}) => {
+    const proc = await startServiceProcess(app, { ...common, ...options.envFor?.[app], SERVICE_INSTANCE_ID: uniqueId(app), ...env });
+    replicas.push(proc);
+    return proc;
+  };
+  return { gatewayUrl: procs.get('api-gateway')?.url ?? '', topicPrefix, localDb, cloudDb, procs, replace, startReplica, stop };
 }
