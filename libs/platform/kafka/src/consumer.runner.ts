@@ -43,6 +43,8 @@ export interface ConsumerRunnerOptions<T> {
   commitOffsets?: boolean;
   /** Heartbeat interval of the group member (default 3 s); a shorter one learns of a rebalance sooner. */
   heartbeatIntervalMs?: number;
+  /** How long the group waits for a member that stopped heartbeating (died) before reassigning its partitions (default 10 s). */
+  sessionTimeoutMs?: number;
 }
 
 export interface ConsumerRunner {
@@ -111,7 +113,11 @@ export async function runConsumer<T>(messaging: Messaging, options: ConsumerRunn
     topics: [options.topic],
     fromBeginning: options.fromBeginning ?? false,
     logger,
-    consumerConfig: { maxWaitTimeInMs: 250, ...(options.heartbeatIntervalMs ? { heartbeatIntervalMs: options.heartbeatIntervalMs } : {}) },
+    consumerConfig: {
+      maxWaitTimeInMs: 250,
+      ...(options.heartbeatIntervalMs ? { heartbeatIntervalMs: options.heartbeatIntervalMs } : {}),
+      ...(options.sessionTimeoutMs ? { sessionTimeoutMs: options.sessionTimeoutMs } : {}),
+    },
     ...(options.onlyPartitions ? { onlyPartitions: options.onlyPartitions } : {}),
     run: (consumer) =>
       consumer.run({ autoCommit: options.commitOffsets !== false, autoCommitInterval: 1_000, partitionsConsumedConcurrently: options.concurrency ?? 1, eachMessage }),
@@ -286,7 +292,7 @@ interface SuperviseOptions {
   topics: TopicDefinition<unknown>[];
   fromBeginning: boolean;
   logger: Logger;
-  consumerConfig: { maxWaitTimeInMs: number; minBytes?: number; heartbeatIntervalMs?: number };
+  consumerConfig: { maxWaitTimeInMs: number; minBytes?: number; heartbeatIntervalMs?: number; sessionTimeoutMs?: number };
   onlyPartitions?: number[];
   run(consumer: Consumer): Promise<void>;
 }
@@ -334,8 +340,8 @@ async function superviseConsumer(messaging: Messaging, options: SuperviseOptions
       retry: messaging.retry.client,
       maxWaitTimeInMs: options.consumerConfig.maxWaitTimeInMs,
       ...(options.consumerConfig.minBytes ? { minBytes: options.consumerConfig.minBytes } : {}),
-      // A member that died without leaving is replaced after 10 s (kafkajs' default is 30 s).
-      sessionTimeout: 10_000,
+      // A member that died without leaving is replaced after 10 s by default (kafkajs' default is 30 s).
+      sessionTimeout: options.consumerConfig.sessionTimeoutMs ?? 10_000,
       heartbeatInterval: options.consumerConfig.heartbeatIntervalMs ?? 3_000,
     });
     consumer.on(consumer.events.GROUP_JOIN, () => {

@@ -107,21 +107,26 @@ export async function startRpcClient(messaging: Messaging, options: RpcClientOpt
     return states;
   };
 
-  /** The next partition in turn among those not suspected (all suspected: any). */
-  const choosePartition = (topic: TopicDefinition<RpcRequest>, avoid?: number): number => {
+  /**
+   * The next partition in turn: first among those that answered lately (a call sent again must not land on another
+   * partition of the same dead replica), then among those not suspected, then any.
+   */
+  const choosePartition = (topic: TopicDefinition<RpcRequest>, avoid?: number, answeredLately = false): number => {
     const states = statesOf(topic);
     const now = Date.now();
     const start = roundRobin.get(topic.name) ?? 0;
-    for (let i = 0; i < states.length; i++) {
-      const p = (start + i) % states.length;
-      if (p !== avoid && states[p]!.suspectUntil <= now) {
-        roundRobin.set(topic.name, p + 1);
-        return p;
+    const passes: ((s: PartitionState) => boolean)[] = [(s) => s.suspectUntil <= now, () => true];
+    if (answeredLately) passes.unshift((s) => s.suspectUntil <= now && now - s.lastReplyAt < suspectAfterMs);
+    for (const accept of passes) {
+      for (let i = 0; i < states.length; i++) {
+        const p = (start + i) % states.length;
+        if (p !== avoid && accept(states[p]!)) {
+          roundRobin.set(topic.name, p + 1);
+          return p;
+        }
       }
     }
-    const p = start % states.length;
-    roundRobin.set(topic.name, p + 1);
-    return p === avoid && states.length > 1 ? (p + 1) % states.length : p;
+    return avoid === undefined || states.length === 1 ? start % states.length : (avoid + 1) % states.length;
   };
 
   const send = (waiter: Pending) =>
@@ -154,7 +159,7 @@ export async function startRpcClient(messaging: Messaging, options: RpcClientOpt
       for (const waiter of pending.values()) {
         if (waiter.topic.name !== topicName || waiter.partition !== Number(p) || !waiter.idempotent || waiter.resent) continue;
         waiter.resent = true;
-        waiter.partition = choosePartition(waiter.topic, Number(p));
+        waiter.partition = choosePartition(waiter.topic, Number(p), true);
         waiter.sentAt = now;
         resentCounter?.inc({ target: waiter.target, method: waiter.message.payload.method });
         send(waiter).catch((err: unknown) => logger.warn({ event: 'rpc.resend.failed', err: { message: (err as Error).message } }, 'could not send a call again'));

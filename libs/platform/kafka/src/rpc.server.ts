@@ -112,6 +112,12 @@ export async function startRpcServer(messaging: Messaging, options: RpcServerOpt
     // A replica that leaves (rolling restart) hands its partitions over at the others' next heartbeat: a short
     // one keeps the requests queued on them waiting well under a deadline.
     heartbeatIntervalMs: 1_000,
+    // A replica that died (SIGKILL) keeps its partitions until the group evicts it; a member joining or leaving
+    // meanwhile makes the whole group wait for that eviction (kafkajs rebalances eagerly). 6 s, the smallest
+    // session a broker allows by default (group.min.session.timeout.ms), keeps that wait short; it stays above
+    // any RPC deadline, so a request the dead replica had taken is never run a second time by the next owner
+    // (it is past its deadline by then and dropped).
+    sessionTimeoutMs: 6_000,
     handle: async ({ envelope, correlationId, size }) => {
       const request = envelope.payload;
       // A method name no handler has is labelled 'unknown': callers cannot grow the label set.
