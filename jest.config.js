@@ -34,7 +34,8 @@ module.exports = {
       displayName: 'integration',
       testMatch: ['<rootDir>/{apps,libs,infra}/**/*.int.test.ts'],
       globalSetup: '<rootDir>/libs/platform/testing/src/global-setup.ts',
-      setupFilesAfterEnv: ['<rootDir>/libs/platform/testing/src/jest.setup.ts'],
+      // The second lets each test platform delete its topics when it stops (see the file).
+      setupFilesAfterEnv: ['<rootDir>/libs/platform/testing/src/jest.setup.ts', '<rootDir>/libs/platform/kafka/test/topic-cleanup.setup.ts'],
       slowTestThreshold: 30,
     },
   ],

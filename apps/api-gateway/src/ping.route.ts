@@ -3,6 +3,7 @@ import { SERVICES } from '@cap/contracts';
 import { escapeAttr } from '@cap/campaign-xml';
 import type { Logger } from '@cap/platform-logger';
 import type { Downstreams } from './downstream.client';
+import { readQuarantineCounts } from './handlers/staging.handlers';
 
 /** Campaign's timestamp format for plain-text endpoints: `2024-01-01 10:00:00.000Z`. */
 export function campaignTimestamp(date: Date): string {
@@ -49,9 +50,10 @@ export function createPingRouter(deps: { downstreams: Downstreams; logger: Logge
   router.get('/nl/jsp/mcPing.jsp', async (_req, res) => {
     res.type('text/plain');
     try {
-      const [{ pending }, staging] = await Promise.all([
+      const [{ pending }, staging, quarantine] = await Promise.all([
         deps.downstreams.call<{ pending: number }>(SERVICES.localStore, 'event.queueDepth', {}),
         deps.downstreams.call<{ sources: { pending: number; oldestPendingSeconds: number }[] }>(SERVICES.localStore, 'staging.status', {}),
+        readQuarantineCounts(deps.downstreams),
       ]);
       if (pending >= deps.mcQueueMax) {
         res.send(`Error\nThe queue is full (${pending}/${deps.mcQueueMax})\n`);
@@ -60,7 +62,13 @@ export function createPingRouter(deps: { downstreams: Downstreams; logger: Logge
       // A fourth line (the SDK reads the first three): the staging backlog waiting for the cloud DB.
       const staged = staging.sources.reduce((n, s) => n + s.pending, 0);
       const oldest = staging.sources.reduce((m, s) => Math.max(m, s.oldestPendingSeconds), 0);
-      res.send(`Ok\n${campaignTimestamp(new Date())}\n${pending}/${deps.mcQueueMax} pending events\n${staged} staged rows pending sync (oldest ${Math.round(oldest)} s)\n`);
+      // A fifth: what the consumers set aside (quarantined, and held behind them), for `npm run quarantine`.
+      const setAside = quarantine.filter((q) => q.state !== 'replaying').reduce((n, q) => n + q.count, 0);
+      const events = quarantine.filter((q) => /message-center/.test(q.consumer)).reduce((n, q) => n + q.count, 0);
+      res.send(
+        `Ok\n${campaignTimestamp(new Date())}\n${pending}/${deps.mcQueueMax} pending events\n${staged} staged rows pending sync (oldest ${Math.round(oldest)} s)\n` +
+          `${setAside} messages set aside in the quarantine (${events} of the message center)\n`,
+      );
     } catch (err) {
       deps.logger.warn({ event: 'mcping.failed', err }, 'mcPing failed');
       res.status(503).send(`Error\n${err instanceof Error ? err.message : String(err)}\n`);

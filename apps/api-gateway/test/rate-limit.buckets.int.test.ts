@@ -34,7 +34,9 @@ describe('rate-limit buckets a caller cannot choose', () => {
     const limits = join(dir, 'limits.json');
     // The limit is named by one spelling; every other spelling must fall in the same window.
     writeFileSync(limits, JSON.stringify({ windowMs: 60_000, default: { limit: 10_000 }, internal: { limit: 5 }, apis: { 'xtk:session#Write': { limit: WRITE_LIMIT } } }));
-    platform = await startTestPlatform({ envFor: { 'api-gateway': { RATE_LIMITS_FILE: limits } } });
+    // A generous Redis budget: these tests are about which bucket counts a call, not about a slow Redis (which
+    // makes each process decide on its own for a moment: rate-limit.redis-outage.int.test.ts).
+    platform = await startTestPlatform({ envFor: { 'api-gateway': { RATE_LIMITS_FILE: limits, RATE_LIMIT_REDIS_TIMEOUT_MS: '2000' } } });
     const admin = await sdk.init(sdk.ConnectionParameters.ofUserAndPassword(platform.gatewayUrl, 'admin', 'admin'));
     await admin.logon();
     session = { token: admin._sessionToken, security: admin._securityToken };

@@ -852,9 +852,7 @@ describe('S6 fuzzing of the SOAP router', () => {
       envFor: {
         // The authentication throttle raised like the rate limits (see the file's comment).
         'api-gateway': { ...quiet, RATE_LIMITS_FILE: limits, JWT_SECRET, AUTH_FAIL_LOGIN_THRESHOLD: '1000000', AUTH_FAIL_ADDRESS_THRESHOLD: '1000000' },
-        // Below the gateway's RPC deadline (3 s): a flush that waits as long as the deadline times out at the
-        // gateway and counts against local-store's breaker (a known bug, hostile-inputs.int.test.ts).
-        'local-store': { ...quiet, STAGING_FLUSH_WAIT_MS: '1000' },
+        'local-store': quiet,
         'staging-sync': quiet,
         // Deliveries and transactional messages go to files here, not into the working tree.
         'cloud-executor': { ...quiet, CHANNEL_FILE_DIR: join(dir, 'messages') },

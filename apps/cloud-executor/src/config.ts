@@ -21,6 +21,11 @@ const shape = {
   QUERY_KEYSET_CACHE_SIZE: z.coerce.number().int().min(0).max(1_000_000).default(1_000),
   /** Keyset paging: how long a page end stays usable after its page was served. */
   QUERY_KEYSET_CACHE_TTL_MS: field.durationMs(600_000),
+  /**
+   * A message that keeps failing with a retriable error is quarantined (its key's later messages held behind it)
+   * once it has failed this long while other messages succeeded; non-retriable failures are quarantined at once.
+   */
+  QUARANTINE_RETRY_BUDGET_MS: field.durationMs(30_000),
   /** Extra srcSchema folders (extensions, custom namespaces), comma-separated; the same list on every service. */
   SCHEMA_DIRS: field.string(''),
   /** Deadline of requests this service sends to local-store (workflow definitions). */

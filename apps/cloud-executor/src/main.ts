@@ -5,6 +5,7 @@ import { findAppFolder, runMain } from '@cap/platform-runtime';
 import { loadCloudExecutorConfig } from './config';
 import { createQueryPageMetrics } from './query-page.metrics';
 import { createDeliveryModule } from './delivery/delivery.module';
+import { MESSAGE_CENTER_CONSUMER } from './message-center/event.consumer';
 import { createWorkflowModule } from './workflow/workflow.module';
 
 /**
@@ -22,18 +23,19 @@ runMain(() => {
     database: { label: 'cloud', url: config.CLOUD_DATABASE_URL, migrationsDir: findAppFolder(__dirname, 'migrations') },
     topics: ALL_TOPICS,
     requestTopic: TOPICS.cloudExecutorRequests,
-    async prepare({ pool, base }) {
-      if (config.MIGRATE_ON_START) await applySchemaDdl(pool, schemas, 'cloud', base.logger);
-      await workflows.prepare({ pool, base });
-      await deliveries.prepare({ pool, base });
+    quarantineConsumers: [MESSAGE_CENTER_CONSUMER],
+    async prepare(ctx) {
+      if (config.MIGRATE_ON_START) await applySchemaDdl(ctx.pool, schemas, 'cloud', ctx.base.logger);
+      await workflows.prepare(ctx);
+      await deliveries.prepare(ctx);
     },
-    createHandlers: ({ pool, base }) => ({
+    createHandlers: (ctx) => ({
       ...createDataHandlers({
         keyset: {
           cursors: createPageCursorCache({ maxEntries: config.QUERY_KEYSET_CACHE_SIZE, ttlMs: config.QUERY_KEYSET_CACHE_TTL_MS }),
-          onPage: createQueryPageMetrics(base.registry),
+          onPage: createQueryPageMetrics(ctx.base.registry),
         },
-        pool,
+        pool: ctx.pool,
         schemas,
         database: 'cloud',
         limits: {
@@ -43,7 +45,7 @@ runMain(() => {
         },
       }),
       ...workflows.createHandlers(),
-      ...deliveries.createHandlers({ pool, base }),
+      ...deliveries.createHandlers(ctx),
     }),
     startWorkers: async (ctx) => [...(await workflows.startWorkers(ctx)), ...(await deliveries.startWorkers(ctx))],
   });

@@ -50,6 +50,11 @@ const shape = {
   REDIS_KEY_PREFIX: field.keyPrefix('cap:'),
   /** How long an operator's state stays in Redis without a change (a gateway fills a missing one from local-store). */
   OPERATOR_STATE_TTL_MS: field.durationMs(3_600_000),
+  /**
+   * A message that keeps failing with a retriable error is quarantined (its key's later messages held behind it)
+   * once it has failed this long while other messages succeeded; non-retriable failures are quarantined at once.
+   */
+  QUARANTINE_RETRY_BUDGET_MS: field.durationMs(30_000),
   /** Extra srcSchema folders (extensions, custom namespaces), comma-separated; the same list on every service. */
   SCHEMA_DIRS: field.string(''),
   /** Seed development data (operators admin/mc, option, service, workflow); npm start turns it on. */

@@ -4,9 +4,9 @@ import { runDataService } from '@cap/platform-data-service';
 import { checkRedis, createRedis } from '@cap/platform-redis';
 import { findAppFolder, runMain } from '@cap/platform-runtime';
 import { loadLocalStoreConfig } from './config';
-import { startDeliveryStateConsumer } from './deliveries/delivery-state.consumer';
+import { DELIVERY_STATE_CONSUMER, startDeliveryStateConsumer } from './deliveries/delivery-state.consumer';
 import { createEventHandlers } from './events/event.handlers';
-import { startEventStatusConsumer } from './events/event-status.consumer';
+import { EVENT_STATUS_CONSUMER, startEventStatusConsumer } from './events/event-status.consumer';
 import { createOperatorHandlers } from './operators/operator.handlers';
 import { createOperatorRightsLookup } from './operators/operator.rights';
 import { OPERATOR_TRIGGERS_SQL, startOperatorStatePublisher } from './operators/operator-state.publisher';
@@ -18,9 +18,10 @@ import { schemaKeyColumns } from './staging/staging.router';
 import { StagingRouting } from './staging/staging.routing';
 import { createStagingHandlers, registerStagingMetrics, startStagingPurge } from './staging/staging.control';
 import { stagingSources } from './staging/staging.sources';
-import { startSyncAckConsumer } from './staging/sync-ack.consumer';
+import { startOutboxReplayer } from './staging/outbox.replayer';
+import { startSyncAckConsumer, SYNC_ACK_CONSUMER } from './staging/sync-ack.consumer';
 import { createSubscriptionHandlers } from './subscriptions/subscription.handlers';
-import { startWorkflowStateConsumer } from './workflows/workflow-state.consumer';
+import { startWorkflowStateConsumer, WORKFLOW_STATE_CONSUMER } from './workflows/workflow-state.consumer';
 
 /** How often the relay asks which of the changes it tracks staging-sync has applied. */
 const ROUTE_REFRESH_MS = 100;
@@ -40,6 +41,7 @@ runMain(() => {
     database: { label: 'local', url: config.LOCAL_DATABASE_URL, migrationsDir: findAppFolder(__dirname, 'migrations') },
     topics: ALL_TOPICS,
     requestTopic: TOPICS.localStoreRequests,
+    quarantineConsumers: [SYNC_ACK_CONSUMER, WORKFLOW_STATE_CONSUMER, EVENT_STATUS_CONSUMER, DELIVERY_STATE_CONSUMER],
     async prepare({ pool, base }) {
       if (config.MIGRATE_ON_START) {
         await applySchemaDdl(pool, schemas, 'local', base.logger);
@@ -63,7 +65,8 @@ runMain(() => {
       ...createSubscriptionHandlers({ pool, schemas }),
       ...createStagingHandlers({ pool, sources, wakeRelay: () => relay?.wake(), flushWaitMs: config.STAGING_FLUSH_WAIT_MS }),
     }),
-    async startWorkers({ pool, base }) {
+    async startWorkers({ pool, base, quarantine }) {
+      const quarantineOptions = { store: quarantine, retryBudgetMs: config.QUARANTINE_RETRY_BUDGET_MS };
       registerStagingMetrics(base.registry, pool, sources, base.logger);
       const routing = new StagingRouting(sources, schemaKeyColumns(schemas), { maxLive: config.OUTBOX_MAX_LIVE_CHANGES, refreshMs: ROUTE_REFRESH_MS, registry: base.registry });
       relay = startOutboxRelay({
@@ -75,13 +78,15 @@ runMain(() => {
         idleMs: config.OUTBOX_POLL_MS,
         lingerMs: config.OUTBOX_LINGER_MS,
         routing,
+        quarantine,
       });
-      const acks = await startSyncAckConsumer({ pool, messaging: base.messaging, sources });
+      const outboxReplayer = startOutboxReplayer({ pool, logger: base.logger, wake: () => relay?.wake() });
+      const acks = await startSyncAckConsumer({ pool, messaging: base.messaging, sources, quarantine: quarantineOptions });
       const purge = startStagingPurge({ pool, sources, retentionMs: config.STAGING_RETENTION_SECONDS * 1000, intervalMs: config.STAGING_PURGE_INTERVAL_MS, logger: base.logger });
       const outbox = relay;
-      const workflowStates = await startWorkflowStateConsumer({ pool, messaging: base.messaging, logger: base.logger });
-      const eventStatuses = await startEventStatusConsumer({ pool, messaging: base.messaging, logger: base.logger });
-      const deliveryStates = await startDeliveryStateConsumer({ pool, messaging: base.messaging, logger: base.logger });
+      const workflowStates = await startWorkflowStateConsumer({ pool, messaging: base.messaging, logger: base.logger, quarantine: quarantineOptions });
+      const eventStatuses = await startEventStatusConsumer({ pool, messaging: base.messaging, logger: base.logger, quarantine: quarantineOptions });
+      const deliveryStates = await startDeliveryStateConsumer({ pool, messaging: base.messaging, logger: base.logger, quarantine: quarantineOptions });
       const redis = await createRedis({ url: config.REDIS_URL, logger: base.logger });
       const operatorStates = startOperatorStatePublisher({ pool, redis, keyPrefix: config.REDIS_KEY_PREFIX, ttlMs: config.OPERATOR_STATE_TTL_MS, logger: base.logger });
       return [
@@ -97,6 +102,7 @@ runMain(() => {
           },
         },
         { name: 'outbox-relay', check: () => outbox.check(), stop: () => outbox.stop() },
+        { name: 'outbox-replayer', stop: () => outboxReplayer.stop() },
         { name: 'staging-acks', check: () => acks.checkHealth(), stop: () => acks.stop() },
         { name: 'staging-purge', stop: () => purge.stop() },
         { name: 'workflow-states', stop: () => workflowStates.stop() },

@@ -21,6 +21,11 @@ const shape = {
   CLOUD_BREAKER_TIMEOUT_MS: field.positiveInt(30_000),
   /** How long the cloud DB breaker stays open before a probe, in ms. */
   CLOUD_BREAKER_RESET_MS: field.positiveInt(5_000),
+  /**
+   * A message that keeps failing with a retriable error is quarantined (its key's later messages held behind it)
+   * once it has failed this long while other messages succeeded; non-retriable failures are quarantined at once.
+   */
+  QUARANTINE_RETRY_BUDGET_MS: field.durationMs(30_000),
   /** Extra srcSchema folders (extensions, custom namespaces), comma-separated; the same list on every service. */
   SCHEMA_DIRS: field.string(''),
 };

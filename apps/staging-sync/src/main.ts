@@ -1,10 +1,11 @@
 import { loadServiceSchemas } from '@cap/campaign-persistence';
 import { ALL_TOPICS } from '@cap/contracts';
-import { checkPool, createPool } from '@cap/platform-postgres';
+import { startQuarantineReplayer } from '@cap/platform-kafka';
+import { checkPool, createPgQuarantine, createPool, ensureQuarantineTable, registerQuarantineGauge } from '@cap/platform-postgres';
 import { createServiceBase, runMain, runService, startServiceHttp } from '@cap/platform-runtime';
 import { loadStagingSyncConfig } from './config';
 import { cloudTables } from './sync/cloud.tables';
-import { startSyncWorker } from './sync/sync.worker';
+import { startSyncWorker, SYNC_CONSUMER } from './sync/sync.worker';
 
 /**
  * staging-sync owns no data: it moves staged and replicated rows from Kafka into the cloud database.
@@ -26,6 +27,11 @@ function main(): void {
     async start(state) {
       const cloudPool = createPool({ url: config.CLOUD_DATABASE_URL, max: config.DB_POOL_MAX, applicationName: base.instanceId, logger });
       await messaging.ensureTopics(ALL_TOPICS);
+      // Changes that cannot be applied are set aside in the cloud database (their key's later changes held behind).
+      await ensureQuarantineTable(cloudPool);
+      const quarantine = createPgQuarantine(cloudPool);
+      registerQuarantineGauge(base.registry, quarantine);
+      const replayer = startQuarantineReplayer({ messaging, store: quarantine, consumers: [SYNC_CONSUMER], logger });
       const worker = await startSyncWorker({
         pool: cloudPool,
         messaging,
@@ -38,6 +44,7 @@ function main(): void {
         minBytes: config.SYNC_MIN_BATCH_BYTES,
         concurrency: config.SYNC_CONCURRENCY,
         breaker: { timeoutMs: config.CLOUD_BREAKER_TIMEOUT_MS, resetTimeoutMs: config.CLOUD_BREAKER_RESET_MS },
+        quarantine: { store: quarantine, retryBudgetMs: config.QUARANTINE_RETRY_BUDGET_MS },
       });
       const http = await startServiceHttp(base, config, {
         state,
@@ -49,6 +56,7 @@ function main(): void {
       });
       return {
         async stop() {
+          await replayer.stop();
           await worker.stop(); // in-flight batches finish and commit, or are left for the next owner
           await http.close(2_000);
           await messaging.close();

@@ -1,11 +1,28 @@
 import { SERVICES } from '@cap/contracts';
 import { SOAP_FAULTS } from '@cap/campaign-soap';
 import { element, serializeXml, type XmlElement } from '@cap/campaign-xml';
-import type { Downstreams } from '../downstream.client';
+import type { DownstreamName, Downstreams } from '../downstream.client';
 import type { CallContext, HandlerTable } from '../soap/soap.handler';
 import { boundedText, PARAM_LIMITS } from './param.limits';
 
 const isElement = (v: unknown): v is XmlElement => typeof v === 'object' && v !== null && 'local' in v;
+
+export interface QuarantineCount {
+  database: 'local' | 'cloud';
+  consumer: string;
+  state: string;
+  count: number;
+}
+
+/** The quarantine counts of both databases (a service that does not answer contributes none). */
+export async function readQuarantineCounts(downstreams: Downstreams): Promise<QuarantineCount[]> {
+  const read = async (database: 'local' | 'cloud', service: DownstreamName) => {
+    const { counts } = await downstreams.call<{ counts: { consumer: string; state: string; count: number }[] }>(service, 'quarantine.counts', {});
+    return counts.map((c) => ({ database, ...c }));
+  };
+  const results = await Promise.allSettled([read('local', SERVICES.localStore), read('cloud', SERVICES.cloudExecutor)]);
+  return results.flatMap((r) => (r.status === 'fulfilled' ? r.value : []));
+}
 
 /**
  * The staged business APIs: nms:subscription#Subscribe / Unsubscribe (stored by local-store, applied in the
@@ -48,7 +65,9 @@ export function createStagingHandlers(deps: { downstreams: Downstreams }): Handl
           typeof schema === 'string' && schema.trim() ? { schema: boundedText(ctx, 'schema', schema.trim(), PARAM_LIMITS.schemaNameChars) } : {},
         );
         const attrs = (s: Record<string, string | number | null>) => Object.fromEntries(Object.entries(s).filter(([, v]) => v !== null).map(([k, v]) => [k, String(v)]));
-        return [element('stagingStatus', {}, sources.map((s) => element('source', attrs(s))))];
+        // What the consumers set aside, in both databases: one <quarantine database consumer state count/> each.
+        const quarantine = await readQuarantineCounts(deps.downstreams);
+        return [element('stagingStatus', {}, [...sources.map((s) => element('source', attrs(s))), ...quarantine.map((q) => element('quarantine', attrs({ ...q })))])];
       },
     },
   };

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import { jwtVerify, type JWTVerifyOptions, type KeyLike } from 'jose';
 import type { SoapCall } from '@cap/campaign-soap';
+import { isAppError } from '@cap/platform-errors';
 import { CAMPAIGN_FAULTS } from '../soap/campaign.faults';
 import type { AuthThrottle } from './auth.throttle';
 import type { OperatorDirectory } from './operator.directory';
@@ -84,7 +85,11 @@ export function createAuthenticator(options: AuthenticatorOptions) {
       await options.throttle.failed(undefined, origin.ip, 'bearer');
       throw CAMPAIGN_FAULTS.sessionExpired();
     }
-    return options.operators.get(login);
+    // A valid token for a login that does not exist (or is disabled) is a bad bearer token, as any other.
+    return options.operators.get(login).catch((err: unknown) => {
+      if (isAppError(err) && err.code === 'XSV-350001') throw CAMPAIGN_FAULTS.sessionExpired();
+      throw err;
+    });
   }
 
   async function fromLoginToken(token: string, origin: RequestOrigin): Promise<Operator> {

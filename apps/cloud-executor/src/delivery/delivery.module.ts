@@ -14,6 +14,7 @@ import { createSubmitHandler } from './delivery.submit';
 
 export interface DeliveryModuleConfig extends ChannelConfig {
   MESSAGE_DEFAULT_SENDER: string;
+  QUARANTINE_RETRY_BUDGET_MS: number;
   DELIVERY_BATCH_SIZE: number;
   DELIVERY_TICK_MS: number;
   DELIVERY_PROGRESS_MS: number;
@@ -65,7 +66,7 @@ export function createDeliveryModule(config: DeliveryModuleConfig, schemas: Read
         [REPORTING_SUMMARY_METHOD]: createReportingSummaryHandler({ pool }),
       };
     },
-    async startWorkers({ pool, base }: DataServiceContext): Promise<DataServiceWorker[]> {
+    async startWorkers({ pool, base, quarantine }: DataServiceContext): Promise<DataServiceWorker[]> {
       const { channels, publisher } = get();
       runner = startDeliveryRunner({
         pool,
@@ -86,7 +87,10 @@ export function createDeliveryModule(config: DeliveryModuleConfig, schemas: Read
       });
       const processEvents = createEventProcessor({ pool, channels, defaultSender: config.MESSAGE_DEFAULT_SENDER, maxAttempts: config.MC_MAX_ATTEMPTS });
       const metrics = createMessageCenterMetrics(base.registry);
-      const consumer = await startEventConsumer({ pool, messaging: base.messaging, logger: base.logger, registry: base.registry, processEvents, maxBatchSize: config.MC_BATCH_SIZE, retryDelay }, metrics);
+      const consumer = await startEventConsumer(
+        { pool, messaging: base.messaging, logger: base.logger, registry: base.registry, processEvents, maxBatchSize: config.MC_BATCH_SIZE, retryDelay, quarantine: { store: quarantine, retryBudgetMs: config.QUARANTINE_RETRY_BUDGET_MS } },
+        metrics,
+      );
       const retry = startEventRetryWorker({ pool, messaging: base.messaging, logger: base.logger, processEvents, intervalMs: config.MC_RETRY_TICK_MS, batchSize: config.MC_BATCH_SIZE, retryDelay }, metrics);
       const started = runner;
       return [

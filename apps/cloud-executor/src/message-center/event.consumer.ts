@@ -1,6 +1,6 @@
 import { Counter, type Registry } from 'prom-client';
 import { TOPICS, type MessageCenterEvent, type MessageCenterStatus } from '@cap/contracts';
-import { runBatchConsumer, type ConsumerRunner, type IncomingMessage, type Messaging } from '@cap/platform-kafka';
+import { runBatchConsumer, type ConsumerRunner, type IncomingMessage, type Messaging, type QuarantineOptions } from '@cap/platform-kafka';
 import type { Logger } from '@cap/platform-logger';
 import { withTransaction, type Pool } from '@cap/platform-postgres';
 import { scheduleRetries, writeEventLogs } from './event-log.store';
@@ -17,7 +17,12 @@ export interface EventConsumerOptions {
   maxBatchSize: number;
   /** When a temporarily failed event is tried again: retryDelayMs × 2^(attempts−1), at most maxRetryDelayMs. */
   retryDelay(attempts: number): number;
+  /** Where an event that cannot be processed is set aside (`npm run quarantine`). */
+  quarantine?: QuarantineOptions;
 }
+
+/** The message center's consumer group, and its name in the quarantine. */
+export const MESSAGE_CENTER_CONSUMER = 'cloud-executor-message-center';
 
 /** Counters shared by the consumer and the retry loop. */
 export function createMessageCenterMetrics(registry: Registry) {
@@ -35,7 +40,8 @@ export async function startEventConsumer(options: EventConsumerOptions, metrics:
   const { pool, messaging } = options;
   const log = options.logger.child({ module: 'message-center' });
   return runBatchConsumer(messaging, {
-    groupId: 'cloud-executor-message-center',
+    groupId: MESSAGE_CENTER_CONSUMER,
+    ...(options.quarantine ? { quarantine: options.quarantine } : {}),
     topics: [TOPICS.messageCenterEvents],
     maxBatchSize: options.maxBatchSize,
     maxWaitMs: 50,

@@ -1,6 +1,6 @@
 import { TOPICS } from '@cap/contracts';
 import { errors } from '@cap/platform-errors';
-import { runConsumer, type ConsumerRunner, type Messaging } from '@cap/platform-kafka';
+import { runConsumer, type ConsumerRunner, type Messaging, type QuarantineOptions } from '@cap/platform-kafka';
 import type { Logger } from '@cap/platform-logger';
 import type { Pool } from '@cap/platform-postgres';
 
@@ -15,6 +15,9 @@ const UPSERT = `INSERT INTO nms_delivery (${COLUMNS.join(', ')})
   ON CONFLICT (id) DO UPDATE SET ${COLUMNS.filter((c) => c !== 'id' && c !== 'internal_name' && c !== 'created').map((c) => `${c} = EXCLUDED.${c}`).join(', ')}
   WHERE nms_delivery.is_model IS NOT TRUE`;
 
+/** Its consumer group, and its name in the quarantine. */
+export const DELIVERY_STATE_CONSUMER = 'local-store-delivery-state';
+
 /**
  * Records the delivery actions SubmitDelivery creates (cloud-executor → delivery.state.changed.v1) in the
  * local nms:delivery, master of the replicated schema: the definition the action was created with, @state and
@@ -22,10 +25,11 @@ const UPSERT = `INSERT INTO nms_delivery (${COLUMNS.join(', ')})
  * DB like any other write. Messages of one delivery arrive in order (key = delivery id) and carry the whole
  * current state, so applying one again is harmless. A template is never overwritten.
  */
-export async function startDeliveryStateConsumer(deps: { pool: Pool; messaging: Messaging; logger: Logger }): Promise<ConsumerRunner> {
+export async function startDeliveryStateConsumer(deps: { pool: Pool; messaging: Messaging; logger: Logger; quarantine?: QuarantineOptions }): Promise<ConsumerRunner> {
   const logger = deps.logger.child({ module: 'delivery-state' });
   return runConsumer(deps.messaging, {
-    groupId: 'local-store-delivery-state',
+    groupId: DELIVERY_STATE_CONSUMER,
+    ...(deps.quarantine ? { quarantine: deps.quarantine } : {}),
     topic: TOPICS.deliveryStateChanged,
     concurrency: TOPICS.deliveryStateChanged.partitions,
     fromBeginning: true,

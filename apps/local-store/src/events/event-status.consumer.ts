@@ -1,6 +1,6 @@
 import { TOPICS, type MessageCenterStatus } from '@cap/contracts';
 import { errors } from '@cap/platform-errors';
-import { runBatchConsumer, type ConsumerRunner, type IncomingMessage, type Messaging } from '@cap/platform-kafka';
+import { runBatchConsumer, type ConsumerRunner, type IncomingMessage, type Messaging, type QuarantineOptions } from '@cap/platform-kafka';
 import type { Logger } from '@cap/platform-logger';
 import type { Pool } from '@cap/platform-postgres';
 
@@ -8,16 +8,20 @@ import type { Pool } from '@cap/platform-postgres';
 const STATUS_VALUE: Record<MessageCenterStatus['status'], number> = { sent: 2, failed: 3, ignored: 4, expired: 5 };
 const TABLE: Record<MessageCenterStatus['queue'], string> = { rtEvent: 'nms_rt_event', batchEvent: 'nms_batch_event' };
 
+/** Its consumer group, and its name in the quarantine. */
+export const EVENT_STATUS_CONSUMER = 'local-store-message-center-status';
+
 /**
  * Applies the message center's verdicts (cloud-executor → messagecenter.event.status.v1) to the stored events:
  * @status, @failureReason, @processing, @processed. One UPDATE per queue per batch; only a pending (or
  * processing) event changes, so a redelivered verdict is harmless and a final status is never overwritten.
  * The pending queue depth that mcPing.jsp reports falls as verdicts arrive.
  */
-export async function startEventStatusConsumer(deps: { pool: Pool; messaging: Messaging; logger: Logger }): Promise<ConsumerRunner> {
+export async function startEventStatusConsumer(deps: { pool: Pool; messaging: Messaging; logger: Logger; quarantine?: QuarantineOptions }): Promise<ConsumerRunner> {
   const logger = deps.logger.child({ module: 'event-status' });
   return runBatchConsumer(deps.messaging, {
-    groupId: 'local-store-message-center-status',
+    groupId: EVENT_STATUS_CONSUMER,
+    ...(deps.quarantine ? { quarantine: deps.quarantine } : {}),
     topics: [TOPICS.messageCenterStatus],
     maxBatchSize: 2_000,
     concurrency: TOPICS.messageCenterStatus.partitions,

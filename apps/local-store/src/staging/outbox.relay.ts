@@ -3,7 +3,7 @@ import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { TOPICS, type StagedChange } from '@cap/contracts';
 import type { Messaging, TopicDefinition } from '@cap/platform-kafka';
 import type { Logger } from '@cap/platform-logger';
-import type { Pool, PoolClient } from '@cap/platform-postgres';
+import type { PgQuarantine, Pool, PoolClient } from '@cap/platform-postgres';
 import type { OutboxRow, StagingRouting } from './staging.routing';
 
 export interface OutboxRelayOptions {
@@ -23,6 +23,21 @@ export interface OutboxRelayOptions {
   lingerMs?: number;
   /** Keeps the changes of one record, named by different keys, on one partition (staging.router.ts). */
   routing?: StagingRouting;
+  /**
+   * Where a row that cannot be published is set aside (with the rows of its key behind it) instead of holding
+   * every row behind it. Without one, such a row stops the relay (it is retried every round).
+   */
+  quarantine?: PgQuarantine;
+}
+
+/** The relay's name in the quarantine. */
+export const RELAY_CONSUMER = 'outbox-relay';
+
+interface SetAside {
+  row: OutboxRow;
+  state: 'quarantined' | 'held';
+  reasonCode: string;
+  reason: string;
 }
 
 export interface OutboxRelay {
@@ -57,6 +72,7 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
   const metrics = {
     published: new Counter({ name: 'cap_outbox_published_total', help: 'Outbox rows published to Kafka', labelNames: ['topic'], registers: [options.registry] }),
     failures: new Counter({ name: 'cap_outbox_relay_failures_total', help: 'Relay rounds that failed (retried)', registers: [options.registry] }),
+    setAside: new Counter({ name: 'cap_outbox_quarantined_total', help: 'Outbox rows set aside in the quarantine (quarantined: cannot be published; held: behind one of their key)', labelNames: ['topic', 'state'], registers: [options.registry] }),
     round: new Histogram({ name: 'cap_outbox_relay_round_seconds', help: 'Duration of a relay round that published rows', buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5], registers: [options.registry] }),
     lastSuccess: new Gauge({ name: 'cap_outbox_relay_last_success_seconds', help: 'Unix time of the last successful relay round', registers: [options.registry] }),
   };
@@ -146,6 +162,37 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
     return true;
   };
 
+  /**
+   * Splits a round's rows into those that can be published (each checked once against its topic's schema) and
+   * those set aside: a row whose topic is unknown or whose change its topic refuses is quarantined, and the later
+   * rows of its message key — and of any key already quarantined — are held behind it, so that one key keeps its
+   * order and no other key waits.
+   */
+  const screen = async (rows: OutboxRow[]): Promise<{ clean: OutboxRow[]; setAside: SetAside[] }> => {
+    const quarantine = options.quarantine;
+    if (!quarantine) return { clean: rows, setAside: [] };
+    const waiting = (await quarantine.hasQuarantined(RELAY_CONSUMER)) ? await quarantine.heldKeys(RELAY_CONSUMER, [...new Set(rows.map((r) => r.message_key))]) : new Set<string>();
+    const clean: OutboxRow[] = [];
+    const setAside: SetAside[] = [];
+    for (const row of rows) {
+      if (waiting.has(row.message_key)) {
+        setAside.push({ row, state: 'held', reasonCode: 'HELD', reason: 'a change of this key is quarantined' });
+        continue;
+      }
+      const topic = TOPIC_BY_NAME.get(row.topic);
+      const checked = topic?.payload.safeParse({ ...row.payload, seq: row.payload.seq ?? row.id });
+      if (!topic || !checked?.success) {
+        const issue = checked && !checked.success ? checked.error.issues[0] : undefined;
+        const reason = topic ? `the change does not fit ${row.topic}: ${issue?.path.join('.') || 'payload'}: ${issue?.message ?? 'invalid'}` : `unknown topic ${row.topic}`;
+        setAside.push({ row, state: 'quarantined', reasonCode: topic ? 'INVALID_CHANGE' : 'UNKNOWN_TOPIC', reason });
+        waiting.add(row.message_key);
+        continue;
+      }
+      clean.push({ ...row, payload: checked.data as OutboxRow['payload'] });
+    }
+    return { clean, setAside };
+  };
+
   /** One round: returns how many rows were published, or -1 when another replica holds the relay. */
   const round = async (): Promise<number> => {
     if (!(await lead())) return -1;
@@ -158,14 +205,38 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
         await client.query('ROLLBACK');
         return -1;
       }
-      const { rows: read } = await client.query<OutboxRow>('SELECT id, topic, message_key, payload FROM cap_outbox ORDER BY id LIMIT $1', [options.batchSize]);
+      const { rows: fetched } = await client.query<OutboxRow>('SELECT id, topic, message_key, payload FROM cap_outbox ORDER BY id LIMIT $1', [options.batchSize]);
+      const { clean: read, setAside } = await screen(fetched);
+      if (setAside.length > 0) {
+        // Moved in this round's transaction: out of the outbox, into the quarantine.
+        await options.quarantine!.put(
+          setAside.map((a) => ({
+            consumer: RELAY_CONSUMER,
+            topic: a.row.topic,
+            partition: -1,
+            offset: a.row.id,
+            key: a.row.message_key,
+            value: Buffer.from(JSON.stringify(a.row.payload)),
+            headers: {},
+            reasonCode: a.reasonCode,
+            reason: a.reason,
+            state: a.state,
+          })),
+          client,
+        );
+        await client.query('DELETE FROM cap_outbox WHERE id = ANY($1::bigint[])', [setAside.map((a) => a.row.id)]);
+        for (const a of setAside) {
+          metrics.setAside.inc({ topic: a.row.topic, state: a.state });
+          logger.warn({ event: a.state === 'held' ? 'outbox.change_held' : 'outbox.change_quarantined', id: a.row.id, topic: a.row.topic, key: a.row.message_key, reason: a.reason }, a.state === 'held' ? 'outbox change held behind a quarantined one' : 'outbox change quarantined');
+        }
+      }
       if (routing) await routing.refresh(client, held !== undefined);
       const routed = routing?.route(read);
       held = routed?.held;
       const rows = routed ? read.slice(0, routed.count) : read;
       if (rows.length === 0) {
         await client.query('COMMIT');
-        return 0;
+        return setAside.length;
       }
       const byTopic = new Map<string, { key: string; payload: StagedChange }[]>();
       for (let i = 0; i < rows.length; i++) {
@@ -177,14 +248,14 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
       for (const [name, messages] of byTopic) {
         const topic = TOPIC_BY_NAME.get(name);
         if (!topic) throw new Error(`outbox row for unknown topic ${name}`);
-        await messaging.publish(topic, messages);
+        await messaging.publish(topic, messages, { validated: options.quarantine !== undefined });
         metrics.published.inc({ topic: name }, messages.length);
       }
       if (routed) await routing!.persist(client, routed.sticky);
       await client.query('DELETE FROM cap_outbox WHERE id = ANY($1::bigint[])', [rows.map((r) => r.id)]);
       await client.query('COMMIT');
       metrics.round.observe(Number(process.hrtime.bigint() - started) / 1e9);
-      return rows.length;
+      return rows.length + setAside.length;
     } catch (err) {
       await client.query('ROLLBACK').catch(() => undefined);
       throw err;

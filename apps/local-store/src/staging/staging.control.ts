@@ -50,6 +50,9 @@ export async function readStagingStatus(pool: Pool, sources: StagingSource[]): P
   });
 }
 
+/** How long before its caller's deadline a flush stops waiting and answers. */
+const FLUSH_REPLY_MARGIN_MS = 500;
+
 const flushParams = z.object({ schema: z.string().min(1).max(128), waitMs: z.number().int().min(0).max(30_000).optional() });
 const statusParams = z.object({ schema: z.string().min(1).max(128).optional() }).nullable().optional();
 
@@ -60,7 +63,7 @@ const statusParams = z.object({ schema: z.string().min(1).max(128).optional() })
  */
 export function createStagingHandlers(deps: { pool: Pool; sources: StagingSource[]; wakeRelay: () => void; flushWaitMs: number }): Record<string, RpcHandler> {
   return {
-    'staging.flush': async (params) => {
+    'staging.flush': async (params, ctx) => {
       const p = flushParams.safeParse(params);
       if (!p.success) throw errors.invalidRequest('staging.flush parameters', p.error.issues[0]?.message ?? 'rejected');
       const sources = sourcesFor(p.data.schema, deps.sources);
@@ -72,7 +75,9 @@ export function createStagingHandlers(deps: { pool: Pool; sources: StagingSource
         sources.map(async (s) => ({ s, max: (await deps.pool.query<{ max: string | null }>(`SELECT max("${s.seq}")::text AS max FROM "${s.table}"`)).rows[0]!.max })),
       );
       deps.wakeRelay();
-      const deadline = Date.now() + (p.data.waitMs ?? deps.flushWaitMs);
+      // It answers before its caller stops waiting (with `flushed: false` if rows are still pending): a reply that
+      // comes too late is a timeout for the caller, counted against local-store by its circuit breaker.
+      const deadline = Math.min(Date.now() + (p.data.waitMs ?? deps.flushWaitMs), (ctx?.deadline ?? Infinity) - FLUSH_REPLY_MARGIN_MS);
       let pending = 0;
       for (;;) {
         pending = 0;

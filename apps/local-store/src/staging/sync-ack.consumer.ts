@@ -1,17 +1,21 @@
 import { TOPICS } from '@cap/contracts';
-import { runConsumer, type ConsumerRunner, type Messaging } from '@cap/platform-kafka';
+import { runConsumer, type ConsumerRunner, type Messaging, type QuarantineOptions } from '@cap/platform-kafka';
 import { withTransaction, type Pool } from '@cap/platform-postgres';
 import type { StagingSource } from './staging.sources';
+
+/** Its consumer group, and its name in the quarantine. */
+export const SYNC_ACK_CONSUMER = 'local-store-staging-acks';
 
 /**
  * Applies staging-sync's acknowledgements: the staged rows it applied to the cloud DB (or dead-lettered)
  * are marked synced, and the per-source status (last sequence, totals, dead letters) is updated. Replays
  * are harmless: rows already marked keep their first time, and totals count rows newly marked only.
  */
-export async function startSyncAckConsumer(deps: { pool: Pool; messaging: Messaging; sources: StagingSource[] }): Promise<ConsumerRunner> {
+export async function startSyncAckConsumer(deps: { pool: Pool; messaging: Messaging; sources: StagingSource[]; quarantine?: QuarantineOptions }): Promise<ConsumerRunner> {
   const bySource = new Map(deps.sources.map((s) => [s.source, s]));
   return runConsumer(deps.messaging, {
-    groupId: 'local-store-staging-acks',
+    groupId: SYNC_ACK_CONSUMER,
+    ...(deps.quarantine ? { quarantine: deps.quarantine } : {}),
     topic: TOPICS.stagingSynced,
     fromBeginning: true,
     async handle(message) {

@@ -1,8 +1,11 @@
 import { TOPICS } from '@cap/contracts';
 import { errors } from '@cap/platform-errors';
-import { runConsumer, type ConsumerRunner, type Messaging } from '@cap/platform-kafka';
+import { runConsumer, type ConsumerRunner, type Messaging, type QuarantineOptions } from '@cap/platform-kafka';
 import type { Logger } from '@cap/platform-logger';
 import type { Pool } from '@cap/platform-postgres';
+
+/** Its consumer group, and its name in the quarantine. */
+export const WORKFLOW_STATE_CONSUMER = 'local-store-workflow-state';
 
 /**
  * Applies the workflow engine's state changes (cloud-executor → workflow.state.changed.v1) to xtk:workflow,
@@ -10,10 +13,11 @@ import type { Pool } from '@cap/platform-postgres';
  * and arrive in order; applying one twice sets the same values again (idempotent). A workflow deleted in the
  * meantime is skipped. Database outages are retried (the offset is not committed before the update).
  */
-export async function startWorkflowStateConsumer(deps: { pool: Pool; messaging: Messaging; logger: Logger }): Promise<ConsumerRunner> {
+export async function startWorkflowStateConsumer(deps: { pool: Pool; messaging: Messaging; logger: Logger; quarantine?: QuarantineOptions }): Promise<ConsumerRunner> {
   const logger = deps.logger.child({ module: 'workflow-state' });
   return runConsumer(deps.messaging, {
-    groupId: 'local-store-workflow-state',
+    groupId: WORKFLOW_STATE_CONSUMER,
+    ...(deps.quarantine ? { quarantine: deps.quarantine } : {}),
     topic: TOPICS.workflowStateChanged,
     concurrency: TOPICS.workflowStateChanged.partitions,
     // A new group reads what was published before it joined (last state wins: replays are harmless).

@@ -1,6 +1,6 @@
 import { Counter, Histogram, type Registry } from 'prom-client';
 import { TOPICS, type StagedChange } from '@cap/contracts';
-import { runBatchConsumer, type ConsumerRunner, type IncomingMessage, type Messaging } from '@cap/platform-kafka';
+import { runBatchConsumer, type ConsumerRunner, type IncomingMessage, type Messaging, type MessageQuarantine } from '@cap/platform-kafka';
 import type { Logger } from '@cap/platform-logger';
 import { withTransaction, type Pool } from '@cap/platform-postgres';
 import { createBreaker } from '@cap/platform-resilience';
@@ -20,7 +20,12 @@ export interface SyncWorkerOptions {
   minBytes?: number;
   concurrency: number;
   breaker: { timeoutMs: number; resetTimeoutMs: number };
+  /** Where changes that cannot be applied are set aside (their key's later changes wait behind them). */
+  quarantine?: { store: MessageQuarantine; retryBudgetMs: number };
 }
+
+/** The workers' consumer group, and their name in the quarantine. */
+export const SYNC_CONSUMER = 'staging-sync';
 
 /**
  * A staging-sync worker: one member of the consumer group over the staging and replication topics. Each
@@ -53,13 +58,14 @@ export async function startSyncWorker(options: SyncWorkerOptions): Promise<Consu
   };
 
   return runBatchConsumer(options.messaging, {
-    groupId: 'staging-sync',
+    groupId: SYNC_CONSUMER,
     topics: [TOPICS.stagingChanges, TOPICS.replicationChanges],
     maxBatchSize: options.maxBatchSize,
     maxWaitMs: options.maxWaitMs,
     ...(options.minBytes ? { minBytes: options.minBytes } : {}),
     concurrency: options.concurrency,
     fromBeginning: true,
+    ...(options.quarantine ? { quarantine: { store: options.quarantine.store, retryBudgetMs: options.quarantine.retryBudgetMs } } : {}),
     async handleBatch(messages: IncomingMessage<StagedChange>[]) {
       const changes = messages.map((m) => m.envelope.payload);
       const end = metrics.batchSeconds.startTimer();
@@ -83,7 +89,7 @@ export async function startSyncWorker(options: SyncWorkerOptions): Promise<Consu
     async onDeadLetter(message, reason) {
       const change = message?.envelope.payload;
       metrics.deadLettered.inc({ source: change?.source ?? 'unreadable' });
-      logger.warn({ event: 'sync.dead_lettered', source: change?.source, seq: change?.seq, reason }, 'change dead-lettered');
+      logger.warn({ event: 'sync.dead_lettered', source: change?.source, seq: change?.seq, reason }, options.quarantine ? 'change quarantined' : 'change dead-lettered');
       if (change) await acknowledge(new Map(), new Map([[change.source, [change.seq]]]));
     },
   });

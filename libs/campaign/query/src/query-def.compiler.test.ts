@@ -103,6 +103,13 @@ describe('compileQueryDef: pinned SQL on the built-in schemas', () => {
     expect(params).toEqual(['newsletter', '2024-01-01', 200]);
   });
 
+  it('when an EXISTS subQuery selects a value, then every bound parameter is referenced by the statement', () => {
+    const { sql, params } = compile(`<queryDef schema="nms:recipient" operation="count"><where><condition setOperator="EXISTS"><subQuery schema="nms:recipient"><select><node expr="Lower('x')"/></select></subQuery></condition></where></queryDef>`);
+    // PostgreSQL refuses a statement given a parameter it does not use ("bind message supplies 1 parameters").
+    for (let i = 1; i <= params.length; i++) expect(sql).toContain(`$${i}`);
+    expect(params).toContain('x');
+  });
+
   it('when a collection link alone is EXISTS, setOperator NOT EXISTS filters its rows, Count over it is a correlated count, then the SQL and parameters are as pinned', () => {
     const { sql, params } = compile(`<queryDef schema="nms:recipient">
   <select><node expr="@email"/></select>

@@ -163,7 +163,10 @@ class QueryDefCompiler {
     const where = this.conditions(sub.where, scope, 'where', false);
     const groupBy = this.groupBy(sub.groupBy, sub.select, selected, scope);
     const having = this.conditions(sub.having, scope, 'having', true);
-    return `SELECT ${exists ? '1' : selected[0]!.sql} FROM ${scope.from()}${where ? ` WHERE ${where.sql}` : ''}${groupBy.length ? ` GROUP BY ${groupBy.join(', ')}` : ''}${having ? ` HAVING ${having.sql}` : ''}`;
+    // EXISTS ignores what is selected, but the select's values are bound parameters of the statement: they stay in
+    // it (a `SELECT 1` would leave them unreferenced, and PostgreSQL refuses the statement).
+    const list = exists ? (selected.length > 0 ? selected.map((f) => f.sql).join(', ') : '1') : selected[0]!.sql;
+    return `SELECT ${list} FROM ${scope.from()}${where ? ` WHERE ${where.sql}` : ''}${groupBy.length ? ` GROUP BY ${groupBy.join(', ')}` : ''}${having ? ` HAVING ${having.sql}` : ''}`;
   }
 
   private shapeColumn(node: SelectNode, i: number, f: SqlFragment): ShapeColumn {

@@ -24,6 +24,12 @@ describe('parseXml', () => {
     expect(() => parseXml(xml)).toThrow(XmlParseError);
   });
 
+  it('when a DOCTYPE opens the document, then it is refused before its internal subset is read, however long', () => {
+    // An internal subset that never ends: read through, it would be refused for its end, not for being a DOCTYPE.
+    const xml = `<?xml version="1.0"?>\n<!-- a comment -->\n<!DOCTYPE a [${'<!ENTITY e "x">'.repeat(200_000)}`;
+    expect(() => parseXml(xml)).toThrow(/^3:1: DOCTYPE declarations are not allowed$/);
+  });
+
   it('when a file is named, then errors name it with line and column', () => {
     expect(() => parseXml('<a>\n<b>\n</a>', { source: 'nms-recipient.xml' })).toThrow(/^nms-recipient\.xml:3:\d+: /);
   });

@@ -105,6 +105,33 @@ export interface ParseXmlAsyncOptions extends ParseXmlOptions {
 const MAX_QUOTED = 120;
 const quote = (text: string) => (text.length > MAX_QUOTED ? `${text.slice(0, MAX_QUOTED)}…` : text);
 
+/**
+ * A DOCTYPE can only stand in the prolog, before the root element: refused there at once, before the parser reads
+ * it (saxes reports a DOCTYPE only once it has read it whole, which for a large internal subset costs a long parse).
+ * Only the XML declaration, processing instructions, comments and blanks are skipped to find it.
+ */
+function refuseDoctypeInProlog(text: string, source: string | undefined): void {
+  let i = 0;
+  for (;;) {
+    while (i < text.length && (text[i] === ' ' || text[i] === '\t' || text[i] === '\n' || text[i] === '\r' || text[i] === '\ufeff')) i++;
+    if (text.startsWith('<?', i)) {
+      const end = text.indexOf('?>', i + 2);
+      if (end < 0) return; // malformed: the parser says so
+      i = end + 2;
+    } else if (text.startsWith('<!--', i)) {
+      const end = text.indexOf('-->', i + 4);
+      if (end < 0) return;
+      i = end + 3;
+    } else {
+      if (text.startsWith('<!DOCTYPE', i)) {
+        const line = text.slice(0, i).split('\n').length;
+        throw new XmlParseError('DOCTYPE declarations are not allowed', line, 1, source);
+      }
+      return;
+    }
+  }
+}
+
 interface TreeBuilder {
   write(chunk: string): void;
   end(): XmlElement;
@@ -115,6 +142,7 @@ function createTreeBuilder(text: string, options: ParseXmlOptions): TreeBuilder 
   const limits: XmlLimits = { ...DEFAULT_XML_LIMITS, ...options.limits };
   const source = options.source;
   if (text.length > limits.maxLength) throw new XmlParseError(`document is larger than ${limits.maxLength} characters (limit maxLength)`, 1, 1, source, 'maxLength');
+  refuseDoctypeInProlog(text, source);
   const parser = new SaxesParser({ xmlns: true, position: true });
   const stack: XmlElement[] = [];
   let root: XmlElement | undefined;

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { errors } from '@cap/platform-errors';
-import { startRpcServer, type RpcHandler, type RpcRequest, type TopicDefinition } from '@cap/platform-kafka';
-import { checkPool, openDatabase, pingDatabase, type Pool } from '@cap/platform-postgres';
+import { startQuarantineReplayer, startRpcServer, type RpcHandler, type RpcRequest, type TopicDefinition } from '@cap/platform-kafka';
+import { checkPool, createPgQuarantine, ensureQuarantineTable, openDatabase, pingDatabase, registerQuarantineGauge, type PgQuarantine, type Pool } from '@cap/platform-postgres';
 import { createServiceBase, runService, startServiceHttp, type BaseServiceConfig, type ServiceBase } from '@cap/platform-runtime';
 
 export interface DataServiceConfig extends BaseServiceConfig {
@@ -15,6 +15,8 @@ export interface DataServiceConfig extends BaseServiceConfig {
 export interface DataServiceContext {
   base: ServiceBase;
   pool: Pool;
+  /** Where this service's consumers set aside what they cannot process (its database's cap_quarantine). */
+  quarantine: PgQuarantine;
 }
 
 /** Background work beside the RPC server: consumers, relays, timers. */
@@ -39,6 +41,8 @@ export interface DataServiceOptions {
   createHandlers(ctx: DataServiceContext): Record<string, RpcHandler>;
   /** Starts background workers once RPC is served; they are stopped (in reverse order) before RPC on shutdown. */
   startWorkers?(ctx: DataServiceContext): Promise<DataServiceWorker[]>;
+  /** The consumers whose quarantined messages this service sends back to their topic when an administrator releases them. */
+  quarantineConsumers?: string[];
 }
 
 const pingParams = z.object({ dbSleepMs: z.number().int().min(0).max(2_000).optional() }).nullable();
@@ -66,12 +70,15 @@ export function runDataService(options: DataServiceOptions): void {
         logger,
         ...(config.MIGRATE_ON_START ? { migrationsDir: options.database.migrationsDir } : {}),
       });
+      const quarantine = createPgQuarantine(pool);
       try {
-        await options.prepare?.({ base, pool });
+        await ensureQuarantineTable(pool);
+        await options.prepare?.({ base, pool, quarantine });
       } catch (err) {
         await pool.end();
         throw err;
       }
+      registerQuarantineGauge(base.registry, quarantine);
       if (config.KAFKA_ENSURE_TOPICS) await messaging.ensureTopics(options.topics);
       const rpc = await startRpcServer(messaging, {
         service: options.service,
@@ -81,7 +88,9 @@ export function runDataService(options: DataServiceOptions): void {
         maxInFlightBytes: config.RPC_MAX_IN_FLIGHT_BYTES,
         registry: base.registry,
         handlers: {
-          ...options.createHandlers({ base, pool }),
+          ...options.createHandlers({ base, pool, quarantine }),
+          // What this database's consumers have set aside (GetStagingStatus, mcPing.jsp).
+          'quarantine.counts': async () => ({ counts: await quarantine.counts() }),
           // Proves a request reached this service and that its database answers (dbSleepMs: diagnostics).
           'system.ping': async (params) => {
             const parsed = pingParams.safeParse(params);
@@ -93,7 +102,11 @@ export function runDataService(options: DataServiceOptions): void {
       });
       let workers: DataServiceWorker[] = [];
       try {
-        workers = (await options.startWorkers?.({ base, pool })) ?? [];
+        workers = (await options.startWorkers?.({ base, pool, quarantine })) ?? [];
+        if (options.quarantineConsumers?.length) {
+          const replayer = startQuarantineReplayer({ messaging, store: quarantine, consumers: options.quarantineConsumers, logger });
+          workers.push({ name: 'quarantine-replayer', stop: () => replayer.stop() });
+        }
       } catch (err) {
         await rpc.stop();
         await messaging.close();

@@ -3,6 +3,7 @@ import type { Consumer, EachBatchHandler, EachMessageHandler, IHeaders } from 'k
 import { isAppError } from '@cap/platform-errors';
 import { newCorrelationId, withCorrelationId, type Logger } from '@cap/platform-logger';
 import { decodeEnvelope, HEADER, type Envelope } from './envelope.codec';
+import type { MessageQuarantine, QuarantineEntry } from './message.quarantine';
 import { headerValue, type Messaging } from './messaging';
 import { backoffDelay } from './retry.profile';
 import type { TopicDefinition } from './topic.definition';
@@ -45,6 +46,62 @@ export interface ConsumerRunnerOptions<T> {
   heartbeatIntervalMs?: number;
   /** How long the group waits for a member that stopped heartbeating (died) before reassigning its partitions (default 10 s). */
   sessionTimeoutMs?: number;
+  /** Where messages that cannot be processed go instead of the `.dlq` twin, holding their key's later messages. */
+  quarantine?: QuarantineOptions;
+}
+
+export interface QuarantineOptions {
+  store: MessageQuarantine;
+  /** The consumer's name in the quarantine (default: its group id). */
+  consumer?: string;
+  /**
+   * A message that keeps failing with a retriable error is quarantined once it has failed this long while other
+   * messages of the consumer succeeded meanwhile (so a database outage, which fails them all, quarantines nothing).
+   * Default 30 s.
+   */
+  retryBudgetMs?: number;
+}
+
+/** What the runners share about one consumer's quarantine. */
+function quarantineOf(messaging: Messaging, groupId: string, options: QuarantineOptions | undefined, logger: Logger) {
+  if (!options) return undefined;
+  const consumer = options.consumer ?? groupId;
+  const budgetMs = options.retryBudgetMs ?? 30_000;
+  let lastSuccessAt = 0;
+  const entry = (original: OriginalMessage, topic: TopicDefinition<unknown>, reason: { code: string; message: string }, state: QuarantineEntry['state']): QuarantineEntry => ({
+    consumer,
+    topic: messaging.topicName(topic),
+    partition: original.partition,
+    offset: original.offset,
+    key: original.key?.toString('utf8') ?? null,
+    value: original.value,
+    headers: Object.fromEntries(Object.entries(original.headers).flatMap(([k, v]) => (v === undefined ? [] : [[k, Array.isArray(v) ? String(v[0]) : Buffer.isBuffer(v) ? v.toString('utf8') : String(v)]]))),
+    reasonCode: reason.code,
+    reason: reason.message.slice(0, 2_000),
+    state,
+  });
+  return {
+    consumer,
+    succeeded: () => (lastSuccessAt = Date.now()),
+    /** Retriable failures past the budget while the consumer was otherwise working: a poison message. */
+    isPoison: (firstFailureAt: number) => Date.now() - firstFailureAt >= budgetMs && lastSuccessAt > firstFailureAt,
+    /** The keys of `keys` held behind a quarantined message (none looked up while the consumer has none). */
+    async held(keys: (string | undefined)[]): Promise<Set<string>> {
+      const present = [...new Set(keys.filter((k): k is string => k !== undefined))];
+      if (present.length === 0 || !(await options.store.hasQuarantined(consumer))) return new Set();
+      return options.store.heldKeys(consumer, present);
+    },
+    async put(original: OriginalMessage, topic: TopicDefinition<unknown>, reason: { code: string; message: string }, state: QuarantineEntry['state']): Promise<void> {
+      await options.store.put([entry(original, topic, reason, state)]);
+      const event = state === 'held' ? 'kafka.message.held' : 'kafka.message.quarantined';
+      logger.warn({ event, partition: original.partition, offset: original.offset, key: original.key?.toString('utf8'), reason }, state === 'held' ? 'message held behind a quarantined message of its key' : 'message quarantined');
+    },
+  };
+}
+
+/** Why a message failed, for the quarantine or the dead-letter topic. */
+function reasonOf(err: unknown): { code: string; message: string } {
+  return { code: isAppError(err) ? err.code : 'UNHANDLED', message: err instanceof Error ? err.message : String(err) };
 }
 
 export interface ConsumerRunner {
@@ -67,6 +124,9 @@ export interface ConsumerRunner {
 export async function runConsumer<T>(messaging: Messaging, options: ConsumerRunnerOptions<T>): Promise<ConsumerRunner> {
   const logger = messaging.logger.child({ consumerGroup: options.groupId, topic: options.topic.name });
   let stopping = false;
+  const quarantine = quarantineOf(messaging, options.groupId, options.quarantine, logger);
+  /** When each message now failing first failed (`partition:offset`), across its redeliveries. */
+  const firstFailure = new Map<string, number>();
   const eachMessage: EachMessageHandler = async ({ topic, partition, message }) => {
       const correlationId = headerValue(message.headers, HEADER.correlationId) ?? newCorrelationId();
       const inContext = options.correlationContext === false ? (fn: () => Promise<void>) => fn() : (fn: () => Promise<void>) => withCorrelationId(correlationId, fn);
@@ -76,7 +136,13 @@ export async function runConsumer<T>(messaging: Messaging, options: ConsumerRunn
         try {
           envelope = decodeEnvelope(options.topic, message.value);
         } catch (err) {
-          await deadLetter(messaging, options.topic, original, err, logger);
+          if (quarantine) await quarantine.put(original, options.topic, reasonOf(err), 'quarantined');
+          else await deadLetter(messaging, options.topic, original, reasonOf(err), logger);
+          return;
+        }
+        const key = message.key?.toString('utf8');
+        if (quarantine && (await quarantine.held([key])).has(key!)) {
+          await quarantine.put(original, options.topic, { code: 'HELD', message: 'a message of this key is quarantined' }, 'held');
           return;
         }
         const incoming: IncomingMessage<T> = {
@@ -89,17 +155,29 @@ export async function runConsumer<T>(messaging: Messaging, options: ConsumerRunn
           offset: message.offset,
           size: message.value?.length ?? 0,
         };
+        const id = `${partition}:${message.offset}`;
         for (let attempt = 1; ; attempt++) {
           try {
             await options.handle(incoming);
+            quarantine?.succeeded();
+            firstFailure.delete(id);
             return;
           } catch (err) {
             const retriable = isAppError(err) && err.retriable;
             if (!retriable) {
-              await deadLetter(messaging, options.topic, original, err, logger);
+              firstFailure.delete(id);
+              if (quarantine) await quarantine.put(original, options.topic, reasonOf(err), 'quarantined');
+              else await deadLetter(messaging, options.topic, original, reasonOf(err), logger);
               return;
             }
             if (attempt >= messaging.retry.handler.attempts || stopping) {
+              const first = firstFailure.get(id) ?? Date.now();
+              firstFailure.set(id, first);
+              if (quarantine && !stopping && quarantine.isPoison(first)) {
+                firstFailure.delete(id);
+                await quarantine.put(original, options.topic, { ...reasonOf(err), message: `kept failing while other messages succeeded: ${reasonOf(err).message}` }, 'quarantined');
+                return;
+              }
               logger.warn({ event: 'kafka.message.redeliver', partition, offset: message.offset, err }, 'retries exhausted; leaving uncommitted for redelivery');
               throw err;
             }
@@ -139,11 +217,7 @@ function toOriginal(message: RawMessage, partition: number): OriginalMessage {
   return { key: message.key, value: message.value, headers: message.headers ?? {}, partition, offset: message.offset };
 }
 
-async function deadLetter(messaging: Messaging, topic: TopicDefinition<unknown>, original: OriginalMessage, err: unknown, logger: Logger): Promise<void> {
-  const reason = {
-    code: isAppError(err) ? err.code : 'UNHANDLED',
-    message: err instanceof Error ? err.message : String(err),
-  };
+async function deadLetter(messaging: Messaging, topic: TopicDefinition<unknown>, original: OriginalMessage, reason: { code: string; message: string }, logger: Logger): Promise<void> {
   if (!topic.deadLetter) {
     logger.error({ event: 'kafka.message.dropped', partition: original.partition, offset: original.offset, reason }, 'message failed and topic has no dead-letter twin');
     return;
@@ -176,10 +250,12 @@ export interface BatchConsumerOptions<T> {
    * error (a database or broker outage) is retried with backoff for as long as the partition is ours.
    */
   handleBatch(messages: IncomingMessage<T>[]): Promise<void>;
-  /** Called with every dead-lettered message (after the dead-letter publish), for metrics and acks. */
+  /** Called with every dead-lettered or quarantined message (after it was stored), for metrics and acks. */
   onDeadLetter?(message: IncomingMessage<T> | undefined, reason: { code: string; message: string }): Promise<void> | void;
   /** Delay bounds between retries of a failing batch. */
   retryDelayMs?: { initial: number; max: number };
+  /** Where messages that cannot be processed go instead of the `.dlq` twins, holding their key's later messages. */
+  quarantine?: QuarantineOptions;
 }
 
 /**
@@ -191,6 +267,7 @@ export async function runBatchConsumer<T>(messaging: Messaging, options: BatchCo
   const logger = messaging.logger.child({ consumerGroup: options.groupId, topics: options.topics.map((t) => t.name) });
   let stopping = false;
   const byName = new Map(options.topics.map((t) => [messaging.topicName(t), t]));
+  const quarantine = quarantineOf(messaging, options.groupId, options.quarantine, logger);
   const retryDelay = { attempts: 0, initialDelayMs: options.retryDelayMs?.initial ?? 200, maxDelayMs: options.retryDelayMs?.max ?? 5_000 };
 
   const eachBatch: EachBatchHandler = async ({ batch, resolveOffset, heartbeat, commitOffsetsIfNecessary, isRunning, isStale }) => {
@@ -218,12 +295,20 @@ export async function runBatchConsumer<T>(messaging: Messaging, options: BatchCo
           originals.set(incoming, toOriginal(message, batch.partition));
           decoded.push(incoming);
         } catch (err) {
-          await deadLetter(messaging, topic, toOriginal(message, batch.partition), err, logger);
+          if (quarantine) await quarantine.put(toOriginal(message, batch.partition), topic, reasonOf(err), 'quarantined');
+          else await deadLetter(messaging, topic, toOriginal(message, batch.partition), reasonOf(err), logger);
           await options.onDeadLetter?.(undefined, { code: 'INVALID_ENVELOPE', message: (err as Error).message });
         }
       }
-      if (decoded.length > 0) {
-        const done = await applyWithRetry(decoded, originals, live, heartbeat);
+      // Messages of a key with a quarantined message wait behind it, in order.
+      const held = quarantine ? await quarantine.held(decoded.map((m) => m.key)) : new Set<string>();
+      const ready = held.size === 0 ? decoded : [];
+      for (const m of held.size === 0 ? [] : decoded) {
+        if (m.key !== undefined && held.has(m.key)) await quarantine!.put(originals.get(m)!, topic, { code: 'HELD', message: 'a message of this key is quarantined' }, 'held');
+        else ready.push(m);
+      }
+      if (ready.length > 0) {
+        const done = await applyWithRetry(ready, originals, live, heartbeat);
         if (!done) return; // partition lost or stopping: leave the chunk uncommitted
       }
       resolveOffset(chunk[chunk.length - 1]!.offset);
@@ -232,27 +317,62 @@ export async function runBatchConsumer<T>(messaging: Messaging, options: BatchCo
     }
   };
 
-  /** True when every message is applied or dead-lettered; false when we gave the partition up first. */
-  async function applyWithRetry(messages: IncomingMessage<T>[], originals: ReadonlyMap<IncomingMessage<T>, OriginalMessage>, live: () => boolean, heartbeat: () => Promise<void>): Promise<boolean> {
+  /** A message that cannot be processed: quarantined (or dead-lettered), then reported. */
+  async function setAside(m: IncomingMessage<T>, originals: ReadonlyMap<IncomingMessage<T>, OriginalMessage>, reason: { code: string; message: string }): Promise<void> {
+    if (quarantine) await quarantine.put(originals.get(m)!, byName.get(m.topic)!, reason, 'quarantined');
+    else await deadLetter(messaging, byName.get(m.topic)!, originals.get(m)!, reason, logger);
+    await options.onDeadLetter?.(m, reason);
+  }
+
+  /**
+   * The messages one at a time, so that only a poison one is set aside: a later message of its key is held
+   * behind it (with a quarantine). False when we gave the partition up first.
+   */
+  async function oneByOne(messages: IncomingMessage<T>[], originals: ReadonlyMap<IncomingMessage<T>, OriginalMessage>, live: () => boolean, heartbeat: () => Promise<void>): Promise<boolean> {
+    const setAsideKeys = new Set<string>();
+    for (const m of messages) {
+      if (quarantine && m.key !== undefined && setAsideKeys.has(m.key)) {
+        await quarantine.put(originals.get(m)!, byName.get(m.topic)!, { code: 'HELD', message: 'a message of this key is quarantined' }, 'held');
+        continue;
+      }
+      const outcome = await applyWithRetry([m], originals, live, heartbeat);
+      if (outcome === false) return false;
+      if (outcome === 'set-aside' && m.key !== undefined) setAsideKeys.add(m.key);
+    }
+    return true;
+  }
+
+  /**
+   * True when every message is applied, 'set-aside' when the (single) message was quarantined or dead-lettered,
+   * false when we gave the partition up first.
+   */
+  async function applyWithRetry(messages: IncomingMessage<T>[], originals: ReadonlyMap<IncomingMessage<T>, OriginalMessage>, live: () => boolean, heartbeat: () => Promise<void>): Promise<boolean | 'set-aside'> {
+    let firstFailureAt: number | undefined;
     for (let attempt = 1; ; attempt++) {
       try {
         await options.handleBatch(messages);
+        quarantine?.succeeded();
         return true;
       } catch (err) {
         if (isAppError(err) && !err.retriable) {
           if (messages.length === 1) {
-            const [m] = messages;
-            await deadLetter(messaging, byName.get(m!.topic)!, originals.get(m!)!, err, logger);
-            await options.onDeadLetter?.(m, { code: err.code, message: err.message });
-            return true;
+            await setAside(messages[0]!, originals, { code: err.code, message: err.message });
+            return 'set-aside';
           }
           // A poison message somewhere: apply one by one, so the others still land.
-          for (const m of messages) {
-            if (!(await applyWithRetry([m], originals, live, heartbeat))) return false;
-          }
-          return true;
+          return oneByOne(messages, originals, live, heartbeat);
         }
         if (!live()) return false;
+        firstFailureAt ??= Date.now();
+        if (quarantine) {
+          // A batch that keeps failing may hold one message that always fails: one at a time finds it, while a
+          // database outage fails them all and nothing is set aside.
+          if (messages.length > 1 && attempt >= 3) return oneByOne(messages, originals, live, heartbeat);
+          if (messages.length === 1 && quarantine.isPoison(firstFailureAt)) {
+            await setAside(messages[0]!, originals, { ...reasonOf(err), message: `kept failing while other messages succeeded: ${reasonOf(err).message}` });
+            return 'set-aside';
+          }
+        }
         const delay = backoffDelay(Math.min(attempt, 8), retryDelay);
         logger.warn({ event: 'kafka.batch.retry', attempt, delayMs: delay, size: messages.length, err: { message: (err as Error).message } }, 'batch failed; retrying');
         await sleep(delay);

@@ -31,18 +31,23 @@ const envelopeShape = z.object({
   payload: z.unknown(),
 });
 
-export function encodeEnvelope<T>(topic: TopicDefinition<T>, payload: T): Buffer {
-  const checked = topic.payload.safeParse(payload);
-  if (!checked.success) {
-    // A producer sending a payload its own topic rejects is a programmer error: fail loudly here.
-    throw new Error(`Refusing to publish an invalid ${topic.name} payload: ${checked.error.message}`);
+/** `validated`: the caller has checked the payload against the topic's schema already (not parsed twice). */
+export function encodeEnvelope<T>(topic: TopicDefinition<T>, payload: T, options: { validated?: boolean } = {}): Buffer {
+  let data = payload;
+  if (!options.validated) {
+    const checked = topic.payload.safeParse(payload);
+    if (!checked.success) {
+      // A producer sending a payload its own topic rejects is a programmer error: fail loudly here.
+      throw new Error(`Refusing to publish an invalid ${topic.name} payload: ${checked.error.message}`);
+    }
+    data = checked.data;
   }
   const envelope: Envelope<T> = {
     schemaVersion: topic.schemaVersion,
     id: randomUUID(),
     type: topic.name,
     occurredAt: new Date().toISOString(),
-    payload: checked.data,
+    payload: data,
   };
   return Buffer.from(JSON.stringify(envelope));
 }

@@ -121,7 +121,7 @@ export class Messaging {
    * them, still in call order): the idempotent producer allows one request in flight, so without this every
    * publish — every RPC request of a busy gateway — would wait for the previous one's acknowledgement.
    */
-  async publish<T>(topic: TopicDefinition<T>, messages: OutgoingMessage<T>[], options: { bestEffort?: boolean } = {}): Promise<void> {
+  async publish<T>(topic: TopicDefinition<T>, messages: OutgoingMessage<T>[], options: { bestEffort?: boolean; validated?: boolean } = {}): Promise<void> {
     // Best-effort sends get a lane per topic: a reply topic whose caller is gone must not hold up the others.
     const laneKey = options.bestEffort ? `best-effort:${this.topicName(topic)}` : 'reliable';
     let lane = this.lanes.get(laneKey);
@@ -132,7 +132,7 @@ export class Messaging {
     const target = lane;
     const encoded: Message[] = messages.map((m) => ({
       key: m.key ?? null,
-      value: encodeEnvelope(topic, m.payload),
+      value: encodeEnvelope(topic, m.payload, { validated: options.validated === true }),
       headers: this.headersFor(topic, m),
       ...(m.partition === undefined ? {} : { partition: m.partition }),
     }));
@@ -219,6 +219,13 @@ export class Messaging {
     this.logger.warn({ event: 'kafka.producer.replaced' }, 'a send met a deleted topic: the reply producer is replaced');
   }
 
+  /** Publishes messages as they were received (a quarantined message replayed) to a physical topic. */
+  async publishRaw(physicalTopic: string, messages: { key: string | null; value: Buffer | null; headers: Record<string, string> }[]): Promise<void> {
+    if (messages.length === 0) return;
+    const producer = await this.getProducer();
+    await producer.send({ topic: physicalTopic, acks: -1, messages: messages.map((m) => ({ key: m.key, value: m.value, headers: m.headers })) });
+  }
+
   /** Publishes raw bytes to a topic's dead-letter twin, with the reason in headers. */
   async publishDeadLetter(
     topic: TopicDefinition<unknown>,
@@ -287,6 +294,11 @@ export class Messaging {
       return;
     }
     this.logger.info({ event: 'kafka.topics.created', topics: missing.map((t) => t.topic) }, 'topics created');
+  }
+
+  /** Physical names of every topic of the cluster. */
+  async listTopics(): Promise<string[]> {
+    return (await this.getAdmin()).listTopics();
   }
 
   async deleteTopics(names: string[]): Promise<void> {

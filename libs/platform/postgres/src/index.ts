@@ -3,3 +3,4 @@ export { loadMigrations, migrate, type MigrateOptions, type Migration } from './
 export { openDatabase, pingDatabase, type OpenDatabaseOptions } from './database.setup';
 export { classifyPgError, type PgErrorVerdict } from './pg.errors';
 export { startPgListener, type PgListener, type PgListenerOptions } from './pg.listener';
+export { createPgQuarantine, ensureQuarantineTable, listQuarantined, QUARANTINE_DDL, registerQuarantineGauge, releaseQuarantined, type PgQuarantine, type QuarantineRow } from './pg.quarantine';

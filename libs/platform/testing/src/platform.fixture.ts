@@ -59,7 +59,7 @@ export async function startTestPlatform(options: TestPlatformOptions = {}): Prom
   };
   const stop = async () => {
     await Promise.allSettled([...procs.values(), ...replicas].map((p) => p.stop()));
-    await Promise.allSettled([localDb.drop(), cloudDb.drop()]);
+    await Promise.allSettled([localDb.drop(), cloudDb.drop(), deleteTopics(topicPrefix)]);
   };
   try {
     // Data services first: they create the topics and the schema tables.
@@ -82,4 +82,15 @@ export async function startTestPlatform(options: TestPlatformOptions = {}): Prom
     return proc;
   };
   return { gatewayUrl: procs.get('api-gateway')?.url ?? '', topicPrefix, localDb, cloudDb, procs, replace, startReplica, stop };
+}
+
+/**
+ * Deletes the topics of one test platform once its services are stopped: a broker that kept every test's topics
+ * (about 160 partitions a platform, each with its open files) runs out of file descriptors over a suite. The
+ * deleting function is installed by the integration tests' setup (libs/platform/kafka/test/topic-cleanup.setup.ts),
+ * which may use the Kafka library this one may not import.
+ */
+async function deleteTopics(topicPrefix: string): Promise<void> {
+  const remove = (globalThis as { capDeleteTestTopics?: (prefix: string) => Promise<void> }).capDeleteTestTopics;
+  await remove?.(topicPrefix);
 }

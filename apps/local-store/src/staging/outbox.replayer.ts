@@ -1,0 +1,47 @@
+import type { Logger } from '@cap/platform-logger';
+import type { Pool } from '@cap/platform-postgres';
+import { RELAY_CONSUMER } from './outbox.relay';
+
+/**
+ * Puts the outbox changes an administrator released from the quarantine back into the outbox, oldest first (new
+ * ids: they go out behind what is waiting), in one statement per round, so that of several replicas exactly one
+ * moves each; then wakes the relay.
+ */
+export function startOutboxReplayer(deps: { pool: Pool; logger: Logger; wake: () => void; intervalMs?: number }): { stop(): Promise<void> } {
+  const intervalMs = deps.intervalMs ?? 2_000;
+  let stopped = false;
+  let timer: NodeJS.Timeout | undefined;
+  let running: Promise<void> = Promise.resolve();
+  const round = async () => {
+    const { rowCount } = await deps.pool.query(
+      `WITH taken AS (
+         DELETE FROM cap_quarantine WHERE id IN (
+           SELECT id FROM cap_quarantine WHERE consumer = $1 AND state = 'replay' ORDER BY id LIMIT 1000 FOR UPDATE SKIP LOCKED)
+         RETURNING id, topic, message_key, value)
+       INSERT INTO cap_outbox (topic, message_key, payload)
+       SELECT topic, message_key, convert_from(value, 'UTF8')::jsonb FROM taken ORDER BY id`,
+      [RELAY_CONSUMER],
+    );
+    if (rowCount) {
+      deps.logger.info({ event: 'outbox.replayed', count: rowCount }, 'quarantined outbox changes put back in the outbox');
+      deps.wake();
+    }
+  };
+  const schedule = () => {
+    if (stopped) return;
+    timer = setTimeout(() => {
+      running = round()
+        .catch((err: unknown) => deps.logger.warn({ event: 'outbox.replay_failed', err: { message: (err as Error).message } }, 'outbox replay failed; trying again'))
+        .finally(schedule);
+    }, intervalMs);
+    timer.unref();
+  };
+  schedule();
+  return {
+    async stop() {
+      stopped = true;
+      if (timer) clearTimeout(timer);
+      await running;
+    },
+  };
+}
