@@ -1,17 +1,12 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import pg from 'pg';
 import { startTestPlatform, uniqueId, type AppName, type ServiceProcess, type TestPlatform } from '@cap/platform-testing';
+import { rawCall, rawLogon, unlimitedRateLimits, type RawSession } from './fixtures/raw-soap';
 
-const ROUTER = '/nl/jsp/soaprouter.jsp';
 /** The gateway's default RPC deadline. */
 const RPC_DEADLINE_MS = 3_000;
 /** How long the RPC servers' consumer group waits for a member that died (libs/platform/kafka/src/rpc.server.ts). */
 const RPC_SESSION_TIMEOUT_MS = 6_000;
 
-const envelope = (urn: string, method: string, inner: string) =>
-  `<SOAP-ENV:Envelope xmlns:SOAP-ENV="http://schemas.xmlsoap.org/soap/envelope/"><SOAP-ENV:Body><m:${method} xmlns:m="urn:${urn}">${inner}</m:${method}></SOAP-ENV:Body></SOAP-ENV:Envelope>`;
 
 interface CallRecord {
   kind: 'read' | 'write';
@@ -33,37 +28,20 @@ interface CallRecord {
  */
 describe('local-store and cloud-executor replicas replaced under load', () => {
   let platform: TestPlatform;
-  let dir: string;
-  let session: { token: string; security: string };
+  const limits = unlimitedRateLimits();
+  let session: RawSession;
 
-  const call = async (urn: string, method: string, inner: string): Promise<string> => {
-    const res = await fetch(`${platform.gatewayUrl}${ROUTER}`, {
-      method: 'POST',
-      headers: { 'content-type': 'text/xml', SOAPAction: `${urn}#${method}`, ...(session ? { 'X-Security-Token': session.security } : {}) },
-      body: envelope(urn, method, `<sessiontoken>${session?.token ?? ''}</sessiontoken>${inner}`),
-      signal: AbortSignal.timeout(8_000),
-    });
-    const text = await res.text();
-    if (res.status !== 200 || text.includes('SOAP-ENV:Fault')) throw new Error(`${method}: HTTP ${res.status} ${/<faultstring[^>]*>([^<]*)</.exec(text)?.[1] ?? text.slice(0, 240)}`);
-    return text;
-  };
+  const call = (urn: string, method: string, inner: string) => rawCall(platform.gatewayUrl, session, urn, method, inner);
 
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'cap-data-churn-'));
-    const limits = join(dir, 'limits.json');
-    writeFileSync(limits, JSON.stringify({ default: { limit: 100_000 } }));
-    platform = await startTestPlatform({ envFor: { 'api-gateway': { RATE_LIMITS_FILE: limits, LOG_LEVEL: 'warn' }, 'local-store': { LOG_LEVEL: 'warn' }, 'cloud-executor': { LOG_LEVEL: 'warn' } } });
-    const logon = await fetch(`${platform.gatewayUrl}${ROUTER}`, {
-      method: 'POST',
-      headers: { 'content-type': 'text/xml', SOAPAction: 'xtk:session#Logon' },
-      body: envelope('xtk:session', 'Logon', '<sessiontoken/><login>admin</login><password>admin</password><parameters/>'),
-    }).then((r) => r.text());
-    session = { token: /<pstrSessionToken[^>]*>([^<]+)</.exec(logon)![1]!, security: /<pstrSecurityToken[^>]*>([^<]+)</.exec(logon)![1]! };
+    const quiet = { LOG_LEVEL: 'warn' };
+    platform = await startTestPlatform({ envFor: { 'api-gateway': { RATE_LIMITS_FILE: limits.file, ...quiet }, 'local-store': quiet, 'cloud-executor': quiet } });
+    session = await rawLogon(platform.gatewayUrl, 'admin', 'admin');
   });
 
   afterAll(async () => {
     await platform?.stop();
-    rmSync(dir, { recursive: true, force: true });
+    limits.cleanup();
   });
 
   /** Runs the load while `churn` replaces replicas; returns every call made and the writes acknowledged. */

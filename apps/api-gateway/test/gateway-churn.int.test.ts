@@ -1,15 +1,9 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import pg from 'pg';
 import { startTestPlatform, uniqueId, type ServiceProcess, type TestPlatform } from '@cap/platform-testing';
+import { rawCall, rawLogon, unlimitedRateLimits, type RawSession } from './fixtures/raw-soap';
 
-const ROUTER = '/nl/jsp/soaprouter.jsp';
 const CYCLES = 20;
 const WORKERS = 4;
-
-const envelope = (urn: string, method: string, inner: string) =>
-  `<SOAP-ENV:Envelope xmlns:SOAP-ENV="http://schemas.xmlsoap.org/soap/envelope/"><SOAP-ENV:Body><m:${method} xmlns:m="urn:${urn}">${inner}</m:${method}></SOAP-ENV:Body></SOAP-ENV:Envelope>`;
 
 interface Replica {
   proc: ServiceProcess;
@@ -39,35 +33,21 @@ interface CallRecord {
  */
 describe('gateway replicas started, stopped and killed under load', () => {
   let platform: TestPlatform;
-  let dir: string;
-  let session: { token: string; security: string };
+  const limits = unlimitedRateLimits();
+  let session: RawSession;
 
-  const call = async (replica: Replica, urn: string, method: string, inner: string, auth = true): Promise<string> => {
-    const res = await fetch(`${replica.proc.url}${ROUTER}`, {
-      method: 'POST',
-      headers: { 'content-type': 'text/xml', SOAPAction: `${urn}#${method}`, ...(auth ? { 'X-Security-Token': session.security } : {}) },
-      body: envelope(urn, method, auth ? `<sessiontoken>${session.token}</sessiontoken>${inner}` : `<sessiontoken/>${inner}`),
-      signal: AbortSignal.timeout(8_000),
-    });
-    const text = await res.text();
-    if (res.status !== 200 || text.includes('SOAP-ENV:Fault')) throw new Error(`${method}: HTTP ${res.status} ${text.slice(0, 200)}`);
-    return text;
-  };
+  const call = (replica: Replica, urn: string, method: string, inner: string) => rawCall(replica.proc.url, session, urn, method, inner);
 
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'cap-churn-'));
-    const limits = join(dir, 'limits.json');
-    writeFileSync(limits, JSON.stringify({ default: { limit: 100_000 }, apis: { 'xtk:session#Logon': { limit: 100_000 } } }));
-    platform = await startTestPlatform({ envFor: { 'api-gateway': { RATE_LIMITS_FILE: limits, LOG_LEVEL: 'warn' } } });
+    platform = await startTestPlatform({ envFor: { 'api-gateway': { RATE_LIMITS_FILE: limits.file, LOG_LEVEL: 'warn' } } });
     const first: Replica = { proc: platform.procs.get('api-gateway')!, serving: true };
-    const logon = await call(first, 'xtk:session', 'Logon', '<login>admin</login><password>admin</password><parameters/>', false);
-    session = { token: /<pstrSessionToken[^>]*>([^<]+)</.exec(logon)![1]!, security: /<pstrSecurityToken[^>]*>([^<]+)</.exec(logon)![1]! };
+    session = await rawLogon(first.proc.url, 'admin', 'admin');
     replicas.push(first);
   });
 
   afterAll(async () => {
     await platform?.stop();
-    rmSync(dir, { recursive: true, force: true });
+    limits.cleanup();
   });
 
   const replicas: Replica[] = [];
@@ -112,7 +92,7 @@ describe('gateway replicas started, stopped and killed under load', () => {
       for (;;) {
         if (Date.now() - startedAt > 10_000) throw new Error(`replica of cycle ${cycle} did not serve within 10 s`);
         try {
-          await call(fresh, 'xtk:session', 'Logon', '<login>admin</login><password>admin</password><parameters/>', false);
+          await rawLogon(fresh.proc.url, 'admin', 'admin');
           await call(fresh, 'xtk:session', 'GetOption', '<name>XtkDatabaseId</name>');
           break;
         } catch {

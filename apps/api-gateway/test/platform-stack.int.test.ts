@@ -75,7 +75,7 @@ describe('platform stack: four service processes', () => {
       expect(Object.values(body.checks).every((c) => c.status === 'ok')).toBe(true);
     }
     expect(Object.keys((await procs.get('api-gateway')!.readyz()).body.checks).sort()).toEqual(['kafka', 'redis', 'rpc-replies']);
-    expect(Object.keys((await procs.get('local-store')!.readyz()).body.checks).sort()).toEqual(['kafka', 'outbox-relay', 'postgres', 'rpc-consumer', 'staging-acks']);
+    expect(Object.keys((await procs.get('local-store')!.readyz()).body.checks).sort()).toEqual(['kafka', 'operator-states', 'outbox-relay', 'postgres', 'rpc-consumer', 'staging-acks']);
     const metrics = await (await fetch(`${procs.get('api-gateway')!.url}/metrics`)).text();
     expect(metrics).toContain('process_resident_memory_bytes{service="api-gateway"}');
     expect(metrics).toContain('cap_breaker_state{breaker="rpc:local-store",service="api-gateway"} 0');

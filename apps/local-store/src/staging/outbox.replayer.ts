@@ -1,5 +1,6 @@
 import type { Logger } from '@cap/platform-logger';
 import type { Pool } from '@cap/platform-postgres';
+import { startPollingLoop, type PollingLoop } from '@cap/platform-resilience';
 import { RELAY_CONSUMER } from './outbox.relay';
 
 /**
@@ -7,11 +8,7 @@ import { RELAY_CONSUMER } from './outbox.relay';
  * ids: they go out behind what is waiting), in one statement per round, so that of several replicas exactly one
  * moves each; then wakes the relay.
  */
-export function startOutboxReplayer(deps: { pool: Pool; logger: Logger; wake: () => void; intervalMs?: number }): { stop(): Promise<void> } {
-  const intervalMs = deps.intervalMs ?? 2_000;
-  let stopped = false;
-  let timer: NodeJS.Timeout | undefined;
-  let running: Promise<void> = Promise.resolve();
+export function startOutboxReplayer(deps: { pool: Pool; logger: Logger; wake: () => void; intervalMs?: number }): PollingLoop {
   const round = async () => {
     const { rowCount } = await deps.pool.query(
       `WITH taken AS (
@@ -27,21 +24,9 @@ export function startOutboxReplayer(deps: { pool: Pool; logger: Logger; wake: ()
       deps.wake();
     }
   };
-  const schedule = () => {
-    if (stopped) return;
-    timer = setTimeout(() => {
-      running = round()
-        .catch((err: unknown) => deps.logger.warn({ event: 'outbox.replay_failed', err: { message: (err as Error).message } }, 'outbox replay failed; trying again'))
-        .finally(schedule);
-    }, intervalMs);
-    timer.unref();
-  };
-  schedule();
-  return {
-    async stop() {
-      stopped = true;
-      if (timer) clearTimeout(timer);
-      await running;
-    },
-  };
+  return startPollingLoop({
+    intervalMs: deps.intervalMs ?? 2_000,
+    round,
+    onError: (err) => deps.logger.warn({ event: 'outbox.replay_failed', err: { message: (err as Error).message } }, 'outbox replay failed; trying again'),
+  });
 }

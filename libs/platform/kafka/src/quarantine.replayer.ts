@@ -1,22 +1,16 @@
 import type { Logger } from '@cap/platform-logger';
+import { startPollingLoop, type PollingLoop } from '@cap/platform-resilience';
 import type { MessageQuarantine } from './message.quarantine';
 import type { Messaging } from './messaging';
-
-export interface QuarantineReplayer {
-  stop(): Promise<void>;
-}
 
 /**
  * Sends the messages an administrator released from the quarantine back to their topic, oldest first, with their
  * key (so they reach the partition, and the consumer, they came from) and headers; they are then processed as any
  * message is. Runs in the service that owns the consumers named.
  */
-export function startQuarantineReplayer(deps: { messaging: Messaging; store: MessageQuarantine; consumers: string[]; logger: Logger; intervalMs?: number }): QuarantineReplayer {
+export function startQuarantineReplayer(deps: { messaging: Messaging; store: MessageQuarantine; consumers: string[]; logger: Logger; intervalMs?: number }): PollingLoop {
   const logger = deps.logger.child({ module: 'quarantine-replayer' });
   const intervalMs = deps.intervalMs ?? 2_000;
-  let stopped = false;
-  let timer: NodeJS.Timeout | undefined;
-  let running: Promise<void> = Promise.resolve();
   const round = async () => {
     for (;;) {
       const replays = await deps.store.takeReplays(deps.consumers, 100);
@@ -26,21 +20,9 @@ export function startQuarantineReplayer(deps: { messaging: Messaging; store: Mes
       logger.info({ event: 'quarantine.replayed', count: replays.length, consumers: [...new Set(replays.map((r) => r.consumer))] }, 'quarantined messages sent back to their topic');
     }
   };
-  const schedule = () => {
-    if (stopped) return;
-    timer = setTimeout(() => {
-      running = round()
-        .catch((err: unknown) => logger.warn({ event: 'quarantine.replay_failed', err: { message: (err as Error).message } }, 'quarantine replay failed; trying again'))
-        .finally(schedule);
-    }, intervalMs);
-    timer.unref();
-  };
-  schedule();
-  return {
-    async stop() {
-      stopped = true;
-      if (timer) clearTimeout(timer);
-      await running;
-    },
-  };
+  return startPollingLoop({
+    intervalMs,
+    round,
+    onError: (err) => logger.warn({ event: 'quarantine.replay_failed', err: { message: (err as Error).message } }, 'quarantine replay failed; trying again'),
+  });
 }

@@ -1,3 +1,4 @@
+import type { QuarantineEntry } from '@cap/platform-kafka';
 import { Gauge, type Registry } from 'prom-client';
 import type { Pool } from './pg.pool';
 
@@ -60,18 +61,6 @@ export interface QuarantineRow {
   value: string | null;
 }
 
-interface Entry {
-  consumer: string;
-  topic: string;
-  partition: number;
-  offset: string;
-  key: string | null;
-  value: Buffer | null;
-  headers: Record<string, string>;
-  reasonCode: string;
-  reason: string;
-  state: 'quarantined' | 'held';
-}
 
 /**
  * The quarantine over PostgreSQL (the MessageQuarantine of @cap/platform-kafka, and the outbox relay's). Whether a
@@ -97,7 +86,7 @@ export function createPgQuarantine(pool: Pool, options: { cacheMs?: number } = {
       return new Set(rows.map((r) => r.k));
     },
     /** Stores entries (in `db`'s transaction when given: the outbox relay moves rows in one). */
-    async put(entries: Entry[], db: Pick<Pool, 'query'> = pool): Promise<void> {
+    async put(entries: QuarantineEntry[], db: Pick<Pool, 'query'> = pool): Promise<void> {
       if (entries.length === 0) return;
       await db.query(
         `INSERT INTO cap_quarantine (consumer, topic, partition, "offset", message_key, value, headers, reason_code, reason, state)

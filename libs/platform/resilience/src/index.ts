@@ -1,2 +1,3 @@
 export { createBreaker, type Breaker, type BreakerOptions } from './circuit.breaker';
 export { memoUntilFailure } from './memo.until-failure';
+export { startPollingLoop, type PollingLoop } from './polling.loop';
