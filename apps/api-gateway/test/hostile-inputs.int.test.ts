@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { SignJWT } from 'jose';
 import pg from 'pg';
 import { escapeAttr, escapeText } from '@cap/campaign-xml';
-import { startServiceProcess, startTestPlatform, testEndpoints, uniqueId, waitFor, type AppName, type ServiceProcess, type TestPlatform } from '@cap/platform-testing';
+import { startServiceProcess, startTestPlatform, testEndpoints, uniqueId, waitFor, withDb, type AppName, type ServiceProcess, type TestPlatform } from '@cap/platform-testing';
 import { isAlive, phaseAt, printHostileSummary, startGatewayMonitor, type CategoryFigure, type GatewayFigures, type Phase } from './fixtures/hostile-monitor';
 import { CANARY_ROWS, CANARY_TABLE, ENTITY_BOMBS, ENTITY_TEXT, onField, QUERY_POSITIONS, XTK_PAYLOADS, type XtkPayload } from './fixtures/hostile-payloads';
 
@@ -115,16 +115,6 @@ async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T, 
     }),
   );
   return results;
-}
-
-async function withDb<T>(url: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
-  const c = new pg.Client({ connectionString: url });
-  await c.connect();
-  try {
-    return await fn(c);
-  } finally {
-    await c.end();
-  }
 }
 
 /** A TCP listener that counts connections: what a document names must never be fetched. */

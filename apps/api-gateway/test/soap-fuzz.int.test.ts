@@ -2,10 +2,9 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SignJWT } from 'jose';
-import pg from 'pg';
 import { findBuiltinSchemaDir, loadSchemaRegistry, SOURCE_BUILTIN_SCHEMA_DIR } from '@cap/campaign-persistence';
 import { element, escapeText, parseXml, serializeXml, type XmlElement } from '@cap/campaign-xml';
-import { startTestPlatform, waitFor, type AppName, type ServiceProcess, type TestPlatform } from '@cap/platform-testing';
+import { startTestPlatform, waitFor, withDb, type AppName, type ServiceProcess, type TestPlatform } from '@cap/platform-testing';
 import { isAlive, phaseAt, printHostileSummary, readMemoryKb, startGatewayMonitor, type Phase } from './fixtures/hostile-monitor';
 
 /**
@@ -812,16 +811,6 @@ function cpuSecondsOf(pid: number): number {
     return Math.round((Number(fields[11]) + Number(fields[12])) / 10) / 10;
   } catch {
     return NaN;
-  }
-}
-
-async function withDb<T>(url: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
-  const c = new pg.Client({ connectionString: url });
-  await c.connect();
-  try {
-    return await fn(c);
-  } finally {
-    await c.end();
   }
 }
 

@@ -28,7 +28,8 @@ END $$;
 CREATE OR REPLACE TRIGGER cap_operator_credential_notify AFTER INSERT OR UPDATE OR DELETE ON cap_operator_credential FOR EACH ROW EXECUTE FUNCTION cap_operator_credential_notify();
 `;
 
-interface StateRow {
+/** An operator row joined with its credentials' login-token flag, as the state queries read it. */
+export interface OperatorStateRow {
   id: string;
   name: string;
   label: string | null;
@@ -42,7 +43,7 @@ const SELECT_STATES = `
   SELECT o.id::text AS id, o.name, o.label, o.rights, o.timezone, o.disabled, c.allow_login_token
   FROM xtk_operator o LEFT JOIN cap_operator_credential c ON c.login = o.name`;
 
-function toState(row: StateRow): OperatorState {
+function toState(row: OperatorStateRow): OperatorState {
   return {
     kind: 'operator',
     id: row.id,
@@ -57,7 +58,7 @@ function toState(row: StateRow): OperatorState {
 
 /** An operator's current state from the database: what the gateway needs to serve its sessions. */
 export async function readOperatorState(pool: Pool, id: string): Promise<OperatorState> {
-  const { rows } = await pool.query<StateRow>(`${SELECT_STATES} WHERE o.id = $1`, [id]);
+  const { rows } = await pool.query<OperatorStateRow>(`${SELECT_STATES} WHERE o.id = $1`, [id]);
   return rows[0] ? toState(rows[0]) : { kind: 'deleted', id };
 }
 
@@ -79,7 +80,7 @@ export function startOperatorStatePublisher(deps: { pool: Pool; redis: RedisClie
   let stopped = false;
   let retry: NodeJS.Timeout | undefined;
   const publishAll = async () => {
-    const { rows } = await deps.pool.query<StateRow>(SELECT_STATES);
+    const { rows } = await deps.pool.query<OperatorStateRow>(SELECT_STATES);
     for (const row of rows) await write(toState(row));
     logger.info({ event: 'operator.state.republished', operators: rows.length }, 'every operator state published');
   };

@@ -4,7 +4,7 @@ import { AppError, errors } from '@cap/platform-errors';
 import type { RpcHandler } from '@cap/platform-kafka';
 import type { Pool } from '@cap/platform-postgres';
 import { parseRights } from './operator.rights';
-import { readOperatorState } from './operator-state.publisher';
+import { readOperatorState, type OperatorStateRow } from './operator-state.publisher';
 import { verifyPassword } from './password.hasher';
 
 export interface OperatorView {
@@ -22,19 +22,12 @@ const authenticateParams = z.object({ login: z.string().max(128), password: z.st
 const getParams = z.object({ login: z.string().min(1).max(128) });
 const stateParams = z.object({ id: z.string().regex(/^\d{1,19}$/) });
 
-interface OperatorRow {
-  id: string;
-  name: string;
-  label: string | null;
-  rights: string | null;
-  timezone: string | null;
-  disabled: boolean | null;
+interface OperatorRow extends OperatorStateRow {
   password_hash: string | null;
-  allow_login_token: boolean | null;
 }
 
 const SELECT_OPERATOR = `
-  SELECT o.id, o.name, o.label, o.rights, o.timezone, o.disabled, c.password_hash, c.allow_login_token
+  SELECT o.id::text AS id, o.name, o.label, o.rights, o.timezone, o.disabled, c.password_hash, c.allow_login_token
   FROM xtk_operator o LEFT JOIN cap_operator_credential c ON c.login = o.name
   WHERE o.name = $1`;
 

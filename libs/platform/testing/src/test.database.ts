@@ -9,14 +9,19 @@ export interface TestDatabase {
 }
 
 // Plain `pg` here (not @cap/platform-postgres) so that library's own tests can use these helpers.
-async function onServer(statement: string): Promise<void> {
-  const client = new pg.Client({ connectionString: testEndpoints().postgresAdminUrl });
+/** Runs `fn` on a client of its own connected to `url`, closed afterwards whatever happens. */
+export async function withDb<T>(url: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: url });
   await client.connect();
   try {
-    await client.query(statement);
+    return await fn(client);
   } finally {
     await client.end();
   }
+}
+
+async function onServer(statement: string): Promise<void> {
+  await withDb(testEndpoints().postgresAdminUrl, (client) => client.query(statement));
 }
 
 /** A fresh, empty database of its own on the real PostgreSQL server. */
