@@ -4,7 +4,7 @@ import { isAppError } from '@cap/platform-errors';
 import { newCorrelationId, withCorrelationId, type Logger } from '@cap/platform-logger';
 import { decodeEnvelope, HEADER, type Envelope } from './envelope.codec';
 import type { MessageQuarantine, QuarantineEntry } from './message.quarantine';
-import { headerValue, type Messaging } from './messaging';
+import { headerValue, QUIET_RETRIES, type Messaging } from './messaging';
 import { backoffDelay } from './retry.profile';
 import type { TopicDefinition } from './topic.definition';
 
@@ -496,7 +496,7 @@ async function superviseConsumer(messaging: Messaging, options: SuperviseOptions
     } catch (err) {
       await consumer!.disconnect().catch(() => undefined);
       if (attempt >= 8) throw err;
-      logger.warn({ event: 'kafka.consumer.start_retry', attempt, err: { message: (err as Error).message } }, 'consumer could not start yet; retrying');
+      logger[attempt < QUIET_RETRIES ? 'debug' : 'warn']({ event: 'kafka.consumer.start_retry', attempt, err: { message: (err as Error).message } }, 'consumer could not start yet; retrying');
       await sleep(backoffDelay(attempt, { attempts: 0, initialDelayMs: 250, maxDelayMs: 4_000 }));
     }
   }

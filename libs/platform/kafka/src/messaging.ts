@@ -2,6 +2,8 @@ import { Kafka, logLevel, Partitioners, type Admin, type IHeaders, type LogEntry
 import type { Logger } from '@cap/platform-logger';
 import { findCorrelationId } from '@cap/platform-logger';
 import { encodeEnvelope, HEADER } from './envelope.codec';
+import { kafkajsLogLevel } from './kafkajs.log';
+import { patchKafkajs } from './kafkajs.patch';
 import { backoffDelay, RETRY_PROFILES, type RetryProfile } from './retry.profile';
 import { deadLetterName, type TopicDefinition } from './topic.definition';
 
@@ -17,7 +19,8 @@ export interface MessagingOptions {
 }
 
 const COALESCE_MAX_BYTES = 1024 * 1024;
-const IDEMPOTENT_RETRY_WARNING = 'Limiting retries for the idempotent producer may invalidate EoS guarantees';
+/** Retries of a start-up step (topics, a consumer's join) logged at debug: a topic created a moment ago answers so. */
+export const QUIET_RETRIES = 3;
 
 /** A send refused because a topic does not exist (any more): kafkajs keeps asking for that topic's metadata. */
 function isUnknownTopic(err: unknown): boolean {
@@ -69,6 +72,8 @@ export class Messaging {
     this.prefix = options.topicPrefix ?? '';
     this.healthTimeoutMs = options.healthTimeoutMs ?? 2_000;
     const kafkaLogger = this.logger;
+    // What kafkajs 2.2.4 does while idle (timers, short polls, slow stops) is fixed before the first client: kafkajs.patch.ts.
+    patchKafkajs();
     this.kafka = new Kafka({
       clientId: options.clientId,
       brokers: options.brokers,
@@ -76,16 +81,12 @@ export class Messaging {
       connectionTimeout: 3_000,
       requestTimeout: 10_000,
       logLevel: logLevel.WARN,
+      // Which kafkajs lines are errors, warnings or routine retries: kafkajs.log.ts.
       logCreator: () => (entry: LogEntry) => {
+        const level = kafkajsLogLevel(entry);
+        if (level === 'none') return;
         const { message, ...extra } = entry.log;
-        // Deliberate: the idempotent producer's retries are bounded so that a send fails in bounded time and its
-        // caller decides (RPC deadlines, the outbox relay's own retry); one producer request in flight keeps order.
-        if (message === IDEMPOTENT_RETRY_WARNING) return;
-        const line = { event: 'kafka.client', kafkaNamespace: entry.namespace, ...extra };
-        // Connection-level errors are answers to single requests that kafkajs retries by itself (for example
-        // "coordinator loading" while a broker starts); they are warnings unless the client gives up.
-        if (entry.level <= logLevel.ERROR && entry.namespace !== 'Connection') kafkaLogger.error(line, message);
-        else kafkaLogger.warn(line, message);
+        kafkaLogger[level]({ event: 'kafka.client', kafkaNamespace: entry.namespace, ...extra }, message);
       },
     });
   }
@@ -265,7 +266,8 @@ export class Messaging {
       } catch (err) {
         const retriable = (err as { retriable?: boolean }).retriable === true || (err as Error).name === 'KafkaJSNumberOfRetriesExceeded';
         if (!retriable || attempt >= 8) throw err;
-        this.logger.warn({ event: 'kafka.topics.retry', attempt, err: { message: (err as Error).message } }, 'topics not ready yet; retrying');
+        // Right after topics were created the first tries are routine (debug); still failing after that, a warning.
+        this.logger[attempt < QUIET_RETRIES ? 'debug' : 'warn']({ event: 'kafka.topics.retry', attempt, err: { message: (err as Error).message } }, 'topics not ready yet; retrying');
         await new Promise((r) => setTimeout(r, backoffDelay(attempt, { attempts: 0, initialDelayMs: 250, maxDelayMs: 4_000 })));
       }
     }
