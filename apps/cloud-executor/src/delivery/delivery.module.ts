@@ -87,11 +87,24 @@ export function createDeliveryModule(config: DeliveryModuleConfig, schemas: Read
       });
       const processEvents = createEventProcessor({ pool, channels, defaultSender: config.MESSAGE_DEFAULT_SENDER, maxAttempts: config.MC_MAX_ATTEMPTS });
       const metrics = createMessageCenterMetrics(base.registry);
-      const consumer = await startEventConsumer(
-        { pool, messaging: base.messaging, logger: base.logger, registry: base.registry, processEvents, maxBatchSize: config.MC_BATCH_SIZE, retryDelay, quarantine: { store: quarantine, retryBudgetMs: config.QUARANTINE_RETRY_BUDGET_MS } },
-        metrics,
-      );
       const retry = startEventRetryWorker({ pool, messaging: base.messaging, logger: base.logger, processEvents, intervalMs: config.MC_RETRY_TICK_MS, batchSize: config.MC_BATCH_SIZE, retryDelay }, metrics);
+      const consumer = await startEventConsumer(
+        {
+          pool,
+          messaging: base.messaging,
+          logger: base.logger,
+          registry: base.registry,
+          processEvents,
+          maxBatchSize: config.MC_BATCH_SIZE,
+          retryDelay,
+          quarantine: { store: quarantine, retryBudgetMs: config.QUARANTINE_RETRY_BUDGET_MS },
+          onRetriesScheduled: () => retry.wake(),
+        },
+        metrics,
+      ).catch(async (err: unknown) => {
+        await retry.stop();
+        throw err;
+      });
       const started = runner;
       return [
         { name: 'channels', stop: () => channels.close() },

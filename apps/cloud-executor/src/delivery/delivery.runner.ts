@@ -14,6 +14,7 @@ import type { Schema } from '@cap/campaign-schema';
 import type { FailureKind, OutboundMessage, SendOutcome } from '@cap/platform-channel';
 import type { Logger } from '@cap/platform-logger';
 import { withTransaction, type Pool } from '@cap/platform-postgres';
+import { createIdleBackoff } from '@cap/platform-resilience';
 import type { ChannelRegistry } from '../channels/channel.registry';
 import type { DeliveryStatePublisher } from './delivery-state.publisher';
 import { writeDeliveryLogs } from './delivery-logs.writer';
@@ -28,7 +29,10 @@ export interface DeliveryRunnerOptions {
   registry: Registry;
   /** Delivery logs rendered and handed to the channel per batch (one commit per batch). */
   batchSize: number;
-  /** Poll interval for runnable jobs (SubmitDelivery wakes the runner at once). */
+  /**
+   * Poll interval for runnable jobs while there are some (SubmitDelivery wakes the runner at once). With none, the
+   * runner sleeps until the next job is due (a retry, the end of a pause), up to `IDLE_TICKS` intervals.
+   */
   tickMs: number;
   /** Least time between two indicator publications of one delivery while it sends. */
   progressMs: number;
@@ -59,6 +63,9 @@ export interface DeliveryRunner {
   wake(): void;
   stop(): Promise<void>;
 }
+
+/** With no job to run, the runner looks up to this many ticks apart (10 s with the default 1 s). */
+const IDLE_TICKS = 10;
 
 /** Session-level advisory lock held by the worker running a delivery (released when its connection ends). */
 const RUN_LOCK_NAMESPACE = 727_202;
@@ -107,6 +114,14 @@ export function startDeliveryRunner(options: DeliveryRunnerOptions): DeliveryRun
   let stopped = false;
   let wakeUp: (() => void) | undefined;
   let pendingWake = false;
+  const backoff = createIdleBackoff({ baseMs: options.tickMs, idleMaxMs: options.tickMs * IDLE_TICKS });
+  /** How long until the next job in progress is due (negative: already due), if there is one. */
+  const nextJobDueInMs = async (): Promise<number | undefined> => {
+    const { rows } = await pool.query<{ due_in_ms: number | null }>(
+      "SELECT (extract(epoch FROM min(next_run_at) - now()) * 1000)::float8 AS due_in_ms FROM cap_delivery_job WHERE phase IN ('targeting', 'sending')",
+    );
+    return rows[0]?.due_in_ms ?? undefined;
+  };
 
   const waitForWake = (ms: number) =>
     new Promise<void>((resolve) => {
@@ -340,8 +355,9 @@ export function startDeliveryRunner(options: DeliveryRunnerOptions): DeliveryRun
   const loop = (async () => {
     while (!stopped) {
       pendingWake = false;
+      let waitMs: number;
       try {
-        await options.publisher.publishPending(100);
+        const published = await options.publisher.publishPending(100);
         const { rows } = await pool.query<{ delivery_id: string }>(
           "SELECT delivery_id FROM cap_delivery_job WHERE phase IN ('targeting', 'sending') AND next_run_at <= now() ORDER BY created_at LIMIT 20",
         );
@@ -349,15 +365,20 @@ export function startDeliveryRunner(options: DeliveryRunnerOptions): DeliveryRun
           if (stopped) break;
           await runIfFree(delivery_id);
         }
+        const foundWork = published > 0 || rows.length > 0;
+        const dueInMs = foundWork ? undefined : await nextJobDueInMs();
+        waitMs = backoff.next(dueInMs === undefined ? { foundWork } : { foundWork, dueInMs });
       } catch (err) {
         log.warn({ event: 'delivery.runner_failed', err: { message: (err as Error).message } }, 'delivery runner round failed; retrying');
+        waitMs = backoff.next({ foundWork: true });
       }
-      await waitForWake(options.tickMs);
+      await waitForWake(waitMs);
     }
   })();
 
   return {
     wake() {
+      backoff.reset();
       pendingWake = true;
       wakeUp?.();
     },

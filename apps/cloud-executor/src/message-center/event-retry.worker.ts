@@ -2,6 +2,7 @@ import { TOPICS, type MessageCenterEvent, type MessageCenterStatus } from '@cap/
 import type { Messaging } from '@cap/platform-kafka';
 import type { Logger } from '@cap/platform-logger';
 import type { Pool } from '@cap/platform-postgres';
+import { createIdleBackoff } from '@cap/platform-resilience';
 import { scheduleRetries, writeEventLogs } from './event-log.store';
 import { statusMessage, type EventProcessor } from './event.processor';
 import type { createMessageCenterMetrics } from './event.consumer';
@@ -11,10 +12,14 @@ export interface EventRetryWorkerOptions {
   messaging: Messaging;
   logger: Logger;
   processEvents: EventProcessor;
+  /** Poll interval while events are due; with none, the loop sleeps until the next is due, up to `IDLE_INTERVALS` intervals. */
   intervalMs: number;
   batchSize: number;
   retryDelay(attempts: number): number;
 }
+
+/** With nothing due, the loop looks up to this many intervals apart (10 s with the default 1 s). */
+const IDLE_INTERVALS = 10;
 
 /**
  * The retry loop of the message center: events whose sending failed for a temporary reason (and events
@@ -28,17 +33,29 @@ export function startEventRetryWorker(options: EventRetryWorkerOptions, metrics:
   let stopped = false;
   let timer: NodeJS.Timeout | undefined;
   let wake: (() => void) | undefined;
+  let wokenDuringRound = false;
+  const backoff = createIdleBackoff({ baseMs: options.intervalMs, idleMaxMs: options.intervalMs * IDLE_INTERVALS });
 
-  const publishVerdicts = async () => {
+  /** How long until the next event waiting here is due (negative: already due), if there is one. */
+  const nextDueInMs = async (): Promise<number | undefined> => {
+    const { rows } = await pool.query<{ due_in_ms: number | null }>(
+      'SELECT (extract(epoch FROM min(next_attempt_at) - now()) * 1000)::float8 AS due_in_ms FROM cap_mc_retry WHERE verdict IS NULL',
+    );
+    return rows[0]?.due_in_ms ?? undefined;
+  };
+
+  /** Publishes the final outcomes not yet published (a crash in between); how many. */
+  const publishVerdicts = async (): Promise<number> => {
     const { rows } = await pool.query<{ queue: string; event_id: string; verdict: MessageCenterStatus }>(
       'SELECT queue, event_id::text, verdict FROM cap_mc_retry WHERE verdict IS NOT NULL ORDER BY first_seen_at LIMIT 1000',
     );
-    if (rows.length === 0) return;
+    if (rows.length === 0) return 0;
     await options.messaging.publish(TOPICS.messageCenterStatus, rows.map((r) => ({ key: r.event_id, payload: r.verdict })));
     await pool.query('DELETE FROM cap_mc_retry r USING unnest($1::text[], $2::bigint[]) AS k(queue, event_id) WHERE r.queue = k.queue AND r.event_id = k.event_id AND r.verdict IS NOT NULL', [
       rows.map((r) => r.queue),
       rows.map((r) => r.event_id),
     ]);
+    return rows.length;
   };
 
   const retryDue = async (): Promise<number> => {
@@ -82,25 +99,40 @@ export function startEventRetryWorker(options: EventRetryWorkerOptions, metrics:
 
   const loop = (async () => {
     while (!stopped) {
+      wokenDuringRound = false;
+      let waitMs: number;
       try {
         let n: number;
+        let done = 0;
         do {
           n = await retryDue();
-          await publishVerdicts();
+          done += n + (await publishVerdicts());
         } while (n === options.batchSize && !stopped);
+        const dueInMs = done > 0 ? undefined : await nextDueInMs();
+        waitMs = backoff.next(dueInMs === undefined ? { foundWork: done > 0 } : { foundWork: false, dueInMs });
       } catch (err) {
         log.warn({ event: 'message_center.retry_failed', err: { message: (err as Error).message } }, 'retry round failed; trying again');
+        waitMs = backoff.next({ foundWork: true });
       }
       if (stopped) break;
+      if (wokenDuringRound) continue;
       await new Promise<void>((resolve) => {
         wake = resolve;
-        timer = setTimeout(resolve, options.intervalMs);
+        timer = setTimeout(resolve, waitMs);
       });
+      wake = undefined;
     }
   })();
 
   return {
     name: 'message-center-retry',
+    /** Events were put in the retry table here (scheduled for later, or failed for now): look again soon. */
+    wake() {
+      backoff.reset();
+      wokenDuringRound = true;
+      if (timer) clearTimeout(timer);
+      wake?.();
+    },
     async stop() {
       stopped = true;
       if (timer) clearTimeout(timer);

@@ -19,6 +19,8 @@ export interface EventConsumerOptions {
   retryDelay(attempts: number): number;
   /** Where an event that cannot be processed is set aside (`npm run quarantine`). */
   quarantine?: QuarantineOptions;
+  /** Called after events were put in the retry table (scheduled for later, or failed for now): wakes the retry loop. */
+  onRetriesScheduled?(): void;
 }
 
 /** The message center's consumer group, and its name in the quarantine. */
@@ -75,6 +77,7 @@ export async function startEventConsumer(options: EventConsumerOptions, metrics:
           ...retries.map((r: EventRetry) => ({ event: r.pending.event, attempts: r.attempts, error: r.error, dueAt: new Date(Date.now() + options.retryDelay(r.attempts)), firstSeenAt: now })),
         ]);
       });
+      if (later.length > 0 || retries.length > 0) options.onRetriesScheduled?.();
       const statuses: MessageCenterStatus[] = [
         ...verdicts.map(statusMessage),
         ...logged.rows.map((r) => ({

@@ -76,8 +76,11 @@ export interface WorkflowEngine {
   command(cmd: WorkflowCommand, options: { until: number }): Promise<CommandResult>;
   /** Instance state, the current run's tasks and the latest log lines. */
   report(workflowId: string, limit: number): Promise<WorkflowReport>;
-  /** One pass of the background loop: wakes due waits, runs work left behind (crash, budget), republishes. */
-  tick(options: { until: number }): Promise<void>;
+  /**
+   * One pass of the background loop: wakes due waits, runs work left behind (crash, budget), republishes. `busy`:
+   * it found something to do; otherwise `nextDueAt` says when it next will (nothing else happening meanwhile).
+   */
+  tick(options: { until: number }): Promise<{ busy: boolean; nextDueAt?: Date }>;
   /** A PostEvent sent by a script: applied at once; the target's progress continues in the background. */
   postEventFromScript(event: ScriptPostEvent): Promise<void>;
   /** Stops starting work activities and waits for those running (a sandbox closed meanwhile abandons scripts). */
@@ -731,14 +734,19 @@ export function createWorkflowEngine(deps: {
     },
 
     async tick(options) {
-      for (const workflowId of await store.findRunnable(clock(), 50)) {
+      const runnable = await store.findRunnable(clock(), 50);
+      for (const workflowId of runnable) {
         if (Date.now() >= options.until) break;
         if (activeDrains.has(workflowId)) continue; // its background drain is at it
         await drain(workflowId, { until: options.until, wait: false, claimWork: false }).catch((err: unknown) =>
           logger.warn({ event: 'workflow.drain_failed', workflowId, err }, 'workflow step failed; retried on the next tick'),
         );
       }
-      for (const workflowId of await store.findUnpublished(50)) await publishQuietly(workflowId);
+      const unpublished = await store.findUnpublished(50);
+      for (const workflowId of unpublished) await publishQuietly(workflowId);
+      if (runnable.length > 0 || unpublished.length > 0 || activeDrains.size > 0) return { busy: true };
+      const nextDueAt = await store.nextDueAt();
+      return nextDueAt ? { busy: false, nextDueAt } : { busy: false };
     },
 
     async postEventFromScript(event) {

@@ -8,7 +8,7 @@ import { createWorkflowDataAccess } from './workflow-data.access';
 import { createWorkflowDefinitionSource } from './workflow-definition.source';
 import { createScriptSandbox, type ScriptSandbox } from './workflow-script.sandbox';
 import { createWorkflowStatePublisher } from './workflow-state.publisher';
-import { startWorkflowTimer } from './workflow-timer.worker';
+import { startWorkflowTimer, type WorkflowTimer } from './workflow-timer.worker';
 import { createWorkflowEngine, type WorkflowEngine } from './workflow.engine';
 import { createWorkflowHandlers } from './workflow.handlers';
 import { createWorkflowStore } from './workflow.store';
@@ -42,6 +42,7 @@ const CLOSE_GRACE_MS = 5_000;
  */
 export function createWorkflowModule(config: WorkflowModuleConfig, deps: { schemas: ReadonlyMap<string, Schema>; deliveries?: () => DeliveryActions }) {
   let ready: { engine: WorkflowEngine; rpc: RpcClient; sandbox: ScriptSandbox } | undefined;
+  let timer: WorkflowTimer | undefined;
   const get = () => {
     if (!ready) throw new Error('workflow module used before prepare()');
     return ready;
@@ -102,14 +103,17 @@ export function createWorkflowModule(config: WorkflowModuleConfig, deps: { schem
       ready = { engine, rpc, sandbox };
     },
     createHandlers(): Record<string, RpcHandler> {
-      return createWorkflowHandlers({ engine: get().engine, budgetMs: config.WORKFLOW_STEP_BUDGET_MS });
+      const { engine } = get();
+      // A command starts work the timer loop may have to carry on (waits, work past the budget): it looks at once.
+      const command: WorkflowEngine['command'] = (cmd, options) => engine.command(cmd, options).finally(() => timer?.wake());
+      return createWorkflowHandlers({ engine: { ...engine, command }, budgetMs: config.WORKFLOW_STEP_BUDGET_MS });
     },
     async startWorkers({ base }: DataServiceContext): Promise<DataServiceWorker[]> {
       const { engine, rpc, sandbox } = get();
       return [
         { name: 'workflow-definitions-rpc', stop: () => rpc.stop() },
         { name: 'workflow-activities', stop: async () => void (await Promise.all([engine.close(), sandbox.close(CLOSE_GRACE_MS)])) },
-        startWorkflowTimer({ engine, intervalMs: config.WORKFLOW_TICK_MS, logger: base.logger }),
+        (timer = startWorkflowTimer({ engine, intervalMs: config.WORKFLOW_TICK_MS, logger: base.logger })),
       ];
     },
   };

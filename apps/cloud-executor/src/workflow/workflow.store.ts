@@ -399,6 +399,11 @@ export interface WorkflowStore {
   isClaimed(taskId: string, attempt: number): Promise<boolean>;
   /** Workflows whose last state change has not been published yet. */
   findUnpublished(limit: number): Promise<string[]>;
+  /**
+   * When findRunnable next has something to return without anything else happening: the earliest wait of a started
+   * workflow, claim that runs out, or cancelled activity's claim a stopping workflow waits for; undefined if none.
+   */
+  nextDueAt(): Promise<Date | undefined>;
   readReport(workflowId: string, limit: number): Promise<WorkflowReportData | undefined>;
 }
 
@@ -440,6 +445,21 @@ export function createWorkflowStore(pool: Pool): WorkflowStore {
     async findUnpublished(limit) {
       const { rows } = await pool.query<{ workflow_id: string }>('SELECT workflow_id FROM cap_wkf_instance WHERE published_version < state_version ORDER BY updated_at LIMIT $1', [limit]);
       return rows.map((r) => r.workflow_id);
+    },
+    async nextDueAt() {
+      const { rows } = await pool.query<{ due: Date | null }>(
+        `SELECT min(due) AS due FROM (
+           SELECT t.wake_at AS due FROM cap_wkf_task t JOIN cap_wkf_instance i ON i.workflow_id = t.workflow_id AND i.run_id = t.run_id
+            WHERE i.state = 11 AND t.status = 'waiting' AND t.wake_at IS NOT NULL
+           UNION ALL
+           SELECT t.lease_until FROM cap_wkf_task t JOIN cap_wkf_instance i ON i.workflow_id = t.workflow_id AND i.run_id = t.run_id
+            WHERE i.state = 11 AND t.status = 'running' AND t.lease_until IS NOT NULL
+           UNION ALL
+           SELECT t.lease_until FROM cap_wkf_task t JOIN cap_wkf_instance i ON i.workflow_id = t.workflow_id
+            WHERE i.state = 15 AND t.status = 'cancelled' AND t.lease_until IS NOT NULL
+         ) d`,
+      );
+      return rows[0]?.due ?? undefined;
     },
     async readReport(workflowId, limit) {
       const inst = await pool.query<InstanceRow>(`SELECT ${INSTANCE_COLUMNS} FROM cap_wkf_instance WHERE workflow_id = $1`, [workflowId]);

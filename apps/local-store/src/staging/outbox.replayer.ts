@@ -3,13 +3,17 @@ import type { Pool } from '@cap/platform-postgres';
 import { startPollingLoop, type PollingLoop } from '@cap/platform-resilience';
 import { RELAY_CONSUMER } from './outbox.relay';
 
+/** The longest wait between two looks at the quarantine while nothing is released. */
+const IDLE_MAX_MS = 10_000;
+
 /**
  * Puts the outbox changes an administrator released from the quarantine back into the outbox, oldest first (new
  * ids: they go out behind what is waiting), in one statement per round, so that of several replicas exactly one
- * moves each; then wakes the relay.
+ * moves each; then wakes the relay. With nothing released, it looks less and less often, down to once every
+ * `IDLE_MAX_MS`: a release goes out within that time.
  */
 export function startOutboxReplayer(deps: { pool: Pool; logger: Logger; wake: () => void; intervalMs?: number }): PollingLoop {
-  const round = async () => {
+  const round = async (): Promise<boolean> => {
     const { rowCount } = await deps.pool.query(
       `WITH taken AS (
          DELETE FROM cap_quarantine WHERE id IN (
@@ -23,9 +27,11 @@ export function startOutboxReplayer(deps: { pool: Pool; logger: Logger; wake: ()
       deps.logger.info({ event: 'outbox.replayed', count: rowCount }, 'quarantined outbox changes put back in the outbox');
       deps.wake();
     }
+    return (rowCount ?? 0) > 0;
   };
   return startPollingLoop({
     intervalMs: deps.intervalMs ?? 2_000,
+    idleMaxMs: Math.max(deps.intervalMs ?? 2_000, IDLE_MAX_MS),
     round,
     onError: (err) => deps.logger.warn({ event: 'outbox.replay_failed', err: { message: (err as Error).message } }, 'outbox replay failed; trying again'),
   });

@@ -41,4 +41,29 @@ describe('polling loop', () => {
     await stopping;
     expect(ended).toBe(true);
   });
+
+  it('when rounds find nothing, then the loop waits longer and longer up to its idle maximum; a round with work brings the interval back', async () => {
+    const starts: number[] = [];
+    let found = false;
+    const loop = startPollingLoop({
+      intervalMs: 10,
+      idleMaxMs: 80,
+      round: async () => {
+        starts.push(Date.now());
+        return found;
+      },
+      onError: () => undefined,
+    });
+    while (starts.length < 6) await new Promise((r) => setTimeout(r, 5));
+    found = true;
+    const busyFrom = starts.length;
+    while (starts.length < busyFrom + 4) await new Promise((r) => setTimeout(r, 5));
+    await loop.stop();
+    const gaps = starts.slice(1).map((t, i) => t - starts[i]!);
+    // idle: 10, 20, 40, 80, 80 ms (timers fire late, never early)
+    expect(gaps.slice(0, 5).map((g, i) => g >= [10, 20, 40, 80, 80][i]! - 2)).toEqual([true, true, true, true, true]);
+    expect(gaps[3]).toBeGreaterThanOrEqual(78);
+    // busy again: back to the interval
+    expect(Math.min(...gaps.slice(busyFrom))).toBeLessThan(78);
+  });
 });
