@@ -4,7 +4,8 @@ import { field, loadConfig, serviceConfigShape } from '@cap/platform-config';
 const DAY_MS = 86_400_000;
 
 const shape = {
-  ...serviceConfigShape({ httpPort: 8080 }),
+  // Event-loop delay sampled every 10 ms: S9's stall bound is read from it (apps/api-gateway/test/xml-bombs.int.test.ts).
+  ...serviceConfigShape({ httpPort: 8080, eventLoopResolutionMs: 10 }),
   REDIS_URL: field.url(['redis', 'rediss'], 'redis://127.0.0.1:6379/0'),
   /** Prefix of every Redis key the gateway writes (sessions, rate-limit windows). */
   REDIS_KEY_PREFIX: field.keyPrefix('cap:'),

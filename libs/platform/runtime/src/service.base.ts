@@ -15,6 +15,8 @@ export interface BaseServiceConfig {
   KAFKA_TOPIC_PREFIX: string;
   KAFKA_RETRY_PROFILE: 'default' | 'fast';
   SHUTDOWN_TIMEOUT_MS: number;
+  /** How often the event-loop delay metrics sample; optional for callers that build a config by hand. */
+  EVENT_LOOP_RESOLUTION_MS?: number;
 }
 
 export interface ServiceBase {
@@ -29,7 +31,7 @@ export interface ServiceBase {
 export function createServiceBase(service: string, config: BaseServiceConfig): ServiceBase {
   const instanceId = config.SERVICE_INSTANCE_ID || `${service}-${hostname()}-${process.pid}`;
   const logger = createLogger({ service, level: config.LOG_LEVEL, instanceId });
-  const registry = createMetricsRegistry(service);
+  const registry = createMetricsRegistry(service, config.EVENT_LOOP_RESOLUTION_MS ? { eventLoopResolutionMs: config.EVENT_LOOP_RESOLUTION_MS } : {});
   const messaging = createMessaging({
     brokers: config.KAFKA_BROKERS,
     clientId: instanceId,
