@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// `npm run bench`: runs every benchmark (`**/bench/*.bench.ts`) one after the other with tsx and prints
+// `npm run bench`: runs every benchmark (`{apps,libs,infra}/**/bench/*.bench.ts`) one after the other with tsx and prints
 // their reports. Benchmarks are not tests: CI does not run them; figures go to docs/benchmarks.md with the
 // command that produced them. `npm run bench -- <filter>` runs the benchmarks whose path contains <filter>.
 import { spawnSync } from 'node:child_process';
@@ -19,7 +19,7 @@ function findBenches(dir, out = []) {
 
 ensureNodeModules();
 const filter = process.argv[2] ?? '';
-const benches = ['apps', 'libs'].flatMap((d) => findBenches(join(ROOT, d))).filter((p) => p.includes(filter)).sort();
+const benches = ['apps', 'libs', 'infra'].flatMap((d) => findBenches(join(ROOT, d))).filter((p) => p.includes(filter)).sort();
 if (benches.length === 0) {
   log(`no benchmark matches '${filter}'`);
   process.exit(1);

@@ -3,6 +3,7 @@ import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { TOPICS, type StagedChange } from '@cap/contracts';
 import type { Messaging, TopicDefinition } from '@cap/platform-kafka';
 import type { Logger } from '@cap/platform-logger';
+import { createIdleBackoff } from '@cap/platform-resilience';
 import type { PgQuarantine, Pool, PoolClient } from '@cap/platform-postgres';
 import type { OutboxRow, StagingRouting } from './staging.routing';
 
@@ -13,7 +14,11 @@ export interface OutboxRelayOptions {
   registry: Registry;
   /** Most outbox rows published per round. */
   batchSize: number;
-  /** Poll interval when no notification arrives (notifications wake the relay at once). */
+  /**
+   * Poll interval when no notification arrives (notifications wake the relay at once). While the relay listens and
+   * its rounds find nothing, the wait doubles after each empty round, up to ten times this: the poll is a safety
+   * net, and an idle service should not query its database for nothing (docs/benchmarks.md, "Idle cost").
+   */
   idleMs: number;
   /**
    * After a notification, how long to wait before the round, so that it carries the rows other transactions
@@ -59,6 +64,8 @@ const RELAY_LOCK = 7_245_001;
 const LEADER_LOCK = 7_245_002;
 /** After a round cut short to keep a record's order, how soon to try again; after one cut by the in-flight bound. */
 const HOLD_RETRY_MS = { links: 20, full: 250 } as const;
+/** How far the safety-net poll stretches while idle: up to this many times `idleMs` (OutboxRelayOptions). */
+const IDLE_POLL_GROWTH = 10;
 
 /**
  * Publishes the outbox to Kafka, oldest first, at least once. One replica leads (a session advisory lock on
@@ -264,6 +271,7 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
     }
   };
 
+  const idleBackoff = createIdleBackoff({ baseMs: options.idleMs, idleMaxMs: options.idleMs * IDLE_POLL_GROWTH });
   const loop = (async () => {
     await listen();
     let failures = 0;
@@ -290,8 +298,11 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
         continue;
       }
       if (published === options.batchSize) continue; // more waiting
-      // Another replica relays (-1): check back now and then, in case it goes away.
-      await waitForWake(published < 0 ? Math.max(options.idleMs, 1_000) : options.idleMs);
+      // Another replica relays (-1): check back now and then, in case it goes away. Without a notification
+      // connection, poll at the base interval: nothing else would say that rows are waiting.
+      const idleWait = idleBackoff.next({ foundWork: published > 0 || !listener });
+      await waitForWake(published < 0 ? Math.max(options.idleMs, 1_000) : idleWait);
+      if (pendingWake) idleBackoff.reset();
       if (options.lingerMs && pendingWake && !urgent && !stopped && published >= 0) await sleep(options.lingerMs);
       urgent = false;
     }

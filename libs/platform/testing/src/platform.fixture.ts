@@ -29,6 +29,8 @@ export interface TestPlatformOptions {
   env?: Record<string, string>;
   /** Extra environment per service. */
   envFor?: Partial<Record<AppName, Record<string, string>>>;
+  /** The checkout whose dist/ holds the bundles to run (default: this repository). */
+  root?: string;
 }
 
 /**
@@ -53,7 +55,7 @@ export async function startTestPlatform(options: TestPlatformOptions = {}): Prom
   const procs = new Map<AppName, ServiceProcess>();
   const replicas: ServiceProcess[] = [];
   const start = async (app: AppName, extra: Record<string, string> = {}) => {
-    const proc = await startServiceProcess(app, { ...common, ...extra, ...options.envFor?.[app] });
+    const proc = await startServiceProcess(app, { ...common, ...extra, ...options.envFor?.[app] }, options.root ? { root: options.root } : {});
     procs.set(app, proc);
     return proc;
   };
@@ -77,7 +79,7 @@ export async function startTestPlatform(options: TestPlatformOptions = {}): Prom
     return proc;
   };
   const startReplica = async (app: AppName, env: Record<string, string> = {}) => {
-    const proc = await startServiceProcess(app, { ...common, ...options.envFor?.[app], SERVICE_INSTANCE_ID: uniqueId(app), ...env });
+    const proc = await startServiceProcess(app, { ...common, ...options.envFor?.[app], SERVICE_INSTANCE_ID: uniqueId(app), ...env }, options.root ? { root: options.root } : {});
     replicas.push(proc);
     return proc;
   };

@@ -34,14 +34,18 @@ export async function freePort(): Promise<number> {
   });
 }
 
-/** Starts one app from its bundle (dist/apps/<app>/main.js) as a separate OS process. */
-export async function startServiceProcess(app: AppName, env: Record<string, string>): Promise<ServiceProcess> {
+/**
+ * Starts one app from its bundle (dist/apps/<app>/main.js) as a separate OS process. `root`: the checkout whose
+ * dist/ holds the bundle (default: this repository; a benchmark runs an older build beside the current one).
+ */
+export async function startServiceProcess(app: AppName, env: Record<string, string>, options: { root?: string } = {}): Promise<ServiceProcess> {
+  const root = options.root ?? ROOT;
   const port = await freePort();
   // The app's V8 flags, as npm start and the Dockerfile use them (written by infra/scripts/build-app.mjs).
-  const flagsFile = join(ROOT, 'dist', 'apps', app, 'node-flags');
+  const flagsFile = join(root, 'dist', 'apps', app, 'node-flags');
   const flags = existsSync(flagsFile) ? readFileSync(flagsFile, 'utf8').split(/\s+/).filter(Boolean) : [];
-  const child: ChildProcess = spawn(process.execPath, [...flags, '--enable-source-maps', join(ROOT, 'dist', 'apps', app, 'main.js')], {
-    cwd: ROOT,
+  const child: ChildProcess = spawn(process.execPath, [...flags, '--enable-source-maps', join(root, 'dist', 'apps', app, 'main.js')], {
+    cwd: root,
     env: {
       PATH: process.env['PATH'] ?? '',
       HTTP_HOST: '127.0.0.1',
