@@ -7,9 +7,11 @@ import { createLogger } from '@cap/platform-logger';
 import { createRedis, type RedisClient } from '@cap/platform-redis';
 import { testEndpoints, uniqueId } from '@cap/platform-testing';
 import type { Method } from '@cap/campaign-schema';
-import { createRateLimiter, createRateLimitMiddleware, createSoapAdmission, parseRateLimitConfig, type RateLimiter } from '../src/rate-limit';
+import { createRateLimiter, createSoapAdmission, parseRateLimitConfig, type RateLimiter } from '../src/rate-limit';
 import type { Dispatcher } from '../src/soap/soap.dispatcher';
 import { createSoapRouter } from '../src/soap/soap.route';
+import { createAdmissionDispatcher } from './fixtures/admission.dispatcher';
+import { soapEnvelope } from './fixtures/raw-soap';
 
 // The unmodified SDK, to check how it surfaces our 429 (acc-sdk-protocol §9).
 const sdk = require('@adobe/acc-js-sdk') as {
@@ -30,17 +32,17 @@ interface Answer {
 }
 
 /**
- * L2: a real Express app against the real Redis, two ways in: the limiter's Express middleware in front of a
- * soaprouter stand-in (a test-only middleware plays the auth layer: `X-Test-Operator` becomes the
- * authenticated login), and the gateway's own SOAP router with the limiter in its `admit` hook, called by
- * the unmodified SDK.
+ * The limiter's HTTP answers (L2 in docs/targets.md), against the real Redis: the gateway's own SOAP router with
+ * the limiter in its `admit` hook (as main.ts wires it), mounted twice in front of stand-in dispatchers: at the
+ * root, where `X-Test-Operator` names the authenticated operator (fixtures/admission.dispatcher.ts), and under
+ * /soap, where every call is an anonymous GetServerTime called by the unmodified SDK.
  */
-describe('rate limiter L2: HTTP answers', () => {
+describe('rate limiter: HTTP answers of a limited call (429, Retry-After, RateLimit headers)', () => {
   let redis: RedisClient;
   let limiter: RateLimiter;
   let server: Server;
   let baseUrl: string;
-  let soapCalls = 0;
+  const admission = createAdmissionDispatcher();
   const soapAnswers: { status: number; ratelimit: string | null; retryAfter: string | null }[] = [];
   const registry = new Registry();
 
@@ -62,15 +64,6 @@ describe('rate limiter L2: HTTP answers', () => {
       }),
     });
     const app = express();
-    app.use((req, res, next) => {
-      const login = req.get('X-Test-Operator');
-      if (login) res.locals['operatorLogin'] = login;
-      next();
-    });
-    app.post('/nl/jsp/soaprouter.jsp', createRateLimitMiddleware({ limiter }), (_req, res) => {
-      soapCalls++;
-      res.type('text/xml').send('<ok/>');
-    });
     // The gateway's real SOAP router with the limiter in its admit hook; the dispatcher is a stand-in that
     // answers GetServerTime for an anonymous caller (authentication is not under test here).
     const getServerTime: Method = { name: 'GetServerTime', static: true, const: false, params: [{ name: 'serverTime', type: 'datetime', inout: 'out' }] };
@@ -81,7 +74,6 @@ describe('rate limiter L2: HTTP answers', () => {
       canonicalName: (api) => api,
       async dispatch(_call, _request, admit) {
         await admit?.({ kind: 'anonymous' }, { api: 'xtk:session#GetServerTime', decoded: { sessionToken: '', values: new Map() } });
-        soapCalls++;
         return { outputs: [new Date()], method: getServerTime };
       },
     };
@@ -92,6 +84,7 @@ describe('rate limiter L2: HTTP answers', () => {
     });
     soap.use(createSoapRouter({ dispatcher, logger: quiet, maxBodyBytes: 1_000_000, xmlLimits: {}, admit: createSoapAdmission({ limiter }) }));
     app.use('/soap', soap);
+    app.use(createSoapRouter({ dispatcher: admission, logger: quiet, maxBodyBytes: 1_000_000, xmlLimits: {}, admit: createSoapAdmission({ limiter }) }));
     await new Promise<void>((resolve) => {
       server = app.listen(0, '127.0.0.1', () => resolve());
     });
@@ -104,12 +97,13 @@ describe('rate limiter L2: HTTP answers', () => {
     await redis?.close();
   });
 
-  async function call(api: string, headers: Record<string, string> = {}): Promise<Answer> {
+  async function call(api: string, headers: Record<string, string> = {}, inner = ''): Promise<Answer> {
     const t0 = performance.now();
+    const [urn, method] = api.split('#') as [string, string];
     const res = await fetch(`${baseUrl}/nl/jsp/soaprouter.jsp?soapAction=${encodeURIComponent(api)}`, {
       method: 'POST',
       headers: { 'content-type': 'application/soap+xml;charset=UTF-8', SoapAction: api, ...headers },
-      body: '<SOAP-ENV:Envelope/>',
+      body: soapEnvelope(urn, method, `<sessiontoken/>${inner}`),
     });
     return { status: res.status, headers: res.headers, body: await res.text(), ms: performance.now() - t0 };
   }
@@ -155,12 +149,13 @@ describe('rate limiter L2: HTTP answers', () => {
   it('when the SDK downloads schemas (ACC-SDK-Call-Internal: 1), then they count in the internal bucket, not the caller’s own limit', async () => {
     const operator = { 'X-Test-Operator': uniqueId('op') };
     const internal = { ...operator, 'ACC-SDK-Call-Internal': '1' };
-    const schemaLoads = await Promise.all(Array.from({ length: 10 }, () => call('xtk:persist#GetEntityIfMoreRecent', internal)));
+    const pk = '<pk>xtk:schema|nms:recipient</pk>';
+    const schemaLoads = await Promise.all(Array.from({ length: 10 }, () => call('xtk:persist#GetEntityIfMoreRecent', internal, pk)));
     expect(schemaLoads.map((a) => a.status)).toEqual(Array(10).fill(200));
     expect(schemaLoads[0]!.headers.get('ratelimit-policy')).toBe('"internal";q=10;w=1');
-    expectWellFormed429(await call('xtk:persist#GetEntityIfMoreRecent', internal), { policy: 'internal', limit: 10, api: 'xtk:persist#GetEntityIfMoreRecent' });
+    expectWellFormed429(await call('xtk:persist#GetEntityIfMoreRecent', internal, pk), { policy: 'internal', limit: 10, api: 'xtk:persist#GetEntityIfMoreRecent' });
     // A user-initiated getSchema (no header) still has its own quota.
-    expect((await call('xtk:persist#GetEntityIfMoreRecent', operator)).status).toBe(200);
+    expect((await call('xtk:persist#GetEntityIfMoreRecent', operator, pk)).status).toBe(200);
   });
 
   it('when a client sets the internal header on Logon, then it is ignored and Logon keeps its own limit', async () => {
@@ -170,9 +165,9 @@ describe('rate limiter L2: HTTP answers', () => {
     expect(answers.find((a) => a.status === 429)?.headers.get('ratelimit-policy')).toBe('"xtk:session#Logon";q=2;w=1');
   });
 
-  it('when the SOAPAction names the session-expired code, then the 429 body still does not contain it', async () => {
+  it('when the method called is named like the session-expired code, then the 429 body still does not contain it', async () => {
     const operator = { 'X-Test-Operator': uniqueId('op') };
-    const answers = await Promise.all(Array.from({ length: 4 }, () => call('XSV-350008', operator)));
+    const answers = await Promise.all(Array.from({ length: 4 }, () => call('xtk:session#XSV-350008', operator)));
     const denied = answers.filter((a) => a.status === 429);
     expect(denied).toHaveLength(1);
     expect(denied[0]!.body).not.toContain('350008');
@@ -180,7 +175,7 @@ describe('rate limiter L2: HTTP answers', () => {
 
   it('when the unmodified SDK is limited, then it surfaces HTTP 429 and does not mistake it for an expired session', async () => {
     // Anonymous caller (no operator yet at Logon): limited by client IP. Use up the IP's Logon quota first.
-    const before = soapCalls;
+    const before = admission.calls;
     while ((await call('xtk:session#Logon')).status === 200);
     const client = await sdk.init(sdk.ConnectionParameters.ofUserAndPassword(baseUrl, 'admin', 'secret'));
     const failure = (await client.logon().then(
@@ -190,7 +185,7 @@ describe('rate limiter L2: HTTP answers', () => {
     expect(failure?.statusCode).toBe(429);
     expect(failure?.errorCode).not.toBe('SDK-000012');
     expect(failure?.message ?? '').not.toMatch(/Session has expired/);
-    expect(soapCalls - before).toBe(2); // the SDK's call never reached the handler
+    expect(admission.calls - before).toBe(2); // the SDK's call never reached the handler
   });
 
   it('when the SDK calls through the gateway SOAP router, then answers carry the rate-limit headers and the call over the limit is a 429 the SDK reports as such', async () => {

@@ -6,7 +6,10 @@ import { Registry } from 'prom-client';
 import { createLogger, type Logger } from '@cap/platform-logger';
 import { createRedis } from '@cap/platform-redis';
 import { startTcpProxy, testEndpoints, uniqueId, waitFor, type TcpProxy } from '@cap/platform-testing';
-import { createRateLimiter, createRateLimitMiddleware, parseRateLimitConfig, type RateLimiter, type RateLimitRequest } from '../src/rate-limit';
+import { createRateLimiter, createSoapAdmission, parseRateLimitConfig, type RateLimiter, type RateLimitRequest } from '../src/rate-limit';
+import { createSoapRouter } from '../src/soap/soap.route';
+import { createAdmissionDispatcher } from './fixtures/admission.dispatcher';
+import { soapEnvelope } from './fixtures/raw-soap';
 import { startStallingProxy, type StallingProxy } from './fixtures/stalling.proxy';
 
 const redisTarget = (() => {
@@ -195,7 +198,8 @@ describe('rate limiter L3: Redis down or slow', () => {
     const { logger } = capturingLogger();
     const limiter = await limiterBehind(proxy.url('redis', '/0'), logger, { fallback: 'deny' });
     const app = express();
-    app.post('/nl/jsp/soaprouter.jsp', createRateLimitMiddleware({ limiter }), (_req, res) => void res.type('text/xml').send('<ok/>'));
+    // The gateway's SOAP router with the limiter in its admit hook, as main.ts wires it (authentication stood in).
+    app.use(createSoapRouter({ dispatcher: createAdmissionDispatcher(), logger, maxBodyBytes: 1_000_000, xmlLimits: {}, admit: createSoapAdmission({ limiter }) }));
     const server = await new Promise<Server>((resolve) => {
       const s: Server = app.listen(0, '127.0.0.1', () => resolve(s));
     });
@@ -203,7 +207,7 @@ describe('rate limiter L3: Redis down or slow', () => {
     const url = `http://127.0.0.1:${(server.address() as { port: number }).port}/nl/jsp/soaprouter.jsp`;
     const call = async () => {
       const t0 = performance.now();
-      const res = await fetch(url, { method: 'POST', headers: { SoapAction: 'xtk:session#Write' }, body: '<x/>' });
+      const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'text/xml', SoapAction: 'xtk:session#Write' }, body: soapEnvelope('xtk:session', 'Write', '<sessiontoken/>') });
       return { status: res.status, retryAfter: res.headers.get('retry-after'), body: await res.text(), ms: performance.now() - t0 };
     };
 

@@ -12,7 +12,6 @@ export {
 } from './rate-limit.config';
 export type { RateLimitCaller, RateLimitDecision, RateLimitRequest } from './rate-limit.decision';
 export { formatRateLimit, formatRateLimitPolicy, formatTooManyRequestsBody, rateLimitHeaders } from './rate-limit.headers';
-export { createRateLimitMiddleware, findSoapAction, identifySoapCall, sendTooManyRequests, setRateLimitHeaders } from './rate-limit.middleware';
 export type { LimiterMode } from './rate-limit.metrics';
 export { createSoapAdmission, toRateLimitRequest } from './soap.admission';
 export { createRateLimiter, type RateLimiter, type RateLimiterDeps } from './tps.limiter';

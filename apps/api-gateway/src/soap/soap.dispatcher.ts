@@ -1,5 +1,5 @@
 import type { Method, Schema } from '@cap/campaign-schema';
-import { decodeParams, parseSoapAction, resolveUrn, SOAP_FAULTS, SoapFault, type DecodedCall, type SoapCall } from '@cap/campaign-soap';
+import { decodeParams, parseSoapAction, resolveUrn, SOAP_FAULTS, type DecodedCall, type SoapCall } from '@cap/campaign-soap';
 import type { Authenticator, Caller } from '../session/authenticator';
 import { hasRight } from '../session/session.model';
 import { CAMPAIGN_FAULTS } from './campaign.faults';
@@ -77,8 +77,4 @@ export function createDispatcher(deps: { schemas: ReadonlyMap<string, Schema>; h
       return Array.isArray(result) ? { outputs: result, method } : { ...result, method };
     },
   };
-}
-
-export function isSoapFault(err: unknown): err is SoapFault {
-  return err instanceof SoapFault;
 }

@@ -2,4 +2,4 @@ export { planDatabase } from './database.planner';
 export { DdlError, DdlErrorCodes, type DdlErrorCode } from './ddl.errors';
 export { TABLE_MARKER_PREFIX, type DdlAction, type DdlPlan, type DdlStatement, type ExistingColumn, type ExistingTable } from './ddl.model';
 export { isSafeWidening, parsePgType, renderSqlType, sqlTypeOf, type SqlType } from './sql-type.mapper';
-export { buildDesiredTables, STAGING_COLUMNS, type DesiredColumn, type DesiredTable } from './table.builder';
+export { buildDesiredTables, type DesiredColumn, type DesiredTable } from './table.builder';

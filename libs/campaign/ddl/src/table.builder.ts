@@ -30,9 +30,6 @@ export interface DesiredTable {
   indexes: DesiredIndex[];
 }
 
-/** Columns the DDL adds to staging tables and to the cloud copies of staged schemas. */
-export const STAGING_COLUMNS = ['cap_seq', 'cap_op', 'cap_staged_at', 'cap_synced_at', 'cap_fields', 'cap_key'] as const;
-
 // Generated ids are UUIDs, but callers may supply their own (Campaign's Ingest example uses id="ABC12345"):
 // the check admits id-like strings only (no spaces, quotes or markup), up to 64 characters.
 const UUID_PATTERN = '^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$';

@@ -93,13 +93,3 @@ export async function ensureDatabase(url: string): Promise<boolean> {
     await client.end();
   }
 }
-
-export async function dropDatabase(url: string): Promise<void> {
-  const { name, client } = adminClientFor(url);
-  await client.connect();
-  try {
-    await client.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
-  } finally {
-    await client.end();
-  }
-}
