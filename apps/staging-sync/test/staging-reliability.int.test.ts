@@ -144,14 +144,14 @@ describe('staging-sync reliability (R1, R3, R6) on the shared broker', () => {
     const second = await startServiceProcess('local-store', joinEnv(platform, { LOCAL_DATABASE_URL: platform.localDb.url, STAGING_RETENTION_SECONDS: '2', STAGING_PURGE_INTERVAL_MS: '500' }));
     await second.waitUntilReady();
     const writer = startWriter(NLWS, 'ls', 3, 20);
-    await sleep(2_000);
+    await waitFor('calls acknowledged before the kill', () => writer.stats().acknowledged >= 10, { timeoutMs: 30_000, intervalMs: 50 });
     // The first replica serves half the requests and may hold the relay: it dies without a goodbye.
     const first = platform.procs.get('local-store')!;
     first.signal('SIGKILL');
     await first.exited;
     const atKill = writer.stats().acknowledged;
     // Past the group's session timeout (10 s) the survivor owns every request partition: writes flow again.
-    await sleep(16_000);
+    await waitFor('calls acknowledged by the surviving replica', () => writer.stats().acknowledged >= atKill + 10, { timeoutMs: 60_000, intervalMs: 100 });
     await writer.stop();
     await waitForDrain(local, 90_000);
     expect(await compare(cloud, 'ls', writer.expected)).toEqual(NO_PROBLEMS);
@@ -203,7 +203,7 @@ describe('staging-sync reliability (R1, R3, R6) on the shared broker', () => {
       workers.push(worker);
       await worker.waitUntilReady();
       const writer = startWriter(NLWS, 'r3', 2, 20);
-      await sleep(1_000);
+      await waitFor('calls acknowledged before the outage', () => writer.stats().acknowledged >= 5, { timeoutMs: 30_000, intervalMs: 50 });
       await proxy.stop();
       const outageStarted = Date.now();
       const breakerOpen = await waitFor(
@@ -212,7 +212,7 @@ describe('staging-sync reliability (R1, R3, R6) on the shared broker', () => {
         { timeoutMs: 25_000, intervalMs: 250 },
       );
       expect(breakerOpen).toBe(true);
-      // The backlog grows while the cloud DB is away…
+      // The backlog grows while the cloud DB is away (the outage lasts 30 s: the scenario, not a wait for an outcome)…
       await sleep(Math.max(0, 30_000 - (Date.now() - outageStarted)));
       const backlog = Number((await local.query('SELECT count(*) AS n FROM nms_recipient_stg WHERE cap_synced_at IS NULL')).rows[0].n);
       expect(backlog).toBeGreaterThan(0);
