@@ -1,5 +1,5 @@
 /**
- * SOAP requests exactly as @adobe/acc-js-sdk writes them (shared/docs/acc-sdk-protocol.md §2), and the two
+ * SOAP requests exactly as @adobe/acc-js-sdk writes them (docs/campaign-api.md#requests), and the two
  * things the load test reads from answers: the tokens of a Logon, and the fault code of a SOAP fault.
  * Plain string work: the tool must stay cheap per request, and must not depend on the server's libraries.
  */

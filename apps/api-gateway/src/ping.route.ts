@@ -17,7 +17,7 @@ export function campaignTimestamp(date: Date): string {
  */
 export function createPingRouter(deps: { downstreams: Downstreams; logger: Logger; mcQueueMax: number; instanceName: string; version: string; buildNumber: string }): Router {
   const router = Router();
-  // `client.test()`: no authentication, an XML root whose attributes the SDK returns (acc-sdk-protocol §7).
+  // `client.test()`: no authentication, an XML root whose attributes the SDK returns (docs/campaign-api.md#plain-http-endpoints).
   router.get('/r/test', (req, res) => {
     const attrs = {
       status: 'OK',

@@ -13,7 +13,7 @@ import { createSoapRouter } from '../src/soap/soap.route';
 import { createAdmissionDispatcher } from './fixtures/admission.dispatcher';
 import { soapEnvelope } from './fixtures/raw-soap';
 
-// The unmodified SDK, to check how it surfaces our 429 (acc-sdk-protocol §9).
+// The unmodified SDK, to check how it surfaces our 429 (docs/campaign-api.md#rate-limiting-as-the-client-sees-it).
 const sdk = require('@adobe/acc-js-sdk') as {
   ConnectionParameters: { ofUserAndPassword(url: string, user: string, password: string): unknown; ofAnonymousUser(url: string): unknown };
   init(params: unknown): Promise<{

@@ -2,7 +2,7 @@ import { SignJWT } from 'jose';
 import pg from 'pg';
 import { failure, startTestPlatform, type TestPlatform } from '@cap/platform-testing';
 
-// Adobe's own client, unmodified: the compatibility bar (acc-sdk-protocol.md).
+// Adobe's own client, unmodified: the compatibility bar (docs/campaign-api.md).
 const sdk = require('@adobe/acc-js-sdk');
 
 const JWT_SECRET = 'test-secret-for-bearer-logon-0123456789';

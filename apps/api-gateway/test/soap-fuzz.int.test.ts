@@ -23,7 +23,7 @@ import { isAlive, phaseAt, printHostileSummary, readMemoryKb, startGatewayMonito
  * mc's login token, the run's own re-logons) would be a 429 that never reaches the handlers. The throttle itself is
  * covered by authentication.int.test.ts (per login, per address, across replicas, X-Forwarded-For).
  *
- * HTTP statuses accepted: 200 for everything SOAP-level, faults included (acc-sdk-protocol §3.4: the SDK
+ * HTTP statuses accepted: 200 for everything SOAP-level, faults included (docs/campaign-api.md#faults: the SDK
  * parses faults on 2xx only, so the router must fault with 200 whatever the input); 413 for a body over
  * MAX_BODY_BYTES (the one transport-level refusal of the router, docs/errors.md); 431 when the request's
  * headers exceed Node's limit (16 KiB; e.g. a 30 KB SOAPAction): Node's HTTP parser answers before any

@@ -5,7 +5,7 @@ import { createMessaging, RETRY_PROFILES, startRpcClient, type Messaging, type R
 import { createLogger } from '@cap/platform-logger';
 import { failure, startServiceProcess, startTestPlatform, testEndpoints, uniqueId, waitFor, type TestPlatform } from '@cap/platform-testing';
 
-// Adobe's own client, unmodified: the compatibility bar (acc-sdk-protocol.md).
+// Adobe's own client, unmodified: the compatibility bar (docs/campaign-api.md).
 const sdk = require('@adobe/acc-js-sdk');
 
 interface WorkflowReport {

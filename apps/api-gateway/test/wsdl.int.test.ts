@@ -1,7 +1,7 @@
 import { parseXml } from '@cap/campaign-xml';
 import { startTestPlatform, uniqueId, type TestPlatform } from '@cap/platform-testing';
 
-// A third-party SOAP stack, driven only by the WSDL the gateway serves (campaign-api §e.1).
+// A third-party SOAP stack, driven only by the WSDL the gateway serves (docs/campaign-api.md#requests).
 const { soap } = require('strong-soap') as { soap: { createClient(url: string, options: Record<string, unknown>, cb: (err: unknown, client: SoapClient) => void): void } };
 
 type Operation = (args: Record<string, unknown>, options?: Record<string, unknown>, extraHeaders?: Record<string, string>) => Promise<{ result: Record<string, unknown> }>;

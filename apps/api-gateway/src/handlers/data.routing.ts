@@ -4,7 +4,7 @@ import type { DownstreamName } from '../downstream.client';
 import type { Caller } from '../session/authenticator';
 
 /**
- * Where a schema's rows are served (architecture §3): cloud schemas by cloud-executor (v7 Write goes
+ * Where a schema's rows are served (docs/architecture.md#2-where-a-schema-lives): cloud schemas by cloud-executor (v7 Write goes
  * straight to the cloud DB, as in Campaign v8); local, replicated and staging schemas by local-store.
  */
 export function serviceFor(schema: Schema): DownstreamName {

@@ -34,7 +34,7 @@ export function formatWindow(windowMs: number): string {
   return windowMs % 1000 === 0 ? `${windowMs / 1000} s` : `${windowMs} ms`;
 }
 
-/** The SDK reads any body containing this as "session expired" and re-logs on (acc-sdk-protocol §3.4). */
+/** The SDK reads any body containing this as "session expired" and re-logs on (docs/campaign-api.md#faults). */
 const SESSION_EXPIRED_CODE = /XSV-?350008/i;
 
 /**

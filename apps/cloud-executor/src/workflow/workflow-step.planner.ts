@@ -34,7 +34,7 @@ export type CommandDecision =
   | 'faultNotStarted';
 
 /**
- * What a command does in a state (Campaign semantics, campaign-api.md §d.3): Start from being edited,
+ * What a command does in a state (Campaign semantics, docs/campaign-api.md): Start from being edited,
  * finished or never run → a new run; Start on a paused workflow resumes it; Stop → finished; PostEvent
  * needs a started (or paused: queued) workflow.
  */

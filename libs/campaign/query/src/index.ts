@@ -1,7 +1,7 @@
 /**
  * @cap/campaign-query — Campaign's read API without I/O: XTK expressions → syntax trees, queryDef (XML element
  * or SDK SimpleJson) → one parameterised PostgreSQL statement on compiled schemas, and result rows → Campaign's
- * result document (XML elements or SimpleJson objects), as acc-sdk-protocol §6.3 describes.
+ * result document (XML elements or SimpleJson objects), as docs/campaign-api.md#executequery describes.
  *
  *   const { sql, params, shape } = compileQueryDef(queryDefElement, schemas, { database: 'cloud' });
  *   const { rows } = await client.query(sql, params);        // in an app or the persistence lib, not here

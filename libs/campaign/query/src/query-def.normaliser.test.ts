@@ -2,7 +2,7 @@ import { parseXml } from '@cap/campaign-xml';
 import { normaliseQueryDef } from './query-def.normaliser';
 import { QueryError } from './query.error';
 
-// The request of acc-sdk-protocol §6.3, as the SDK sends it (xml) and as a caller writes it (SimpleJson).
+// The request of docs/campaign-api.md#executequery, as the SDK sends it (xml) and as a caller writes it (SimpleJson).
 const SDK_XML = `<queryDef schema="nms:recipient" operation="select" lineCount="10" startLine="0" xtkschema="xtk:queryDef">
   <select><node expr="@email"/><node expr="@id"/><node expr="[location/@city]" alias="@city"/></select>
   <where><condition expr="@email = 'a@x.com'" boolOperator="OR"/><condition expr="@email = 'b@x.com'"/></where>

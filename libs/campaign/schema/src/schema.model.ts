@@ -20,7 +20,7 @@ export type XtkType =
 export const XTK_TYPES: readonly XtkType[] = ['string', 'memo', 'long', 'int64', 'short', 'byte', 'boolean', 'double', 'datetime', 'date', 'uuid'];
 
 /**
- * Where a schema's rows live (architecture §2): `local` (local DB only), `replicated` (local master, one-way
+ * Where a schema's rows live (docs/architecture.md#2-where-a-schema-lives): `local` (local DB only), `replicated` (local master, one-way
  * copy in the cloud DB), `cloud` (cloud DB), `staging` (generated `…Stg` table in the local DB).
  */
 export type Placement = 'local' | 'replicated' | 'cloud' | 'staging';

@@ -3,7 +3,7 @@ import type { Enumeration, Field, Link, Method, Schema } from './schema.model';
 
 /**
  * The compiled schema as the SDK downloads it (`xtk:schema|<id>` through GetEntityIfMoreRecent,
- * acc-sdk-protocol §5): namespace/name on the root, `implements="xtk:persist"` for entity schemas,
+ * docs/campaign-api.md#schemas-and-methods): namespace/name on the root, `implements="xtk:persist"` for entity schemas,
  * enumerations as direct children, the main element with keys, attributes, nested and link elements, then
  * `<methods>` and `<interface>` blocks whose parameter types are the lower-case names the SDK expects.
  */

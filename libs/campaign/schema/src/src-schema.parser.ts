@@ -369,7 +369,7 @@ function readMethod(el: XmlElement, problem: Problem): SrcMethod {
     const type = attrLocal(p, 'type') ?? 'string';
     const inout = attrLocal(p, 'inout') ?? 'in';
     if (!isIdentifier(pname)) problem(p, 'a <param> needs an identifier name', 'name');
-    // The SDK reads types literally and lower-case: 'Boolean' breaks it (acc-sdk-protocol §5.2).
+    // The SDK reads types literally and lower-case: 'Boolean' breaks it (docs/campaign-api.md#schemas-and-methods).
     if (!PARAM_TYPES.has(type) && !/^[a-z][a-zA-Z]*$/.test(type)) problem(p, `unknown parameter type '${type}'`, 'type');
     if (inout !== 'in' && inout !== 'out' && inout !== 'inout') problem(p, `'${inout}' is not in, out or inout`, 'inout');
     const desc = attrLocal(p, 'desc');

@@ -9,7 +9,7 @@ const ENCODING = "SOAP-ENV:encodingStyle='http://schemas.xmlsoap.org/soap/encodi
 const LITERAL_XML = "SOAP-ENV:encodingStyle='http://xml.apache.org/xml-soap/literalxml'";
 
 /**
- * xsi:type of a scalar out-parameter, literally as the SDK checks it (acc-sdk-protocol §3.2: `long` is 32-bit
+ * xsi:type of a scalar out-parameter, literally as the SDK checks it (docs/campaign-api.md#responses-and-types: `long` is 32-bit
  * xsd:int, `int64` is xsd:long). The WSDL writer declares its parts from the same table.
  */
 export const XSD_SCALAR_TYPES: Readonly<Record<string, string>> = {

@@ -3,7 +3,7 @@ import type { Method } from '@cap/campaign-schema';
 import { buildSoapFault, buildSoapResponse, decodeParams, parseSoapRequest, rawXml, SoapFault, SOAP_FAULTS } from '../src/index';
 
 // The SDK's own SOAP call object, fed our responses through a fake transport: if it reads them, the real
-// client will (acc-sdk-protocol §3). It also writes the requests we must parse.
+// client will (docs/campaign-api.md#client-wire-rules). It also writes the requests we must parse.
 const { SoapMethodCall } = require('@adobe/acc-js-sdk/src/soap.js') as { SoapMethodCall: new (...args: unknown[]) => SdkCall };
 
 interface SdkCall {

@@ -1,5 +1,5 @@
 /**
- * What kafkajs 2.2.4 does while nothing happens, fixed (issue 14: a service with no traffic used 4–5 % of a core;
+ * What kafkajs 2.2.4 does while nothing happens, fixed (a service with no traffic used 4–5 % of a core;
  * docs/benchmarks.md, "Idle cost"). kafkajs is unmaintained and no release carries fixes, so these replace four
  * methods on its classes' prototypes, once per process, for the version they were written against
  * (`PATCHED_KAFKAJS_VERSION`, pinned in package.json). Everything else is kafkajs' code unchanged.

@@ -1,4 +1,4 @@
-/** What the SDK rejects with when the gateway answers a SOAP fault (acc-sdk-protocol.md §8). */
+/** What the SDK rejects with when the gateway answers a SOAP fault (docs/campaign-api.md#errors-the-client-surfaces). */
 export interface CampaignException {
   statusCode: number;
   errorCode: string;
