@@ -2,7 +2,7 @@
  * Writes the full description of the data model (Markdown, HTML, JSON, Mermaid, DOT, SVG) from the built-in
  * schemas plus a customer's schema folders:
  *   npm run datamodel                       → docs/datamodel/
- *   npm run datamodel -- /tmp/out           → another folder
+ *   npm run datamodel -- ../datamodel-out   → another folder
  *   CAP_SCHEMA_DIRS=./schemas,./more npm run datamodel
  *   CAP_GATEWAY_URL=https://campaign.example.com npm run datamodel   → the reporting link points there
  * The Markdown and HTML descriptions link to the gateway's reporting summary (/nl/jsp/reporting.jsp), where the
