@@ -14,10 +14,10 @@ export const APPS = ['api-gateway', 'local-store', 'staging-sync', 'cloud-execut
 // bundle (npm start, the Dockerfile, the test/benchmark process helper). The gateway's bounded old space keeps
 // its RSS under the 150 MB target (P1: ~130 MB under saturation; docs/benchmarks.md); 192 MB of old space still
 // parses the largest body it accepts (8 MiB). A smaller young generation (--max-semi-space-size=2) saved another
-// 30 MB but cost ~25 % of its throughput in scavenges (session 3 measurement), so V8's default is kept.
+// 30 MB but cost ~25 % of its throughput in scavenges (measured 2026-11-28, docs/benchmarks.md), so V8's default is kept.
 // staging-sync holds a whole batch (thousands of decoded changes) across each cloud round trip, so every
 // scavenge copied it: a 64 MB semi-space makes scavenges ~3× rarer (GC time 1.9 s → 0.8 s per 100,000 rows,
-// P3 in docs/benchmarks.md, session 4) for a larger but bounded young generation.
+// P3 in docs/benchmarks.md, 2026-11-28) for a larger but bounded young generation.
 export const NODE_FLAGS = {
   'api-gateway': ['--max-old-space-size=192'],
   'staging-sync': ['--max-semi-space-size=64'],

@@ -277,7 +277,7 @@ describe('hostile inputs through the gateway', () => {
   const isCampaignFault = (a: Answer) => a.status === 200 && a.code !== undefined && !a.code.startsWith('CAP-') && a.ms < CALL_BOUND_MS;
   const isResponse = (a: Answer, method: string) => a.status === 200 && a.response === method && a.ms < CALL_BOUND_MS;
 
-  describe('S2 XTK injection', () => {
+  describe('XTK injection in every position of a queryDef (S2)', () => {
     const cases = QUERY_POSITIONS.flatMap((position) => XTK_PAYLOADS.map((payload) => ({ position, payload })));
 
     it(`when ${XTK_PAYLOADS.length} hostile expressions are put in each of ${QUERY_POSITIONS.length} positions of a queryDef, then each is refused with a Campaign fault or bound as a value, and none ran as SQL`, async () => {
@@ -392,7 +392,7 @@ describe('hostile inputs through the gateway', () => {
     });
   });
 
-  describe('S1 DTDs, entities and external references', () => {
+  describe('DTDs, entities and external references (S1)', () => {
     it(`when ${ENTITY_BOMBS.length} calls carry DTDs, entities, XInclude, stylesheets or odd encodings, then DTDs are refused, nothing is expanded or fetched, and nothing of /etc/passwd comes back`, async () => {
       const wrong: string[] = [];
       for (const bomb of ENTITY_BOMBS) {
@@ -435,7 +435,7 @@ describe('hostile inputs through the gateway', () => {
     });
   });
 
-  describe('S3 replayed and forged credentials', () => {
+  describe('replayed and forged credentials (S3)', () => {
     /** The ways a client presents a session token: first parameter, X-Session-Token, the cookie; with and without its security token. */
     const presentations = (s: Session): { label: string; session: Partial<Session>; headers: Record<string, string> }[] => [
       { label: 'parameter + security token', session: s, headers: {} },
@@ -542,7 +542,7 @@ describe('hostile inputs through the gateway', () => {
     });
   });
 
-  describe('L4 rate-limit evasion', () => {
+  describe('rate-limit evasion: one bucket per API and caller whatever the spelling (L4)', () => {
     const policy = `"xtk:session#GetUserInfo";q=${RATE_LIMIT};w=60`;
     /** Admitted and refused calls among `answers`; every refusal must be a 429 with Retry-After and the API's policy. */
     const tallyLimited = (category: string, answers: Answer[], expectedPolicy: string) => {

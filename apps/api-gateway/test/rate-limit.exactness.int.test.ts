@@ -48,7 +48,7 @@ function maxInAnyWindow(sortedUs: number[], windowUs: number): number {
   return max;
 }
 
-describe('rate limiter L1: exact sliding window shared by two gateway processes', () => {
+describe('rate limiter: exact sliding window shared by two gateway processes (L1)', () => {
   const drivers: Driver[] = [];
   afterAll(() => {
     for (const d of drivers) if (d.child.exitCode === null) d.child.kill('SIGKILL');

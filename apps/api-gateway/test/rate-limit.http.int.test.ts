@@ -37,7 +37,7 @@ interface Answer {
  * root, where `X-Test-Operator` names the authenticated operator (fixtures/admission.dispatcher.ts), and under
  * /soap, where every call is an anonymous GetServerTime called by the unmodified SDK.
  */
-describe('rate limiter: HTTP answers of a limited call (429, Retry-After, RateLimit headers)', () => {
+describe('rate limiter: HTTP answers of a limited call, 429 with Retry-After and RateLimit headers (L2)', () => {
   let redis: RedisClient;
   let limiter: RateLimiter;
   let server: Server;

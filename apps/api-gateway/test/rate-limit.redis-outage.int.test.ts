@@ -85,7 +85,7 @@ const request = (): RateLimitRequest => ({ api: 'nms:rtEvent#PushEvent', caller:
  */
 const DECISION_BOUND_MS = Number(process.env['RATE_LIMIT_DECISION_BOUND_MS'] ?? 250);
 
-describe('rate limiter L3: Redis down or slow', () => {
+describe('rate limiter when its Redis is down or slow (L3)', () => {
   const cleanups: (() => Promise<unknown>)[] = [];
   afterEach(async () => {
     for (const fn of cleanups.splice(0).reverse()) await fn().catch(() => undefined);

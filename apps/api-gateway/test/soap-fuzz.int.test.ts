@@ -817,7 +817,7 @@ function cpuSecondsOf(pid: number): number {
 const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? 0;
 const tally = (into: Record<string, number>, key: string) => void (into[key] = (into[key] ?? 0) + 1);
 
-describe('S6 fuzzing of the SOAP router', () => {
+describe('fuzzing of the SOAP router with mutated envelopes of every implemented method (S6)', () => {
   let platform: TestPlatform;
   let dir: string;
   let monitor: ReturnType<typeof startGatewayMonitor> | undefined;

@@ -149,7 +149,7 @@ async function scrapeEventLoopMaxMs(url: string): Promise<number> {
   }
 }
 
-describe('S9 XML bombs against the gateway', () => {
+describe('XML bombs against the gateway: refused while parsing, in bounded time and memory (S9)', () => {
   let platform: TestPlatform;
   let gateway: ServiceProcess;
   let dir: string;

@@ -87,7 +87,7 @@ async function compare(cloud: pg.Pool, prefix: string, expected: Map<string, str
 
 const NO_PROBLEMS = { missing: [], duplicated: [], stale: [], resurrected: [] };
 
-describe('staging-sync reliability (R1, R3, R6) on the shared broker', () => {
+describe('staging-sync reliability on the shared broker (R1, R3, R6)', () => {
   let platform: TestPlatform;
   let NLWS: Nlws;
   let local: pg.Pool;
@@ -106,7 +106,7 @@ describe('staging-sync reliability (R1, R3, R6) on the shared broker', () => {
   afterAll(() => stopStagingClient({ platform, local, cloud }, workers));
 
   // Four workers (P4: correctness with 4 workers everywhere), each SIGKILLed and replaced in turn.
-  it('R1: when four staging-sync workers are SIGKILLed 20 times mid-flow while members leave and join, then local and cloud agree row for row', async () => {
+  it('when four staging-sync workers are SIGKILLed 20 times mid-flow while members leave and join, then local and cloud agree row for row (R1)', async () => {
     for (let i = 0; i < 4; i++) workers.push(await startServiceProcess('staging-sync', workerEnv()));
     await Promise.all(workers.map((w) => w.waitUntilReady()));
     const writer = startWriter(NLWS, 'r1');
@@ -160,7 +160,7 @@ describe('staging-sync reliability (R1, R3, R6) on the shared broker', () => {
     platform.procs.set('local-store', second);
   }, 180_000);
 
-  it('R6: when an older change of a key is delivered again after a newer one, then the newer value stays', async () => {
+  it('when an older change of a key is delivered again after a newer one, then the newer value stays (R6)', async () => {
     const messaging = createMessaging({ brokers: testEndpoints().kafkaBrokers, clientId: 'r6-test', topicPrefix: platform.topicPrefix, logger: createLogger({ service: 'r6-test', level: 'warn' }) });
     try {
       const change = (seq: string, firstName: string, email = 'r6@example.com'): StagedChange => ({
@@ -191,7 +191,7 @@ describe('staging-sync reliability (R1, R3, R6) on the shared broker', () => {
     }
   });
 
-  it('R3: when the cloud DB is unreachable for 30 s, then the breaker opens, the backlog waits, and sync resumes by itself with nothing lost', async () => {
+  it('when the cloud DB is unreachable for 30 s, then the breaker opens, the backlog waits, and sync resumes by itself with nothing lost (R3)', async () => {
     await Promise.all(workers.splice(0).map((w) => w.stop()));
     const target = new URL(platform.cloudDb.url);
     const proxy = await startTcpProxy({ host: target.hostname, port: Number(target.port || 5432) });
@@ -262,7 +262,7 @@ describe('staging-sync reliability (R1, R3, R6) on the shared broker', () => {
   }, 120_000);
 });
 
-describe('staging-sync reliability (R2) on a broker of its own', () => {
+describe('staging-sync reliability on a broker of its own (R2)', () => {
   let broker: TestBroker;
   let platform: TestPlatform;
   let NLWS: Nlws;
@@ -279,7 +279,7 @@ describe('staging-sync reliability (R2) on a broker of its own', () => {
     broker?.dispose();
   });
 
-  it('R2: when the Kafka broker restarts mid-flow, then every acknowledged Ingest reaches the cloud DB', async () => {
+  it('when the Kafka broker restarts mid-flow, then every acknowledged Ingest reaches the cloud DB (R2)', async () => {
     const writer = startWriter(NLWS, 'r2', 2, 20);
     // Traffic before the restart and after it (the platform has recovered), whatever the machine's speed.
     await waitFor('calls acknowledged before the restart', () => writer.stats().acknowledged >= 10, { timeoutMs: 30_000, intervalMs: 50 });

@@ -196,7 +196,7 @@ describe('compileQueryDef: pinned SQL on the built-in schemas', () => {
 });
 
 describe('compileQueryDef: forms, options and result shape', () => {
-  it('when the §6.3 request comes as SimpleJson, then it compiles exactly like its XML form', () => {
+  it('when the documented ExecuteQuery request comes as SimpleJson, then it compiles exactly like its XML form', () => {
     const json = {
       schema: 'nms:recipient',
       operation: 'select',
