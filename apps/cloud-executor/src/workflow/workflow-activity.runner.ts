@@ -11,11 +11,7 @@ import type { ScriptLogLine, ScriptPostEvent } from './workflow-script.host';
 import { createScriptHost } from './workflow-script.host';
 import type { ScriptFailureKind } from './workflow-script.protocol';
 import type { ScriptSandbox } from './workflow-script.sandbox';
-import { bindWhereVariables, formatVariableRef, variableLookup } from './workflow-query.variables';
-import type { Vars } from './workflow-step.planner';
-import type { Activity } from './workflow.definition';
-import { ACTIVITY_CODES } from './workflow.faults';
-import type { WorkflowTask } from './workflow.store';
+import { ACTIVITY_CODES, bindWhereVariables, formatVariableRef, variableLookup, type Activity, type Vars, type WorkflowTask } from '@cap/campaign-workflow';
 
 /** A work activity claimed by the engine, with what it runs on. */
 export interface WorkItem {

@@ -1,3 +1,4 @@
+import { campaignError } from '@cap/campaign-persistence';
 import type { Schema } from '@cap/campaign-schema';
 import type { Logger } from '@cap/platform-logger';
 import { isDeliveryError } from '@cap/campaign-delivery';
@@ -7,21 +8,33 @@ import { describeRef, parseWorkflowRef, type WorkflowDefinitionSource, type Work
 import type { ScriptPostEvent } from './workflow-script.host';
 import type { WorkflowStatePublisher } from './workflow-state.publisher';
 import {
+  ACTIVITY_CODES,
   decideCommand,
+  DEFINITION_CODES,
   isJoinComplete,
+  isWorkActivity,
+  isWorkflowFault,
+  parseWorkflowDefinition,
   planActivity,
   planSignal,
   planWakeUp,
   planWorkDone,
+  WORK_ACTIVITY_TYPES,
+  WORKFLOW_FAULTS,
   WORKFLOW_STATE,
+  type Activity,
   type CommandDecision,
   type Fire,
+  type LogLine,
+  type TaskStatus,
   type Vars,
+  type WorkflowDefinition,
+  type WorkflowInstance,
+  type WorkflowSignal,
   type WorkflowState,
-} from './workflow-step.planner';
-import { isWorkActivity, parseWorkflowDefinition, WORK_ACTIVITY_TYPES, type Activity, type WorkflowDefinition } from './workflow.definition';
-import { ACTIVITY_CODES, DEFINITION_CODES, WORKFLOW_FAULTS } from './workflow.faults';
-import type { LogLine, TaskStatus, WorkflowInstance, WorkflowSignal, WorkflowStore, WorkflowTask, WorkflowTransaction } from './workflow.store';
+  type WorkflowTask,
+} from '@cap/campaign-workflow';
+import type { WorkflowStore, WorkflowTransaction } from './workflow.store';
 
 export type WorkflowCommand =
   | { command: 'start'; workflowId: string }
@@ -663,106 +676,116 @@ export function createWorkflowEngine(deps: {
   };
 
   const engine: WorkflowEngine = {
-    async command(cmd, options) {
-      const ref = parseWorkflowRef(cmd.workflowId);
-      if (!ref) throw WORKFLOW_FAULTS.unknownWorkflow(cmd.workflowId);
-      let target: { workflowId: string; internalName: string };
-      let outcome: { decision: CommandDecision; stateChanged: boolean };
-      if (cmd.command === 'start' || cmd.command === 'startWithParameters') {
-        const record = await deps.definitions.find(ref);
-        if (!record) throw WORKFLOW_FAULTS.unknownWorkflow(describeRef(ref));
-        target = { workflowId: record.id, internalName: record.internalName };
-        outcome = await startCommand(cmd, record);
-      } else {
-        const known = await store.findInstance(ref);
-        if (!known) {
-          // Never ran here: unknown, or not started (Stop has nothing to do).
-          const record = await deps.definitions.find(ref);
-          if (!record) throw WORKFLOW_FAULTS.unknownWorkflow(describeRef(ref));
-          const decision = decideCommand(WORKFLOW_STATE.edition, cmd.command);
-          if (decision === 'faultNotStarted') throw WORKFLOW_FAULTS.notStarted(record.internalName, WORKFLOW_STATE.edition);
-          return { workflowId: record.id, internalName: record.internalName, decision };
-        }
-        target = known;
-        outcome = await otherCommand(cmd, known.workflowId);
-        if (outcome.decision === 'stop') interruptLocalWork(known.workflowId);
-      }
-      logger.info({ event: 'workflow.command', command: cmd.command, workflowId: target.workflowId, internalName: target.internalName, decision: outcome.decision }, `workflow ${cmd.command}`);
-      if (outcome.stateChanged) await publishQuietly(target.workflowId);
-      if (outcome.decision === 'newRun' || outcome.decision === 'resume' || outcome.decision === 'signalNow') {
-        // The command is committed: what follows is the workflow's own progress (the timer loop finishes it if need be).
-        await drain(target.workflowId, { until: options.until, wait: true, claimWork: false }).catch((err: unknown) =>
-          logger.warn({ event: 'workflow.drain_failed', workflowId: target.workflowId, err }, 'workflow progress deferred to the timer loop'),
-        );
-      }
-      return { ...target, decision: outcome.decision };
-    },
-
-    async report(workflowId, limit) {
-      const ref = parseWorkflowRef(workflowId);
-      if (!ref) throw WORKFLOW_FAULTS.unknownWorkflow(workflowId);
-      const known = await store.findInstance(ref);
-      const data = known ? await store.readReport(known.workflowId, limit) : undefined;
-      if (!data) {
-        const record = await deps.definitions.find(ref);
-        if (!record) throw WORKFLOW_FAULTS.unknownWorkflow(describeRef(ref));
-        return { workflowId: record.id, internalName: record.internalName, runId: 0, state: WORKFLOW_STATE.edition, failed: false, status: null, variables: {}, tasks: [], log: [] };
-      }
-      const { instance, tasks, log } = data;
-      return {
-        workflowId: instance.workflowId,
-        internalName: instance.internalName,
-        runId: instance.runId,
-        state: instance.state,
-        failed: instance.failed,
-        status: instance.status,
-        variables: instance.variables,
-        tasks: tasks.map((t) => ({
-          id: t.id,
-          activity: t.activity,
-          type: t.activityType,
-          status: t.status,
-          vars: t.vars,
-          taskVars: t.taskVars,
-          attempt: t.attempt,
-          wakeAt: t.wakeAt?.toISOString() ?? null,
-          createdAt: t.createdAt,
-          completedAt: t.completedAt,
-        })),
-        log,
-      };
-    },
-
-    async tick(options) {
-      const runnable = await store.findRunnable(clock(), 50);
-      for (const workflowId of runnable) {
-        if (Date.now() >= options.until) break;
-        if (activeDrains.has(workflowId)) continue; // its background drain is at it
-        await drain(workflowId, { until: options.until, wait: false, claimWork: false }).catch((err: unknown) =>
-          logger.warn({ event: 'workflow.drain_failed', workflowId, err }, 'workflow step failed; retried on the next tick'),
-        );
-      }
-      const unpublished = await store.findUnpublished(50);
-      for (const workflowId of unpublished) await publishQuietly(workflowId);
-      if (runnable.length > 0 || unpublished.length > 0 || activeDrains.size > 0) return { busy: true };
-      const nextDueAt = await store.nextDueAt();
-      return nextDueAt ? { busy: false, nextDueAt } : { busy: false };
-    },
-
-    async postEventFromScript(event) {
-      const result = await engine.command(
-        { command: 'postEvent', workflowId: event.workflowId, activity: event.activity, transition: event.transition, parameters: event.parameters, complete: event.complete },
-        { until: 0 },
-      );
-      kick(result.workflowId);
-    },
-
-    async close() {
-      closed = true;
-      kickQueue.splice(0);
-      kickAgain.clear();
-      await Promise.allSettled([...activeDrains.values()]);
-    },
+    command: (cmd, options) => runCommand(cmd, options).catch(asCampaignFault),
+    report: (workflowId, limit) => readReport(workflowId, limit).catch(asCampaignFault),
+    tick,
+    postEventFromScript,
+    close,
   };
+  async function runCommand(cmd: WorkflowCommand, options: { until: number }): Promise<CommandResult> {
+    const ref = parseWorkflowRef(cmd.workflowId);
+    if (!ref) throw WORKFLOW_FAULTS.unknownWorkflow(cmd.workflowId);
+    let target: { workflowId: string; internalName: string };
+    let outcome: { decision: CommandDecision; stateChanged: boolean };
+    if (cmd.command === 'start' || cmd.command === 'startWithParameters') {
+      const record = await deps.definitions.find(ref);
+      if (!record) throw WORKFLOW_FAULTS.unknownWorkflow(describeRef(ref));
+      target = { workflowId: record.id, internalName: record.internalName };
+      outcome = await startCommand(cmd, record);
+    } else {
+      const known = await store.findInstance(ref);
+      if (!known) {
+        // Never ran here: unknown, or not started (Stop has nothing to do).
+        const record = await deps.definitions.find(ref);
+        if (!record) throw WORKFLOW_FAULTS.unknownWorkflow(describeRef(ref));
+        const decision = decideCommand(WORKFLOW_STATE.edition, cmd.command);
+        if (decision === 'faultNotStarted') throw WORKFLOW_FAULTS.notStarted(record.internalName, WORKFLOW_STATE.edition);
+        return { workflowId: record.id, internalName: record.internalName, decision };
+      }
+      target = known;
+      outcome = await otherCommand(cmd, known.workflowId);
+      if (outcome.decision === 'stop') interruptLocalWork(known.workflowId);
+    }
+    logger.info({ event: 'workflow.command', command: cmd.command, workflowId: target.workflowId, internalName: target.internalName, decision: outcome.decision }, `workflow ${cmd.command}`);
+    if (outcome.stateChanged) await publishQuietly(target.workflowId);
+    if (outcome.decision === 'newRun' || outcome.decision === 'resume' || outcome.decision === 'signalNow') {
+      // The command is committed: what follows is the workflow's own progress (the timer loop finishes it if need be).
+      await drain(target.workflowId, { until: options.until, wait: true, claimWork: false }).catch((err: unknown) =>
+        logger.warn({ event: 'workflow.drain_failed', workflowId: target.workflowId, err }, 'workflow progress deferred to the timer loop'),
+      );
+    }
+    return { ...target, decision: outcome.decision };
+  }
+
+  async function readReport(workflowId: string, limit: number): Promise<WorkflowReport> {
+    const ref = parseWorkflowRef(workflowId);
+    if (!ref) throw WORKFLOW_FAULTS.unknownWorkflow(workflowId);
+    const known = await store.findInstance(ref);
+    const data = known ? await store.readReport(known.workflowId, limit) : undefined;
+    if (!data) {
+      const record = await deps.definitions.find(ref);
+      if (!record) throw WORKFLOW_FAULTS.unknownWorkflow(describeRef(ref));
+      return { workflowId: record.id, internalName: record.internalName, runId: 0, state: WORKFLOW_STATE.edition, failed: false, status: null, variables: {}, tasks: [], log: [] };
+    }
+    const { instance, tasks, log } = data;
+    return {
+      workflowId: instance.workflowId,
+      internalName: instance.internalName,
+      runId: instance.runId,
+      state: instance.state,
+      failed: instance.failed,
+      status: instance.status,
+      variables: instance.variables,
+      tasks: tasks.map((t) => ({
+        id: t.id,
+        activity: t.activity,
+        type: t.activityType,
+        status: t.status,
+        vars: t.vars,
+        taskVars: t.taskVars,
+        attempt: t.attempt,
+        wakeAt: t.wakeAt?.toISOString() ?? null,
+        createdAt: t.createdAt,
+        completedAt: t.completedAt,
+      })),
+      log,
+    };
+  }
+
+  async function tick(options: { until: number }): Promise<{ busy: boolean; nextDueAt?: Date }> {
+    const runnable = await store.findRunnable(clock(), 50);
+    for (const workflowId of runnable) {
+      if (Date.now() >= options.until) break;
+      if (activeDrains.has(workflowId)) continue; // its background drain is at it
+      await drain(workflowId, { until: options.until, wait: false, claimWork: false }).catch((err: unknown) =>
+        logger.warn({ event: 'workflow.drain_failed', workflowId, err }, 'workflow step failed; retried on the next tick'),
+      );
+    }
+    const unpublished = await store.findUnpublished(50);
+    for (const workflowId of unpublished) await publishQuietly(workflowId);
+    if (runnable.length > 0 || unpublished.length > 0 || activeDrains.size > 0) return { busy: true };
+    const nextDueAt = await store.nextDueAt();
+    return nextDueAt ? { busy: false, nextDueAt } : { busy: false };
+  }
+
+  async function postEventFromScript(event: ScriptPostEvent): Promise<void> {
+    const result = await engine.command(
+      { command: 'postEvent', workflowId: event.workflowId, activity: event.activity, transition: event.transition, parameters: event.parameters, complete: event.complete },
+      { until: 0 },
+    );
+    kick(result.workflowId);
+  }
+
+  async function close(): Promise<void> {
+    closed = true;
+    kickQueue.splice(0);
+    kickAgain.clear();
+    await Promise.allSettled([...activeDrains.values()]);
+  }
   return engine;
+}
+
+/** A command's WorkflowFault, answered as Campaign faults are (its WKF code, SOAP-ENV:Client). */
+function asCampaignFault(err: unknown): never {
+  throw isWorkflowFault(err) ? campaignError(err.code, err.message) : err;
 }

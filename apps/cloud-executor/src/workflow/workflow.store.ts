@@ -1,54 +1,5 @@
 import { withTransaction, type Pool, type PoolClient } from '@cap/platform-postgres';
-import type { Vars, WorkflowState } from './workflow-step.planner';
-
-/** The durable state of one workflow (cap_wkf_instance). */
-export interface WorkflowInstance {
-  workflowId: string;
-  internalName: string;
-  runId: number;
-  state: WorkflowState;
-  failed: boolean;
-  status: string | null;
-  definitionXml: string;
-  variables: Vars;
-  taskCount: number;
-  stateVersion: string;
-  publishedVersion: string;
-}
-
-/** pending: to run; running: a work activity claimed by an engine (until lease_until); waiting; then over. */
-export type TaskStatus = 'pending' | 'running' | 'waiting' | 'done' | 'cancelled' | 'failed';
-
-export interface WorkflowTask {
-  id: string;
-  activity: string;
-  activityType: string;
-  status: TaskStatus;
-  vars: Vars;
-  arrived: string[];
-  wakeAt: Date | null;
-  /** Claims of this task so far (work activities: 1 on the first run, more after an engine died mid-run). */
-  attempt: number;
-  leaseUntil: Date | null;
-  /** task.vars: the task's own variables (JavaScript). */
-  taskVars: Vars;
-}
-
-export interface WorkflowSignal {
-  id: string;
-  activity: string;
-  transition: string;
-  vars: Vars;
-  complete: boolean;
-}
-
-export interface LogLine {
-  at: string;
-  level: 'info' | 'warning' | 'error';
-  activity: string | null;
-  message: string;
-  runId: number;
-}
+import type { LogLine, TaskStatus, Vars, WorkflowInstance, WorkflowSignal, WorkflowState, WorkflowTask } from '@cap/campaign-workflow';
 
 export interface InstancePatch {
   runId?: number;

@@ -1,5 +1,6 @@
-import { decideCommand, isJoinComplete, planActivity, planSignal, planWorkDone, WORKFLOW_STATE, type CommandName, type WorkflowState } from './workflow-step.planner';
-import { parseWorkflowDefinition, type WorkflowDefinition } from './workflow.definition';
+import { decideCommand, isJoinComplete, planActivity, planSignal, planWorkDone } from './workflow-step.planner';
+import { parseWorkflowDefinition } from './workflow.definition';
+import { WORKFLOW_STATE, type CommandName, type WorkflowDefinition, type WorkflowState } from './workflow.model';
 
 function definition(xml: string): WorkflowDefinition {
   const result = parseWorkflowDefinition(xml);
