@@ -34,7 +34,7 @@ import {
   type WorkflowState,
   type WorkflowTask,
 } from '@cap/campaign-workflow';
-import type { WorkflowStore, WorkflowTransaction } from './workflow.store';
+import type { WorkflowStore, WorkflowTransaction } from './workflow-store.postgres';
 
 export type WorkflowCommand =
   | { command: 'start'; workflowId: string }

@@ -11,7 +11,7 @@ import { createWorkflowStatePublisher } from './workflow-state.publisher';
 import { startWorkflowTimer, type WorkflowTimer } from './workflow-timer.worker';
 import { createWorkflowEngine, type WorkflowEngine } from './workflow.engine';
 import { createWorkflowHandlers } from './workflow.handlers';
-import { createWorkflowStore } from './workflow.store';
+import { createWorkflowStore } from './workflow-store.postgres';
 
 export interface WorkflowModuleConfig {
   RPC_TIMEOUT_MS: number;
