@@ -1,18 +1,6 @@
 import { withTransaction, type Pool, type PoolClient } from '@cap/platform-postgres';
 import type { LogLine, TaskStatus, Vars, WorkflowInstance, WorkflowSignal, WorkflowState, WorkflowTask } from '@cap/campaign-workflow';
-
-export interface InstancePatch {
-  runId?: number;
-  state?: WorkflowState;
-  failed?: boolean;
-  status?: string | null;
-  definitionXml?: string;
-  internalName?: string;
-  variables?: Vars;
-  taskCount?: number;
-  startedAt?: Date;
-  finishedAt?: Date | null;
-}
+import type { InstancePatch, NewTask, TaskPatch, WorkflowStore, WorkflowTransaction } from './workflow.store';
 
 interface InstanceRow {
   workflow_id: string;
@@ -88,8 +76,8 @@ const PATCH_COLUMNS: Record<keyof InstancePatch, string> = {
   finishedAt: 'finished_at',
 };
 
-/** Data access inside one engine transaction, on a workflow whose instance row the transaction has locked. */
-export class WorkflowTransaction {
+/** WorkflowTransaction on PostgreSQL: one client inside BEGIN … COMMIT. */
+class PgWorkflowTransaction implements WorkflowTransaction {
   constructor(private readonly client: PoolClient) {}
 
   /** Creates the instance row of a workflow that never ran (state 0). */
@@ -122,10 +110,7 @@ export class WorkflowTransaction {
     await this.client.query(`UPDATE cap_wkf_instance SET ${sets.join(', ')} WHERE workflow_id = $1`, values);
   }
 
-  async insertTask(
-    instance: WorkflowInstance,
-    task: { activity: string; activityType: string; status: TaskStatus; vars: Vars; arrived?: string[]; wakeAt?: Date },
-  ): Promise<string> {
+  async insertTask(instance: WorkflowInstance, task: NewTask): Promise<string> {
     const { rows } = await this.client.query<{ id: string }>(
       `INSERT INTO cap_wkf_task (workflow_id, run_id, activity, activity_type, status, vars, arrived, wake_at, completed_at)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, CASE WHEN $5 IN ('done', 'cancelled', 'failed') THEN now() END) RETURNING id`,
@@ -136,7 +121,7 @@ export class WorkflowTransaction {
     return rows[0]!.id;
   }
 
-  async updateTask(taskId: string, patch: { status?: TaskStatus; vars?: Vars; arrived?: string[]; wakeAt?: Date | null; taskVars?: Vars; leaseUntil?: Date | null }): Promise<void> {
+  async updateTask(taskId: string, patch: TaskPatch): Promise<void> {
     const sets: string[] = ['updated_at = now()'];
     const values: unknown[] = [taskId];
     if (patch.status !== undefined) {
@@ -201,15 +186,6 @@ export class WorkflowTransaction {
       [workflowId, JSON.stringify(set), unset],
     );
     return rows[0]?.variables ?? {};
-  }
-
-  /** A working table a query activity of this workflow built (the update activity reads only those). */
-  async findWorkTable(workflowId: string, tableName: string): Promise<{ schemaId: string; rowCount: number } | undefined> {
-    const { rows } = await this.client.query<{ schema_id: string; row_count: string }>('SELECT schema_id, row_count FROM cap_wkf_worktable WHERE workflow_id = $1 AND table_name = $2', [
-      workflowId,
-      tableName,
-    ]);
-    return rows[0] ? { schemaId: rows[0].schema_id, rowCount: Number(rows[0].row_count) } : undefined;
   }
 
   /** Drops the working tables of the workflow's runs (a run ends, or a new one starts). */
@@ -330,37 +306,10 @@ export class WorkflowTransaction {
   }
 }
 
-export interface WorkflowReportData {
-  instance: WorkflowInstance;
-  tasks: (WorkflowTask & { createdAt: string; completedAt: string | null })[];
-  log: LogLine[];
-}
-
-/** The engine's tables (migrations/0002_workflow_engine.sql). */
-export interface WorkflowStore {
-  /** Runs `fn` in one transaction. */
-  transaction<T>(fn: (tx: WorkflowTransaction) => Promise<T>): Promise<T>;
-  /** The workflow an id or internal name designates, if it ever ran here. */
-  findInstance(ref: { id: string } | { internalName: string }): Promise<{ workflowId: string; internalName: string } | undefined>;
-  /** Started workflows with work to do now: pending tasks or signals, waits whose time has come, claims run out. */
-  findRunnable(now: Date, limit: number): Promise<string[]>;
-  /** Extends the claim on a running work task; false when the claim is no longer this engine's. */
-  renewLease(taskId: string, attempt: number, leaseUntil: Date): Promise<boolean>;
-  /** Whether the claim on a work task is still this engine's (false once Stop cancelled it, or another took it over). */
-  isClaimed(taskId: string, attempt: number): Promise<boolean>;
-  /** Workflows whose last state change has not been published yet. */
-  findUnpublished(limit: number): Promise<string[]>;
-  /**
-   * When findRunnable next has something to return without anything else happening: the earliest wait of a started
-   * workflow, claim that runs out, or cancelled activity's claim a stopping workflow waits for; undefined if none.
-   */
-  nextDueAt(): Promise<Date | undefined>;
-  readReport(workflowId: string, limit: number): Promise<WorkflowReportData | undefined>;
-}
-
-export function createWorkflowStore(pool: Pool): WorkflowStore {
+/** The engine's tables in the cloud database (migrations/0002_workflow_engine.sql): the production WorkflowStore. */
+export function createPostgresWorkflowStore(pool: Pool): WorkflowStore {
   return {
-    transaction: (fn) => withTransaction(pool, (client) => fn(new WorkflowTransaction(client))),
+    transaction: (fn) => withTransaction(pool, (client) => fn(new PgWorkflowTransaction(client))),
     async findInstance(ref) {
       const { rows } =
         'id' in ref

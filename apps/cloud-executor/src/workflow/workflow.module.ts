@@ -11,7 +11,7 @@ import { createWorkflowStatePublisher } from './workflow-state.publisher';
 import { startWorkflowTimer, type WorkflowTimer } from './workflow-timer.worker';
 import { createWorkflowEngine, type WorkflowEngine } from './workflow.engine';
 import { createWorkflowHandlers } from './workflow.handlers';
-import { createWorkflowStore } from './workflow-store.postgres';
+import { createPostgresWorkflowStore } from './workflow-store.postgres';
 
 export interface WorkflowModuleConfig {
   RPC_TIMEOUT_MS: number;
@@ -85,7 +85,7 @@ export function createWorkflowModule(config: WorkflowModuleConfig, deps: { schem
         ...(deliveries ? { deliveries } : {}),
       });
       const engine: WorkflowEngine = createWorkflowEngine({
-        store: createWorkflowStore(pool),
+        store: createPostgresWorkflowStore(pool),
         definitions: createWorkflowDefinitionSource({ rpc, timeoutMs: config.RPC_TIMEOUT_MS }),
         publisher: createWorkflowStatePublisher({ pool, messaging: base.messaging }),
         logger: base.logger,

@@ -36,6 +36,7 @@ export { checkWhere, DEFINITION_LIMITS, isWorkActivity, parseWorkflowDefinition,
 export { CONDITION_LIMITS, ConditionSyntaxError, evaluateCondition, isTruthy, parseCondition, type ConditionScope } from './workflow-condition.parser';
 export {
   decideCommand,
+  describeWorkActivity,
   isJoinComplete,
   planActivity,
   planSignal,

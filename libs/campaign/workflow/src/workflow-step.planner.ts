@@ -132,3 +132,13 @@ export function isJoinComplete(definition: WorkflowDefinition, join: string, arr
   const inputs = definition.joinInputs.get(join) ?? [];
   return inputs.every((key) => arrived.includes(key));
 }
+
+const WORK_LABELS: Record<string, string> = { js: 'JavaScript activity', query: 'query activity', update: 'update activity', delivery: 'delivery activity' };
+
+/**
+ * How the workflow log and `@status` name what happened to a work activity:
+ * `WKF-560030 JavaScript activity 'script': Error: boom (line 3)`.
+ */
+export function describeWorkActivity(activity: Activity, code: string, message: string, line?: number): string {
+  return `${code} ${WORK_LABELS[activity.type] ?? 'activity'} '${activity.name}': ${message}${line !== undefined ? ` (line ${line})` : ''}`;
+}
