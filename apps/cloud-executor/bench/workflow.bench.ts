@@ -31,7 +31,7 @@ import { createActivityRunner } from '../src/workflow/workflow-activity.runner';
 import type { WorkflowDataAccess } from '../src/workflow/workflow-data.access';
 import { createScriptSandbox } from '../src/workflow/workflow-script.sandbox';
 import { createWorkflowEngine } from '../src/workflow/workflow.engine';
-import { createWorkflowStore } from '../src/workflow/workflow.store';
+import { createPostgresWorkflowStore } from '../src/workflow/workflow-store.postgres';
 
 const { values: args } = parseArgs({ options: { activities: { type: 'string', default: '200' }, runs: { type: 'string', default: '5' } } });
 const N = Math.max(10, Number(args.activities));
@@ -83,7 +83,7 @@ async function main() {
   };
   const data: WorkflowDataAccess = { query: noData, write: noData, subscription: noData, getOption: noData };
   const engine = createWorkflowEngine({
-    store: createWorkflowStore(pool),
+    store: createPostgresWorkflowStore(pool),
     definitions: { find: async (ref) => ('id' in ref && definitions.has(ref.id) ? { id: ref.id, internalName: `BENCH${ref.id}`, activities: definitions.get(ref.id)! } : undefined) },
     publisher: { publish: async () => undefined },
     logger: quiet,

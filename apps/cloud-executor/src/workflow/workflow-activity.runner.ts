@@ -11,11 +11,7 @@ import type { ScriptLogLine, ScriptPostEvent } from './workflow-script.host';
 import { createScriptHost } from './workflow-script.host';
 import type { ScriptFailureKind } from './workflow-script.protocol';
 import type { ScriptSandbox } from './workflow-script.sandbox';
-import { bindWhereVariables, formatVariableRef, variableLookup } from './workflow-query.variables';
-import type { Vars } from './workflow-step.planner';
-import type { Activity } from './workflow.definition';
-import { ACTIVITY_CODES } from './workflow.faults';
-import type { WorkflowTask } from './workflow.store';
+import { ACTIVITY_CODES, bindWhereVariables, formatVariableRef, systemClock, variableLookup, type Activity, type Clock, type Vars, type WorkflowTask } from '@cap/campaign-workflow';
 
 /** A work activity claimed by the engine, with what it runs on. */
 export interface WorkItem {
@@ -114,8 +110,11 @@ export function createActivityRunner(deps: {
   postEvent: (event: ScriptPostEvent) => Promise<void>;
   /** The delivery module (delivery activities fail without it). */
   deliveries?: WorkflowDeliveries;
+  /** The time an update activity's timeout is measured with; the system clock by default. */
+  now?: Clock;
 }): ActivityRunner {
   const { limits } = deps;
+  const clock = deps.now ?? systemClock;
 
   const runScript = async (work: WorkItem, signal: AbortSignal | undefined): Promise<WorkOutcome> => {
     const logs: ScriptLogLine[] = [];
@@ -209,7 +208,7 @@ export function createActivityRunner(deps: {
     const u = work.activity.update!;
     const vars = work.task.vars;
     const fill = (t: string) => fillTemplate(t, vars, work.instanceVars);
-    const deadline = Date.now() + limits.activityTimeoutMs;
+    const deadline = clock().getTime() + limits.activityTimeoutMs;
     let count = 0;
     try {
       if (u.records.length > 0) {
@@ -237,7 +236,7 @@ export function createActivityRunner(deps: {
       const values = Object.fromEntries(u.fields.map((f) => [f.xpath.slice(1), fill(f.value)]));
       let after: string | null = null;
       for (;;) {
-        if (Date.now() > deadline) return failure(ACTIVITY_CODES.update, `stopped after ${limits.activityTimeoutMs} ms with ${count} records written`);
+        if (clock().getTime() > deadline) return failure(ACTIVITY_CODES.update, `stopped after ${limits.activityTimeoutMs} ms with ${count} records written`);
         if (signal?.aborted) return { kind: 'cancelled', logs: [], message: `interrupted after ${count} records written: the workflow was stopped` };
         const page: { rows: { id: string }[] } = await deps.pool.query<{ id: string }>(
           `SELECT id::text AS id FROM "${tableName}"${after === null ? '' : ` WHERE id > $2`} ORDER BY id LIMIT $1`,

@@ -1,5 +1,5 @@
 import type { DeliveryActionStatus, DeliveryActions } from '../delivery/delivery-action.creator';
-import type { Vars } from './workflow-step.planner';
+import type { Vars } from '@cap/campaign-workflow';
 
 /**
  * The delivery activity: creates a delivery action from a template (the delivery module's durable job, the

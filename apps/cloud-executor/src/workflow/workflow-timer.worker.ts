@@ -1,3 +1,4 @@
+import { systemClock, type Clock } from '@cap/campaign-workflow';
 import type { Logger } from '@cap/platform-logger';
 import type { DataServiceWorker } from '@cap/platform-data-service';
 import { createIdleBackoff } from '@cap/platform-resilience';
@@ -18,8 +19,15 @@ export interface WorkflowTimer extends DataServiceWorker {
  * something is next due and sleeps until then, but no longer than twice its previous sleep, up to
  * `IDLE_INTERVALS` intervals (docs/workflows.md, "Timer loop"). Stopping waits for the pass in progress.
  */
-export function startWorkflowTimer(deps: { engine: WorkflowEngine; intervalMs: number; logger: Logger }): WorkflowTimer {
+export function startWorkflowTimer(deps: {
+  engine: WorkflowEngine;
+  intervalMs: number;
+  logger: Logger;
+  /** The engine's clock: a pass's budget and the engine's next due time are read with it (the system clock by default). */
+  now?: Clock;
+}): WorkflowTimer {
   const logger = deps.logger.child({ module: 'workflow-timer' });
+  const clock = deps.now ?? systemClock;
   const backoff = createIdleBackoff({ baseMs: deps.intervalMs, idleMaxMs: deps.intervalMs * IDLE_INTERVALS });
   let stopping = false;
   let timer: NodeJS.Timeout | undefined;
@@ -36,8 +44,8 @@ export function startWorkflowTimer(deps: { engine: WorkflowEngine; intervalMs: n
     passing = true;
     wokenDuringPass = false;
     running = deps.engine
-      .tick({ until: Date.now() + Math.max(deps.intervalMs * 4, 2_000) })
-      .then((result) => backoff.next({ foundWork: result.busy, ...(result.nextDueAt ? { dueInMs: result.nextDueAt.getTime() - Date.now() } : {}) }))
+      .tick({ until: clock().getTime() + Math.max(deps.intervalMs * 4, 2_000) })
+      .then((result) => backoff.next({ foundWork: result.busy, ...(result.nextDueAt ? { dueInMs: result.nextDueAt.getTime() - clock().getTime() } : {}) }))
       .catch((err: unknown) => {
         logger.warn({ event: 'workflow.timer.failed', err }, 'workflow timer pass failed; retrying');
         return backoff.next({ foundWork: true });

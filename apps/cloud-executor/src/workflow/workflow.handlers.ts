@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { errors } from '@cap/platform-errors';
 import type { RpcHandler } from '@cap/platform-kafka';
+import { systemClock, type Clock } from '@cap/campaign-workflow';
 import type { WorkflowEngine } from './workflow.engine';
 
 const workflowId = z.string().min(1).max(200);
@@ -30,13 +31,14 @@ const logParams = z.object({ workflowId, limit: z.number().int().min(1).max(1_00
  * until `budgetMs`, well before the caller's deadline; the timer loop carries on).
  * `workflow.log`: the instance's state, variables, current run's tasks and latest log lines.
  */
-export function createWorkflowHandlers(deps: { engine: WorkflowEngine; budgetMs: number }): Record<string, RpcHandler> {
+export function createWorkflowHandlers(deps: { engine: WorkflowEngine; budgetMs: number; now?: Clock }): Record<string, RpcHandler> {
+  const clock = deps.now ?? systemClock;
   return {
     'workflow.command': async (params, ctx) => {
       const p = commandParams.safeParse(params);
       if (!p.success) throw errors.invalidRequest('workflow.command parameters', p.error.issues[0]?.message ?? 'rejected');
       // Reply well before the caller gives up: keep a margin for the reply's own trip.
-      const until = Math.min(Date.now() + deps.budgetMs, ctx.deadline - 1_000);
+      const until = Math.min(clock().getTime() + deps.budgetMs, ctx.deadline - 1_000);
       const result = await deps.engine.command(p.data, { until });
       return { workflowId: result.workflowId, internalName: result.internalName, decision: result.decision };
     },

@@ -1,4 +1,5 @@
 import type { Schema } from '@cap/campaign-schema';
+import { systemClock, type Clock } from '@cap/campaign-workflow';
 import type { DataServiceContext, DataServiceWorker } from '@cap/platform-data-service';
 import { startRpcClient, type RpcClient, type RpcHandler } from '@cap/platform-kafka';
 import type { DeliveryActions } from '../delivery/delivery-action.creator';
@@ -11,7 +12,7 @@ import { createWorkflowStatePublisher } from './workflow-state.publisher';
 import { startWorkflowTimer, type WorkflowTimer } from './workflow-timer.worker';
 import { createWorkflowEngine, type WorkflowEngine } from './workflow.engine';
 import { createWorkflowHandlers } from './workflow.handlers';
-import { createWorkflowStore } from './workflow.store';
+import { createPostgresWorkflowStore } from './workflow-store.postgres';
 
 export interface WorkflowModuleConfig {
   RPC_TIMEOUT_MS: number;
@@ -41,6 +42,8 @@ const CLOSE_GRACE_MS = 5_000;
  * the timer stops first, then running activities finish (or are abandoned), then the RPC client.
  */
 export function createWorkflowModule(config: WorkflowModuleConfig, deps: { schemas: ReadonlyMap<string, Schema>; deliveries?: () => DeliveryActions }) {
+  // One clock for the engine, its timer loop, its RPC handlers and its activities.
+  const clock: Clock = systemClock;
   let ready: { engine: WorkflowEngine; rpc: RpcClient; sandbox: ScriptSandbox } | undefined;
   let timer: WorkflowTimer | undefined;
   const get = () => {
@@ -82,10 +85,11 @@ export function createWorkflowModule(config: WorkflowModuleConfig, deps: { schem
         schemas: deps.schemas,
         limits: { queryMaxRows: config.WORKFLOW_QUERY_MAX_ROWS, activityTimeoutMs: config.WORKFLOW_ACTIVITY_TIMEOUT_MS, maxLogLines: 1_000 },
         postEvent: (event) => engine.postEventFromScript(event),
+        now: clock,
         ...(deliveries ? { deliveries } : {}),
       });
       const engine: WorkflowEngine = createWorkflowEngine({
-        store: createWorkflowStore(pool),
+        store: createPostgresWorkflowStore(pool),
         definitions: createWorkflowDefinitionSource({ rpc, timeoutMs: config.RPC_TIMEOUT_MS }),
         publisher: createWorkflowStatePublisher({ pool, messaging: base.messaging }),
         logger: base.logger,
@@ -99,6 +103,7 @@ export function createWorkflowModule(config: WorkflowModuleConfig, deps: { schem
         runner,
         schemas: deps.schemas,
         ...(deliveries ? { deliveries } : {}),
+        now: clock,
       });
       ready = { engine, rpc, sandbox };
     },
@@ -106,14 +111,14 @@ export function createWorkflowModule(config: WorkflowModuleConfig, deps: { schem
       const { engine } = get();
       // A command starts work the timer loop may have to carry on (waits, work past the budget): it looks at once.
       const command: WorkflowEngine['command'] = (cmd, options) => engine.command(cmd, options).finally(() => timer?.wake());
-      return createWorkflowHandlers({ engine: { ...engine, command }, budgetMs: config.WORKFLOW_STEP_BUDGET_MS });
+      return createWorkflowHandlers({ engine: { ...engine, command }, budgetMs: config.WORKFLOW_STEP_BUDGET_MS, now: clock });
     },
     async startWorkers({ base }: DataServiceContext): Promise<DataServiceWorker[]> {
       const { engine, rpc, sandbox } = get();
       return [
         { name: 'workflow-definitions-rpc', stop: () => rpc.stop() },
         { name: 'workflow-activities', stop: async () => void (await Promise.all([engine.close(), sandbox.close(CLOSE_GRACE_MS)])) },
-        (timer = startWorkflowTimer({ engine, intervalMs: config.WORKFLOW_TICK_MS, logger: base.logger })),
+        (timer = startWorkflowTimer({ engine, intervalMs: config.WORKFLOW_TICK_MS, logger: base.logger, now: clock })),
       ];
     },
   };

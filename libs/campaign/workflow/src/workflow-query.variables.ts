@@ -1,5 +1,5 @@
 import type { XmlElement } from '@cap/campaign-xml';
-import type { Vars } from './workflow-step.planner';
+import type { Vars } from './workflow.model';
 
 /**
  * `$(vars/@x)` and `$(instance/vars/@x)` in the conditions of a query activity's `<where>`. The variable's value

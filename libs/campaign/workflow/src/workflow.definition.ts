@@ -1,9 +1,10 @@
 import { compileQueryDef, isQueryError } from '@cap/campaign-query';
 import type { Schema } from '@cap/campaign-schema';
 import { attrLocal, element, parseXml, serializeXml, XmlParseError, type XmlElement } from '@cap/campaign-xml';
-import { ConditionSyntaxError, parseCondition, type ConditionNode } from './workflow-condition.parser';
+import { ConditionSyntaxError, parseCondition } from './workflow-condition.parser';
 import { bindWhereVariables, hasWhereVariables } from './workflow-query.variables';
 import { DEFINITION_CODES, type DefinitionCode } from './workflow.faults';
+import type { Activity, ActivityType, DefinitionProblem, DefinitionResult, Transition } from './workflow.model';
 
 /**
  * A workflow definition: the `activities` memo of xtk:workflow, parsed and checked before a run starts.
@@ -24,92 +25,12 @@ import { DEFINITION_CODES, type DefinitionCode } from './workflow.faults';
  * (`<transitions><done name="done" target="end"/></transitions>`); other children are ignored.
  */
 
-export type ActivityType = 'start' | 'end' | 'external' | 'wait' | 'fork' | 'andjoin' | 'test' | 'js' | 'query' | 'update' | 'delivery';
-
-/** Activities that do work outside the engine's transaction (claimed, run, then completed: workflow.engine.ts). */
+/** Activities that do work outside the engine's transaction (claimed, run, then completed: apps/cloud-executor/src/workflow/workflow.engine.ts). */
 export const WORK_ACTIVITY_TYPES: readonly ActivityType[] = ['js', 'query', 'update', 'delivery'];
 
 export function isWorkActivity(type: string): boolean {
   return (WORK_ACTIVITY_TYPES as readonly string[]).includes(type);
 }
-
-export type UpdateMode = 'write' | 'ingest' | 'ingestExt';
-export type UpdateOperation = 'insert' | 'insertOrUpdate' | 'update' | 'delete';
-
-export interface QuerySettings {
-  /** The cloud schema queried (`nms:recipient`). */
-  schema: string;
-  /** The `<where>` element as written, serialised ('' for every record). */
-  where: string;
-}
-
-export interface UpdateSettings {
-  mode: UpdateMode;
-  /** Population form: the schema written for each record of the inbound working table. */
-  schema?: string;
-  operation: UpdateOperation;
-  /** Population form: the values set on each record (`$(vars/@x)` and `$(instance/vars/@x)` are replaced). */
-  fields: { xpath: string; value: string }[];
-  /** Records form: each record element to write, serialised. */
-  records: string[];
-}
-
-/**
- * Whom a delivery activity targets: `inbound` the population of the working table its inbound transition
- * carries (a query activity before it), `where` its own `<where>` on nms:recipient, `template` the template's
- * own target.
- */
-export type DeliveryTargetSource = 'inbound' | 'where' | 'template';
-
-export interface DeliverySettings {
-  /** Internal name of the nms:delivery template (`@isModel`). */
-  template: string;
-  target: DeliveryTargetSource;
-  /** `target="where"`: the `<where>` element, serialised. */
-  where: string;
-  /** The delivery action's label (`$(vars/@x)` replaced); absent: the template's. */
-  label?: string;
-}
-
-export interface Transition {
-  /** '' when unnamed. */
-  name: string;
-  target: string;
-  /** Identifies this transition as an arrival at an and-join: `source#index`. */
-  key: string;
-}
-
-export interface Activity {
-  name: string;
-  type: ActivityType;
-  label: string;
-  transitions: Transition[];
-  /** wait: seconds to wait. */
-  delaySeconds?: number;
-  /** test: the parsed condition and its text. */
-  condition?: ConditionNode;
-  conditionText?: string;
-  /** js: the script (line 1 is the first line of the `<script>` text). */
-  script?: string;
-  query?: QuerySettings;
-  update?: UpdateSettings;
-  delivery?: DeliverySettings;
-}
-
-export interface WorkflowDefinition {
-  activities: Activity[];
-  byName: ReadonlyMap<string, Activity>;
-  /** For each and-join: the keys of the transitions it waits for. */
-  joinInputs: ReadonlyMap<string, readonly string[]>;
-}
-
-export interface DefinitionProblem {
-  code: DefinitionCode;
-  message: string;
-  activity?: string;
-}
-
-export type DefinitionResult = { ok: true; definition: WorkflowDefinition } | { ok: false; problems: DefinitionProblem[] };
 
 const TYPE_ALIASES: Record<string, ActivityType> = {
   start: 'start',

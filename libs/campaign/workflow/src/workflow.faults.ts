@@ -1,9 +1,8 @@
-import { campaignError } from '@cap/campaign-persistence';
-import type { AppError } from '@cap/platform-errors';
-
 /**
  * Campaign-style faults of the workflow engine (listed in docs/errors.md). The numbers are ours: Campaign's
- * own WKF codes for these conditions are not documented.
+ * own WKF codes for these conditions are not documented. The library stays free of I/O and of the platform's
+ * error type: a command's fault is a WorkflowFault (code + message), which the engine
+ * (apps/cloud-executor/src/workflow/workflow.engine.ts) answers as a Campaign SOAP fault.
  */
 export const DEFINITION_CODES = {
   /** The activities memo is empty, not XML, or not an <activities> document. */
@@ -59,18 +58,35 @@ export const ACTIVITY_CODES = {
 
 export const STATE_LABELS: Record<number, string> = { 0: 'being edited', 11: 'started', 13: 'paused', 15: 'stop requested', 20: 'finished' };
 
+/** A command the workflow refuses (SOAP-ENV:Client: repeating it gives the same answer). */
+export class WorkflowFault extends Error {
+  readonly retriable = false;
+  constructor(
+    readonly code: string,
+    text: string,
+  ) {
+    super(`${code} ${text}`);
+    this.name = 'WorkflowFault';
+  }
+}
+
+export function isWorkflowFault(err: unknown): err is WorkflowFault {
+  return err instanceof WorkflowFault;
+}
+
+/** The faults of the workflow commands (xtk:workflow#Start, Stop, Pause, Resume, PostEvent…). */
 export const WORKFLOW_FAULTS = {
-  unknownWorkflow: (workflowId: string): AppError => campaignError('WKF-560001', `The workflow '${workflowId.slice(0, 80)}' does not exist (give its internal name or its numeric id).`),
-  invalidDefinition: (internalName: string, problems: readonly { code: string; message: string }[]): AppError =>
-    campaignError(problems[0]!.code, `The workflow '${internalName}' cannot be started: ${problems.map((p) => p.message).join('; ')}.`),
-  notStarted: (internalName: string, state: number): AppError =>
-    campaignError('WKF-560020', `The workflow '${internalName}' is not started (it is ${STATE_LABELS[state] ?? `in state ${state}`}).`),
-  notWaiting: (internalName: string, activity: string, why: string): AppError =>
-    campaignError('WKF-560021', `Activity '${activity.slice(0, 64)}' of the workflow '${internalName}' is not waiting for a signal: ${why}.`),
-  unknownTransition: (internalName: string, activity: string, transition: string, known: string[]): AppError =>
-    campaignError(
+  unknownWorkflow: (workflowId: string): WorkflowFault => new WorkflowFault('WKF-560001', `The workflow '${workflowId.slice(0, 80)}' does not exist (give its internal name or its numeric id).`),
+  invalidDefinition: (internalName: string, problems: readonly { code: string; message: string }[]): WorkflowFault =>
+    new WorkflowFault(problems[0]!.code, `The workflow '${internalName}' cannot be started: ${problems.map((p) => p.message).join('; ')}.`),
+  notStarted: (internalName: string, state: number): WorkflowFault =>
+    new WorkflowFault('WKF-560020', `The workflow '${internalName}' is not started (it is ${STATE_LABELS[state] ?? `in state ${state}`}).`),
+  notWaiting: (internalName: string, activity: string, why: string): WorkflowFault =>
+    new WorkflowFault('WKF-560021', `Activity '${activity.slice(0, 64)}' of the workflow '${internalName}' is not waiting for a signal: ${why}.`),
+  unknownTransition: (internalName: string, activity: string, transition: string, known: string[]): WorkflowFault =>
+    new WorkflowFault(
       'WKF-560022',
       `Activity '${activity}' of the workflow '${internalName}' has no transition named '${transition.slice(0, 64)}' (${known.length > 0 ? `its transitions: ${known.join(', ')}` : 'its transitions are unnamed: leave the transition empty'}).`,
     ),
-  alreadyStarted: (internalName: string): AppError => campaignError('WKF-560023', `The workflow '${internalName}' is already started; stop it before starting a new run.`),
+  alreadyStarted: (internalName: string): WorkflowFault => new WorkflowFault('WKF-560023', `The workflow '${internalName}' is already started; stop it before starting a new run.`),
 } as const;

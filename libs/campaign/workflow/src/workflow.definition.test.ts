@@ -1,5 +1,6 @@
-import { loadSchemaRegistry, SOURCE_BUILTIN_SCHEMA_DIR } from '@cap/campaign-persistence';
-import { parseWorkflowDefinition, type DefinitionResult } from './workflow.definition';
+import { compileBuiltinSchemas } from '../test/builtin-schemas.fixture';
+import { parseWorkflowDefinition } from './workflow.definition';
+import type { DefinitionResult } from './workflow.model';
 
 const WKF1 =
   '<activities><start name="start"><transition target="signal"/></start><external name="signal" label="Signal"><transition target="end"/></external><end name="end"/></activities>';
@@ -118,7 +119,7 @@ describe('workflow definition', () => {
     expect(problems.map((p) => p.message).join(' | ')).toMatch(/js activity 'js' needs a <script>.*query activity 'q' needs schema=.*mode="upsert".*needs schema=.*sets no field/);
   });
   it('when delivery activities are defined, then the template and the target source are read: the inbound population by default, a <where>, or the template\'s own', () => {
-    const schemas = loadSchemaRegistry({ builtinDir: SOURCE_BUILTIN_SCHEMA_DIR });
+    const schemas = compileBuiltinSchemas();
     const result = parseWorkflowDefinition(
       '<activities><start name="s"><transition target="q"/></start>' +
         '<query name="q" schema="nms:recipient"><where><condition expr="@email LIKE \'%$(vars/@domain)\'"/></where><transition target="d1"/></query>' +
@@ -137,7 +138,7 @@ describe('workflow definition', () => {
   });
 
   it('when a delivery activity has no template, an unknown target or a where that does not compile, or a query condition with variables does not compile, then WKF-560014 says what', () => {
-    const schemas = loadSchemaRegistry({ builtinDir: SOURCE_BUILTIN_SCHEMA_DIR });
+    const schemas = compileBuiltinSchemas();
     const problems = problemsOf(
       parseWorkflowDefinition(
         '<activities><start name="s"><transition target="d1"/></start><delivery name="d1"><transition target="d2"/></delivery>' +

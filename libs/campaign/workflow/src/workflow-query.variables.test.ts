@@ -1,6 +1,6 @@
 import { compileQueryDef } from '@cap/campaign-query';
-import { loadSchemaRegistry, SOURCE_BUILTIN_SCHEMA_DIR } from '@cap/campaign-persistence';
 import { element, parseXml, serializeXml } from '@cap/campaign-xml';
+import { compileBuiltinSchemas } from '../test/builtin-schemas.fixture';
 import { bindWhereVariables, escapeXtkString, findVariableRefs, substituteVariables, variableLookup } from './workflow-query.variables';
 
 const lookup = variableLookup({ email: "o'neil\\x@example.com", min: 18, zip: '01234', empty: '' }, { city: 'Paris', batch: 'B7' });
@@ -27,7 +27,7 @@ describe('workflow variables in query conditions', () => {
     const hostile = variableLookup({ x: "' OR 1=1 OR @email <> '" }, {});
     const where = parseXml(`<where><condition expr="@email = '$(vars/@x)'"/></where>`);
     const bound = bindWhereVariables(where, hostile);
-    const schemas = loadSchemaRegistry({ builtinDir: SOURCE_BUILTIN_SCHEMA_DIR });
+    const schemas = compileBuiltinSchemas();
     const compiled = compileQueryDef(element('queryDef', { schema: 'nms:recipient', operation: 'select' }, [element('select', {}, [element('node', { expr: '@id' })]), bound.where]), schemas, {
       database: 'cloud',
     });

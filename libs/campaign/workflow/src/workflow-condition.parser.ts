@@ -1,3 +1,5 @@
+import type { CompareOp, ConditionNode } from './workflow.model';
+
 /**
  * The condition of a `test` activity: a small, safe expression language over the workflow's variables.
  * Parsed once (when the workflow is validated) into a tree, evaluated by walking the tree: no `eval`, no
@@ -14,15 +16,6 @@
  * Values are strings (variables come from XML attributes), numbers and booleans. A missing variable is the
  * empty string. `==`/`<`… compare numerically when both sides read as numbers, as text otherwise.
  */
-
-export type ConditionNode =
-  | { kind: 'literal'; value: string | number | boolean }
-  | { kind: 'variable'; scope: 'event' | 'instance'; name: string }
-  | { kind: 'not'; operand: ConditionNode }
-  | { kind: 'logical'; op: 'and' | 'or'; left: ConditionNode; right: ConditionNode }
-  | { kind: 'compare'; op: CompareOp; left: ConditionNode; right: ConditionNode };
-
-export type CompareOp = '==' | '!=' | '<' | '<=' | '>' | '>=';
 
 export interface ConditionScope {
   /** Event variables (`vars.x`): what the transition that activated the task carried. */

@@ -1,20 +1,10 @@
 import { evaluateCondition } from './workflow-condition.parser';
-import type { Activity, Transition, WorkflowDefinition } from './workflow.definition';
+import { WORKFLOW_STATE, type Activity, type CommandName, type Transition, type Vars, type WorkflowDefinition, type WorkflowState } from './workflow.model';
 
 /**
  * The engine's decisions as pure functions: what a command does in each workflow state, what running an
- * activity produces, what a signal fires. The engine (workflow.engine.ts) applies them to the database.
+ * activity produces, what a signal fires. The engine (apps/cloud-executor/src/workflow/workflow.engine.ts) applies them to the database.
  */
-
-/** xtk:workflow:state. */
-export const WORKFLOW_STATE = { edition: 0, started: 11, paused: 13, stopping: 15, finished: 20 } as const;
-export type WorkflowState = (typeof WORKFLOW_STATE)[keyof typeof WORKFLOW_STATE];
-
-/** A variable's value: text (what StartWithParameters and PostEvent carry), or a number or boolean a script or activity set. */
-export type VarValue = string | number | boolean;
-export type Vars = Record<string, VarValue>;
-
-export type CommandName = 'start' | 'startWithParameters' | 'stop' | 'pause' | 'resume' | 'postEvent';
 
 export type CommandDecision =
   /** Start a new run from the start activities (instance variables replaced). */
@@ -141,4 +131,14 @@ export function planSignal(activity: Activity, transitionName: string, taskVars:
 export function isJoinComplete(definition: WorkflowDefinition, join: string, arrived: readonly string[]): boolean {
   const inputs = definition.joinInputs.get(join) ?? [];
   return inputs.every((key) => arrived.includes(key));
+}
+
+const WORK_LABELS: Record<string, string> = { js: 'JavaScript activity', query: 'query activity', update: 'update activity', delivery: 'delivery activity' };
+
+/**
+ * How the workflow log and `@status` name what happened to a work activity:
+ * `WKF-560030 JavaScript activity 'script': Error: boom (line 3)`.
+ */
+export function describeWorkActivity(activity: Activity, code: string, message: string, line?: number): string {
+  return `${code} ${WORK_LABELS[activity.type] ?? 'activity'} '${activity.name}': ${message}${line !== undefined ? ` (line ${line})` : ''}`;
 }

@@ -1,5 +1,6 @@
-import { decideCommand, isJoinComplete, planActivity, planSignal, planWorkDone, WORKFLOW_STATE, type CommandName, type WorkflowState } from './workflow-step.planner';
-import { parseWorkflowDefinition, type WorkflowDefinition } from './workflow.definition';
+import { decideCommand, describeWorkActivity, isJoinComplete, planActivity, planSignal, planWorkDone } from './workflow-step.planner';
+import { parseWorkflowDefinition } from './workflow.definition';
+import { WORKFLOW_STATE, type CommandName, type WorkflowDefinition, type WorkflowState } from './workflow.model';
 
 function definition(xml: string): WorkflowDefinition {
   const result = parseWorkflowDefinition(xml);
@@ -109,5 +110,11 @@ describe('signals', () => {
       ['', { recCount: 3 }],
     ]);
     expect(planWorkDone(js, 'failed', {}).map((f) => f.transition.name)).toEqual(['error']);
+  });
+
+  it('when a work activity fails or is interrupted, then the log names its code, kind, name and line', () => {
+    const def = definition(`<activities><start name="start"><transition target="script"/></start><js name="script"><script>x</script><transition target="end"/></js><end name="end"/></activities>`);
+    expect(describeWorkActivity(def.byName.get('script')!, 'WKF-560030', 'Error: boom', 3)).toBe("WKF-560030 JavaScript activity 'script': Error: boom (line 3)");
+    expect(describeWorkActivity(def.byName.get('end')!, 'WKF-560036', 'crashed')).toBe("WKF-560036 activity 'end': crashed");
   });
 });
