@@ -10,7 +10,7 @@ export function setRateLimitHeaders(res: Response, decision: RateLimitDecision):
 
 /**
  * Answers a denied call at once: HTTP 429 (the SDK surfaces it as `statusCode: 429`; never a delay, the SDK
- * gives up after 5 s), the rate-limit headers, and a short plain-text body (never JSON, never `XSV-350008`).
+ * gives up after 5 s), the rate-limit headers, and a short plain-text body (never JSON, never SESSION_INVALID's code).
  */
 export function sendTooManyRequests(res: Response, decision: RateLimitDecision, api: string): void {
   setRateLimitHeaders(res, decision);

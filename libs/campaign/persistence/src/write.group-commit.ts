@@ -1,4 +1,4 @@
-import { AppError, ErrorCodes } from '@cap/platform-errors';
+import { appError, ErrorCatalogue, type AppError } from '@cap/platform-errors';
 import { withTransaction, type Pool, type PoolClient } from '@cap/platform-postgres';
 import { WriteError, type SqlStatement, type WriteStep } from '@cap/campaign-write';
 import { DatabaseWriteError, executeWriteSteps } from './write.executor';
@@ -101,13 +101,7 @@ export function createWriteCommitter(pool: Pool, options: GroupCommitOptions): W
 }
 
 function deadlinePassed(): AppError {
-  return new AppError({
-    code: ErrorCodes.RPC_TIMEOUT,
-    message: 'The write was not applied: its caller stopped waiting before its turn came',
-    retriable: true,
-    httpStatus: 504,
-    soapFaultCode: 'SOAP-ENV:Server',
-  });
+  return appError(ErrorCatalogue.RPC_TIMEOUT, { detail: 'The write was not applied: its caller stopped waiting before its turn came' });
 }
 
 /**
