@@ -1,6 +1,6 @@
 import type { RecordChange, StagedChange, SubscriptionChange } from '@cap/contracts';
 import { appErrorWithText, ErrorCatalogue, isAppError } from '@cap/platform-errors';
-import type { PoolClient } from '@cap/platform-postgres';
+import { classifyPgError, type PoolClient } from '@cap/platform-postgres';
 import { foldChanges, keyTextOf, textOf, watermarkId, type FoldedChange } from './change.fold';
 import { deleteStatement, poison, upsertStatement } from './cloud.statements';
 import type { CloudTable } from './cloud.tables';
@@ -66,10 +66,10 @@ export async function applyBatch(client: PoolClient, tables: ReadonlyMap<string,
  */
 export function classify(err: unknown): unknown {
   if (isAppError(err)) return err;
-  const code = (err as { code?: unknown }).code;
+  const verdict = classifyPgError(err);
   // An undefined table or column (42P01, 42703) is a deployment still migrating: retried, not dead-lettered.
-  if (code === '42P01' || code === '42703') return err;
-  if (typeof code === 'string' && /^(22|23|42)/.test(code)) {
+  if (verdict.sqlState === '42P01' || verdict.sqlState === '42703') return err;
+  if (verdict.requestCaused) {
     return appErrorWithText(ErrorCatalogue.DATABASE_REFUSED, `PostgreSQL error: ${(err as Error).message}`, { cause: err });
   }
   return err;
