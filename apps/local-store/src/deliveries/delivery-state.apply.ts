@@ -1,6 +1,4 @@
-import { TOPICS } from '@cap/contracts';
-import { errors } from '@cap/platform-errors';
-import { runConsumer, type ConsumerRunner, type Messaging, type QuarantineOptions } from '@cap/platform-kafka';
+import type { DeliveryStateChange } from '@cap/contracts';
 import type { Logger } from '@cap/platform-logger';
 import type { Pool } from '@cap/platform-postgres';
 
@@ -15,9 +13,6 @@ const UPSERT = `INSERT INTO nms_delivery (${COLUMNS.join(', ')})
   ON CONFLICT (id) DO UPDATE SET ${COLUMNS.filter((c) => c !== 'id' && c !== 'internal_name' && c !== 'created').map((c) => `${c} = EXCLUDED.${c}`).join(', ')}
   WHERE nms_delivery.is_model IS NOT TRUE`;
 
-/** Its consumer group, and its name in the quarantine. */
-export const DELIVERY_STATE_CONSUMER = 'local-store-delivery-state';
-
 /**
  * Records the delivery actions SubmitDelivery creates (cloud-executor → delivery.state.changed.v1) in the
  * local nms:delivery, master of the replicated schema: the definition the action was created with, @state and
@@ -25,36 +20,20 @@ export const DELIVERY_STATE_CONSUMER = 'local-store-delivery-state';
  * DB like any other write. Messages of one delivery arrive in order (key = delivery id) and carry the whole
  * current state, so applying one again is harmless. A template is never overwritten.
  */
-export async function startDeliveryStateConsumer(deps: { pool: Pool; messaging: Messaging; logger: Logger; quarantine?: QuarantineOptions }): Promise<ConsumerRunner> {
-  const logger = deps.logger.child({ module: 'delivery-state' });
-  return runConsumer(deps.messaging, {
-    groupId: DELIVERY_STATE_CONSUMER,
-    ...(deps.quarantine ? { quarantine: deps.quarantine } : {}),
-    topic: TOPICS.deliveryStateChanged,
-    concurrency: TOPICS.deliveryStateChanged.partitions,
-    fromBeginning: true,
-    async handle(message) {
-      const d = message.envelope.payload;
-      const values = (internalName: string) => [
-        d.deliveryId, internalName, d.label, false, d.messageType, d.state, d.routing || null, d.templateName, d.failureText ?? null,
-        d.subject, d.senderAddress, d.content, d.targets || null,
-        d.targeted, d.excluded, d.toDeliver, d.processed, d.success, d.error, d.errorRendering, d.errorRefused, d.errorUnreachable, d.created, d.changedAt,
-      ];
-      try {
-        try {
-          await deps.pool.query(UPSERT, values(d.internalName));
-        } catch (err) {
-          // A template (or an older action) already uses that internal name: keep the action, with a unique name.
-          if ((err as { code?: string; constraint?: string }).code !== '23505' || !String((err as { constraint?: string }).constraint).includes('internal_name')) throw err;
-          await deps.pool.query(UPSERT, values(`${d.internalName}-${d.deliveryId}`.slice(0, 64)));
-        }
-        logger.debug({ event: 'delivery.state.applied', deliveryId: d.deliveryId, state: d.state, processed: d.processed, version: d.version }, 'delivery state applied');
-      } catch (err) {
-        const code = (err as { code?: unknown }).code;
-        if (typeof code === 'string' && /^(22|23|42)/.test(code)) throw errors.invalidMessage(TOPICS.deliveryStateChanged.name, (err as Error).message);
-        throw errors.serviceUnavailable('local database', (err as Error).message);
-      }
-    },
-  });
+export async function applyDeliveryStates(deps: { pool: Pool; logger: Logger }, changes: DeliveryStateChange[]): Promise<void> {
+  for (const d of changes) {
+    const values = (internalName: string) => [
+      d.deliveryId, internalName, d.label, false, d.messageType, d.state, d.routing || null, d.templateName, d.failureText ?? null,
+      d.subject, d.senderAddress, d.content, d.targets || null,
+      d.targeted, d.excluded, d.toDeliver, d.processed, d.success, d.error, d.errorRendering, d.errorRefused, d.errorUnreachable, d.created, d.changedAt,
+    ];
+    try {
+      await deps.pool.query(UPSERT, values(d.internalName));
+    } catch (err) {
+      // A template (or an older action) already uses that internal name: keep the action, with a unique name.
+      if ((err as { code?: string; constraint?: string }).code !== '23505' || !String((err as { constraint?: string }).constraint).includes('internal_name')) throw err;
+      await deps.pool.query(UPSERT, values(`${d.internalName}-${d.deliveryId}`.slice(0, 64)));
+    }
+    deps.logger.debug({ event: 'delivery.state.applied', deliveryId: d.deliveryId, state: d.state, processed: d.processed, version: d.version }, 'delivery state applied');
+  }
 }
-
