@@ -29,8 +29,9 @@ export default [
             { sourceTag: 'scope:platform', onlyDependOnLibsWithTags: ['scope:platform'] },
             // Contracts (topics, message schemas) build on the messaging adapter only.
             { sourceTag: 'scope:contracts', onlyDependOnLibsWithTags: ['scope:platform'] },
-            // The Campaign domain is pure TypeScript: it depends on nothing but itself.
-            { sourceTag: 'scope:campaign', onlyDependOnLibsWithTags: ['scope:campaign'] },
+            // The Campaign domain is pure TypeScript: it depends on nothing but itself and the error catalogue
+            // (@cap/platform-errors, pure too), where every code is defined.
+            { sourceTag: 'scope:campaign', onlyDependOnLibsWithTags: ['scope:campaign', 'scope:errors'] },
             // Campaign I/O (schema files, DDL applied to PostgreSQL, query execution) joins the domain to the adapters.
             { sourceTag: 'scope:campaign-io', onlyDependOnLibsWithTags: ['scope:campaign', 'scope:campaign-io', 'scope:platform', 'type:testing'] },
             // Test helpers are used from tests only (see the rule below), never from production code.

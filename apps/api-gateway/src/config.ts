@@ -62,7 +62,7 @@ const shape = {
   XML_MAX_DEPTH: field.positiveInt(64),
   /**
    * What one request's XML may hold, checked while it is parsed (the first breach stops the parse with a
-   * SOP-330001 fault naming the limit). Defaults: DEFAULT_XML_LIMITS (libs/campaign/xml/src/xml.parser.ts),
+   * SOAP_MALFORMED fault naming the limit). Defaults: DEFAULT_XML_LIMITS (libs/campaign/xml/src/xml.parser.ts),
    * chosen above any legitimate Campaign call.
    */
   XML_MAX_ATTRIBUTES_PER_ELEMENT: field.positiveInt(DEFAULT_XML_LIMITS.maxAttributesPerElement),

@@ -4,9 +4,8 @@ import { runDataService } from '@cap/platform-data-service';
 import { checkRedis, createRedis } from '@cap/platform-redis';
 import { findAppFolder, runMain } from '@cap/platform-runtime';
 import { loadLocalStoreConfig } from './config';
-import { DELIVERY_STATE_CONSUMER, startDeliveryStateConsumer } from './deliveries/delivery-state.consumer';
+import { CLOUD_STATES_QUARANTINE_NAMES, startCloudStatesConsumer } from './cloud-states.consumer';
 import { createEventHandlers } from './events/event.handlers';
-import { EVENT_STATUS_CONSUMER, startEventStatusConsumer } from './events/event-status.consumer';
 import { createOperatorHandlers } from './operators/operator.handlers';
 import { createOperatorRightsLookup } from './operators/operator.rights';
 import { OPERATOR_TRIGGERS_SQL, startOperatorStatePublisher } from './operators/operator-state.publisher';
@@ -21,7 +20,6 @@ import { stagingSources } from './staging/staging.sources';
 import { startOutboxReplayer } from './staging/outbox.replayer';
 import { startSyncAckConsumer, SYNC_ACK_CONSUMER } from './staging/sync-ack.consumer';
 import { createSubscriptionHandlers } from './subscriptions/subscription.handlers';
-import { startWorkflowStateConsumer, WORKFLOW_STATE_CONSUMER } from './workflows/workflow-state.consumer';
 
 /** How often the relay asks which of the changes it tracks staging-sync has applied. */
 const ROUTE_REFRESH_MS = 100;
@@ -41,7 +39,7 @@ runMain(() => {
     database: { label: 'local', url: config.LOCAL_DATABASE_URL, migrationsDir: findAppFolder(__dirname, 'migrations') },
     topics: ALL_TOPICS,
     requestTopic: TOPICS.localStoreRequests,
-    quarantineConsumers: [SYNC_ACK_CONSUMER, WORKFLOW_STATE_CONSUMER, EVENT_STATUS_CONSUMER, DELIVERY_STATE_CONSUMER],
+    quarantineConsumers: [SYNC_ACK_CONSUMER, ...CLOUD_STATES_QUARANTINE_NAMES],
     async prepare({ pool, base }) {
       if (config.MIGRATE_ON_START) {
         await applySchemaDdl(pool, schemas, 'local', base.logger);
@@ -84,9 +82,7 @@ runMain(() => {
       const acks = await startSyncAckConsumer({ pool, messaging: base.messaging, sources, quarantine: quarantineOptions });
       const purge = startStagingPurge({ pool, sources, retentionMs: config.STAGING_RETENTION_SECONDS * 1000, intervalMs: config.STAGING_PURGE_INTERVAL_MS, logger: base.logger });
       const outbox = relay;
-      const workflowStates = await startWorkflowStateConsumer({ pool, messaging: base.messaging, logger: base.logger, quarantine: quarantineOptions });
-      const eventStatuses = await startEventStatusConsumer({ pool, messaging: base.messaging, logger: base.logger, quarantine: quarantineOptions });
-      const deliveryStates = await startDeliveryStateConsumer({ pool, messaging: base.messaging, logger: base.logger, quarantine: quarantineOptions });
+      const cloudStates = await startCloudStatesConsumer({ pool, messaging: base.messaging, logger: base.logger, quarantine: quarantineOptions });
       const redis = await createRedis({ url: config.REDIS_URL, logger: base.logger });
       const operatorStates = startOperatorStatePublisher({ pool, redis, keyPrefix: config.REDIS_KEY_PREFIX, ttlMs: config.OPERATOR_STATE_TTL_MS, logger: base.logger });
       return [
@@ -105,9 +101,7 @@ runMain(() => {
         { name: 'outbox-replayer', stop: () => outboxReplayer.stop() },
         { name: 'staging-acks', check: () => acks.checkHealth(), stop: () => acks.stop() },
         { name: 'staging-purge', stop: () => purge.stop() },
-        { name: 'workflow-states', stop: () => workflowStates.stop() },
-        { name: 'event-statuses', stop: () => eventStatuses.stop() },
-        { name: 'delivery-states', stop: () => deliveryStates.stop() },
+        { name: 'cloud-states', stop: () => cloudStates.stop() },
       ];
     },
   });

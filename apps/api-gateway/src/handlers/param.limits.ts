@@ -3,7 +3,7 @@ import type { CallContext } from '../soap/soap.handler';
 
 /**
  * The largest parameters the services behind the gateway take, checked here so that an oversized one is refused
- * with a Campaign fault naming the parameter (SOP-330008) before it crosses Kafka. Each mirrors the request schema
+ * with a Campaign fault naming the parameter (SOAP_BAD_PARAMETER) before it crosses Kafka. Each mirrors the request schema
  * of the service that handles it (local-store: apps/local-store/src/subscriptions/subscription.handlers.ts,
  * src/staging/staging.control.ts, src/events/event.handlers.ts; cloud-executor:
  * apps/cloud-executor/src/workflow/workflow.handlers.ts, src/delivery/delivery.submit.ts; the data API:
@@ -21,7 +21,7 @@ export const PARAM_LIMITS = {
   deliveryContentChars: 8 * 1024 * 1024,
 } as const;
 
-/** `text` when it is at most `max` characters; otherwise SOP-330008 naming the parameter and the limit. */
+/** `text` when it is at most `max` characters; otherwise SOAP_BAD_PARAMETER naming the parameter and the limit. */
 export function boundedText(ctx: CallContext, param: string, text: string, max: number): string {
   if (text.length > max) throw SOAP_FAULTS.badParameter(ctx.method.name, param, `longer than ${max} characters`);
   return text;

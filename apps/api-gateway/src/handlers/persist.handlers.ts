@@ -1,6 +1,7 @@
 import { SOAP_FAULTS, SoapFault } from '@cap/campaign-soap';
 import type { Schema } from '@cap/campaign-schema';
 import { attrLocal, serializeXml, type XmlElement } from '@cap/campaign-xml';
+import { ErrorCatalogue } from '@cap/platform-errors';
 import type { Downstreams } from '../downstream.client';
 import type { CallContext, HandlerTable } from '../soap/soap.handler';
 import { callerClaim, serviceFor } from './data.routing';
@@ -21,9 +22,9 @@ export function createPersistHandlers(deps: { schemas: ReadonlyMap<string, Schem
   const targetSchema = (doc: XmlElement, mode: Mode): Schema => {
     // Routing only. WriteCollection: the container's xtkschema, or the first record's.
     const id = attrLocal(doc, 'xtkschema') ?? (mode === 'writeCollection' ? doc.children.map((c) => attrLocal(c, 'xtkschema')).find(Boolean) : undefined);
-    if (!id) throw new SoapFault('SOAP-ENV:Client', 'XTK-170100', `The document <${doc.local}> does not say which schema it writes: add xtkschema="namespace:name"`);
+    if (!id) throw SoapFault.of(ErrorCatalogue.MISSING_SCHEMA, { detail: `The document <${doc.local}> does not say which schema it writes: add xtkschema="namespace:name"` });
     const schema = deps.schemas.get(id);
-    if (!schema) throw new SoapFault('SOAP-ENV:Client', 'XTK-170101', `Unknown schema '${id}'`);
+    if (!schema) throw SoapFault.of(ErrorCatalogue.UNKNOWN_SCHEMA, { detail: `Unknown schema '${id}'` });
     return schema;
   };
 
@@ -42,7 +43,7 @@ export function createPersistHandlers(deps: { schemas: ReadonlyMap<string, Schem
         const id = ctx.decoded.values.get('schema');
         const where = ctx.decoded.values.get('where') as XmlElement | undefined;
         const schema = typeof id === 'string' ? deps.schemas.get(id) : undefined;
-        if (!schema) throw new SoapFault('SOAP-ENV:Client', 'XTK-170101', `Unknown schema '${String(id ?? '')}'`);
+        if (!schema) throw SoapFault.of(ErrorCatalogue.UNKNOWN_SCHEMA, { detail: `Unknown schema '${String(id ?? '')}'` });
         if (!where || typeof where !== 'object' || !('local' in where)) throw SOAP_FAULTS.badParameter(ctx.method.name, 'where', 'the <where> clause is missing');
         const whereXml = boundedText(ctx, 'where', serializeXml(where, { plain: true }), PARAM_LIMITS.queryDefChars);
         await deps.downstreams.call(serviceFor(schema), 'data.deleteCollection', { schema: schema.id, where: whereXml, ...callerClaim(ctx.caller) });

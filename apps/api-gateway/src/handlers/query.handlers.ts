@@ -1,6 +1,7 @@
 import type { Schema } from '@cap/campaign-schema';
 import { rawXml, SOAP_FAULTS, SoapFault } from '@cap/campaign-soap';
 import { attrLocal, element, serializeXml, type XmlElement } from '@cap/campaign-xml';
+import { ErrorCatalogue } from '@cap/platform-errors';
 import type { Downstreams } from '../downstream.client';
 import type { CallContext, HandlerTable } from '../soap/soap.handler';
 import { serviceFor } from './data.routing';
@@ -19,7 +20,7 @@ export function createQueryHandlers(deps: { schemas: ReadonlyMap<string, Schema>
     if (!queryDef || queryDef.local !== 'queryDef') throw SOAP_FAULTS.badParameter(ctx.method.name, 'document', 'expected a <queryDef> document');
     const id = attrLocal(queryDef, 'schema');
     const schema = id ? deps.schemas.get(id) : undefined;
-    if (!schema) throw new SoapFault('SOAP-ENV:Client', 'XTK-170036', `Unknown schema '${id ?? ''}' in queryDef`);
+    if (!schema) throw SoapFault.of(ErrorCatalogue.QUERY_INVALID, { detail: `Unknown schema '${id ?? ''}' in queryDef` });
     return { queryDef, schema };
   };
 

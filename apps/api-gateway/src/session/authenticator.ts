@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import { jwtVerify, type JWTVerifyOptions, type KeyLike } from 'jose';
 import type { SoapCall } from '@cap/campaign-soap';
-import { isAppError } from '@cap/platform-errors';
+import { ErrorCodes, isAppError } from '@cap/platform-errors';
 import { CAMPAIGN_FAULTS } from '../soap/campaign.faults';
 import type { AuthThrottle } from './auth.throttle';
 import type { OperatorDirectory } from './operator.directory';
@@ -58,7 +58,7 @@ const LOGIN_TOKEN_MEMO_MAX = 10_000;
  * Resolves who makes a call, Campaign's way: a bearer JWT (Authorization header), else the session token
  * (first SOAP parameter, SOAP header cookie, X-Session-Token or the __sessiontoken cookie) checked with its
  * security token (X-Security-Token), else a Message Center style "login/password" session token when that
- * operator may use one. No credentials at all → anonymous; credentials that do not check out → XSV-350008.
+ * operator may use one. No credentials at all → anonymous; credentials that do not check out → SESSION_INVALID.
  * Whatever the way, the operator is then taken as it is now (OperatorDirectory.current): rights changed or an
  * operator disabled since the session opened apply to this call. Failed password and bearer checks are counted
  * (AuthThrottle).
@@ -87,7 +87,7 @@ export function createAuthenticator(options: AuthenticatorOptions) {
     }
     // A valid token for a login that does not exist (or is disabled) is a bad bearer token, as any other.
     return options.operators.get(login).catch((err: unknown) => {
-      if (isAppError(err) && err.code === 'XSV-350001') throw CAMPAIGN_FAULTS.sessionExpired();
+      if (isAppError(err) && err.code === ErrorCodes.LOGON_REFUSED) throw CAMPAIGN_FAULTS.sessionExpired();
       throw err;
     });
   }

@@ -1,5 +1,5 @@
 import { OPERATOR_STATE_METHOD, operatorStateKey, operatorStateSchema, SERVICES, type OperatorState } from '@cap/contracts';
-import { isAppError } from '@cap/platform-errors';
+import { ErrorCodes, isAppError } from '@cap/platform-errors';
 import type { RedisClient } from '@cap/platform-redis';
 import type { Downstreams } from '../downstream.client';
 import { CAMPAIGN_FAULTS } from '../soap/campaign.faults';
@@ -11,14 +11,14 @@ export interface OperatorDirectory {
   /**
    * Checks a login and password (Logon, a "login/password" session token, HTTP Basic), throttled per login and
    * per client address: a locked login or address is refused (AuthLocked) before any password is verified, a
-   * wrong password counts, an over-long login or password is a wrong one. Wrong credentials → XSV-350001.
+   * wrong password counts, an over-long login or password is a wrong one. Wrong credentials → LOGON_REFUSED.
    */
   authenticate(login: string, password: string, options: { loginToken: boolean; address: string; via: AuthVia }): Promise<Operator>;
   /** An operator by login (bearer tokens name their subject). */
   get(login: string): Promise<Operator>;
   /**
    * The operator of a session or token as it is now: current rights, label and time zone; a disabled or deleted
-   * operator (or one no longer allowed login/password tokens) → XSV-350008, so a change applies to live sessions
+   * operator (or one no longer allowed login/password tokens) → SESSION_INVALID, so a change applies to live sessions
    * on every replica as soon as Redis invalidates the cached state.
    */
   current(operator: Operator, via: 'session' | 'loginToken' | 'bearer'): Promise<Operator>;
@@ -89,7 +89,7 @@ export function createOperatorDirectory(deps: {
       try {
         operator = await deps.downstreams.call<Operator>(SERVICES.localStore, 'operator.authenticate', { login, password, loginToken: options.loginToken });
       } catch (err) {
-        if (isAppError(err) && err.code === 'XSV-350001') await deps.throttle.failed(login, options.address, options.via);
+        if (isAppError(err) && err.code === ErrorCodes.LOGON_REFUSED) await deps.throttle.failed(login, options.address, options.via);
         throw err;
       }
       await deps.throttle.succeeded(login);

@@ -1,9 +1,9 @@
 import { SoapFault } from '@cap/campaign-soap';
+import { ErrorCatalogue } from '@cap/platform-errors';
 
-/** Campaign's own fault codes for authentication and authorisation (the SDK reacts to XSV-350008). */
+/** Campaign's own faults for authentication and authorisation (the SDK reacts to SESSION_INVALID's code). */
 export const CAMPAIGN_FAULTS = {
-  invalidLogin: () => new SoapFault('SOAP-ENV:Client', 'XSV-350001', 'Invalid login or password.'),
-  sessionExpired: () => new SoapFault('SOAP-ENV:Client', 'XSV-350008', 'Session has expired or is invalid. Please reconnect.'),
-  accessDenied: (login: string, what: string) => new SoapFault('SOAP-ENV:Client', 'XSV-350013', `Access denied: operator '${login}' may not ${what}.`),
-  disabled: () => new SoapFault('SOAP-ENV:Client', 'XSV-350001', 'Invalid login or password.'),
+  invalidLogin: () => SoapFault.of(ErrorCatalogue.LOGON_REFUSED, {}),
+  sessionExpired: () => SoapFault.of(ErrorCatalogue.SESSION_INVALID, {}),
+  accessDenied: (login: string, what: string) => SoapFault.of(ErrorCatalogue.ACCESS_DENIED, { who: `operator '${login}'`, what }),
 } as const;

@@ -17,7 +17,7 @@ export interface ResolvedCall {
 }
 
 export interface Dispatcher {
-  /** Finds the schema, method and handler for a call, or throws SOP-330006. */
+  /** Finds the schema, method and handler for a call, or throws SOAP_UNKNOWN_METHOD. */
   resolve(call: SoapCall): { schema: Schema; method: Method; handler: SoapHandler };
   /** The canonical API name of `urn#Method` as a client may write it; undefined when no such API is served. */
   canonicalName(apiName: string): string | undefined;

@@ -2,7 +2,7 @@ import { Router, type NextFunction, type Request, type Response } from 'express'
 import { Histogram, type Registry } from 'prom-client';
 import { buildSoapFault, buildSoapResponse, parseSoapRequestAsync, SOAP_FAULTS, SoapFault, type SoapCall } from '@cap/campaign-soap';
 import { XML_SLICE_LENGTH, type XmlLimits } from '@cap/campaign-xml';
-import { isAppError } from '@cap/platform-errors';
+import { ErrorCodes, isAppError } from '@cap/platform-errors';
 import { RPC_SECONDS_BUCKETS } from '@cap/platform-kafka';
 import { newCorrelationId, type Logger } from '@cap/platform-logger';
 import { boundedLabels } from '../bounded-labels';
@@ -152,18 +152,18 @@ export function createSoapRouter(options: SoapRouteOptions): Router {
 }
 
 /**
- * What a caller reads for a platform error (CAP-1…): the kind of failure, never an internal RPC method, a
+ * What a caller reads for a platform error (a CAP code): the kind of failure, never an internal RPC method, a
  * service's validator text or a deadline's inner workings. The full text is logged with the correlation id the
  * fault carries.
  */
 const PUBLIC_PLATFORM_MESSAGES: Record<string, string> = {
-  'CAP-100001': 'The platform did not answer in time; the call may or may not have been applied',
-  'CAP-100002': 'This call is not available on this platform',
-  'CAP-100003': 'The platform failed while handling the call',
-  'CAP-100101': 'A platform service is unavailable; retry later',
-  'CAP-100102': 'A platform service is restarting; retry',
-  'CAP-100301': 'Invalid parameters',
-  'CAP-100302': 'The parameters are too large',
+  [ErrorCodes.RPC_TIMEOUT]: 'The platform did not answer in time; the call may or may not have been applied',
+  [ErrorCodes.RPC_NO_HANDLER]: 'This call is not available on this platform',
+  [ErrorCodes.RPC_HANDLER_FAILED]: 'The platform failed while handling the call',
+  [ErrorCodes.SERVICE_UNAVAILABLE]: 'A platform service is unavailable; retry later',
+  [ErrorCodes.SHUTTING_DOWN]: 'A platform service is restarting; retry',
+  [ErrorCodes.INVALID_REQUEST]: 'Invalid parameters',
+  [ErrorCodes.REQUEST_TOO_LARGE]: 'The parameters are too large',
 };
 
 /** Maps any error to the fault the caller sees; unexpected errors are logged and never leak internals. */
@@ -176,7 +176,7 @@ export function toFault(err: unknown, call: SoapCall | undefined, logger: Logger
     const text = err.message.startsWith(`${err.code} `) ? err.message.slice(err.code.length + 1) : err.message;
     const publicText = PUBLIC_PLATFORM_MESSAGES[err.code] ?? (err.code.startsWith('CAP-') ? 'The platform could not handle the call' : undefined);
     if (publicText === undefined) {
-      // Campaign-coded refusals (XTK-170102…, PGS-220000 with its correlation id) are written for the caller.
+      // Campaign-coded refusals (UNKNOWN_FIELD…, DATABASE_REFUSED with its correlation id) are written for the caller.
       return new SoapFault(err.soapFaultCode, err.code, text, detail);
     }
     const correlationId = newCorrelationId();

@@ -2,7 +2,6 @@ import { z } from 'zod';
 import {
   compileDeliveryTarget,
   DeliveryError,
-  DeliveryErrorCodes,
   DeliveryState,
   isDeliveryError,
   mergeDeliveryFragment,
@@ -12,10 +11,9 @@ import {
   type DeliveryDefinition,
   type PersonalisationField,
 } from '@cap/campaign-delivery';
-import { campaignError } from '@cap/campaign-persistence';
 import type { Schema } from '@cap/campaign-schema';
 import { parseXml, XmlParseError, type XmlElement } from '@cap/campaign-xml';
-import { errors } from '@cap/platform-errors';
+import { appError, appErrorOf, ErrorCatalogue, errors } from '@cap/platform-errors';
 import type { Logger } from '@cap/platform-logger';
 import { withTransaction, type Pool, type PoolClient } from '@cap/platform-postgres';
 import type { ChannelRegistry } from '../channels/channel.registry';
@@ -76,13 +74,13 @@ export async function loadDeliveryDefinition(
   const { rows } = await deps.pool.query<TemplateRow>(`SELECT ${TEMPLATE_COLUMNS} FROM nms_delivery WHERE internal_name = $1 AND is_model`, [template]);
   if (rows.length === 0) {
     throw new DeliveryError(
-      DeliveryErrorCodes.UNKNOWN_TEMPLATE,
+      ErrorCatalogue.DELIVERY_UNKNOWN_TEMPLATE,
       `No delivery template '${template}' (a template is an nms:delivery with @isModel=true; one written moments ago reaches the execution database in about a second)`,
     );
   }
   const definition = mergeDeliveryFragment(templateDefinition(rows[0]!), fragment);
   if (!deps.channels.find(definition.routing)) {
-    throw new DeliveryError(DeliveryErrorCodes.UNKNOWN_CHANNEL, `routing '${definition.routing}' names no configured channel (configured: ${deps.channels.names().join(', ')})`);
+    throw new DeliveryError(ErrorCatalogue.DELIVERY_UNKNOWN_CHANNEL, `routing '${definition.routing}' names no configured channel (configured: ${deps.channels.names().join(', ')})`);
   }
   if (definition.messageType === 0 && definition.senderAddress.trim() === '') definition.senderAddress = deps.defaultSender;
   prepareDelivery(definition, known);
@@ -132,7 +130,7 @@ export function createSubmitHandler(deps: {
         try {
           fragment = parseXml(p.data.content);
         } catch (err) {
-          throw campaignError('SOP-330001', `Malformed SubmitDelivery content: ${err instanceof XmlParseError ? err.message : 'unreadable'}`);
+          throw appError(ErrorCatalogue.SOAP_MALFORMED, { what: 'SubmitDelivery content', why: err instanceof XmlParseError ? err.message : 'unreadable' });
         }
       }
       const definition = await loadDeliveryDefinition(deps, known, scenarioName, fragment);
@@ -143,7 +141,7 @@ export function createSubmitHandler(deps: {
       deps.wake();
       return recorded;
     } catch (err) {
-      if (isDeliveryError(err)) throw campaignError(err.code, err.message);
+      if (isDeliveryError(err)) throw appErrorOf(err);
       throw err;
     }
   };

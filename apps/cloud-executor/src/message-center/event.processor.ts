@@ -1,6 +1,5 @@
 import {
   BroadLogStatus,
-  DeliveryErrorCodes,
   eventCtxData,
   FailureReason,
   isDeliveryError,
@@ -10,6 +9,7 @@ import {
 } from '@cap/campaign-delivery';
 import type { MessageCenterEvent, MessageCenterStatus } from '@cap/contracts';
 import type { OutboundMessage } from '@cap/platform-channel';
+import { ErrorCatalogue } from '@cap/platform-errors';
 import type { Pool } from '@cap/platform-postgres';
 import type { ChannelRegistry } from '../channels/channel.registry';
 import { FAILURE_OF_KIND } from '../delivery/delivery.runner';
@@ -151,7 +151,7 @@ export function createEventProcessor(options: EventProcessorOptions) {
         else retries.push({ pending: item.pending, attempts, error: error.slice(0, 512) });
       };
       if (!channel) {
-        failAll(`${DeliveryErrorCodes.UNKNOWN_CHANNEL} routing '${routing}' names no configured channel`, true);
+        failAll(`${ErrorCatalogue.DELIVERY_UNKNOWN_CHANNEL.code} routing '${routing}' names no configured channel`, true);
         continue;
       }
       const first = list[0]!.message.id;

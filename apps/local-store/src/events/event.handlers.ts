@@ -1,11 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
-import { campaignError, executeWriteSteps } from '@cap/campaign-persistence';
+import { executeWriteSteps } from '@cap/campaign-persistence';
 import { TOPICS } from '@cap/contracts';
 import type { Schema } from '@cap/campaign-schema';
 import { compileWritePlan, planWrite, WriteError } from '@cap/campaign-write';
 import { element, parseXml, serializeXml, XmlParseError, type XmlElement } from '@cap/campaign-xml';
-import { errors } from '@cap/platform-errors';
+import { appError, appErrorOf, ErrorCatalogue, errors } from '@cap/platform-errors';
 import type { RpcHandler } from '@cap/platform-kafka';
 import { withTransaction, type Pool } from '@cap/platform-postgres';
 
@@ -38,11 +38,11 @@ export function createEventHandlers(deps: { pool: Pool; schemas: ReadonlyMap<str
         try {
           event = parseXml(text);
         } catch (err) {
-          throw campaignError('SOP-330001', `Malformed event ${index + 1}: ${err instanceof XmlParseError ? err.message : 'unreadable'}`);
+          throw appError(ErrorCatalogue.SOAP_MALFORMED, { what: `event ${index + 1}`, why: err instanceof XmlParseError ? err.message : 'unreadable' });
         }
-        if (event.local !== p.data.queue) throw campaignError('XTK-170101', `Event ${index + 1} is <${event.local}>; this queue takes <${p.data.queue}> elements`);
-        if (!event.attrs['type']) throw campaignError('XTK-170104', `Event ${index + 1} has no @type (the event type selects the message template)`);
-        if (!event.attrs['email'] && !event.attrs['mobilePhone']) throw campaignError('XTK-170104', `Event ${index + 1} has no address: give @email or @mobilePhone`);
+        if (event.local !== p.data.queue) throw appError(ErrorCatalogue.UNKNOWN_SCHEMA, { detail: `Event ${index + 1} is <${event.local}>; this queue takes <${p.data.queue}> elements` });
+        if (!event.attrs['type']) throw appError(ErrorCatalogue.NO_KEY, { detail: `Event ${index + 1} has no @type (the event type selects the message template)` });
+        if (!event.attrs['email'] && !event.attrs['mobilePhone']) throw appError(ErrorCatalogue.NO_KEY, { detail: `Event ${index + 1} has no address: give @email or @mobilePhone` });
         // ctx carries free-form event data: stored whole, as XML text.
         const ctx = event.children.find((c) => c.local === 'ctx');
         const record = element(p.data.queue, { ...event.attrs, xtkschema: schemaId, _operation: 'insert' }, ctx ? [element('ctx', {}, [], serializeXml(ctx, { plain: true }))] : []);
@@ -50,7 +50,7 @@ export function createEventHandlers(deps: { pool: Pool; schemas: ReadonlyMap<str
           const [plan] = planWrite(record, deps.schemas, { mode: 'write', now: new Date(), newId: randomUUID });
           return plan!;
         } catch (err) {
-          if (err instanceof WriteError) throw campaignError(err.code, `Event ${index + 1}: ${err.message.replace(/^\S+ /, '')}`);
+          if (err instanceof WriteError) throw appErrorOf(err, `Event ${index + 1}: ${err.message.replace(/^\S+ /, '')}`);
           throw err;
         }
       });
@@ -86,7 +86,7 @@ export function createEventHandlers(deps: { pool: Pool; schemas: ReadonlyMap<str
           const checked = TOPICS.messageCenterEvents.payload.safeParse(row.payload);
           if (!checked.success) {
             const issue = checked.error.issues[0];
-            throw campaignError('XTK-170103', `Event ${index + 1} cannot be sent to the message center (${issue?.path.join('.') ?? 'payload'}: ${issue?.message ?? 'invalid'})`);
+            throw appError(ErrorCatalogue.BAD_VALUE, { detail: `Event ${index + 1} cannot be sent to the message center (${issue?.path.join('.') ?? 'payload'}: ${issue?.message ?? 'invalid'})` });
           }
         });
         await client.query("SELECT pg_notify('cap_outbox', '')");

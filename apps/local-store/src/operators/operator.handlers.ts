@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { OPERATOR_STATE_METHOD } from '@cap/contracts';
-import { AppError, errors } from '@cap/platform-errors';
+import { appError, ErrorCatalogue, errors } from '@cap/platform-errors';
 import type { RpcHandler } from '@cap/platform-kafka';
 import type { Pool } from '@cap/platform-postgres';
 import { parseRights } from './operator.rights';
@@ -15,8 +15,7 @@ export interface OperatorView {
   timezone: string;
 }
 
-const invalidLogin = () =>
-  new AppError({ code: 'XSV-350001', message: 'Invalid login or password.', retriable: false, httpStatus: 200, soapFaultCode: 'SOAP-ENV:Client' });
+const invalidLogin = () => appError(ErrorCatalogue.LOGON_REFUSED, {});
 
 const authenticateParams = z.object({ login: z.string().max(128), password: z.string().max(1024), loginToken: z.boolean() });
 const getParams = z.object({ login: z.string().min(1).max(128) });

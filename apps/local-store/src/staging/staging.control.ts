@@ -1,8 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Gauge, type Registry } from 'prom-client';
 import { z } from 'zod';
-import { campaignError } from '@cap/campaign-persistence';
-import { errors } from '@cap/platform-errors';
+import { appError, ErrorCatalogue, errors } from '@cap/platform-errors';
 import type { RpcHandler } from '@cap/platform-kafka';
 import type { Logger } from '@cap/platform-logger';
 import type { Pool } from '@cap/platform-postgres';
@@ -69,7 +68,7 @@ export function createStagingHandlers(deps: { pool: Pool; sources: StagingSource
       const sources = sourcesFor(p.data.schema, deps.sources);
       if (sources.length === 0) {
         const known = [...new Set(deps.sources.map((s) => s.target))].join(', ');
-        throw campaignError('XTK-170106', `'${p.data.schema}' is not a staged schema: nothing to replicate (staged schemas: ${known})`);
+        throw appError(ErrorCatalogue.NOT_STAGED, { detail: `'${p.data.schema}' is not a staged schema: nothing to replicate (staged schemas: ${known})` });
       }
       const marks = await Promise.all(
         sources.map(async (s) => ({ s, max: (await deps.pool.query<{ max: string | null }>(`SELECT max("${s.seq}")::text AS max FROM "${s.table}"`)).rows[0]!.max })),

@@ -1,11 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
-import { campaignError } from '@cap/campaign-persistence';
 import type { Schema } from '@cap/campaign-schema';
-import { planWrite, WRITE_ERRORS, WriteError, type FieldValue } from '@cap/campaign-write';
+import { planWrite, WriteError, type FieldValue } from '@cap/campaign-write';
 import { element, parseXml, XmlParseError, type XmlElement } from '@cap/campaign-xml';
 import { TOPICS, type SubscriptionChange } from '@cap/contracts';
-import { errors } from '@cap/platform-errors';
+import { appError, appErrorOf, ErrorCatalogue, errors } from '@cap/platform-errors';
 import type { RpcHandler } from '@cap/platform-kafka';
 import { withTransaction, type Pool } from '@cap/platform-postgres';
 import { SUBSCRIPTION_REQUESTS } from '../staging/staging.sources';
@@ -37,22 +36,22 @@ export function createSubscriptionHandlers(deps: { pool: Pool; schemas: Readonly
     'subscription.change': async (params) => {
       const p = changeParams.safeParse(params);
       if (!p.success) throw errors.invalidRequest('subscription.change parameters', p.error.issues[0]?.message ?? 'rejected');
-      if (!stg || !serviceSchema) throw campaignError('XTK-170101', 'This deployment has no nms:recipientStg / nms:service schema: subscriptions are not available');
+      if (!stg || !serviceSchema) throw appError(ErrorCatalogue.UNKNOWN_SCHEMA, { detail: 'This deployment has no nms:recipientStg / nms:service schema: subscriptions are not available' });
       const method = p.data.action === 'subscribe' ? 'Subscribe' : 'Unsubscribe';
       const services = [...new Set(p.data.services.split(',').map((s) => s.trim()).filter(Boolean))];
       if (p.data.action === 'subscribe' && services.length === 0) {
-        throw campaignError('XTK-170104', 'Subscribe needs at least one service internal name (serviceName is empty)');
+        throw appError(ErrorCatalogue.NO_KEY, { detail: 'Subscribe needs at least one service internal name (serviceName is empty)' });
       }
 
       let doc: XmlElement;
       try {
         doc = parseXml(p.data.recipient);
       } catch (err) {
-        throw campaignError('SOP-330001', `Malformed recipient: ${err instanceof XmlParseError ? err.message : 'unreadable'}`);
+        throw appError(ErrorCatalogue.SOAP_MALFORMED, { what: 'recipient', why: err instanceof XmlParseError ? err.message : 'unreadable' });
       }
       const attrs: Record<string, string> = { ...doc.attrs, xtkschema: RECIPIENT_STG, _operation: 'insertOrUpdate' };
       if (attrs['_key'] === undefined && attrs['email'] !== undefined) attrs['_key'] = '@email';
-      if (attrs['_key'] === undefined) throw campaignError(WRITE_ERRORS.noKey, `${method}: the recipient has no _key and no @email to find the profile with`);
+      if (attrs['_key'] === undefined) throw appError(ErrorCatalogue.NO_KEY, { detail: `${method}: the recipient has no _key and no @email to find the profile with` });
       let key: FieldValue[];
       let values: FieldValue[];
       try {
@@ -66,17 +65,17 @@ export function createSubscriptionHandlers(deps: { pool: Pool; schemas: Readonly
         values = dedupe([...plan!.key, ...plan!.values, ...plan!.onWrite]);
         if (p.data.create) values = dedupe([...values, ...plan!.onInsert]);
       } catch (err) {
-        if (err instanceof WriteError) throw campaignError(err.code, `${method}: ${err.message}`);
+        if (err instanceof WriteError) throw appErrorOf(err, `${method}: ${err.message}`);
         throw err;
       }
-      if (key.length === 0 || key.some((k) => k.value === null || (typeof k.value === 'string' && k.value.trim() === ''))) throw campaignError(WRITE_ERRORS.noKey, `${method}: the recipient key ${key.map((k) => k.field.xpath).join(', ')} has no value`);
+      if (key.length === 0 || key.some((k) => k.value === null || (typeof k.value === 'string' && k.value.trim() === ''))) throw appError(ErrorCatalogue.NO_KEY, { detail: `${method}: the recipient key ${key.map((k) => k.field.xpath).join(', ')} has no value` });
 
       return withTransaction(deps.pool, async (client) => {
         if (services.length > 0) {
           const found = await client.query<{ name: string }>(`SELECT name FROM "${serviceSchema.table}" WHERE name = ANY($1::text[])`, [services]);
           const known = new Set(found.rows.map((r) => r.name));
           const missing = services.filter((s) => !known.has(s));
-          if (missing.length > 0) throw campaignError('XTK-170108', `${method}: unknown service${missing.length > 1 ? 's' : ''} ${missing.map((s) => `'${s}'`).join(', ')} (nms:service @name)`);
+          if (missing.length > 0) throw appError(ErrorCatalogue.LINK_NOT_FOUND, { detail: `${method}: unknown service${missing.length > 1 ? 's' : ''} ${missing.map((s) => `'${s}'`).join(', ')} (nms:service @name)` });
         }
         const recipient = {
           keyColumns: key.map((k) => k.field.column),
@@ -101,7 +100,7 @@ export function createSubscriptionHandlers(deps: { pool: Pool; schemas: Readonly
         // Never store what the relay could not publish: the change is checked with the topic's own payload
         // schema in the transaction that writes it (a change refused by the relay would hold every one behind it).
         const checked = TOPICS.stagingChanges.payload.safeParse(change);
-        if (!checked.success) throw campaignError(WRITE_ERRORS.noKey, `${method}: the request cannot be staged (${checked.error.issues[0]?.path.join('.') ?? 'payload'}: ${checked.error.issues[0]?.message ?? 'invalid'})`);
+        if (!checked.success) throw appError(ErrorCatalogue.NO_KEY, { detail: `${method}: the request cannot be staged (${checked.error.issues[0]?.path.join('.') ?? 'payload'}: ${checked.error.issues[0]?.message ?? 'invalid'})` });
         // Keyed like the recipient's own staged rows, so both keep one order on one partition.
         const messageKey = `nms:recipient|${key.map((k) => `${k.field.column}=${String(k.value)}`).join(',')}`;
         await client.query(`INSERT INTO cap_outbox (topic, message_key, payload) VALUES ($1, $2, $3)`, [TOPICS.stagingChanges.name, messageKey, checked.data]);

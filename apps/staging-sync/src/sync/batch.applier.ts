@@ -1,6 +1,6 @@
 import type { RecordChange, StagedChange, SubscriptionChange } from '@cap/contracts';
-import { AppError, isAppError } from '@cap/platform-errors';
-import type { PoolClient } from '@cap/platform-postgres';
+import { appErrorWithText, ErrorCatalogue, isAppError } from '@cap/platform-errors';
+import { classifyPgError, type PoolClient } from '@cap/platform-postgres';
 import { foldChanges, keyTextOf, textOf, watermarkId, type FoldedChange } from './change.fold';
 import { deleteStatement, poison, upsertStatement } from './cloud.statements';
 import type { CloudTable } from './cloud.tables';
@@ -66,11 +66,11 @@ export async function applyBatch(client: PoolClient, tables: ReadonlyMap<string,
  */
 export function classify(err: unknown): unknown {
   if (isAppError(err)) return err;
-  const code = (err as { code?: unknown }).code;
+  const verdict = classifyPgError(err);
   // An undefined table or column (42P01, 42703) is a deployment still migrating: retried, not dead-lettered.
-  if (code === '42P01' || code === '42703') return err;
-  if (typeof code === 'string' && /^(22|23|42)/.test(code)) {
-    return new AppError({ code: 'PGS-220000', message: `PostgreSQL error: ${(err as Error).message}`, retriable: false, httpStatus: 422, soapFaultCode: 'SOAP-ENV:Server' }, { cause: err });
+  if (verdict.sqlState === '42P01' || verdict.sqlState === '42703') return err;
+  if (verdict.requestCaused) {
+    return appErrorWithText(ErrorCatalogue.DATABASE_REFUSED, `PostgreSQL error: ${(err as Error).message}`, { cause: err });
   }
   return err;
 }
@@ -111,7 +111,7 @@ async function applyRecords(client: PoolClient, tables: ReadonlyMap<string, Clou
   const bySchema = group(folded, (f) => f.schema);
   for (const [schema, list] of bySchema) {
     const table = tables.get(schema);
-    if (!table) throw poison('XTK-170101', `schema ${schema} has no table in the cloud database`);
+    if (!table) throw poison(ErrorCatalogue.UNKNOWN_SCHEMA, `schema ${schema} has no table in the cloud database`);
     // Deletes first (a replace deletes, then inserts the later version), grouped by key shape.
     const deletes = group(list.filter((f) => f.op !== 'upsert'), (f) => f.keyColumns.join(','));
     for (const g of deletes.values()) await client.query(...sql(deleteStatement(table, g[0]!.keyColumns, g)));
@@ -132,7 +132,7 @@ async function applySubscription(client: PoolClient, tables: ReadonlyMap<string,
   const recipients = tables.get('nms:recipient');
   const subscriptions = tables.get('nms:subscription');
   const services = tables.get('nms:service');
-  if (!recipients || !subscriptions || !services) throw poison('XTK-170101', 'the cloud database has no nms:recipient / nms:subscription / nms:service tables');
+  if (!recipients || !subscriptions || !services) throw poison(ErrorCatalogue.UNKNOWN_SCHEMA, 'the cloud database has no nms:recipient / nms:subscription / nms:service tables');
   const { keyColumns, fields, record } = change.recipient;
   const keyText = keyTextOf(keyColumns, record);
   const watermarks = await advanceWatermarks(client, [{ source: change.source, keyText, seq: BigInt(change.seq) }]);
@@ -170,7 +170,7 @@ async function applySubscription(client: PoolClient, tables: ReadonlyMap<string,
       ? (await client.query<{ id: string; name: string }>(`SELECT "${services.primaryKey!.column}"::text AS id, name FROM "${services.table}" WHERE name = ANY($1::text[])`, [change.services])).rows
       : [];
     const missing = change.services.filter((s) => !serviceIds.some((r) => r.name === s));
-    if (missing.length > 0) throw poison('XTK-170108', `${change.action}: service ${missing.join(', ')} is not in the cloud database (not replicated yet, or deleted)`);
+    if (missing.length > 0) throw poison(ErrorCatalogue.LINK_NOT_FOUND, `${change.action}: service ${missing.join(', ')} is not in the cloud database (not replicated yet, or deleted)`);
     const serviceCast = subscriptions.casts.get(serviceCol) ?? 'bigint';
     if (change.action === 'subscribe') {
       const created = subscriptions.columnOf('@created');

@@ -1,4 +1,4 @@
-import { AppError } from '@cap/platform-errors';
+import { appErrorWithText, ErrorCatalogue, type AppError, type CatalogueEntry } from '@cap/platform-errors';
 import type { CloudTable } from './cloud.tables';
 import { textOf, type FoldedChange } from './change.fold';
 
@@ -8,18 +8,21 @@ export interface Statement {
 }
 
 const ident = (name: string) => {
-  if (!/^[a-z_][a-z0-9_]*$/.test(name)) throw poison('CAP-100301', `refusing column name '${name}'`);
+  if (!/^[a-z_][a-z0-9_]*$/.test(name)) throw poison(ErrorCatalogue.INVALID_REQUEST, `refusing column name '${name}'`);
   return `"${name}"`;
 };
 
-/** A change the cloud DB can never take (unknown column…): dead-lettered, never retried. */
-export function poison(code: string, message: string): AppError {
-  return new AppError({ code, message, retriable: false, httpStatus: 422, soapFaultCode: 'SOAP-ENV:Server' });
+/**
+ * A change the cloud DB can never take (unknown column…): dead-lettered, never retried. Its entry gives the code
+ * the quarantine records; the message is the reason it keeps.
+ */
+export function poison(entry: CatalogueEntry, message: string): AppError {
+  return appErrorWithText(entry, message);
 }
 
 function castFor(table: CloudTable, column: string): string {
   const cast = table.casts.get(column);
-  if (!cast) throw poison('XTK-170102', `column '${column}' is not in cloud table ${table.table} (${table.schema})`);
+  if (!cast) throw poison(ErrorCatalogue.UNKNOWN_FIELD, `column '${column}' is not in cloud table ${table.table} (${table.schema})`);
   return cast;
 }
 
@@ -75,7 +78,7 @@ export function upsertStatement(table: CloudTable, keyColumns: string[], fields:
   const insertCols = [...all];
   const insertExprs = all.map((c) => cast(c));
   if (table.primaryKey && !all.includes(table.primaryKey.column)) {
-    if (!table.primaryKey.uuid) throw poison('XTK-170104', `${table.schema}: a new row needs its primary key ${table.primaryKey.column}`);
+    if (!table.primaryKey.uuid) throw poison(ErrorCatalogue.NO_KEY, `${table.schema}: a new row needs its primary key ${table.primaryKey.column}`);
     insertCols.push(table.primaryKey.column);
     insertExprs.push('gen_random_uuid()::text');
   }

@@ -1,5 +1,6 @@
 import type { Database, Schema } from '@cap/campaign-schema';
-import { DdlError, DdlErrorCodes } from './ddl.errors';
+import { ErrorCatalogue } from '@cap/platform-errors';
+import { DdlError } from './ddl.errors';
 import { TABLE_MARKER_PREFIX, type DdlPlan, type DdlStatement, type ExistingColumn, type ExistingTable } from './ddl.model';
 import { quoteIdent, quoteLiteral } from './sql.quoting';
 import { isSafeWidening, parsePgType, renderSqlType, sameSqlType } from './sql-type.mapper';
@@ -13,12 +14,12 @@ import { buildDesiredTables, type DesiredColumn, type DesiredIndex, type Desired
  * Additive changes are planned: missing tables, columns, indexes and checks, and safe widenings (varchar(n)
  * → varchar(m > n) or text, smallint → integer → bigint). Anything that could lose data (a narrowed or
  * changed type, a column or table the schemas no longer have, a table of the same name the DDL does not
- * own) is refused with a DdlError (DDL-000001) listing every such change; nothing is dropped, ever.
+ * own) is refused with a DdlError (DDL_DESTRUCTIVE_CHANGE) listing every such change; nothing is dropped, ever.
  */
 export function planDatabase(schemas: ReadonlyMap<string, Schema>, database: Database, existing: readonly ExistingTable[]): DdlPlan {
   const problems: string[] = [];
   const desired = buildDesiredTables(schemas, database, problems);
-  if (problems.length > 0) throw new DdlError(DdlErrorCodes.INVALID_SCHEMA, problems);
+  if (problems.length > 0) throw new DdlError(ErrorCatalogue.DDL_INVALID_SCHEMA, problems);
 
   const found = new Map(existing.map((t) => [t.name, t]));
   const statements: DdlStatement[] = [];
@@ -45,7 +46,7 @@ export function planDatabase(schemas: ReadonlyMap<string, Schema>, database: Dat
       refuse(t.name, `table ${t.name} (schema ${t.managedFor}) exists in the database but no schema places it in the ${database} database any more; drop it by hand if that is intended`);
     }
   }
-  if (refusals.length > 0) throw new DdlError(DdlErrorCodes.DESTRUCTIVE_CHANGE, refusals);
+  if (refusals.length > 0) throw new DdlError(ErrorCatalogue.DDL_DESTRUCTIVE_CHANGE, refusals);
   return { database, statements, notices, summary: summarize(database, desired.length, statements, notices) };
 }
 

@@ -36,7 +36,7 @@ const UUID_PATTERN = '^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$';
 
 /**
  * The tables the schemas want in one database, with every name validated. Problems (an invalid default, an
- * over-long identifier, two fields on one column) are collected, one line each, for a DDL-000002 error.
+ * over-long identifier, two fields on one column) are collected, one line each, for a DDL_INVALID_SCHEMA error.
  */
 export function buildDesiredTables(schemas: ReadonlyMap<string, Schema>, database: Database, problems: string[]): DesiredTable[] {
   const enumerations = new Map<string, Enumeration>();

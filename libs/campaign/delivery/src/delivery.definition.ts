@@ -1,5 +1,6 @@
 import { parseXml, serializeXml, XmlParseError, type XmlElement } from '@cap/campaign-xml';
-import { DeliveryError, DeliveryErrorCodes } from './delivery.error';
+import { ErrorCatalogue } from '@cap/platform-errors';
+import { DeliveryError } from './delivery.error';
 import { checkTemplatePaths, compileTemplate, renderTemplate, type CompiledTemplate } from './personalisation.template';
 import { isTemplateError } from './template.error';
 
@@ -36,7 +37,7 @@ const IGNORED_ATTRIBUTES = new Set(['xtkschema', '_operation', '_key', 'id', 'in
 export function mergeDeliveryFragment(template: DeliveryDefinition, fragment: XmlElement | undefined): DeliveryDefinition {
   const merged: DeliveryDefinition = { ...template };
   if (!fragment) return merged;
-  const bad = (what: string) => new DeliveryError(DeliveryErrorCodes.BAD_FRAGMENT, `SubmitDelivery content: ${what}`);
+  const bad = (what: string) => new DeliveryError(ErrorCatalogue.DELIVERY_BAD_FRAGMENT, `SubmitDelivery content: ${what}`);
   for (const [name, value] of Object.entries(fragment.attrs)) {
     if (name === 'xmlns' || name.includes(':') || IGNORED_ATTRIBUTES.has(name)) continue;
     if (name === 'label') merged.label = value;
@@ -70,17 +71,17 @@ export function mergeDeliveryFragment(template: DeliveryDefinition, fragment: Xm
 /**
  * Compiles a definition's subject and content and checks their paths: `recipientFields` are the paths a
  * recipient has (schema fields), `freeRoots` the roots whose data is free-form (ctx for events).
- * Throws DeliveryError DLV-490004 (naming the part) or DLV-490006 (no content).
+ * Throws DeliveryError DELIVERY_BAD_PERSONALISATION (naming the part) or DELIVERY_NOTHING_TO_SEND (no content).
  */
 export function prepareDelivery(definition: DeliveryDefinition, known: { fields: Readonly<Record<string, ReadonlySet<string>>>; freeRoots: readonly string[] }): PreparedDelivery {
-  if (definition.content.trim() === '') throw new DeliveryError(DeliveryErrorCodes.NOTHING_TO_SEND, 'the delivery has no content to send (give <content> in the template or the fragment)');
+  if (definition.content.trim() === '') throw new DeliveryError(ErrorCatalogue.DELIVERY_NOTHING_TO_SEND, 'the delivery has no content to send (give <content> in the template or the fragment)');
   const compile = (part: 'subject' | 'content', source: string) => {
     try {
       const template = compileTemplate(source);
       checkTemplatePaths(template, known);
       return template;
     } catch (err) {
-      if (isTemplateError(err)) throw new DeliveryError(DeliveryErrorCodes.BAD_PERSONALISATION, `personalisation of the ${part}: ${err.message}`);
+      if (isTemplateError(err)) throw new DeliveryError(ErrorCatalogue.DELIVERY_BAD_PERSONALISATION, `personalisation of the ${part}: ${err.message}`);
       throw err;
     }
   };
@@ -98,27 +99,27 @@ export function readTargetConditions(targets: string): XmlElement[] {
   try {
     root = parseXml(targets, { limits: { maxDepth: 32, maxElements: 10_000 } });
   } catch (err) {
-    throw new DeliveryError(DeliveryErrorCodes.BAD_TARGET, `the target definition is not well-formed XML: ${err instanceof XmlParseError ? err.message : 'unreadable'}`);
+    throw new DeliveryError(ErrorCatalogue.DELIVERY_BAD_TARGET, `the target definition is not well-formed XML: ${err instanceof XmlParseError ? err.message : 'unreadable'}`);
   }
-  if (root.local !== 'targets') throw new DeliveryError(DeliveryErrorCodes.BAD_TARGET, `the target definition must be a <targets> element, not <${root.local}>`);
+  if (root.local !== 'targets') throw new DeliveryError(ErrorCatalogue.DELIVERY_BAD_TARGET, `the target definition must be a <targets> element, not <${root.local}>`);
   const wheres: XmlElement[] = [];
   for (const child of root.children) {
     if (child.local === 'where') wheres.push(child);
     else if (child.local === 'deliveryTarget') {
       for (const part of child.children.filter((c) => c.local === 'targetPart')) {
-        if (part.attrs['exclusion'] === 'true' || part.attrs['exclusion'] === '1') throw new DeliveryError(DeliveryErrorCodes.BAD_TARGET, 'exclusion target parts are not supported: put the condition in the where clause');
-        if ((part.attrs['type'] ?? 'query') !== 'query') throw new DeliveryError(DeliveryErrorCodes.BAD_TARGET, `target parts of type '${part.attrs['type']}' are not supported (only 'query')`);
+        if (part.attrs['exclusion'] === 'true' || part.attrs['exclusion'] === '1') throw new DeliveryError(ErrorCatalogue.DELIVERY_BAD_TARGET, 'exclusion target parts are not supported: put the condition in the where clause');
+        if ((part.attrs['type'] ?? 'query') !== 'query') throw new DeliveryError(ErrorCatalogue.DELIVERY_BAD_TARGET, `target parts of type '${part.attrs['type']}' are not supported (only 'query')`);
         if ((part.attrs['ignored'] ?? 'false') === 'true') continue;
         const where = part.children.find((c) => c.local === 'where');
         if (where) wheres.push(where);
       }
     } else if (child.local === 'externalSource' || root.attrs['fromExternalSource'] === 'true') {
-      throw new DeliveryError(DeliveryErrorCodes.BAD_TARGET, 'external-source targets (fromExternalSource) are not supported: target recipients with a where clause');
-    } else throw new DeliveryError(DeliveryErrorCodes.BAD_TARGET, `<targets> may contain <where> or <deliveryTarget>, not <${child.local}>`);
+      throw new DeliveryError(ErrorCatalogue.DELIVERY_BAD_TARGET, 'external-source targets (fromExternalSource) are not supported: target recipients with a where clause');
+    } else throw new DeliveryError(ErrorCatalogue.DELIVERY_BAD_TARGET, `<targets> may contain <where> or <deliveryTarget>, not <${child.local}>`);
   }
   for (const where of wheres) {
     const schema = where.attrs['filteringSchema'];
-    if (schema && schema !== 'nms:recipient') throw new DeliveryError(DeliveryErrorCodes.BAD_TARGET, `only nms:recipient can be targeted, not ${schema}`);
+    if (schema && schema !== 'nms:recipient') throw new DeliveryError(ErrorCatalogue.DELIVERY_BAD_TARGET, `only nms:recipient can be targeted, not ${schema}`);
   }
   return wheres;
 }

@@ -1,7 +1,8 @@
 import { compileQueryDef, isQueryError } from '@cap/campaign-query';
 import type { Field, Schema } from '@cap/campaign-schema';
 import { element, parseXml, XmlParseError, type XmlElement } from '@cap/campaign-xml';
-import { DeliveryError, DeliveryErrorCodes } from './delivery.error';
+import { ErrorCatalogue } from '@cap/platform-errors';
+import { DeliveryError } from './delivery.error';
 import { readTargetConditions } from './delivery.definition';
 
 export const RECIPIENT_SCHEMA = 'nms:recipient';
@@ -13,7 +14,7 @@ const MAX_TARGET = 2_147_483_647;
  * The target of a delivery as one SELECT on the cloud DB (the queryDef compiler's output, so the where
  * clause is checked and bound exactly as ExecuteQuery's): columns c0 = @id, c1 = @email, c2 = @mobilePhone,
  * c3 = @blackList. Denylisted and address-less recipients are in it; the caller excludes and counts them.
- * Throws DeliveryError DLV-490003 when the definition does not compile.
+ * Throws DeliveryError DELIVERY_BAD_TARGET when the definition does not compile.
  */
 export function compileDeliveryTarget(targets: string, schemas: ReadonlyMap<string, Schema>): { sql: string; params: unknown[] } {
   const wheres = readTargetConditions(targets);
@@ -27,7 +28,7 @@ export function compileDeliveryTarget(targets: string, schemas: ReadonlyMap<stri
     return { sql, params };
   } catch (err) {
     if (isQueryError(err) || (err instanceof Error && err.name === 'XtkExpressionError')) {
-      throw new DeliveryError(DeliveryErrorCodes.BAD_TARGET, `the target where clause does not compile on nms:recipient: ${err.message}`);
+      throw new DeliveryError(ErrorCatalogue.DELIVERY_BAD_TARGET, `the target where clause does not compile on nms:recipient: ${err.message}`);
     }
     throw err;
   }

@@ -3,10 +3,10 @@ import { compileQueryDef, isQueryError } from '@cap/campaign-query';
 import type { Database, Schema } from '@cap/campaign-schema';
 import { checkWriteAccess, quoteIdent, WriteError } from '@cap/campaign-write';
 import { element, parseXml, XmlParseError } from '@cap/campaign-xml';
-import { errors } from '@cap/platform-errors';
+import { appError, appErrorOf, ErrorCatalogue, errors } from '@cap/platform-errors';
 import type { RpcHandler } from '@cap/platform-kafka';
 import { withTransaction, type Pool } from '@cap/platform-postgres';
-import { campaignError, CLAIMED_RIGHTS, requestCausedDatabaseError, type OperatorRightsLookup } from './data-write.handler';
+import { CLAIMED_RIGHTS, requestCausedDatabaseError, type OperatorRightsLookup } from './data-write.handler';
 
 const deleteParams = z.object({
   schema: z.string().min(1).max(128),
@@ -28,15 +28,15 @@ export function createDeleteCollectionHandler(deps: { pool: Pool; schemas: Reado
     const p = deleteParams.safeParse(params);
     if (!p.success) throw errors.invalidRequest('data.deleteCollection parameters', p.error.issues[0]?.message ?? 'rejected');
     const schema = deps.schemas.get(p.data.schema);
-    if (!schema) throw campaignError('XTK-170101', `Unknown schema '${p.data.schema}'`);
+    if (!schema) throw appError(ErrorCatalogue.UNKNOWN_SCHEMA, { detail: `Unknown schema '${p.data.schema}'` });
     if (!schema.primaryKey || schema.placement === 'staging' || !schema.databases.includes(deps.database)) {
-      throw campaignError('XTK-170107', `DeleteCollection cannot delete from ${schema.id}`);
+      throw appError(ErrorCatalogue.NOT_WRITABLE, { detail: `DeleteCollection cannot delete from ${schema.id}` });
     }
     if (schema.writeRights.length > 0) {
       try {
         checkWriteAccess([schema], await operatorRights(p.data));
       } catch (err) {
-        if (err instanceof WriteError) throw campaignError(err.code, err.message);
+        if (err instanceof WriteError) throw appErrorOf(err);
         throw err;
       }
     }
@@ -44,7 +44,7 @@ export function createDeleteCollectionHandler(deps: { pool: Pool; schemas: Reado
     try {
       const where = parseXml(p.data.where);
       if (where.local !== 'where' || !where.children.some((c) => c.local === 'condition')) {
-        throw campaignError('XTK-170104', `DeleteCollection on ${schema.id} needs a <where> with at least one condition`);
+        throw appError(ErrorCatalogue.NO_KEY, { detail: `DeleteCollection on ${schema.id} needs a <where> with at least one condition` });
       }
       const queryDef = element('queryDef', { schema: schema.id, operation: 'select', lineCount: '999999999999999' }, [
         element('select', {}, [element('node', { expr: schema.primaryKey.xpath })]),
@@ -55,8 +55,8 @@ export function createDeleteCollectionHandler(deps: { pool: Pool; schemas: Reado
       const pk = quoteIdent(schema.primaryKey.column);
       statement = { sql: `DELETE FROM ${table} WHERE ${pk} IN (SELECT "c0" FROM (${compiled.sql}) AS cap_delete)`, params: compiled.params };
     } catch (err) {
-      if (isQueryError(err)) throw campaignError(err.code, err.message, err.soapFaultCode);
-      if (err instanceof XmlParseError) throw campaignError('SOP-330001', `Malformed where: ${err.message}`);
+      if (isQueryError(err)) throw appErrorOf(err);
+      if (err instanceof XmlParseError) throw appError(ErrorCatalogue.SOAP_MALFORMED, { what: 'where', why: err.message });
       throw err;
     }
     let deleted: number;

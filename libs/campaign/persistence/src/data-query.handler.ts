@@ -12,10 +12,10 @@ import {
 } from '@cap/campaign-query';
 import type { Database, Schema } from '@cap/campaign-schema';
 import { parseXml, serializeXml, XmlParseError, type XmlElement } from '@cap/campaign-xml';
-import { errors } from '@cap/platform-errors';
+import { appError, appErrorOf, ErrorCatalogue, errors } from '@cap/platform-errors';
 import type { RpcHandler } from '@cap/platform-kafka';
 import type { Pool, PoolClient } from '@cap/platform-postgres';
-import { campaignError, requestCausedDatabaseError } from './data-write.handler';
+import { requestCausedDatabaseError } from './data-write.handler';
 import { getPageQueryKey, type PageCursor, type PageCursorCache } from './page-cursor.cache';
 
 const queryParams = z.object({
@@ -147,8 +147,8 @@ export function createQueryHandler(deps: { pool: Pool; schemas: ReadonlyMap<stri
       });
       if ((q.startLine ?? 0) > 0) mode = compiled.keyset?.applied ? 'keyset' : 'offset';
     } catch (err) {
-      if (isQueryError(err)) throw campaignError(err.code, err.message, err.soapFaultCode);
-      if (err instanceof XmlParseError) throw campaignError('SOP-330001', `Malformed queryDef: ${err.message}`);
+      if (isQueryError(err)) throw appErrorOf(err);
+      if (err instanceof XmlParseError) throw appError(ErrorCatalogue.SOAP_MALFORMED, { what: 'queryDef', why: err.message });
       throw err;
     }
     if (p.data.action === 'sql') return { sql: compiled.sql };
@@ -171,7 +171,7 @@ export function createQueryHandler(deps: { pool: Pool; schemas: ReadonlyMap<stri
         served(watch.rows, watch.last);
         return doc;
       } catch (err) {
-        if (isQueryError(err)) throw campaignError(err.code, err.message, err.soapFaultCode);
+        if (isQueryError(err)) throw appErrorOf(err);
         throw requestCausedDatabaseError(err) ?? err;
       }
     }
@@ -186,7 +186,7 @@ export function createQueryHandler(deps: { pool: Pool; schemas: ReadonlyMap<stri
       served(rows.length, rows[rows.length - 1]);
       return p.data.format === 'text' ? { xml: serializeXml(doc) } : doc;
     } catch (err) {
-      if (isQueryError(err)) throw campaignError(err.code, err.message, err.soapFaultCode);
+      if (isQueryError(err)) throw appErrorOf(err);
       throw err;
     }
   };

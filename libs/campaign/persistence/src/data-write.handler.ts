@@ -3,10 +3,9 @@ import { z } from 'zod';
 import type { Database, Schema } from '@cap/campaign-schema';
 import { checkWriteAccess, compileWritePlan, needsWriteRights, planWrite, schemasWritten, WriteError, type WriteCaller, type WriteMode } from '@cap/campaign-write';
 import { parseXml, XmlParseError } from '@cap/campaign-xml';
-import { AppError, errors } from '@cap/platform-errors';
+import { appError, AppError, appErrorOf, ErrorCatalogue, errors } from '@cap/platform-errors';
 import type { RpcHandler } from '@cap/platform-kafka';
 import { classifyPgError, type Pool } from '@cap/platform-postgres';
-import { DatabaseWriteError } from './write.executor';
 import { createWriteCommitter, type GroupCommitOptions } from './write.group-commit';
 
 const writeParams = z.object({
@@ -48,7 +47,12 @@ export interface WriteResult {
   deleted: number;
 }
 
-/** A Campaign-facing error as an AppError that crosses RPC with its code (XTK-170102…) and fault code. */
+/**
+ * A Campaign-facing error as an AppError that crosses RPC with its code and fault code, for the workflow domain
+ * (apps/cloud-executor/src/workflow), which still names its codes; everything else raises by catalogue entry
+ * (`appError`, `appErrorOf` in @cap/platform-errors). The workflow library takes its codes from the catalogue once
+ * it lands, and this goes.
+ */
 export function campaignError(code: string, message: string, faultcode: 'SOAP-ENV:Client' | 'SOAP-ENV:Server' = 'SOAP-ENV:Client', privateDetail?: string): AppError {
   return new AppError(
     { code, message: message.startsWith(`${code} `) ? message.slice(code.length + 1) : message, retriable: false, httpStatus: 200, soapFaultCode: faultcode },
@@ -81,13 +85,13 @@ export function createWriteHandler(deps: {
       plans = planWrite(doc, deps.schemas, { mode: p.data.mode as WriteMode, now: new Date(), newId: randomUUID, ...(p.data.operatorId ? { operatorId: p.data.operatorId } : {}) });
       for (const plan of plans) {
         if (!plan.schema.databases.includes(deps.database)) {
-          throw new WriteError('XTK-170107', `${plan.schema.id} is not stored in the ${deps.database} database this request reached`, { schema: plan.schema.id });
+          throw new WriteError(ErrorCatalogue.NOT_WRITABLE, `${plan.schema.id} is not stored in the ${deps.database} database this request reached`, { schema: plan.schema.id });
         }
       }
       steps = compileWritePlan(plans);
     } catch (err) {
-      if (err instanceof WriteError) throw campaignError(err.code, err.message);
-      if (err instanceof XmlParseError) throw campaignError('SOP-330001', `Malformed document: ${err.message}`);
+      if (err instanceof WriteError) throw appErrorOf(err);
+      if (err instanceof XmlParseError) throw appError(ErrorCatalogue.SOAP_MALFORMED, { what: 'document', why: err.message });
       throw err;
     }
     // Every record and every linked record it creates or updates, by the schema it really writes.
@@ -96,7 +100,7 @@ export function createWriteHandler(deps: {
       try {
         checkWriteAccess(written, await operatorRights(p.data));
       } catch (err) {
-        if (err instanceof WriteError) throw campaignError(err.code, err.message);
+        if (err instanceof WriteError) throw appErrorOf(err);
         throw err;
       }
     }
@@ -104,8 +108,7 @@ export function createWriteHandler(deps: {
       const counts = await committer.commit(steps, ctx?.deadline);
       return { generatedIds: plans.flatMap((pl) => (pl.generatedId ? [pl.generatedId] : [])), ...counts } satisfies WriteResult;
     } catch (err) {
-      if (err instanceof DatabaseWriteError) throw campaignError(err.code, err.message, 'SOAP-ENV:Server', err.privateDetail);
-      if (err instanceof WriteError) throw campaignError(err.code, err.message);
+      if (err instanceof WriteError) throw appErrorOf(err);
       throw err;
     }
   };
@@ -113,11 +116,11 @@ export function createWriteHandler(deps: {
 
 /**
  * A database error caused by the request itself (SQLSTATE classes 22 data, 23 integrity, 42 syntax/rules)
- * becomes a non-retriable PGS-220000 fault, so it never counts against the service's circuit breaker; any
+ * becomes a non-retriable DATABASE_REFUSED fault, so it never counts against the service's circuit breaker; any
  * other error (connection lost…) is rethrown as it is.
  */
 export function requestCausedDatabaseError(err: unknown): AppError | undefined {
   const verdict = classifyPgError(err);
   if (!verdict.requestCaused) return undefined;
-  return campaignError('PGS-220000', `The database refused the request: ${verdict.publicMessage}`, 'SOAP-ENV:Server', verdict.privateDetail);
+  return appError(ErrorCatalogue.DATABASE_REFUSED, { detail: `The database refused the request: ${verdict.publicMessage}` }, { privateDetail: verdict.privateDetail });
 }

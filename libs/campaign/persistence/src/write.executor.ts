@@ -1,4 +1,5 @@
-import { WRITE_ERRORS, WriteError, type WriteStep } from '@cap/campaign-write';
+import { WriteError, type WriteStep } from '@cap/campaign-write';
+import { ErrorCatalogue } from '@cap/platform-errors';
 import { classifyPgError } from '@cap/platform-postgres';
 
 /** The part of a pg client the executor needs (a PoolClient inside a transaction). */
@@ -7,7 +8,7 @@ export interface Queryable {
 }
 
 /**
- * A database error while applying a write, in Campaign's form (`PGS-220000 The database refused the write: …`):
+ * A database error while applying a write, in Campaign's form (DATABASE_REFUSED: `The database refused the write: …`):
  * the message says what kind of refusal it was; PostgreSQL's own text (constraint names, the failing row) is kept
  * apart in `privateDetail`, for the service's log.
  */
@@ -19,7 +20,7 @@ export class DatabaseWriteError extends WriteError {
     readonly sqlState: string | undefined,
     privateDetail: string,
   ) {
-    super('PGS-220000', `The database refused the write: ${publicMessage}`);
+    super(ErrorCatalogue.DATABASE_REFUSED, `The database refused the write: ${publicMessage}`);
     this.privateDetail = privateDetail;
   }
 
@@ -39,7 +40,7 @@ export async function executeWriteSteps(client: Queryable, steps: WriteStep[]): 
     try {
       if (step.kind === 'exec') {
         const r = await client.query(step.statement.sql, step.statement.params);
-        if (step.requireRow && !r.rowCount) throw new WriteError(WRITE_ERRORS.linkNotFound, step.requireRow.replace(/^XTK-\d+ /, ''));
+        if (step.requireRow && !r.rowCount) throw new WriteError(ErrorCatalogue.LINK_NOT_FOUND, step.requireRow.slice(`${ErrorCatalogue.LINK_NOT_FOUND.code} `.length));
         if (step.statement.sql.startsWith('INSERT')) counts.inserted += r.rowCount ?? 0;
         else if (step.statement.sql.startsWith('UPDATE')) counts.updated += r.rowCount ?? 0;
         else if (step.statement.sql.startsWith('DELETE')) counts.deleted += r.rowCount ?? 0;

@@ -1,5 +1,5 @@
-import { AppError, ErrorCodes } from '@cap/platform-errors';
-import { withTransaction, type Pool, type PoolClient } from '@cap/platform-postgres';
+import { appError, ErrorCatalogue, type AppError } from '@cap/platform-errors';
+import { classifyPgError, withTransaction, type Pool, type PoolClient } from '@cap/platform-postgres';
 import { WriteError, type SqlStatement, type WriteStep } from '@cap/campaign-write';
 import { DatabaseWriteError, executeWriteSteps } from './write.executor';
 
@@ -101,13 +101,7 @@ export function createWriteCommitter(pool: Pool, options: GroupCommitOptions): W
 }
 
 function deadlinePassed(): AppError {
-  return new AppError({
-    code: ErrorCodes.RPC_TIMEOUT,
-    message: 'The write was not applied: its caller stopped waiting before its turn came',
-    retriable: true,
-    httpStatus: 504,
-    soapFaultCode: 'SOAP-ENV:Server',
-  });
+  return appError(ErrorCatalogue.RPC_TIMEOUT, { detail: 'The write was not applied: its caller stopped waiting before its turn came' });
 }
 
 /**
@@ -116,8 +110,9 @@ function deadlinePassed(): AppError {
  * serialization). A connection lost mid-way (no SQLSTATE, 08, 57) leaves the COMMIT's fate unknown.
  */
 function rolledBack(err: unknown): boolean {
-  const state = err instanceof DatabaseWriteError ? err.sqlState : err instanceof WriteError ? 'request' : (err as { code?: unknown }).code;
-  return state === 'request' || (typeof state === 'string' && /^(22|23|40|42)/.test(state));
+  if (err instanceof WriteError && !(err instanceof DatabaseWriteError)) return true;
+  const verdict = classifyPgError(err instanceof DatabaseWriteError ? { code: err.sqlState } : err);
+  return verdict.requestCaused || verdict.rolledBack;
 }
 
 /** Rows one merged INSERT carries at most (PostgreSQL takes up to 65,535 parameters per statement). */

@@ -8,7 +8,7 @@
  *   const output = shapeRows(shape, rows);                    // <recipient-collection>…</recipient-collection>
  *
  * Every value of the request is a bind parameter; every identifier comes from the compiled schemas. Errors are
- * QueryError (`XTK-170036 …`, `XSV-350122 …` for `get` without a record); expression errors are
+ * QueryError (QUERY_INVALID, NO_RECORD for `get` without a record: libs/platform/errors/src/error.catalogue.ts); expression errors are
  * XtkExpressionError with the offending token and its 1-based position.
  */
 // XTK expressions
@@ -48,4 +48,4 @@ export { formatDateTime } from './value.formatter';
 // Errors
 export { QueryError, isQueryError } from './query.error';
 export { XtkExpressionError, type UnknownNameKind } from './xtk-expression.error';
-export { QueryErrorCodes, type QueryErrorCode, type QueryErrorKind } from './query-error.codes';
+export { type QueryErrorKind } from './query-error.codes';

@@ -224,7 +224,7 @@ class QueryDefCompiler {
     const having = this.conditions(q.having, scope, 'having', true);
     // Aggregates without <groupBy> make one row: a plain value that reads a column has no single value there
     // and PostgreSQL would refuse the statement. Say so as a query error the caller can fix. (With groupBy,
-    // PostgreSQL's own functional-dependency rules apply; its refusal comes back as PGS-220000.)
+    // PostgreSQL's own functional-dependency rules apply; its refusal comes back as DATABASE_REFUSED.)
     if (groupBy.length === 0 && selected.some((f) => f.aggregate)) {
       selected.forEach((f, i) => {
         if (!f.aggregate && f.sql.includes('"')) {
@@ -393,7 +393,7 @@ function finish(sql: string, params: unknown[], shape: ResultShape): CompiledQue
  * collection links are EXISTS or correlated sub-queries. Result columns are named `c0`, `c1`… in select
  * order; `shape` tells shapeRows() how to turn them into Campaign's result document.
  *
- * Throws QueryError / XtkExpressionError (`XTK-170036 …`) for anything it cannot compile.
+ * Throws QueryError / XtkExpressionError (QUERY_INVALID) for anything it cannot compile.
  */
 export function compileQueryDef(input: XmlElement | SimpleJsonQueryDef | QueryDef, schemas: ReadonlyMap<string, Schema>, options: CompileOptions = {}): CompiledQuery {
   return new QueryDefCompiler(schemas, options).compile(normaliseQueryDef(input));

@@ -199,7 +199,7 @@ function isNormalised(value: unknown): value is QueryDef {
 /**
  * Turns a queryDef, as the `<queryDef>` XML element (docs/campaign-api.md#executequery) or as the SDK's SimpleJson
  * object, into the typed QueryDef model. Accepts `boolOperator` and `bool-operator`; refuses native SQL
- * (`sql="…"`), `enabledIf` and nested collection nodes with a QueryError (`XTK-170036 …`).
+ * (`sql="…"`), `enabledIf` and nested collection nodes with a QueryError (QUERY_INVALID).
  */
 export function normaliseQueryDef(input: XmlElement | SimpleJsonQueryDef | QueryDef): QueryDef {
   if (isNormalised(input)) return input;

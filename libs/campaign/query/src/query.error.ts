@@ -1,36 +1,38 @@
-import { QueryErrorCodes, type QueryErrorCode, type QueryErrorKind } from './query-error.codes';
+import { ErrorCatalogue, renderMessage, type CatalogueEntry, type SoapFaultClass } from '@cap/platform-errors';
+import type { QueryErrorKind } from './query-error.codes';
 
 /**
- * The one error type of the query library. Its shape matches the platform's application errors (code,
- * retry verdict, transport mapping) so the gateway can render it as a SOAP fault without knowing this lib.
- * The message starts with the Campaign-style code (`XTK-170036 …`).
+ * The one error type of the query library, raised by its catalogue entry (QUERY_INVALID, NO_RECORD). The message
+ * starts with the code, as Campaign puts it at the start of `faultstring`.
  */
 export class QueryError extends Error {
-  readonly code: QueryErrorCode;
+  readonly code: string;
   readonly kind: QueryErrorKind;
   /** Query errors are about the request itself: repeating it gives the same answer. */
-  readonly retriable = false;
-  readonly httpStatus: number;
-  readonly soapFaultCode: 'SOAP-ENV:Client' | 'SOAP-ENV:Server';
+  readonly retriable: boolean;
+  readonly soapFaultCode: SoapFaultClass;
 
-  constructor(code: QueryErrorCode, kind: QueryErrorKind, text: string) {
-    super(`${code} ${text}`);
+  constructor(
+    readonly entry: CatalogueEntry,
+    kind: QueryErrorKind,
+    text: string,
+  ) {
+    super(`${entry.code} ${text}`);
     this.name = 'QueryError';
-    this.code = code;
+    this.code = entry.code;
     this.kind = kind;
-    const noRecord = code === QueryErrorCodes.NO_RECORD;
-    this.httpStatus = noRecord ? 404 : 400;
-    this.soapFaultCode = noRecord ? 'SOAP-ENV:Server' : 'SOAP-ENV:Client';
+    this.retriable = entry.retriable;
+    this.soapFaultCode = entry.fault;
   }
 
-  /** A queryDef that cannot be compiled (`XTK-170036 …`). */
+  /** A queryDef that cannot be compiled (QUERY_INVALID). */
   static invalid(text: string, kind: QueryErrorKind = 'invalid-query'): QueryError {
-    return new QueryError(QueryErrorCodes.INVALID_QUERY, kind, text);
+    return new QueryError(ErrorCatalogue.QUERY_INVALID, kind, text);
   }
 
-  /** `operation="get"` found nothing (`XSV-350122 No record found for query on 'nms:recipient'`). */
+  /** `operation="get"` found nothing (NO_RECORD: `No record found for query on 'nms:recipient'`). */
   static noRecord(schemaId: string): QueryError {
-    return new QueryError(QueryErrorCodes.NO_RECORD, 'no-record', `No record found for query on '${schemaId}'`);
+    return new QueryError(ErrorCatalogue.NO_RECORD, 'no-record', renderMessage(ErrorCatalogue.NO_RECORD, { schema: schemaId }));
   }
 }
 

@@ -64,7 +64,7 @@ function buildObject(plan: PlanElement, row: ResultRow, emitEmpty: boolean, isRo
 /**
  * The same result as shapeRows(), as the plain objects the SDK returns for SimpleJson
  * (docs/campaign-api.md#executequery): select → `{ recipient: [ {…}, … ] }` (always an array, `[]` when empty); get → `{…}` or QueryError
- * `XSV-350122`; getIfExists → `{…}` (every selected attribute) or `null`; count → `{ count: "N" }`.
+ * NO_RECORD; getIfExists → `{…}` (every selected attribute) or `null`; count → `{ count: "N" }`.
  */
 export function shapeRowsAsObjects(shape: ResultShape, rows: readonly ResultRow[]): SimpleJsonObject | null {
   const plan = getShapePlan(shape);

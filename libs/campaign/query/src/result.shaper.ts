@@ -61,7 +61,7 @@ function buildElement(plan: PlanElement, row: ResultRow, emitEmpty: boolean, isR
 /**
  * Turns the rows of a compiled query into Campaign's result document (docs/campaign-api.md#executequery):
  * select → `<recipient-collection><recipient …/>…</recipient-collection>` (empty collection when no rows);
- * get → `<recipient …/>`, or QueryError `XSV-350122` when there is no row; getIfExists → the element with
+ * get → `<recipient …/>`, or QueryError NO_RECORD when there is no row; getIfExists → the element with
  * every selected attribute (even empty), or an empty `<recipient/>`; count → `<recipient count="N"/>`.
  */
 export function shapeRows(shape: ResultShape, rows: readonly ResultRow[]): XmlElement {

@@ -1,4 +1,4 @@
-import { QueryErrorCodes } from './query-error.codes';
+import { ErrorCatalogue } from '@cap/platform-errors';
 import { QueryError } from './query.error';
 
 /** Longest part of the caller's expression quoted back in a message (hostile input can be megabytes). */
@@ -14,8 +14,8 @@ export type UnknownNameKind = 'attribute' | 'link' | 'function';
  * An XTK expression that cannot be parsed or names something unknown. `position` is 1-based in the
  * expression; `token` is the offending text.
  *
- *   XTK-170036 Unable to parse expression '<expr>': <what> at position <n>
- *   XTK-170036 Unknown attribute|link|function '<token>' at position <n> of '<expr>'
+ *   <QUERY_INVALID code> Unable to parse expression '<expr>': <what> at position <n>
+ *   <QUERY_INVALID code> Unknown attribute|link|function '<token>' at position <n> of '<expr>'
  */
 export class XtkExpressionError extends QueryError {
   readonly expression: string;
@@ -23,7 +23,7 @@ export class XtkExpressionError extends QueryError {
   readonly token: string;
 
   private constructor(kind: 'parse' | 'unknown-name', text: string, expression: string, position: number, token: string) {
-    super(QueryErrorCodes.INVALID_QUERY, kind, text);
+    super(ErrorCatalogue.QUERY_INVALID, kind, text);
     this.name = 'XtkExpressionError';
     this.expression = expression;
     this.position = position;

@@ -324,7 +324,7 @@ function numberValue(raw: string): number | string {
 
 /**
  * Parses an XTK expression (`@email = 'a@x.com' AND [folder/@name] LIKE 'nms%'`) into a syntax tree.
- * Throws XtkExpressionError (`XTK-170036 …`) for anything outside the language, including SQL fragments,
+ * Throws XtkExpressionError (QUERY_INVALID) for anything outside the language, including SQL fragments,
  * unknown functions and nesting deeper than `maxDepth`. Names of attributes and links are checked later,
  * against a schema, by the query compiler.
  */

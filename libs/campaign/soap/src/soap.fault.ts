@@ -1,10 +1,12 @@
+import { ErrorCatalogue, renderMessage, type CatalogueEntry, type MessageParams, type SoapFaultClass } from '@cap/platform-errors';
+
 /**
  * A fault the gateway answers with (HTTP 200, `SOAP-ENV:Fault`). `code` is the Campaign-style code the SDK
- * extracts from the start of faultstring (`XSV-350008`, `SOP-330006`…).
+ * extracts from the start of faultstring (SESSION_INVALID, SOAP_UNKNOWN_METHOD…).
  */
 export class SoapFault extends Error {
   constructor(
-    readonly faultcode: 'SOAP-ENV:Client' | 'SOAP-ENV:Server',
+    readonly faultcode: SoapFaultClass,
     readonly code: string,
     readonly text: string,
     readonly detail?: string,
@@ -16,13 +18,16 @@ export class SoapFault extends Error {
   get faultstring(): string {
     return `${this.code} ${this.text}`;
   }
+
+  /** The fault of a catalogue entry: its code and fault class, its template filled in. */
+  static of<E extends CatalogueEntry>(entry: E, params: MessageParams<E>, detail?: string): SoapFault {
+    return new SoapFault(entry.fault, entry.code, renderMessage(entry, params), detail);
+  }
 }
 
 export const SOAP_FAULTS = {
-  malformed: (why: string) => new SoapFault('SOAP-ENV:Client', 'SOP-330001', `Malformed SOAP request: ${why}`),
-  unknownMethod: (urn: string, method: string) => new SoapFault('SOAP-ENV:Client', 'SOP-330006', `Method '${method}' of service '${urn}' is not defined.`),
-  badParameter: (method: string, param: string, why: string) =>
-    new SoapFault('SOAP-ENV:Client', 'SOP-330008', `Invalid parameter '${param}' of method '${method}': ${why}`),
-  methodFailed: (urn: string, method: string, detail?: string) =>
-    new SoapFault('SOAP-ENV:Server', 'SOP-330011', `Error while executing the method '${method}' of service '${urn}'.`, detail),
+  malformed: (why: string) => SoapFault.of(ErrorCatalogue.SOAP_MALFORMED, { what: 'SOAP request', why }),
+  unknownMethod: (urn: string, method: string) => SoapFault.of(ErrorCatalogue.SOAP_UNKNOWN_METHOD, { urn, method }),
+  badParameter: (method: string, param: string, why: string) => SoapFault.of(ErrorCatalogue.SOAP_BAD_PARAMETER, { method, param, why }),
+  methodFailed: (urn: string, method: string, detail?: string) => SoapFault.of(ErrorCatalogue.SOAP_METHOD_FAILED, { urn, method }, detail),
 } as const;

@@ -1,4 +1,4 @@
-export { WRITE_ERRORS, WriteError } from './write.errors';
+export { WriteError } from './write.errors';
 export { convertValue, type SqlValue } from './value.converter';
 export { planWrite, type FieldValue, type PlanOptions, type RecordPlan, type WriteMode, type WriteOperation } from './write.planner';
 export { compileWritePlan, quoteIdent, type SqlStatement, type WriteStep } from './write.sql';

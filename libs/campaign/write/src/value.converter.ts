@@ -1,5 +1,6 @@
 import type { Enumeration, Field } from '@cap/campaign-schema';
-import { WRITE_ERRORS, WriteError } from './write.errors';
+import { ErrorCatalogue } from '@cap/platform-errors';
+import { WriteError } from './write.errors';
 
 /** A value ready to bind: strings for text, int64 (as digits) and dates; numbers; booleans; Date; null. */
 export type SqlValue = string | number | boolean | Date | null;
@@ -18,7 +19,7 @@ const CAMPAIGN_DATETIME = /^(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2})(?::(\d{2}
  */
 export function convertValue(schemaId: string, field: Field, raw: string, enumeration?: Enumeration): SqlValue {
   const bad = (why: string): never => {
-    throw new WriteError(WRITE_ERRORS.badValue, `Invalid value '${raw.length > 80 ? `${raw.slice(0, 80)}…` : raw}' for ${field.xpath} of ${schemaId}: ${why}`, { schema: schemaId, xpath: field.xpath });
+    throw new WriteError(ErrorCatalogue.BAD_VALUE, `Invalid value '${raw.length > 80 ? `${raw.slice(0, 80)}…` : raw}' for ${field.xpath} of ${schemaId}: ${why}`, { schema: schemaId, xpath: field.xpath });
   };
   if (raw === '' && field.type !== 'string' && field.type !== 'memo') return null;
   let text = raw;
@@ -30,7 +31,7 @@ export function convertValue(schemaId: string, field: Field, raw: string, enumer
     case 'string':
     case 'memo':
       if (field.length !== undefined && [...text].length > field.length) {
-        throw new WriteError(WRITE_ERRORS.tooLong, `Value of ${field.xpath} of ${schemaId} is longer than ${field.length} characters`, { schema: schemaId, xpath: field.xpath });
+        throw new WriteError(ErrorCatalogue.VALUE_TOO_LONG, `Value of ${field.xpath} of ${schemaId} is longer than ${field.length} characters`, { schema: schemaId, xpath: field.xpath });
       }
       return text;
     case 'uuid':

@@ -1,5 +1,6 @@
 import type { Schema } from '@cap/campaign-schema';
-import { WRITE_ERRORS, WriteError } from './write.errors';
+import { ErrorCatalogue, renderMessage } from '@cap/platform-errors';
+import { WriteError } from './write.errors';
 import type { RecordPlan } from './write.planner';
 
 /** Who writes: an operator's named rights (`admin` holds every right), or none for a caller acting for nobody. */
@@ -29,7 +30,7 @@ export function needsWriteRights(schemas: readonly Schema[]): boolean {
 }
 
 /**
- * Refuses the whole write (XSV-350013) when the caller lacks a right one of the written schemas requires
+ * Refuses the whole write (ACCESS_DENIED) when the caller lacks a right one of the written schemas requires
  * (`<sysFilter name="writeAccess">`). Checked by the service that applies the write, on every record and
  * every linked record, whatever the container or the first record says.
  */
@@ -39,7 +40,7 @@ export function checkWriteAccess(schemas: readonly Schema[], caller: WriteCaller
     const missing = schema.writeRights.find((right) => !caller.rights.includes(right));
     if (missing !== undefined) {
       const who = caller.login ? `operator '${caller.login}'` : 'this caller';
-      throw new WriteError(WRITE_ERRORS.accessDenied, `Access denied: ${who} may not write ${schema.id} (it needs the '${missing}' right).`, { schema: schema.id });
+      throw new WriteError(ErrorCatalogue.ACCESS_DENIED, renderMessage(ErrorCatalogue.ACCESS_DENIED, { who, what: `write ${schema.id} (it needs the '${missing}' right)` }), { schema: schema.id });
     }
   }
 }

@@ -1,5 +1,6 @@
 import type { SqlValue } from './value.converter';
-import { WRITE_ERRORS, WriteError } from './write.errors';
+import { ErrorCatalogue } from '@cap/platform-errors';
+import { WriteError } from './write.errors';
 import type { FieldValue, RecordPlan } from './write.planner';
 
 export interface SqlStatement {
@@ -46,7 +47,7 @@ function compileRecord(plan: RecordPlan, steps: WriteStep[]): void {
         kind: 'exec',
         schema: target.schema.id,
         statement: { sql: `SELECT 1 FROM ${quoteIdent(target.schema.table)} WHERE ${whereKey(target, b)} LIMIT 1`, params: b.params },
-        requireRow: `${WRITE_ERRORS.linkNotFound} No ${target.schema.id} matches ${describeKey(target.key)} (linked from ${plan.schema.id}, line ${target.line})`,
+        requireRow: `${ErrorCatalogue.LINK_NOT_FOUND.code} No ${target.schema.id} matches ${describeKey(target.key)} (linked from ${plan.schema.id}, line ${target.line})`,
       });
     } else {
       compileRecord(target, steps);
@@ -86,13 +87,13 @@ function compileRecord(plan: RecordPlan, steps: WriteStep[]): void {
 
 function linkAssignments(plan: RecordPlan, b: Builder): { column: string; expr: string }[] {
   return plan.links.map(({ link, target }) => {
-    if (link.joins.length !== 1) throw new WriteError(WRITE_ERRORS.unknownField, `Link '${link.name}' of ${plan.schema.id} joins on several fields and cannot be set from a sub-element`, { schema: plan.schema.id });
+    if (link.joins.length !== 1) throw new WriteError(ErrorCatalogue.UNKNOWN_FIELD, `Link '${link.name}' of ${plan.schema.id} joins on several fields and cannot be set from a sub-element`, { schema: plan.schema.id });
     const join = link.joins[0]!;
     const fk = plan.schema.fields.find((f) => f.xpath === join.src)!;
     const dst = target.schema.fields.find((f) => f.xpath === join.dst)!;
     if (target.key.length === 0) {
       if (target.generatedId !== undefined && target.schema.primaryKey?.xpath === join.dst) return { column: fk.column, expr: b.bind(target.generatedId) };
-      throw new WriteError(WRITE_ERRORS.noKey, `The linked ${target.schema.id} (line ${target.line}) needs a key so ${plan.schema.id} can point to it`, { schema: target.schema.id });
+      throw new WriteError(ErrorCatalogue.NO_KEY, `The linked ${target.schema.id} (line ${target.line}) needs a key so ${plan.schema.id} can point to it`, { schema: target.schema.id });
     }
     return { column: fk.column, expr: `(SELECT ${quoteIdent(dst.column)} FROM ${quoteIdent(target.schema.table)} WHERE ${whereKey(target, b)} LIMIT 1)` };
   });
@@ -129,7 +130,7 @@ function updateStatement(plan: RecordPlan): SqlStatement | undefined {
 }
 
 function whereKey(plan: RecordPlan, b: Builder): string {
-  if (plan.key.length === 0) throw new WriteError(WRITE_ERRORS.noKey, `No key to find ${plan.schema.id} (line ${plan.line})`, { schema: plan.schema.id });
+  if (plan.key.length === 0) throw new WriteError(ErrorCatalogue.NO_KEY, `No key to find ${plan.schema.id} (line ${plan.line})`, { schema: plan.schema.id });
   return plan.key.map((k) => `${quoteIdent(k.field.column)} = ${b.bind(k.value)}`).join(' AND ');
 }
 
@@ -167,7 +168,7 @@ function stagingKey(plan: RecordPlan, values: FieldValue[]): string[] {
   for (const key of plan.schema.keys) {
     if (key.fields.length > 0 && key.fields.every((x) => given.has(x))) return key.fields.map((x) => given.get(x)!);
   }
-  throw new WriteError(WRITE_ERRORS.noKey, `The ${plan.schema.id} record (line ${plan.line}) has no key to find it in the cloud database: give the primary key or set _key`, { schema: plan.schema.id });
+  throw new WriteError(ErrorCatalogue.NO_KEY, `The ${plan.schema.id} record (line ${plan.line}) has no key to find it in the cloud database: give the primary key or set _key`, { schema: plan.schema.id });
 }
 
 function dedupe(values: FieldValue[]): FieldValue[] {

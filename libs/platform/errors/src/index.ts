@@ -1,2 +1,17 @@
 export { AppError, isAppError, type AppErrorShape } from './app-error';
-export { ErrorCodes, errors, type ErrorCode } from './error.catalogue';
+export {
+  appError,
+  appErrorOf,
+  appErrorWithText,
+  ErrorCatalogue,
+  ErrorCodes,
+  errors,
+  renderMessage,
+  type AppErrorOptions,
+  type CatalogueEntry,
+  type CataloguedError,
+  type ErrorCode,
+  type ErrorName,
+  type MessageParams,
+  type SoapFaultClass,
+} from './error.catalogue';

@@ -55,6 +55,12 @@ export interface QuarantineOptions {
   /** The consumer's name in the quarantine (default: its group id). */
   consumer?: string;
   /**
+   * The consumer's name in the quarantine for each topic it reads (by topic name), when one group reads topics
+   * whose keys are unrelated: a quarantined key of one topic then holds nothing of another. Topics not named here
+   * take `consumer`. Taken by runBatchConsumer.
+   */
+  consumerByTopic?: Readonly<Record<string, string>>;
+  /**
    * A message that keeps failing with a retriable error is quarantined once it has failed this long while other
    * messages of the consumer succeeded meanwhile (so a database outage, which fails them all, quarantines nothing).
    * Default 30 s.
@@ -97,6 +103,21 @@ function quarantineOf(messaging: Messaging, groupId: string, options: Quarantine
       logger.warn({ event, partition: original.partition, offset: original.offset, key: original.key?.toString('utf8'), reason }, state === 'held' ? 'message held behind a quarantined message of its key' : 'message quarantined');
     },
   };
+}
+
+/**
+ * The quarantine of each topic a batch consumer reads (by physical topic name): one for them all, unless
+ * `consumerByTopic` names a topic's own (then its poison verdict counts that topic's successes only).
+ */
+function quarantinesByTopic(messaging: Messaging, groupId: string, topics: TopicDefinition<unknown>[], options: QuarantineOptions | undefined, logger: Logger) {
+  const shared = quarantineOf(messaging, groupId, options, logger);
+  const own = new Map(
+    topics.flatMap((t) => {
+      const consumer = options?.consumerByTopic?.[t.name];
+      return consumer === undefined ? [] : [[messaging.topicName(t), quarantineOf(messaging, groupId, { ...options!, consumer }, logger)] as const];
+    }),
+  );
+  return (topicName: string) => own.get(topicName) ?? shared;
 }
 
 /** Why a message failed, for the quarantine or the dead-letter topic. */
@@ -267,11 +288,12 @@ export async function runBatchConsumer<T>(messaging: Messaging, options: BatchCo
   const logger = messaging.logger.child({ consumerGroup: options.groupId, topics: options.topics.map((t) => t.name) });
   let stopping = false;
   const byName = new Map(options.topics.map((t) => [messaging.topicName(t), t]));
-  const quarantine = quarantineOf(messaging, options.groupId, options.quarantine, logger);
+  const quarantineOfTopic = quarantinesByTopic(messaging, options.groupId, options.topics, options.quarantine, logger);
   const retryDelay = { attempts: 0, initialDelayMs: options.retryDelayMs?.initial ?? 200, maxDelayMs: options.retryDelayMs?.max ?? 5_000 };
 
   const eachBatch: EachBatchHandler = async ({ batch, resolveOffset, heartbeat, commitOffsetsIfNecessary, isRunning, isStale }) => {
     const topic = byName.get(batch.topic)!;
+    const quarantine = quarantineOfTopic(batch.topic);
     const live = () => isRunning() && !isStale() && !stopping;
     for (let from = 0; from < batch.messages.length; from += options.maxBatchSize) {
       if (!live()) return;
@@ -319,6 +341,7 @@ export async function runBatchConsumer<T>(messaging: Messaging, options: BatchCo
 
   /** A message that cannot be processed: quarantined (or dead-lettered), then reported. */
   async function setAside(m: IncomingMessage<T>, originals: ReadonlyMap<IncomingMessage<T>, OriginalMessage>, reason: { code: string; message: string }): Promise<void> {
+    const quarantine = quarantineOfTopic(m.topic);
     if (quarantine) await quarantine.put(originals.get(m)!, byName.get(m.topic)!, reason, 'quarantined');
     else await deadLetter(messaging, byName.get(m.topic)!, originals.get(m)!, reason, logger);
     await options.onDeadLetter?.(m, reason);
@@ -330,6 +353,7 @@ export async function runBatchConsumer<T>(messaging: Messaging, options: BatchCo
    */
   async function oneByOne(messages: IncomingMessage<T>[], originals: ReadonlyMap<IncomingMessage<T>, OriginalMessage>, live: () => boolean, heartbeat: () => Promise<void>): Promise<boolean> {
     const setAsideKeys = new Set<string>();
+    const quarantine = quarantineOfTopic(messages[0]!.topic);
     for (const m of messages) {
       if (quarantine && m.key !== undefined && setAsideKeys.has(m.key)) {
         await quarantine.put(originals.get(m)!, byName.get(m.topic)!, { code: 'HELD', message: 'a message of this key is quarantined' }, 'held');
@@ -348,6 +372,7 @@ export async function runBatchConsumer<T>(messaging: Messaging, options: BatchCo
    */
   async function applyWithRetry(messages: IncomingMessage<T>[], originals: ReadonlyMap<IncomingMessage<T>, OriginalMessage>, live: () => boolean, heartbeat: () => Promise<void>): Promise<boolean | 'set-aside'> {
     let firstFailureAt: number | undefined;
+    const quarantine = quarantineOfTopic(messages[0]!.topic);
     for (let attempt = 1; ; attempt++) {
       try {
         await options.handleBatch(messages);

@@ -1,4 +1,4 @@
-export { defineTopic, deadLetterName, type TopicDefinition } from './topic.definition';
+export { defineTopic, deadLetterName, type TopicDefinition, type TopicPayload } from './topic.definition';
 export { decodeEnvelope, encodeEnvelope, HEADER, type Envelope } from './envelope.codec';
 export { createMessaging, headerValue, Messaging, type MessagingOptions, type OutgoingMessage } from './messaging';
 export { runBatchConsumer, runConsumer, type BatchConsumerOptions, type ConsumerRunner, type ConsumerRunnerOptions, type IncomingMessage, type QuarantineOptions } from './consumer.runner';

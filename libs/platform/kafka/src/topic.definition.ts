@@ -17,6 +17,9 @@ export interface TopicDefinition<T = unknown> {
   readonly description: string;
 }
 
+/** The payload type a topic carries (`TopicPayload<typeof TOPICS.workflowStateChanged>`). */
+export type TopicPayload<D> = D extends TopicDefinition<infer T> ? T : never;
+
 const TOPIC_NAME = /^[a-z0-9-]+(\.[a-z0-9-]+)*\.v[0-9]+$/;
 
 export function defineTopic<T>(def: TopicDefinition<T>): TopicDefinition<T> {

@@ -2,6 +2,8 @@
 export interface PgErrorVerdict {
   /** SQLSTATE class 22 (data), 23 (integrity) or 42 (syntax, rules): the request caused it; retrying cannot help. */
   requestCaused: boolean;
+  /** SQLSTATE class 40 (deadlock, serialization failure): the server rolled the transaction back; it may be retried. */
+  rolledBack: boolean;
   /** Safe for any caller: the kind of refusal, never a constraint name, a column or a row. */
   publicMessage: string;
   /** PostgreSQL's own text with its detail, for the service's log only. */
@@ -22,8 +24,9 @@ const PUBLIC_MESSAGES: [RegExp, string][] = [
 ];
 
 /**
- * The one reading of PostgreSQL errors: SQLSTATE classes 22, 23 and 42 are the request's fault (bad data; not
- * retried, never counted against a circuit breaker), anything else is the database's or the connection's.
+ * The one reading of PostgreSQL errors: SQLSTATE classes 22, 23 and 42 are the request's fault (bad data: not
+ * retried, never counted against a circuit breaker; a consumer quarantines the message, a service refuses the
+ * request), anything else is the database's or the connection's (retriable: the database is unavailable).
  */
 export function classifyPgError(err: unknown): PgErrorVerdict {
   const e = err as { code?: unknown; message?: unknown; detail?: unknown };
@@ -33,6 +36,7 @@ export function classifyPgError(err: unknown): PgErrorVerdict {
   const publicMessage = (sqlState && PUBLIC_MESSAGES.find(([pattern]) => pattern.test(sqlState))?.[1]) || 'the database could not complete the request';
   return {
     requestCaused: sqlState !== undefined && /^(22|23|42)/.test(sqlState),
+    rolledBack: sqlState !== undefined && sqlState.startsWith('40'),
     publicMessage,
     privateDetail: `${sqlState ? `${sqlState} ` : ''}${text}${detail}`,
     ...(sqlState ? { sqlState } : {}),
