@@ -1,11 +1,11 @@
-import { isAppError } from '@cap/platform-errors';
+import { ErrorCatalogue, isAppError } from '@cap/platform-errors';
 import { compileQueryDef, isQueryError } from '@cap/campaign-query';
 import type { Schema } from '@cap/campaign-schema';
 import { isDeliveryError, RECIPIENT_SCHEMA } from '@cap/campaign-delivery';
 import { element, parseXml, serializeXml, type XmlElement } from '@cap/campaign-xml';
 import type { DeliveryActionTarget } from '../delivery/delivery-action.creator';
 import type { WorkflowDeliveries } from './workflow-delivery.activity';
-import { withTransaction, type Pool } from '@cap/platform-postgres';
+import { classifyPgError, withTransaction, type Pool } from '@cap/platform-postgres';
 import type { WorkflowDataAccess } from './workflow-data.access';
 import type { ScriptLogLine, ScriptPostEvent } from './workflow-script.host';
 import { createScriptHost } from './workflow-script.host';
@@ -87,11 +87,15 @@ function failure(code: string, message: string): WorkOutcome {
   return { kind: 'failed', code, message, logs: [] };
 }
 
-/** A data error of a query or update activity (a Campaign or PostgreSQL error), as the workflow log shows it. */
+/**
+ * A data error of a query or update activity (a Campaign or PostgreSQL error), as the workflow log shows it: a
+ * statement PostgreSQL refused for its data, or one that ran past the activity's statement timeout, fails the
+ * activity (DATABASE_REFUSED); any other database error is the engine's to retry.
+ */
 function dataFailure(err: unknown): WorkOutcome {
   if (isAppError(err) || isQueryError(err)) return failure(err.code, err.message);
-  const pgCode = (err as { code?: unknown }).code;
-  if (typeof pgCode === 'string' && /^(22|23|42|57014)/.test(pgCode)) return failure('PGS-220000', `PostgreSQL error: ${(err as Error).message}`);
+  const verdict = classifyPgError(err);
+  if (verdict.requestCaused || verdict.statementTimeout) return failure(ErrorCatalogue.DATABASE_REFUSED.code, `PostgreSQL error: ${(err as Error).message}`);
   throw err;
 }
 

@@ -1,8 +1,9 @@
 import { SERVICES, TOPICS } from '@cap/contracts';
-import { campaignError, createQueryHandler, createWriteHandler, type QueryLimits, type WriteResult } from '@cap/campaign-persistence';
+import { createQueryHandler, createWriteHandler, type QueryLimits, type WriteResult } from '@cap/campaign-persistence';
 import type { Schema } from '@cap/campaign-schema';
 import { attrLocal, serializeXml, type XmlElement } from '@cap/campaign-xml';
 import type { RpcClient, RpcHandler } from '@cap/platform-kafka';
+import { appError, ErrorCatalogue } from '@cap/platform-errors';
 import type { Pool } from '@cap/platform-postgres';
 
 export type WriteMode = 'write' | 'writeCollection' | 'ingest' | 'ingestExt';
@@ -11,7 +12,7 @@ export type WriteMode = 'write' | 'writeCollection' | 'ingest' | 'ingestExt';
  * The data API as workflow activities use it: the same requests the gateway sends for SOAP clients, routed by
  * where the schema's rows live. Cloud schemas are served in-process against the cloud database this service
  * owns (the data.query / data.write handlers every client reaches); local, replicated and staging schemas go
- * to local-store over RPC. Errors are AppErrors carrying Campaign codes (XTK-170036…).
+ * to local-store over RPC. Errors are AppErrors raised by catalogue entry (QUERY_INVALID…).
  */
 export interface WorkflowDataAccess {
   query(queryDef: XmlElement): Promise<XmlElement>;
@@ -28,7 +29,7 @@ export function createWorkflowDataAccess(deps: { pool: Pool; schemas: ReadonlyMa
 
   const schemaOf = (id: string | undefined, what: string): Schema => {
     const schema = id ? deps.schemas.get(id) : undefined;
-    if (!schema) throw campaignError(what === 'queryDef' ? 'XTK-170036' : 'XTK-170101', `Unknown schema '${id ?? ''}'${what === 'queryDef' ? ' in queryDef' : ''}`);
+    if (!schema) throw appError(what === 'queryDef' ? ErrorCatalogue.QUERY_INVALID : ErrorCatalogue.UNKNOWN_SCHEMA, { detail: `Unknown schema '${id ?? ''}'${what === 'queryDef' ? ' in queryDef' : ''}` });
     return schema;
   };
 
@@ -42,10 +43,10 @@ export function createWorkflowDataAccess(deps: { pool: Pool; schemas: ReadonlyMa
     },
     async write(mode, doc) {
       const id = attrLocal(doc, 'xtkschema') ?? (mode === 'writeCollection' ? doc.children.map((c) => attrLocal(c, 'xtkschema')).find(Boolean) : undefined);
-      if (!id) throw campaignError('XTK-170100', `The document <${doc.local}> does not say which schema it writes: add xtkschema="namespace:name"`);
+      if (!id) throw appError(ErrorCatalogue.MISSING_SCHEMA, { detail: `The document <${doc.local}> does not say which schema it writes: add xtkschema="namespace:name"` });
       const schema = schemaOf(id, 'document');
       // A workflow writes as nobody: the service that applies the write refuses every record (and linked record)
-      // of a schema that needs a right (xtk:operator, xtk:option, xtk:workflow) with XSV-350013.
+      // of a schema that needs a right (xtk:operator, xtk:option, xtk:workflow) with ACCESS_DENIED.
       const params = { mode, doc: serializeXml(doc, { plain: true }) };
       return (schema.placement === 'cloud'
         ? await cloudWrite(params, inProcess())

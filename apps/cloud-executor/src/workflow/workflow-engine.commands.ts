@@ -7,6 +7,7 @@ import {
   WORKFLOW_FAULTS,
   WORKFLOW_STATE,
   type CommandDecision,
+  type DefinitionCode,
   type Vars,
   type WorkflowDefinition,
   type WorkflowInstance,
@@ -94,8 +95,8 @@ export function createEngineCommands(ctx: EngineContext, parts: { steps: EngineS
   };
 
   /** The templates of the delivery activities: each must exist and be sendable (a fault at Start, as in SubmitDelivery). */
-  const checkDeliveryTemplates = async (def: WorkflowDefinition): Promise<{ code: string; message: string }[]> => {
-    const problems: { code: string; message: string }[] = [];
+  const checkDeliveryTemplates = async (def: WorkflowDefinition): Promise<{ code: DefinitionCode; message: string }[]> => {
+    const problems: { code: DefinitionCode; message: string }[] = [];
     for (const a of def.activities) {
       if (a.type !== 'delivery' || !a.delivery) continue;
       if (!deps.deliveries) {

@@ -1,6 +1,5 @@
-import { campaignError } from '@cap/campaign-persistence';
 import { element, parseXml, XmlParseError, type XmlElement } from '@cap/campaign-xml';
-import type { AppError } from '@cap/platform-errors';
+import { appError, appErrorWithText, ErrorCatalogue, type AppError } from '@cap/platform-errors';
 
 /**
  * Documents as scripts give them (an XML string, or an object in the SDK's SimpleJson form) and results as
@@ -23,7 +22,7 @@ export type DocumentArg = { xml: string } | { json: JsonValue };
 const NAME = /^[A-Za-z_][A-Za-z0-9_.-]*(:[A-Za-z_][A-Za-z0-9_.-]*)?$/;
 
 function invalid(message: string): AppError {
-  return campaignError('SOP-330008', message);
+  return appErrorWithText(ErrorCatalogue.SOAP_BAD_PARAMETER, message);
 }
 
 function scalar(v: JsonValue): string | undefined {
@@ -105,7 +104,7 @@ export function parseScriptXml(xml: string, what: string): XmlElement {
   try {
     return parseXml(xml, { limits: { maxLength: 16 * 1024 * 1024, maxDepth: 32 } });
   } catch (err) {
-    if (err instanceof XmlParseError) throw campaignError('SOP-330001', `Malformed ${what}: ${err.message}`);
+    if (err instanceof XmlParseError) throw appError(ErrorCatalogue.SOAP_MALFORMED, { what, why: err.message });
     throw err;
   }
 }
@@ -140,7 +139,7 @@ export function readWriteDocument(arg: DocumentArg, mode: string): XmlElement {
   }
   const keys = Object.keys(json);
   if (keys.length === 1 && json[keys[0]!] !== null && typeof json[keys[0]!] === 'object' && !Array.isArray(json[keys[0]!])) return jsonToElement(keys[0]!, json[keys[0]!]!);
-  throw campaignError('XTK-170100', 'The document does not say which schema it writes: add xtkschema: "namespace:name"');
+  throw appError(ErrorCatalogue.MISSING_SCHEMA, { detail: 'The document does not say which schema it writes: add xtkschema: "namespace:name"' });
 }
 
 /** A recipient element (Subscribe): XML text or an object (`<recipient …/>`). */

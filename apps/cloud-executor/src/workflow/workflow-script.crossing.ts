@@ -6,7 +6,7 @@ import type { ScriptVars } from './workflow-script.protocol';
  * (workflow-script.prelude.ts) sends everything as JSON text it builds itself; the script can still shape that
  * text (toJSON on the prototypes, getters, proxies…), so nothing is trusted: each crossing is parsed here and
  * checked against its schema. A crossing that does not match is refused — the worker fails the script with a
- * `protocol` failure (WKF-560038) — and never reaches the engine's code as an unexpected value.
+ * `protocol` failure (WORKFLOW_SCRIPT_MALFORMED) — and never reaches the engine's code as an unexpected value.
  */
 
 /** The scopes of workflow variables a script hands back, as the messages name them. */

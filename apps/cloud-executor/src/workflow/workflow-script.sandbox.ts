@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
+import { ErrorCodes } from '@cap/platform-errors';
 import type { Logger } from '@cap/platform-logger';
 import { DEFAULT_VARIABLES_MAX_BYTES, type HostCall, type HostOp, type HostReply, type ScriptInput, type ScriptLimits, type ScriptOutcome, type WorkerBootData, type WorkerToMain } from './workflow-script.protocol';
 
@@ -185,14 +186,14 @@ export function createScriptSandbox(options: ScriptSandboxOptions): ScriptSandbo
         Atomics.notify(pw.signal, 0);
       };
       if (job.cancelled) {
-        answer({ seq: call.seq, ok: false, code: 'WKF-560035', message: 'the workflow was stopped' });
+        answer({ seq: call.seq, ok: false, code: ErrorCodes.WORKFLOW_SCRIPT_STOPPED, message: 'the workflow was stopped' });
         return;
       }
       // The worker parsed the arguments from the script's JSON text; each operation checks its own (workflow-script.host.ts).
       job.host.call(call.op, call.args).then(
         (result) => answer({ seq: call.seq, ok: true, result: JSON.stringify(result ?? null) }),
         (err: unknown) => {
-          const code = typeof (err as { code?: unknown }).code === 'string' && /^[A-Z]{3}-\d{6}$/.test((err as { code: string }).code) ? (err as { code: string }).code : 'WKF-560036';
+          const code = typeof (err as { code?: unknown }).code === 'string' && /^[A-Z]{3}-\d{6}$/.test((err as { code: string }).code) ? (err as { code: string }).code : ErrorCodes.WORKFLOW_SANDBOX_FAILED;
           answer({ seq: call.seq, ok: false, code, message: err instanceof Error ? err.message : String(err) });
         },
       );

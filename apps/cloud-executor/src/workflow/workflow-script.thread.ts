@@ -1,8 +1,8 @@
 /**
  * A script worker: a thread that runs workflow scripts in QuickJS compiled to WebAssembly, one at a time.
  * Entry point of its own (bundled beside main.js as workflow-script.thread.js); it imports nothing from the
- * engine but the protocol, the checks of what crosses from the script (workflow-script.crossing.ts), the
- * script instrumentation and the Campaign API prelude.
+ * engine but the protocol, the checks of what crosses from the script (workflow-script.crossing.ts), the script
+ * instrumentation and the Campaign API prelude (and the error catalogue's codes, @cap/platform-errors).
  *
  * Isolation: each script gets a fresh QuickJS runtime and context with only ECMAScript built-ins and the
  * Campaign API (no require, process, fetch, timers, file or network access: QuickJS's std/os modules are not
@@ -14,6 +14,7 @@
 import { performance } from 'node:perf_hooks';
 import { parentPort, receiveMessageOnPort, workerData, type MessagePort } from 'node:worker_threads';
 import { newQuickJSWASMModule, newVariant, RELEASE_SYNC, type QuickJSContext, type QuickJSHandle, type QuickJSRuntime, type QuickJSWASMModule } from 'quickjs-emscripten';
+import { ErrorCodes } from '@cap/platform-errors';
 import { readCallArgs, readLogLine, readScriptResults } from './workflow-script.crossing';
 import { instrumentLoops, lineInStack, LOOP_LINE_GLOBAL, trackAsyncFunctions } from './workflow-script.instrument';
 import { CAMPAIGN_PRELUDE } from './workflow-script.prelude';
@@ -64,7 +65,7 @@ function callHost(jobId: number, op: HostOp, args: Record<string, unknown>, time
   const deadline = performance.now() + timeoutMs;
   for (;;) {
     const seen = Atomics.load(signal, 0);
-    if (isCancelled(jobId)) return { seq, ok: false, code: 'WKF-560035', message: 'the workflow was stopped' };
+    if (isCancelled(jobId)) return { seq, ok: false, code: ErrorCodes.WORKFLOW_SCRIPT_STOPPED, message: 'the workflow was stopped' };
     const received = receiveMessageOnPort(hostPort);
     if (received) {
       const reply = received.message as HostReply;
@@ -72,7 +73,7 @@ function callHost(jobId: number, op: HostOp, args: Record<string, unknown>, time
       continue; // the late answer to a call that timed out earlier
     }
     const remaining = deadline - performance.now();
-    if (remaining <= 0) return { seq, ok: false, code: 'WKF-560033', message: `no answer to ${op} before the script's time limit` };
+    if (remaining <= 0) return { seq, ok: false, code: ErrorCodes.WORKFLOW_SCRIPT_TIME_LIMIT, message: `no answer to ${op} before the script's time limit` };
     Atomics.wait(signal, 0, seen, remaining);
   }
 }

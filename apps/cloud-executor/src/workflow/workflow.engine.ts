@@ -1,5 +1,5 @@
-import { campaignError } from '@cap/campaign-persistence';
 import { isWorkflowFault, systemClock } from '@cap/campaign-workflow';
+import { appErrorOf } from '@cap/platform-errors';
 import { createEngineCommands, type CommandResult, type WorkflowCommand } from './workflow-engine.commands';
 import { createEngineContext, type WorkflowEngineDeps } from './workflow-engine.context';
 import { createEngineReporting, type WorkflowReport } from './workflow-engine.reporting';
@@ -54,7 +54,7 @@ export function createWorkflowEngine(deps: WorkflowEngineDeps): WorkflowEngine {
   };
 }
 
-/** A command's WorkflowFault, answered as Campaign faults are (its WKF code, SOAP-ENV:Client). */
+/** A command's WorkflowFault, answered as Campaign faults are (its catalogue entry's code and fault class). */
 function asCampaignFault(err: unknown): never {
-  throw isWorkflowFault(err) ? campaignError(err.code, err.message) : err;
+  throw isWorkflowFault(err) ? appErrorOf(err) : err;
 }

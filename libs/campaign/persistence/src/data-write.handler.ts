@@ -3,7 +3,7 @@ import { z } from 'zod';
 import type { Database, Schema } from '@cap/campaign-schema';
 import { checkWriteAccess, compileWritePlan, needsWriteRights, planWrite, schemasWritten, WriteError, type WriteCaller, type WriteMode } from '@cap/campaign-write';
 import { parseXml, XmlParseError } from '@cap/campaign-xml';
-import { appError, AppError, appErrorOf, ErrorCatalogue, errors } from '@cap/platform-errors';
+import { appError, appErrorOf, ErrorCatalogue, errors, type AppError } from '@cap/platform-errors';
 import type { RpcHandler } from '@cap/platform-kafka';
 import { classifyPgError, type Pool } from '@cap/platform-postgres';
 import { createWriteCommitter, type GroupCommitOptions } from './write.group-commit';
@@ -45,19 +45,6 @@ export interface WriteResult {
   inserted: number;
   updated: number;
   deleted: number;
-}
-
-/**
- * A Campaign-facing error as an AppError that crosses RPC with its code and fault code, for the workflow domain
- * (apps/cloud-executor/src/workflow), which still names its codes; everything else raises by catalogue entry
- * (`appError`, `appErrorOf` in @cap/platform-errors). The workflow library takes its codes from the catalogue once
- * it lands, and this goes.
- */
-export function campaignError(code: string, message: string, faultcode: 'SOAP-ENV:Client' | 'SOAP-ENV:Server' = 'SOAP-ENV:Client', privateDetail?: string): AppError {
-  return new AppError(
-    { code, message: message.startsWith(`${code} `) ? message.slice(code.length + 1) : message, retriable: false, httpStatus: 200, soapFaultCode: faultcode },
-    privateDetail === undefined ? undefined : { privateDetail },
-  );
 }
 
 /**

@@ -3,7 +3,7 @@ export { SOURCE_BUILTIN_SCHEMA_DIR } from './builtin.paths';
 export { DatabaseWriteError, executeWriteSteps, type Queryable } from './write.executor';
 export { applySchemaDdl, introspectDatabase } from './ddl.applier';
 export { DATA_MODEL_FILES, renderDataModel, writeDataModelDocs } from './datamodel.writer';
-export { campaignError, createWriteHandler, CLAIMED_RIGHTS, type ClaimedCaller, type OperatorRightsLookup, type WriteResult } from './data-write.handler';
+export { createWriteHandler, CLAIMED_RIGHTS, type ClaimedCaller, type OperatorRightsLookup, type WriteResult } from './data-write.handler';
 export { createQueryHandler, type KeysetPaging, type PageMode, type QueryLimits, type QueryTextResult } from './data-query.handler';
 export { createDeleteCollectionHandler } from './data-delete.handler';
 export { createDataHandlers } from './data.handlers';

@@ -137,7 +137,7 @@ const WORK_LABELS: Record<string, string> = { js: 'JavaScript activity', query: 
 
 /**
  * How the workflow log and `@status` name what happened to a work activity:
- * `WKF-560030 JavaScript activity 'script': Error: boom (line 3)`.
+ * `<code> JavaScript activity 'script': Error: boom (line 3)`, the code of its catalogue entry first.
  */
 export function describeWorkActivity(activity: Activity, code: string, message: string, line?: number): string {
   return `${code} ${WORK_LABELS[activity.type] ?? 'activity'} '${activity.name}': ${message}${line !== undefined ? ` (line ${line})` : ''}`;

@@ -1,72 +1,98 @@
+import { ErrorCatalogue, renderMessage, type CatalogueEntry, type MessageParams } from '@cap/platform-errors';
+
 /**
- * Campaign-style faults of the workflow engine (listed in docs/errors.md). The numbers are ours: Campaign's
- * own WKF codes for these conditions are not documented. The library stays free of I/O and of the platform's
- * error type: a command's fault is a WorkflowFault (code + message), which the engine
- * (apps/cloud-executor/src/workflow/workflow.engine.ts) answers as a Campaign SOAP fault.
+ * The faults of the workflow engine, by their entries in the error catalogue
+ * (libs/platform/errors/src/error.catalogue.ts, listed in docs/errors.md): nothing here spells a code. The library
+ * stays free of I/O and of the platform's error type: a command's fault is a WorkflowFault (its catalogue entry and
+ * text), which the engine (apps/cloud-executor/src/workflow/workflow.engine.ts) answers as a Campaign SOAP fault.
  */
-export const DEFINITION_CODES = {
+
+/** Why a definition cannot be started, by catalogue entry. */
+export const DEFINITION_ERRORS = {
   /** The activities memo is empty, not XML, or not an <activities> document. */
-  malformed: 'WKF-560010',
+  malformed: ErrorCatalogue.WORKFLOW_DEFINITION_MALFORMED,
   /** An activity element of a type the engine does not run. */
-  unknownActivityType: 'WKF-560011',
+  unknownActivityType: ErrorCatalogue.WORKFLOW_UNKNOWN_ACTIVITY_TYPE,
   /** A transition without a target, or to an activity that does not exist. */
-  danglingTransition: 'WKF-560012',
+  danglingTransition: ErrorCatalogue.WORKFLOW_DANGLING_TRANSITION,
   /** No start activity, or no end activity reachable from the start activities. */
-  noPath: 'WKF-560013',
+  noPath: ErrorCatalogue.WORKFLOW_NO_PATH,
   /** An activity with bad settings: name, duplicate, wait delay, test condition or transitions. */
-  invalidActivity: 'WKF-560014',
+  invalidActivity: ErrorCatalogue.WORKFLOW_INVALID_ACTIVITY,
   /** A delivery activity whose template does not exist or cannot be sent (channel, personalisation, target). */
-  deliveryTemplate: 'WKF-560015',
+  deliveryTemplate: ErrorCatalogue.WORKFLOW_DELIVERY_TEMPLATE,
 } as const;
+
+type DefinitionErrors = typeof DEFINITION_ERRORS;
+
+/** The codes of DEFINITION_ERRORS (a DefinitionProblem carries its code). */
+export const DEFINITION_CODES = Object.fromEntries(Object.entries(DEFINITION_ERRORS).map(([name, e]) => [name, e.code])) as {
+  readonly [N in keyof DefinitionErrors]: DefinitionErrors[N]['code'];
+};
 
 export type DefinitionCode = (typeof DEFINITION_CODES)[keyof typeof DEFINITION_CODES];
 
+const DEFINITION_ENTRY_BY_CODE = new Map<string, CatalogueEntry>(Object.values(DEFINITION_ERRORS).map((e) => [e.code, e]));
+
 /**
- * Why an activity that does work failed: the code starts the workflow log line and @status (`Error: …`).
- * A Campaign error raised by a data call the script did not catch keeps WKF-560030 (its own code is in the
- * message).
+ * Why an activity that does work failed, by catalogue entry: the code starts the workflow log line and @status
+ * (`Error: …`). A Campaign error raised by a data call the script did not catch keeps WORKFLOW_SCRIPT_ERROR (its own
+ * code is in the message).
  */
-export const ACTIVITY_CODES = {
+export const ACTIVITY_ERRORS = {
   /** JavaScript: syntax error, or an exception the script did not catch (the line is given). */
-  scriptError: 'WKF-560030',
+  scriptError: ErrorCatalogue.WORKFLOW_SCRIPT_ERROR,
   /** JavaScript: the script used more CPU time than WORKFLOW_JS_CPU_LIMIT_MS. */
-  cpuLimit: 'WKF-560031',
+  cpuLimit: ErrorCatalogue.WORKFLOW_SCRIPT_CPU_LIMIT,
   /** JavaScript: the script used more memory than WORKFLOW_JS_MEMORY_LIMIT_MB, or recursed too deeply. */
-  memoryLimit: 'WKF-560032',
+  memoryLimit: ErrorCatalogue.WORKFLOW_SCRIPT_MEMORY_LIMIT,
   /** JavaScript: the script ran longer than WORKFLOW_JS_TIMEOUT_MS, waits on queries and writes included. */
-  timeLimit: 'WKF-560033',
+  timeLimit: ErrorCatalogue.WORKFLOW_SCRIPT_TIME_LIMIT,
   /** JavaScript: the script called logError(). */
-  logError: 'WKF-560034',
+  logError: ErrorCatalogue.WORKFLOW_SCRIPT_LOG_ERROR,
   /** JavaScript: the script was interrupted because the workflow was stopped (a log line, not an error). */
-  stopped: 'WKF-560035',
+  stopped: ErrorCatalogue.WORKFLOW_SCRIPT_STOPPED,
   /** The script sandbox failed (worker crashed or could not start). */
-  sandbox: 'WKF-560036',
+  sandbox: ErrorCatalogue.WORKFLOW_SANDBOX_FAILED,
   /** JavaScript: one scope of the variables the script left is larger than WORKFLOW_VARIABLES_MAX_BYTES. */
-  variablesLimit: 'WKF-560037',
+  variablesLimit: ErrorCatalogue.WORKFLOW_VARIABLES_LIMIT,
   /**
    * JavaScript: what crossed from the script to the engine (its variables, a log line, a call's arguments) was
    * malformed, or reading the variables back threw (a getter of the script).
    */
-  malformed: 'WKF-560038',
+  malformed: ErrorCatalogue.WORKFLOW_SCRIPT_MALFORMED,
   /** Query activity: the population could not be targeted. */
-  query: 'WKF-560040',
+  query: ErrorCatalogue.WORKFLOW_QUERY_FAILED,
   /** Update data activity: no inbound population, or it could not be written. */
-  update: 'WKF-560041',
+  update: ErrorCatalogue.WORKFLOW_UPDATE_FAILED,
   /** Delivery activity: no target, the delivery action could not be created, or the delivery failed. */
-  delivery: 'WKF-560042',
+  delivery: ErrorCatalogue.WORKFLOW_DELIVERY_FAILED,
 } as const;
+
+type ActivityErrors = typeof ACTIVITY_ERRORS;
+
+/** The codes of ACTIVITY_ERRORS, as a failed work activity's outcome and the workflow log carry them. */
+export const ACTIVITY_CODES = Object.fromEntries(Object.entries(ACTIVITY_ERRORS).map(([name, e]) => [name, e.code])) as {
+  readonly [N in keyof ActivityErrors]: ActivityErrors[N]['code'];
+};
 
 export const STATE_LABELS: Record<number, string> = { 0: 'being edited', 11: 'started', 13: 'paused', 15: 'stop requested', 20: 'finished' };
 
-/** A command the workflow refuses (SOAP-ENV:Client: repeating it gives the same answer). */
+/**
+ * A command the workflow refuses, raised by its catalogue entry (SOAP-ENV:Client: repeating it gives the same
+ * answer). The code is the first word of the message; the engine turns it into the wire form with `appErrorOf`.
+ */
 export class WorkflowFault extends Error {
-  readonly retriable = false;
+  readonly code: string;
+  readonly retriable: boolean;
   constructor(
-    readonly code: string,
+    readonly entry: CatalogueEntry,
     text: string,
   ) {
-    super(`${code} ${text}`);
+    super(`${entry.code} ${text}`);
     this.name = 'WorkflowFault';
+    this.code = entry.code;
+    this.retriable = entry.retriable;
   }
 }
 
@@ -74,19 +100,24 @@ export function isWorkflowFault(err: unknown): err is WorkflowFault {
   return err instanceof WorkflowFault;
 }
 
+const fault = <E extends CatalogueEntry>(e: E, params: MessageParams<E>): WorkflowFault => new WorkflowFault(e, renderMessage(e, params));
+
 /** The faults of the workflow commands (xtk:workflow#Start, Stop, Pause, Resume, PostEvent…). */
 export const WORKFLOW_FAULTS = {
-  unknownWorkflow: (workflowId: string): WorkflowFault => new WorkflowFault('WKF-560001', `The workflow '${workflowId.slice(0, 80)}' does not exist (give its internal name or its numeric id).`),
-  invalidDefinition: (internalName: string, problems: readonly { code: string; message: string }[]): WorkflowFault =>
-    new WorkflowFault(problems[0]!.code, `The workflow '${internalName}' cannot be started: ${problems.map((p) => p.message).join('; ')}.`),
+  unknownWorkflow: (workflowId: string): WorkflowFault => fault(ErrorCatalogue.WORKFLOW_UNKNOWN, { workflow: workflowId.slice(0, 80) }),
+  /** The first problem's entry gives the code; the text lists them all. */
+  invalidDefinition: (internalName: string, problems: readonly { code: DefinitionCode; message: string }[]): WorkflowFault =>
+    fault(DEFINITION_ENTRY_BY_CODE.get(problems[0]!.code) ?? DEFINITION_ERRORS.malformed, { workflow: internalName, problems: problems.map((p) => p.message).join('; ') }),
   notStarted: (internalName: string, state: number): WorkflowFault =>
-    new WorkflowFault('WKF-560020', `The workflow '${internalName}' is not started (it is ${STATE_LABELS[state] ?? `in state ${state}`}).`),
+    fault(ErrorCatalogue.WORKFLOW_NOT_STARTED, { workflow: internalName, state: STATE_LABELS[state] ?? `in state ${state}` }),
   notWaiting: (internalName: string, activity: string, why: string): WorkflowFault =>
-    new WorkflowFault('WKF-560021', `Activity '${activity.slice(0, 64)}' of the workflow '${internalName}' is not waiting for a signal: ${why}.`),
+    fault(ErrorCatalogue.WORKFLOW_NOT_WAITING, { activity: activity.slice(0, 64), workflow: internalName, why }),
   unknownTransition: (internalName: string, activity: string, transition: string, known: string[]): WorkflowFault =>
-    new WorkflowFault(
-      'WKF-560022',
-      `Activity '${activity}' of the workflow '${internalName}' has no transition named '${transition.slice(0, 64)}' (${known.length > 0 ? `its transitions: ${known.join(', ')}` : 'its transitions are unnamed: leave the transition empty'}).`,
-    ),
-  alreadyStarted: (internalName: string): WorkflowFault => new WorkflowFault('WKF-560023', `The workflow '${internalName}' is already started; stop it before starting a new run.`),
+    fault(ErrorCatalogue.WORKFLOW_UNKNOWN_TRANSITION, {
+      activity,
+      workflow: internalName,
+      transition: transition.slice(0, 64),
+      transitions: known.length > 0 ? `its transitions: ${known.join(', ')}` : 'its transitions are unnamed: leave the transition empty',
+    }),
+  alreadyStarted: (internalName: string): WorkflowFault => fault(ErrorCatalogue.WORKFLOW_ALREADY_STARTED, { workflow: internalName }),
 } as const;

@@ -4,6 +4,12 @@ export interface PgErrorVerdict {
   requestCaused: boolean;
   /** SQLSTATE class 40 (deadlock, serialization failure): the server rolled the transaction back; it may be retried. */
   rolledBack: boolean;
+  /**
+   * SQLSTATE 57014 (query_canceled): the statement ran past its statement_timeout (or was cancelled). The database
+   * is not at fault, nor is the data: a caller that set the timeout for the request's own work (a workflow's
+   * query or update activity) reports it as that work's failure, like a refusal.
+   */
+  statementTimeout: boolean;
   /** Safe for any caller: the kind of refusal, never a constraint name, a column or a row. */
   publicMessage: string;
   /** PostgreSQL's own text with its detail, for the service's log only. */
@@ -37,6 +43,7 @@ export function classifyPgError(err: unknown): PgErrorVerdict {
   return {
     requestCaused: sqlState !== undefined && /^(22|23|42)/.test(sqlState),
     rolledBack: sqlState !== undefined && sqlState.startsWith('40'),
+    statementTimeout: sqlState === '57014',
     publicMessage,
     privateDetail: `${sqlState ? `${sqlState} ` : ''}${text}${detail}`,
     ...(sqlState ? { sqlState } : {}),
