@@ -3,8 +3,8 @@ import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { TOPICS, type StagedChange } from '@cap/contracts';
 import type { Messaging, TopicDefinition } from '@cap/platform-kafka';
 import type { Logger } from '@cap/platform-logger';
-import { createIdleBackoff } from '@cap/platform-resilience';
 import type { PgQuarantine, Pool, PoolClient } from '@cap/platform-postgres';
+import { startPollingWorker } from '@cap/platform-runtime';
 import type { OutboxRow, StagingRouting } from './staging.routing';
 
 export interface OutboxRelayOptions {
@@ -83,11 +83,7 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
     round: new Histogram({ name: 'cap_outbox_relay_round_seconds', help: 'Duration of a relay round that published rows', buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5], registers: [options.registry] }),
     lastSuccess: new Gauge({ name: 'cap_outbox_relay_last_success_seconds', help: 'Unix time of the last successful relay round', registers: [options.registry] }),
   };
-  let stopped = false;
-  let wakeUp: (() => void) | undefined;
-  let pendingWake = false;
   let urgent = false;
-  let lastError: Error | undefined;
   let listener: PoolClient | undefined;
   /** Listening connections already given back (destroyed): released once, whatever errors come after. */
   const dropped = new WeakSet<PoolClient>();
@@ -101,25 +97,7 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
   let held: 'links' | 'full' | undefined;
   const routing = options.routing;
 
-  const notified = () => {
-    pendingWake = true;
-    wakeUp?.();
-  };
-  const wake = () => {
-    urgent = true;
-    notified();
-  };
-  const waitForWake = (ms: number) =>
-    new Promise<void>((resolve) => {
-      if (pendingWake || stopped) return resolve();
-      const timer = setTimeout(done, ms);
-      function done() {
-        clearTimeout(timer);
-        wakeUp = undefined;
-        resolve();
-      }
-      wakeUp = done;
-    });
+  const notified = () => worker.wake();
 
   const listen = async () => {
     let conn: PoolClient | undefined;
@@ -271,52 +249,55 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
     }
   };
 
-  const idleBackoff = createIdleBackoff({ baseMs: options.idleMs, idleMaxMs: options.idleMs * IDLE_POLL_GROWTH });
-  const loop = (async () => {
-    await listen();
-    let failures = 0;
-    while (!stopped) {
-      pendingWake = false;
-      let published = 0;
-      try {
-        published = await round();
-        failures = 0;
-        lastError = undefined;
-        metrics.lastSuccess.set(Date.now() / 1000);
-      } catch (err) {
-        failures++;
-        lastError = err as Error;
-        metrics.failures.inc();
-        logger.warn({ event: 'outbox.relay_failed', failures, err: { message: (err as Error).message } }, 'outbox relay round failed; retrying');
-        await sleep(Math.min(5_000, 100 * 2 ** Math.min(failures, 6)));
-        continue;
+  let listening = false;
+  /** The previous round ended in a wait that a wake-up could cut short, after publishing this many rows (-1: not leading). */
+  let waited: number | undefined;
+  const worker = startPollingWorker({
+    name: 'outbox relay',
+    intervalMs: options.idleMs,
+    idleMaxMs: options.idleMs * IDLE_POLL_GROWTH,
+    firstRound: 'now',
+    round: async ({ signal, woken, forgetWakes }) => {
+      if (!listening) {
+        listening = true;
+        await listen();
       }
-      if (!listener && !stopped) await listen();
-      if (held) {
-        // A record's order (or the in-flight bound) holds the rest back until staging-sync applies what is live.
-        await sleep(HOLD_RETRY_MS[held]);
-        continue;
+      if (waited !== undefined) {
+        // Woken by a notification: linger so that the round carries what other transactions commit meanwhile.
+        if (options.lingerMs && woken && !urgent && !signal.aborted && waited >= 0) {
+          await sleep(options.lingerMs);
+          forgetWakes();
+        }
+        urgent = false;
       }
-      if (published === options.batchSize) continue; // more waiting
+      waited = undefined;
+      const published = await round();
+      metrics.lastSuccess.set(Date.now() / 1000);
+      if (!listener && !signal.aborted) await listen();
+      // A record's order (or the in-flight bound) holds the rest back until staging-sync applies what is live.
+      if (held) return { waitMs: HOLD_RETRY_MS[held], wakeable: false };
+      if (published === options.batchSize) return { again: true }; // more waiting
+      waited = published;
       // Another replica relays (-1): check back now and then, in case it goes away. Without a notification
       // connection, poll at the base interval: nothing else would say that rows are waiting.
-      const idleWait = idleBackoff.next({ foundWork: published > 0 || !listener });
-      await waitForWake(published < 0 ? Math.max(options.idleMs, 1_000) : idleWait);
-      if (pendingWake) idleBackoff.reset();
-      if (options.lingerMs && pendingWake && !urgent && !stopped && published >= 0) await sleep(options.lingerMs);
-      urgent = false;
-    }
-  })();
+      if (published < 0) return { waitMs: Math.max(options.idleMs, 1_000) };
+      return { foundWork: published > 0 || !listener };
+    },
+    onError: (err, failures) => {
+      metrics.failures.inc();
+      logger.warn({ event: 'outbox.relay_failed', failures, err: { message: (err as Error).message } }, 'outbox relay round failed; retrying');
+    },
+    failureWaitMs: (failures) => Math.min(5_000, 100 * 2 ** Math.min(failures, 6)),
+  });
 
   return {
-    wake,
-    async check() {
-      if (lastError) throw new Error(`outbox relay failing: ${lastError.message}`);
+    wake() {
+      urgent = true;
+      worker.wake();
     },
+    check: () => worker.check(),
     async stop() {
-      stopped = true;
-      wakeUp?.();
-      await loop;
+      await worker.stop();
       const conn = listener;
       if (conn) {
         const wasLeading = leading;

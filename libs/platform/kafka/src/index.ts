@@ -7,4 +7,3 @@ export { replyPartitionOf, RPC_REPLY_TOPIC, rpcRequestTopic, type RpcReply, type
 export { startRpcServer, type RpcContext, type RpcHandler, type RpcServer, type RpcServerOptions } from './rpc.server';
 export { RPC_SECONDS_BUCKETS, startRpcClient, type RpcCallOptions, type RpcClient, type RpcClientOptions } from './rpc.client';
 export { type MessageQuarantine, type QuarantineEntry, type QuarantineReplay } from './message.quarantine';
-export { startQuarantineReplayer } from './quarantine.replayer';
