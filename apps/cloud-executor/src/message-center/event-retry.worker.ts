@@ -1,7 +1,7 @@
 import { TOPICS, type MessageCenterEvent, type MessageCenterStatus } from '@cap/contracts';
 import type { Messaging } from '@cap/platform-kafka';
 import type { Logger } from '@cap/platform-logger';
-import type { Pool } from '@cap/platform-postgres';
+import { withTransaction, type Pool } from '@cap/platform-postgres';
 import { startPollingWorker } from '@cap/platform-runtime';
 import { scheduleRetries, writeEventLogs } from './event-log.store';
 import { statusMessage, type EventProcessor } from './event.processor';
@@ -54,18 +54,13 @@ export function startEventRetryWorker(options: EventRetryWorkerOptions, metrics:
   };
 
   const retryDue = async (): Promise<number> => {
-    const client = await pool.connect();
-    try {
-      await client.query('BEGIN');
+    const outcome = await withTransaction(pool, async (client) => {
       const { rows } = await client.query<{ event: MessageCenterEvent; attempts: number; first_seen_at: Date }>(
         `SELECT event, attempts, first_seen_at FROM cap_mc_retry WHERE verdict IS NULL AND next_attempt_at <= now()
           ORDER BY next_attempt_at LIMIT $1 FOR UPDATE SKIP LOCKED`,
         [options.batchSize],
       );
-      if (rows.length === 0) {
-        await client.query('COMMIT');
-        return 0;
-      }
+      if (rows.length === 0) return undefined;
       const { verdicts, retries } = await options.processEvents(rows.map((r) => ({ event: r.event, attempts: r.attempts, firstSeenAt: r.first_seen_at })));
       await writeEventLogs(client, verdicts, retries);
       if (verdicts.length > 0) {
@@ -79,17 +74,13 @@ export function startEventRetryWorker(options: EventRetryWorkerOptions, metrics:
         client,
         retries.map((r) => ({ event: r.pending.event, attempts: r.attempts, error: r.error, dueAt: new Date(Date.now() + options.retryDelay(r.attempts)), firstSeenAt: r.pending.firstSeenAt })),
       );
-      await client.query('COMMIT');
-      for (const v of verdicts) metrics.inc({ outcome: v.status });
-      metrics.inc({ outcome: 'retry' }, retries.length);
-      log.info({ event: 'message_center.retried', events: rows.length, final: verdicts.length, again: retries.length }, 'due events retried');
-      return rows.length;
-    } catch (err) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw err;
-    } finally {
-      client.release();
-    }
+      return { events: rows.length, verdicts, retries };
+    });
+    if (!outcome) return 0;
+    for (const v of outcome.verdicts) metrics.inc({ outcome: v.status });
+    metrics.inc({ outcome: 'retry' }, outcome.retries.length);
+    log.info({ event: 'message_center.retried', events: outcome.events, final: outcome.verdicts.length, again: outcome.retries.length }, 'due events retried');
+    return outcome.events;
   };
 
   const worker = startPollingWorker({

@@ -3,7 +3,7 @@ import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { TOPICS, type StagedChange } from '@cap/contracts';
 import type { Messaging, TopicDefinition } from '@cap/platform-kafka';
 import type { Logger } from '@cap/platform-logger';
-import type { PgQuarantine, Pool, PoolClient } from '@cap/platform-postgres';
+import { withTransaction, type PgQuarantine, type Pool, type PoolClient } from '@cap/platform-postgres';
 import { startPollingWorker } from '@cap/platform-runtime';
 import type { OutboxRow, StagingRouting } from './staging.routing';
 
@@ -181,15 +181,11 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
   /** One round: returns how many rows were published, or -1 when another replica holds the relay. */
   const round = async (): Promise<number> => {
     if (!(await lead())) return -1;
-    const client = await pool.connect();
-    const started = process.hrtime.bigint();
-    try {
-      await client.query('BEGIN');
+    let started = 0n;
+    const outcome = await withTransaction(pool, async (client) => {
+      started = process.hrtime.bigint();
       const locked = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_xact_lock($1) AS ok', [RELAY_LOCK]);
-      if (!locked.rows[0]!.ok) {
-        await client.query('ROLLBACK');
-        return -1;
-      }
+      if (!locked.rows[0]!.ok) return { count: -1, published: false }; // nothing done: committing is rolling back
       const { rows: fetched } = await client.query<OutboxRow>('SELECT id, topic, message_key, payload FROM cap_outbox ORDER BY id LIMIT $1', [options.batchSize]);
       const { clean: read, setAside } = await screen(fetched);
       if (setAside.length > 0) {
@@ -219,10 +215,7 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
       const routed = routing?.route(read);
       held = routed?.held;
       const rows = routed ? read.slice(0, routed.count) : read;
-      if (rows.length === 0) {
-        await client.query('COMMIT');
-        return setAside.length;
-      }
+      if (rows.length === 0) return { count: setAside.length, published: false };
       const byTopic = new Map<string, { key: string; payload: StagedChange }[]>();
       for (let i = 0; i < rows.length; i++) {
         const row = rows[i]!;
@@ -238,15 +231,10 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
       }
       if (routed) await routing!.persist(client, routed.sticky);
       await client.query('DELETE FROM cap_outbox WHERE id = ANY($1::bigint[])', [rows.map((r) => r.id)]);
-      await client.query('COMMIT');
-      metrics.round.observe(Number(process.hrtime.bigint() - started) / 1e9);
-      return rows.length + setAside.length;
-    } catch (err) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw err;
-    } finally {
-      client.release();
-    }
+      return { count: rows.length + setAside.length, published: true };
+    });
+    if (outcome.published) metrics.round.observe(Number(process.hrtime.bigint() - started) / 1e9);
+    return outcome.count;
   };
 
   let listening = false;
