@@ -14,6 +14,7 @@ import type { Schema } from '@cap/campaign-schema';
 import type { FailureKind, OutboundMessage, SendOutcome } from '@cap/platform-channel';
 import type { Logger } from '@cap/platform-logger';
 import { withTransaction, type Pool } from '@cap/platform-postgres';
+import { exponentialBackoff } from '@cap/platform-resilience';
 import { startPollingWorker } from '@cap/platform-runtime';
 import type { ChannelRegistry } from '../channels/channel.registry';
 import type { DeliveryStatePublisher } from './delivery-state.publisher';
@@ -56,7 +57,7 @@ export const DEFAULT_DELIVERY_RETRY: DeliveryRetryPolicy = { maxRetries: 5, dela
 
 /** The wait after `attempts` failed attempts: delayMs × 2^(attempts−1), at most maxDelayMs. */
 export function deliveryRetryDelay(policy: DeliveryRetryPolicy, attempts: number): number {
-  return Math.min(policy.maxDelayMs, policy.delayMs * 2 ** Math.min(30, Math.max(0, attempts - 1)));
+  return exponentialBackoff(attempts, { initialMs: policy.delayMs, maxMs: policy.maxDelayMs });
 }
 
 export interface DeliveryRunner {
@@ -132,7 +133,8 @@ export function startDeliveryRunner(options: DeliveryRunnerOptions): DeliveryRun
   };
 
   const pauseJob = async (job: JobRow, reason: string) => {
-    const delay = Math.min(60_000, options.pauseMs * 2 ** Math.min(job.paused_runs, 10));
+    // pauseMs doubled per paused run, at most 10 times and at most 60 s.
+    const delay = exponentialBackoff(job.paused_runs + 1, { initialMs: options.pauseMs, maxMs: Math.min(60_000, options.pauseMs * 1_024) });
     await pool.query(`UPDATE cap_delivery_job SET paused_runs = paused_runs + 1, next_run_at = now() + ($2::int * interval '1 millisecond'), updated_at = now() WHERE delivery_id = $1`, [job.delivery_id, delay]);
     log.warn({ event: 'delivery.paused', deliveryId: job.delivery_id, delayMs: delay, reason }, 'channel unavailable: delivery paused, retried later');
   };

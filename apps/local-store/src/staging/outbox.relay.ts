@@ -4,6 +4,7 @@ import { TOPICS, type StagedChange } from '@cap/contracts';
 import type { Messaging, TopicDefinition } from '@cap/platform-kafka';
 import type { Logger } from '@cap/platform-logger';
 import { withTransaction, type PgQuarantine, type Pool, type PoolClient } from '@cap/platform-postgres';
+import { exponentialBackoff } from '@cap/platform-resilience';
 import { startPollingWorker } from '@cap/platform-runtime';
 import type { OutboxRow, StagingRouting } from './staging.routing';
 
@@ -275,7 +276,7 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
       metrics.failures.inc();
       logger.warn({ event: 'outbox.relay_failed', failures, err: { message: (err as Error).message } }, 'outbox relay round failed; retrying');
     },
-    failureWaitMs: (failures) => Math.min(5_000, 100 * 2 ** Math.min(failures, 6)),
+    failureWaitMs: (failures) => exponentialBackoff(failures, { initialMs: 200, maxMs: 5_000 }),
   });
 
   return {
