@@ -1,7 +1,7 @@
-import type { Database, Schema } from '@cap/campaign-schema';
+import { type Database, quoteIdent, type Schema } from '@cap/campaign-schema';
 import { DdlError, DdlErrorCodes } from './ddl.errors';
 import { TABLE_MARKER_PREFIX, type DdlPlan, type DdlStatement, type ExistingColumn, type ExistingTable } from './ddl.model';
-import { quoteIdent, quoteLiteral } from './sql.quoting';
+import { quoteLiteral } from './sql.quoting';
 import { isSafeWidening, parsePgType, renderSqlType, sameSqlType } from './sql-type.mapper';
 import { buildDesiredTables, type DesiredColumn, type DesiredIndex, type DesiredTable } from './table.builder';
 
