@@ -7,7 +7,6 @@ import { createLogger, type Logger } from '@cap/platform-logger';
 import { createRedis } from '@cap/platform-redis';
 import { startTcpProxy, testEndpoints, uniqueId, waitFor, type TcpProxy } from '@cap/platform-testing';
 import { createRateLimiter, createRateLimitMiddleware, parseRateLimitConfig, type RateLimiter, type RateLimitRequest } from '../src/rate-limit';
-import { startStallingProxy, type StallingProxy } from './fixtures/stalling.proxy';
 
 const redisTarget = (() => {
   const url = new URL(testEndpoints().redisUrl);
@@ -161,8 +160,8 @@ describe('rate limiter L3: Redis down or slow', () => {
   });
 
   it('when Redis hangs (connection up, no replies), then decisions fall back in bounded time, a stalled connection is replaced, and the shared window is back within 1 s of Redis answering', async () => {
-    const proxy: StallingProxy = await startStallingProxy(redisTarget);
-    cleanups.push(() => proxy.close());
+    const proxy: TcpProxy = await startTcpProxy(redisTarget);
+    cleanups.push(() => proxy.stop());
     const { logger, events } = capturingLogger();
     const limiter = await limiterBehind(proxy.url('redis', '/0'), logger, { recycleAfterMs: 1_000 });
     expect(limiter.mode).toBe('shared');
