@@ -122,7 +122,9 @@ export function startPollingWorker(options: PollingWorkerOptions): PollingWorker
     wake() {
       backoff.reset();
       if (!wakeable) {
-        woken = true; // in a round, or in a wait after a failure: the round after it
+        // In a round: the next one starts right after it. In a wait that cannot be cut short (after a failure, a
+        // hold, "again"): forgotten when that wait ends, since a round runs then anyway.
+        woken = true;
         return;
       }
       clearTimeout(timer);
