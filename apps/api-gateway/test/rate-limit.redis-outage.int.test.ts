@@ -10,7 +10,6 @@ import { createRateLimiter, createSoapAdmission, parseRateLimitConfig, type Rate
 import { createSoapRouter } from '../src/soap/soap.route';
 import { createAdmissionDispatcher } from './fixtures/admission.dispatcher';
 import { soapEnvelope } from './fixtures/raw-soap';
-import { startStallingProxy, type StallingProxy } from './fixtures/stalling.proxy';
 
 const redisTarget = (() => {
   const url = new URL(testEndpoints().redisUrl);
@@ -164,8 +163,8 @@ describe('rate limiter when its Redis is down or slow (L3)', () => {
   });
 
   it('when Redis hangs (connection up, no replies), then decisions fall back in bounded time, a stalled connection is replaced, and the shared window is back within 1 s of Redis answering', async () => {
-    const proxy: StallingProxy = await startStallingProxy(redisTarget);
-    cleanups.push(() => proxy.close());
+    const proxy: TcpProxy = await startTcpProxy(redisTarget);
+    cleanups.push(() => proxy.stop());
     const { logger, events } = capturingLogger();
     const limiter = await limiterBehind(proxy.url('redis', '/0'), logger, { recycleAfterMs: 1_000 });
     expect(limiter.mode).toBe('shared');

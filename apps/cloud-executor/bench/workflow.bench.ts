@@ -25,7 +25,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { loadSchemaRegistry, SOURCE_BUILTIN_SCHEMA_DIR } from '@cap/campaign-persistence';
 import { createLogger } from '@cap/platform-logger';
-import { openDatabase, type Pool } from '@cap/platform-postgres';
+import { openDatabase, withTransaction, type Pool } from '@cap/platform-postgres';
 import { createTestDatabase } from '@cap/platform-testing';
 import { createActivityRunner } from '../src/workflow/workflow-activity.runner';
 import type { WorkflowDataAccess } from '../src/workflow/workflow-data.access';
@@ -58,16 +58,11 @@ async function bareTransactions(pool: Pool, count: number): Promise<number> {
   await pool.query("INSERT INTO cap_wkf_instance (workflow_id, internal_name) VALUES (999999, 'BASELINE') ON CONFLICT DO NOTHING");
   const t = performance.now();
   for (let i = 0; i < count; i++) {
-    const c = await pool.connect();
-    try {
-      await c.query('BEGIN');
+    await withTransaction(pool, async (c) => {
       await c.query('SELECT state FROM cap_wkf_instance WHERE workflow_id = 999999 FOR UPDATE');
       await c.query('UPDATE cap_wkf_instance SET updated_at = now() WHERE workflow_id = 999999');
       await c.query("INSERT INTO cap_wkf_log (workflow_id, run_id, level, message) VALUES (999999, 0, 'info', 'baseline')");
-      await c.query('COMMIT');
-    } finally {
-      c.release();
-    }
+    });
   }
   return (performance.now() - t) / count;
 }

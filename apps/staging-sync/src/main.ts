@@ -1,8 +1,7 @@
 import { loadServiceSchemas } from '@cap/campaign-persistence';
 import { ALL_TOPICS } from '@cap/contracts';
-import { startQuarantineReplayer } from '@cap/platform-kafka';
 import { checkPool, createPgQuarantine, createPool, ensureQuarantineTable, registerQuarantineGauge } from '@cap/platform-postgres';
-import { createServiceBase, runMain, runService, startServiceHttp } from '@cap/platform-runtime';
+import { createServiceBase, runMain, runService, startQuarantineReplayer, startServiceHttp } from '@cap/platform-runtime';
 import { loadStagingSyncConfig } from './config';
 import { cloudTables } from './sync/cloud.tables';
 import { startSyncWorker, SYNC_CONSUMER } from './sync/sync.worker';

@@ -2,6 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { Registry } from 'prom-client';
 import type { Logger } from '@cap/platform-logger';
 import type { RedisClient } from '@cap/platform-redis';
+import { exponentialBackoff } from '@cap/platform-resilience';
 import { API_NAME_PATTERN, resolvePolicy, type RateLimitConfig, type RateLimitPolicy } from './rate-limit.config';
 import { buildDecision, buildUnavailableDecision, type RateLimitDecision, type RateLimitRequest } from './rate-limit.decision';
 import { getRateLimitMetrics, type CallerClass, type LimiterMode } from './rate-limit.metrics';
@@ -131,7 +132,7 @@ export async function createRateLimiter(deps: RateLimiterDeps): Promise<RateLimi
   const openConnection = (): RedisClient => {
     const conn = deps.redis.duplicate({
       disableOfflineQueue: true,
-      socket: { ...deps.redis.options?.socket, reconnectStrategy: (retries: number) => Math.min(25 * 2 ** retries, reconnectMaxDelayMs) },
+      socket: { ...deps.redis.options?.socket, reconnectStrategy: (retries: number) => exponentialBackoff(retries + 1, { initialMs: 25, maxMs: reconnectMaxDelayMs }) },
     });
     conn.on('error', (err: unknown) => {
       lastError = messageOf(err);

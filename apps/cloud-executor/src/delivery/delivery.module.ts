@@ -2,6 +2,7 @@ import type { Schema } from '@cap/campaign-schema';
 import type { DataServiceContext, DataServiceWorker } from '@cap/platform-data-service';
 import { REPORTING_SUMMARY_METHOD } from '@cap/contracts';
 import type { RpcHandler } from '@cap/platform-kafka';
+import { exponentialBackoff } from '@cap/platform-resilience';
 import { createChannelRegistry, type ChannelConfig, type ChannelRegistry } from '../channels/channel.registry';
 import { createMessageCenterMetrics, startEventConsumer } from '../message-center/event.consumer';
 import { createEventProcessor } from '../message-center/event.processor';
@@ -43,7 +44,7 @@ export function createDeliveryModule(config: DeliveryModuleConfig, schemas: Read
     if (!ready) throw new Error('delivery module used before prepare()');
     return ready;
   };
-  const retryDelay = (attempts: number) => Math.min(config.MC_RETRY_MAX_DELAY_MS, config.MC_RETRY_DELAY_MS * 2 ** Math.max(0, attempts - 1));
+  const retryDelay = (attempts: number) => exponentialBackoff(attempts, { initialMs: config.MC_RETRY_DELAY_MS, maxMs: config.MC_RETRY_MAX_DELAY_MS });
   return {
     async prepare({ pool, base }: DataServiceContext): Promise<void> {
       // The sending loop reads a delivery's pending logs in id order: a partial index keeps that cheap.

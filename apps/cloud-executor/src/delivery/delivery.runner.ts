@@ -14,7 +14,8 @@ import type { Schema } from '@cap/campaign-schema';
 import type { FailureKind, OutboundMessage, SendOutcome } from '@cap/platform-channel';
 import type { Logger } from '@cap/platform-logger';
 import { withTransaction, type Pool } from '@cap/platform-postgres';
-import { createIdleBackoff } from '@cap/platform-resilience';
+import { exponentialBackoff } from '@cap/platform-resilience';
+import { startPollingWorker } from '@cap/platform-runtime';
 import type { ChannelRegistry } from '../channels/channel.registry';
 import type { DeliveryStatePublisher } from './delivery-state.publisher';
 import { writeDeliveryLogs } from './delivery-logs.writer';
@@ -56,7 +57,7 @@ export const DEFAULT_DELIVERY_RETRY: DeliveryRetryPolicy = { maxRetries: 5, dela
 
 /** The wait after `attempts` failed attempts: delayMs × 2^(attempts−1), at most maxDelayMs. */
 export function deliveryRetryDelay(policy: DeliveryRetryPolicy, attempts: number): number {
-  return Math.min(policy.maxDelayMs, policy.delayMs * 2 ** Math.min(30, Math.max(0, attempts - 1)));
+  return exponentialBackoff(attempts, { initialMs: policy.delayMs, maxMs: policy.maxDelayMs });
 }
 
 export interface DeliveryRunner {
@@ -111,10 +112,6 @@ export function startDeliveryRunner(options: DeliveryRunnerOptions): DeliveryRun
   const { fields, known } = deliveryTemplateFields(options.schemas);
   const messages = new Counter({ name: 'cap_delivery_messages_total', help: 'Delivery messages by outcome', labelNames: ['outcome'], registers: [options.registry] });
   const selectFields = fields.map((f, i) => `r."${f.column}"${f.asText ? '::text' : ''} AS "f${i}"`).join(', ');
-  let stopped = false;
-  let wakeUp: (() => void) | undefined;
-  let pendingWake = false;
-  const backoff = createIdleBackoff({ baseMs: options.tickMs, idleMaxMs: options.tickMs * IDLE_TICKS });
   /** How long until the next job in progress is due (negative: already due), if there is one. */
   const nextJobDueInMs = async (): Promise<number | undefined> => {
     const { rows } = await pool.query<{ due_in_ms: number | null }>(
@@ -122,18 +119,6 @@ export function startDeliveryRunner(options: DeliveryRunnerOptions): DeliveryRun
     );
     return rows[0]?.due_in_ms ?? undefined;
   };
-
-  const waitForWake = (ms: number) =>
-    new Promise<void>((resolve) => {
-      if (pendingWake || stopped) return resolve();
-      const timer = setTimeout(done, ms);
-      function done() {
-        clearTimeout(timer);
-        wakeUp = undefined;
-        resolve();
-      }
-      wakeUp = done;
-    });
 
   const loadJob = async (deliveryId: string): Promise<JobRow | undefined> =>
     (await pool.query<JobRow>('SELECT delivery_id, internal_name, definition, phase, paused_runs FROM cap_delivery_job WHERE delivery_id = $1', [deliveryId])).rows[0];
@@ -148,7 +133,8 @@ export function startDeliveryRunner(options: DeliveryRunnerOptions): DeliveryRun
   };
 
   const pauseJob = async (job: JobRow, reason: string) => {
-    const delay = Math.min(60_000, options.pauseMs * 2 ** Math.min(job.paused_runs, 10));
+    // pauseMs doubled per paused run, at most 10 times and at most 60 s.
+    const delay = exponentialBackoff(job.paused_runs + 1, { initialMs: options.pauseMs, maxMs: Math.min(60_000, options.pauseMs * 1_024) });
     await pool.query(`UPDATE cap_delivery_job SET paused_runs = paused_runs + 1, next_run_at = now() + ($2::int * interval '1 millisecond'), updated_at = now() WHERE delivery_id = $1`, [job.delivery_id, delay]);
     log.warn({ event: 'delivery.paused', deliveryId: job.delivery_id, delayMs: delay, reason }, 'channel unavailable: delivery paused, retried later');
   };
@@ -172,7 +158,7 @@ export function startDeliveryRunner(options: DeliveryRunnerOptions): DeliveryRun
     await options.publisher.publish(job.delivery_id);
   };
 
-  const send = async (job: JobRow) => {
+  const send = async (job: JobRow, stopping: AbortSignal) => {
     const definition = job.definition;
     let prepared;
     try {
@@ -187,7 +173,7 @@ export function startDeliveryRunner(options: DeliveryRunnerOptions): DeliveryRun
     let lastPublish = 0;
     // Whether any of this delivery's logs waits for a retry: only then does the read skip logs not due yet.
     let hasRetries = (await pool.query<{ ok: boolean }>('SELECT EXISTS (SELECT 1 FROM cap_delivery_retry WHERE delivery_id = $1) AS ok', [job.delivery_id])).rows[0]!.ok;
-    while (!stopped) {
+    while (!stopping.aborted) {
       const { rows } = await pool.query<Record<string, unknown> & { log_id: string; address: string; attempts?: number }>(
         hasRetries
           ? `SELECT l.id AS log_id, l.address AS address, coalesce(rt.attempts, 0) AS attempts${selectFields ? `, ${selectFields}` : ''}
@@ -332,7 +318,7 @@ export function startDeliveryRunner(options: DeliveryRunnerOptions): DeliveryRun
       return retries.length;
     });
 
-  const runIfFree = async (deliveryId: string) => {
+  const runIfFree = async (deliveryId: string, stopping: AbortSignal) => {
     const lock = await pool.connect();
     try {
       const got = await lock.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1, ($2::bigint % 2147483647)::int) AS ok', [RUN_LOCK_NAMESPACE, deliveryId]);
@@ -343,7 +329,7 @@ export function startDeliveryRunner(options: DeliveryRunnerOptions): DeliveryRun
           await target(job);
           job = await loadJob(deliveryId);
         }
-        if (job?.phase === 'sending') await send(job);
+        if (job?.phase === 'sending') await send(job, stopping);
       } finally {
         await lock.query('SELECT pg_advisory_unlock($1, ($2::bigint % 2147483647)::int)', [RUN_LOCK_NAMESPACE, deliveryId]).catch(() => undefined);
       }
@@ -352,40 +338,29 @@ export function startDeliveryRunner(options: DeliveryRunnerOptions): DeliveryRun
     }
   };
 
-  const loop = (async () => {
-    while (!stopped) {
-      pendingWake = false;
-      let waitMs: number;
-      try {
-        const published = await options.publisher.publishPending(100);
-        const { rows } = await pool.query<{ delivery_id: string }>(
-          "SELECT delivery_id FROM cap_delivery_job WHERE phase IN ('targeting', 'sending') AND next_run_at <= now() ORDER BY created_at LIMIT 20",
-        );
-        for (const { delivery_id } of rows) {
-          if (stopped) break;
-          await runIfFree(delivery_id);
-        }
-        const foundWork = published > 0 || rows.length > 0;
-        const dueInMs = foundWork ? undefined : await nextJobDueInMs();
-        waitMs = backoff.next(dueInMs === undefined ? { foundWork } : { foundWork, dueInMs });
-      } catch (err) {
-        log.warn({ event: 'delivery.runner_failed', err: { message: (err as Error).message } }, 'delivery runner round failed; retrying');
-        waitMs = backoff.next({ foundWork: true });
+  const worker = startPollingWorker({
+    name: 'delivery-runner',
+    intervalMs: options.tickMs,
+    idleMaxMs: options.tickMs * IDLE_TICKS,
+    firstRound: 'now',
+    round: async ({ signal }) => {
+      const published = await options.publisher.publishPending(100);
+      const { rows } = await pool.query<{ delivery_id: string }>(
+        "SELECT delivery_id FROM cap_delivery_job WHERE phase IN ('targeting', 'sending') AND next_run_at <= now() ORDER BY created_at LIMIT 20",
+      );
+      for (const { delivery_id } of rows) {
+        if (signal.aborted) break;
+        await runIfFree(delivery_id, signal);
       }
-      await waitForWake(waitMs);
-    }
-  })();
+      if (published > 0 || rows.length > 0) return true;
+      const dueInMs = await nextJobDueInMs();
+      return dueInMs === undefined ? false : { foundWork: false, dueInMs };
+    },
+    onError: (err) => log.warn({ event: 'delivery.runner_failed', err: { message: (err as Error).message } }, 'delivery runner round failed; retrying'),
+  });
 
   return {
-    wake() {
-      backoff.reset();
-      pendingWake = true;
-      wakeUp?.();
-    },
-    async stop() {
-      stopped = true;
-      wakeUp?.();
-      await loop;
-    },
+    wake: () => worker.wake(),
+    stop: () => worker.stop(),
   };
 }

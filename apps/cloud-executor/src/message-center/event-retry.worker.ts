@@ -1,8 +1,8 @@
 import { TOPICS, type MessageCenterEvent, type MessageCenterStatus } from '@cap/contracts';
 import type { Messaging } from '@cap/platform-kafka';
 import type { Logger } from '@cap/platform-logger';
-import type { Pool } from '@cap/platform-postgres';
-import { createIdleBackoff } from '@cap/platform-resilience';
+import { withTransaction, type Pool } from '@cap/platform-postgres';
+import { startPollingWorker } from '@cap/platform-runtime';
 import { scheduleRetries, writeEventLogs } from './event-log.store';
 import { statusMessage, type EventProcessor } from './event.processor';
 import type { createMessageCenterMetrics } from './event.consumer';
@@ -30,11 +30,6 @@ const IDLE_INTERVALS = 10;
 export function startEventRetryWorker(options: EventRetryWorkerOptions, metrics: ReturnType<typeof createMessageCenterMetrics>) {
   const { pool } = options;
   const log = options.logger.child({ module: 'message-center-retry' });
-  let stopped = false;
-  let timer: NodeJS.Timeout | undefined;
-  let wake: (() => void) | undefined;
-  let wokenDuringRound = false;
-  const backoff = createIdleBackoff({ baseMs: options.intervalMs, idleMaxMs: options.intervalMs * IDLE_INTERVALS });
 
   /** How long until the next event waiting here is due (negative: already due), if there is one. */
   const nextDueInMs = async (): Promise<number | undefined> => {
@@ -59,18 +54,13 @@ export function startEventRetryWorker(options: EventRetryWorkerOptions, metrics:
   };
 
   const retryDue = async (): Promise<number> => {
-    const client = await pool.connect();
-    try {
-      await client.query('BEGIN');
+    const outcome = await withTransaction(pool, async (client) => {
       const { rows } = await client.query<{ event: MessageCenterEvent; attempts: number; first_seen_at: Date }>(
         `SELECT event, attempts, first_seen_at FROM cap_mc_retry WHERE verdict IS NULL AND next_attempt_at <= now()
           ORDER BY next_attempt_at LIMIT $1 FOR UPDATE SKIP LOCKED`,
         [options.batchSize],
       );
-      if (rows.length === 0) {
-        await client.query('COMMIT');
-        return 0;
-      }
+      if (rows.length === 0) return undefined;
       const { verdicts, retries } = await options.processEvents(rows.map((r) => ({ event: r.event, attempts: r.attempts, firstSeenAt: r.first_seen_at })));
       await writeEventLogs(client, verdicts, retries);
       if (verdicts.length > 0) {
@@ -84,60 +74,38 @@ export function startEventRetryWorker(options: EventRetryWorkerOptions, metrics:
         client,
         retries.map((r) => ({ event: r.pending.event, attempts: r.attempts, error: r.error, dueAt: new Date(Date.now() + options.retryDelay(r.attempts)), firstSeenAt: r.pending.firstSeenAt })),
       );
-      await client.query('COMMIT');
-      for (const v of verdicts) metrics.inc({ outcome: v.status });
-      metrics.inc({ outcome: 'retry' }, retries.length);
-      log.info({ event: 'message_center.retried', events: rows.length, final: verdicts.length, again: retries.length }, 'due events retried');
-      return rows.length;
-    } catch (err) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw err;
-    } finally {
-      client.release();
-    }
+      return { events: rows.length, verdicts, retries };
+    });
+    if (!outcome) return 0;
+    for (const v of outcome.verdicts) metrics.inc({ outcome: v.status });
+    metrics.inc({ outcome: 'retry' }, outcome.retries.length);
+    log.info({ event: 'message_center.retried', events: outcome.events, final: outcome.verdicts.length, again: outcome.retries.length }, 'due events retried');
+    return outcome.events;
   };
 
-  const loop = (async () => {
-    while (!stopped) {
-      wokenDuringRound = false;
-      let waitMs: number;
-      try {
-        let n: number;
-        let done = 0;
-        do {
-          n = await retryDue();
-          done += n + (await publishVerdicts());
-        } while (n === options.batchSize && !stopped);
-        const dueInMs = done > 0 ? undefined : await nextDueInMs();
-        waitMs = backoff.next(dueInMs === undefined ? { foundWork: done > 0 } : { foundWork: false, dueInMs });
-      } catch (err) {
-        log.warn({ event: 'message_center.retry_failed', err: { message: (err as Error).message } }, 'retry round failed; trying again');
-        waitMs = backoff.next({ foundWork: true });
-      }
-      if (stopped) break;
-      if (wokenDuringRound) continue;
-      await new Promise<void>((resolve) => {
-        wake = resolve;
-        timer = setTimeout(resolve, waitMs);
-      });
-      wake = undefined;
-    }
-  })();
+  const worker = startPollingWorker({
+    name: 'message-center-retry',
+    intervalMs: options.intervalMs,
+    idleMaxMs: options.intervalMs * IDLE_INTERVALS,
+    firstRound: 'now',
+    round: async ({ signal }) => {
+      let n: number;
+      let done = 0;
+      do {
+        n = await retryDue();
+        done += n + (await publishVerdicts());
+      } while (n === options.batchSize && !signal.aborted);
+      if (done > 0) return true;
+      const dueInMs = await nextDueInMs();
+      return dueInMs === undefined ? false : { foundWork: false, dueInMs };
+    },
+    onError: (err) => log.warn({ event: 'message_center.retry_failed', err: { message: (err as Error).message } }, 'retry round failed; trying again'),
+  });
 
   return {
-    name: 'message-center-retry',
+    name: worker.name,
     /** Events were put in the retry table here (scheduled for later, or failed for now): look again soon. */
-    wake() {
-      backoff.reset();
-      wokenDuringRound = true;
-      if (timer) clearTimeout(timer);
-      wake?.();
-    },
-    async stop() {
-      stopped = true;
-      if (timer) clearTimeout(timer);
-      wake?.();
-      await loop;
-    },
+    wake: () => worker.wake(),
+    stop: () => worker.stop(),
   };
 }

@@ -3,8 +3,9 @@ import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { TOPICS, type StagedChange } from '@cap/contracts';
 import type { Messaging, TopicDefinition } from '@cap/platform-kafka';
 import type { Logger } from '@cap/platform-logger';
-import { createIdleBackoff } from '@cap/platform-resilience';
-import type { PgQuarantine, Pool, PoolClient } from '@cap/platform-postgres';
+import { withTransaction, type PgQuarantine, type Pool, type PoolClient } from '@cap/platform-postgres';
+import { exponentialBackoff } from '@cap/platform-resilience';
+import { startPollingWorker } from '@cap/platform-runtime';
 import type { OutboxRow, StagingRouting } from './staging.routing';
 
 export interface OutboxRelayOptions {
@@ -83,11 +84,7 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
     round: new Histogram({ name: 'cap_outbox_relay_round_seconds', help: 'Duration of a relay round that published rows', buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5], registers: [options.registry] }),
     lastSuccess: new Gauge({ name: 'cap_outbox_relay_last_success_seconds', help: 'Unix time of the last successful relay round', registers: [options.registry] }),
   };
-  let stopped = false;
-  let wakeUp: (() => void) | undefined;
-  let pendingWake = false;
   let urgent = false;
-  let lastError: Error | undefined;
   let listener: PoolClient | undefined;
   /** Listening connections already given back (destroyed): released once, whatever errors come after. */
   const dropped = new WeakSet<PoolClient>();
@@ -101,25 +98,7 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
   let held: 'links' | 'full' | undefined;
   const routing = options.routing;
 
-  const notified = () => {
-    pendingWake = true;
-    wakeUp?.();
-  };
-  const wake = () => {
-    urgent = true;
-    notified();
-  };
-  const waitForWake = (ms: number) =>
-    new Promise<void>((resolve) => {
-      if (pendingWake || stopped) return resolve();
-      const timer = setTimeout(done, ms);
-      function done() {
-        clearTimeout(timer);
-        wakeUp = undefined;
-        resolve();
-      }
-      wakeUp = done;
-    });
+  const notified = () => worker.wake();
 
   const listen = async () => {
     let conn: PoolClient | undefined;
@@ -203,15 +182,11 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
   /** One round: returns how many rows were published, or -1 when another replica holds the relay. */
   const round = async (): Promise<number> => {
     if (!(await lead())) return -1;
-    const client = await pool.connect();
-    const started = process.hrtime.bigint();
-    try {
-      await client.query('BEGIN');
+    let started = 0n;
+    const outcome = await withTransaction(pool, async (client) => {
+      started = process.hrtime.bigint();
       const locked = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_xact_lock($1) AS ok', [RELAY_LOCK]);
-      if (!locked.rows[0]!.ok) {
-        await client.query('ROLLBACK');
-        return -1;
-      }
+      if (!locked.rows[0]!.ok) return { count: -1, published: false }; // nothing done: committing is rolling back
       const { rows: fetched } = await client.query<OutboxRow>('SELECT id, topic, message_key, payload FROM cap_outbox ORDER BY id LIMIT $1', [options.batchSize]);
       const { clean: read, setAside } = await screen(fetched);
       if (setAside.length > 0) {
@@ -241,10 +216,7 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
       const routed = routing?.route(read);
       held = routed?.held;
       const rows = routed ? read.slice(0, routed.count) : read;
-      if (rows.length === 0) {
-        await client.query('COMMIT');
-        return setAside.length;
-      }
+      if (rows.length === 0) return { count: setAside.length, published: false };
       const byTopic = new Map<string, { key: string; payload: StagedChange }[]>();
       for (let i = 0; i < rows.length; i++) {
         const row = rows[i]!;
@@ -260,63 +232,61 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
       }
       if (routed) await routing!.persist(client, routed.sticky);
       await client.query('DELETE FROM cap_outbox WHERE id = ANY($1::bigint[])', [rows.map((r) => r.id)]);
-      await client.query('COMMIT');
-      metrics.round.observe(Number(process.hrtime.bigint() - started) / 1e9);
-      return rows.length + setAside.length;
-    } catch (err) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw err;
-    } finally {
-      client.release();
-    }
+      return { count: rows.length + setAside.length, published: true };
+    });
+    if (outcome.published) metrics.round.observe(Number(process.hrtime.bigint() - started) / 1e9);
+    return outcome.count;
   };
 
-  const idleBackoff = createIdleBackoff({ baseMs: options.idleMs, idleMaxMs: options.idleMs * IDLE_POLL_GROWTH });
-  const loop = (async () => {
-    await listen();
-    let failures = 0;
-    while (!stopped) {
-      pendingWake = false;
-      let published = 0;
-      try {
-        published = await round();
-        failures = 0;
-        lastError = undefined;
-        metrics.lastSuccess.set(Date.now() / 1000);
-      } catch (err) {
-        failures++;
-        lastError = err as Error;
-        metrics.failures.inc();
-        logger.warn({ event: 'outbox.relay_failed', failures, err: { message: (err as Error).message } }, 'outbox relay round failed; retrying');
-        await sleep(Math.min(5_000, 100 * 2 ** Math.min(failures, 6)));
-        continue;
+  let listening = false;
+  /** The previous round ended in a wait that a wake-up could cut short, after publishing this many rows (-1: not leading). */
+  let waited: number | undefined;
+  const worker = startPollingWorker({
+    name: 'outbox relay',
+    intervalMs: options.idleMs,
+    idleMaxMs: options.idleMs * IDLE_POLL_GROWTH,
+    firstRound: 'now',
+    round: async ({ signal, woken, forgetWakes }) => {
+      if (!listening) {
+        listening = true;
+        await listen();
       }
-      if (!listener && !stopped) await listen();
-      if (held) {
-        // A record's order (or the in-flight bound) holds the rest back until staging-sync applies what is live.
-        await sleep(HOLD_RETRY_MS[held]);
-        continue;
+      if (waited !== undefined) {
+        // Woken by a notification: linger so that the round carries what other transactions commit meanwhile.
+        if (options.lingerMs && woken && !urgent && !signal.aborted && waited >= 0) {
+          await sleep(options.lingerMs);
+          forgetWakes();
+        }
+        urgent = false;
       }
-      if (published === options.batchSize) continue; // more waiting
+      waited = undefined;
+      const published = await round();
+      metrics.lastSuccess.set(Date.now() / 1000);
+      if (!listener && !signal.aborted) await listen();
+      // A record's order (or the in-flight bound) holds the rest back until staging-sync applies what is live.
+      if (held) return { waitMs: HOLD_RETRY_MS[held], wakeable: false };
+      if (published === options.batchSize) return { again: true }; // more waiting
+      waited = published;
       // Another replica relays (-1): check back now and then, in case it goes away. Without a notification
       // connection, poll at the base interval: nothing else would say that rows are waiting.
-      const idleWait = idleBackoff.next({ foundWork: published > 0 || !listener });
-      await waitForWake(published < 0 ? Math.max(options.idleMs, 1_000) : idleWait);
-      if (pendingWake) idleBackoff.reset();
-      if (options.lingerMs && pendingWake && !urgent && !stopped && published >= 0) await sleep(options.lingerMs);
-      urgent = false;
-    }
-  })();
+      if (published < 0) return { waitMs: Math.max(options.idleMs, 1_000) };
+      return { foundWork: published > 0 || !listener };
+    },
+    onError: (err, failures) => {
+      metrics.failures.inc();
+      logger.warn({ event: 'outbox.relay_failed', failures, err: { message: (err as Error).message } }, 'outbox relay round failed; retrying');
+    },
+    failureWaitMs: (failures) => exponentialBackoff(failures, { initialMs: 200, maxMs: 5_000 }),
+  });
 
   return {
-    wake,
-    async check() {
-      if (lastError) throw new Error(`outbox relay failing: ${lastError.message}`);
+    wake() {
+      urgent = true;
+      worker.wake();
     },
+    check: () => worker.check(),
     async stop() {
-      stopped = true;
-      wakeUp?.();
-      await loop;
+      await worker.stop();
       const conn = listener;
       if (conn) {
         const wasLeading = leading;

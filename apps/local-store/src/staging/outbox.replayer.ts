@@ -1,6 +1,6 @@
 import type { Logger } from '@cap/platform-logger';
 import type { Pool } from '@cap/platform-postgres';
-import { startPollingLoop, type PollingLoop } from '@cap/platform-resilience';
+import { startPollingWorker, type PollingWorker } from '@cap/platform-runtime';
 import { RELAY_CONSUMER } from './outbox.relay';
 
 /** The longest wait between two looks at the quarantine while nothing is released. */
@@ -12,7 +12,7 @@ const IDLE_MAX_MS = 10_000;
  * moves each; then wakes the relay. With nothing released, it looks less and less often, down to once every
  * `IDLE_MAX_MS`: a release goes out within that time.
  */
-export function startOutboxReplayer(deps: { pool: Pool; logger: Logger; wake: () => void; intervalMs?: number }): PollingLoop {
+export function startOutboxReplayer(deps: { pool: Pool; logger: Logger; wake: () => void; intervalMs?: number }): PollingWorker {
   const round = async (): Promise<boolean> => {
     const { rowCount } = await deps.pool.query(
       `WITH taken AS (
@@ -29,7 +29,8 @@ export function startOutboxReplayer(deps: { pool: Pool; logger: Logger; wake: ()
     }
     return (rowCount ?? 0) > 0;
   };
-  return startPollingLoop({
+  return startPollingWorker({
+    name: 'outbox-replayer',
     intervalMs: deps.intervalMs ?? 2_000,
     idleMaxMs: Math.max(deps.intervalMs ?? 2_000, IDLE_MAX_MS),
     round,

@@ -1,4 +1,4 @@
-import type { Schema } from '@cap/campaign-schema';
+import { quoteIdent, type Schema } from '@cap/campaign-schema';
 import { TOPICS } from '@cap/contracts';
 import type { Logger } from '@cap/platform-logger';
 import type { Pool } from '@cap/platform-postgres';
@@ -34,15 +34,11 @@ export function outboxSources(schemas: ReadonlyMap<string, Schema>): OutboxSourc
 }
 
 const literal = (v: string) => `'${v.replace(/'/g, "''")}'`;
-const ident = (v: string) => {
-  if (!/^[a-z_][a-z0-9_]*$/.test(v)) throw new Error(`refusing identifier ${v}`);
-  return `"${v}"`;
-};
 
 /** The trigger DDL for one source (idempotent: CREATE OR REPLACE). */
 export function outboxTriggerSql(s: OutboxSource): string {
   const args = [s.target, s.source, s.topic, s.keyColumns.join(',')].map(literal).join(', ');
-  return `CREATE OR REPLACE TRIGGER cap_outbox_capture AFTER ${s.events} ON ${ident(s.table)} FOR EACH ROW EXECUTE FUNCTION cap_outbox_capture(${args})`;
+  return `CREATE OR REPLACE TRIGGER cap_outbox_capture AFTER ${s.events} ON ${quoteIdent(s.table)} FOR EACH ROW EXECUTE FUNCTION cap_outbox_capture(${args})`;
 }
 
 /** Installs (or refreshes) the outbox triggers; runs after the schema DDL, before any seed data is written. */

@@ -2,7 +2,7 @@ import type { RecordChange, StagedChange, SubscriptionChange } from '@cap/contra
 import { appErrorWithText, ErrorCatalogue, isAppError } from '@cap/platform-errors';
 import { classifyPgError, type PoolClient } from '@cap/platform-postgres';
 import { foldChanges, keyTextOf, textOf, watermarkId, type FoldedChange } from './change.fold';
-import { deleteStatement, poison, upsertStatement } from './cloud.statements';
+import { cloudIdent as q, deleteStatement, poison, upsertStatement } from './cloud.statements';
 import type { CloudTable } from './cloud.tables';
 
 export interface ApplyOutcome {
@@ -152,13 +152,13 @@ async function applySubscription(client: PoolClient, tables: ReadonlyMap<string,
     recordedAt: change.recordedAt,
   };
   const idColumn = recipients.primaryKey!.column;
-  const keyWhere = keyColumns.map((c, i) => `"${c}" = $${i + 1}::${recipients.casts.get(c) ?? 'text'}`).join(' AND ');
+  const keyWhere = keyColumns.map((c, i) => `${q(c)} = $${i + 1}::${recipients.casts.get(c) ?? 'text'}`).join(' AND ');
   const keyParams = keyColumns.map((c) => textOf(record[c]));
-  let ids = (await client.query<{ id: string }>(`SELECT "${idColumn}"::text AS id FROM "${recipients.table}" WHERE ${keyWhere}`, keyParams)).rows.map((r) => r.id);
+  let ids = (await client.query<{ id: string }>(`SELECT ${q(idColumn)}::text AS id FROM ${q(recipients.table)} WHERE ${keyWhere}`, keyParams)).rows.map((r) => r.id);
   if (ids.length === 0 && change.create) {
     const { sql: upsertSql, params } = upsertStatement(recipients, keyColumns, fields, [folded]);
     await client.query(upsertSql, params);
-    ids = (await client.query<{ id: string }>(`SELECT "${idColumn}"::text AS id FROM "${recipients.table}" WHERE ${keyWhere}`, keyParams)).rows.map((r) => r.id);
+    ids = (await client.query<{ id: string }>(`SELECT ${q(idColumn)}::text AS id FROM ${q(recipients.table)} WHERE ${keyWhere}`, keyParams)).rows.map((r) => r.id);
   } else if (ids.length > 0 && fields.some((f) => !keyColumns.includes(f))) {
     const { sql: upsertSql, params } = upsertStatement(recipients, keyColumns, fields, [folded]);
     await client.query(upsertSql, params);
@@ -167,7 +167,7 @@ async function applySubscription(client: PoolClient, tables: ReadonlyMap<string,
     const recipientCol = subscriptions.columnOf('@recipient-id')!;
     const serviceCol = subscriptions.columnOf('@service-id')!;
     const serviceIds = change.services.length
-      ? (await client.query<{ id: string; name: string }>(`SELECT "${services.primaryKey!.column}"::text AS id, name FROM "${services.table}" WHERE name = ANY($1::text[])`, [change.services])).rows
+      ? (await client.query<{ id: string; name: string }>(`SELECT ${q(services.primaryKey!.column)}::text AS id, name FROM ${q(services.table)} WHERE name = ANY($1::text[])`, [change.services])).rows
       : [];
     const missing = change.services.filter((s) => !serviceIds.some((r) => r.name === s));
     if (missing.length > 0) throw poison(ErrorCatalogue.LINK_NOT_FOUND, `${change.action}: service ${missing.join(', ')} is not in the cloud database (not replicated yet, or deleted)`);
@@ -177,16 +177,16 @@ async function applySubscription(client: PoolClient, tables: ReadonlyMap<string,
       const modified = subscriptions.columnOf('@lastModified');
       const extraCols = [created, modified].filter((c): c is string => c !== undefined);
       await client.query(
-        `INSERT INTO "${subscriptions.table}" ("${subscriptions.primaryKey!.column}", "${recipientCol}", "${serviceCol}"${extraCols.map((c) => `, "${c}"`).join('')})
+        `INSERT INTO ${q(subscriptions.table)} (${q(subscriptions.primaryKey!.column)}, ${q(recipientCol)}, ${q(serviceCol)}${extraCols.map((c) => `, ${q(c)}`).join('')})
          SELECT gen_random_uuid()::text, r, s::${serviceCast}${extraCols.map(() => ', now()').join('')} FROM unnest($1::text[]) AS r CROSS JOIN unnest($2::text[]) AS s
-         ON CONFLICT ("${recipientCol}", "${serviceCol}") DO NOTHING`,
+         ON CONFLICT (${q(recipientCol)}, ${q(serviceCol)}) DO NOTHING`,
         [ids, serviceIds.map((s) => s.id)],
       );
     } else if (change.services.length > 0) {
-      await client.query(`DELETE FROM "${subscriptions.table}" WHERE "${recipientCol}" = ANY($1::text[]) AND "${serviceCol}" = ANY($2::${serviceCast}[])`, [ids, serviceIds.map((s) => s.id)]);
+      await client.query(`DELETE FROM ${q(subscriptions.table)} WHERE ${q(recipientCol)} = ANY($1::text[]) AND ${q(serviceCol)} = ANY($2::${serviceCast}[])`, [ids, serviceIds.map((s) => s.id)]);
     } else {
       const blackList = recipients.columnOf('@blackList');
-      if (blackList) await client.query(`UPDATE "${recipients.table}" SET "${blackList}" = true WHERE "${idColumn}" = ANY($1::text[])`, [ids]);
+      if (blackList) await client.query(`UPDATE ${q(recipients.table)} SET ${q(blackList)} = true WHERE ${q(idColumn)} = ANY($1::text[])`, [ids]);
     }
   }
   outcome.applied.push({ schema: 'nms:subscription', op: change.action, count: 1 });

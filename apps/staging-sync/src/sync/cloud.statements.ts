@@ -1,3 +1,4 @@
+import { isSqlIdentifier, quoteIdent } from '@cap/campaign-schema';
 import { appErrorWithText, ErrorCatalogue, type AppError, type CatalogueEntry } from '@cap/platform-errors';
 import type { CloudTable } from './cloud.tables';
 import { textOf, type FoldedChange } from './change.fold';
@@ -7,10 +8,15 @@ export interface Statement {
   params: unknown[];
 }
 
-const ident = (name: string) => {
-  if (!/^[a-z_][a-z0-9_]*$/.test(name)) throw poison(ErrorCatalogue.INVALID_REQUEST, `refusing column name '${name}'`);
-  return `"${name}"`;
-};
+/**
+ * A cloud table or column name, quoted (quoteIdent). Names can come from a change (its key columns): one that no cloud
+ * table can have (cloud names are lower case) makes the change poison, dead-lettered rather than retried.
+ */
+export function cloudIdent(name: string): string {
+  if (!isSqlIdentifier(name) || name !== name.toLowerCase()) throw poison(ErrorCatalogue.INVALID_REQUEST, `refusing column name ${JSON.stringify(name.slice(0, 80))}`);
+  return quoteIdent(name);
+}
+const ident = cloudIdent;
 
 /**
  * A change the cloud DB can never take (unknown column…): dead-lettered, never retried. Its entry gives the code

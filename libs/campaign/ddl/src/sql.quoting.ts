@@ -1,20 +1,6 @@
-/** PostgreSQL's limit on identifier length (NAMEDATALEN - 1): longer names are silently truncated by the server. */
-export const MAX_IDENTIFIER_LENGTH = 63;
+import { MAX_IDENTIFIER_LENGTH } from '@cap/campaign-schema';
 
-const IDENT = /^[A-Za-z_][A-Za-z0-9_]*$/;
-
-export function isSqlIdentifier(name: string): boolean {
-  return IDENT.test(name) && name.length <= MAX_IDENTIFIER_LENGTH;
-}
-
-/**
- * A double-quoted identifier. Only names that are plain identifiers (letters, digits, underscore, at most 63
- * characters) are accepted: anything else is a programmer error, never something to escape and hope.
- */
-export function quoteIdent(name: string): string {
-  if (!isSqlIdentifier(name)) throw new Error(`'${name}' is not a valid SQL identifier`);
-  return `"${name}"`;
-}
+// Identifiers are quoted by quoteIdent of @cap/campaign-schema (libs/campaign/schema/src/sql.identifier.ts).
 
 /**
  * A string literal: single quotes doubled (standard_conforming_strings is on in every supported PostgreSQL,

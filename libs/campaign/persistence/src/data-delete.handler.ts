@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { compileQueryDef, isQueryError } from '@cap/campaign-query';
-import type { Database, Schema } from '@cap/campaign-schema';
-import { checkWriteAccess, quoteIdent, WriteError } from '@cap/campaign-write';
+import { type Database, quoteIdent, type Schema } from '@cap/campaign-schema';
+import { checkWriteAccess, WriteError } from '@cap/campaign-write';
 import { element, parseXml, XmlParseError } from '@cap/campaign-xml';
 import { appError, appErrorOf, ErrorCatalogue, errors } from '@cap/platform-errors';
 import type { RpcHandler } from '@cap/platform-kafka';

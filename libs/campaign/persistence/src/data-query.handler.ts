@@ -14,7 +14,7 @@ import type { Database, Schema } from '@cap/campaign-schema';
 import { parseXml, serializeXml, XmlParseError, type XmlElement } from '@cap/campaign-xml';
 import { appError, appErrorOf, ErrorCatalogue, errors } from '@cap/platform-errors';
 import type { RpcHandler } from '@cap/platform-kafka';
-import type { Pool, PoolClient } from '@cap/platform-postgres';
+import { withTransaction, type Pool } from '@cap/platform-postgres';
 import { requestCausedDatabaseError } from './data-write.handler';
 import { getPageQueryKey, type PageCursor, type PageCursorCache } from './page-cursor.cache';
 
@@ -92,28 +92,18 @@ function watchRows<T>(builder: ResultBuilder<T>): ResultBuilder<T> & { rows: num
  * at a time and shaping each chunk before reading the next one.
  */
 async function executeThroughCursor<T>(pool: Pool, compiled: CompiledQuery, fetchRows: number, builder: ResultBuilder<T>): Promise<T> {
-  const client: PoolClient = await pool.connect();
-  let broken: Error | undefined;
-  try {
-    await client.query('BEGIN READ ONLY');
-    try {
+  await withTransaction(
+    pool,
+    async (client) => {
       await client.query(`DECLARE "cap_query" NO SCROLL CURSOR FOR ${compiled.sql}`, compiled.params);
       for (;;) {
         const chunk = await client.query<unknown[]>({ text: `FETCH FORWARD ${fetchRows} FROM "cap_query"`, rowMode: 'array' });
         builder.add(chunk.rows);
         if (chunk.rows.length < fetchRows) break;
       }
-      await client.query('COMMIT');
-    } catch (err) {
-      await client.query('ROLLBACK').catch((rollbackErr: unknown) => {
-        // The connection is unusable: destroy it rather than return it to the pool.
-        broken = rollbackErr instanceof Error ? rollbackErr : new Error(String(rollbackErr));
-      });
-      throw err;
-    }
-  } finally {
-    client.release(broken);
-  }
+    },
+    { readOnly: true },
+  );
   return builder.build();
 }
 

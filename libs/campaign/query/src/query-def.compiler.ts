@@ -1,4 +1,4 @@
-import type { Database, Enumeration, Schema, XtkType } from '@cap/campaign-schema';
+import { type Database, type Enumeration, quoteIdent, type Schema, type XtkType } from '@cap/campaign-schema';
 import type { XmlElement } from '@cap/campaign-xml';
 import type { Condition, QueryDef, SelectNode, SimpleJsonQueryDef, SubQuery } from './query-def.model';
 import { normaliseQueryDef } from './query-def.normaliser';
@@ -7,7 +7,6 @@ import { QueryScope } from './query.scope';
 import type { CompiledQuery, ResultShape, ShapeColumn, ShapeEnumeration } from './result-shape.model';
 import { getSchemaIndex } from './schema.index';
 import { SqlExpressionCompiler, type FieldRef, type SqlFragment, type ValueKind } from './sql-expression.compiler';
-import { quoteIdent } from './sql.identifier';
 import { StatementBuilder } from './statement.builder';
 import type { ExprNode } from './xtk-expression.ast';
 import { parseExpression, type ParseOptions } from './xtk-expression.parser';

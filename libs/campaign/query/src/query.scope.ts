@@ -1,6 +1,5 @@
-import type { Link, Schema } from '@cap/campaign-schema';
+import { type Link, quoteIdent, type Schema } from '@cap/campaign-schema';
 import { getSchemaIndex, type SchemaIndex } from './schema.index';
-import { quoteIdent } from './sql.identifier';
 import type { StatementBuilder } from './statement.builder';
 
 export interface Join {

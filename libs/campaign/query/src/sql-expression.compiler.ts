@@ -1,10 +1,9 @@
-import type { Field, Link, Schema, XtkType } from '@cap/campaign-schema';
+import { type Field, type Link, quoteIdent, type Schema, type XtkType } from '@cap/campaign-schema';
 import type { CallNode, ExprNode, LiteralNode, PathNode, PathSegment } from './xtk-expression.ast';
 import { XtkExpressionError } from './xtk-expression.error';
 import { XTK_FUNCTIONS } from './xtk-function.catalogue';
 import { QueryScope } from './query.scope';
 import { getSchemaIndex } from './schema.index';
-import { quoteIdent } from './sql.identifier';
 
 /** What an SQL expression yields, as far as the compiler can tell. */
 export type ValueKind = 'string' | 'number' | 'boolean' | 'date' | 'datetime' | 'unknown';

@@ -1,5 +1,5 @@
 export { WriteError } from './write.errors';
 export { convertValue, type SqlValue } from './value.converter';
 export { planWrite, type FieldValue, type PlanOptions, type RecordPlan, type WriteMode, type WriteOperation } from './write.planner';
-export { compileWritePlan, quoteIdent, type SqlStatement, type WriteStep } from './write.sql';
+export { compileWritePlan, type SqlStatement, type WriteStep } from './write.sql';
 export { checkWriteAccess, needsWriteRights, schemasWritten, type WriteCaller } from './write.access';

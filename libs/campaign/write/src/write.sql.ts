@@ -1,3 +1,4 @@
+import { quoteIdent } from '@cap/campaign-schema';
 import type { SqlValue } from './value.converter';
 import { ErrorCatalogue } from '@cap/platform-errors';
 import { WriteError } from './write.errors';
@@ -17,12 +18,6 @@ export type WriteStep =
   | { kind: 'exec'; schema: string; statement: SqlStatement; requireRow?: string }
   | { kind: 'updateElseInsert'; schema: string; update: SqlStatement; insert: SqlStatement };
 
-const IDENT = /^[A-Za-z_][A-Za-z0-9_]*$/;
-
-export function quoteIdent(name: string): string {
-  if (!IDENT.test(name)) throw new Error(`Refusing identifier '${name}'`); // identifiers come from compiled schemas only
-  return `"${name}"`;
-}
 
 class Builder {
   readonly params: SqlValue[] = [];

@@ -1,8 +1,8 @@
 import { z } from 'zod';
 import { errors } from '@cap/platform-errors';
-import { startQuarantineReplayer, startRpcServer, type RpcHandler, type RpcRequest, type TopicDefinition } from '@cap/platform-kafka';
+import { startRpcServer, type RpcHandler, type RpcRequest, type TopicDefinition } from '@cap/platform-kafka';
 import { checkPool, createPgQuarantine, ensureQuarantineTable, openDatabase, pingDatabase, registerQuarantineGauge, type PgQuarantine, type Pool } from '@cap/platform-postgres';
-import { createServiceBase, runService, startServiceHttp, type BaseServiceConfig, type ServiceBase } from '@cap/platform-runtime';
+import { createServiceBase, runService, startQuarantineReplayer, startServiceHttp, type BaseServiceConfig, type ServiceBase } from '@cap/platform-runtime';
 
 export interface DataServiceConfig extends BaseServiceConfig {
   DB_POOL_MAX: number;
@@ -105,7 +105,7 @@ export function runDataService(options: DataServiceOptions): void {
         workers = (await options.startWorkers?.({ base, pool, quarantine })) ?? [];
         if (options.quarantineConsumers?.length) {
           const replayer = startQuarantineReplayer({ messaging, store: quarantine, consumers: options.quarantineConsumers, logger });
-          workers.push({ name: 'quarantine-replayer', stop: () => replayer.stop() });
+          workers.push({ name: replayer.name, stop: () => replayer.stop() });
         }
       } catch (err) {
         await rpc.stop();

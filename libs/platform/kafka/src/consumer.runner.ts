@@ -2,10 +2,10 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Consumer, EachBatchHandler, EachMessageHandler, IHeaders } from 'kafkajs';
 import { isAppError } from '@cap/platform-errors';
 import { newCorrelationId, withCorrelationId, type Logger } from '@cap/platform-logger';
+import { exponentialBackoff, type ExponentialBackoff } from '@cap/platform-resilience';
 import { decodeEnvelope, HEADER, type Envelope } from './envelope.codec';
 import type { MessageQuarantine, QuarantineEntry } from './message.quarantine';
 import { headerValue, QUIET_RETRIES, type Messaging } from './messaging';
-import { backoffDelay } from './retry.profile';
 import type { TopicDefinition } from './topic.definition';
 
 export interface IncomingMessage<T> {
@@ -202,7 +202,7 @@ export async function runConsumer<T>(messaging: Messaging, options: ConsumerRunn
               logger.warn({ event: 'kafka.message.redeliver', partition, offset: message.offset, err }, 'retries exhausted; leaving uncommitted for redelivery');
               throw err;
             }
-            await sleep(backoffDelay(attempt, messaging.retry.handler));
+            await sleep(exponentialBackoff(attempt, { initialMs: messaging.retry.handler.initialDelayMs, maxMs: messaging.retry.handler.maxDelayMs, jitter: 'equal' }));
           }
         }
       });
@@ -289,7 +289,7 @@ export async function runBatchConsumer<T>(messaging: Messaging, options: BatchCo
   let stopping = false;
   const byName = new Map(options.topics.map((t) => [messaging.topicName(t), t]));
   const quarantineOfTopic = quarantinesByTopic(messaging, options.groupId, options.topics, options.quarantine, logger);
-  const retryDelay = { attempts: 0, initialDelayMs: options.retryDelayMs?.initial ?? 200, maxDelayMs: options.retryDelayMs?.max ?? 5_000 };
+  const retryDelay: ExponentialBackoff = { initialMs: options.retryDelayMs?.initial ?? 200, maxMs: options.retryDelayMs?.max ?? 5_000, jitter: 'equal' };
 
   const eachBatch: EachBatchHandler = async ({ batch, resolveOffset, heartbeat, commitOffsetsIfNecessary, isRunning, isStale }) => {
     const topic = byName.get(batch.topic)!;
@@ -398,7 +398,7 @@ export async function runBatchConsumer<T>(messaging: Messaging, options: BatchCo
             return 'set-aside';
           }
         }
-        const delay = backoffDelay(Math.min(attempt, 8), retryDelay);
+        const delay = exponentialBackoff(Math.min(attempt, 8), retryDelay);
         logger.warn({ event: 'kafka.batch.retry', attempt, delayMs: delay, size: messages.length, err: { message: (err as Error).message } }, 'batch failed; retrying');
         await sleep(delay);
         await heartbeat().catch(() => undefined);
@@ -463,7 +463,7 @@ async function superviseConsumer(messaging: Messaging, options: SuperviseOptions
    * backoff, so a service never stays silently deaf.
    */
   const scheduleRestart = () => {
-    const delay = backoffDelay(Math.min(++restarts, 6), { attempts: 0, initialDelayMs: 500, maxDelayMs: 10_000 });
+    const delay = exponentialBackoff(Math.min(++restarts, 6), { initialMs: 500, maxMs: 10_000, jitter: 'equal' });
     logger.warn({ event: 'kafka.consumer.restarting', delayMs: delay, restarts }, 'restarting crashed consumer');
     setTimeout(() => {
       if (stopping) return;
@@ -522,7 +522,7 @@ async function superviseConsumer(messaging: Messaging, options: SuperviseOptions
       await consumer!.disconnect().catch(() => undefined);
       if (attempt >= 8) throw err;
       logger[attempt < QUIET_RETRIES ? 'debug' : 'warn']({ event: 'kafka.consumer.start_retry', attempt, err: { message: (err as Error).message } }, 'consumer could not start yet; retrying');
-      await sleep(backoffDelay(attempt, { attempts: 0, initialDelayMs: 250, maxDelayMs: 4_000 }));
+      await sleep(exponentialBackoff(attempt, { initialMs: 250, maxMs: 4_000, jitter: 'equal' }));
     }
   }
 

@@ -2,7 +2,7 @@
  * Where a consumer puts a message it cannot process (after its retries) instead of letting it block its
  * partition, and the later messages of the same key, which wait behind it so that one key keeps its order.
  * An administrator inspects them and asks for a replay or a discard (`npm run quarantine`); the service that owns
- * the consumer then sends the replayed ones back to their topic (startQuarantineReplayer).
+ * the consumer then sends the replayed ones back to their topic (startQuarantineReplayer in @cap/platform-runtime).
  * Implemented over PostgreSQL by @cap/platform-postgres (createPgQuarantine).
  */
 export interface QuarantineEntry {

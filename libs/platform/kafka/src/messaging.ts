@@ -4,7 +4,8 @@ import { findCorrelationId } from '@cap/platform-logger';
 import { encodeEnvelope, HEADER } from './envelope.codec';
 import { kafkajsLogLevel } from './kafkajs.log';
 import { patchKafkajs } from './kafkajs.patch';
-import { backoffDelay, RETRY_PROFILES, type RetryProfile } from './retry.profile';
+import { exponentialBackoff } from '@cap/platform-resilience';
+import { RETRY_PROFILES, type RetryProfile } from './retry.profile';
 import { deadLetterName, type TopicDefinition } from './topic.definition';
 
 export interface MessagingOptions {
@@ -268,7 +269,7 @@ export class Messaging {
         if (!retriable || attempt >= 8) throw err;
         // Right after topics were created the first tries are routine (debug); still failing after that, a warning.
         this.logger[attempt < QUIET_RETRIES ? 'debug' : 'warn']({ event: 'kafka.topics.retry', attempt, err: { message: (err as Error).message } }, 'topics not ready yet; retrying');
-        await new Promise((r) => setTimeout(r, backoffDelay(attempt, { attempts: 0, initialDelayMs: 250, maxDelayMs: 4_000 })));
+        await new Promise((r) => setTimeout(r, exponentialBackoff(attempt, { initialMs: 250, maxMs: 4_000, jitter: 'equal' })));
       }
     }
   }

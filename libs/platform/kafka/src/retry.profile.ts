@@ -2,7 +2,7 @@
 export interface RetryProfile {
   /** kafkajs client-level retries (connections, metadata, produce). */
   client: { initialRetryTime: number; retries: number; maxRetryTime: number };
-  /** In-process retries of a message handler that failed with a retriable error. */
+  /** In-process retries of a message handler that failed with a retriable error (waits: exponentialBackoff with jitter). */
   handler: { attempts: number; initialDelayMs: number; maxDelayMs: number };
 }
 
@@ -16,9 +16,3 @@ export const RETRY_PROFILES = {
     handler: { attempts: 3, initialDelayMs: 10, maxDelayMs: 50 },
   },
 } satisfies Record<string, RetryProfile>;
-
-export function backoffDelay(attempt: number, profile: RetryProfile['handler']): number {
-  const exp = profile.initialDelayMs * 2 ** Math.max(0, attempt - 1);
-  const capped = Math.min(exp, profile.maxDelayMs);
-  return Math.round(capped / 2 + Math.random() * (capped / 2));
-}

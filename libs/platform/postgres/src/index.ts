@@ -1,4 +1,4 @@
-export { checkPool, createPool, ensureDatabase, withTransaction, type Pool, type PoolClient, type PoolOptions } from './pg.pool';
+export { checkPool, createPool, ensureDatabase, inTransaction, withTransaction, type Pool, type PoolClient, type PoolOptions, type TransactionOptions } from './pg.pool';
 export { loadMigrations, migrate, type MigrateOptions, type Migration } from './migration.runner';
 export { openDatabase, pingDatabase, type OpenDatabaseOptions } from './database.setup';
 export { classifyPgError, type PgErrorVerdict } from './pg.errors';

@@ -3,7 +3,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { errors } from '@cap/platform-errors';
 import type { Logger } from '@cap/platform-logger';
-import type { Pool } from './pg.pool';
+import { inTransaction, type Pool } from './pg.pool';
 
 export interface Migration {
   name: string;
@@ -53,12 +53,11 @@ export async function migrate(pool: Pool, options: MigrateOptions): Promise<stri
         continue;
       }
       try {
-        await client.query('BEGIN');
-        await client.query(migration.sql);
-        await client.query('INSERT INTO cap_schema_migrations (name, checksum) VALUES ($1, $2)', [migration.name, checksum]);
-        await client.query('COMMIT');
+        await inTransaction(client, async (tx) => {
+          await tx.query(migration.sql);
+          await tx.query('INSERT INTO cap_schema_migrations (name, checksum) VALUES ($1, $2)', [migration.name, checksum]);
+        });
       } catch (err) {
-        await client.query('ROLLBACK').catch(() => undefined);
         throw errors.migrationFailed(options.database, migration.name, err instanceof Error ? err.message : String(err));
       }
       applied.push(migration.name);

@@ -37,20 +37,47 @@ export function createPool(options: PoolOptions): Pool {
   return pool;
 }
 
-/** Runs `fn` in one transaction: committed if it resolves, rolled back if it throws. */
-export async function withTransaction<T>(pool: Pool, fn: (client: PoolClient) => Promise<T>): Promise<T> {
-  const client = await pool.connect();
+export interface TransactionOptions {
+  /** `BEGIN READ ONLY`: the transaction refuses writes. */
+  readOnly?: boolean;
+  /** The isolation level (PostgreSQL's default, read committed, when absent). */
+  isolation?: 'read committed' | 'repeatable read' | 'serializable';
+}
+
+function beginStatement(options: TransactionOptions): string {
+  return ['BEGIN', options.isolation ? `ISOLATION LEVEL ${options.isolation.toUpperCase()}` : '', options.readOnly ? 'READ ONLY' : ''].filter(Boolean).join(' ');
+}
+
+/** The transaction on `client`; returns the ROLLBACK's own failure (the connection is then unusable) beside fn's. */
+async function transact<T>(client: PoolClient, fn: (client: PoolClient) => Promise<T>, options: TransactionOptions, onBroken: (err: Error) => void): Promise<T> {
   try {
-    await client.query('BEGIN');
+    await client.query(beginStatement(options));
     const result = await fn(client);
     await client.query('COMMIT');
     return result;
   } catch (err) {
-    await client.query('ROLLBACK').catch(() => undefined);
+    await client.query('ROLLBACK').catch((rollbackErr: unknown) => onBroken(rollbackErr instanceof Error ? rollbackErr : new Error(String(rollbackErr))));
     throw err;
-  } finally {
-    client.release();
   }
+}
+
+/**
+ * Runs `fn` in one transaction on a connection of the pool: committed if it resolves, rolled back if it throws
+ * (and fn's error rethrown). A connection whose ROLLBACK fails too is destroyed, not given back to the pool.
+ */
+export async function withTransaction<T>(pool: Pool, fn: (client: PoolClient) => Promise<T>, options: TransactionOptions = {}): Promise<T> {
+  const client = await pool.connect();
+  let broken: Error | undefined;
+  try {
+    return await transact(client, fn, options, (err) => (broken = err));
+  } finally {
+    client.release(broken);
+  }
+}
+
+/** `withTransaction` on a connection the caller holds (and releases), e.g. one holding a session advisory lock. */
+export function inTransaction<T>(client: PoolClient, fn: (client: PoolClient) => Promise<T>, options: TransactionOptions = {}): Promise<T> {
+  return transact(client, fn, options, () => undefined);
 }
 
 /** Readiness probe: one round trip to the server. */

@@ -1,6 +1,6 @@
 import type { QuarantineEntry } from '@cap/platform-kafka';
 import { Gauge, type Registry } from 'prom-client';
-import type { Pool } from './pg.pool';
+import { withTransaction, type Pool } from './pg.pool';
 
 /**
  * The quarantine table (one per database that has consumers: the local database for local-store, the cloud database
@@ -31,18 +31,10 @@ CREATE INDEX IF NOT EXISTS cap_quarantine_replay ON cap_quarantine (consumer, id
 const DDL_LOCK = 7_245_010;
 
 export async function ensureQuarantineTable(pool: Pool): Promise<void> {
-  const client = await pool.connect();
-  try {
-    await client.query('BEGIN');
+  await withTransaction(pool, async (client) => {
     await client.query('SELECT pg_advisory_xact_lock($1)', [DDL_LOCK]);
     await client.query(QUARANTINE_DDL);
-    await client.query('COMMIT');
-  } catch (err) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw err;
-  } finally {
-    client.release();
-  }
+  });
 }
 
 /** A quarantined message as an administrator sees it. */
@@ -142,29 +134,18 @@ export type PgQuarantine = ReturnType<typeof createPgQuarantine>;
  * message is deleted and the ones held behind it are released (replayed) in order.
  */
 export async function releaseQuarantined(pool: Pool, id: string, decision: 'replay' | 'discard'): Promise<{ released: number; discarded: number }> {
-  const client = await pool.connect();
-  try {
-    await client.query('BEGIN');
+  return withTransaction(pool, async (client) => {
     const { rows } = await client.query<{ consumer: string; message_key: string | null }>(`SELECT consumer, message_key FROM cap_quarantine WHERE id = $1 FOR UPDATE`, [id]);
     const head = rows[0];
-    if (!head) {
-      await client.query('ROLLBACK');
-      throw new Error(`no quarantined message ${id}`);
-    }
+    if (!head) throw new Error(`no quarantined message ${id}`);
     let discarded = 0;
     if (decision === 'discard') discarded = (await client.query('DELETE FROM cap_quarantine WHERE id = $1', [id])).rowCount ?? 0;
     const released = await client.query(
       `UPDATE cap_quarantine SET state = 'replay' WHERE consumer = $1 AND (id = $2 OR (message_key IS NOT DISTINCT FROM $3 AND state = 'held' AND $3::text IS NOT NULL))`,
       [head.consumer, id, head.message_key],
     );
-    await client.query('COMMIT');
     return { released: released.rowCount ?? 0, discarded };
-  } catch (err) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw err;
-  } finally {
-    client.release();
-  }
+  });
 }
 
 /** The quarantine as an administrator lists it (newest first). */

@@ -1,5 +1,6 @@
 import { BasicClientSideCache, createClient } from 'redis';
 import type { Logger } from '@cap/platform-logger';
+import { exponentialBackoff } from '@cap/platform-resilience';
 
 export type RedisClient = ReturnType<typeof createClient>;
 
@@ -34,7 +35,7 @@ export async function createRedis(options: RedisOptions): Promise<RedisClient> {
     disableOfflineQueue: true,
     socket: {
       connectTimeout: options.connectTimeoutMs ?? 2_000,
-      reconnectStrategy: (retries) => Math.min(50 * 2 ** retries, 1_000),
+      reconnectStrategy: (retries) => exponentialBackoff(retries + 1, { initialMs: 50, maxMs: 1_000 }),
     },
   });
   let lastErrorLog = 0;

@@ -1,7 +1,6 @@
+import type { MessageQuarantine, Messaging } from '@cap/platform-kafka';
 import type { Logger } from '@cap/platform-logger';
-import { startPollingLoop, type PollingLoop } from '@cap/platform-resilience';
-import type { MessageQuarantine } from './message.quarantine';
-import type { Messaging } from './messaging';
+import { startPollingWorker, type PollingWorker } from './polling.worker';
 
 /** The longest wait between two looks at the quarantine while nothing is released. */
 const IDLE_MAX_MS = 10_000;
@@ -12,7 +11,7 @@ const IDLE_MAX_MS = 10_000;
  * message is. Runs in the service that owns the consumers named. With nothing released, it looks less and less
  * often, down to once every `IDLE_MAX_MS`: a release goes out within that time.
  */
-export function startQuarantineReplayer(deps: { messaging: Messaging; store: MessageQuarantine; consumers: string[]; logger: Logger; intervalMs?: number }): PollingLoop {
+export function startQuarantineReplayer(deps: { messaging: Messaging; store: MessageQuarantine; consumers: string[]; logger: Logger; intervalMs?: number }): PollingWorker {
   const logger = deps.logger.child({ module: 'quarantine-replayer' });
   const intervalMs = deps.intervalMs ?? 2_000;
   const round = async (): Promise<boolean> => {
@@ -24,7 +23,8 @@ export function startQuarantineReplayer(deps: { messaging: Messaging; store: Mes
       logger.info({ event: 'quarantine.replayed', count: replays.length, consumers: [...new Set(replays.map((r) => r.consumer))] }, 'quarantined messages sent back to their topic');
     }
   };
-  return startPollingLoop({
+  return startPollingWorker({
+    name: 'quarantine-replayer',
     intervalMs,
     idleMaxMs: Math.max(intervalMs, IDLE_MAX_MS),
     round,
