@@ -26,7 +26,7 @@ const shape = {
   EVENT_CELL_ID: field.positiveInt(1).refine((v) => v <= 255, { message: 'expected a cell number from 1 to 255' }),
   /** Most outbox rows the relay publishes per round. */
   OUTBOX_BATCH_SIZE: field.positiveInt(2_000),
-  /** Relay poll interval when no NOTIFY arrives (a NOTIFY from the writing transaction wakes it at once). */
+  /** Relay poll interval when no NOTIFY arrives (a NOTIFY from the writing transaction wakes it at once); up to ten times this while idle. */
   OUTBOX_POLL_MS: field.positiveInt(500),
   /** After a NOTIFY, how long the relay waits before its round so that one round carries the rows committed meanwhile (0 = none). */
   OUTBOX_LINGER_MS: field.nonNegativeInt(20),
