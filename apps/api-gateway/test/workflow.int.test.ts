@@ -3,7 +3,7 @@ import type pg from 'pg';
 import { SERVICES, TOPICS } from '@cap/contracts';
 import { createMessaging, RETRY_PROFILES, startRpcClient, type Messaging, type RpcClient } from '@cap/platform-kafka';
 import { createLogger } from '@cap/platform-logger';
-import { failure, sdkLogon, startServiceProcess, startTestPlatform, testEndpoints, uniqueId, waitFor, withDb, type SdkClient, type TestPlatform } from '@cap/platform-testing';
+import { failure, sdkLogon, startTestPlatform, testEndpoints, uniqueId, waitFor, withDb, type SdkClient, type TestPlatform } from '@cap/platform-testing';
 
 interface WorkflowReport {
   workflowId: string;
@@ -236,18 +236,7 @@ describe('workflows through the unmodified @adobe/acc-js-sdk', () => {
 
   it('when the engine process is killed while workflows wait, then another replica resumes them and no activity runs twice', async () => {
     const first = platform.procs.get('cloud-executor')!;
-    const endpoints = testEndpoints();
-    const replica = await startServiceProcess('cloud-executor', {
-      KAFKA_BROKERS: endpoints.kafkaBrokers.join(','),
-      KAFKA_TOPIC_PREFIX: platform.topicPrefix,
-      CLOUD_DATABASE_URL: platform.cloudDb.url,
-      LOCAL_DATABASE_URL: platform.localDb.url,
-      REDIS_URL: endpoints.redisUrl,
-      REDIS_KEY_PREFIX: platform.topicPrefix,
-      SERVICE_INSTANCE_ID: uniqueId('cloud-executor-b'),
-    });
-    platform.procs.set('cloud-executor', replica); // stopped with the platform
-    await replica.waitUntilReady();
+    await platform.replace('cloud-executor'); // a second replica, stopped with the platform
     const waiting = await createWorkflow(
       '<activities><start name="start"><transition target="fork"/></start><fork name="fork"><transition target="a"/><transition target="b"/></fork>' +
         '<wait name="a" delay="2"><transition target="join"/></wait><wait name="b" delay="2"><transition target="join"/></wait>' +

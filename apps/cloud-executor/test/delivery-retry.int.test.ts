@@ -1,6 +1,6 @@
 import { startSmtpSink, uniqueId, waitFor, type SmtpSink, type TestPlatform } from '@cap/platform-testing';
 // Adobe's own client, unmodified, logs on in the fixture: the flows start where a Campaign developer starts them.
-import { startCampaignClient, type CampaignClient, type Nlws } from './fixtures/campaign.client';
+import { startCampaignClient, waitForDeliveryState, type CampaignClient, type Nlws } from './fixtures/campaign.client';
 
 /**
  * Per-message retries inside a delivery, end to end: an SMTP server that answers 451 to some recipients for their
@@ -120,27 +120,12 @@ describe('delivery messages that fail temporarily are retried', () => {
     await platform.replace('cloud-executor'); // stopped with the platform
 
     // Indicators on nms:delivery (local-store), through queryDef, once the delivery is finished.
-    const delivery = await waitFor(
-      `delivery '${label}' finished`,
-      async () => {
-        const result = await NLWS.xtkQueryDef
-          .create({
-            schema: 'nms:delivery',
-            operation: 'select',
-            select: {
-              node: [
-                { expr: '@id' }, { expr: '@state' }, { expr: '[properties/@targeted]' }, { expr: '[properties/@toDeliver]' }, { expr: '[properties/@processed]' },
-                { expr: '[properties/@success]' }, { expr: '[properties/@error]' }, { expr: '[properties/@errorRendering]' }, { expr: '[properties/@errorRefused]' },
-                { expr: '[properties/@errorUnreachable]' },
-              ],
-            },
-            where: { condition: { expr: `@label = '${label}'` } },
-          })
-          .executeQuery();
-        const row = [result.delivery ?? []].flat()[0];
-        return row && Number(row.state) === 95 ? row : undefined;
-      },
-      { timeoutMs: 60_000, intervalMs: 200 },
+    const delivery = await waitForDeliveryState(
+      campaign,
+      label,
+      95,
+      ['@id', '@state', ...['targeted', 'toDeliver', 'processed', 'success', 'error', 'errorRendering', 'errorRefused', 'errorUnreachable'].map((p) => `[properties/@${p}]`)],
+      60_000,
     );
     expect(String(delivery.id)).toBe(deliveryId);
     expect(delivery.properties).toEqual({ targeted: '15', toDeliver: '15', processed: '15', success: '11', error: '4', errorRendering: '1', errorRefused: '3', errorUnreachable: '0' });
