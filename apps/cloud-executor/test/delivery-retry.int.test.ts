@@ -1,6 +1,6 @@
 import { startSmtpSink, uniqueId, waitFor, type SmtpSink, type TestPlatform } from '@cap/platform-testing';
 // Adobe's own client, unmodified, logs on in the fixture: the flows start where a Campaign developer starts them.
-import { startCampaignClient, waitForDeliveryState, type CampaignClient, type Nlws } from './fixtures/campaign.client';
+import { deliveryReport, startCampaignClient, waitForDeliveryState, type CampaignClient, type Nlws } from './fixtures/campaign.client';
 
 /**
  * Per-message retries inside a delivery, end to end: an SMTP server that answers 451 to some recipients for their
@@ -149,16 +149,7 @@ describe('delivery messages that fail temporarily are retried', () => {
     expect(new Set(messageIds).size).toBe(11);
 
     // The report by queryDef on the logs (cloud-executor), and no retry left behind.
-    const report = await NLWS.xtkQueryDef
-      .create({
-        schema: 'nms:broadLogRcp',
-        operation: 'select',
-        select: { node: [{ expr: '@status', groupBy: true }, { expr: '@failureReason', groupBy: true }, { expr: 'Count(@id)', alias: '@count' }] },
-        where: { condition: { expr: `[delivery/@id] = ${deliveryId}` } },
-        orderBy: { node: [{ expr: '@status' }, { expr: '@failureReason' }] },
-      })
-      .executeQuery();
-    expect([report.broadLogRcp].flat().map((r: { status: string; failureReason: string; count: string }) => [r.status, r.failureReason, r.count])).toEqual([
+    expect(await deliveryReport(campaign, deliveryId)).toEqual([
       ['1', '0', '11'],
       ['2', '1', '1'],
       ['2', '15', '1'],

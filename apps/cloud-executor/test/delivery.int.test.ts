@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { failure, uniqueId, waitFor, type TestPlatform, startSmtpSink, type SmtpSink } from '@cap/platform-testing';
 // Adobe's own client, unmodified, logs on in the fixture: the flows start where a Campaign developer starts them.
-import { startCampaignClient, waitForDeliveryState, writeDeliveryTemplate, type CampaignClient, type Nlws } from './fixtures/campaign.client';
+import { deliveryReport, startCampaignClient, waitForDeliveryState, writeDeliveryTemplate, type CampaignClient, type Nlws } from './fixtures/campaign.client';
 
 /** What the tests read of a delivery action on nms:delivery. */
 const DELIVERY_FIELDS = [
@@ -120,16 +120,7 @@ describe('deliveries through the unmodified @adobe/acc-js-sdk', () => {
     });
 
     // The same logs through queryDef on the cloud schema (cloud-executor), grouped by status: the delivery report.
-    const report = await NLWS.xtkQueryDef
-      .create({
-        schema: 'nms:broadLogRcp',
-        operation: 'select',
-        select: { node: [{ expr: '@status', groupBy: true }, { expr: '@failureReason', groupBy: true }, { expr: 'Count(@id)', alias: '@count' }] },
-        where: { condition: { expr: `[delivery/@id] = ${deliveryId}` } },
-        orderBy: { node: { expr: '@status' } },
-      })
-      .executeQuery();
-    expect([report.broadLogRcp].flat().map((r: { status: string; failureReason: string; count: string }) => [r.status, r.failureReason, r.count])).toEqual([
+    expect(await deliveryReport(campaign, deliveryId)).toEqual([
       ['1', '0', '16'],
       ['2', '15', '1'],
     ]);
