@@ -14,12 +14,9 @@ import { ALL_TOPICS } from '@cap/contracts';
 import { createMessaging, RETRY_PROFILES } from '@cap/platform-kafka';
 import { createLogger } from '@cap/platform-logger';
 import { openDatabase } from '@cap/platform-postgres';
-import { createTestDatabase, freePort, testEndpoints, uniqueId, waitFor, type TestDatabase } from '@cap/platform-testing';
+import { createTestDatabase, freePort, sdkLogon, testEndpoints, uniqueId, waitFor, type TestDatabase } from '@cap/platform-testing';
 import { SERVICES, startServices, type AppName, type PlatformService } from '../scripts/services.mjs';
 import type { Supervisor } from '../scripts/supervisor.mjs';
-
-// Adobe's own client, as a Campaign developer would call the platform.
-const sdk = require('@adobe/acc-js-sdk');
 
 const ROOT = join(__dirname, '..', '..');
 const quiet = createLogger({ service: 'test', level: 'silent', destination: new Writable({ write: (_c, _e, cb) => cb() }) });
@@ -61,8 +58,7 @@ describe('npm start supervision: the four services on the real infrastructure', 
       },
       { timeoutMs: 30_000, intervalMs: 250 },
     );
-    const client = await sdk.init(sdk.ConnectionParameters.ofUserAndPassword(gatewayUrl(), 'admin', 'admin'));
-    await client.logon();
+    const client = await sdkLogon(gatewayUrl(), 'admin', 'admin');
     const email = `${uniqueId(tag)}@example.com`;
     await client.NLWS.xtkSession.ingestExt({ xtkschema: 'nms:recipientStg', _key: '@email', email, firstName: tag });
     const row = await waitFor(

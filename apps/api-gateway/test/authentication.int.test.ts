@@ -2,8 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SignJWT } from 'jose';
-import pg from 'pg';
-import { failure, startTestPlatform, uniqueId, waitFor, type ServiceProcess, type TestPlatform } from '@cap/platform-testing';
+import { failure, sdkLogon, sdkSessionLogon, startTestPlatform, uniqueId, waitFor, withDb, type ServiceProcess, type TestPlatform } from '@cap/platform-testing';
 
 // Adobe's own client, unmodified.
 const sdk = require('@adobe/acc-js-sdk');
@@ -32,15 +31,7 @@ describe('authentication under attack', () => {
     fetch(`${base}${ROUTER}`, { method: 'POST', headers: { 'content-type': 'text/xml', SOAPAction: `${urn}#${method}`, ...headers }, body: envelope(urn, method, inner) });
   const logonCall = (base: string, login: string, password: string, headers: Record<string, string> = {}) =>
     soap(base, 'xtk:session', 'Logon', `<sessiontoken/><login>${login}</login><password>${password}</password><parameters/>`, headers);
-  const localQuery = async (sql: string, params: unknown[] = []) => {
-    const c = new pg.Client({ connectionString: platform.localDb.url });
-    await c.connect();
-    try {
-      return (await c.query(sql, params)).rows;
-    } finally {
-      await c.end();
-    }
-  };
+  const localQuery = async (sql: string, params: unknown[] = []) => (await withDb(platform.localDb.url, (c) => c.query(sql, params))).rows;
   const createOperator = async (admin: { NLWS: { xtkSession: { write(doc: unknown): Promise<void> } } }, rights: string) => {
     const login = uniqueId('op').replace(/-/g, '_');
     await admin.NLWS.xtkSession.write({ xtkschema: 'xtk:operator', name: login, label: login, rights });
@@ -74,8 +65,7 @@ describe('authentication under attack', () => {
   });
 
   it('when one login is guessed through both replicas, then after the threshold every attempt gets 429 with Retry-After, growing, and the right password is refused too while locked', async () => {
-    const admin = await sdk.init(sdk.ConnectionParameters.ofUserAndPassword(url, 'admin', 'admin'));
-    await admin.logon();
+    const admin = await sdkLogon(url, 'admin', 'admin');
     const victim = await createOperator(admin, 'messageCenter');
     const statuses: number[] = [];
     const retryAfters: number[] = [];
@@ -104,8 +94,7 @@ describe('authentication under attack', () => {
   });
 
   it('when passwords are guessed through login/password session tokens and HTTP Basic, then they are counted and locked the same way', async () => {
-    const admin = await sdk.init(sdk.ConnectionParameters.ofUserAndPassword(url, 'admin', 'admin'));
-    await admin.logon();
+    const admin = await sdkLogon(url, 'admin', 'admin');
     const victim = await createOperator(admin, 'messageCenter');
     const viaToken: number[] = [];
     for (let i = 0; i < 10; i++) {
@@ -149,11 +138,9 @@ describe('authentication under attack', () => {
   });
 
   it('when an operator loses a right or is disabled, then its open sessions on every replica see it within a second', async () => {
-    const admin = await sdk.init(sdk.ConnectionParameters.ofUserAndPassword(url, 'admin', 'admin'));
-    await admin.logon();
+    const admin = await sdkLogon(url, 'admin', 'admin');
     const login = await createOperator(admin, 'messageCenter,workflow');
-    const onFirst = await sdk.init(sdk.ConnectionParameters.ofUserAndPassword(url, login, 'mc'));
-    await onFirst.logon();
+    const onFirst = await sdkLogon(url, login, 'mc');
     // The same session used through the second replica.
     const onSecond = await sdk.init(sdk.ConnectionParameters.ofSessionAndSecurityToken(secondGateway, onFirst._sessionToken, onFirst._securityToken));
     await onSecond.logon();
@@ -173,8 +160,7 @@ describe('authentication under attack', () => {
     expect(Date.now() - disabled).toBeLessThan(1_000);
     expect((await failure(onFirst.NLWS.xtkSession.getUserInfo())).statusCode).toBe(401);
     // A login/password token of that operator stops working too.
-    const token = await sdk.init(sdk.ConnectionParameters.ofSessionToken(url, `${login}/mc`));
-    await token.logon();
+    const token = await sdkSessionLogon(url, `${login}/mc`);
     expect((await failure(token.NLWS.xtkSession.getUserInfo())).statusCode).toBe(401);
   });
 

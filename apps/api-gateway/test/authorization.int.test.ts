@@ -1,14 +1,11 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pg from 'pg';
+import type pg from 'pg';
 import { TOPICS, SERVICES } from '@cap/contracts';
 import { createLogger } from '@cap/platform-logger';
 import { createMessaging, RETRY_PROFILES, startRpcClient, type Messaging, type RpcClient } from '@cap/platform-kafka';
-import { failure, startTestPlatform, testEndpoints, uniqueId, type TestPlatform } from '@cap/platform-testing';
-
-// Adobe's own client, unmodified.
-const sdk = require('@adobe/acc-js-sdk');
+import { failure, sdkLogon, startTestPlatform, testEndpoints, uniqueId, withDb, type SdkClient, type TestPlatform } from '@cap/platform-testing';
 
 /**
  * Authorisation of writes by the schema each record really writes, in the service that writes it: a non-admin
@@ -23,25 +20,11 @@ describe('write authorisation by the schema of every written record', () => {
   let schemaDir: string;
   let messaging: Messaging;
   let rpc: RpcClient;
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  let mc: any;
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  let admin: any;
+  let mc: SdkClient;
+  let admin: SdkClient;
 
-  const logon = async (user: string, password: string) => {
-    const client = await sdk.init(sdk.ConnectionParameters.ofUserAndPassword(url, user, password));
-    await client.logon();
-    return client;
-  };
-  const localQuery = async <T extends pg.QueryResultRow>(sql: string, params: unknown[] = []): Promise<T[]> => {
-    const c = new pg.Client({ connectionString: platform.localDb.url });
-    await c.connect();
-    try {
-      return (await c.query<T>(sql, params)).rows;
-    } finally {
-      await c.end();
-    }
-  };
+  const logon = (user: string, password: string) => sdkLogon(url, user, password);
+  const localQuery = async <T extends pg.QueryResultRow>(sql: string, params: unknown[] = []): Promise<T[]> => (await withDb(platform.localDb.url, (c) => c.query<T>(sql, params))).rows;
   const operatorRow = async (login: string) => (await localQuery<{ id: string; rights: string | null; label: string | null }>('SELECT id::text, rights, label FROM xtk_operator WHERE name = $1', [login]))[0];
 
   beforeAll(async () => {

@@ -1,5 +1,4 @@
-import pg from 'pg';
-import { startTestPlatform, uniqueId, type ServiceProcess, type TestPlatform } from '@cap/platform-testing';
+import { startTestPlatform, uniqueId, withDb, type ServiceProcess, type TestPlatform } from '@cap/platform-testing';
 import { rawCall, rawLogon, unlimitedRateLimits, type RawSession } from './fixtures/raw-soap';
 
 const CYCLES = 20;
@@ -125,13 +124,7 @@ describe('gateway replicas started, stopped and killed under load', () => {
     expect(records.filter((r) => r.ok).length).toBeGreaterThan(CYCLES * 5);
     expect(Math.max(...readyTimes)).toBeLessThanOrEqual(10_000);
 
-    const c = new pg.Client({ connectionString: platform.localDb.url });
-    await c.connect();
-    try {
-      const { rows } = await c.query<{ name: string }>('SELECT name FROM nms_service WHERE name = ANY($1)', [acknowledged]);
-      expect(rows.length).toBe(acknowledged.length);
-    } finally {
-      await c.end();
-    }
+    const { rows } = await withDb(platform.localDb.url, (c) => c.query<{ name: string }>('SELECT name FROM nms_service WHERE name = ANY($1)', [acknowledged]));
+    expect(rows.length).toBe(acknowledged.length);
   });
 });

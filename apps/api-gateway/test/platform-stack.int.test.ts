@@ -1,5 +1,4 @@
 import { Writable } from 'node:stream';
-import pg from 'pg';
 import { SERVICES, TOPICS } from '@cap/contracts';
 import { createLogger } from '@cap/platform-logger';
 import { createMessaging, RETRY_PROFILES, startRpcClient, type Messaging, type RpcClient } from '@cap/platform-kafka';
@@ -11,6 +10,7 @@ import {
   testEndpoints,
   uniqueId,
   waitFor,
+  withDb,
   type AppName,
   type ServiceProcess,
   type TcpProxy,
@@ -143,16 +143,12 @@ describe('platform stack: four service processes', () => {
     const localStore = procs.get('local-store')!;
     const reply = rpc.request({ service: SERVICES.localStore, topic: TOPICS.localStoreRequests }, 'system.ping', { dbSleepMs: 1_500 }, { timeoutMs: 10_000 });
     // Wait until the request is really in flight: its statement is running in PostgreSQL.
-    const admin = new pg.Client({ connectionString: testEndpoints().postgresAdminUrl });
-    await admin.connect();
-    try {
-      await waitFor('the slow ping to be running in PostgreSQL', async () => {
+    await withDb(testEndpoints().postgresAdminUrl, (admin) =>
+      waitFor('the slow ping to be running in PostgreSQL', async () => {
         const { rows } = await admin.query("SELECT 1 FROM pg_stat_activity WHERE datname = $1 AND query LIKE 'SELECT pg_sleep%' AND state = 'active'", [localDb.name]);
         return rows.length > 0;
-      });
-    } finally {
-      await admin.end();
-    }
+      }),
+    );
     localStore.signal('SIGTERM');
     const during = await localStore.readyz();
     expect(during.status).toBe(503);

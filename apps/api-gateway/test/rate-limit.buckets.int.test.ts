@@ -2,10 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createClient } from 'redis';
-import { startTestPlatform, testEndpoints, uniqueId, type TestPlatform } from '@cap/platform-testing';
-
-// Adobe's own client, unmodified (only to log on).
-const sdk = require('@adobe/acc-js-sdk');
+import { sdkLogon, startTestPlatform, testEndpoints, uniqueId, type TestPlatform } from '@cap/platform-testing';
 
 const ROUTER = '/nl/jsp/soaprouter.jsp';
 const WRITE_LIMIT = 20;
@@ -37,8 +34,7 @@ describe('rate-limit buckets a caller cannot choose', () => {
     // A generous Redis budget: these tests are about which bucket counts a call, not about a slow Redis (which
     // makes each process decide on its own for a moment: rate-limit.redis-outage.int.test.ts).
     platform = await startTestPlatform({ envFor: { 'api-gateway': { RATE_LIMITS_FILE: limits, RATE_LIMIT_REDIS_TIMEOUT_MS: '2000' } } });
-    const admin = await sdk.init(sdk.ConnectionParameters.ofUserAndPassword(platform.gatewayUrl, 'admin', 'admin'));
-    await admin.logon();
+    const admin = await sdkLogon(platform.gatewayUrl, 'admin', 'admin');
     session = { token: admin._sessionToken, security: admin._securityToken };
   });
 

@@ -3,10 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import type { ReportingSummary } from '@cap/contracts';
-import { startTestPlatform, uniqueId, waitFor, type TestPlatform } from '@cap/platform-testing';
-
-// Adobe's own client, unmodified: the flows start where a Campaign developer starts them.
-const sdk = require('@adobe/acc-js-sdk');
+import { sdkLogon, sdkSessionLogon, startTestPlatform, uniqueId, waitFor, type SdkClient, type TestPlatform } from '@cap/platform-testing';
 
 const INDICATORS = ['targeted', 'excluded', 'toDeliver', 'processed', 'success', 'error', 'errorRendering', 'errorRefused', 'errorUnreachable'] as const;
 const STATS = ['processed', 'sent', 'failed', 'ignored', 'expired', 'retried'] as const;
@@ -19,10 +16,8 @@ const STATS = ['processed', 'sent', 'failed', 'ignored', 'expired', 'retried'] a
 describe('the reporting summary page', () => {
   let platform: TestPlatform;
   let outDir: string;
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  let admin: any;
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  let mc: any;
+  let admin: SdkClient;
+  let mc: SdkClient;
   let cloud: pg.Pool;
 
   beforeAll(async () => {
@@ -31,10 +26,8 @@ describe('the reporting summary page', () => {
       apps: ['local-store', 'cloud-executor', 'staging-sync', 'api-gateway'],
       envFor: { 'cloud-executor': { CHANNEL_FILE_DIR: outDir, DELIVERY_TICK_MS: '200', DELIVERY_PROGRESS_MS: '100' } },
     });
-    admin = await sdk.init(sdk.ConnectionParameters.ofUserAndPassword(platform.gatewayUrl, 'admin', 'admin'));
-    await admin.logon();
-    mc = await sdk.init(sdk.ConnectionParameters.ofSessionToken(platform.gatewayUrl, 'mc/mc'));
-    await mc.logon();
+    admin = await sdkLogon(platform.gatewayUrl, 'admin', 'admin');
+    mc = await sdkSessionLogon(platform.gatewayUrl, 'mc/mc');
     cloud = new pg.Pool({ connectionString: platform.cloudDb.url, max: 2 });
   });
 

@@ -1,6 +1,6 @@
 import { SignJWT } from 'jose';
-import pg from 'pg';
-import { failure, startTestPlatform, type TestPlatform } from '@cap/platform-testing';
+import type pg from 'pg';
+import { failure, sdkLogon, sdkSessionLogon, startTestPlatform, withDb, type SdkClient, type TestPlatform } from '@cap/platform-testing';
 
 // Adobe's own client, unmodified: the compatibility bar (docs/campaign-api.md).
 const sdk = require('@adobe/acc-js-sdk');
@@ -10,23 +10,10 @@ const JWT_SECRET = 'test-secret-for-bearer-logon-0123456789';
 describe('the unmodified @adobe/acc-js-sdk against the gateway', () => {
   let platform: TestPlatform;
   let url: string;
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  let admin: any;
+  let admin: SdkClient;
 
-  const logon = async (user: string, password: string) => {
-    const client = await sdk.init(sdk.ConnectionParameters.ofUserAndPassword(url, user, password));
-    await client.logon();
-    return client;
-  };
-  const localDb = async <T>(fn: (c: pg.Client) => Promise<T>): Promise<T> => {
-    const c = new pg.Client({ connectionString: platform.localDb.url });
-    await c.connect();
-    try {
-      return await fn(c);
-    } finally {
-      await c.end();
-    }
-  };
+  const logon = (user: string, password: string) => sdkLogon(url, user, password);
+  const localDb = <T>(fn: (c: pg.Client) => Promise<T>): Promise<T> => withDb(platform.localDb.url, fn);
 
   beforeAll(async () => {
     platform = await startTestPlatform({ envFor: { 'api-gateway': { JWT_SECRET } } });
@@ -68,11 +55,9 @@ describe('the unmodified @adobe/acc-js-sdk against the gateway', () => {
     });
 
     it('when a Message Center operator uses a login/password session token, then calls work; when admin tries it, they are refused', async () => {
-      const mc = await sdk.init(sdk.ConnectionParameters.ofSessionToken(url, 'mc/mc'));
-      await mc.logon();
+      const mc = await sdkSessionLogon(url, 'mc/mc');
       expect(await mc.NLWS.xtkSession.getOption('XtkDatabaseId')).toHaveLength(2);
-      const notAllowed = await sdk.init(sdk.ConnectionParameters.ofSessionToken(url, 'admin/admin'));
-      await notAllowed.logon();
+      const notAllowed = await sdkSessionLogon(url, 'admin/admin');
       expect(await failure(notAllowed.NLWS.xtkSession.getOption('XtkDatabaseId'))).toMatchObject({ statusCode: 401 });
     });
 
@@ -227,8 +212,7 @@ describe('the unmodified @adobe/acc-js-sdk against the gateway', () => {
 
   describe('message center', () => {
     it('when a Message Center client pushes events, then they are stored pending with cell-prefixed ids, queryable, and counted by mcPing', async () => {
-      const mc = await sdk.init(sdk.ConnectionParameters.ofSessionToken(url, 'mc/mc'));
-      await mc.logon();
+      const mc = await sdkSessionLogon(url, 'mc/mc');
       const before = await admin.mcPing();
       // Scheduled for later: the message center keeps it pending until then (otherwise it is processed at once).
       const id: string = await mc.NLWS.nmsRtEvent.pushEvent({ wishedChannel: 0, type: 'welcome', email: 'alex@example.com', scheduled: '2099-01-01T00:00:00Z', ctx: { firstName: 'Alex' } });
@@ -244,8 +228,7 @@ describe('the unmodified @adobe/acc-js-sdk against the gateway', () => {
     });
 
     it('when a Message Center client lists the event types, then the seeded ones come back through xtk:enumValue', async () => {
-      const mc = await sdk.init(sdk.ConnectionParameters.ofSessionToken(url, 'mc/mc'));
-      await mc.logon();
+      const mc = await sdkSessionLogon(url, 'mc/mc');
       const types = await mc.NLWS.xtkQueryDef
         .create({ schema: 'xtk:enumValue', operation: 'select', select: { node: [{ expr: '@id' }, { expr: '@name' }, { expr: '@label' }] }, where: { condition: { expr: "[enum/@name]='eventType'" } } })
         .executeQuery();
@@ -253,8 +236,7 @@ describe('the unmodified @adobe/acc-js-sdk against the gateway', () => {
     });
 
     it('when an event has no type or no address, then the fault says so and nothing is queued', async () => {
-      const mc = await sdk.init(sdk.ConnectionParameters.ofSessionToken(url, 'mc/mc'));
-      await mc.logon();
+      const mc = await sdkSessionLogon(url, 'mc/mc');
       const before = Number((await admin.mcPing()).eventQueueSize);
       expect((await failure(mc.NLWS.nmsRtEvent.pushEvent({ email: 'x@example.com' }))).faultString).toContain('@type');
       expect((await failure(mc.NLWS.nmsRtEvent.pushEvent({ type: 'welcome' }))).faultString).toContain('address');

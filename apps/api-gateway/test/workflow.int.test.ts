@@ -1,12 +1,9 @@
 import { Writable } from 'node:stream';
-import pg from 'pg';
+import type pg from 'pg';
 import { SERVICES, TOPICS } from '@cap/contracts';
 import { createMessaging, RETRY_PROFILES, startRpcClient, type Messaging, type RpcClient } from '@cap/platform-kafka';
 import { createLogger } from '@cap/platform-logger';
-import { failure, startServiceProcess, startTestPlatform, testEndpoints, uniqueId, waitFor, type TestPlatform } from '@cap/platform-testing';
-
-// Adobe's own client, unmodified: the compatibility bar (docs/campaign-api.md).
-const sdk = require('@adobe/acc-js-sdk');
+import { failure, sdkLogon, startTestPlatform, testEndpoints, uniqueId, waitFor, withDb, type SdkClient, type TestPlatform } from '@cap/platform-testing';
 
 interface WorkflowReport {
   workflowId: string;
@@ -38,8 +35,7 @@ const JOIN_FLOW =
  */
 describe('workflows through the unmodified @adobe/acc-js-sdk', () => {
   let platform: TestPlatform;
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  let NLWS: any;
+  let NLWS: SdkClient;
   let messaging: Messaging;
   let rpc: RpcClient;
 
@@ -65,15 +61,7 @@ describe('workflows through the unmodified @adobe/acc-js-sdk', () => {
       const row = await workflowRow(internalName);
       return row.state === state ? row : undefined;
     }, { timeoutMs, intervalMs: 100 });
-  const cloudDb = async <T>(fn: (c: pg.Client) => Promise<T>): Promise<T> => {
-    const c = new pg.Client({ connectionString: platform.cloudDb.url });
-    await c.connect();
-    try {
-      return await fn(c);
-    } finally {
-      await c.end();
-    }
-  };
+  const cloudDb = <T>(fn: (c: pg.Client) => Promise<T>): Promise<T> => withDb(platform.cloudDb.url, fn);
   /** The engine's durable state, read from the cloud DB: the instance, its current run's tasks, its log. */
   const report = (internalName: string): Promise<WorkflowReport> =>
     cloudDb(async (c) => {
@@ -92,8 +80,7 @@ describe('workflows through the unmodified @adobe/acc-js-sdk', () => {
 
   beforeAll(async () => {
     platform = await startTestPlatform();
-    const client = await sdk.init(sdk.ConnectionParameters.ofUserAndPassword(platform.gatewayUrl, 'admin', 'admin'));
-    await client.logon();
+    const client = await sdkLogon(platform.gatewayUrl, 'admin', 'admin');
     NLWS = client.NLWS;
     messaging = createMessaging({ brokers: testEndpoints().kafkaBrokers, clientId: uniqueId('probe'), topicPrefix: platform.topicPrefix, logger: quiet, retry: RETRY_PROFILES.fast });
     rpc = await startRpcClient(messaging, { instanceId: uniqueId('probe'), defaultTimeoutMs: 10_000 });
@@ -159,8 +146,7 @@ describe('workflows through the unmodified @adobe/acc-js-sdk', () => {
     expect(badTransition.errorCode).toBe('WKF-560022');
     expect((await failure(NLWS.xtkWorkflow.start(''))).errorCode).toBe('SOP-330008');
     // Operators need the workflow right (mc has only messageCenter).
-    const mc = await sdk.init(sdk.ConnectionParameters.ofUserAndPassword(platform.gatewayUrl, 'mc', 'mc'));
-    await mc.logon();
+    const mc = await sdkLogon(platform.gatewayUrl, 'mc', 'mc');
     expect((await failure(mc.NLWS.xtkWorkflow.stop(name))).errorCode).toBe('XSV-350013');
     expect((await workflowRow(name)).state).toBe(11);
     await NLWS.xtkWorkflow.stop(name);
@@ -250,18 +236,7 @@ describe('workflows through the unmodified @adobe/acc-js-sdk', () => {
 
   it('when the engine process is killed while workflows wait, then another replica resumes them and no activity runs twice', async () => {
     const first = platform.procs.get('cloud-executor')!;
-    const endpoints = testEndpoints();
-    const replica = await startServiceProcess('cloud-executor', {
-      KAFKA_BROKERS: endpoints.kafkaBrokers.join(','),
-      KAFKA_TOPIC_PREFIX: platform.topicPrefix,
-      CLOUD_DATABASE_URL: platform.cloudDb.url,
-      LOCAL_DATABASE_URL: platform.localDb.url,
-      REDIS_URL: endpoints.redisUrl,
-      REDIS_KEY_PREFIX: platform.topicPrefix,
-      SERVICE_INSTANCE_ID: uniqueId('cloud-executor-b'),
-    });
-    platform.procs.set('cloud-executor', replica); // stopped with the platform
-    await replica.waitUntilReady();
+    await platform.replace('cloud-executor'); // a second replica, stopped with the platform
     const waiting = await createWorkflow(
       '<activities><start name="start"><transition target="fork"/></start><fork name="fork"><transition target="a"/><transition target="b"/></fork>' +
         '<wait name="a" delay="2"><transition target="join"/></wait><wait name="b" delay="2"><transition target="join"/></wait>' +

@@ -1,8 +1,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pg from 'pg';
-import { failure, startTestPlatform, uniqueId, waitFor, type TestPlatform } from '@cap/platform-testing';
+import { failure, sdkLogon, startTestPlatform, uniqueId, waitFor, withDb, type SdkClient, type TestPlatform } from '@cap/platform-testing';
 
 // Adobe's own client, unmodified.
 const sdk = require('@adobe/acc-js-sdk');
@@ -19,8 +18,7 @@ const INTERNALS = /operator\.authenticate|option\.get|subscription\.change|data\
 describe('write faults as clients see them', () => {
   let platform: TestPlatform;
   let dir: string;
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  let admin: any;
+  let admin: SdkClient;
 
   beforeAll(async () => {
     // Limits far above these tests' bursts: they are about write outcomes, not rate limiting.
@@ -29,8 +27,7 @@ describe('write faults as clients see them', () => {
     writeFileSync(limits, JSON.stringify({ default: { limit: 100_000 } }));
     // Every write in its own transaction (no group commit): the plain read-committed race of two upserts of one key.
     platform = await startTestPlatform({ envFor: { 'api-gateway': { RATE_LIMITS_FILE: limits }, 'local-store': { WRITE_GROUP_MAX: '1', DB_POOL_MAX: '20' } } });
-    admin = await sdk.init(sdk.ConnectionParameters.ofUserAndPassword(platform.gatewayUrl, 'admin', 'admin'));
-    await admin.logon();
+    admin = await sdkLogon(platform.gatewayUrl, 'admin', 'admin');
   });
 
   afterAll(async () => {
@@ -51,13 +48,8 @@ describe('write faults as clients see them', () => {
       const answers = await Promise.all(Array.from({ length: 300 }, (_, i) => send(name, i)));
       expect(answers.filter((a) => !a.includes('WriteResponse')).map((a) => a.slice(0, 300))).toEqual([]);
     }
-    const c = new pg.Client({ connectionString: platform.localDb.url });
-    await c.connect();
-    try {
-      expect((await c.query('SELECT name, count(*)::int AS n FROM nms_service WHERE name = ANY($1) GROUP BY name ORDER BY name', [names])).rows).toEqual([...names].sort().map((name) => ({ name, n: 1 })));
-    } finally {
-      await c.end();
-    }
+    const { rows } = await withDb(platform.localDb.url, (c) => c.query('SELECT name, count(*)::int AS n FROM nms_service WHERE name = ANY($1) GROUP BY name ORDER BY name', [names]));
+    expect(rows).toEqual([...names].sort().map((name) => ({ name, n: 1 })));
   });
 
   it("when the database refuses a write, then the client reads a Campaign fault with a correlation id and local-store's log holds PostgreSQL's text under it", async () => {

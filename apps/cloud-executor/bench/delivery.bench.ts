@@ -21,9 +21,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
-import { startTestPlatform, uniqueId, waitFor } from '@cap/platform-testing';
-
-const sdk = require('@adobe/acc-js-sdk');
+import { sdkLogon, startTestPlatform, uniqueId, waitFor } from '@cap/platform-testing';
 
 const { values: args } = parseArgs({ options: { recipients: { type: 'string', default: '100000' }, runs: { type: 'string', default: '3' } } });
 const N = Math.max(1_000, Number(args.recipients));
@@ -41,8 +39,7 @@ async function main() {
   });
   const cloud = new pg.Pool({ connectionString: platform.cloudDb.url, max: 2 });
   try {
-    const client = await sdk.init(sdk.ConnectionParameters.ofUserAndPassword(platform.gatewayUrl, 'admin', 'admin'));
-    await client.logon();
+    const client = await sdkLogon(platform.gatewayUrl, 'admin', 'admin');
     const NLWS = client.NLWS;
 
     log(`seeding ${N} recipients…`);

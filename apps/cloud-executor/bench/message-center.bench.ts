@@ -25,9 +25,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
-import { startServiceProcess, startTestPlatform, testEndpoints, uniqueId, waitFor } from '@cap/platform-testing';
-
-const sdk = require('@adobe/acc-js-sdk');
+import { sdkLogon, startTestPlatform, uniqueId, waitFor } from '@cap/platform-testing';
 
 const { values: args } = parseArgs({ options: { events: { type: 'string', default: '20000' }, unitary: { type: 'string', default: '5000' }, runs: { type: 'string', default: '3' } } });
 const EVENTS = Math.max(500, Number(args.events));
@@ -65,8 +63,7 @@ async function main() {
   const local = new pg.Pool({ connectionString: platform.localDb.url, max: 2 });
   const cloud = new pg.Pool({ connectionString: platform.cloudDb.url, max: 2 });
   try {
-    const admin = await sdk.init(sdk.ConnectionParameters.ofUserAndPassword(platform.gatewayUrl, 'admin', 'admin'));
-    await admin.logon();
+    const admin = await sdkLogon(platform.gatewayUrl, 'admin', 'admin');
     const type = uniqueId('bench').replace(/_/g, '');
     const template = uniqueId('MCBENCH').replace(/[^A-Za-z0-9_]/g, '_');
     await admin.NLWS.xtkSession.write({
@@ -138,17 +135,8 @@ async function main() {
         calls.push(() => post('nms:rtEvent#PushEvents', envelope('PushEvents', 'domEventCollection', xml)));
       }
       await drive(calls, 8);
-      const endpoints = testEndpoints();
-      const restarted = await startServiceProcess('cloud-executor', {
-        KAFKA_BROKERS: endpoints.kafkaBrokers.join(','),
-        KAFKA_TOPIC_PREFIX: platform.topicPrefix,
-        LOCAL_DATABASE_URL: platform.localDb.url,
-        CLOUD_DATABASE_URL: platform.cloudDb.url,
-        REDIS_URL: endpoints.redisUrl,
-        LOG_LEVEL: 'warn',
-        NODE_ENV: 'production',
-        CHANNEL_FILE_DIR: join(outDir, 'messages'),
-      });
+      // The platform's environment (its cloud-executor's included); not waited for: its start-up counts.
+      const restarted = await platform.startReplica('cloud-executor');
       platform.procs.set('cloud-executor', restarted);
       const like = `%-${run}@mc-bench.test`;
       const { rows } = await waitFor(

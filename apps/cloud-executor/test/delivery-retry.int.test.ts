@@ -1,6 +1,6 @@
 import { startSmtpSink, uniqueId, waitFor, type SmtpSink, type TestPlatform } from '@cap/platform-testing';
 // Adobe's own client, unmodified, logs on in the fixture: the flows start where a Campaign developer starts them.
-import { startCampaignClient, type CampaignClient, type Nlws } from './fixtures/campaign.client';
+import { deliveryReport, startCampaignClient, waitForDeliveryState, type CampaignClient, type Nlws } from './fixtures/campaign.client';
 
 /**
  * Per-message retries inside a delivery, end to end: an SMTP server that answers 451 to some recipients for their
@@ -120,27 +120,12 @@ describe('delivery messages that fail temporarily are retried', () => {
     await platform.replace('cloud-executor'); // stopped with the platform
 
     // Indicators on nms:delivery (local-store), through queryDef, once the delivery is finished.
-    const delivery = await waitFor(
-      `delivery '${label}' finished`,
-      async () => {
-        const result = await NLWS.xtkQueryDef
-          .create({
-            schema: 'nms:delivery',
-            operation: 'select',
-            select: {
-              node: [
-                { expr: '@id' }, { expr: '@state' }, { expr: '[properties/@targeted]' }, { expr: '[properties/@toDeliver]' }, { expr: '[properties/@processed]' },
-                { expr: '[properties/@success]' }, { expr: '[properties/@error]' }, { expr: '[properties/@errorRendering]' }, { expr: '[properties/@errorRefused]' },
-                { expr: '[properties/@errorUnreachable]' },
-              ],
-            },
-            where: { condition: { expr: `@label = '${label}'` } },
-          })
-          .executeQuery();
-        const row = [result.delivery ?? []].flat()[0];
-        return row && Number(row.state) === 95 ? row : undefined;
-      },
-      { timeoutMs: 60_000, intervalMs: 200 },
+    const delivery = await waitForDeliveryState(
+      campaign,
+      label,
+      95,
+      ['@id', '@state', ...['targeted', 'toDeliver', 'processed', 'success', 'error', 'errorRendering', 'errorRefused', 'errorUnreachable'].map((p) => `[properties/@${p}]`)],
+      60_000,
     );
     expect(String(delivery.id)).toBe(deliveryId);
     expect(delivery.properties).toEqual({ targeted: '15', toDeliver: '15', processed: '15', success: '11', error: '4', errorRendering: '1', errorRefused: '3', errorUnreachable: '0' });
@@ -164,16 +149,7 @@ describe('delivery messages that fail temporarily are retried', () => {
     expect(new Set(messageIds).size).toBe(11);
 
     // The report by queryDef on the logs (cloud-executor), and no retry left behind.
-    const report = await NLWS.xtkQueryDef
-      .create({
-        schema: 'nms:broadLogRcp',
-        operation: 'select',
-        select: { node: [{ expr: '@status', groupBy: true }, { expr: '@failureReason', groupBy: true }, { expr: 'Count(@id)', alias: '@count' }] },
-        where: { condition: { expr: `[delivery/@id] = ${deliveryId}` } },
-        orderBy: { node: [{ expr: '@status' }, { expr: '@failureReason' }] },
-      })
-      .executeQuery();
-    expect([report.broadLogRcp].flat().map((r: { status: string; failureReason: string; count: string }) => [r.status, r.failureReason, r.count])).toEqual([
+    expect(await deliveryReport(campaign, deliveryId)).toEqual([
       ['1', '0', '11'],
       ['2', '1', '1'],
       ['2', '15', '1'],

@@ -1,9 +1,15 @@
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { failure, startServiceProcess, testEndpoints, uniqueId, waitFor, type TestPlatform, startSmtpSink, type SmtpSink } from '@cap/platform-testing';
+import { failure, uniqueId, waitFor, type TestPlatform, startSmtpSink, type SmtpSink } from '@cap/platform-testing';
 // Adobe's own client, unmodified, logs on in the fixture: the flows start where a Campaign developer starts them.
-import { startCampaignClient, writeDeliveryTemplate, type CampaignClient, type Nlws } from './fixtures/campaign.client';
+import { deliveryReport, startCampaignClient, waitForDeliveryState, writeDeliveryTemplate, type CampaignClient, type Nlws } from './fixtures/campaign.client';
+
+/** What the tests read of a delivery action on nms:delivery. */
+const DELIVERY_FIELDS = [
+  ...['@id', '@internalName', '@state', '@isModel', '@deliveryCode', '@failureText'],
+  ...['targeted', 'excluded', 'toDeliver', 'processed', 'success', 'error', 'errorRendering', 'errorRefused'].map((p) => `[properties/@${p}]`),
+];
 
 interface FileLine {
   id: string;
@@ -58,28 +64,7 @@ describe('deliveries through the unmodified @adobe/acc-js-sdk', () => {
 
   /** The delivery action SubmitDelivery created, read through queryDef on nms:delivery (local-store), once it reaches `state`. */
   const waitForDelivery = (label: string, state: number, timeoutMs = 30_000) =>
-    waitFor(
-      `delivery '${label}' in state ${state}`,
-      async () => {
-        const result = await NLWS.xtkQueryDef
-          .create({
-            schema: 'nms:delivery',
-            operation: 'select',
-            select: {
-              node: [
-                { expr: '@id' }, { expr: '@internalName' }, { expr: '@state' }, { expr: '@isModel' }, { expr: '@deliveryCode' }, { expr: '@failureText' },
-                { expr: '[properties/@targeted]' }, { expr: '[properties/@excluded]' }, { expr: '[properties/@toDeliver]' }, { expr: '[properties/@processed]' },
-                { expr: '[properties/@success]' }, { expr: '[properties/@error]' }, { expr: '[properties/@errorRendering]' }, { expr: '[properties/@errorRefused]' },
-              ],
-            },
-            where: { condition: { expr: `@label = '${label}'` } },
-          })
-          .executeQuery();
-        const row = [result.delivery ?? []].flat()[0];
-        return row && Number(row.state) === state ? row : undefined;
-      },
-      { timeoutMs, intervalMs: 200 },
-    );
+    waitForDeliveryState(campaign, label, state, DELIVERY_FIELDS, timeoutMs);
 
   const fileLines = async (deliveryId: string): Promise<FileLine[]> => {
     const files = (await readdir(outDir)).filter((f) => f.startsWith(`dlv-${deliveryId}-`) && f.endsWith('.jsonl'));
@@ -135,16 +120,7 @@ describe('deliveries through the unmodified @adobe/acc-js-sdk', () => {
     });
 
     // The same logs through queryDef on the cloud schema (cloud-executor), grouped by status: the delivery report.
-    const report = await NLWS.xtkQueryDef
-      .create({
-        schema: 'nms:broadLogRcp',
-        operation: 'select',
-        select: { node: [{ expr: '@status', groupBy: true }, { expr: '@failureReason', groupBy: true }, { expr: 'Count(@id)', alias: '@count' }] },
-        where: { condition: { expr: `[delivery/@id] = ${deliveryId}` } },
-        orderBy: { node: { expr: '@status' } },
-      })
-      .executeQuery();
-    expect([report.broadLogRcp].flat().map((r: { status: string; failureReason: string; count: string }) => [r.status, r.failureReason, r.count])).toEqual([
+    expect(await deliveryReport(campaign, deliveryId)).toEqual([
       ['1', '0', '16'],
       ['2', '15', '1'],
     ]);
@@ -233,17 +209,7 @@ describe('deliveries through the unmodified @adobe/acc-js-sdk', () => {
     const stoppedAt = Number((await cloud.query('SELECT processed FROM cap_delivery_job WHERE delivery_id = $1', [job.id])).rows[0].processed);
     expect(stoppedAt).toBeLessThan(total);
 
-    const endpoints = testEndpoints();
-    const restarted = await startServiceProcess('cloud-executor', {
-      KAFKA_BROKERS: endpoints.kafkaBrokers.join(','),
-      KAFKA_TOPIC_PREFIX: platform.topicPrefix,
-      LOCAL_DATABASE_URL: platform.localDb.url,
-      CLOUD_DATABASE_URL: platform.cloudDb.url,
-      REDIS_URL: endpoints.redisUrl,
-      ...executorEnv(outDir, smtp.url),
-    });
-    platform.procs.set('cloud-executor', restarted);
-    await restarted.waitUntilReady();
+    await platform.replace('cloud-executor'); // with executorEnv, as started
 
     const delivery = await waitForDelivery(label, 95, 60_000);
     expect(delivery.properties).toMatchObject({ toDeliver: String(total), processed: String(total), success: String(total), error: '0' });

@@ -2,10 +2,7 @@ import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { startTestPlatform, uniqueId, waitFor, type TestPlatform, startSmtpSink, type SmtpSink } from '@cap/platform-testing';
-
-// Adobe's own client, unmodified: the flows start where a Campaign developer starts them.
-const sdk = require('@adobe/acc-js-sdk');
+import { sdkLogon, sdkSessionLogon, startSmtpSink, startTestPlatform, uniqueId, waitFor, type SdkClient, type SmtpSink, type TestPlatform } from '@cap/platform-testing';
 
 /** nms:rtEvent:status */
 const SENT = 2;
@@ -24,10 +21,8 @@ describe('the message center through the unmodified @adobe/acc-js-sdk', () => {
   let platform: TestPlatform;
   let smtp: SmtpSink;
   let outDir: string;
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  let admin: any;
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  let mc: any;
+  let admin: SdkClient;
+  let mc: SdkClient;
   let cloud: pg.Pool;
 
   beforeAll(async () => {
@@ -37,10 +32,8 @@ describe('the message center through the unmodified @adobe/acc-js-sdk', () => {
       apps: ['local-store', 'cloud-executor', 'staging-sync', 'api-gateway'],
       envFor: { 'cloud-executor': { CHANNEL_FILE_DIR: outDir, SMTP_URL: smtp.url, SMTP_TIMEOUT_MS: '3000', MC_MAX_ATTEMPTS: '3', MC_RETRY_DELAY_MS: '200', MC_RETRY_TICK_MS: '100' } },
     });
-    admin = await sdk.init(sdk.ConnectionParameters.ofUserAndPassword(platform.gatewayUrl, 'admin', 'admin'));
-    await admin.logon();
-    mc = await sdk.init(sdk.ConnectionParameters.ofSessionToken(platform.gatewayUrl, 'mc/mc'));
-    await mc.logon();
+    admin = await sdkLogon(platform.gatewayUrl, 'admin', 'admin');
+    mc = await sdkSessionLogon(platform.gatewayUrl, 'mc/mc');
     cloud = new pg.Pool({ connectionString: platform.cloudDb.url, max: 2 });
   });
 

@@ -13,6 +13,14 @@ import {
   type Nlws,
 } from './fixtures/campaign.client';
 
+/** The tasks of a query → delivery workflow that ran to its end: [activity, status]. */
+const TARGETED_AND_SENT = [
+  ['start', 'done'],
+  ['target', 'done'],
+  ['send', 'done'],
+  ['end', 'done'],
+];
+
 /**
  * Workflow activities end to end through the gateway and the unmodified SDK: the delivery activity (a delivery
  * action from a template, sent to the population of the query before it, followed to its end, surviving an
@@ -111,12 +119,7 @@ describe('workflow activities: delivery, variables in query conditions, Stop int
     expect(await waitForState(name, 20, 60_000)).toMatchObject({ failed: false, status: 'Finished' });
 
     const state = await engineState(name);
-    expect(state.tasks.map((t) => [t.activity, t.status])).toEqual([
-      ['start', 'done'],
-      ['target', 'done'],
-      ['send', 'done'],
-      ['end', 'done'],
-    ]);
+    expect(state.tasks.map((t) => [t.activity, t.status])).toEqual(TARGETED_AND_SENT);
     const send = state.tasks[2]!;
     const deliveryId = String(send.task_vars['deliveryId']);
     expect(send.task_vars).toEqual({ deliveryId, deliveryName: expect.stringMatching(/^DM\d+$/), targeted: 8, excluded: 1, toDeliver: 7, success: 7, error: 0 });
@@ -270,12 +273,7 @@ describe('workflow activities: delivery, variables in query conditions, Stop int
 
     const deliveryId = String(send.task_vars['deliveryId']);
     const state = await engineState(name);
-    expect(state.tasks.map((t) => [t.activity, t.status])).toEqual([
-      ['start', 'done'],
-      ['target', 'done'],
-      ['send', 'done'],
-      ['end', 'done'],
-    ]);
+    expect(state.tasks.map((t) => [t.activity, t.status])).toEqual(TARGETED_AND_SENT);
     // One delivery action for the task, every log sent once, every message written once.
     expect((await cloud.query('SELECT delivery_id::text AS id FROM cap_delivery_job WHERE workflow_task_id = $1', [send.id])).rows).toEqual([{ id: deliveryId }]);
     expect((await cloud.query('SELECT status, count(*)::int AS n FROM nms_broad_log_rcp WHERE delivery_id = $1 GROUP BY status', [deliveryId])).rows).toEqual([{ status: 1, n: total }]);

@@ -1,10 +1,9 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import type pg from 'pg';
 import { TOPICS, type StagedChange } from '@cap/contracts';
 import { createMessaging } from '@cap/platform-kafka';
 import { createLogger } from '@cap/platform-logger';
-import { startServiceProcess, testEndpoints, uniqueId, waitFor, type ServiceProcess, type TestPlatform } from '@cap/platform-testing';
-import { joinEnv, startStagingClient, stopStagingClient, type Nlws } from './fixtures/staging.client';
+import { startServiceProcess, testEndpoints, uniqueId, waitFor, type ServiceProcess } from '@cap/platform-testing';
+import { joinEnv, useStagingClient } from './fixtures/staging.client';
 
 /**
  * One record named by two keys: an Ingest (keyed by its generated @id), then an IngestExt of the same recipient
@@ -14,40 +13,35 @@ import { joinEnv, startStagingClient, stopStagingClient, type Nlws } from './fix
  * keep each record's changes in order.
  */
 describe('staging order across the keys of one record', () => {
-  let platform: TestPlatform;
-  let NLWS: Nlws;
-  let local: pg.Pool;
-  let cloud: pg.Pool;
   const workers: ServiceProcess[] = [];
 
+  // Rounds of the relay every 200 ms, and workers that wait up to 500 ms for a batch: wide windows.
+  const s = useStagingClient({ apps: ['local-store', 'cloud-executor', 'api-gateway'], envFor: { 'local-store': { OUTBOX_LINGER_MS: '200' } } }, workers);
+
   beforeAll(async () => {
-    // Rounds of the relay every 200 ms, and workers that wait up to 500 ms for a batch: wide windows.
-    ({ platform, NLWS, local, cloud } = await startStagingClient({ apps: ['local-store', 'cloud-executor', 'api-gateway'], envFor: { 'local-store': { OUTBOX_LINGER_MS: '200' } } }));
-    for (let i = 0; i < 3; i++) workers.push(await startServiceProcess('staging-sync', joinEnv(platform, { CLOUD_DATABASE_URL: platform.cloudDb.url, SYNC_MAX_WAIT_MS: '500' })));
+    for (let i = 0; i < 3; i++) workers.push(await startServiceProcess('staging-sync', joinEnv(s.platform, { CLOUD_DATABASE_URL: s.platform.cloudDb.url, SYNC_MAX_WAIT_MS: '500' })));
     await Promise.all(workers.map((w) => w.waitUntilReady()));
   });
-
-  afterAll(() => stopStagingClient({ platform, local, cloud }, workers));
 
   it('when a record is staged by @id, then updated by @email and by @id at once, then the cloud DB holds one row with every change, in order', async () => {
     const ids = new Map<string, string>();
     const loop = async (l: number) => {
       for (let n = 0; n < 25; n++) {
         const email = `xk-${l}-${n}@example.com`;
-        const id: string = await NLWS.xtkSession.ingest({ xtkschema: 'nms:recipientStg', email, firstName: 'first' });
+        const id: string = await s.NLWS.xtkSession.ingest({ xtkschema: 'nms:recipientStg', email, firstName: 'first' });
         ids.set(email, id);
-        await NLWS.xtkSession.ingestExt({ xtkschema: 'nms:recipientStg', _key: '@email', email, lastName: 'byEmail' });
-        await NLWS.xtkSession.ingestExt({ xtkschema: 'nms:recipientStg', _key: '@id', id, firstName: 'last' });
+        await s.NLWS.xtkSession.ingestExt({ xtkschema: 'nms:recipientStg', _key: '@email', email, lastName: 'byEmail' });
+        await s.NLWS.xtkSession.ingestExt({ xtkschema: 'nms:recipientStg', _key: '@id', id, firstName: 'last' });
       }
     };
     await Promise.all(Array.from({ length: 8 }, (_, l) => loop(l)));
     await waitFor(
       'every staged row applied',
-      async () => (await local.query('SELECT (SELECT count(*) FROM nms_recipient_stg WHERE cap_synced_at IS NULL) + (SELECT count(*) FROM cap_outbox) AS n')).rows[0].n === '0',
+      async () => (await s.local.query('SELECT (SELECT count(*) FROM nms_recipient_stg WHERE cap_synced_at IS NULL) + (SELECT count(*) FROM cap_outbox) AS n')).rows[0].n === '0',
       { timeoutMs: 60_000, intervalMs: 250 },
     );
 
-    const { rows } = await cloud.query<{ email: string; id: string; first_name: string; last_name: string | null }>(
+    const { rows } = await s.cloud.query<{ email: string; id: string; first_name: string; last_name: string | null }>(
       "SELECT email, id, first_name, last_name FROM nms_recipient WHERE email LIKE 'xk-%' ORDER BY email, id",
     );
     const byEmail = new Map<string, typeof rows>();
@@ -62,11 +56,11 @@ describe('staging order across the keys of one record', () => {
     expect(ids.size).toBe(200);
 
     // The relay did send changes behind their record's live change, and has let go of them since.
-    const metrics = await (await fetch(`${platform.procs.get('local-store')!.url}/metrics`)).text();
+    const metrics = await (await fetch(`${s.platform.procs.get('local-store')!.url}/metrics`)).text();
     expect(Number(/^cap_outbox_routed_behind_total\{[^}]*\} (\d+)/m.exec(metrics)?.[1])).toBeGreaterThan(0);
     await waitFor(
       'the relay tracks nothing once all is applied',
-      async () => /^cap_outbox_live_changes\{[^}]*\} 0$/m.test(await (await fetch(`${platform.procs.get('local-store')!.url}/metrics`)).text()),
+      async () => /^cap_outbox_live_changes\{[^}]*\} 0$/m.test(await (await fetch(`${s.platform.procs.get('local-store')!.url}/metrics`)).text()),
       { timeoutMs: 10_000 },
     );
   }, 120_000);
@@ -78,21 +72,13 @@ describe('staging order across the keys of one record', () => {
  * could overtake them on another partition. No staging-sync runs until the end, so everything stays in flight.
  */
 describe('staging order across keys when another local-store replica takes the relay over', () => {
-  let platform: TestPlatform;
-  let NLWS: Nlws;
-  let local: pg.Pool;
-  let cloud: pg.Pool;
   const extra: ServiceProcess[] = [];
 
-  beforeAll(async () => {
-    ({ platform, NLWS, local, cloud } = await startStagingClient({ apps: ['local-store', 'cloud-executor', 'api-gateway'] }));
-  });
-
-  afterAll(() => stopStagingClient({ platform, local, cloud }, extra));
+  const s = useStagingClient({ apps: ['local-store', 'cloud-executor', 'api-gateway'] }, extra);
 
   /** Every staged change of the record published so far, with its message key. */
   async function publishedChanges(email: string, id: string, atLeast: number): Promise<{ key: string; seq: string }[]> {
-    const messaging = createMessaging({ brokers: testEndpoints().kafkaBrokers, clientId: 'xk-reader', topicPrefix: platform.topicPrefix, logger: createLogger({ service: 'xk-reader', level: 'warn' }) });
+    const messaging = createMessaging({ brokers: testEndpoints().kafkaBrokers, clientId: 'xk-reader', topicPrefix: s.platform.topicPrefix, logger: createLogger({ service: 'xk-reader', level: 'warn' }) });
     const consumer = messaging.kafka.consumer({ groupId: uniqueId('xk-reader') });
     const seen = new Map<string, string>();
     try {
@@ -114,19 +100,19 @@ describe('staging order across keys when another local-store replica takes the r
 
   it('when the leading replica dies while a record is in flight under another key, then the new leader keeps sending its changes behind it', async () => {
     const email = 'takeover@example.com';
-    const id: string = await NLWS.xtkSession.ingest({ xtkschema: 'nms:recipientStg', email, firstName: 'first' });
-    await NLWS.xtkSession.ingestExt({ xtkschema: 'nms:recipientStg', _key: '@email', email, lastName: 'byEmail' });
+    const id: string = await s.NLWS.xtkSession.ingest({ xtkschema: 'nms:recipientStg', email, firstName: 'first' });
+    await s.NLWS.xtkSession.ingestExt({ xtkschema: 'nms:recipientStg', _key: '@email', email, lastName: 'byEmail' });
     const route = `nms:recipient|id=${id}`;
     // Published, and the update by email stored as travelling behind the Ingest.
     await waitFor('both changes published, one routed behind the other', async () => {
-      const r = await local.query('SELECT (SELECT count(*) FROM cap_outbox)::int AS outbox, (SELECT array_agg(route) FROM cap_outbox_route) AS routes');
+      const r = await s.local.query('SELECT (SELECT count(*) FROM cap_outbox)::int AS outbox, (SELECT array_agg(route) FROM cap_outbox_route) AS routes');
       return r.rows[0].outbox === 0 && JSON.stringify(r.rows[0].routes) === JSON.stringify([route]);
     });
 
-    const second = await startServiceProcess('local-store', joinEnv(platform, { LOCAL_DATABASE_URL: platform.localDb.url }));
+    const second = await startServiceProcess('local-store', joinEnv(s.platform, { LOCAL_DATABASE_URL: s.platform.localDb.url }));
     extra.push(second);
     await second.waitUntilReady();
-    const first = platform.procs.get('local-store')!;
+    const first = s.platform.procs.get('local-store')!;
     first.signal('SIGKILL');
     await first.exited;
     await waitFor('the second replica leads the relay', async () => second.logs.some((l) => l['event'] === 'outbox.leading'), { timeoutMs: 30_000 });
@@ -135,7 +121,7 @@ describe('staging order across keys when another local-store replica takes the r
     const giveUp = Date.now() + 60_000;
     for (;;) {
       try {
-        await NLWS.xtkSession.ingestExt({ xtkschema: 'nms:recipientStg', _key: '@email', email, firstName: 'last' });
+        await s.NLWS.xtkSession.ingestExt({ xtkschema: 'nms:recipientStg', _key: '@email', email, firstName: 'last' });
         break;
       } catch (err) {
         if (Date.now() > giveUp) throw err; // the gateway reaches the survivor once the group has rebalanced
@@ -146,9 +132,9 @@ describe('staging order across keys when another local-store replica takes the r
     expect(changes.map((c) => c.key)).toEqual(changes.map(() => route));
 
     // And once a worker runs, the cloud DB holds the one record with every change.
-    extra.push(await startServiceProcess('staging-sync', joinEnv(platform, { CLOUD_DATABASE_URL: platform.cloudDb.url })));
-    await waitFor('the record applied', async () => (await cloud.query('SELECT 1 FROM nms_recipient WHERE email = $1 AND first_name = $2', [email, 'last'])).rowCount === 1, { timeoutMs: 60_000 });
-    expect((await cloud.query('SELECT id, first_name, last_name FROM nms_recipient WHERE email = $1', [email])).rows).toEqual([{ id, first_name: 'last', last_name: 'byEmail' }]);
-    await waitFor('the stored route let go once applied', async () => (await local.query('SELECT count(*)::int AS n FROM cap_outbox_route')).rows[0].n === 0, { timeoutMs: 15_000 });
+    extra.push(await startServiceProcess('staging-sync', joinEnv(s.platform, { CLOUD_DATABASE_URL: s.platform.cloudDb.url })));
+    await waitFor('the record applied', async () => (await s.cloud.query('SELECT 1 FROM nms_recipient WHERE email = $1 AND first_name = $2', [email, 'last'])).rowCount === 1, { timeoutMs: 60_000 });
+    expect((await s.cloud.query('SELECT id, first_name, last_name FROM nms_recipient WHERE email = $1', [email])).rows).toEqual([{ id, first_name: 'last', last_name: 'byEmail' }]);
+    await waitFor('the stored route let go once applied', async () => (await s.local.query('SELECT count(*)::int AS n FROM cap_outbox_route')).rows[0].n === 0, { timeoutMs: 15_000 });
   }, 180_000);
 });

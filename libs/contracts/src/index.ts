@@ -14,6 +14,7 @@ export {
 export {
   REPORTING_SUMMARY_METHOD,
   reportingSummaryParamsSchema,
+  type DeliveryIndicators,
   type DeliveryReport,
   type EventTypeReport,
   type ReportingSummary,

@@ -21,6 +21,18 @@ export const reportingSummaryParamsSchema = z
 
 export type ReportingSummaryParams = z.infer<typeof reportingSummaryParamsSchema>;
 
+/** The counters of a delivery action (nms:delivery `properties/@…`). */
+export interface DeliveryIndicators {
+  targeted: number;
+  excluded: number;
+  toDeliver: number;
+  processed: number;
+  /** Sent. */
+  success: number;
+  /** Failed, in all … */
+  error: number;
+}
+
 /** A delivery action's indicators: the fields of nms:delivery `properties/@…`, and its state. */
 export interface DeliveryReport {
   id: string;
@@ -33,15 +45,7 @@ export interface DeliveryReport {
   failureText: string | null;
   created: string;
   finished: string | null;
-  indicators: {
-    targeted: number;
-    excluded: number;
-    toDeliver: number;
-    processed: number;
-    /** Sent. */
-    success: number;
-    /** Failed, in all … */
-    error: number;
+  indicators: DeliveryIndicators & {
     /** … of which personalisation errors (reason 15), refusals (1 and 20), unreachable (3). */
     errorRendering: number;
     errorRefused: number;

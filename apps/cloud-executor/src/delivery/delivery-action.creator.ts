@@ -1,13 +1,10 @@
 import { compileDeliveryTarget, RECIPIENT_SCHEMA, type DeliveryDefinition } from '@cap/campaign-delivery';
-import type { Schema } from '@cap/campaign-schema';
 import { element, parseXml } from '@cap/campaign-xml';
-import type { Logger } from '@cap/platform-logger';
+import type { DeliveryIndicators } from '@cap/contracts';
 import { withTransaction, type Pool, type PoolClient } from '@cap/platform-postgres';
-import type { ChannelRegistry } from '../channels/channel.registry';
-import type { DeliveryJobCounters } from './delivery-job.row';
+import { indicatorsOf, type DeliveryJobCounters } from './delivery-job.row';
 import { writeDeliveryLogs } from './delivery-logs.writer';
-import type { DeliveryStatePublisher } from './delivery-state.publisher';
-import { deliveryTemplateFields, loadDeliveryDefinition, recordDeliveryJob } from './delivery.submit';
+import { deliveryTemplateFields, loadDeliveryDefinition, recordDeliveryJob, type DeliveryJobDeps } from './delivery.submit';
 
 /** Whom a delivery action created by a workflow targets. */
 export type DeliveryActionTarget =
@@ -28,19 +25,13 @@ export interface DeliveryActionRequest {
   workflowTaskId: string;
 }
 
-export interface DeliveryActionStatus {
+export interface DeliveryActionStatus extends DeliveryIndicators {
   deliveryId: string;
   internalName: string;
   phase: 'targeting' | 'sending' | 'finished' | 'failed';
   /** nms:delivery @state: 45, 55, 95, 99. */
   state: number;
   failureText: string | null;
-  targeted: number;
-  excluded: number;
-  toDeliver: number;
-  processed: number;
-  success: number;
-  error: number;
 }
 
 export interface DeliveryActions {
@@ -68,12 +59,7 @@ const toStatus = (r: StatusRow): DeliveryActionStatus => ({
   phase: r.phase,
   state: r.state,
   failureText: r.failure_text,
-  targeted: r.targeted,
-  excluded: r.excluded,
-  toDeliver: r.to_deliver,
-  processed: r.processed,
-  success: r.success,
-  error: r.error,
+  ...indicatorsOf(r),
 });
 
 /**
@@ -85,15 +71,7 @@ const toStatus = (r: StatusRow): DeliveryActionStatus => ({
  * once the activity is over, the logs may not. Exclusions are those of every delivery: denylisted recipients
  * and recipients without an address for the channel are counted in `excluded`, without a log.
  */
-export function createDeliveryActions(deps: {
-  pool: Pool;
-  schemas: ReadonlyMap<string, Schema>;
-  channels: ChannelRegistry;
-  publisher: DeliveryStatePublisher;
-  defaultSender: string;
-  logger: Logger;
-  wake(): void;
-}): DeliveryActions {
+export function createDeliveryActions(deps: DeliveryJobDeps): DeliveryActions {
   const { known } = deliveryTemplateFields(deps.schemas);
   const log = deps.logger.child({ module: 'delivery-actions' });
   const recipients = deps.schemas.get(RECIPIENT_SCHEMA)!;

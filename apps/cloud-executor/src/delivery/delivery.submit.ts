@@ -103,14 +103,8 @@ export async function recordDeliveryJob(
   return { deliveryId, internalName };
 }
 
-/**
- * `delivery.submit` (nms:delivery#SubmitDelivery): finds the template by internal name in the cloud copy of
- * nms:delivery, merges the content fragment, checks everything that can be checked before anything is
- * written (channel, personalisation, target where clause), then records the delivery action as a job in ONE
- * transaction and replies. Targeting and sending run in the background (delivery.runner.ts); the action
- * appears in nms:delivery (local, then its cloud copy) through delivery.state.changed.v1.
- */
-export function createSubmitHandler(deps: {
+/** What records delivery jobs needs: SubmitDelivery and the delivery actions of workflows. */
+export interface DeliveryJobDeps {
   pool: Pool;
   schemas: ReadonlyMap<string, Schema>;
   channels: ChannelRegistry;
@@ -118,7 +112,16 @@ export function createSubmitHandler(deps: {
   defaultSender: string;
   logger: Logger;
   wake(): void;
-}) {
+}
+
+/**
+ * `delivery.submit` (nms:delivery#SubmitDelivery): finds the template by internal name in the cloud copy of
+ * nms:delivery, merges the content fragment, checks everything that can be checked before anything is
+ * written (channel, personalisation, target where clause), then records the delivery action as a job in ONE
+ * transaction and replies. Targeting and sending run in the background (delivery.runner.ts); the action
+ * appears in nms:delivery (local, then its cloud copy) through delivery.state.changed.v1.
+ */
+export function createSubmitHandler(deps: DeliveryJobDeps) {
   const { known } = deliveryTemplateFields(deps.schemas);
   return async (params: unknown): Promise<{ deliveryId: string; internalName: string }> => {
     const p = submitParams.safeParse(params);

@@ -1,7 +1,7 @@
 import { reportingSummaryParamsSchema, type DeliveryReport, type EventTypeReport, type ReportingSummary } from '@cap/contracts';
 import { errors } from '@cap/platform-errors';
 import type { Pool } from '@cap/platform-postgres';
-import type { DeliveryJobFailureCounters } from '../delivery/delivery-job.row';
+import { indicatorsOf, type DeliveryJobFailureCounters } from '../delivery/delivery-job.row';
 
 const DAY_MS = 86_400_000;
 const DEFAULT_DAYS = 7;
@@ -71,12 +71,7 @@ export function createReportingSummaryHandler(deps: { pool: Pool; now?: () => Da
       created: r.created_at.toISOString(),
       finished: r.finished_at?.toISOString() ?? null,
       indicators: {
-        targeted: r.targeted,
-        excluded: r.excluded,
-        toDeliver: r.to_deliver,
-        processed: r.processed,
-        success: r.success,
-        error: r.error,
+        ...indicatorsOf(r),
         errorRendering: r.error_rendering,
         errorRefused: r.error_refused,
         errorUnreachable: r.error_unreachable,

@@ -1,16 +1,12 @@
-import { WORKFLOW_FAULTS, WORKFLOW_STATE, type LogLine, type TaskStatus, type Vars, type WorkflowState } from '@cap/campaign-workflow';
+import { WORKFLOW_FAULTS, WORKFLOW_STATE, type LogLine, type TaskStatus, type Vars, type WorkflowInstance } from '@cap/campaign-workflow';
 import { describeRef, parseWorkflowRef } from './workflow-definition.source';
 import type { EngineContext } from './workflow-engine.context';
 
+/** The fields of an instance that `workflow.log` reports as they are. */
+type ReportedField = 'workflowId' | 'internalName' | 'runId' | 'state' | 'failed' | 'status' | 'variables';
+
 /** What `workflow.log` answers: the instance, the current run's tasks and the latest log lines. */
-export interface WorkflowReport {
-  workflowId: string;
-  internalName: string;
-  runId: number;
-  state: WorkflowState;
-  failed: boolean;
-  status: string | null;
-  variables: Vars;
+export interface WorkflowReport extends Pick<WorkflowInstance, ReportedField> {
   tasks: {
     id: string;
     activity: string;

@@ -7,6 +7,18 @@ import { planDatabase } from '../src/index';
 const BUILTIN = join(__dirname, '..', '..', 'schema', 'builtin');
 const schemas = compileSchemas(readdirSync(BUILTIN).filter((f) => f.endsWith('.xml')).map((file) => ({ file, text: readFileSync(join(BUILTIN, file), 'utf8') })));
 const UUID_CHECK = `~ '^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$'`;
+/** The columns of nms:recipient that its cloud table and its staging table declare alike (no default, no check). */
+const RECIPIENT_PLAIN_COLUMNS = `  "phone" varchar(32),
+  "mobile_phone" varchar(32),
+  "external_id" varchar(64),
+  "location_address1" varchar(80),
+  "location_city" varchar(64),
+  "location_zip_code" varchar(16),
+  "location_country_code" varchar(2),
+  "comment" text,
+  "created" timestamptz,
+  "last_modified" timestamptz,
+  "folder_id" bigint,`;
 
 function ddlOf(database: 'local' | 'cloud', table: string): string {
   return planDatabase(schemas, database, [])
@@ -68,17 +80,7 @@ CREATE INDEX "xtk_folder_parent_id_idx" ON "xtk_folder" ("parent_id");`);
   "gender" smallint DEFAULT 0,
   "birth_date" date,
   "black_list" boolean DEFAULT false,
-  "phone" varchar(32),
-  "mobile_phone" varchar(32),
-  "external_id" varchar(64),
-  "location_address1" varchar(80),
-  "location_city" varchar(64),
-  "location_zip_code" varchar(16),
-  "location_country_code" varchar(2),
-  "comment" text,
-  "created" timestamptz,
-  "last_modified" timestamptz,
-  "folder_id" bigint,
+${RECIPIENT_PLAIN_COLUMNS}
   "cap_seq" bigint
 );
 COMMENT ON TABLE "nms_recipient" IS 'cap:schema=nms:recipient';
@@ -95,17 +97,7 @@ CREATE INDEX "nms_recipient_folder_id_idx" ON "nms_recipient" ("folder_id");`);
   "gender" smallint,
   "birth_date" date,
   "black_list" boolean,
-  "phone" varchar(32),
-  "mobile_phone" varchar(32),
-  "external_id" varchar(64),
-  "location_address1" varchar(80),
-  "location_city" varchar(64),
-  "location_zip_code" varchar(16),
-  "location_country_code" varchar(2),
-  "comment" text,
-  "created" timestamptz,
-  "last_modified" timestamptz,
-  "folder_id" bigint,
+${RECIPIENT_PLAIN_COLUMNS}
   "cap_seq" bigint GENERATED ALWAYS AS IDENTITY NOT NULL,
   "cap_op" text NOT NULL DEFAULT 'upsert' CONSTRAINT "nms_recipient_stg_cap_op_check" CHECK ("cap_op" IN ('upsert', 'delete')),
   "cap_staged_at" timestamptz NOT NULL DEFAULT now(),

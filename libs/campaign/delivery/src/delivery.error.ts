@@ -1,20 +1,13 @@
-import type { CatalogueEntry } from '@cap/platform-errors';
+import { CatalogueError, type CatalogueEntry } from '@cap/platform-errors';
 
 /**
  * A problem of the caller's delivery request, raised by its catalogue entry (`ErrorCatalogue.DELIVERY_BAD_TARGET`…):
  * repeating it gives the same answer (SOAP-ENV:Client). The code is the first word of the message.
  */
-export class DeliveryError extends Error {
-  readonly code: string;
-  readonly retriable: boolean;
-  constructor(
-    readonly entry: CatalogueEntry,
-    text: string,
-  ) {
-    super(`${entry.code} ${text}`);
+export class DeliveryError extends CatalogueError {
+  constructor(entry: CatalogueEntry, text: string) {
+    super(entry, text);
     this.name = 'DeliveryError';
-    this.code = entry.code;
-    this.retriable = entry.retriable;
   }
 }
 

@@ -1,11 +1,7 @@
 import type { WriteStep } from '@cap/campaign-write';
 import { ErrorCodes } from '@cap/platform-errors';
-import { createLogger } from '@cap/platform-logger';
-import { createPool, type Pool } from '@cap/platform-postgres';
-import { createTestDatabase, type TestDatabase } from '@cap/platform-testing';
 import { createWriteCommitter, DatabaseWriteError } from '../src/index';
-
-const logger = createLogger({ service: 'group-commit-test', level: 'silent' });
+import { useTestPool } from './fixtures/test.pool';
 
 /** One Ingest-like write: a one-row INSERT into the staging-like table. */
 const ingest = (email: string): WriteStep[] => [
@@ -13,37 +9,30 @@ const ingest = (email: string): WriteStep[] => [
 ];
 
 describe('group commit of unitary writes against PostgreSQL', () => {
-  let db: TestDatabase;
-  let pool: Pool;
-
-  beforeAll(async () => {
-    db = await createTestDatabase('cap_group_commit');
-    pool = createPool({ url: db.url, max: 6, applicationName: 'group-commit-test', logger });
-    await pool.query('CREATE TABLE stg (seq bigserial PRIMARY KEY, email text NOT NULL UNIQUE, fields text[] NOT NULL)');
-    await pool.query('CREATE TABLE other (id int PRIMARY KEY, label text)');
-  });
-  afterAll(async () => {
-    await pool.end();
-    await db.drop();
+  const db = useTestPool({
+    database: 'cap_group_commit',
+    applicationName: 'group-commit-test',
+    max: 6,
+    tables: ['CREATE TABLE stg (seq bigserial PRIMARY KEY, email text NOT NULL UNIQUE, fields text[] NOT NULL)', 'CREATE TABLE other (id int PRIMARY KEY, label text)'],
   });
   beforeEach(async () => {
-    await pool.query('TRUNCATE stg, other');
+    await db.pool.query('TRUNCATE stg, other');
   });
 
   it('when many writes arrive at once, then each is acknowledged with its own count and every row is committed exactly once', async () => {
-    const committer = createWriteCommitter(pool, { maxBatch: 64, maxConcurrent: 2 });
+    const committer = createWriteCommitter(db.pool, { maxBatch: 64, maxConcurrent: 2 });
     const emails = Array.from({ length: 300 }, (_, i) => `r${i}@example.com`);
     const results = await Promise.all(emails.map((e) => committer.commit(ingest(e))));
     expect(results.every((r) => r.inserted === 1 && r.updated === 0 && r.deleted === 0)).toBe(true);
-    const { rows } = await pool.query<{ email: string; fields: string[] }>('SELECT email, fields FROM stg ORDER BY seq');
+    const { rows } = await db.pool.query<{ email: string; fields: string[] }>('SELECT email, fields FROM stg ORDER BY seq');
     expect(rows.map((r) => r.email).sort()).toEqual([...emails].sort());
     expect(rows.every((r) => r.fields.join() === 'email')).toBe(true);
   });
 
   it('when one write of a group breaks a constraint, then only that write fails, with the database error, and the others land', async () => {
-    await pool.query(`INSERT INTO stg (email, fields) VALUES ('taken@example.com', '{email}')`);
+    await db.pool.query(`INSERT INTO stg (email, fields) VALUES ('taken@example.com', '{email}')`);
     // One transaction at a time, so the writes submitted while the first runs are grouped together.
-    const committer = createWriteCommitter(pool, { maxBatch: 64, maxConcurrent: 1 });
+    const committer = createWriteCommitter(db.pool, { maxBatch: 64, maxConcurrent: 1 });
     const emails = ['first@example.com', ...Array.from({ length: 20 }, (_, i) => `ok${i}@example.com`)];
     const pending = emails.map((e) => committer.commit(ingest(e)));
     const bad = committer.commit(ingest('taken@example.com'));
@@ -53,24 +42,24 @@ describe('group commit of unitary writes against PostgreSQL', () => {
     await expect(bad).rejects.toThrow(/^PGS-220000 The database refused the write: a record with the same key already exists$/);
     await expect(bad).rejects.toMatchObject({ sqlState: '23505', privateDetail: expect.stringMatching(/duplicate key/) });
     await Promise.all(pending);
-    const { rows } = await pool.query<{ n: string }>('SELECT count(*) AS n FROM stg');
+    const { rows } = await db.pool.query<{ n: string }>('SELECT count(*) AS n FROM stg');
     expect(Number(rows[0]!.n)).toBe(1 + emails.length + 5);
   });
 
   it('when the connection is lost during a group, then its writes fail as lone writes would and none is replayed (a COMMIT may have happened)', async () => {
-    const committer = createWriteCommitter(pool, { maxBatch: 64, maxConcurrent: 1 });
+    const committer = createWriteCommitter(db.pool, { maxBatch: 64, maxConcurrent: 1 });
     const blocker = committer.commit(ingest('before@example.com'));
     const killer: WriteStep[] = [{ kind: 'exec', schema: 'test:stg', statement: { sql: 'SELECT pg_terminate_backend(pg_backend_pid())', params: [] } }];
     const group = [committer.commit(ingest('g1@example.com')), committer.commit(killer), committer.commit(ingest('g2@example.com'))];
     await blocker;
     const outcomes = await Promise.allSettled(group);
     expect(outcomes.map((o) => o.status)).toEqual(['rejected', 'rejected', 'rejected']);
-    const { rows } = await pool.query<{ email: string }>('SELECT email FROM stg ORDER BY seq');
+    const { rows } = await db.pool.query<{ email: string }>('SELECT email FROM stg ORDER BY seq');
     expect(rows.map((r) => r.email)).toEqual(['before@example.com']);
   });
 
   it('when a queued write\'s caller has stopped waiting by its turn, then it is not applied, and the others are', async () => {
-    const committer = createWriteCommitter(pool, { maxBatch: 64, maxConcurrent: 1 });
+    const committer = createWriteCommitter(db.pool, { maxBatch: 64, maxConcurrent: 1 });
     const slow: WriteStep[] = [{ kind: 'exec', schema: 'test:stg', statement: { sql: 'SELECT pg_sleep(0.4)', params: [] } }];
     const blocker = committer.commit(slow);
     const expired = committer.commit(ingest('expired@example.com'), Date.now() + 50);
@@ -80,12 +69,12 @@ describe('group commit of unitary writes against PostgreSQL', () => {
     await expect(expired).rejects.toMatchObject({ code: ErrorCodes.RPC_TIMEOUT, retriable: true });
     await expect(waiting).resolves.toMatchObject({ inserted: 1 });
     await expect(unbounded).resolves.toMatchObject({ inserted: 1 });
-    const { rows } = await pool.query<{ email: string }>('SELECT email FROM stg ORDER BY email');
+    const { rows } = await db.pool.query<{ email: string }>('SELECT email FROM stg ORDER BY email');
     expect(rows.map((r) => r.email)).toEqual(['unbounded@example.com', 'waiting@example.com']);
   });
 
   it('when writes of different shapes share a group, then each keeps its own steps and its own outcome', async () => {
-    const committer = createWriteCommitter(pool, { maxBatch: 64, maxConcurrent: 1 });
+    const committer = createWriteCommitter(db.pool, { maxBatch: 64, maxConcurrent: 1 });
     const upsertOther = (id: number, label: string): WriteStep[] => [
       {
         kind: 'updateElseInsert',
@@ -103,7 +92,7 @@ describe('group commit of unitary writes against PostgreSQL', () => {
       [0, 1],
       [1, 0],
     ]);
-    expect((await pool.query('SELECT label FROM other WHERE id = 1')).rows[0].label).toBe('uno');
-    expect(Number((await pool.query('SELECT count(*) AS n FROM stg')).rows[0].n)).toBe(3);
+    expect((await db.pool.query('SELECT label FROM other WHERE id = 1')).rows[0].label).toBe('uno');
+    expect(Number((await db.pool.query('SELECT count(*) AS n FROM stg')).rows[0].n)).toBe(3);
   });
 });

@@ -1,10 +1,6 @@
 import type { WriteStep } from '@cap/campaign-write';
-import { createLogger } from '@cap/platform-logger';
-import { createPool, type Pool } from '@cap/platform-postgres';
-import { createTestDatabase, type TestDatabase } from '@cap/platform-testing';
 import { DatabaseWriteError, executeWriteSteps } from '../src/index';
-
-const logger = createLogger({ service: 'upsert-race-test', level: 'silent' });
+import { useTestPool } from './fixtures/test.pool';
 
 /** insertOrUpdate of one service by its name, as the write planner compiles it. */
 const upsert = (name: string, label: string): WriteStep[] => [
@@ -22,22 +18,16 @@ const upsert = (name: string, label: string): WriteStep[] => [
  * conflict on another unique key is an error, in Campaign's form without PostgreSQL's text.
  */
 describe('insertOrUpdate racing on one key against PostgreSQL', () => {
-  let db: TestDatabase;
-  let pool: Pool;
-
-  beforeAll(async () => {
-    db = await createTestDatabase('cap_upsert_race');
-    pool = createPool({ url: db.url, max: 4, applicationName: 'upsert-race-test', logger });
-    await pool.query('CREATE TABLE service (id bigserial PRIMARY KEY, name text NOT NULL UNIQUE, label text, code text UNIQUE)');
-  });
-  afterAll(async () => {
-    await pool.end();
-    await db.drop();
+  const db = useTestPool({
+    database: 'cap_upsert_race',
+    applicationName: 'upsert-race-test',
+    max: 4,
+    tables: ['CREATE TABLE service (id bigserial PRIMARY KEY, name text NOT NULL UNIQUE, label text, code text UNIQUE)'],
   });
 
   it('when two transactions insert the same new key, then the second updates the row the first committed', async () => {
-    const a = await pool.connect();
-    const b = await pool.connect();
+    const a = await db.pool.connect();
+    const b = await db.pool.connect();
     try {
       await a.query('BEGIN');
       await b.query('BEGIN');
@@ -53,12 +43,12 @@ describe('insertOrUpdate racing on one key against PostgreSQL', () => {
       a.release();
       b.release();
     }
-    expect((await pool.query('SELECT name, label FROM service WHERE name = $1', ['news'])).rows).toEqual([{ name: 'news', label: 'from B' }]);
+    expect((await db.pool.query('SELECT name, label FROM service WHERE name = $1', ['news'])).rows).toEqual([{ name: 'news', label: 'from B' }]);
   });
 
   it('when the insert conflicts on another unique key, then the write fails as a Campaign refusal without PostgreSQL text', async () => {
-    await pool.query(`INSERT INTO service (name, code) VALUES ('taken', 'C1')`);
-    const client = await pool.connect();
+    await db.pool.query(`INSERT INTO service (name, code) VALUES ('taken', 'C1')`);
+    const client = await db.pool.connect();
     try {
       const steps: WriteStep[] = [{ ...upsert('fresh', 'x')[0]!, insert: { sql: 'INSERT INTO "service" ("name", "code") VALUES ($1, $2)', params: ['fresh', 'C1'] } } as WriteStep];
       const err = await executeWriteSteps(client, steps).catch((e: unknown) => e);

@@ -1,5 +1,6 @@
 import { parseXml } from '@cap/campaign-xml';
 import { compileBuiltinSchemas } from '../test/builtin-schemas.fixture';
+import { thrownBy } from '../test/thrown.fixture';
 import { compileQueryDef, type CompileOptions } from './query-def.compiler';
 import type { SimpleJsonQueryDef } from './query-def.model';
 import { QueryError } from './query.error';
@@ -12,13 +13,7 @@ function compile(xml: string, options?: CompileOptions) {
 }
 
 function failure(input: string | SimpleJsonQueryDef, options?: CompileOptions, registry = schemas): QueryError {
-  try {
-    compileQueryDef(typeof input === 'string' ? parseXml(input) : input, registry, options);
-  } catch (err) {
-    if (err instanceof QueryError) return err;
-    throw err;
-  }
-  throw new Error('compiled');
+  return thrownBy(QueryError, () => compileQueryDef(typeof input === 'string' ? parseXml(input) : input, registry, options), 'compiled');
 }
 
 describe('compileQueryDef: pinned SQL on the built-in schemas', () => {

@@ -1,4 +1,5 @@
 import { parseXml } from '@cap/campaign-xml';
+import { thrownBy } from '../test/thrown.fixture';
 import { normaliseQueryDef } from './query-def.normaliser';
 import { QueryError } from './query.error';
 
@@ -21,13 +22,7 @@ const SDK_JSON = {
 };
 
 function failure(input: Parameters<typeof normaliseQueryDef>[0]): QueryError {
-  try {
-    normaliseQueryDef(input);
-  } catch (err) {
-    if (err instanceof QueryError) return err;
-    throw err;
-  }
-  throw new Error('accepted');
+  return thrownBy(QueryError, () => normaliseQueryDef(input));
 }
 
 describe('normaliseQueryDef', () => {

@@ -1,27 +1,19 @@
-import { ErrorCatalogue, renderMessage, type CatalogueEntry, type SoapFaultClass } from '@cap/platform-errors';
+import { CatalogueError, ErrorCatalogue, renderMessage, type CatalogueEntry, type SoapFaultClass } from '@cap/platform-errors';
 import type { QueryErrorKind } from './query-error.codes';
 
 /**
  * The one error type of the query library, raised by its catalogue entry (QUERY_INVALID, NO_RECORD). The message
  * starts with the code, as Campaign puts it at the start of `faultstring`.
  */
-export class QueryError extends Error {
-  readonly code: string;
+export class QueryError extends CatalogueError {
   readonly kind: QueryErrorKind;
-  /** Query errors are about the request itself: repeating it gives the same answer. */
-  readonly retriable: boolean;
   readonly soapFaultCode: SoapFaultClass;
 
-  constructor(
-    readonly entry: CatalogueEntry,
-    kind: QueryErrorKind,
-    text: string,
-  ) {
-    super(`${entry.code} ${text}`);
+  /** Query errors are about the request itself: repeating it gives the same answer (the entry's retry verdict). */
+  constructor(entry: CatalogueEntry, kind: QueryErrorKind, text: string) {
+    super(entry, text);
     this.name = 'QueryError';
-    this.code = entry.code;
     this.kind = kind;
-    this.retriable = entry.retriable;
     this.soapFaultCode = entry.fault;
   }
 

@@ -1,3 +1,4 @@
+import { thrownBy } from '../test/thrown.fixture';
 import type { ExprNode, LogicalNode } from './xtk-expression.ast';
 import { XtkExpressionError } from './xtk-expression.error';
 import { parseExpression } from './xtk-expression.parser';
@@ -31,13 +32,7 @@ function show(n: ExprNode): string {
 const parse = (e: string) => show(parseExpression(e));
 
 function failure(expr: string, options?: Parameters<typeof parseExpression>[1]): XtkExpressionError {
-  try {
-    parseExpression(expr, options);
-  } catch (err) {
-    if (err instanceof XtkExpressionError) return err;
-    throw err;
-  }
-  throw new Error(`'${expr.slice(0, 50)}' was accepted`);
+  return thrownBy(XtkExpressionError, () => parseExpression(expr, options), `'${expr.slice(0, 50)}' was accepted`);
 }
 
 describe('parseExpression', () => {

@@ -1,16 +1,11 @@
+import { thrownBy } from '../test/thrown.fixture';
 import { tokenizeExpression, type Token } from './xtk-expression.tokenizer';
 import { XtkExpressionError } from './xtk-expression.error';
 
 const kinds = (expr: string) => tokenizeExpression(expr).map((t) => t.kind);
 
 function failure(expr: string): XtkExpressionError {
-  try {
-    tokenizeExpression(expr);
-  } catch (err) {
-    if (err instanceof XtkExpressionError) return err;
-    throw err;
-  }
-  throw new Error(`'${expr}' was accepted`);
+  return thrownBy(XtkExpressionError, () => tokenizeExpression(expr), `'${expr}' was accepted`);
 }
 
 describe('tokenizeExpression', () => {

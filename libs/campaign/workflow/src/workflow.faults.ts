@@ -1,4 +1,4 @@
-import { ErrorCatalogue, renderMessage, type CatalogueEntry, type MessageParams } from '@cap/platform-errors';
+import { CatalogueError, ErrorCatalogue, renderMessage, type CatalogueEntry, type MessageParams } from '@cap/platform-errors';
 
 /**
  * The faults of the workflow engine, by their entries in the error catalogue
@@ -23,12 +23,13 @@ export const DEFINITION_ERRORS = {
   deliveryTemplate: ErrorCatalogue.WORKFLOW_DELIVERY_TEMPLATE,
 } as const;
 
-type DefinitionErrors = typeof DEFINITION_ERRORS;
+/** The code of each entry of a table of catalogue entries, under the same name. */
+function codesOf<T extends Readonly<Record<string, CatalogueEntry>>>(entries: T): { readonly [N in keyof T]: T[N]['code'] } {
+  return Object.fromEntries(Object.entries(entries).map(([name, e]) => [name, e.code])) as { readonly [N in keyof T]: T[N]['code'] };
+}
 
 /** The codes of DEFINITION_ERRORS (a DefinitionProblem carries its code). */
-export const DEFINITION_CODES = Object.fromEntries(Object.entries(DEFINITION_ERRORS).map(([name, e]) => [name, e.code])) as {
-  readonly [N in keyof DefinitionErrors]: DefinitionErrors[N]['code'];
-};
+export const DEFINITION_CODES = codesOf(DEFINITION_ERRORS);
 
 export type DefinitionCode = (typeof DEFINITION_CODES)[keyof typeof DEFINITION_CODES];
 
@@ -69,12 +70,8 @@ export const ACTIVITY_ERRORS = {
   delivery: ErrorCatalogue.WORKFLOW_DELIVERY_FAILED,
 } as const;
 
-type ActivityErrors = typeof ACTIVITY_ERRORS;
-
 /** The codes of ACTIVITY_ERRORS, as a failed work activity's outcome and the workflow log carry them. */
-export const ACTIVITY_CODES = Object.fromEntries(Object.entries(ACTIVITY_ERRORS).map(([name, e]) => [name, e.code])) as {
-  readonly [N in keyof ActivityErrors]: ActivityErrors[N]['code'];
-};
+export const ACTIVITY_CODES = codesOf(ACTIVITY_ERRORS);
 
 export const STATE_LABELS: Record<number, string> = { 0: 'being edited', 11: 'started', 13: 'paused', 15: 'stop requested', 20: 'finished' };
 
@@ -82,17 +79,10 @@ export const STATE_LABELS: Record<number, string> = { 0: 'being edited', 11: 'st
  * A command the workflow refuses, raised by its catalogue entry (SOAP-ENV:Client: repeating it gives the same
  * answer). The code is the first word of the message; the engine turns it into the wire form with `appErrorOf`.
  */
-export class WorkflowFault extends Error {
-  readonly code: string;
-  readonly retriable: boolean;
-  constructor(
-    readonly entry: CatalogueEntry,
-    text: string,
-  ) {
-    super(`${entry.code} ${text}`);
+export class WorkflowFault extends CatalogueError {
+  constructor(entry: CatalogueEntry, text: string) {
+    super(entry, text);
     this.name = 'WorkflowFault';
-    this.code = entry.code;
-    this.retriable = entry.retriable;
   }
 }
 

@@ -1,4 +1,5 @@
 export { AppError, isAppError, type AppErrorShape } from './app-error';
+export { CatalogueError } from './catalogue.error';
 export {
   appError,
   appErrorOf,

@@ -1,6 +1,6 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { appError, ErrorCatalogue, ErrorCodes, renderMessage } from '../src';
+import { appError, appErrorOf, CatalogueError, ErrorCatalogue, ErrorCodes, renderMessage } from '../src';
 
 const ROOT = join(__dirname, '..', '..', '..', '..');
 const CATALOGUE_FILE = join('libs', 'platform', 'errors', 'src', 'error.catalogue.ts');
@@ -70,5 +70,12 @@ describe('the error catalogue', () => {
       details: { service: 'local-store' },
     });
     expect(appError(ErrorCatalogue.NO_KEY, { detail: 'no key' }).toJSON()).toEqual({ code: 'XTK-170104', message: 'no key', retriable: false, httpStatus: 200, soapFaultCode: 'SOAP-ENV:Client' });
+  });
+
+  it('when a domain error is raised by entry, then its message starts with the code and it crosses as the entry’s AppError', () => {
+    const err = new CatalogueError(ErrorCatalogue.SERVICE_UNAVAILABLE, 'Service local-store is unavailable: circuit open');
+    expect(err).toBeInstanceOf(Error);
+    expect([err.name, err.code, err.retriable, err.message]).toEqual(['CatalogueError', 'CAP-100101', true, 'CAP-100101 Service local-store is unavailable: circuit open']);
+    expect(appErrorOf(err).toJSON()).toEqual({ code: 'CAP-100101', message: 'Service local-store is unavailable: circuit open', retriable: true, httpStatus: 503, soapFaultCode: 'SOAP-ENV:Server' });
   });
 });

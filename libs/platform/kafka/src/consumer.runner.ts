@@ -207,7 +207,7 @@ export async function runConsumer<T>(messaging: Messaging, options: ConsumerRunn
         }
       });
   };
-  const supervised = await superviseConsumer(messaging, {
+  return superviseConsumer(messaging, {
     groupId: options.groupId,
     topics: [options.topic],
     fromBeginning: options.fromBeginning ?? false,
@@ -220,15 +220,10 @@ export async function runConsumer<T>(messaging: Messaging, options: ConsumerRunn
     ...(options.onlyPartitions ? { onlyPartitions: options.onlyPartitions } : {}),
     run: (consumer) =>
       consumer.run({ autoCommit: options.commitOffsets !== false, autoCommitInterval: 1_000, partitionsConsumedConcurrently: options.concurrency ?? 1, eachMessage }),
-  });
-  return {
-    ready: supervised.ready,
-    checkHealth: supervised.checkHealth,
-    async stop() {
+    onStop: () => {
       stopping = true;
-      await supervised.stop();
     },
-  };
+  });
 }
 
 type RawMessage = { key: Buffer | null; value: Buffer | null; headers?: IHeaders; offset: string };
@@ -407,7 +402,7 @@ export async function runBatchConsumer<T>(messaging: Messaging, options: BatchCo
     }
   }
 
-  const supervised = await superviseConsumer(messaging, {
+  return superviseConsumer(messaging, {
     groupId: options.groupId,
     topics: options.topics,
     fromBeginning: options.fromBeginning ?? false,
@@ -421,15 +416,10 @@ export async function runBatchConsumer<T>(messaging: Messaging, options: BatchCo
         partitionsConsumedConcurrently: options.concurrency ?? 1,
         eachBatch,
       }),
-  });
-  return {
-    ready: supervised.ready,
-    checkHealth: supervised.checkHealth,
-    async stop() {
+    onStop: () => {
       stopping = true;
-      await supervised.stop();
     },
-  };
+  });
 }
 
 interface SuperviseOptions {
@@ -440,13 +430,15 @@ interface SuperviseOptions {
   consumerConfig: { maxWaitTimeInMs: number; minBytes?: number; heartbeatIntervalMs?: number; sessionTimeoutMs?: number };
   onlyPartitions?: number[];
   run(consumer: Consumer): Promise<void>;
+  /** Called first when the runner is stopped (its handlers stop retrying). */
+  onStop(): void;
 }
 
 /**
  * The lifecycle shared by every consumer: join the group (retrying while a broker starts), report
  * readiness, and rebuild a consumer that crashed in a way kafkajs does not restart by itself.
  */
-async function superviseConsumer(messaging: Messaging, options: SuperviseOptions): Promise<Omit<ConsumerRunner, 'stop'> & { stop(): Promise<void> }> {
+async function superviseConsumer(messaging: Messaging, options: SuperviseOptions): Promise<ConsumerRunner> {
   const { logger } = options;
   let stopping = false;
   let markReady: () => void = () => undefined;
@@ -532,6 +524,7 @@ async function superviseConsumer(messaging: Messaging, options: SuperviseOptions
       if (!state.joined) throw new Error(`consumer ${options.groupId} is ${state.problem ?? 'not joined'}`);
     },
     async stop() {
+      options.onStop();
       stopping = true;
       await consumer.disconnect();
     },

@@ -8,3 +8,4 @@ export { startTestBroker, type TestBroker } from './test.broker';
 export { startTestPlatform, type TestPlatform, type TestPlatformOptions } from './platform.fixture';
 export { failure, type CampaignException } from './campaign.failure';
 export { startSmtpSink, type ReceivedMail, type SmtpAnswer, type SmtpSink, type SmtpSinkOptions } from './smtp.sink';
+export { sdkLogon, sdkSessionLogon, type SdkClient } from './sdk.client';
