@@ -38,6 +38,12 @@ export interface ConsumerRunnerOptions<T> {
   /** Only these partitions are read (the others are paused): an RPC caller reads its own reply partition. */
   onlyPartitions?: number[];
   /**
+   * For a group that commits nothing: read every message written after `ready`, and none written before. Without
+   * it such a group starts at the end of each partition as of its first fetch, which comes some time after it
+   * joined: a message written in between (a reply to a call made as soon as the caller was ready) is never read.
+   */
+  fromReady?: boolean;
+  /**
    * Commit offsets (default true). A reply consumer commits none: a group that never committed disappears as
    * soon as its only member leaves, so the per-instance groups of callers leave nothing behind.
    */
@@ -218,6 +224,7 @@ export async function runConsumer<T>(messaging: Messaging, options: ConsumerRunn
       ...(options.sessionTimeoutMs ? { sessionTimeoutMs: options.sessionTimeoutMs } : {}),
     },
     ...(options.onlyPartitions ? { onlyPartitions: options.onlyPartitions } : {}),
+    fromReady: options.fromReady === true,
     run: (consumer) =>
       consumer.run({ autoCommit: options.commitOffsets !== false, autoCommitInterval: 1_000, partitionsConsumedConcurrently: options.concurrency ?? 1, eachMessage }),
     onStop: () => {
@@ -429,6 +436,7 @@ interface SuperviseOptions {
   logger: Logger;
   consumerConfig: { maxWaitTimeInMs: number; minBytes?: number; heartbeatIntervalMs?: number; sessionTimeoutMs?: number };
   onlyPartitions?: number[];
+  fromReady?: boolean;
   run(consumer: Consumer): Promise<void>;
   /** Called first when the runner is stopped (its handlers stop retrying). */
   onStop(): void;
@@ -471,6 +479,8 @@ async function superviseConsumer(messaging: Messaging, options: SuperviseOptions
   };
 
   const start = async () => {
+    // Where each partition ends before the member joins: where it starts reading once joined (fromReady).
+    const ends = options.fromReady ? await Promise.all(options.topics.map(async (t) => ({ topic: messaging.topicName(t), ends: await messaging.endOffsets(t) }))) : [];
     consumer = messaging.kafka.consumer({
       groupId: messaging.groupName(options.groupId),
       allowAutoTopicCreation: false,
@@ -482,6 +492,11 @@ async function superviseConsumer(messaging: Messaging, options: SuperviseOptions
       heartbeatInterval: options.consumerConfig.heartbeatIntervalMs ?? 3_000,
     });
     consumer.on(consumer.events.GROUP_JOIN, () => {
+      // Before the first fetch (kafkajs emits this before it starts fetching); a later join keeps its position.
+      // Every partition, paused ones included: kafkajs resolves the position of each before its first fetch.
+      for (const { topic, ends: partitionEnds } of ends.splice(0)) {
+        for (const [partition, offset] of partitionEnds) consumer.seek({ topic, partition, offset });
+      }
       state = { joined: true };
       restarts = 0;
       markReady();

@@ -1,4 +1,4 @@
-import { Kafka, logLevel, Partitioners, type Admin, type IHeaders, type LogEntry, type Message, type Producer } from 'kafkajs';
+import { Kafka, logLevel, Partitioners, type Admin, type IHeaders, type ISocketFactory, type LogEntry, type Message, type Producer } from 'kafkajs';
 import type { Logger } from '@cap/platform-logger';
 import { findCorrelationId } from '@cap/platform-logger';
 import { encodeEnvelope, HEADER } from './envelope.codec';
@@ -17,6 +17,8 @@ export interface MessagingOptions {
   retry?: RetryProfile;
   /** Upper bound for one broker health probe. */
   healthTimeoutMs?: number;
+  /** Opens the client's broker connections (default: plain TCP). Tests pass one that can hold requests back. */
+  socketFactory?: ISocketFactory;
 }
 
 const COALESCE_MAX_BYTES = 1024 * 1024;
@@ -81,6 +83,7 @@ export class Messaging {
       retry: this.retry.client,
       connectionTimeout: 3_000,
       requestTimeout: 10_000,
+      ...(options.socketFactory ? { socketFactory: options.socketFactory } : {}),
       logLevel: logLevel.WARN,
       // Which kafkajs lines are errors, warnings or routine retries: kafkajs.log.ts.
       logCreator: () => (entry: LogEntry) => {
@@ -302,6 +305,12 @@ export class Messaging {
   /** Physical names of every topic of the cluster. */
   async listTopics(): Promise<string[]> {
     return (await this.getAdmin()).listTopics();
+  }
+
+  /** The offset the next message of each partition of a topic will get (its high watermark), by partition. */
+  async endOffsets(topic: TopicDefinition<unknown>): Promise<Map<number, string>> {
+    const offsets = await (await this.getAdmin()).fetchTopicOffsets(this.topicName(topic));
+    return new Map(offsets.map((o) => [o.partition, o.high]));
   }
 
   async deleteTopics(names: string[]): Promise<void> {

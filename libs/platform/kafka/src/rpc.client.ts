@@ -183,6 +183,7 @@ export async function startRpcClient(messaging: Messaging, options: RpcClientOpt
     onlyPartitions: [replyPartition],
     commitOffsets: false,
     fromBeginning: false,
+    fromReady: true,
     correlationContext: false,
     handle: async ({ envelope, correlationId }) => {
       const waiter = pending.get(correlationId);

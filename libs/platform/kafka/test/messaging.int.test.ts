@@ -19,6 +19,7 @@ import {
   type Messaging,
 } from '../src/index';
 import type { LateAckOptions, LateAckOutcome } from './fixtures/late-ack.rpc-driver';
+import { holdRequests, KAFKA_API } from './fixtures/request-holding.socket';
 
 const quietLogger = createLogger({ service: 'test', level: 'warn', destination: new Writable({ write: (_c, _e, cb) => cb() }) });
 
@@ -366,6 +367,33 @@ describe('Kafka messaging against the real broker', () => {
         { ok: false, code: ErrorCodes.RPC_TIMEOUT },
       ]);
     }, 60_000);
+
+    it('when a reply is written before the caller first fetches its reply partition, then the caller still gets it', async () => {
+      // A caller is ready once its reply consumer joined its group; its first fetch, which finds where the partition
+      // ends, comes later (much later on a loaded machine). Here that lookup is held until the reply is written.
+      const holder = holdRequests({ hold: KAFKA_API.listOffsets, armAfter: KAFKA_API.syncGroup });
+      const slowStarter = createMessaging({
+        brokers: testEndpoints().kafkaBrokers,
+        clientId: uniqueId('slow-start'),
+        topicPrefix: messaging.topicName(''),
+        logger: quietLogger,
+        retry: RETRY_PROFILES.fast,
+        socketFactory: holder.socketFactory,
+      });
+      const early = await startRpcClient(slowStarter, { instanceId: uniqueId('early'), defaultTimeoutMs: 6_000 });
+      try {
+        const before = counted;
+        const reply = early.request({ service, topic: requestTopic }, 'count', null);
+        await waitFor('the server to answer the call', () => counted === before + 1);
+        await new Promise((r) => setTimeout(r, 500)); // the reply is on its partition by now
+        holder.release();
+        await expect(reply).resolves.toBe(before + 1);
+      } finally {
+        holder.release();
+        await early.stop();
+        await slowStarter.close();
+      }
+    });
 
     it('when nobody serves the topic, then the call times out at its deadline', async () => {
       const orphan = rpcRequestTopic('nobody-home', 1);
