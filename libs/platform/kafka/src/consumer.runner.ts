@@ -454,7 +454,7 @@ async function superviseConsumer(messaging: Messaging, options: SuperviseOptions
     markReady = resolve;
   });
   let state: { joined: boolean; problem?: string } = { joined: false, problem: 'joining its group' };
-  let consumer: Consumer;
+  let consumer: Consumer | undefined;
   let restarts = 0;
 
   /**
@@ -467,8 +467,7 @@ async function superviseConsumer(messaging: Messaging, options: SuperviseOptions
     logger.warn({ event: 'kafka.consumer.restarting', delayMs: delay, restarts }, 'restarting crashed consumer');
     setTimeout(() => {
       if (stopping) return;
-      consumer
-        .disconnect()
+      Promise.resolve(consumer?.disconnect())
         .catch(() => undefined)
         .then(() => (stopping ? undefined : start()))
         .catch((err: unknown) => {
@@ -479,9 +478,10 @@ async function superviseConsumer(messaging: Messaging, options: SuperviseOptions
   };
 
   const start = async () => {
-    // Where each partition ends before the member joins: where it starts reading once joined (fromReady).
+    // Where each partition ends before the member joins: where it starts reading once joined (fromReady). A topic
+    // created a moment ago may not answer yet: the start is retried like a join.
     const ends = options.fromReady ? await Promise.all(options.topics.map(async (t) => ({ topic: messaging.topicName(t), ends: await messaging.endOffsets(t) }))) : [];
-    consumer = messaging.kafka.consumer({
+    const member = messaging.kafka.consumer({
       groupId: messaging.groupName(options.groupId),
       allowAutoTopicCreation: false,
       retry: messaging.retry.client,
@@ -491,31 +491,32 @@ async function superviseConsumer(messaging: Messaging, options: SuperviseOptions
       sessionTimeout: options.consumerConfig.sessionTimeoutMs ?? 10_000,
       heartbeatInterval: options.consumerConfig.heartbeatIntervalMs ?? 3_000,
     });
-    consumer.on(consumer.events.GROUP_JOIN, () => {
+    consumer = member;
+    member.on(member.events.GROUP_JOIN, () => {
       // Before the first fetch (kafkajs emits this before it starts fetching); a later join keeps its position.
       // Every partition, paused ones included: kafkajs resolves the position of each before its first fetch.
       for (const { topic, ends: partitionEnds } of ends.splice(0)) {
-        for (const [partition, offset] of partitionEnds) consumer.seek({ topic, partition, offset });
+        for (const [partition, offset] of partitionEnds) member.seek({ topic, partition, offset });
       }
       state = { joined: true };
       restarts = 0;
       markReady();
     });
-    consumer.on(consumer.events.REBALANCING, () => (state = { joined: false, problem: 'rebalancing' }));
-    consumer.on(consumer.events.CRASH, ({ payload }) => {
+    member.on(member.events.REBALANCING, () => (state = { joined: false, problem: 'rebalancing' }));
+    member.on(member.events.CRASH, ({ payload }) => {
       state = { joined: false, problem: `crashed: ${payload.error.message}${payload.restart ? ' (restarting)' : ''}` };
       logger.error({ event: 'kafka.consumer.crashed', err: payload.error, restart: payload.restart }, 'consumer crashed');
       if (!payload.restart && !stopping) scheduleRestart();
     });
-    consumer.on(consumer.events.STOP, () => (state = { joined: false, problem: 'stopped' }));
-    await consumer.connect();
-    await consumer.subscribe({ topics: options.topics.map((t) => messaging.topicName(t)), fromBeginning: options.fromBeginning });
-    await options.run(consumer);
+    member.on(member.events.STOP, () => (state = { joined: false, problem: 'stopped' }));
+    await member.connect();
+    await member.subscribe({ topics: options.topics.map((t) => messaging.topicName(t)), fromBeginning: options.fromBeginning });
+    await options.run(member);
     if (options.onlyPartitions) {
       // Paused per topic, whatever the assignment, so it holds through rebalances and restarts of the member.
       const topics = options.topics.map((t) => messaging.topicName(t));
-      consumer.pause(topics.map((topic) => ({ topic })));
-      consumer.resume(topics.map((topic) => ({ topic, partitions: options.onlyPartitions! })));
+      member.pause(topics.map((topic) => ({ topic })));
+      member.resume(topics.map((topic) => ({ topic, partitions: options.onlyPartitions! })));
     }
   };
 
@@ -526,7 +527,7 @@ async function superviseConsumer(messaging: Messaging, options: SuperviseOptions
       await start();
       break;
     } catch (err) {
-      await consumer!.disconnect().catch(() => undefined);
+      await consumer?.disconnect().catch(() => undefined);
       if (attempt >= 8) throw err;
       logger[attempt < QUIET_RETRIES ? 'debug' : 'warn']({ event: 'kafka.consumer.start_retry', attempt, err: { message: (err as Error).message } }, 'consumer could not start yet; retrying');
       await sleep(exponentialBackoff(attempt, { initialMs: 250, maxMs: 4_000, jitter: 'equal' }));
@@ -541,7 +542,7 @@ async function superviseConsumer(messaging: Messaging, options: SuperviseOptions
     async stop() {
       options.onStop();
       stopping = true;
-      await consumer.disconnect();
+      await consumer?.disconnect();
     },
   };
 }
