@@ -1,49 +1,56 @@
 import { loadServiceSchemas } from '@cap/campaign-persistence';
-import { SERVICES } from '@cap/contracts';
 import { startRpcClient } from '@cap/platform-kafka';
 import { checkRedis, createRedis } from '@cap/platform-redis';
 import { createServiceBase, runMain, runService, startServiceHttp } from '@cap/platform-runtime';
 import { loadGatewayConfig } from './config';
-import { canonicalizeRateLimitConfig, createRateLimiter, createSoapAdmission, loadRateLimitConfig } from './rate-limit';
+import { createDatabaseIdCache } from './database-id.cache';
 import { createDataModelRouter } from './datamodel.route';
 import { createDownstreams } from './downstream.client';
-import { createDeliveryHandlers } from './handlers/delivery.handlers';
-import { createEventHandlers } from './handlers/event.handlers';
-import { createPersistHandlers } from './handlers/persist.handlers';
-import { createQueryHandlers } from './handlers/query.handlers';
-import { createSessionHandlers } from './handlers/session.handlers';
-import { createWorkflowHandlers } from './handlers/workflow.handlers';
-import { createStagingHandlers } from './handlers/staging.handlers';
 import { createPingRouter } from './ping.route';
+import { canonicalizeRateLimitConfig, createRateLimiter, createSoapAdmission, loadRateLimitConfig } from './rate-limit';
 import { createReportingRouter } from './reporting.route';
+import { serverIdentity, versionText } from './server.identity';
 import { createAuthThrottle } from './session/auth.throttle';
 import { createAuthenticator } from './session/authenticator';
+import { bearerOptions } from './session/bearer.options';
 import { createOperatorDirectory } from './session/operator.directory';
 import { SessionStore } from './session/session.store';
 import { createDispatcher } from './soap/soap.dispatcher';
-import { createWsdlRouter } from './wsdl/wsdl.route';
 import { createSoapRouter } from './soap/soap.route';
+import { createDeliverySoapMethods } from './soap-methods/delivery.soap-methods';
+import { createEventSoapMethods } from './soap-methods/event.soap-methods';
+import { createPersistSoapMethods } from './soap-methods/persist.soap-methods';
+import { createQuerySoapMethods } from './soap-methods/query.soap-methods';
+import { createSessionSoapMethods } from './soap-methods/session.soap-methods';
+import { createStagingSoapMethods } from './soap-methods/staging.soap-methods';
+import { createWorkflowSoapMethods } from './soap-methods/workflow.soap-methods';
+import { createWsdlRouter } from './wsdl/wsdl.route';
 
-const VERSION = { major: 8, minor: 7, servicePack: 0 };
-const BUILD_NUMBER = '9400';
-
+/**
+ * The API gateway: Campaign's SOAP router and plain-HTTP endpoints in front of local-store and cloud-executor.
+ * Wired top to bottom: configuration → clients → stores and caches → services → transports → start and stop.
+ */
 function main(): void {
+  // Configuration. A bad limits file stops the start with every bad entry named.
   const config = loadGatewayConfig(process.env);
   const base = createServiceBase('api-gateway', config);
   const { logger, messaging, registry } = base;
-  // A bad limits file stops the start with every bad entry named.
   const rateLimits = loadRateLimitConfig(config.RATE_LIMITS_FILE || undefined);
   const schemas = loadServiceSchemas(__dirname, config.SCHEMA_DIRS);
+  const identity = serverIdentity(config);
 
   void runService({
     name: 'api-gateway',
     logger,
     shutdownTimeoutMs: config.SHUTDOWN_TIMEOUT_MS,
     async start(state) {
+      // Clients: Redis (limits, throttle), the sessions' Redis (client-side cache), RPC to the data services.
       const redis = await createRedis({ url: config.REDIS_URL, logger });
       const rpc = await startRpcClient(messaging, { instanceId: base.instanceId, defaultTimeoutMs: config.RPC_TIMEOUT_MS, registry });
       const downstreams = createDownstreams({ rpc, config, logger, registry });
       const sessionRedis = await createRedis({ url: config.REDIS_URL, logger, clientSideCache: { maxEntries: config.SESSION_CACHE_ENTRIES, ttlMs: config.SESSION_CACHE_TTL_MS } });
+
+      // Stores and caches.
       const sessions = new SessionStore({ redis: sessionRedis, keyPrefix: config.REDIS_KEY_PREFIX, sessionTtlMs: config.SESSION_TTL_MS, longSessionTtlMs: config.LONG_SESSION_TTL_MS });
       const throttle = createAuthThrottle({
         redis,
@@ -58,47 +65,28 @@ function main(): void {
         redisTimeoutMs: config.RATE_LIMIT_REDIS_TIMEOUT_MS,
       });
       const operators = createOperatorDirectory({ downstreams, throttle, redis: sessionRedis, keyPrefix: config.REDIS_KEY_PREFIX, stateTtlMs: config.OPERATOR_STATE_TTL_MS });
+      const databaseId = createDatabaseIdCache({ downstreams });
+
+      // Services: who calls, the SOAP methods, the dispatcher that routes calls to them, the rate limiter.
+      const jwt = bearerOptions(config);
       const authenticator = createAuthenticator({
         sessions,
         operators,
         throttle,
         allowSessionTokenOnly: config.ALLOW_SESSION_TOKEN_ONLY,
         loginTokenCacheMs: config.LOGIN_TOKEN_CACHE_MS,
-        ...(config.JWT_SECRET
-          ? {
-              jwt: {
-                key: new TextEncoder().encode(config.JWT_SECRET),
-                options: { algorithms: config.JWT_ALGORITHMS, ...(config.JWT_ISSUER ? { issuer: config.JWT_ISSUER } : {}), ...(config.JWT_AUDIENCE ? { audience: config.JWT_AUDIENCE } : {}) },
-                maxLifetimeMs: config.JWT_MAX_LIFETIME_MS,
-              },
-            }
-          : {}),
+        ...(jwt ? { jwt } : {}),
       });
-      let databaseId: { value: string; until: number } | undefined;
-      const handlers = {
-        ...createPersistHandlers({ schemas, downstreams }),
-        ...createEventHandlers({ downstreams }),
-        ...createDeliveryHandlers({ downstreams }),
-        ...createWorkflowHandlers({ downstreams }),
-        ...createStagingHandlers({ downstreams }),
-        ...createQueryHandlers({ schemas, downstreams }),
-        ...createSessionHandlers({
-        schemas,
-        sessions,
-        authenticator,
-        operators,
-        downstreams,
-        identity: { instanceName: config.INSTANCE_NAME, buildNumber: BUILD_NUMBER, version: VERSION, sessionTimeoutSeconds: Math.round(config.SESSION_TTL_MS / 1000) },
-        async databaseId() {
-          if (!databaseId || databaseId.until < Date.now()) {
-            const option = await downstreams.call<{ value: string }>(SERVICES.localStore, 'option.get', { name: 'XtkDatabaseId' });
-            databaseId = { value: option.value, until: Date.now() + 60_000 };
-          }
-          return databaseId.value;
-        },
-      }),
+      const soapMethods = {
+        ...createPersistSoapMethods({ schemas, downstreams }),
+        ...createEventSoapMethods({ downstreams }),
+        ...createDeliverySoapMethods({ downstreams }),
+        ...createWorkflowSoapMethods({ downstreams }),
+        ...createStagingSoapMethods({ downstreams }),
+        ...createQuerySoapMethods({ schemas, downstreams }),
+        ...createSessionSoapMethods({ schemas, sessions, authenticator, operators, downstreams, identity, databaseId }),
       };
-      const dispatcher = createDispatcher({ schemas, handlers, authenticator });
+      const dispatcher = createDispatcher({ schemas, soapMethods, authenticator });
       // Limits keyed by canonical API names: one bucket per API, whatever URN spelling a caller uses.
       const rateLimiter = await createRateLimiter({
         redis,
@@ -108,6 +96,8 @@ function main(): void {
         keyPrefix: `${config.REDIS_KEY_PREFIX}ratelimit:`,
         redisTimeoutMs: config.RATE_LIMIT_REDIS_TIMEOUT_MS,
       });
+
+      // Transports: the HTTP server (health checks, the SOAP router, the plain-HTTP routes) listens from here on.
       const http = await startServiceHttp(base, config, {
         state,
         checks: [
@@ -143,9 +133,11 @@ function main(): void {
           app.use(createDataModelRouter({ schemas, sessions }));
           app.use(createWsdlRouter({ schemas }));
           app.use(createReportingRouter({ downstreams, authenticator, operators, logger }));
-          app.use(createPingRouter({ downstreams, logger, mcQueueMax: config.MC_QUEUE_MAX, instanceName: config.INSTANCE_NAME, version: `${VERSION.major}.${VERSION.minor}.${VERSION.servicePack}`, buildNumber: BUILD_NUMBER }));
+          app.use(createPingRouter({ downstreams, logger, mcQueueMax: config.MC_QUEUE_MAX, instanceName: config.INSTANCE_NAME, version: versionText(identity.version), buildNumber: identity.buildNumber }));
         },
       });
+
+      // Started; stopping undoes it in reverse: intake first, then the clients.
       logger.info({ event: 'gateway.ready', url: http.url, schemas: schemas.size }, `Campaign API gateway at ${http.url}`);
       return {
         async stop() {

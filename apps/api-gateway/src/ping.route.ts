@@ -3,7 +3,7 @@ import { SERVICES } from '@cap/contracts';
 import { escapeAttr } from '@cap/campaign-xml';
 import type { Logger } from '@cap/platform-logger';
 import type { Downstreams } from './downstream.client';
-import { readQuarantineCounts } from './handlers/staging.handlers';
+import { readQuarantineCounts } from './soap-methods/staging.soap-methods';
 
 /** Campaign's timestamp format for plain-text endpoints: `2024-01-01 10:00:00.000Z`. */
 export function campaignTimestamp(date: Date): string {

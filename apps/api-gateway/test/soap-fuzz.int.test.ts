@@ -9,18 +9,18 @@ import { isAlive, phaseAt, printHostileSummary, readMemoryKb, startGatewayMonito
 
 /**
  * S6 / S1: the SOAP router under ≥ 10,000 mutated envelopes derived from valid calls of every method the gateway
- * implements (SEEDS: the handler tables of apps/api-gateway/src/handlers/ — session, persist, queryDef, events,
+ * implements (SEEDS: the SOAP method tables of apps/api-gateway/src/soap-methods/ — session, persist, queryDef, events,
  * delivery, workflow, subscription, staging), sent to the real platform (gateway, local-store, cloud-executor and
  * staging-sync as OS processes) with rate limits raised so nothing is throttled.
  *
  * Every mutant is generated up front from one seed (a deterministic PRNG), so a failure is replayed with
  * `FUZZ_SEED=<seed>` (printed in the test name); `FUZZ_COUNT` changes the number of mutants. Before the fuzz,
- * each seed is sent once unmutated and must succeed: the fuzz starts from calls that reach every handler.
+ * each seed is sent once unmutated and must succeed: the fuzz starts from calls that reach every SOAP method.
  *
  * The authentication throttle (AUTH_FAIL_*: failures counted per login and per client address, then 429) is
  * raised too, like the rate limits: fuzzed Logons, bearer tokens and login/password tokens fail by the hundred
  * from one address, and at the default thresholds every later password check of the run (Logon, BearerTokenLogon,
- * mc's login token, the run's own re-logons) would be a 429 that never reaches the handlers. The throttle itself is
+ * mc's login token, the run's own re-logons) would be a 429 that never reaches the SOAP methods. The throttle itself is
  * covered by authentication.int.test.ts (per login, per address, across replicas, X-Forwarded-For).
  *
  * HTTP statuses accepted: 200 for everything SOAP-level, faults included (docs/campaign-api.md#faults: the SDK
@@ -135,7 +135,7 @@ const rtEvent = (queue: 'rtEvent' | 'batchEvent', n: number, tag: string) =>
   `<${queue} type="welcome" email="fe${tag}${n}@${FUZZ_DOMAIN}" origin="fuzz" externalId="fz${n}" wishedChannel="0"><ctx><firstName>Fuzz</firstName><order id="${n}" total="9.99"/></ctx></${queue}>`;
 
 /**
- * A valid call of every method the gateway implements (the handler tables of apps/api-gateway/src/handlers/),
+ * A valid call of every method the gateway implements (the SOAP method tables of apps/api-gateway/src/soap-methods/),
  * in an order that makes each succeed when they are sent once in turn (the workflow commands follow WKF1, the
  * development seed's workflow with one external signal, through its states).
  */
@@ -653,7 +653,7 @@ function generateMutants(seed: number, count: number): Mutant[] {
     const identity = rng.pick(seedDef.identities);
     const style: Style = rng.pick(['sdk', 'sdk', 'soapui', 'soap12']);
     const draft = seedDraft(seedDef, index, identity, style, rng.chance(0.8));
-    // 3 % of the mutants are the valid seeds themselves: they show the fuzz reaches the handlers.
+    // 3 % of the mutants are the valid seeds themselves: they show the fuzz reaches the SOAP methods.
     const ops: string[] = [];
     if (!rng.chance(0.03)) {
       const picks = 1 + rng.int(3);
@@ -830,7 +830,7 @@ describe('fuzzing of the SOAP router with mutated envelopes of every implemented
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'cap-fuzz-'));
     const limits = join(dir, 'rate-limits.json');
-    // Every API at the schema's maximum: the fuzz must reach the handlers, not the limiter.
+    // Every API at the schema's maximum: the fuzz must reach the SOAP methods, not the limiter.
     writeFileSync(
       limits,
       JSON.stringify({ windowMs: 1000, default: { limit: 100_000 }, internal: { limit: 100_000 }, apis: { 'xtk:session#Logon': { limit: 100_000 }, 'xtk:session#BearerTokenLogon': { limit: 100_000 } }, fallback: 'local' }),
@@ -977,7 +977,7 @@ describe('fuzzing of the SOAP router with mutated envelopes of every implemented
     let stagedBound = 0;
 
     // Every seed once, unmutated, as its first identity, in the table's order: each is a valid call that
-    // succeeds (so the fuzz starts from calls that reach every handler).
+    // succeeds (so the fuzz starts from calls that reach every SOAP method).
     const sweep: string[] = [];
     for (const m of controls) {
       const sent = await send(m);
@@ -1124,7 +1124,7 @@ describe('fuzzing of the SOAP router with mutated envelopes of every implemented
     expect(ready).toEqual(Object.fromEntries(APPS.map((a) => [a, 200])));
     expect(Object.keys(statuses).filter((s) => Number(s) >= 500)).toEqual([]);
     expect(statuses['413']).toBeGreaterThanOrEqual(1);
-    // Nothing was throttled (limits and the authentication throttle raised): the fuzz reached the handlers.
+    // Nothing was throttled (limits and the authentication throttle raised): the fuzz reached the SOAP methods.
     expect(statuses['429'] ?? 0).toBe(0);
     // local-store and cloud-executor were up all along: no client input may make them look unavailable.
     expect(codes['CAP-100101'] ?? 0).toBe(0);

@@ -25,7 +25,7 @@ export function toRateLimitRequest(resolved: Pick<ResolvedCall, 'api' | 'decoded
 }
 
 /**
- * The `admit` hook of `createSoapRouter`: runs once the caller is known, before the handler. Sets the
+ * The `admit` hook of `createSoapRouter`: runs once the caller is known, before the SOAP method runs. Sets the
  * rate-limit headers on the response; a denied call is refused with HTTP 429, `Retry-After` and a short
  * plain-text body (the router sends an `HttpRefusal` as it is).
  */

@@ -3,7 +3,7 @@ import { decodeParams, parseSoapAction, resolveUrn, SOAP_FAULTS, type DecodedCal
 import type { Authenticator, Caller } from '../session/authenticator';
 import { hasRight } from '../session/session.model';
 import { CAMPAIGN_FAULTS } from './campaign.faults';
-import type { CallContext, HandlerResult, HandlerTable, SoapHandler } from './soap.handler';
+import type { CallContext, SoapMethod, SoapMethodResult, SoapMethodTable } from './soap-method';
 
 /** A call as routed: its canonical API name and its decoded parameters. */
 export interface ResolvedCall {
@@ -17,12 +17,12 @@ export interface ResolvedCall {
 }
 
 export interface Dispatcher {
-  /** Finds the schema, method and handler for a call, or throws SOAP_UNKNOWN_METHOD. */
-  resolve(call: SoapCall): { schema: Schema; method: Method; handler: SoapHandler };
+  /** Finds the schema, the declared method and its SOAP method implementation for a call, or throws SOAP_UNKNOWN_METHOD. */
+  resolve(call: SoapCall): { schema: Schema; method: Method; soapMethod: SoapMethod };
   /** The canonical API name of `urn#Method` as a client may write it; undefined when no such API is served. */
   canonicalName(apiName: string): string | undefined;
-  /** Authenticates, authorises and runs the handler. `admit` may refuse (rate limiting) before the handler runs. */
-  dispatch(call: SoapCall, request: CallContext['request'], admit?: (caller: Caller, resolved: ResolvedCall) => Promise<void>): Promise<HandlerResult & { method: Method }>;
+  /** Authenticates, authorises and runs the SOAP method. `admit` may refuse (rate limiting) before the method runs. */
+  dispatch(call: SoapCall, request: CallContext['request'], admit?: (caller: Caller, resolved: ResolvedCall) => Promise<void>): Promise<SoapMethodResult & { method: Method }>;
 }
 
 /** The canonical API name of a resolved method (see ResolvedCall.api). */
@@ -30,7 +30,7 @@ export function canonicalApi(schema: Schema, method: Method): string {
   return method.interface === 'persist' ? `xtk:persist#${method.name}` : `${schema.id}#${method.name}`;
 }
 
-export function createDispatcher(deps: { schemas: ReadonlyMap<string, Schema>; handlers: HandlerTable; authenticator: Authenticator }): Dispatcher {
+export function createDispatcher(deps: { schemas: ReadonlyMap<string, Schema>; soapMethods: SoapMethodTable; authenticator: Authenticator }): Dispatcher {
   const session = deps.schemas.get('xtk:session');
   const persistMethods = new Map((session?.methods ?? []).filter((m) => m.interface === 'persist').map((m) => [m.name, m]));
 
@@ -40,13 +40,13 @@ export function createDispatcher(deps: { schemas: ReadonlyMap<string, Schema>; h
     // xtk:persist methods: through the interface URN, or directly on a schema that implements it.
     const persistMethod = persistMethods.get(call.method);
     if (persistMethod && (call.interfaceName === 'persist' || schema.implementsPersist || schema.id === 'xtk:session')) {
-      const handler = deps.handlers[`persist#${call.method}`];
-      if (handler) return { schema, method: persistMethod, handler };
+      const soapMethod = deps.soapMethods[`persist#${call.method}`];
+      if (soapMethod) return { schema, method: persistMethod, soapMethod };
     }
     const method = call.interfaceName ? undefined : schema.methods.find((m) => m.name === call.method && !m.interface);
-    const handler = method ? deps.handlers[`${schema.id}#${method.name}`] : undefined;
-    if (!method || !handler) throw SOAP_FAULTS.unknownMethod(call.urn, call.method);
-    return { schema, method, handler };
+    const soapMethod = method ? deps.soapMethods[`${schema.id}#${method.name}`] : undefined;
+    if (!method || !soapMethod) throw SOAP_FAULTS.unknownMethod(call.urn, call.method);
+    return { schema, method, soapMethod };
   }
 
   return {
@@ -62,18 +62,18 @@ export function createDispatcher(deps: { schemas: ReadonlyMap<string, Schema>; h
       }
     },
     async dispatch(call, request, admit) {
-      const { schema, method, handler } = resolve(call);
+      const { schema, method, soapMethod } = resolve(call);
       const decoded = decodeParams(call, method);
       // Authenticate even anonymous-capable calls that carry credentials (so limits apply per operator).
-      const caller: Caller = handler.auth === 'none' && !decoded.sessionToken && !request.headers['authorization']
+      const caller: Caller = soapMethod.auth === 'none' && !decoded.sessionToken && !request.headers['authorization']
         ? { kind: 'anonymous' }
         : await deps.authenticator.authenticate(call, decoded.sessionToken, request);
-      if (handler.auth === 'operator' && caller.kind !== 'operator') throw CAMPAIGN_FAULTS.sessionExpired();
-      if (handler.right && caller.kind === 'operator' && !hasRight(caller.operator, handler.right)) {
+      if (soapMethod.auth === 'operator' && caller.kind !== 'operator') throw CAMPAIGN_FAULTS.sessionExpired();
+      if (soapMethod.right && caller.kind === 'operator' && !hasRight(caller.operator, soapMethod.right)) {
         throw CAMPAIGN_FAULTS.accessDenied(caller.operator.login, `call ${call.urn}#${call.method}`);
       }
       await admit?.(caller, { api: canonicalApi(schema, method), decoded });
-      const result = await handler.handle({ call, schema, method, decoded, caller, request });
+      const result = await soapMethod.handle({ call, schema, method, decoded, caller, request });
       return Array.isArray(result) ? { outputs: result, method } : { ...result, method };
     },
   };

@@ -17,7 +17,7 @@ export interface SoapRouteOptions {
   maxBodyBytes: number;
   /** What a request's XML may hold; limits left out take DEFAULT_XML_LIMITS (libs/campaign/xml/src/xml.parser.ts). */
   xmlLimits: Partial<XmlLimits>;
-  /** Called once the caller is known, before the handler: throws/answers to refuse (rate limiting). */
+  /** Called once the caller is known, before the SOAP method runs: throws/answers to refuse (rate limiting). */
   admit?: (call: SoapCall, caller: Caller, req: Request, resolved: ResolvedCall) => Promise<void>;
   /** Where `cap_soap_request_seconds` is registered (none: not measured). */
   registry?: Registry;

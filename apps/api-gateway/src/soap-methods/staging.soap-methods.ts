@@ -2,7 +2,7 @@ import { SERVICES } from '@cap/contracts';
 import { SOAP_FAULTS } from '@cap/campaign-soap';
 import { element, serializeXml, type XmlElement } from '@cap/campaign-xml';
 import type { DownstreamName, Downstreams } from '../downstream.client';
-import type { CallContext, HandlerTable } from '../soap/soap.handler';
+import type { CallContext, SoapMethodTable } from '../soap/soap-method';
 import { boundedText, PARAM_LIMITS } from './param.limits';
 
 const isElement = (v: unknown): v is XmlElement => typeof v === 'object' && v !== null && 'local' in v;
@@ -28,7 +28,7 @@ export async function readQuarantineCounts(downstreams: Downstreams): Promise<Qu
  * The staged business APIs: nms:subscription#Subscribe / Unsubscribe (stored by local-store, applied in the
  * cloud DB by staging-sync) and nms:replicationStrategy#StartReplicateStagingData (flush a staged schema now).
  */
-export function createStagingHandlers(deps: { downstreams: Downstreams }): HandlerTable {
+export function createStagingSoapMethods(deps: { downstreams: Downstreams }): SoapMethodTable {
   const change = (action: 'subscribe' | 'unsubscribe') => async (ctx: CallContext) => {
     const serviceName = ctx.decoded.values.get('serviceName');
     const recipient = ctx.decoded.values.get('recipient');

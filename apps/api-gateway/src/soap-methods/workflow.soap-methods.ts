@@ -2,7 +2,7 @@ import { SERVICES } from '@cap/contracts';
 import { SOAP_FAULTS } from '@cap/campaign-soap';
 import type { XmlElement } from '@cap/campaign-xml';
 import type { Downstreams } from '../downstream.client';
-import type { CallContext, HandlerTable } from '../soap/soap.handler';
+import type { CallContext, SoapMethodTable } from '../soap/soap-method';
 import { boundedText, PARAM_LIMITS } from './param.limits';
 
 type Command = 'start' | 'stop' | 'pause' | 'resume' | 'startWithParameters' | 'postEvent';
@@ -13,7 +13,7 @@ type Command = 'start' | 'stop' | 'pause' | 'resume' | 'startWithParameters' | '
  * (unknown workflow, invalid definition, not started…) come back as Campaign-style faults. Operators need the
  * `workflow` right (admins have it).
  */
-export function createWorkflowHandlers(deps: { downstreams: Downstreams }): HandlerTable {
+export function createWorkflowSoapMethods(deps: { downstreams: Downstreams }): SoapMethodTable {
   const command = (name: Command) => async (ctx: CallContext) => {
     const raw = ctx.decoded.values.get('workflowId');
     const workflowId = typeof raw === 'string' ? raw.trim() : '';
@@ -31,14 +31,14 @@ export function createWorkflowHandlers(deps: { downstreams: Downstreams }): Hand
     await deps.downstreams.call(SERVICES.cloudExecutor, 'workflow.command', params);
     return [];
   };
-  const handler = (name: Command) => ({ auth: 'operator' as const, right: 'workflow', handle: command(name) });
+  const soapMethod = (name: Command) => ({ auth: 'operator' as const, right: 'workflow', handle: command(name) });
   return {
-    'xtk:workflow#Start': handler('start'),
-    'xtk:workflow#Stop': handler('stop'),
-    'xtk:workflow#Pause': handler('pause'),
-    'xtk:workflow#Resume': handler('resume'),
-    'xtk:workflow#StartWithParameters': handler('startWithParameters'),
-    'xtk:workflow#PostEvent': handler('postEvent'),
+    'xtk:workflow#Start': soapMethod('start'),
+    'xtk:workflow#Stop': soapMethod('stop'),
+    'xtk:workflow#Pause': soapMethod('pause'),
+    'xtk:workflow#Resume': soapMethod('resume'),
+    'xtk:workflow#StartWithParameters': soapMethod('startWithParameters'),
+    'xtk:workflow#PostEvent': soapMethod('postEvent'),
   };
 }
 

@@ -2,14 +2,14 @@ import { SERVICES } from '@cap/contracts';
 import { SOAP_FAULTS } from '@cap/campaign-soap';
 import { element, serializeXml, type XmlElement } from '@cap/campaign-xml';
 import type { Downstreams } from '../downstream.client';
-import type { CallContext, HandlerTable } from '../soap/soap.handler';
+import type { CallContext, SoapMethodTable } from '../soap/soap-method';
 import { boundedText, PARAM_LIMITS } from './param.limits';
 
 /**
  * Message Center: nms:rtEvent and nms:batchEvent PushEvent / PushEvents. Events are stored by local-store
  * (its event queue) and their ids returned; operators need the messageCenter right (admins have it).
  */
-export function createEventHandlers(deps: { downstreams: Downstreams }): HandlerTable {
+export function createEventSoapMethods(deps: { downstreams: Downstreams }): SoapMethodTable {
   const push = (queue: 'rtEvent' | 'batchEvent', many: boolean) => async (ctx: CallContext) => {
     const param = many ? 'domEventCollection' : 'domEvent';
     const doc = ctx.decoded.values.get(param) as XmlElement | undefined;

@@ -1,5 +1,5 @@
 import { SOAP_FAULTS } from '@cap/campaign-soap';
-import type { CallContext } from '../soap/soap.handler';
+import type { CallContext } from '../soap/soap-method';
 
 /**
  * The largest parameters the services behind the gateway take, checked here so that an oversized one is refused

@@ -1,20 +1,15 @@
 import { SERVICES } from '@cap/contracts';
 import { schemaToXml, type Schema } from '@cap/campaign-schema';
 import { attrLocal, element, type XmlElement } from '@cap/campaign-xml';
+import type { DatabaseIdCache } from '../database-id.cache';
 import type { Downstreams } from '../downstream.client';
+import type { ServerIdentity } from '../server.identity';
 import type { Authenticator } from '../session/authenticator';
 import type { OperatorDirectory } from '../session/operator.directory';
 import type { Operator } from '../session/session.model';
 import type { SessionStore } from '../session/session.store';
 import { CAMPAIGN_FAULTS } from '../soap/campaign.faults';
-import type { CallContext, HandlerTable } from '../soap/soap.handler';
-
-export interface ServerIdentity {
-  instanceName: string;
-  buildNumber: string;
-  version: { major: number; minor: number; servicePack: number };
-  sessionTimeoutSeconds: number;
-}
+import type { CallContext, SoapMethodTable } from '../soap/soap-method';
 
 /** Campaign's timestamp text: `2024-01-01 10:00:00.000Z`. */
 export function campaignDate(d: Date): string {
@@ -32,15 +27,15 @@ const str = (ctx: CallContext, name: string): string => {
  * xtk:session: Logon, BearerTokenLogon, Logoff, GetServerTime, GetUserInfo, GetOption; and the schema
  * download every SDK call starts with (xtk:persist#GetEntityIfMoreRecent).
  */
-export function createSessionHandlers(deps: {
+export function createSessionSoapMethods(deps: {
   schemas: ReadonlyMap<string, Schema>;
   sessions: SessionStore;
   authenticator: Authenticator;
   operators: OperatorDirectory;
   downstreams: Downstreams;
   identity: ServerIdentity;
-  databaseId: () => Promise<string>;
-}): HandlerTable {
+  databaseId: DatabaseIdCache;
+}): SoapMethodTable {
   const userInfo = (operator: Operator): XmlElement =>
     element(
       'userInfo',
@@ -63,7 +58,7 @@ export function createSessionHandlers(deps: {
         servicePack: String(identity.version.servicePack),
         instanceName: identity.instanceName,
         releaseName: `${identity.version.major}.${identity.version.minor}`,
-        databaseId: await deps.databaseId(),
+        databaseId: await deps.databaseId.get(),
         serverDate: campaignDate(new Date()),
         sessionTimeOut: String(identity.sessionTimeoutSeconds),
         securityTimeOut: String(identity.sessionTimeoutSeconds),

@@ -3,7 +3,7 @@ import type { Schema } from '@cap/campaign-schema';
 import { attrLocal, serializeXml, type XmlElement } from '@cap/campaign-xml';
 import { ErrorCatalogue } from '@cap/platform-errors';
 import type { Downstreams } from '../downstream.client';
-import type { CallContext, HandlerTable } from '../soap/soap.handler';
+import type { CallContext, SoapMethodTable } from '../soap/soap-method';
 import { callerClaim, serviceFor } from './data.routing';
 import { boundedText, PARAM_LIMITS } from './param.limits';
 
@@ -18,7 +18,7 @@ type Mode = 'write' | 'writeCollection' | 'ingest' | 'ingestExt';
  * to the service that owns the schema's table, which validates it whole, authorises every record (and every
  * linked record) by the schema it writes, and applies it in one transaction. The gateway only routes.
  */
-export function createPersistHandlers(deps: { schemas: ReadonlyMap<string, Schema>; downstreams: Downstreams }): HandlerTable {
+export function createPersistSoapMethods(deps: { schemas: ReadonlyMap<string, Schema>; downstreams: Downstreams }): SoapMethodTable {
   const targetSchema = (doc: XmlElement, mode: Mode): Schema => {
     // Routing only. WriteCollection: the container's xtkschema, or the first record's.
     const id = attrLocal(doc, 'xtkschema') ?? (mode === 'writeCollection' ? doc.children.map((c) => attrLocal(c, 'xtkschema')).find(Boolean) : undefined);

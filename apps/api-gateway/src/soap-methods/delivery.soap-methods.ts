@@ -2,7 +2,7 @@ import { SERVICES } from '@cap/contracts';
 import { SOAP_FAULTS } from '@cap/campaign-soap';
 import { serializeXml, type XmlElement } from '@cap/campaign-xml';
 import type { Downstreams } from '../downstream.client';
-import type { CallContext, HandlerTable } from '../soap/soap.handler';
+import type { CallContext, SoapMethodTable } from '../soap/soap-method';
 import { boundedText, PARAM_LIMITS } from './param.limits';
 
 /**
@@ -11,7 +11,7 @@ import { boundedText, PARAM_LIMITS } from './param.limits';
  * targeting and sending run there in the background. Returns nothing, as Campaign's. Operators need the
  * `delivery` right (admins have every right).
  */
-export function createDeliveryHandlers(deps: { downstreams: Downstreams }): HandlerTable {
+export function createDeliverySoapMethods(deps: { downstreams: Downstreams }): SoapMethodTable {
   return {
     'nms:delivery#SubmitDelivery': {
       auth: 'operator',

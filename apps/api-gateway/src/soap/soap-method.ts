@@ -14,22 +14,23 @@ export interface CallContext {
   request: { ip: string; headers: IncomingHttpHeaders };
 }
 
-export interface HandlerResult {
+export interface SoapMethodResult {
   outputs: OutValue[];
   /** For non-static methods that change their object (SelectAll): echoed as <entity>. */
   entity?: XmlElement;
 }
 
-export interface SoapHandler {
+/** The gateway's implementation of one SOAP method: who may call it and what it does. */
+export interface SoapMethod {
   /** `none`: callable without credentials (Logon, GetServerTime). `operator`: needs an authenticated operator. */
   auth: 'none' | 'operator';
   /** A named right the operator needs (admin has every right). */
   right?: string;
-  handle(ctx: CallContext): Promise<OutValue[] | HandlerResult>;
+  handle(ctx: CallContext): Promise<OutValue[] | SoapMethodResult>;
 }
 
 /**
- * Handlers by `schemaId#Method` (`xtk:session#Logon`), or `persist#Method` for the xtk:persist interface
+ * SOAP methods by `schemaId#Method` (`xtk:session#Logon`), or `persist#Method` for the xtk:persist interface
  * methods every entity schema inherits (`xtk:persist|nms:recipient#Write`).
  */
-export type HandlerTable = Record<string, SoapHandler>;
+export type SoapMethodTable = Record<string, SoapMethod>;

@@ -3,7 +3,7 @@ import { rawXml, SOAP_FAULTS, SoapFault } from '@cap/campaign-soap';
 import { attrLocal, element, serializeXml, type XmlElement } from '@cap/campaign-xml';
 import { ErrorCatalogue } from '@cap/platform-errors';
 import type { Downstreams } from '../downstream.client';
-import type { CallContext, HandlerTable } from '../soap/soap.handler';
+import type { CallContext, SoapMethodTable } from '../soap/soap-method';
 import { serviceFor } from './data.routing';
 import { boundedText, PARAM_LIMITS } from './param.limits';
 
@@ -12,7 +12,7 @@ import { boundedText, PARAM_LIMITS } from './param.limits';
  * replicated and staging schemas; cloud-executor for cloud schemas); BuildQuery returns the SQL (admins
  * only: it reveals the physical model); SelectAll rewrites the queryDef to select every field.
  */
-export function createQueryHandlers(deps: { schemas: ReadonlyMap<string, Schema>; downstreams: Downstreams }): HandlerTable {
+export function createQuerySoapMethods(deps: { schemas: ReadonlyMap<string, Schema>; downstreams: Downstreams }): SoapMethodTable {
   const target = (ctx: CallContext): { queryDef: XmlElement; schema: Schema } => {
     let queryDef = ctx.decoded.entity;
     // `create({queryDef: {...}})` wraps the definition once more: accept both forms.
