@@ -1,4 +1,4 @@
-import { classifyPgError } from '../src';
+import { classifyPgError } from './pg.errors';
 
 /** What node-postgres throws: an Error with the SQLSTATE in `code` and PostgreSQL's detail. */
 function pgError(code: string, message: string, detail?: string): Error {
