@@ -1,4 +1,4 @@
-import { loadServiceSchemas } from '@cap/campaign-persistence';
+import { loadServiceSchemas } from '@cap/campaign-files';
 import { SERVICES } from '@cap/contracts';
 import { startRpcClient } from '@cap/platform-kafka';
 import { checkRedis, createRedis } from '@cap/platform-redis';
