@@ -10,7 +10,7 @@
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import { join, relative, resolve } from 'node:path';
-import { loadSchemaRegistry, SOURCE_BUILTIN_SCHEMA_DIR, writeDataModelDocs } from '@cap/campaign-persistence';
+import { loadSchemaRegistry, SOURCE_BUILTIN_SCHEMA_DIR, writeDataModelDocs } from '@cap/campaign-files';
 
 const ROOT = join(__dirname, '..', '..');
 const DEFAULT_OUT_DIR = join(ROOT, 'docs', 'datamodel');

@@ -1,5 +1,5 @@
 import { Router, type Request } from 'express';
-import { renderDataModel } from '@cap/campaign-persistence';
+import { renderDataModel } from '@cap/campaign-docs';
 import type { Schema } from '@cap/campaign-schema';
 import { memoUntilFailure } from '@cap/platform-resilience';
 import type { SessionStore } from './session/session.store';

@@ -1,4 +1,4 @@
-import { loadServiceSchemas } from '@cap/campaign-persistence';
+import { loadServiceSchemas } from '@cap/campaign-files';
 import { startRpcClient } from '@cap/platform-kafka';
 import { checkRedis, createRedis } from '@cap/platform-redis';
 import { createServiceBase, runMain, runService, startServiceHttp } from '@cap/platform-runtime';

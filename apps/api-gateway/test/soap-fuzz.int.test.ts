@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SignJWT } from 'jose';
-import { findBuiltinSchemaDir, loadSchemaRegistry, SOURCE_BUILTIN_SCHEMA_DIR } from '@cap/campaign-persistence';
+import { findBuiltinSchemaDir, loadSchemaRegistry, SOURCE_BUILTIN_SCHEMA_DIR } from '@cap/campaign-files';
 import { element, escapeText, parseXml, serializeXml, type XmlElement } from '@cap/campaign-xml';
 import { startTestPlatform, waitFor, withDb, type AppName, type ServiceProcess, type TestPlatform } from '@cap/platform-testing';
 import { isAlive, phaseAt, printHostileSummary, readMemoryKb, startGatewayMonitor, type Phase } from './fixtures/hostile-monitor';

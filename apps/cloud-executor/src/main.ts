@@ -1,4 +1,6 @@
-import { applySchemaDdl, createDataHandlers, createPageCursorCache, loadServiceSchemas } from '@cap/campaign-persistence';
+import { loadServiceSchemas } from '@cap/campaign-files';
+import { applySchemaDdl } from '@cap/campaign-postgres';
+import { createDataHandlers, createPageCursorCache } from '@cap/campaign-rpc';
 import { ALL_TOPICS, SERVICES, TOPICS } from '@cap/contracts';
 import { runDataService } from '@cap/platform-data-service';
 import { findAppFolder, runMain } from '@cap/platform-runtime';

@@ -1,5 +1,5 @@
 import { Counter, type Registry } from 'prom-client';
-import type { PageMode } from '@cap/campaign-persistence';
+import type { PageMode } from '@cap/campaign-rpc';
 
 /**
  * `cap_query_pages_total{mode}`: select pages served, by how they reached their startLine — `first` (none to

@@ -1,5 +1,7 @@
 import { ALL_TOPICS, SERVICES, TOPICS } from '@cap/contracts';
-import { applySchemaDdl, createDataHandlers, loadServiceSchemas } from '@cap/campaign-persistence';
+import { loadServiceSchemas } from '@cap/campaign-files';
+import { applySchemaDdl } from '@cap/campaign-postgres';
+import { createDataHandlers } from '@cap/campaign-rpc';
 import { runDataService } from '@cap/platform-data-service';
 import { checkRedis, createRedis } from '@cap/platform-redis';
 import { findAppFolder, runMain } from '@cap/platform-runtime';

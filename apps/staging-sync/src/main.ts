@@ -1,4 +1,4 @@
-import { loadServiceSchemas } from '@cap/campaign-persistence';
+import { loadServiceSchemas } from '@cap/campaign-files';
 import { ALL_TOPICS } from '@cap/contracts';
 import { checkPool, createPgQuarantine, createPool, ensureQuarantineTable, registerQuarantineGauge } from '@cap/platform-postgres';
 import { createServiceBase, runMain, runService, startQuarantineReplayer, startServiceHttp } from '@cap/platform-runtime';

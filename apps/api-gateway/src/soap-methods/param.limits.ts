@@ -7,7 +7,7 @@ import type { CallContext } from '../soap/soap-method';
  * of the service that handles it (local-store: apps/local-store/src/subscriptions/subscription.handlers.ts,
  * src/staging/staging.control.ts, src/events/event.handlers.ts; cloud-executor:
  * apps/cloud-executor/src/workflow/workflow.handlers.ts, src/delivery/delivery.submit.ts; the data API:
- * libs/campaign/persistence/src/data-query.handler.ts).
+ * libs/adapters/campaign-rpc/src/data-query.handler.ts).
  */
 export const PARAM_LIMITS = {
   queryDefChars: 1024 * 1024,

@@ -1,4 +1,4 @@
-import { loadSchemaRegistry, SOURCE_BUILTIN_SCHEMA_DIR } from '@cap/campaign-persistence';
+import { loadSchemaRegistry, SOURCE_BUILTIN_SCHEMA_DIR } from '@cap/campaign-files';
 import type { Method, Schema } from '@cap/campaign-schema';
 import { childrenNamed, firstChild, parseXml, type XmlElement } from '@cap/campaign-xml';
 import { describeSchemaOperations, responseElementNames, serviceName, writeSchemaWsdl, type WsdlOperation } from './schema-wsdl.writer';

@@ -1,6 +1,6 @@
 import { createServer, request, type Server } from 'node:http';
 import express from 'express';
-import { loadSchemaRegistry, SOURCE_BUILTIN_SCHEMA_DIR } from '@cap/campaign-persistence';
+import { loadSchemaRegistry, SOURCE_BUILTIN_SCHEMA_DIR } from '@cap/campaign-files';
 import { buildSoapResponse, decodeParams, parseSoapRequest, type DecodedCall } from '@cap/campaign-soap';
 import { createWsdlRouter } from './wsdl.route';
 

@@ -1,5 +1,5 @@
 import { SERVICES, TOPICS } from '@cap/contracts';
-import { createQueryHandler, createWriteHandler, type QueryLimits, type WriteResult } from '@cap/campaign-persistence';
+import { createQueryHandler, createWriteHandler, type QueryLimits, type WriteResult } from '@cap/campaign-rpc';
 import type { Schema } from '@cap/campaign-schema';
 import { attrLocal, serializeXml, type XmlElement } from '@cap/campaign-xml';
 import type { RpcClient, RpcHandler } from '@cap/platform-kafka';

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
-import { executeWriteSteps } from '@cap/campaign-persistence';
+import { executeWriteSteps } from '@cap/campaign-postgres';
 import { TOPICS } from '@cap/contracts';
 import type { Schema } from '@cap/campaign-schema';
 import { compileWritePlan, planWrite, WriteError } from '@cap/campaign-write';

@@ -1,4 +1,4 @@
-import type { OperatorRightsLookup } from '@cap/campaign-persistence';
+import type { OperatorRightsLookup } from '@cap/campaign-rpc';
 import type { Pool } from '@cap/platform-postgres';
 
 /** `rights` as stored: comma-separated named rights. */

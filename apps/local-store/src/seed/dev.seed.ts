@@ -2,7 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import type { Schema } from '@cap/campaign-schema';
 import { compileWritePlan, planWrite } from '@cap/campaign-write';
 import { parseXml } from '@cap/campaign-xml';
-import { executeWriteSteps } from '@cap/campaign-persistence';
+import { executeWriteSteps } from '@cap/campaign-postgres';
 import type { Logger } from '@cap/platform-logger';
 import { withTransaction, type Pool } from '@cap/platform-postgres';
 import { hashPassword } from '../operators/password.hasher';

@@ -1,4 +1,5 @@
 export { generateDataModelDocs, type DataModelDocs } from './datamodel-docs.generator';
+export { renderDataModel } from './datamodel.renderer';
 export { renderDataModelHtml, type HtmlOptions } from './datamodel-html.renderer';
 export { renderDataModelJson } from './datamodel-json.renderer';
 export { renderDataModelMarkdown } from './datamodel-markdown.renderer';

@@ -4,7 +4,7 @@
  * result document (XML elements or SimpleJson objects), as docs/campaign-api.md#executequery describes.
  *
  *   const { sql, params, shape } = compileQueryDef(queryDefElement, schemas, { database: 'cloud' });
- *   const { rows } = await client.query(sql, params);        // in an app or the persistence lib, not here
+ *   const { rows } = await client.query(sql, params);        // in an app or libs/adapters, not here
  *   const output = shapeRows(shape, rows);                    // <recipient-collection>…</recipient-collection>
  *
  * Every value of the request is a bind parameter; every identifier comes from the compiled schemas. Errors are

@@ -1,12 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import type { Database, Schema } from '@cap/campaign-schema';
+import { createWriteCommitter, type GroupCommitOptions } from '@cap/campaign-postgres';
 import { checkWriteAccess, compileWritePlan, needsWriteRights, planWrite, schemasWritten, WriteError, type WriteCaller, type WriteMode } from '@cap/campaign-write';
 import { parseXml, XmlParseError } from '@cap/campaign-xml';
 import { appError, appErrorOf, ErrorCatalogue, errors, type AppError } from '@cap/platform-errors';
 import type { RpcHandler } from '@cap/platform-kafka';
 import { classifyPgError, type Pool } from '@cap/platform-postgres';
-import { createWriteCommitter, type GroupCommitOptions } from './write.group-commit';
 
 const writeParams = z.object({
   mode: z.enum(['write', 'writeCollection', 'ingest', 'ingestExt']),

@@ -1,6 +1,6 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { generateDataModelDocs, renderErDot, type DataModelDocs } from '@cap/campaign-docs';
+import { renderDataModel } from '@cap/campaign-docs';
 import type { Schema } from '@cap/campaign-schema';
 
 /** The files writeDataModelDocs writes, in the order it writes them. */
@@ -29,18 +29,4 @@ export async function writeDataModelDocs(schemas: ReadonlyMap<string, Schema>, o
     written.push(path);
   }
   return written;
-}
-
-/** Every form of the data-model description, the ER diagram rendered to SVG (what the gateway serves). */
-export async function renderDataModel(schemas: ReadonlyMap<string, Schema>): Promise<DataModelDocs & { svg: string }> {
-  // Loaded on first use: Graphviz (WebAssembly) is megabytes that a gateway only needs for /nl/datamodel.
-  const { instance } = await import('@viz-js/viz');
-  const viz = await instance();
-  const result = viz.render(renderErDot(schemas), { format: 'svg' });
-  const errors = result.errors.filter((e) => e.level === 'error');
-  if (result.status !== 'success' || errors.length > 0) {
-    throw new Error(`Graphviz could not render the ER diagram: ${result.errors.map((e) => e.message).join('; ')}`);
-  }
-  const svg = result.output;
-  return { ...generateDataModelDocs(schemas, { diagramSvg: svg }), svg };
 }

@@ -1,10 +1,10 @@
 import type { Database, Schema } from '@cap/campaign-schema';
+import type { GroupCommitOptions } from '@cap/campaign-postgres';
 import type { RpcHandler } from '@cap/platform-kafka';
 import type { Pool } from '@cap/platform-postgres';
 import { createDeleteCollectionHandler } from './data-delete.handler';
 import { createQueryHandler, type KeysetPaging, type QueryLimits } from './data-query.handler';
 import { createWriteHandler, type OperatorRightsLookup } from './data-write.handler';
-import type { GroupCommitOptions } from './write.group-commit';
 
 /**
  * The data API a database-owning service answers for the schemas stored in its database: data.query

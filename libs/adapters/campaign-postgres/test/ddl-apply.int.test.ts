@@ -1,10 +1,11 @@
 import { join } from 'node:path';
 import { DdlError } from '@cap/campaign-ddl';
+import { readSchemaSources, SOURCE_BUILTIN_SCHEMA_DIR } from '@cap/campaign-files';
 import { compileSchemas, type Schema, type SchemaSource } from '@cap/campaign-schema';
 import { createLogger } from '@cap/platform-logger';
 import { createPool, loadMigrations, migrate, type Pool } from '@cap/platform-postgres';
 import { createTestDatabase, type TestDatabase } from '@cap/platform-testing';
-import { applySchemaDdl, introspectDatabase, readSchemaSources, SOURCE_BUILTIN_SCHEMA_DIR } from '../src/index';
+import { applySchemaDdl, introspectDatabase } from '../src/index';
 
 const logger = createLogger({ service: 'ddl-apply-test', level: 'silent' });
 const ROOT = join(__dirname, '..', '..', '..', '..');

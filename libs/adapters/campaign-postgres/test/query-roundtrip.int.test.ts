@@ -2,11 +2,11 @@
 // The tables are hand-written here (the DDL generator is another piece of work); a first test checks they
 // have exactly the compiled schemas' columns, so the two cannot drift apart silently.
 import pg from 'pg';
+import { loadSchemaRegistry, SOURCE_BUILTIN_SCHEMA_DIR } from '@cap/campaign-files';
 import { compileQueryDef, shapeRows, shapeRowsAsObjects, type CompileOptions, type SimpleJsonQueryDef } from '@cap/campaign-query';
 import type { Schema } from '@cap/campaign-schema';
 import { parseXml, serializeXml } from '@cap/campaign-xml';
 import { createTestDatabase, type TestDatabase } from '@cap/platform-testing';
-import { loadSchemaRegistry, SOURCE_BUILTIN_SCHEMA_DIR } from '../src/index';
 
 const DDL = `
 CREATE TABLE xtk_folder (id bigint PRIMARY KEY, name text NOT NULL, label text, model text, full_name text, parent_id bigint,
