@@ -1,54 +1,89 @@
+import { join } from 'node:path';
 import { loadServiceSchemas } from '@cap/campaign-files';
 import { applySchemaDdl } from '@cap/campaign-postgres';
 import { createDataHandlers, createPageCursorCache } from '@cap/campaign-rpc';
 import { ALL_TOPICS, SERVICES, TOPICS } from '@cap/contracts';
-import { runDataService } from '@cap/platform-data-service';
-import { findAppFolder, runMain } from '@cap/platform-runtime';
+import { openDataService } from '@cap/platform-data-service';
+import { loadMigrations, migrate } from '@cap/platform-postgres';
+import { createServiceBase, findAppFolder, runMain, runService } from '@cap/platform-runtime';
+import { createChannelRegistry } from './channels/channel.registry';
 import { loadCloudExecutorConfig } from './config';
-import { createQueryPageMetrics } from './query-page.metrics';
 import { createDeliveryModule } from './delivery/delivery.module';
 import { MESSAGE_CENTER_CONSUMER } from './message-center/event.consumer';
+import { createMessageCenterModule } from './message-center/message-center.module';
+import { createQueryPageMetrics } from './query-page.metrics';
 import { createWorkflowModule } from './workflow/workflow.module';
 
 /**
  * cloud-executor owns the cloud database (customer data, delivery logs, tracking) and runs the batch work:
  * queries on cloud schemas, workflows, deliveries, message center.
+ *
+ * Read top to bottom: configuration → clients (service base, database, channels) → stores → modules and their
+ * workers → RPC and HTTP (libs/platform/data-service/src/data-service.runner.ts) → stop, on SIGTERM.
  */
-runMain(() => {
+function main(): void {
+  // Configuration.
   const config = loadCloudExecutorConfig(process.env);
   const schemas = loadServiceSchemas(__dirname, config.SCHEMA_DIRS);
-  const deliveries = createDeliveryModule(config, schemas);
-  const workflows = createWorkflowModule(config, { schemas, deliveries: () => deliveries.actions() });
-  runDataService({
-    service: SERVICES.cloudExecutor,
-    config,
-    database: { label: 'cloud', url: config.CLOUD_DATABASE_URL, migrationsDir: findAppFolder(__dirname, 'migrations') },
-    topics: ALL_TOPICS,
-    requestTopic: TOPICS.cloudExecutorRequests,
-    quarantineConsumers: [MESSAGE_CENTER_CONSUMER],
-    async prepare(ctx) {
-      if (config.MIGRATE_ON_START) await applySchemaDdl(ctx.pool, schemas, 'cloud', ctx.base.logger);
-      await workflows.prepare(ctx);
-      await deliveries.prepare(ctx);
+  const migrationsDir = findAppFolder(__dirname, 'migrations');
+  // Clients: logger, metrics and Kafka messaging.
+  const base = createServiceBase(SERVICES.cloudExecutor, config);
+  const { logger, registry } = base;
+
+  void runService({
+    name: SERVICES.cloudExecutor,
+    logger,
+    shutdownTimeoutMs: config.SHUTDOWN_TIMEOUT_MS,
+    async start(state) {
+      // Clients: the cloud database, migrated, with its quarantine; then the schemas' tables, and the migrations
+      // that need them (migrations/after-schema: they run after the schema DDL, the others before it).
+      const service = await openDataService(base, config, { database: { label: 'cloud', url: config.CLOUD_DATABASE_URL, migrationsDir }, topics: ALL_TOPICS });
+      const { pool, quarantine } = service;
+      try {
+        if (config.MIGRATE_ON_START) {
+          await applySchemaDdl(pool, schemas, 'cloud', logger);
+          await migrate(pool, { database: 'cloud', migrations: await loadMigrations(join(migrationsDir, 'after-schema'), 'after-schema/'), logger });
+        }
+        // The channels deliveries and the message center send through (closed after both have stopped).
+        const channels = createChannelRegistry(config, { logger, registry });
+
+        // Stores.
+        const cursors = createPageCursorCache({ maxEntries: config.QUERY_KEYSET_CACHE_SIZE, ttlMs: config.QUERY_KEYSET_CACHE_TTL_MS });
+
+        // Modules and workers (running from here on). Deliveries first: workflow delivery activities use their actions.
+        const deliveries = await createDeliveryModule({ config, schemas, base, pool, channels });
+        const messageCenter = await createMessageCenterModule({ config, base, pool, quarantine, channels });
+        const workflows = await createWorkflowModule({ config, schemas, base, pool, deliveries: deliveries.actions });
+
+        // Transports: RPC and HTTP. Shutdown stops the workers in reverse order (the message center, deliveries,
+        // the channels, then the workflow timer, activities and RPC client), then RPC, HTTP, messaging, the pool.
+        return await service.serve({
+          state,
+          requestTopic: TOPICS.cloudExecutorRequests,
+          handlers: {
+            ...createDataHandlers({
+              keyset: { cursors, onPage: createQueryPageMetrics(registry) },
+              pool,
+              schemas,
+              database: 'cloud',
+              limits: {
+                defaultLineCount: config.QUERY_DEFAULT_LINE_COUNT,
+                maxLineCount: config.QUERY_MAX_LINE_COUNT,
+                cursorFetchRows: config.QUERY_CURSOR_FETCH_ROWS,
+              },
+            }),
+            ...workflows.rpcHandlers,
+            ...deliveries.rpcHandlers,
+          },
+          workers: [...workflows.workers, { name: 'channels', stop: () => channels.close() }, ...deliveries.workers, ...messageCenter.workers],
+          quarantineConsumers: [MESSAGE_CENTER_CONSUMER],
+        });
+      } catch (err) {
+        await service.close(); // the process exits next (runService)
+        throw err;
+      }
     },
-    createHandlers: (ctx) => ({
-      ...createDataHandlers({
-        keyset: {
-          cursors: createPageCursorCache({ maxEntries: config.QUERY_KEYSET_CACHE_SIZE, ttlMs: config.QUERY_KEYSET_CACHE_TTL_MS }),
-          onPage: createQueryPageMetrics(ctx.base.registry),
-        },
-        pool: ctx.pool,
-        schemas,
-        database: 'cloud',
-        limits: {
-          defaultLineCount: config.QUERY_DEFAULT_LINE_COUNT,
-          maxLineCount: config.QUERY_MAX_LINE_COUNT,
-          cursorFetchRows: config.QUERY_CURSOR_FETCH_ROWS,
-        },
-      }),
-      ...workflows.createHandlers(),
-      ...deliveries.createHandlers(ctx),
-    }),
-    startWorkers: async (ctx) => [...(await workflows.startWorkers(ctx)), ...(await deliveries.startWorkers(ctx))],
   });
-});
+}
+
+runMain(main);

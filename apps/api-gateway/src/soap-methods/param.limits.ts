@@ -4,9 +4,9 @@ import type { CallContext } from '../soap/soap-method';
 /**
  * The largest parameters the services behind the gateway take, checked here so that an oversized one is refused
  * with a Campaign fault naming the parameter (SOAP_BAD_PARAMETER) before it crosses Kafka. Each mirrors the request schema
- * of the service that handles it (local-store: apps/local-store/src/subscriptions/subscription.handlers.ts,
- * src/staging/staging.control.ts, src/events/event.handlers.ts; cloud-executor:
- * apps/cloud-executor/src/workflow/workflow.handlers.ts, src/delivery/delivery.submit.ts; the data API:
+ * of the service that handles it (local-store: apps/local-store/src/subscriptions/subscription.rpc-handlers.ts,
+ * src/staging/staging.rpc-handlers.ts, src/events/event.rpc-handlers.ts; cloud-executor:
+ * apps/cloud-executor/src/workflow/workflow.rpc-handlers.ts, src/delivery/delivery.submit.ts; the data API:
  * libs/adapters/campaign-rpc/src/data-query.handler.ts).
  */
 export const PARAM_LIMITS = {

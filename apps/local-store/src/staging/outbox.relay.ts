@@ -6,7 +6,7 @@ import type { Logger } from '@cap/platform-logger';
 import { withTransaction, type PgQuarantine, type Pool, type PoolClient } from '@cap/platform-postgres';
 import { exponentialBackoff } from '@cap/platform-resilience';
 import { startPollingWorker } from '@cap/platform-runtime';
-import type { OutboxRow, StagingRouting } from './staging.routing';
+import type { OutboxRow, RelayRouteTracker } from './relay-routes.tracker';
 
 export interface OutboxRelayOptions {
   pool: Pool;
@@ -27,8 +27,8 @@ export interface OutboxRelayOptions {
    * delete). An explicit wake (StartReplicateStagingData) does not wait. Default 0.
    */
   lingerMs?: number;
-  /** Keeps the changes of one record, named by different keys, on one partition (staging.router.ts). */
-  routing?: StagingRouting;
+  /** Keeps the changes of one record, named by different keys, on one partition (record-order.router.ts). */
+  routing?: RelayRouteTracker;
   /**
    * Where a row that cannot be published is set aside (with the rows of its key behind it) instead of holding
    * every row behind it. Without one, such a row stops the relay (it is retried every round).

@@ -1,7 +1,7 @@
 import type { Logger } from '@cap/platform-logger';
 import type { Pool } from '@cap/platform-postgres';
 import { startPollingWorker, type PollingWorker } from '@cap/platform-runtime';
-import { RELAY_CONSUMER } from './outbox.relay';
+import { RELAY_CONSUMER, type OutboxRelay } from './outbox.relay';
 
 /** The longest wait between two looks at the quarantine while nothing is released. */
 const IDLE_MAX_MS = 10_000;
@@ -12,7 +12,7 @@ const IDLE_MAX_MS = 10_000;
  * moves each; then wakes the relay. With nothing released, it looks less and less often, down to once every
  * `IDLE_MAX_MS`: a release goes out within that time.
  */
-export function startOutboxReplayer(deps: { pool: Pool; logger: Logger; wake: () => void; intervalMs?: number }): PollingWorker {
+export function startOutboxReplayer(deps: { pool: Pool; logger: Logger; relay: Pick<OutboxRelay, 'wake'>; intervalMs?: number }): PollingWorker {
   const round = async (): Promise<boolean> => {
     const { rowCount } = await deps.pool.query(
       `WITH taken AS (
@@ -25,7 +25,7 @@ export function startOutboxReplayer(deps: { pool: Pool; logger: Logger; wake: ()
     );
     if (rowCount) {
       deps.logger.info({ event: 'outbox.replayed', count: rowCount }, 'quarantined outbox changes put back in the outbox');
-      deps.wake();
+      deps.relay.wake();
     }
     return (rowCount ?? 0) > 0;
   };

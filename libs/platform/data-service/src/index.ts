@@ -1,1 +1,1 @@
-export { runDataService, type DataServiceConfig, type DataServiceContext, type DataServiceOptions, type DataServiceWorker } from './data-service.runner';
+export { openDataService, type DataService, type DataServiceConfig, type DataServiceWorker, type OpenDataServiceOptions, type ServeOptions } from './data-service.runner';

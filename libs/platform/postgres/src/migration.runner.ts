@@ -19,10 +19,14 @@ export interface MigrateOptions {
 
 const LOCK_KEY = 727_001; // advisory lock shared by every migrating process on one database
 
-/** Loads `NNNN_name.sql` files from a folder, in name order. */
-export async function loadMigrations(dir: string): Promise<Migration[]> {
+/**
+ * Loads `NNNN_name.sql` files from a folder (not its subfolders), in name order. `namePrefix` goes before each
+ * file's name where it is recorded (cap_schema_migrations): a second folder applied to the same database at
+ * another moment (e.g. `after-schema/`) cannot take the name of a file of the first.
+ */
+export async function loadMigrations(dir: string, namePrefix = ''): Promise<Migration[]> {
   const files = (await readdir(dir)).filter((f) => /^\d{4}_[a-z0-9_]+\.sql$/.test(f)).sort();
-  return Promise.all(files.map(async (name) => ({ name, sql: await readFile(join(dir, name), 'utf8') })));
+  return Promise.all(files.map(async (name) => ({ name: `${namePrefix}${name}`, sql: await readFile(join(dir, name), 'utf8') })));
 }
 
 /**

@@ -1,7 +1,7 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { TOPICS, type StagedChange } from '@cap/contracts';
 import type { PoolClient } from '@cap/platform-postgres';
-import { StagingRouter, type RoutableChange } from './staging.router';
+import { RecordOrderRouter, type RoutableChange } from './record-order.router';
 import { SUBSCRIPTION_REQUESTS, type StagingSource } from './staging.sources';
 
 /** An outbox row as the relay reads it. */
@@ -23,12 +23,12 @@ export interface RoutedRows {
 }
 
 /**
- * The relay's side of StagingRouter: decides the message key of each staged change, and keeps the router in
+ * The relay's side of RecordOrderRouter: decides the message key of each staged change, and keeps the router in
  * step with the database — which live changes staging-sync has applied, and, when a relay starts to lead, which
  * changes the previous leader published that are not applied yet (with the routes it gave them).
  */
-export class StagingRouting {
-  private readonly router: StagingRouter;
+export class RelayRouteTracker {
+  private readonly router: RecordOrderRouter;
   private readonly sources: Map<string, StagingSource>;
   private lastRefresh = 0;
   private readonly metrics;
@@ -38,7 +38,7 @@ export class StagingRouting {
     keys: ReadonlyMap<string, readonly (readonly string[])[]>,
     private readonly options: { maxLive: number; refreshMs: number; registry: Registry },
   ) {
-    this.router = new StagingRouter(keys, options.maxLive);
+    this.router = new RecordOrderRouter(keys, options.maxLive);
     this.sources = new Map(sources.map((s) => [s.source, s]));
     const router = this.router;
     this.metrics = {
@@ -167,7 +167,7 @@ function stagedRoutable(source: StagingSource, seq: string, doc: Record<string, 
   return { source: source.source, seq, schema: source.target, keyColumns, record, naturalKey: `${source.target}|${keyText}` };
 }
 
-/** As subscription.handlers.ts keys a Subscribe request: like the recipient's own staged rows. */
+/** As subscription.rpc-handlers.ts keys a Subscribe request: like the recipient's own staged rows. */
 function subscriptionRoutable(source: string, seq: string, recipient: Recipient): RoutableChange {
   const naturalKey = `nms:recipient|${recipient.keyColumns.map((c) => `${c}=${String(recipient.record[c])}`).join(',')}`;
   return { source, seq, schema: 'nms:recipient', keyColumns: recipient.keyColumns, record: recipient.record, naturalKey };

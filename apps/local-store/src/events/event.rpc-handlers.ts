@@ -25,7 +25,7 @@ const SERVER_FIELDS = new Set(['@id', '@status', '@processing', '@processed', '@
  * call stores none of them. Each stored event also gets an outbox row (same transaction), which the relay
  * publishes on messagecenter.event.created.v1 for cloud-executor's message center.
  */
-export function createEventHandlers(deps: { pool: Pool; schemas: ReadonlyMap<string, Schema>; cell: number }): Record<string, RpcHandler> {
+export function createEventRpcHandlers(deps: { pool: Pool; schemas: ReadonlyMap<string, Schema>; cell: number }): Record<string, RpcHandler> {
   return {
     'event.push': async (params) => {
       const p = pushParams.safeParse(params);

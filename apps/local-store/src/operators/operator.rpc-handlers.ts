@@ -44,7 +44,7 @@ function toView(row: OperatorRow): OperatorView {
 const DUMMY_HASH = 'scrypt$16384$8$1$AAAAAAAAAAAAAAAAAAAAAA==$' + 'A'.repeat(86) + '==';
 
 /** Operator authentication for the gateway: Logon, login/password tokens, bearer-token operators. */
-export function createOperatorHandlers(deps: { pool: Pool }): Record<string, RpcHandler> {
+export function createOperatorRpcHandlers(deps: { pool: Pool }): Record<string, RpcHandler> {
   const find = async (login: string) => (await deps.pool.query<OperatorRow>(SELECT_OPERATOR, [login])).rows[0];
   return {
     'operator.authenticate': async (params) => {

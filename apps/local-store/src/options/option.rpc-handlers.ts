@@ -38,7 +38,7 @@ export function optionValue(row: OptionRow | undefined): { value: string; type: 
   }
 }
 
-export function createOptionHandlers(deps: { pool: Pool }): Record<string, RpcHandler> {
+export function createOptionRpcHandlers(deps: { pool: Pool }): Record<string, RpcHandler> {
   return {
     'option.get': async (params) => {
       const p = getParams.safeParse(params);

@@ -1,4 +1,4 @@
-import { StagingRouter, type RoutableChange } from './staging.router';
+import { RecordOrderRouter, type RoutableChange } from './record-order.router';
 
 const STG = 'nms:recipientStg';
 let seq = 0;
@@ -6,10 +6,10 @@ function change(keyColumns: string[], record: Record<string, unknown>, source = 
   const naturalKey = `nms:recipient|${keyColumns.map((c) => `${c}=${String(record[c])}`).join(',')}`;
   return { source, seq: String(++seq), schema: 'nms:recipient', keyColumns, record, naturalKey };
 }
-const routeOf = (d: ReturnType<StagingRouter['route']>) => ('route' in d ? d.route : `hold:${d.hold}`);
+const routeOf = (d: ReturnType<RecordOrderRouter['route']>) => ('route' in d ? d.route : `hold:${d.hold}`);
 
-describe('StagingRouter', () => {
-  const seeded = () => new StagingRouter(new Map([['nms:recipient', [['id']]]]), 100);
+describe('RecordOrderRouter', () => {
+  const seeded = () => new RecordOrderRouter(new Map([['nms:recipient', [['id']]]]), 100);
 
   it('gives a change of a record nobody else is changing its own key', () => {
     const router = seeded();
@@ -79,7 +79,7 @@ describe('StagingRouter', () => {
   });
 
   it('holds new changes when too many are live, and ignores keys with no value', () => {
-    const router = new StagingRouter(new Map([['nms:recipient', [['id'], ['email']]]]), 2);
+    const router = new RecordOrderRouter(new Map([['nms:recipient', [['id'], ['email']]]]), 2);
     router.route(change(['id'], { id: 'A', email: '' }));
     router.route(change(['id'], { id: 'B', email: null }));
     expect(router.route(change(['id'], { id: 'C' }))).toEqual({ hold: 'full' });

@@ -29,7 +29,7 @@ const RECIPIENT_STG = 'nms:recipientStg';
  * then add or remove the subscriptions — or, for Unsubscribe with no service, put the recipient on the
  * denylist. An unknown recipient on Unsubscribe is not an error (Campaign's rule).
  */
-export function createSubscriptionHandlers(deps: { pool: Pool; schemas: ReadonlyMap<string, Schema> }): Record<string, RpcHandler> {
+export function createSubscriptionRpcHandlers(deps: { pool: Pool; schemas: ReadonlyMap<string, Schema> }): Record<string, RpcHandler> {
   const stg = deps.schemas.get(RECIPIENT_STG);
   const serviceSchema = deps.schemas.get('nms:service');
   return {

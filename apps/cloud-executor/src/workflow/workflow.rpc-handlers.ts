@@ -31,7 +31,7 @@ const logParams = z.object({ workflowId, limit: z.number().int().min(1).max(1_00
  * until `budgetMs`, well before the caller's deadline; the timer loop carries on).
  * `workflow.log`: the instance's state, variables, current run's tasks and latest log lines.
  */
-export function createWorkflowHandlers(deps: { engine: WorkflowEngine; budgetMs: number; now?: Clock }): Record<string, RpcHandler> {
+export function createWorkflowRpcHandlers(deps: { engine: WorkflowEngine; budgetMs: number; now?: Clock }): Record<string, RpcHandler> {
   const clock = deps.now ?? systemClock;
   return {
     'workflow.command': async (params, ctx) => {

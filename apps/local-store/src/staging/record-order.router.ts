@@ -11,6 +11,9 @@ import type { Schema } from '@cap/campaign-schema';
  * change that shares a key value with a live change is sent under that change's route (message key) instead of
  * its own, so it lands behind it on the same partition. A change that would join two live changes on different
  * routes, or that arrives when too many changes are live, is held until they are applied.
+ *
+ * (This file was staging.router.ts; migration 0004_staging_routes.sql still names it so, as applied migrations
+ * never change.)
  */
 export interface RoutableChange {
   /** The staging source (staging schema id, or the Subscribe requests table): with seq, identifies the change. */
@@ -58,7 +61,7 @@ function valueText(value: unknown): string {
   return typeof value === 'object' ? JSON.stringify(value) : String(value);
 }
 
-export class StagingRouter {
+export class RecordOrderRouter {
   /** Key definitions per schema, as `col1,col2` (seeded from the schemas, grown from the changes seen). */
   private readonly keyDefs = new Map<string, Map<string, readonly string[]>>();
   /** Live changes per source, by seq, oldest first. */
