@@ -4,7 +4,23 @@ import nx from '@nx/eslint-plugin';
 import tseslint from 'typescript-eslint';
 
 /** Packages that do I/O: never imported by the pure Campaign domain libraries. */
-const IO_PACKAGES = ['pg', 'kafkajs', 'redis', 'express', 'opossum', 'node:fs', 'node:fs/promises', 'fs/promises', 'node:net', 'node:http', 'fs', 'net', 'http', 'child_process', 'node:child_process'];
+const IO_PACKAGES = [
+  'pg',
+  'kafkajs',
+  'redis',
+  'express',
+  'opossum',
+  'node:fs',
+  'node:fs/promises',
+  'fs/promises',
+  'node:net',
+  'node:http',
+  'fs',
+  'net',
+  'http',
+  'child_process',
+  'node:child_process',
+];
 
 export default [
   { ignores: ['**/dist/**', '**/node_modules/**', 'infra/.cache/**', 'infra/.data/**', 'reports/**', 'tmp/**', '.nx/**'] },
@@ -60,7 +76,10 @@ export default [
     // Every Campaign domain library, no exception: its I/O lives in libs/adapters (or in an app).
     files: ['libs/campaign/**/src/**/*.ts'],
     rules: {
-      'no-restricted-imports': ['error', { paths: IO_PACKAGES.map((name) => ({ name, message: 'The Campaign domain is pure: no I/O imports. Do the I/O in libs/adapters or in an app.' })) }],
+      'no-restricted-imports': [
+        'error',
+        { paths: IO_PACKAGES.map((name) => ({ name, message: 'The Campaign domain is pure: no I/O imports. Do the I/O in libs/adapters or in an app.' })) },
+      ],
     },
   },
   {

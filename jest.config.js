@@ -3,9 +3,7 @@
 // come from tsconfig.base.json so tests import libs exactly as the apps do.
 const { compilerOptions } = require('./tsconfig.base.json');
 
-const moduleNameMapper = Object.fromEntries(
-  Object.entries(compilerOptions.paths).map(([alias, [target]]) => [`^${alias}$`, `<rootDir>/${target}`]),
-);
+const moduleNameMapper = Object.fromEntries(Object.entries(compilerOptions.paths).map(([alias, [target]]) => [`^${alias}$`, `<rootDir>/${target}`]));
 
 const common = {
   rootDir: __dirname,
@@ -15,7 +13,9 @@ const common = {
     // A few dependencies of the SDK's jsdom ship ES modules only: compiled to CommonJS for jest.
     '^.+\\.m?js$': ['@swc/jest', { jsc: { target: 'es2022', parser: { syntax: 'ecmascript' } }, module: { type: 'commonjs' } }],
   },
-  transformIgnorePatterns: ['/node_modules/(?!(@exodus|parse5|entities|whatwg-url|tr46|webidl-conversions|data-urls|html-encoding-sniffer|@asamuzakjp|@csstools|cssstyle|decimal\\.js)/)'],
+  transformIgnorePatterns: [
+    '/node_modules/(?!(@exodus|parse5|entities|whatwg-url|tr46|webidl-conversions|data-urls|html-encoding-sniffer|@asamuzakjp|@csstools|cssstyle|decimal\\.js)/)',
+  ],
   moduleNameMapper,
   modulePathIgnorePatterns: ['<rootDir>/dist/'],
   testPathIgnorePatterns: ['/node_modules/', '<rootDir>/dist/', '<rootDir>/infra/.data/', '<rootDir>/infra/.cache/'],

@@ -31,7 +31,12 @@ const APPS: AppName[] = ['local-store', 'cloud-executor', 'staging-sync', 'api-g
 const TARGET_PERCENT = 1;
 
 const { values: args } = parseArgs({
-  options: { settle: { type: 'string', default: '45' }, seconds: { type: 'string', default: '30' }, reps: { type: 'string', default: '3' }, before: { type: 'string' } },
+  options: {
+    settle: { type: 'string', default: '45' },
+    seconds: { type: 'string', default: '30' },
+    reps: { type: 'string', default: '3' },
+    before: { type: 'string' },
+  },
 });
 const SETTLE_S = Math.max(0, Number(args.settle));
 const SECONDS = Math.max(5, Number(args.seconds));
@@ -51,7 +56,10 @@ function sample(pid: number): { cpuMs: number; wakeups: number } | undefined {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-    return { cpuMs: ((Number(fields[11]) + Number(fields[12])) * 1000) / CLK_TCK, wakeups: Number(/^voluntary_ctxt_switches:\s+(\d+)/m.exec(status)?.[1] ?? 0) };
+    return {
+      cpuMs: ((Number(fields[11]) + Number(fields[12])) * 1000) / CLK_TCK,
+      wakeups: Number(/^voluntary_ctxt_switches:\s+(\d+)/m.exec(status)?.[1] ?? 0),
+    };
   } catch {
     return undefined;
   }
@@ -158,13 +166,23 @@ async function main(): Promise<void> {
       '',
       '| process | CPU, % of one core (median) | range over the windows | event-loop wake-ups/s | target |',
       '|---|---:|---:|---:|---|',
-      ...rows.map((r) => `| ${r.name} | ${r.medianPercent.toFixed(2)} | ${r.minPercent.toFixed(2)} – ${r.maxPercent.toFixed(2)} | ${r.name.startsWith('(info)') ? '' : r.wakeupsPerSecond.toFixed(0)} | ${r.verdict} |`),
+      ...rows.map(
+        (r) =>
+          `| ${r.name} | ${r.medianPercent.toFixed(2)} | ${r.minPercent.toFixed(2)} – ${r.maxPercent.toFixed(2)} | ${r.name.startsWith('(info)') ? '' : r.wakeupsPerSecond.toFixed(0)} | ${r.verdict} |`,
+      ),
       '',
-      ...platforms.map(({ label }) => `Four services${label} together: ${(APPS.reduce((n, a) => n + rows.find((r) => r.name === `${a}${label}`)!.medianPercent, 0) / 100).toFixed(3)} cores.`),
+      ...platforms.map(
+        ({ label }) =>
+          `Four services${label} together: ${(APPS.reduce((n, a) => n + rows.find((r) => r.name === `${a}${label}`)!.medianPercent, 0) / 100).toFixed(3)} cores.`,
+      ),
       ...(platforms[1]
-        ? [`Ratio current / before (medians): ${APPS.map((a) => `${a} ${(rows.find((r) => r.name === a)!.medianPercent / rows.find((r) => r.name === `${a}${platforms[1]!.label}`)!.medianPercent).toFixed(2)}`).join(', ')}.`]
+        ? [
+            `Ratio current / before (medians): ${APPS.map((a) => `${a} ${(rows.find((r) => r.name === a)!.medianPercent / rows.find((r) => r.name === `${a}${platforms[1]!.label}`)!.medianPercent).toFixed(2)}`).join(', ')}.`,
+          ]
         : []),
-      `Stop on SIGTERM: ${Object.entries(stopMs).map(([name, ms]) => `${name} ${ms} ms`).join(', ')}.`,
+      `Stop on SIGTERM: ${Object.entries(stopMs)
+        .map(([name, ms]) => `${name} ${ms} ms`)
+        .join(', ')}.`,
       ...(beforeWarnings === undefined ? [] : [`Warning or error lines at start-up, before: ${beforeWarnings}.`]),
       `Warning or error lines at start-up: ${startWarnings.length}${startWarnings.length ? ':' : ' (none).'}`,
       ...startWarnings.map(({ app, line }) => `  ${app}: ${JSON.stringify(line).slice(0, 400)}`),
@@ -173,7 +191,10 @@ async function main(): Promise<void> {
     const dir = join(ROOT, 'reports', 'bench');
     mkdirSync(dir, { recursive: true });
     const file = join(dir, `idle-cost-${date.replace(/[:.]/g, '-')}.json`);
-    writeFileSync(file, `${JSON.stringify({ date, commit, before: args.before, node: process.version, cores: cpus().length, settleSeconds: SETTLE_S, seconds: SECONDS, windows, rows, stopMs, startWarnings }, null, 2)}\n`);
+    writeFileSync(
+      file,
+      `${JSON.stringify({ date, commit, before: args.before, node: process.version, cores: cpus().length, settleSeconds: SETTLE_S, seconds: SECONDS, windows, rows, stopMs, startWarnings }, null, 2)}\n`,
+    );
     log(`raw figures: ${file.slice(ROOT.length + 1)}`);
   } finally {
     bare.stop();

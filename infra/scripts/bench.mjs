@@ -19,7 +19,10 @@ function findBenches(dir, out = []) {
 
 ensureNodeModules();
 const filter = process.argv[2] ?? '';
-const benches = ['apps', 'libs', 'infra'].flatMap((d) => findBenches(join(ROOT, d))).filter((p) => p.includes(filter)).sort();
+const benches = ['apps', 'libs', 'infra']
+  .flatMap((d) => findBenches(join(ROOT, d)))
+  .filter((p) => p.includes(filter))
+  .sort();
 if (benches.length === 0) {
   log(`no benchmark matches '${filter}'`);
   process.exit(1);

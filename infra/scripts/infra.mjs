@@ -65,7 +65,24 @@ async function ensureRedis() {
   if (await isPortOpen(REDIS_PORT)) return log(`Redis answering on 127.0.0.1:${REDIS_PORT}`);
   if (!commandExists('redis-server')) throw new Error(`nothing answers on 127.0.0.1:${REDIS_PORT} and redis-server is not installed`);
   mkdirSync(REDIS_DATA, { recursive: true });
-  run('redis-server', ['--daemonize', 'yes', '--bind', '127.0.0.1', '--port', String(REDIS_PORT), '--save', '', '--appendonly', 'no', '--dir', REDIS_DATA, '--pidfile', join(REDIS_DATA, 'redis.pid'), '--logfile', join(REDIS_DATA, 'redis.log')]);
+  run('redis-server', [
+    '--daemonize',
+    'yes',
+    '--bind',
+    '127.0.0.1',
+    '--port',
+    String(REDIS_PORT),
+    '--save',
+    '',
+    '--appendonly',
+    'no',
+    '--dir',
+    REDIS_DATA,
+    '--pidfile',
+    join(REDIS_DATA, 'redis.pid'),
+    '--logfile',
+    join(REDIS_DATA, 'redis.log'),
+  ]);
   await waitForPort(REDIS_PORT, { what: 'Redis', timeoutMs: 15_000 });
   writeFileSync(join(DATA_DIR, 'redis.started-here'), '');
   log(`Redis started on 127.0.0.1:${REDIS_PORT}`);

@@ -36,7 +36,16 @@ function brokerProperties({ port, controllerPort, logDir }) {
 }
 
 function javaArgs(mainClass, args) {
-  return ['-Xms256m', '-Xmx1g', '-XX:+UseG1GC', `-Dlog4j2.configurationFile=${join(KAFKA_DIR, 'log4j2.properties')}`, '-cp', `${LIB_DIR}/*`, mainClass, ...args];
+  return [
+    '-Xms256m',
+    '-Xmx1g',
+    '-XX:+UseG1GC',
+    `-Dlog4j2.configurationFile=${join(KAFKA_DIR, 'log4j2.properties')}`,
+    '-cp',
+    `${LIB_DIR}/*`,
+    mainClass,
+    ...args,
+  ];
 }
 
 function readPid(dataDir) {

@@ -61,7 +61,9 @@ export function startServices({ env, services = SERVICES, write = (text) => proc
       // Development data (operators admin/admin and mc/mc, …) unless the environment says otherwise.
       if (svc.name === 'local-store') childEnv.DEV_SEED = env.DEV_SEED ?? 'true';
       // Read at every launch: a restart runs the bundle as last built (node infra/scripts/build-app.mjs <app>).
-      const flags = readFileSync(join(ROOT, 'dist', 'apps', svc.name, 'node-flags'), 'utf8').split(/\s+/).filter(Boolean);
+      const flags = readFileSync(join(ROOT, 'dist', 'apps', svc.name, 'node-flags'), 'utf8')
+        .split(/\s+/)
+        .filter(Boolean);
       const child = spawn(process.execPath, [...flags, '--enable-source-maps', join('dist', 'apps', svc.name, 'main.js')], {
         cwd: ROOT,
         env: childEnv,

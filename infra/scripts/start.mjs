@@ -38,7 +38,9 @@ async function main() {
 
   const ready = await Promise.all(SERVICES.map((s) => services.waitUntilReady(s.name, 60_000)));
   if (stopping) return;
-  SERVICES.forEach((s, i) => log(`${s.name.padEnd(15)} http://127.0.0.1:${s.port}  ${ready[i] ? color('32', 'ready') : color('31', 'NOT ready (see its log lines)')}`));
+  SERVICES.forEach((s, i) =>
+    log(`${s.name.padEnd(15)} http://127.0.0.1:${s.port}  ${ready[i] ? color('32', 'ready') : color('31', 'NOT ready (see its log lines)')}`),
+  );
   log(color('1', `Campaign API gateway: http://127.0.0.1:8080  (SOAP router: /nl/jsp/soaprouter.jsp) — Ctrl-C to stop`));
 }
 

@@ -92,7 +92,10 @@ export function createSupervisor({ services, launch, isReady, log, policy: overr
     state.restarts += 1;
     state.diedAt = Date.now();
     const delay = restartDelayMs(state.failures, policy);
-    log(`${name} exited (${how}) after ${formatDuration(state.diedAt - run.startedAt)}; restarting it in ${formatDuration(delay)} (attempt ${state.failures})`, 'exited');
+    log(
+      `${name} exited (${how}) after ${formatDuration(state.diedAt - run.startedAt)}; restarting it in ${formatDuration(delay)} (attempt ${state.failures})`,
+      'exited',
+    );
     if (state.failures === policy.keepsFailingAfter) {
       log(
         `${name} keeps failing: ${state.failures} exits in a row, none stayed ready for ${formatDuration(policy.resetAfterMs)} (last: ${how}). ` +
@@ -122,7 +125,10 @@ export function createSupervisor({ services, launch, isReady, log, policy: overr
       // The first start's summary is printed by the caller (waitUntilReady); restarts are reported here.
       if (!reportedSlow && run.attempt > 0 && waited >= policy.readyTimeoutMs) {
         reportedSlow = true;
-        log(`${state.service.name} is not ready ${formatDuration(waited)} after restart attempt ${run.attempt}; still waiting for it (see its log lines)`, 'waiting');
+        log(
+          `${state.service.name} is not ready ${formatDuration(waited)} after restart attempt ${run.attempt}; still waiting for it (see its log lines)`,
+          'waiting',
+        );
       }
       await new Promise((resolve) => setTimeout(resolve, policy.readyPollMs));
     }

@@ -37,7 +37,13 @@ function printServiceDeaths() {
     log(color('31', `service crash in reports/service-logs/${f.name}:`));
     for (const l of f.lines) process.stdout.write(`  ${l.slice(0, 600)}\n`);
   }
-  if (found.length > 8) log(`also: ${found.slice(8).map((f) => f.name).join(', ')}`);
+  if (found.length > 8)
+    log(
+      `also: ${found
+        .slice(8)
+        .map((f) => f.name)
+        .join(', ')}`,
+    );
 }
 
 /** Test counts from the jest JSON reports this run wrote, and which tests (or whole files) failed. */
@@ -54,7 +60,15 @@ function countTests() {
     for (const suite of report.testResults ?? []) {
       const where = relative(ROOT, suite.name);
       const tests = (suite.assertionResults ?? []).filter((t) => t.status === 'failed');
-      if (tests.length === 0 && suite.status === 'failed') failures.push(`${where}: ${(suite.message ?? '').split('\n').map((l) => l.trim()).find((l) => l && !l.includes('Test suite failed to run')) ?? 'failed to run'}`);
+      if (tests.length === 0 && suite.status === 'failed')
+        failures.push(
+          `${where}: ${
+            (suite.message ?? '')
+              .split('\n')
+              .map((l) => l.trim())
+              .find((l) => l && !l.includes('Test suite failed to run')) ?? 'failed to run'
+          }`,
+        );
       for (const t of tests) failures.push(`${where} › ${t.fullName}`);
     }
   }
@@ -62,7 +76,14 @@ function countTests() {
 }
 
 const STEPS = [
-  { name: 'lint', cmd: ['npx', 'nx', 'run-many', '-t', 'lint', '--outputStyle=static'] },
+  {
+    name: 'lint',
+    // Formatting first (Prettier, .prettierrc.json; `npm run format` rewrites), then ESLint with the module boundaries.
+    cmds: [
+      ['npx', 'prettier', '--check', '--log-level', 'warn', '.'],
+      ['npx', 'nx', 'run-many', '-t', 'lint', '--outputStyle=static'],
+    ],
+  },
   { name: 'typecheck', cmd: ['npx', 'nx', 'run-many', '-t', 'typecheck', '--outputStyle=static'] },
   { name: 'unit', cmd: ['npx', 'jest', '--selectProjects', 'unit', '--ci', '--json', `--outputFile=${REPORT_DIR}/unit.json`] },
   { name: 'build', cmd: ['node', 'infra/scripts/build-app.mjs', 'all'], needs: 'integration' },
@@ -88,12 +109,16 @@ async function main() {
   const results = [];
   try {
     for (const step of steps) {
-      log(color('1', `── ${step.name}: ${step.cmd.join(' ')}`));
       const started = Date.now();
-      const r = spawnSync(step.cmd[0], step.cmd.slice(1), { cwd: ROOT, stdio: 'inherit', env: { ...process.env, NX_DAEMON: 'false', NX_NO_CLOUD: 'true' } });
-      results.push({ name: step.name, ok: r.status === 0, seconds: Math.round((Date.now() - started) / 1000) });
-      if (r.status !== 0 && step.infra) printServiceDeaths();
-      if (r.status !== 0 && step.needs) break; // a failed build leaves nothing for its dependant to test
+      let ok = true;
+      for (const cmd of step.cmds ?? [step.cmd]) {
+        log(color('1', `── ${step.name}: ${cmd.join(' ')}`));
+        const r = spawnSync(cmd[0], cmd.slice(1), { cwd: ROOT, stdio: 'inherit', env: { ...process.env, NX_DAEMON: 'false', NX_NO_CLOUD: 'true' } });
+        ok &&= r.status === 0;
+      }
+      results.push({ name: step.name, ok, seconds: Math.round((Date.now() - started) / 1000) });
+      if (!ok && step.infra) printServiceDeaths();
+      if (!ok && step.needs) break; // a failed build leaves nothing for its dependant to test
     }
   } finally {
     if (kafka?.startedHere) {

@@ -35,7 +35,14 @@ async function withPool<T>(db: DatabaseName, fn: (pool: Pool) => Promise<T>): Pr
 }
 
 function line(db: DatabaseName, r: QuarantineRow): string {
-  return [`${db}:${r.id}`.padEnd(12), r.state.padEnd(11), r.consumer.padEnd(34), (r.key ?? '').slice(0, 40).padEnd(41), r.quarantinedAt.toISOString(), `${r.reasonCode}: ${r.reason}`.slice(0, 160)].join(' ');
+  return [
+    `${db}:${r.id}`.padEnd(12),
+    r.state.padEnd(11),
+    r.consumer.padEnd(34),
+    (r.key ?? '').slice(0, 40).padEnd(41),
+    r.quarantinedAt.toISOString(),
+    `${r.reasonCode}: ${r.reason}`.slice(0, 160),
+  ].join(' ');
 }
 
 async function main(argv: string[]): Promise<void> {
@@ -60,7 +67,9 @@ async function main(argv: string[]): Promise<void> {
   }
   if (command === 'replay' || command === 'discard') {
     const outcome = await withPool(db, (pool) => releaseQuarantined(pool, id, command));
-    process.stdout.write(`${command === 'replay' ? 'released' : `discarded ${outcome.discarded}, released`} ${outcome.released} message(s); the owning service sends them back within seconds\n`);
+    process.stdout.write(
+      `${command === 'replay' ? 'released' : `discarded ${outcome.discarded}, released`} ${outcome.released} message(s); the owning service sends them back within seconds\n`,
+    );
     return;
   }
   throw new Error(USAGE);

@@ -66,7 +66,9 @@ function publishesFixedHostPort(entry: Json): boolean {
     return published !== undefined && published !== null && String(published) !== '';
   }
   // "[ip:][host:]container[/protocol]"; "8082" or "127.0.0.1::8082" leave the host port to Docker.
-  const parts = String(entry).replace(/\/\w+$/, '').split(':');
+  const parts = String(entry)
+    .replace(/\/\w+$/, '')
+    .split(':');
   return parts.length >= 2 && (parts[parts.length - 2] ?? '') !== '';
 }
 

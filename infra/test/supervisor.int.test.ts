@@ -40,7 +40,13 @@ describe('npm start supervision: the four services on the real infrastructure', 
       { database: 'cloud', url: cloudDb.url, migrationsDir: join(ROOT, 'apps', 'cloud-executor', 'migrations') },
     ];
     for (const db of databases) await (await openDatabase({ ...db, poolMax: 1, applicationName: 'supervisor-test', logger: quiet })).end();
-    const messaging = createMessaging({ brokers: testEndpoints().kafkaBrokers, clientId: uniqueId('bootstrap'), topicPrefix, logger: quiet, retry: RETRY_PROFILES.fast });
+    const messaging = createMessaging({
+      brokers: testEndpoints().kafkaBrokers,
+      clientId: uniqueId('bootstrap'),
+      topicPrefix,
+      logger: quiet,
+      retry: RETRY_PROFILES.fast,
+    });
     try {
       await messaging.ensureTopics(ALL_TOPICS);
     } finally {

@@ -92,7 +92,16 @@ describe('supervisor (npm start)', () => {
   });
 
   it('when a duration is printed, then it reads as ms, s with one decimal, or min and s', () => {
-    expect([0, 999, 999.6, 1_000, 8_640, 59_960, 60_000, 125_400].map(formatDuration)).toEqual(['0 ms', '999 ms', '1 s', '1 s', '8.6 s', '1 min', '1 min', '2 min 5 s']);
+    expect([0, 999, 999.6, 1_000, 8_640, 59_960, 60_000, 125_400].map(formatDuration)).toEqual([
+      '0 ms',
+      '999 ms',
+      '1 s',
+      '1 s',
+      '8.6 s',
+      '1 min',
+      '1 min',
+      '2 min 5 s',
+    ]);
   });
 
   it('when a service exits with code 1 at every start, then it is restarted with doubling delays up to the cap, and after 4 failures one line says it keeps failing', async () => {
@@ -110,7 +119,9 @@ describe('supervisor (npm start)', () => {
     expect(lines[0]?.kind).toBe('exited');
     const failing = lines.filter((l) => l.kind === 'failing');
     expect(failing).toHaveLength(1);
-    expect(failing[0]!.line).toMatch(/^crashy keeps failing: 4 exits in a row, none stayed ready for 1 min \(last: exit code 1\)\. Still restarting it, backing off to one attempt every 200 ms;/);
+    expect(failing[0]!.line).toMatch(
+      /^crashy keeps failing: 4 exits in a row, none stayed ready for 1 min \(last: exit code 1\)\. Still restarting it, backing off to one attempt every 200 ms;/,
+    );
     // Said once, right after the fourth exit line.
     expect(lines.findIndex((l) => l.kind === 'failing')).toBe(lines.findIndex((l) => l.line.includes('(attempt 4)')) + 1);
   });
@@ -192,9 +203,13 @@ describe('supervisor (npm start)', () => {
   });
 
   it('when a service cannot even be spawned, then that counts as a failed start: a line says why and a restart is pending', async () => {
-    const { supervisor, lines } = track(superviseFakes([{ name: 'unlaunchable', behaviour: 'unlaunchable' }], { ...FAST, initialDelayMs: 5_000, maxDelayMs: 5_000 }));
+    const { supervisor, lines } = track(
+      superviseFakes([{ name: 'unlaunchable', behaviour: 'unlaunchable' }], { ...FAST, initialDelayMs: 5_000, maxDelayMs: 5_000 }),
+    );
     expect(lines.map((l) => l.line)).toEqual([
-      expect.stringMatching(/^unlaunchable exited \(could not be started: dist\/apps\/unlaunchable\/node-flags: no such file\) after \d+ ms; restarting it in 5 s \(attempt 1\)$/),
+      expect.stringMatching(
+        /^unlaunchable exited \(could not be started: dist\/apps\/unlaunchable\/node-flags: no such file\) after \d+ ms; restarting it in 5 s \(attempt 1\)$/,
+      ),
     ]);
     expect(supervisor.status('unlaunchable')).toMatchObject({ pid: undefined, ready: false, restartPending: true, failuresInARow: 1 });
   });

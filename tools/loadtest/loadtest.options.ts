@@ -72,7 +72,10 @@ const wholeNumber = (flag: string, unit: string, min: number, max: number) =>
       z
         .number()
         .min(min, { error: (issue) => `${flag} must be at least ${min} (got ${String(issue.input)})` })
-        .max(max, { error: (issue) => `${flag} must be at most ${max.toLocaleString('en')} ${unit} (got ${Number(issue.input).toLocaleString('en')}); this tool refuses larger runs` }),
+        .max(max, {
+          error: (issue) =>
+            `${flag} must be at most ${max.toLocaleString('en')} ${unit} (got ${Number(issue.input).toLocaleString('en')}); this tool refuses larger runs`,
+        }),
     );
 
 const urlSchema = z.string().transform((text, ctx) => {
@@ -94,7 +97,9 @@ const urlSchema = z.string().transform((text, ctx) => {
 const argsSchema = z.object({
   scenario: z.enum(SCENARIO_NAMES, {
     error: (issue) =>
-      issue.input === undefined ? `--scenario is required: one of ${SCENARIO_NAMES.join(', ')}` : `--scenario must be one of ${SCENARIO_NAMES.join(', ')}, got '${String(issue.input)}'`,
+      issue.input === undefined
+        ? `--scenario is required: one of ${SCENARIO_NAMES.join(', ')}`
+        : `--scenario must be one of ${SCENARIO_NAMES.join(', ')}, got '${String(issue.input)}'`,
   }),
   rate: wholeNumber('--rate', 'requests/s', 1, LIMITS.maxRate),
   duration: wholeNumber('--duration', 'seconds', 1, LIMITS.maxDurationSeconds),

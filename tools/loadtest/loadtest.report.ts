@@ -46,7 +46,13 @@ function outcomeLines(c: OutcomeCounts, indent: string): string[] {
     `${indent}2xx OK                   ${fmtInt(c.ok).padStart(10)}  ${pct(c.ok, answered).padStart(5)} %`,
     `${indent}2xx SOAP faults          ${fmtInt(faults).padStart(10)}  ${pct(faults, answered).padStart(5)} %`,
     `${indent}429 Too Many Requests    ${fmtInt(c.tooMany).padStart(10)}  ${pct(c.tooMany, answered).padStart(5)} %`,
-    `${indent}other non-2xx            ${fmtInt(other).padStart(10)}  ${pct(other, answered).padStart(5)} %${other ? `  (${sortedEntries(c.otherStatus).map(([s, n]) => `${s}: ${n}`).join(', ')})` : ''}`,
+    `${indent}other non-2xx            ${fmtInt(other).padStart(10)}  ${pct(other, answered).padStart(5)} %${
+      other
+        ? `  (${sortedEntries(c.otherStatus)
+            .map(([s, n]) => `${s}: ${n}`)
+            .join(', ')})`
+        : ''
+    }`,
     `${indent}errors (no answer)       ${fmtInt(c.errors).padStart(10)}          (of which timeouts ${c.timeouts})`,
   ];
 }
@@ -145,7 +151,13 @@ export function renderLatencySvg(series: SecondSample[]): string {
   const a = axes(series.length, yMax, 'latency (ms)');
   const line = (pick: (s: SecondSample) => number, cls: string) => {
     const pts = withData.map((s) => [a.x(s.second).toFixed(1), a.y(pick(s)).toFixed(1)] as const);
-    const dots = pts.length <= 120 ? pts.map(([x, y], i) => `<circle cx="${x}" cy="${y}" r="2.5" class="${cls}"><title>second ${withData[i]!.second + 1}: ${cls} ${fmtMs(pick(withData[i]!))} ms</title></circle>`) : [];
+    const dots =
+      pts.length <= 120
+        ? pts.map(
+            ([x, y], i) =>
+              `<circle cx="${x}" cy="${y}" r="2.5" class="${cls}"><title>second ${withData[i]!.second + 1}: ${cls} ${fmtMs(pick(withData[i]!))} ms</title></circle>`,
+          )
+        : [];
     return [pts.length > 1 ? `<polyline points="${pts.map(([x, y]) => `${x},${y}`).join(' ')}" class="${cls}"/>` : '', ...dots].join('');
   };
   return wrapSvg('latency percentiles per second', [...a.svg, line((s) => s.latency.p99, 'p99'), line((s) => s.latency.p50, 'p50')]);
@@ -189,7 +201,8 @@ function countsRow(label: string, c: OutcomeCounts): string {
 /** The self-contained HTML report (inline CSS and SVG, no script, no external asset). */
 export function renderHtmlReport(result: LoadTestResult): string {
   const { meta, totals, series } = result;
-  const legend = (items: { name: string; cls: string }[]) => `<p class="legend">${items.map((i) => `<span><i class="${i.cls}"></i>${esc(i.name)}</span>`).join('')}</p>`;
+  const legend = (items: { name: string; cls: string }[]) =>
+    `<p class="legend">${items.map((i) => `<span><i class="${i.cls}"></i>${esc(i.name)}</span>`).join('')}</p>`;
   const faultRows = sortedEntries(totals.faults)
     .map(([code, n]) => `<tr><th>${esc(code)}</th><td class="n">${fmtInt(n)}</td><td>${esc(FAULT_HINTS[code] ?? '')}</td></tr>`)
     .join('');
@@ -230,7 +243,10 @@ details{margin-top:8px}ul.notes li{margin:2px 0}
 <tr><th>2xx OK only</th><td class="n">${fmtMs(totals.okLatency.p50)}</td><td class="n">${fmtMs(totals.okLatency.p90)}</td><td class="n">${fmtMs(totals.okLatency.p99)}</td><td class="n">${fmtMs(totals.okLatency.max)}</td><td class="n">${fmtMs(totals.okLatency.mean)}</td><td class="n">${fmtInt(totals.okLatency.count)}</td></tr>
 </table>
 <h2>Latency percentiles per second</h2>
-${legend([{ name: 'p50', cls: 'p50' }, { name: 'p99', cls: 'p99' }])}
+${legend([
+  { name: 'p50', cls: 'p50' },
+  { name: 'p99', cls: 'p99' },
+])}
 ${renderLatencySvg(series)}
 <h2>Answers per second by outcome</h2>
 ${legend(OUTCOME_LAYERS)}
@@ -238,10 +254,24 @@ ${renderOutcomesSvg(series)}
 <h2>Outcomes</h2>
 <table><tr><th></th><th>answers</th><th>2xx OK</th><th>2xx faults</th><th>429</th><th>other non-2xx</th><th>errors</th><th>timeouts</th></tr>
 ${countsRow('all', totals)}
-${meta.mix.length > 1 ? Object.entries(totals.byApi).sort().map(([api, c]) => countsRow(api, c)).join('') : ''}
+${
+  meta.mix.length > 1
+    ? Object.entries(totals.byApi)
+        .sort()
+        .map(([api, c]) => countsRow(api, c))
+        .join('')
+    : ''
+}
 </table>
 ${faultRows ? `<h2>SOAP faults by code</h2><table><tr><th>code</th><th>count</th><th>meaning</th></tr>${faultRows}</table>` : ''}
-${totals.errorMessages.length ? `<h2>Errors without an answer</h2><table>${totals.errorMessages.slice(0, 10).map((e) => `<tr><td class="n">${fmtInt(e.count)}</td><td>${esc(e.message)}</td></tr>`).join('')}</table>` : ''}
+${
+  totals.errorMessages.length
+    ? `<h2>Errors without an answer</h2><table>${totals.errorMessages
+        .slice(0, 10)
+        .map((e) => `<tr><td class="n">${fmtInt(e.count)}</td><td>${esc(e.message)}</td></tr>`)
+        .join('')}</table>`
+    : ''
+}
 ${result.notes.length ? `<h2>Notes</h2><ul class="notes">${result.notes.map((n) => `<li>${esc(n)}</li>`).join('')}</ul>` : ''}
 <details><summary>Per-second table</summary>
 <table><tr><th>s</th><th>answers</th><th>p50</th><th>p90</th><th>p99</th><th>max</th><th>2xx OK</th><th>faults</th><th>429</th><th>other</th><th>errors</th></tr>${secondRows}</table>

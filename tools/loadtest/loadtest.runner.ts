@@ -164,11 +164,15 @@ export async function runLoadTest(options: LoadTestOptions, io: RunLoadTestIo = 
     if (notDefined > 0) notes.push(`${api} answered SOP-330006 (method not defined) ${notDefined} times: this server does not implement it (yet).`);
     if (counts.tooMany > 0) {
       const policy = policies.get(api);
-      notes.push(`${api}: ${counts.tooMany} answers were HTTP 429 (rate limited${policy ? `; server policy ${policy}, q = calls per window w in seconds` : ''}).`);
+      notes.push(
+        `${api}: ${counts.tooMany} answers were HTTP 429 (rate limited${policy ? `; server policy ${policy}, q = calls per window w in seconds` : ''}).`,
+      );
     }
   }
-  if ((totals.faults['XSV-350008'] ?? 0) > 0) notes.push('XSV-350008: the server refused the session of the set-up logon on some calls (expired, logged off, or another security token).');
-  if (scenario.mix.some((m) => m.kind === 'logon')) notes.push('Each Logon opens a session that the server keeps until it expires (SESSION_TTL_MS, 24 h by default).');
+  if ((totals.faults['XSV-350008'] ?? 0) > 0)
+    notes.push('XSV-350008: the server refused the session of the set-up logon on some calls (expired, logged off, or another security token).');
+  if (scenario.mix.some((m) => m.kind === 'logon'))
+    notes.push('Each Logon opens a session that the server keeps until it expires (SESSION_TTL_MS, 24 h by default).');
   if (interrupted) notes.push('The run was interrupted: the figures cover the part that ran.');
 
   const autocannonVersion = (require('autocannon/package.json') as { version: string }).version;

@@ -96,15 +96,24 @@ function paramsOf(kind: Exclude<CallKind, 'logon'>, unique: () => string): strin
       );
     case 'write': {
       const u = unique();
-      return documentParam('doc', `<recipient xtkschema="nms:recipient" _operation="insert" email="lt-${escapeXml(u)}@loadtest.example.com" lastName="Load ${escapeXml(u)}"/>`);
+      return documentParam(
+        'doc',
+        `<recipient xtkschema="nms:recipient" _operation="insert" email="lt-${escapeXml(u)}@loadtest.example.com" lastName="Load ${escapeXml(u)}"/>`,
+      );
     }
     case 'ingest': {
       const u = unique();
-      return documentParam('domDoc', `<recipientStg xtkschema="nms:recipientStg" email="lt-${escapeXml(u)}@loadtest.example.com" lastName="Staged ${escapeXml(u)}"/>`);
+      return documentParam(
+        'domDoc',
+        `<recipientStg xtkschema="nms:recipientStg" email="lt-${escapeXml(u)}@loadtest.example.com" lastName="Staged ${escapeXml(u)}"/>`,
+      );
     }
     case 'pushEvent': {
       const u = unique();
-      return documentParam('domEvent', `<rtEvent type="loadtest" email="lt-${escapeXml(u)}@loadtest.example.com" wishedChannel="0"><ctx><run>${escapeXml(u)}</run></ctx></rtEvent>`);
+      return documentParam(
+        'domEvent',
+        `<rtEvent type="loadtest" email="lt-${escapeXml(u)}@loadtest.example.com" wishedChannel="0"><ctx><run>${escapeXml(u)}</run></ctx></rtEvent>`,
+      );
     }
   }
 }

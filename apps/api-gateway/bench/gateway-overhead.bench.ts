@@ -123,7 +123,13 @@ function getServerTimeCall(tokens: Tokens): { headers: Record<string, string>; b
 function rawRequest(url: string, call: { headers: Record<string, string>; body: string }): Buffer {
   const { host } = new URL(url);
   const body = Buffer.from(call.body);
-  const head = [`POST ${SOAP_PATH} HTTP/1.1`, `Host: ${host}`, 'Connection: keep-alive', ...Object.entries(call.headers).map(([k, v]) => `${k}: ${v}`), `Content-Length: ${body.length}`];
+  const head = [
+    `POST ${SOAP_PATH} HTTP/1.1`,
+    `Host: ${host}`,
+    'Connection: keep-alive',
+    ...Object.entries(call.headers).map(([k, v]) => `${k}: ${v}`),
+    `Content-Length: ${body.length}`,
+  ];
   return Buffer.concat([Buffer.from(`${head.join('\r\n')}\r\n\r\n`), body]);
 }
 
@@ -143,7 +149,11 @@ interface CpuSample {
   generatorMsPerReq: number;
 }
 
-async function withCpu<T extends { total?: number; completed?: number }>(target: Target, redisCpuMs: () => Promise<number>, run: () => Promise<T>): Promise<T & { cpu: CpuSample }> {
+async function withCpu<T extends { total?: number; completed?: number }>(
+  target: Target,
+  redisCpuMs: () => Promise<number>,
+  run: () => Promise<T>,
+): Promise<T & { cpu: CpuSample }> {
   const server0 = cpuMsOf(target.pid);
   const redis0 = await redisCpuMs();
   const gen0 = process.cpuUsage();
@@ -152,7 +162,11 @@ async function withCpu<T extends { total?: number; completed?: number }>(target:
   const n = Math.max(1, result.total ?? result.completed ?? 1);
   return {
     ...result,
-    cpu: { serverMsPerReq: (cpuMsOf(target.pid) - server0) / n, redisMsPerReq: ((await redisCpuMs()) - redis0) / n, generatorMsPerReq: (gen.user + gen.system) / 1000 / n },
+    cpu: {
+      serverMsPerReq: (cpuMsOf(target.pid) - server0) / n,
+      redisMsPerReq: ((await redisCpuMs()) - redis0) / n,
+      generatorMsPerReq: (gen.user + gen.system) / 1000 / n,
+    },
   };
 }
 
@@ -238,16 +252,32 @@ async function main(): Promise<void> {
     const check = await fetch(`${gateway.url}${SOAP_PATH}`, { method: 'POST', headers: call.headers, body: call.body });
     const checkBody = await check.text();
     if (!isTimeAnswer(checkBody) || !(check.headers.get('ratelimit-policy') ?? '').includes('"xtk:session#GetServerTime";q=100000')) {
-      throw new Error(`GetServerTime through the gateway is not the expected path: ${check.status} ${check.headers.get('ratelimit-policy')} ${checkBody.slice(0, 300)}`);
+      throw new Error(
+        `GetServerTime through the gateway is not the expected path: ${check.status} ${check.headers.get('ratelimit-policy')} ${checkBody.slice(0, 300)}`,
+      );
     }
     const forged = getServerTimeCall({ session: `${tokens.session.slice(0, -4)}0000`, security: tokens.security });
     const refused = await (await fetch(`${gateway.url}${SOAP_PATH}`, { method: 'POST', headers: forged.headers, body: forged.body })).text();
     if (!refused.includes('XSV-350008')) throw new Error(`a forged session was not refused: ${refused.slice(0, 300)}`);
 
     const saturate = (t: Target, seconds = SECONDS) =>
-      withCpu(t, redisCpuMs, () => measureSaturation({ url: t.url, path: SOAP_PATH, connections: CONNECTIONS, seconds, headers: call.headers, body: call.body, verifyBody: isTimeAnswer }));
+      withCpu(t, redisCpuMs, () =>
+        measureSaturation({ url: t.url, path: SOAP_PATH, connections: CONNECTIONS, seconds, headers: call.headers, body: call.body, verifyBody: isTimeAnswer }),
+      );
     const paced = async (t: Target, rate: number) =>
-      summarizePaced(t.name, await withCpu(t, redisCpuMs, () => runPaced({ host: '127.0.0.1', port: Number(new URL(t.url).port), request: rawRequest(t.url, call), rate, durationMs: SECONDS * 1000, verifyBody: isTimeAnswer })));
+      summarizePaced(
+        t.name,
+        await withCpu(t, redisCpuMs, () =>
+          runPaced({
+            host: '127.0.0.1',
+            port: Number(new URL(t.url).port),
+            request: rawRequest(t.url, call),
+            rate,
+            durationMs: SECONDS * 1000,
+            verifyBody: isTimeAnswer,
+          }),
+        ),
+      );
 
     log('warm-up: 3 s of saturation on each');
     await saturate(bareTarget, 3);
@@ -272,7 +302,9 @@ async function main(): Promise<void> {
         const out: Partial<Record<Target['name'], PacedSummary>> = {};
         for (const t of order) {
           const l = (out[t.name] = await paced(t, rate));
-          log(`  ${t.name.padEnd(7)} at ${rate}/s: p50 ${l.p50.toFixed(3)} ms  p99 ${l.p99.toFixed(3)} ms  (${l.completed} answers, ${l.achievedRate.toFixed(0)}/s)`);
+          log(
+            `  ${t.name.padEnd(7)} at ${rate}/s: p50 ${l.p50.toFixed(3)} ms  p99 ${l.p99.toFixed(3)} ms  (${l.completed} answers, ${l.achievedRate.toFixed(0)}/s)`,
+          );
         }
         return out as Record<Target['name'], PacedSummary>;
       };
@@ -313,28 +345,164 @@ async function main(): Promise<void> {
     const rss = stat((r) => r.rssMb);
     const verdict = (ok: boolean) => (ok ? 'met' : 'MISSED');
     const rows: [string, string, string][] = [
-      ['bare Express saturation (req/s)', fmt(stat((r) => r.bareSat.rps), 0), ''],
-      ['gateway saturation (req/s)', fmt(stat((r) => r.gwSat.rps), 0), ''],
-      ['paced rate = bare saturation / 2 (req/s)', fmt(stat((r) => r.rate), 0), ''],
-      ['bare p50 / p99 at that rate (ms)', `${fmt(stat((r) => r.bare.p50), 3)} / ${fmt(stat((r) => r.bare.p99), 3)}`, ''],
-      ['gateway p50 / p99 at that rate (ms)', `${fmt(stat((r) => r.gateway.p50), 3)} / ${fmt(stat((r) => r.gateway.p99), 3)}`, ''],
+      [
+        'bare Express saturation (req/s)',
+        fmt(
+          stat((r) => r.bareSat.rps),
+          0,
+        ),
+        '',
+      ],
+      [
+        'gateway saturation (req/s)',
+        fmt(
+          stat((r) => r.gwSat.rps),
+          0,
+        ),
+        '',
+      ],
+      [
+        'paced rate = bare saturation / 2 (req/s)',
+        fmt(
+          stat((r) => r.rate),
+          0,
+        ),
+        '',
+      ],
+      [
+        'bare p50 / p99 at that rate (ms)',
+        `${fmt(
+          stat((r) => r.bare.p50),
+          3,
+        )} / ${fmt(
+          stat((r) => r.bare.p99),
+          3,
+        )}`,
+        '',
+      ],
+      [
+        'gateway p50 / p99 at that rate (ms)',
+        `${fmt(
+          stat((r) => r.gateway.p50),
+          3,
+        )} / ${fmt(
+          stat((r) => r.gateway.p99),
+          3,
+        )}`,
+        '',
+      ],
       ['(a) added p50 (ms)', fmt(addedP50, 3), `≤ ${TARGETS.addedP50Ms} ms: ${verdict(addedP50.median <= TARGETS.addedP50Ms)}`],
       ['(a) added p99 (ms)', fmt(addedP99, 3), `≤ ${TARGETS.addedP99Ms} ms: ${verdict(addedP99.median <= TARGETS.addedP99Ms)}`],
-      ['(b) gateway throughput, % of bare', fmt(throughput, 1, ' %'), `≥ ${TARGETS.throughputPercent} %: ${verdict(throughput.median >= TARGETS.throughputPercent)}`],
+      [
+        '(b) gateway throughput, % of bare',
+        fmt(throughput, 1, ' %'),
+        `≥ ${TARGETS.throughputPercent} %: ${verdict(throughput.median >= TARGETS.throughputPercent)}`,
+      ],
       ['(c) gateway RSS at the end (MB)', fmt(rss, 1), `≤ ${TARGETS.rssMb} MB: ${verdict(rss.median <= TARGETS.rssMb)}`],
-      ['gateway peak RSS, VmHWM (MB)', fmt(stat((r) => r.hwmMb), 1), ''],
-      ['bare Express RSS at the end (MB)', fmt(stat((r) => r.bareRssMb), 1), ''],
-      ['(info) rate = gateway saturation / 2 (req/s)', fmt(stat((r) => r.lowRate), 0), ''],
-      ['(info) bare p50 / p99 at that rate (ms)', `${fmt(stat((r) => r.bareLow.p50), 3)} / ${fmt(stat((r) => r.bareLow.p99), 3)}`, ''],
-      ['(info) gateway p50 / p99 at that rate (ms)', `${fmt(stat((r) => r.gatewayLow.p50), 3)} / ${fmt(stat((r) => r.gatewayLow.p99), 3)}`, ''],
-      ['(info) added p50 / p99 at that rate (ms)', `${fmt(stat((r) => r.gatewayLow.p50 - r.bareLow.p50), 3)} / ${fmt(stat((r) => r.gatewayLow.p99 - r.bareLow.p99), 3)}`, ''],
-      ['CPU per request at saturation, bare (ms)', fmt(stat((r) => r.bareSat.cpu.serverMsPerReq), 3), ''],
-      ['CPU per request at saturation, gateway (ms)', fmt(stat((r) => r.gwSat.cpu.serverMsPerReq), 3), ''],
-      ['CPU per request at saturation, Redis (ms)', fmt(stat((r) => r.gwSat.cpu.redisMsPerReq), 3), ''],
-      ['CPU per request, load generator, bare / gateway (ms)', `${fmt(stat((r) => r.bareSat.cpu.generatorMsPerReq), 3)} / ${fmt(stat((r) => r.gwSat.cpu.generatorMsPerReq), 3)}`, ''],
-      ['machine load average (1 min) after each repetition', fmt(stat((r) => r.loadAverage), 2), ''],
+      [
+        'gateway peak RSS, VmHWM (MB)',
+        fmt(
+          stat((r) => r.hwmMb),
+          1,
+        ),
+        '',
+      ],
+      [
+        'bare Express RSS at the end (MB)',
+        fmt(
+          stat((r) => r.bareRssMb),
+          1,
+        ),
+        '',
+      ],
+      [
+        '(info) rate = gateway saturation / 2 (req/s)',
+        fmt(
+          stat((r) => r.lowRate),
+          0,
+        ),
+        '',
+      ],
+      [
+        '(info) bare p50 / p99 at that rate (ms)',
+        `${fmt(
+          stat((r) => r.bareLow.p50),
+          3,
+        )} / ${fmt(
+          stat((r) => r.bareLow.p99),
+          3,
+        )}`,
+        '',
+      ],
+      [
+        '(info) gateway p50 / p99 at that rate (ms)',
+        `${fmt(
+          stat((r) => r.gatewayLow.p50),
+          3,
+        )} / ${fmt(
+          stat((r) => r.gatewayLow.p99),
+          3,
+        )}`,
+        '',
+      ],
+      [
+        '(info) added p50 / p99 at that rate (ms)',
+        `${fmt(
+          stat((r) => r.gatewayLow.p50 - r.bareLow.p50),
+          3,
+        )} / ${fmt(
+          stat((r) => r.gatewayLow.p99 - r.bareLow.p99),
+          3,
+        )}`,
+        '',
+      ],
+      [
+        'CPU per request at saturation, bare (ms)',
+        fmt(
+          stat((r) => r.bareSat.cpu.serverMsPerReq),
+          3,
+        ),
+        '',
+      ],
+      [
+        'CPU per request at saturation, gateway (ms)',
+        fmt(
+          stat((r) => r.gwSat.cpu.serverMsPerReq),
+          3,
+        ),
+        '',
+      ],
+      [
+        'CPU per request at saturation, Redis (ms)',
+        fmt(
+          stat((r) => r.gwSat.cpu.redisMsPerReq),
+          3,
+        ),
+        '',
+      ],
+      [
+        'CPU per request, load generator, bare / gateway (ms)',
+        `${fmt(
+          stat((r) => r.bareSat.cpu.generatorMsPerReq),
+          3,
+        )} / ${fmt(
+          stat((r) => r.gwSat.cpu.generatorMsPerReq),
+          3,
+        )}`,
+        '',
+      ],
+      [
+        'machine load average (1 min) after each repetition',
+        fmt(
+          stat((r) => r.loadAverage),
+          2,
+        ),
+        '',
+      ],
     ];
-    const table = ['| measure | median (range) over ' + REPS + ' repetitions | target |', '|---|---|---|', ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
+    const table = ['| measure | median (range) over ' + REPS + ' repetitions | target |', '|---|---|---|', ...rows.map((r) => `| ${r.join(' | ')} |`)].join(
+      '\n',
+    );
     const problems = reps.flatMap((r, i) => {
       const parts = [
         ['bare at S_bare/2', r.bare],
@@ -347,9 +515,13 @@ async function main(): Promise<void> {
     });
     const overloaded = reps.filter((r) => r.gwSat.rps < r.rate).length;
     if (overloaded) {
-      problems.unshift(`in ${overloaded} of ${REPS} repetitions the gateway's saturation was below S_bare/2: at that rate it is overloaded and (a) measures its queue`);
+      problems.unshift(
+        `in ${overloaded} of ${REPS} repetitions the gateway's saturation was below S_bare/2: at that rate it is overloaded and (a) measures its queue`,
+      );
     }
-    process.stdout.write(`\nP1 gateway overhead — ${REPS} × ${SECONDS} s per measurement, ${CONNECTIONS} connections for saturation, Node ${process.version}\n\n${table}\n`);
+    process.stdout.write(
+      `\nP1 gateway overhead — ${REPS} × ${SECONDS} s per measurement, ${CONNECTIONS} connections for saturation, Node ${process.version}\n\n${table}\n`,
+    );
     if (problems.length) process.stdout.write(`\nPaced-run remarks (client side):\n${problems.map((p) => `- ${p}`).join('\n')}\n`);
 
     const outDir = join(ROOT, 'reports', 'bench');

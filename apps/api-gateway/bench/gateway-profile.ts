@@ -83,7 +83,13 @@ function stopped(child: ChildProcess): Promise<void> {
   });
 }
 
-const profileFile = (dir: string) => join(dir, readdirSync(dir).filter((f) => f.endsWith('.cpuprofile')).sort()[0]!);
+const profileFile = (dir: string) =>
+  join(
+    dir,
+    readdirSync(dir)
+      .filter((f) => f.endsWith('.cpuprofile'))
+      .sort()[0]!,
+  );
 
 async function main(): Promise<void> {
   rmSync(OUT, { recursive: true, force: true });
@@ -98,24 +104,31 @@ async function main(): Promise<void> {
   try {
     const endpoints = testEndpoints();
     const port = await freePort();
-    const gateway = spawn(process.execPath, ['--cpu-prof', `--cpu-prof-dir=${gatewayDir}`, '--enable-source-maps', join(ROOT, 'dist', 'apps', 'api-gateway', 'main.js')], {
-      cwd: ROOT,
-      env: {
-        NODE_ENV: 'production',
-        HTTP_HOST: '127.0.0.1',
-        HTTP_PORT: String(port),
-        LOG_LEVEL: 'warn',
-        KAFKA_BROKERS: endpoints.kafkaBrokers.join(','),
-        KAFKA_TOPIC_PREFIX: platform.topicPrefix,
-        REDIS_URL: endpoints.redisUrl,
-        REDIS_KEY_PREFIX: platform.topicPrefix,
-        RATE_LIMITS_FILE: limitsFile,
+    const gateway = spawn(
+      process.execPath,
+      ['--cpu-prof', `--cpu-prof-dir=${gatewayDir}`, '--enable-source-maps', join(ROOT, 'dist', 'apps', 'api-gateway', 'main.js')],
+      {
+        cwd: ROOT,
+        env: {
+          NODE_ENV: 'production',
+          HTTP_HOST: '127.0.0.1',
+          HTTP_PORT: String(port),
+          LOG_LEVEL: 'warn',
+          KAFKA_BROKERS: endpoints.kafkaBrokers.join(','),
+          KAFKA_TOPIC_PREFIX: platform.topicPrefix,
+          REDIS_URL: endpoints.redisUrl,
+          REDIS_KEY_PREFIX: platform.topicPrefix,
+          RATE_LIMITS_FILE: limitsFile,
+        },
+        stdio: ['ignore', 'ignore', 'inherit'],
       },
-      stdio: ['ignore', 'ignore', 'inherit'],
-    });
+    );
     children.push(gateway);
     const gatewayUrl = `http://127.0.0.1:${port}`;
-    await waitFor('the gateway to be ready', async () => (await fetch(`${gatewayUrl}/readyz`).catch(() => undefined))?.status === 200, { timeoutMs: 60_000, intervalMs: 200 });
+    await waitFor('the gateway to be ready', async () => (await fetch(`${gatewayUrl}/readyz`).catch(() => undefined))?.status === 200, {
+      timeoutMs: 60_000,
+      intervalMs: 200,
+    });
 
     const bare = spawn(process.execPath, ['--cpu-prof', `--cpu-prof-dir=${bareDir}`, '--import', 'tsx', join(__dirname, 'bare-soap.server.ts')], {
       cwd: ROOT,
@@ -140,7 +153,13 @@ async function main(): Promise<void> {
       })
     ).text();
     const [session, security] = [...logon.matchAll(/xsi:type='xsd:string'>([^<]*)</g)].map((m) => m[1]!);
-    const headers = { 'Content-Type': 'text/xml; charset=utf-8', SOAPAction: 'xtk:session#GetServerTime', 'X-Session-Token': session!, 'X-Security-Token': security!, Cookie: `__sessiontoken=${session}` };
+    const headers = {
+      'Content-Type': 'text/xml; charset=utf-8',
+      SOAPAction: 'xtk:session#GetServerTime',
+      'X-Session-Token': session!,
+      'X-Security-Token': security!,
+      Cookie: `__sessiontoken=${session}`,
+    };
     const body =
       '<SOAP-ENV:Envelope xmlns:xsd="http://www.w3.org/2001/XMLSchema" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xmlns:SOAP-ENV="http://schemas.xmlsoap.org/soap/envelope/">' +
       `<SOAP-ENV:Header><Cookie>__sessiontoken=${session}</Cookie><X-Security-Token>${security}</X-Security-Token></SOAP-ENV:Header><SOAP-ENV:Body>` +
@@ -164,7 +183,9 @@ async function main(): Promise<void> {
       '',
       '| category | bare Express | gateway | added |',
       '|---|---:|---:|---:|',
-      ...rows.filter((r) => r.bare + r.gateway >= 1).map((r) => `| ${r.k} | ${r.bare.toFixed(0)} | ${r.gateway.toFixed(0)} | ${(r.gateway - r.bare).toFixed(0)} |`),
+      ...rows
+        .filter((r) => r.bare + r.gateway >= 1)
+        .map((r) => `| ${r.k} | ${r.bare.toFixed(0)} | ${r.gateway.toFixed(0)} | ${(r.gateway - r.bare).toFixed(0)} |`),
       `| **total** | **${total(b).toFixed(0)}** | **${total(g).toFixed(0)}** | **${(total(g) - total(b)).toFixed(0)}** |`,
     ];
     process.stdout.write(`${lines.join('\n')}\n\nprofiles (open in Chrome DevTools): ${bareDir}, ${gatewayDir}\n`);

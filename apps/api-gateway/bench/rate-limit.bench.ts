@@ -68,7 +68,11 @@ async function main(): Promise<void> {
   await ping.connect();
   const limiter: RateLimiter = await createRateLimiter({ redis, logger: quiet, registry: new Registry(), config, keyPrefix: `${uniqueId('rl_bench')}:` });
   if (limiter.mode !== 'shared') throw new Error('the limiter did not reach Redis');
-  const spread = Array.from({ length: 1_000 }, (_, i): RateLimitRequest => ({ api: 'xtk:queryDef#ExecuteQuery', caller: { kind: 'operator', id: `op${i}` }, internal: false }));
+  const spread = Array.from({ length: 1_000 }, (_, i): RateLimitRequest => ({
+    api: 'xtk:queryDef#ExecuteQuery',
+    caller: { kind: 'operator', id: `op${i}` },
+    internal: false,
+  }));
   const hot: RateLimitRequest = { api: 'xtk:session#Logon', caller: { kind: 'ip', id: '10.0.0.1' }, internal: false };
 
   // A limiter whose Redis is a closed port: every decision takes the local fallback.
@@ -90,7 +94,9 @@ async function main(): Promise<void> {
     '',
     '| scenario | p50 (ms) | p99 (ms) | ops/s | p50 vs PING |',
     '|---|---:|---:|---:|---:|',
-    ...results.map((r) => `| ${r.name} | ${r.p50.toFixed(3)} | ${r.p99.toFixed(3)} | ${Math.round(r.perSecond).toLocaleString('en-US')} | ${(r.p50 / base).toFixed(2)}× |`),
+    ...results.map(
+      (r) => `| ${r.name} | ${r.p50.toFixed(3)} | ${r.p99.toFixed(3)} | ${Math.round(r.perSecond).toLocaleString('en-US')} | ${(r.p50 / base).toFixed(2)}× |`,
+    ),
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
 

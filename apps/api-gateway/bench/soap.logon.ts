@@ -11,7 +11,11 @@ export async function logOn(url: string): Promise<Tokens> {
   const body =
     `${ENVELOPE_OPEN}<SOAP-ENV:Header><X-Security-Token></X-Security-Token></SOAP-ENV:Header><SOAP-ENV:Body><m:Logon xmlns:m="urn:xtk:session" SOAP-ENV:encodingStyle="http://schemas.xmlsoap.org/soap/encoding/">` +
     '<sessiontoken xsi:type="xsd:string"></sessiontoken><login xsi:type="xsd:string">admin</login><password xsi:type="xsd:string">admin</password></m:Logon></SOAP-ENV:Body></SOAP-ENV:Envelope>';
-  const res = await fetch(`${url}/nl/jsp/soaprouter.jsp`, { method: 'POST', headers: { 'Content-Type': 'text/xml; charset=utf-8', SOAPAction: 'xtk:session#Logon' }, body });
+  const res = await fetch(`${url}/nl/jsp/soaprouter.jsp`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'text/xml; charset=utf-8', SOAPAction: 'xtk:session#Logon' },
+    body,
+  });
   const text = await res.text();
   const strings = [...text.matchAll(/xsi:type='xsd:string'>([^<]*)</g)].map((m) => m[1]!);
   if (!strings[0] || !strings[1]) throw new Error(`logon failed: ${text.slice(0, 300)}`);

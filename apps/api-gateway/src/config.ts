@@ -38,8 +38,15 @@ const shape = {
   /** Algorithms a bearer JWT may be signed with (HMAC only: the key is a shared secret); `none` never. */
   JWT_ALGORITHMS: field
     .string('HS256')
-    .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean))
-    .refine((list) => list.length > 0 && list.every((a) => a === 'HS256' || a === 'HS384' || a === 'HS512'), { message: 'expected HS256, HS384 and/or HS512, comma-separated' }),
+    .transform((v) =>
+      v
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean),
+    )
+    .refine((list) => list.length > 0 && list.every((a) => a === 'HS256' || a === 'HS384' || a === 'HS512'), {
+      message: 'expected HS256, HS384 and/or HS512, comma-separated',
+    }),
   /** Longest lifetime of a bearer JWT (exp − iat, and exp − now); a token without exp is refused. */
   JWT_MAX_LIFETIME_MS: field.durationMs(DAY_MS),
   /** Proxies whose X-Forwarded-For gives the client address (IPs, CIDRs, loopback…); empty: the TCP peer is the client. */

@@ -16,7 +16,18 @@ export interface Downstreams {
  * Calls that may run twice without harm: a server replica that dies while holding one has it sent again to
  * another (rpc.client.ts). Writes are not: they fail at their deadline, saying they may or may not have been applied.
  */
-const IDEMPOTENT_METHODS = new Set(['data.query', 'option.get', 'operator.get', 'operator.state', 'operator.authenticate', 'system.ping', 'staging.status', 'event.queueDepth', 'reporting.summary', 'quarantine.counts']);
+const IDEMPOTENT_METHODS = new Set([
+  'data.query',
+  'option.get',
+  'operator.get',
+  'operator.state',
+  'operator.authenticate',
+  'system.ping',
+  'staging.status',
+  'event.queueDepth',
+  'reporting.summary',
+  'quarantine.counts',
+]);
 
 const TARGETS = {
   [SERVICES.localStore]: { service: SERVICES.localStore, topic: TOPICS.localStoreRequests },

@@ -48,10 +48,19 @@ function main(): void {
       const redis = await createRedis({ url: config.REDIS_URL, logger });
       const rpc = await startRpcClient(messaging, { instanceId: base.instanceId, defaultTimeoutMs: config.RPC_TIMEOUT_MS, registry });
       const downstreams = createDownstreams({ rpc, config, logger, registry });
-      const sessionRedis = await createRedis({ url: config.REDIS_URL, logger, clientSideCache: { maxEntries: config.SESSION_CACHE_ENTRIES, ttlMs: config.SESSION_CACHE_TTL_MS } });
+      const sessionRedis = await createRedis({
+        url: config.REDIS_URL,
+        logger,
+        clientSideCache: { maxEntries: config.SESSION_CACHE_ENTRIES, ttlMs: config.SESSION_CACHE_TTL_MS },
+      });
 
       // Stores and caches.
-      const sessions = new SessionStore({ redis: sessionRedis, keyPrefix: config.REDIS_KEY_PREFIX, sessionTtlMs: config.SESSION_TTL_MS, longSessionTtlMs: config.LONG_SESSION_TTL_MS });
+      const sessions = new SessionStore({
+        redis: sessionRedis,
+        keyPrefix: config.REDIS_KEY_PREFIX,
+        sessionTtlMs: config.SESSION_TTL_MS,
+        longSessionTtlMs: config.LONG_SESSION_TTL_MS,
+      });
       const throttle = createAuthThrottle({
         redis,
         logger,
@@ -64,7 +73,13 @@ function main(): void {
         maxLockMs: config.AUTH_LOCK_MAX_MS,
         redisTimeoutMs: config.RATE_LIMIT_REDIS_TIMEOUT_MS,
       });
-      const operators = createOperatorDirectory({ downstreams, throttle, redis: sessionRedis, keyPrefix: config.REDIS_KEY_PREFIX, stateTtlMs: config.OPERATOR_STATE_TTL_MS });
+      const operators = createOperatorDirectory({
+        downstreams,
+        throttle,
+        redis: sessionRedis,
+        keyPrefix: config.REDIS_KEY_PREFIX,
+        stateTtlMs: config.OPERATOR_STATE_TTL_MS,
+      });
       const databaseId = createDatabaseIdCache({ downstreams });
 
       // Services: who calls, the SOAP methods, the dispatcher that routes calls to them, the rate limiter.
@@ -92,7 +107,11 @@ function main(): void {
         redis,
         logger,
         registry,
-        config: canonicalizeRateLimitConfig(rateLimits, dispatcher.canonicalName, config.RATE_LIMITS_FILE ? `rate limits file ${config.RATE_LIMITS_FILE}` : 'built-in rate limits'),
+        config: canonicalizeRateLimitConfig(
+          rateLimits,
+          dispatcher.canonicalName,
+          config.RATE_LIMITS_FILE ? `rate limits file ${config.RATE_LIMITS_FILE}` : 'built-in rate limits',
+        ),
         keyPrefix: `${config.REDIS_KEY_PREFIX}ratelimit:`,
         redisTimeoutMs: config.RATE_LIMIT_REDIS_TIMEOUT_MS,
       });
@@ -133,7 +152,16 @@ function main(): void {
           app.use(createDataModelRouter({ schemas, sessions }));
           app.use(createWsdlRouter({ schemas }));
           app.use(createReportingRouter({ downstreams, authenticator, operators, logger }));
-          app.use(createPingRouter({ downstreams, logger, mcQueueMax: config.MC_QUEUE_MAX, instanceName: config.INSTANCE_NAME, version: versionText(identity.version), buildNumber: identity.buildNumber }));
+          app.use(
+            createPingRouter({
+              downstreams,
+              logger,
+              mcQueueMax: config.MC_QUEUE_MAX,
+              instanceName: config.INSTANCE_NAME,
+              version: versionText(identity.version),
+              buildNumber: identity.buildNumber,
+            }),
+          );
         },
       });
 

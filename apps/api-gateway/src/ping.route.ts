@@ -15,7 +15,14 @@ export function campaignTimestamp(date: Date): string {
  * local-store, cloud via cloud-executor), as Campaign's ping checks its database. Otherwise 503 with
  * `Error\n<reason>` in plain text (never JSON: the SDK's HTTP client would try to parse it).
  */
-export function createPingRouter(deps: { downstreams: Downstreams; logger: Logger; mcQueueMax: number; instanceName: string; version: string; buildNumber: string }): Router {
+export function createPingRouter(deps: {
+  downstreams: Downstreams;
+  logger: Logger;
+  mcQueueMax: number;
+  instanceName: string;
+  version: string;
+  buildNumber: string;
+}): Router {
   const router = Router();
   // `client.test()`: no authentication, an XML root whose attributes the SDK returns (docs/campaign-api.md#plain-http-endpoints).
   router.get('/r/test', (req, res) => {
@@ -30,7 +37,11 @@ export function createPingRouter(deps: { downstreams: Downstreams; logger: Logge
       localHost: req.hostname,
       version: deps.version,
     };
-    res.type('text/xml').send(`<redir ${Object.entries(attrs).map(([k, v]) => `${k}="${escapeAttr(v)}"`).join(' ')}/>`);
+    res.type('text/xml').send(
+      `<redir ${Object.entries(attrs)
+        .map(([k, v]) => `${k}="${escapeAttr(v)}"`)
+        .join(' ')}/>`,
+    );
   });
   router.get('/nl/jsp/ping.jsp', async (_req, res) => {
     res.type('text/plain');

@@ -14,13 +14,36 @@ const summary = (): ReportingSummary => ({
       failureText: null,
       created: '2025-06-01T08:00:00.000Z',
       finished: '2025-06-01T08:01:00.000Z',
-      indicators: { targeted: 1200, excluded: 2, toDeliver: 1198, processed: 1198, success: 1190, error: 8, errorRendering: 1, errorRefused: 5, errorUnreachable: 2 },
+      indicators: {
+        targeted: 1200,
+        excluded: 2,
+        toDeliver: 1198,
+        processed: 1198,
+        success: 1190,
+        error: 8,
+        errorRendering: 1,
+        errorRefused: 5,
+        errorUnreachable: 2,
+      },
       retryPending: 0,
     },
   ],
   deliveriesTruncated: false,
   messageCenter: {
-    eventTypes: [{ eventType: 'order"<b>', processed: 10, sent: 7, failed: 1, ignored: 1, expired: 1, retried: 3, latencyMsTotal: 1000, meanLatencyMs: 100, lastEvent: '2025-06-02T09:00:00.000Z' }],
+    eventTypes: [
+      {
+        eventType: 'order"<b>',
+        processed: 10,
+        sent: 7,
+        failed: 1,
+        ignored: 1,
+        expired: 1,
+        retried: 3,
+        latencyMsTotal: 1000,
+        meanLatencyMs: 100,
+        lastEvent: '2025-06-02T09:00:00.000Z',
+      },
+    ],
     total: { processed: 10, sent: 7, failed: 1, ignored: 1, expired: 1, retried: 3, latencyMsTotal: 1000, meanLatencyMs: 100 },
   },
 });
@@ -38,7 +61,14 @@ describe('renderReportingHtml', () => {
   });
 
   it('when nothing happened in the period, then the page says so instead of empty tables', () => {
-    const empty: ReportingSummary = { ...summary(), deliveries: [], messageCenter: { eventTypes: [], total: { processed: 0, sent: 0, failed: 0, ignored: 0, expired: 0, retried: 0, latencyMsTotal: 0, meanLatencyMs: null } } };
+    const empty: ReportingSummary = {
+      ...summary(),
+      deliveries: [],
+      messageCenter: {
+        eventTypes: [],
+        total: { processed: 0, sent: 0, failed: 0, ignored: 0, expired: 0, retried: 0, latencyMsTotal: 0, meanLatencyMs: null },
+      },
+    };
     const html = renderReportingHtml(empty, { login: 'admin' });
     expect(html).toContain('No delivery was created in this period.');
     expect(html).toContain('No transactional event was processed in this period.');

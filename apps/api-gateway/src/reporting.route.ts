@@ -57,11 +57,15 @@ export function createReportingRouter(deps: { downstreams: Downstreams; authenti
       deps.logger.warn({ event: 'reporting.auth.failed', code: err.code, err: err.message }, 'reporting: operator could not be identified');
       return fail(503, `The operator could not be identified now (${err.code}); retry later`);
     }
-    if (!operator) return fail(401, 'Log on first: a session token (X-Session-Token or the __sessiontoken cookie), a bearer token, or Basic login and password');
+    if (!operator)
+      return fail(401, 'Log on first: a session token (X-Session-Token or the __sessiontoken cookie), a bearer token, or Basic login and password');
 
-    const query = Object.fromEntries(['from', 'to', 'limit', 'delivery'].flatMap((k) => (typeof req.query[k] === 'string' && req.query[k] !== '' ? [[k, req.query[k]]] : [])));
+    const query = Object.fromEntries(
+      ['from', 'to', 'limit', 'delivery'].flatMap((k) => (typeof req.query[k] === 'string' && req.query[k] !== '' ? [[k, req.query[k]]] : [])),
+    );
     const params = reportingSummaryParamsSchema.safeParse(query);
-    if (!params.success) return fail(400, `Bad parameter: ${params.error.issues[0]?.path.join('.') || 'query'}: ${params.error.issues[0]?.message ?? 'rejected'}`);
+    if (!params.success)
+      return fail(400, `Bad parameter: ${params.error.issues[0]?.path.join('.') || 'query'}: ${params.error.issues[0]?.message ?? 'rejected'}`);
     let summary: ReportingSummary;
     try {
       summary = await deps.downstreams.call<ReportingSummary>(SERVICES.cloudExecutor, REPORTING_SUMMARY_METHOD, params.data);

@@ -2,7 +2,17 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SignJWT } from 'jose';
-import { failure, sdkLogon, sdkSessionLogon, startTestPlatform, uniqueId, waitFor, withDb, type ServiceProcess, type TestPlatform } from '@cap/platform-testing';
+import {
+  failure,
+  sdkLogon,
+  sdkSessionLogon,
+  startTestPlatform,
+  uniqueId,
+  waitFor,
+  withDb,
+  type ServiceProcess,
+  type TestPlatform,
+} from '@cap/platform-testing';
 
 // Adobe's own client, unmodified.
 const sdk = require('@adobe/acc-js-sdk');
@@ -28,7 +38,11 @@ describe('authentication under attack', () => {
   let firstGateway: ServiceProcess | undefined;
 
   const soap = (base: string, urn: string, method: string, inner: string, headers: Record<string, string> = {}) =>
-    fetch(`${base}${ROUTER}`, { method: 'POST', headers: { 'content-type': 'text/xml', SOAPAction: `${urn}#${method}`, ...headers }, body: envelope(urn, method, inner) });
+    fetch(`${base}${ROUTER}`, {
+      method: 'POST',
+      headers: { 'content-type': 'text/xml', SOAPAction: `${urn}#${method}`, ...headers },
+      body: envelope(urn, method, inner),
+    });
   const logonCall = (base: string, login: string, password: string, headers: Record<string, string> = {}) =>
     soap(base, 'xtk:session', 'Logon', `<sessiontoken/><login>${login}</login><password>${password}</password><parameters/>`, headers);
   const localQuery = async (sql: string, params: unknown[] = []) => (await withDb(platform.localDb.url, (c) => c.query(sql, params))).rows;
@@ -36,7 +50,10 @@ describe('authentication under attack', () => {
     const login = uniqueId('op').replace(/-/g, '_');
     await admin.NLWS.xtkSession.write({ xtkschema: 'xtk:operator', name: login, label: login, rights });
     // A password for it, as an administrator's provisioning would set it (credentials live beside the operator).
-    await localQuery(`INSERT INTO cap_operator_credential (login, password_hash, allow_login_token) SELECT $1, password_hash, true FROM cap_operator_credential WHERE login = 'mc'`, [login]);
+    await localQuery(
+      `INSERT INTO cap_operator_credential (login, password_hash, allow_login_token) SELECT $1, password_hash, true FROM cap_operator_credential WHERE login = 'mc'`,
+      [login],
+    );
     return login; // its password is mc's: "mc"
   };
 
@@ -47,7 +64,14 @@ describe('authentication under attack', () => {
     writeFileSync(limits, JSON.stringify({ default: { limit: 100_000 }, apis: { 'xtk:session#Logon': { limit: 100_000 } } }));
     platform = await startTestPlatform({
       envFor: {
-        'api-gateway': { RATE_LIMITS_FILE: limits, JWT_SECRET, JWT_MAX_LIFETIME_MS: '3600000', TRUST_PROXY: '10.9.8.7', AUTH_FAIL_LOGIN_THRESHOLD: '5', AUTH_FAIL_ADDRESS_THRESHOLD: '60' },
+        'api-gateway': {
+          RATE_LIMITS_FILE: limits,
+          JWT_SECRET,
+          JWT_MAX_LIFETIME_MS: '3600000',
+          TRUST_PROXY: '10.9.8.7',
+          AUTH_FAIL_LOGIN_THRESHOLD: '5',
+          AUTH_FAIL_ADDRESS_THRESHOLD: '60',
+        },
       },
     });
     url = platform.gatewayUrl;
@@ -107,7 +131,9 @@ describe('authentication under attack', () => {
     const other = await createOperator(admin, 'messageCenter');
     const viaBasic: number[] = [];
     for (let i = 0; i < 10; i++) {
-      const res = await fetch(`${url}/nl/jsp/reporting.jsp?format=json`, { headers: { Authorization: `Basic ${Buffer.from(`${other}:guess${i}`).toString('base64')}` } });
+      const res = await fetch(`${url}/nl/jsp/reporting.jsp?format=json`, {
+        headers: { Authorization: `Basic ${Buffer.from(`${other}:guess${i}`).toString('base64')}` },
+      });
       viaBasic.push(res.status);
       await res.text();
     }
@@ -116,7 +142,9 @@ describe('authentication under attack', () => {
   });
 
   it('when a Basic password is over 1,024 characters, then the answer is 401 without internal text', async () => {
-    const res = await fetch(`${url}/nl/jsp/reporting.jsp?format=json`, { headers: { Authorization: `Basic ${Buffer.from(`admin:${'x'.repeat(5_000)}`).toString('base64')}` } });
+    const res = await fetch(`${url}/nl/jsp/reporting.jsp?format=json`, {
+      headers: { Authorization: `Basic ${Buffer.from(`admin:${'x'.repeat(5_000)}`).toString('base64')}` },
+    });
     expect(res.status).toBe(401);
     const body = await res.text();
     expect(body).not.toMatch(/operator\.authenticate|Too big|zod|parameters/i);
@@ -129,10 +157,16 @@ describe('authentication under attack', () => {
   it('when a bearer token has no expiry, a lifetime over the limit or an algorithm not allowed, then it is refused', async () => {
     const key = new TextEncoder().encode(JWT_SECRET);
     const bearerLogon = async (jwt: string) => (await soap(url, 'xtk:session', 'BearerTokenLogon', `<sessiontoken/><bearerToken>${jwt}</bearerToken>`)).text();
-    expect(await bearerLogon(await new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setSubject('admin').setIssuedAt().setExpirationTime('5m').sign(key))).toContain('BearerTokenLogonResponse');
+    expect(
+      await bearerLogon(await new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setSubject('admin').setIssuedAt().setExpirationTime('5m').sign(key)),
+    ).toContain('BearerTokenLogonResponse');
     expect(await bearerLogon(await new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setSubject('admin').sign(key))).toContain('XSV-350008');
-    expect(await bearerLogon(await new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setSubject('admin').setIssuedAt().setExpirationTime('30d').sign(key))).toContain('XSV-350008');
-    expect(await bearerLogon(await new SignJWT({}).setProtectedHeader({ alg: 'HS512' }).setSubject('admin').setIssuedAt().setExpirationTime('5m').sign(key))).toContain('XSV-350008');
+    expect(
+      await bearerLogon(await new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setSubject('admin').setIssuedAt().setExpirationTime('30d').sign(key)),
+    ).toContain('XSV-350008');
+    expect(
+      await bearerLogon(await new SignJWT({}).setProtectedHeader({ alg: 'HS512' }).setSubject('admin').setIssuedAt().setExpirationTime('5m').sign(key)),
+    ).toContain('XSV-350008');
     const unsigned = `${Buffer.from(JSON.stringify({ alg: 'none', typ: 'JWT' })).toString('base64url')}.${Buffer.from(JSON.stringify({ sub: 'admin', exp: Math.floor(Date.now() / 1000) + 60 })).toString('base64url')}.`;
     expect(await bearerLogon(unsigned)).toContain('XSV-350008');
   });
@@ -144,19 +178,27 @@ describe('authentication under attack', () => {
     // The same session used through the second replica.
     const onSecond = await sdk.init(sdk.ConnectionParameters.ofSessionAndSecurityToken(secondGateway, onFirst._sessionToken, onFirst._securityToken));
     await onSecond.logon();
-    const rightsOf = async (client: { NLWS: { xtkSession: { getUserInfo(): Promise<unknown> } } }) => JSON.stringify(await client.NLWS.xtkSession.getUserInfo());
+    const rightsOf = async (client: { NLWS: { xtkSession: { getUserInfo(): Promise<unknown> } } }) =>
+      JSON.stringify(await client.NLWS.xtkSession.getUserInfo());
     expect(await rightsOf(onFirst)).toContain('workflow');
     expect(await rightsOf(onSecond)).toContain('workflow');
 
     await admin.NLWS.xtkSession.write({ xtkschema: 'xtk:operator', _key: '@name', name: login, rights: 'messageCenter' });
     const changed = Date.now();
-    await waitFor('the right removed on both replicas', async () => !(await rightsOf(onFirst)).includes('workflow') && !(await rightsOf(onSecond)).includes('workflow'), { timeoutMs: 5_000, intervalMs: 50 });
+    await waitFor(
+      'the right removed on both replicas',
+      async () => !(await rightsOf(onFirst)).includes('workflow') && !(await rightsOf(onSecond)).includes('workflow'),
+      { timeoutMs: 5_000, intervalMs: 50 },
+    );
     expect(Date.now() - changed).toBeLessThan(1_000);
 
     await admin.NLWS.xtkSession.write({ xtkschema: 'xtk:operator', _key: '@name', name: login, disabled: 'true' });
     const disabled = Date.now();
     // The SDK reports a session Campaign ends (XSV-350008) as HTTP 401.
-    await waitFor('the session refused on the second replica', async () => (await failure(onSecond.NLWS.xtkSession.getUserInfo())).statusCode === 401, { timeoutMs: 5_000, intervalMs: 50 });
+    await waitFor('the session refused on the second replica', async () => (await failure(onSecond.NLWS.xtkSession.getUserInfo())).statusCode === 401, {
+      timeoutMs: 5_000,
+      intervalMs: 50,
+    });
     expect(Date.now() - disabled).toBeLessThan(1_000);
     expect((await failure(onFirst.NLWS.xtkSession.getUserInfo())).statusCode).toBe(401);
     // A login/password token of that operator stops working too.

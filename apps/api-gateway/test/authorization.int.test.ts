@@ -24,8 +24,12 @@ describe('write authorisation by the schema of every written record', () => {
   let admin: SdkClient;
 
   const logon = (user: string, password: string) => sdkLogon(url, user, password);
-  const localQuery = async <T extends pg.QueryResultRow>(sql: string, params: unknown[] = []): Promise<T[]> => (await withDb(platform.localDb.url, (c) => c.query<T>(sql, params))).rows;
-  const operatorRow = async (login: string) => (await localQuery<{ id: string; rights: string | null; label: string | null }>('SELECT id::text, rights, label FROM xtk_operator WHERE name = $1', [login]))[0];
+  const localQuery = async <T extends pg.QueryResultRow>(sql: string, params: unknown[] = []): Promise<T[]> =>
+    (await withDb(platform.localDb.url, (c) => c.query<T>(sql, params))).rows;
+  const operatorRow = async (login: string) =>
+    (
+      await localQuery<{ id: string; rights: string | null; label: string | null }>('SELECT id::text, rights, label FROM xtk_operator WHERE name = $1', [login])
+    )[0];
 
   beforeAll(async () => {
     // A customer schema with a link to xtk:operator, so a record can carry an operator sub-element.
@@ -79,7 +83,13 @@ describe('write authorisation by the schema of every written record', () => {
     expect(again.application.operator.hasRight('admin')).toBe(false);
     // A collection led by a cloud schema goes to the cloud database, which refuses a record it does not hold.
     const email = `${uniqueId('authz')}@example.com`;
-    await failure(mc.NLWS.xtkSession.writeCollection({ xtkschema: 'nms:recipient', recipient: [{ xtkschema: 'nms:recipient', email }], operator: [{ xtkschema: 'xtk:operator', _key: '@name', name: 'mc', rights: 'admin' }] }));
+    await failure(
+      mc.NLWS.xtkSession.writeCollection({
+        xtkschema: 'nms:recipient',
+        recipient: [{ xtkschema: 'nms:recipient', email }],
+        operator: [{ xtkschema: 'xtk:operator', _key: '@name', name: 'mc', rights: 'admin' }],
+      }),
+    );
     expect((await operatorRow('mc'))?.rights).toBe('messageCenter');
   });
 
@@ -123,10 +133,18 @@ describe('write authorisation by the schema of every written record', () => {
     const mcRow = await operatorRow('mc');
     const doc = `<operator xtkschema="xtk:operator" _key="@name" name="mc" rights="admin"/>`;
     await expect(
-      rpc.request({ service: SERVICES.localStore, topic: TOPICS.localStoreRequests }, 'data.write', { mode: 'write', doc, operatorId: mcRow!.id, operatorLogin: 'mc', operatorRights: ['admin'] }),
+      rpc.request({ service: SERVICES.localStore, topic: TOPICS.localStoreRequests }, 'data.write', {
+        mode: 'write',
+        doc,
+        operatorId: mcRow!.id,
+        operatorLogin: 'mc',
+        operatorRights: ['admin'],
+      }),
     ).rejects.toMatchObject({ code: 'XSV-350013' });
     // Without any operator (a system caller such as a workflow): no rights either.
-    await expect(rpc.request({ service: SERVICES.localStore, topic: TOPICS.localStoreRequests }, 'data.write', { mode: 'write', doc })).rejects.toMatchObject({ code: 'XSV-350013' });
+    await expect(rpc.request({ service: SERVICES.localStore, topic: TOPICS.localStoreRequests }, 'data.write', { mode: 'write', doc })).rejects.toMatchObject({
+      code: 'XSV-350013',
+    });
     expect((await operatorRow('mc'))?.rights).toBe('messageCenter');
   });
 

@@ -7,7 +7,6 @@ const RPC_DEADLINE_MS = 3_000;
 /** How long the RPC servers' consumer group waits for a member that died (libs/platform/kafka/src/rpc.server.ts). */
 const RPC_SESSION_TIMEOUT_MS = 6_000;
 
-
 interface CallRecord {
   kind: 'read' | 'write';
   service: 'local' | 'cloud';
@@ -35,7 +34,9 @@ describe('local-store and cloud-executor replicas replaced under load', () => {
 
   beforeAll(async () => {
     const quiet = { LOG_LEVEL: 'warn' };
-    platform = await startTestPlatform({ envFor: { 'api-gateway': { RATE_LIMITS_FILE: limits.file, ...quiet }, 'local-store': quiet, 'cloud-executor': quiet } });
+    platform = await startTestPlatform({
+      envFor: { 'api-gateway': { RATE_LIMITS_FILE: limits.file, ...quiet }, 'local-store': quiet, 'cloud-executor': quiet },
+    });
     session = await rawLogon(platform.gatewayUrl, 'admin', 'admin');
   });
 
@@ -63,11 +64,21 @@ describe('local-store and cloud-executor replicas replaced under load', () => {
     const worker = async () => {
       while (running) {
         const name = uniqueId('svc');
-        if (await timed('write', 'local', () => call('xtk:persist', 'Write', `<domDoc><service xtkschema="nms:service" name="${name}" label="churn"/></domDoc>`))) acknowledged.local.push(name);
+        if (
+          await timed('write', 'local', () => call('xtk:persist', 'Write', `<domDoc><service xtkschema="nms:service" name="${name}" label="churn"/></domDoc>`))
+        )
+          acknowledged.local.push(name);
         await timed('read', 'local', () => call('xtk:session', 'GetOption', '<name>XtkDatabaseId</name>'));
         const email = `${uniqueId('rcp')}@example.com`;
-        if (await timed('write', 'cloud', () => call('xtk:persist', 'Write', `<domDoc><recipient xtkschema="nms:recipient" email="${email}"/></domDoc>`))) acknowledged.cloud.push(email);
-        await timed('read', 'cloud', () => call('xtk:queryDef', 'ExecuteQuery', `<entity><queryDef schema="nms:recipient" operation="count"><where><condition expr="@email = '${email}'"/></where></queryDef></entity>`));
+        if (await timed('write', 'cloud', () => call('xtk:persist', 'Write', `<domDoc><recipient xtkschema="nms:recipient" email="${email}"/></domDoc>`)))
+          acknowledged.cloud.push(email);
+        await timed('read', 'cloud', () =>
+          call(
+            'xtk:queryDef',
+            'ExecuteQuery',
+            `<entity><queryDef schema="nms:recipient" operation="count"><where><condition expr="@email = '${email}'"/></where></queryDef></entity>`,
+          ),
+        );
       }
     };
     const workers = Array.from({ length: 4 }, () => worker());
@@ -82,7 +93,11 @@ describe('local-store and cloud-executor replicas replaced under load', () => {
   };
 
   const events: { at: number; what: string }[] = [];
-  const near = (t: number) => events.filter((e) => Math.abs(e.at - t) < 15_000).map((e) => `${e.what}@${t - e.at}`).join(' ');
+  const near = (t: number) =>
+    events
+      .filter((e) => Math.abs(e.at - t) < 15_000)
+      .map((e) => `${e.what}@${t - e.at}`)
+      .join(' ');
   /** Starts a replacement, waits until it is ready, then stops the oldest replica; returns the SIGKILL times. */
   const rollingRestarts = async (app: AppName, cycles: number): Promise<number[]> => {
     const live: ServiceProcess[] = [platform.procs.get(app)!];
@@ -116,25 +131,31 @@ describe('local-store and cloud-executor replicas replaced under load', () => {
     const window = RPC_SESSION_TIMEOUT_MS + RPC_DEADLINE_MS + 1_000;
     const unexplained = failures.filter((r) => !kills.some((k) => r.ended >= k && r.started <= k + window));
     const failedReads = failures.filter((r) => r.kind === 'read').length;
-    console.info(`${label}: ${records.length} calls (${records.filter((r) => r.kind === 'read').length} reads), ${failures.length} failed (${failedReads} reads), ${kills.length} SIGKILLs; failures outside a kill's window: ${unexplained.length}`);
+    console.info(
+      `${label}: ${records.length} calls (${records.filter((r) => r.kind === 'read').length} reads), ${failures.length} failed (${failedReads} reads), ${kills.length} SIGKILLs; failures outside a kill's window: ${unexplained.length}`,
+    );
     expect(unexplained.map((r) => `${r.kind} ${r.service} [${near(r.started)}] took ${r.ended - r.started}: ${r.what.slice(0, 90)}`)).toEqual([]);
     expect(records.filter((r) => r.ok).length).toBeGreaterThan(50);
     const local = new pg.Client({ connectionString: platform.localDb.url });
     const cloud = new pg.Client({ connectionString: platform.cloudDb.url });
     await Promise.all([local.connect(), cloud.connect()]);
     try {
-      expect((await local.query('SELECT count(*)::int AS n FROM nms_service WHERE name = ANY($1)', [acknowledged.local])).rows[0].n).toBe(acknowledged.local.length);
-      expect((await cloud.query('SELECT count(*)::int AS n FROM nms_recipient WHERE email = ANY($1)', [acknowledged.cloud])).rows[0].n).toBe(acknowledged.cloud.length);
+      expect((await local.query('SELECT count(*)::int AS n FROM nms_service WHERE name = ANY($1)', [acknowledged.local])).rows[0].n).toBe(
+        acknowledged.local.length,
+      );
+      expect((await cloud.query('SELECT count(*)::int AS n FROM nms_recipient WHERE email = ANY($1)', [acknowledged.cloud])).rows[0].n).toBe(
+        acknowledged.cloud.length,
+      );
     } finally {
       await Promise.all([local.end(), cloud.end()]);
     }
   };
 
-  it('when local-store replicas are replaced in turn (SIGTERM and SIGKILL), then calls fail only in a killed replica\'s window and no acknowledged write is lost', async () => {
+  it("when local-store replicas are replaced in turn (SIGTERM and SIGKILL), then calls fail only in a killed replica's window and no acknowledged write is lost", async () => {
     await check(await underLoad(() => rollingRestarts('local-store', 4)), 'local-store churn');
   });
 
-  it('when cloud-executor replicas are replaced in turn (SIGTERM and SIGKILL), then calls fail only in a killed replica\'s window and no acknowledged write is lost', async () => {
+  it("when cloud-executor replicas are replaced in turn (SIGTERM and SIGKILL), then calls fail only in a killed replica's window and no acknowledged write is lost", async () => {
     await check(await underLoad(() => rollingRestarts('cloud-executor', 4)), 'cloud-executor churn');
   });
 });

@@ -76,7 +76,8 @@ describe('gateway replicas started, stopped and killed under load', () => {
     const worker = async () => {
       while (running) {
         const name = uniqueId('churn');
-        if (await oneCall('write', 'xtk:persist', 'Write', `<domDoc><service xtkschema="nms:service" name="${name}" label="churn"/></domDoc>`)) acknowledged.push(name);
+        if (await oneCall('write', 'xtk:persist', 'Write', `<domDoc><service xtkschema="nms:service" name="${name}" label="churn"/></domDoc>`))
+          acknowledged.push(name);
         await oneCall('read', 'xtk:session', 'GetOption', '<name>XtkDatabaseId</name>');
       }
     };
@@ -119,8 +120,15 @@ describe('gateway replicas started, stopped and killed under load', () => {
 
     const failures = records.filter((r) => !r.ok);
     const unexplained = failures.filter((r) => !(r.replica.killedAt !== undefined && r.started <= r.replica.killedAt && r.ended >= r.replica.killedAt));
-    console.info(`gateway churn: ${records.length} calls, ${failures.length} failed (all in flight on a killed replica: ${unexplained.length === 0}); new replicas served after ${Math.min(...readyTimes)}–${Math.max(...readyTimes)} ms`);
-    expect(unexplained.map((r) => `${r.what} [${r.replica.terminatedAt !== undefined ? `terminated ${r.replica.terminatedAt - r.started} ms after start, ended ${r.ended - r.replica.terminatedAt} ms after` : 'surviving'}]`)).toEqual([]);
+    console.info(
+      `gateway churn: ${records.length} calls, ${failures.length} failed (all in flight on a killed replica: ${unexplained.length === 0}); new replicas served after ${Math.min(...readyTimes)}–${Math.max(...readyTimes)} ms`,
+    );
+    expect(
+      unexplained.map(
+        (r) =>
+          `${r.what} [${r.replica.terminatedAt !== undefined ? `terminated ${r.replica.terminatedAt - r.started} ms after start, ended ${r.ended - r.replica.terminatedAt} ms after` : 'surviving'}]`,
+      ),
+    ).toEqual([]);
     expect(records.filter((r) => r.ok).length).toBeGreaterThan(CYCLES * 5);
     expect(Math.max(...readyTimes)).toBeLessThanOrEqual(10_000);
 

@@ -6,7 +6,17 @@ import { join } from 'node:path';
 import { SignJWT } from 'jose';
 import pg from 'pg';
 import { escapeAttr, escapeText } from '@cap/campaign-xml';
-import { startServiceProcess, startTestPlatform, testEndpoints, uniqueId, waitFor, withDb, type AppName, type ServiceProcess, type TestPlatform } from '@cap/platform-testing';
+import {
+  startServiceProcess,
+  startTestPlatform,
+  testEndpoints,
+  uniqueId,
+  waitFor,
+  withDb,
+  type AppName,
+  type ServiceProcess,
+  type TestPlatform,
+} from '@cap/platform-testing';
 import { isAlive, phaseAt, printHostileSummary, startGatewayMonitor, type CategoryFigure, type GatewayFigures, type Phase } from './fixtures/hostile-monitor';
 import { CANARY_ROWS, CANARY_TABLE, ENTITY_BOMBS, ENTITY_TEXT, onField, QUERY_POSITIONS, XTK_PAYLOADS, type XtkPayload } from './fixtures/hostile-payloads';
 
@@ -72,7 +82,12 @@ const envelope = (urn: string, method: string, inner: string) =>
 
 async function post(base: string, body: string, headers: Record<string, string> = {}): Promise<Answer> {
   const started = performance.now();
-  const res = await fetch(`${base}${ROUTER}`, { method: 'POST', headers: { 'content-type': 'text/xml;charset=utf-8', ...headers }, body, signal: AbortSignal.timeout(CALL_BOUND_MS) });
+  const res = await fetch(`${base}${ROUTER}`, {
+    method: 'POST',
+    headers: { 'content-type': 'text/xml;charset=utf-8', ...headers },
+    body,
+    signal: AbortSignal.timeout(CALL_BOUND_MS),
+  });
   const text = await res.text();
   const answer: Answer = { status: res.status, text, ms: performance.now() - started, headers: res.headers };
   const fault = /<faultstring[^>]*>((?:[A-Z]{3}-\d{6})|(?:CAP-\d{6}))\b/.exec(text)?.[1];
@@ -103,7 +118,8 @@ async function logon(base: string, login: string, password: string): Promise<Ses
   return { sessionToken, securityToken };
 }
 
-const unescapeXml = (text: string) => text.replace(/&(lt|gt|quot|apos|amp|#39);/g, (_, e: string) => ({ lt: '<', gt: '>', quot: '"', apos: "'", amp: '&', '#39': "'" })[e] ?? '');
+const unescapeXml = (text: string) =>
+  text.replace(/&(lt|gt|quot|apos|amp|#39);/g, (_, e: string) => ({ lt: '<', gt: '>', quot: '"', apos: "'", amp: '&', '#39': "'" })[e] ?? '');
 
 /** `items` through `fn`, `limit` at a time, results in order. */
 async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
@@ -170,16 +186,24 @@ describe('hostile inputs through the gateway', () => {
     return ok;
   };
 
-  const localQuery = <T extends pg.QueryResultRow>(sql: string, params: unknown[] = []) => withDb(platform.localDb.url, async (c) => (await c.query<T>(sql, params)).rows);
-  const cloudQuery = <T extends pg.QueryResultRow>(sql: string, params: unknown[] = []) => withDb(platform.cloudDb.url, async (c) => (await c.query<T>(sql, params)).rows);
-  const operators = () => localQuery('SELECT o.name, o.label, o.rights, o.disabled, c.password_hash, c.allow_login_token FROM xtk_operator o LEFT JOIN cap_operator_credential c ON c.login = o.name ORDER BY o.name');
+  const localQuery = <T extends pg.QueryResultRow>(sql: string, params: unknown[] = []) =>
+    withDb(platform.localDb.url, async (c) => (await c.query<T>(sql, params)).rows);
+  const cloudQuery = <T extends pg.QueryResultRow>(sql: string, params: unknown[] = []) =>
+    withDb(platform.cloudDb.url, async (c) => (await c.query<T>(sql, params)).rows);
+  const operators = () =>
+    localQuery(
+      'SELECT o.name, o.label, o.rights, o.disabled, c.password_hash, c.allow_login_token FROM xtk_operator o LEFT JOIN cap_operator_credential c ON c.login = o.name ORDER BY o.name',
+    );
   const write = (session: Session, doc: string, method = 'Write') => call(A, 'xtk:persist|xtk:session', method, `<doc xsi:type="">${doc}</doc>`, session);
   /** A new operator with mc's password ("mc") who may use login/password tokens. */
   const createOperator = async (rights: string): Promise<string> => {
     const login = uniqueId('hop').replace(/-/g, '_');
     const answer = await write(admin, `<operator xtkschema="xtk:operator" name="${login}" label="${login}" rights="${rights}"/>`);
     expect(answer.response).toBe('Write');
-    await localQuery(`INSERT INTO cap_operator_credential (login, password_hash, allow_login_token) SELECT $1, password_hash, true FROM cap_operator_credential WHERE login = 'mc'`, [login]);
+    await localQuery(
+      `INSERT INTO cap_operator_credential (login, password_hash, allow_login_token) SELECT $1, password_hash, true FROM cap_operator_credential WHERE login = 'mc'`,
+      [login],
+    );
     return login;
   };
   const bearerFor = (sub: string, configure: (jwt: SignJWT) => SignJWT = (j) => j.setIssuedAt().setExpirationTime('10m'), secret = JWT_SECRET) =>
@@ -188,8 +212,14 @@ describe('hostile inputs through the gateway', () => {
   /** The proof that nothing ran as SQL: canary tables intact in both databases, no pg_sleep ever reached PostgreSQL. */
   const expectNoSqlRan = async () => {
     for (const query of [localQuery, cloudQuery]) expect(await query(`SELECT id, note FROM ${CANARY_TABLE} ORDER BY id`)).toEqual(CANARY_ROWS);
-    const sleeping = await withDb(testEndpoints().postgresAdminUrl, async (c) =>
-      (await c.query(`SELECT datname, state, query FROM pg_stat_activity WHERE datname = ANY($1) AND query ILIKE '%pg_sleep%' AND pid <> pg_backend_pid()`, [[platform.localDb.name, platform.cloudDb.name]])).rows,
+    const sleeping = await withDb(
+      testEndpoints().postgresAdminUrl,
+      async (c) =>
+        (
+          await c.query(`SELECT datname, state, query FROM pg_stat_activity WHERE datname = ANY($1) AND query ILIKE '%pg_sleep%' AND pid <> pg_backend_pid()`, [
+            [platform.localDb.name, platform.cloudDb.name],
+          ])
+        ).rows,
     );
     expect(sleeping).toEqual([]);
   };
@@ -223,7 +253,12 @@ describe('hostile inputs through the gateway', () => {
     };
     platform = await startTestPlatform({
       apps: ['local-store', 'cloud-executor', 'staging-sync', 'api-gateway'],
-      envFor: { 'api-gateway': gatewayEnv, 'local-store': { LOG_LEVEL: 'warn' }, 'staging-sync': { LOG_LEVEL: 'warn' }, 'cloud-executor': { LOG_LEVEL: 'warn', CHANNEL_FILE_DIR: join(dir, 'messages') } },
+      envFor: {
+        'api-gateway': gatewayEnv,
+        'local-store': { LOG_LEVEL: 'warn' },
+        'staging-sync': { LOG_LEVEL: 'warn' },
+        'cloud-executor': { LOG_LEVEL: 'warn', CHANNEL_FILE_DIR: join(dir, 'messages') },
+      },
     });
     gatewayA = platform.procs.get('api-gateway')!;
     // B takes A's place in `procs` (stopped with the platform); A is stopped here at the end.
@@ -250,7 +285,10 @@ describe('hostile inputs through the gateway', () => {
     for (const url of [platform.localDb.url, platform.cloudDb.url]) {
       await withDb(url, async (c) => {
         await c.query(`CREATE TABLE ${CANARY_TABLE} (id int PRIMARY KEY, note text NOT NULL)`);
-        await c.query(`INSERT INTO ${CANARY_TABLE} (id, note) SELECT * FROM unnest($1::int[], $2::text[])`, [CANARY_ROWS.map((r) => r.id), CANARY_ROWS.map((r) => r.note)]);
+        await c.query(`INSERT INTO ${CANARY_TABLE} (id, note) SELECT * FROM unnest($1::int[], $2::text[])`, [
+          CANARY_ROWS.map((r) => r.id),
+          CANARY_ROWS.map((r) => r.note),
+        ]);
       });
     }
     const canaries = `<recipient-collection xtkschema="nms:recipient">${[1, 2, 3].map((i) => `<recipient email="canary${i}@${HOSTILE_DOMAIN}" firstName="Canary" _operation="insert"/>`).join('')}</recipient-collection>`;
@@ -270,9 +308,11 @@ describe('hostile inputs through the gateway', () => {
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  const userInfo = (base: string, session: Partial<Session>, headers: Record<string, string> = {}) => call(base, 'xtk:session', 'GetUserInfo', '', session, headers);
+  const userInfo = (base: string, session: Partial<Session>, headers: Record<string, string> = {}) =>
+    call(base, 'xtk:session', 'GetUserInfo', '', session, headers);
   /** An authenticated call whose API is not rate limited here (GetUserInfo is: the L4 tests count it). */
-  const option = (base: string, session: Partial<Session>, headers: Record<string, string> = {}) => call(base, 'xtk:session', 'GetOption', '<name>XtkDatabaseId</name>', session, headers);
+  const option = (base: string, session: Partial<Session>, headers: Record<string, string> = {}) =>
+    call(base, 'xtk:session', 'GetOption', '<name>XtkDatabaseId</name>', session, headers);
   /** An answer is a handled refusal when it is a Campaign fault (not a platform failure) within its bound. */
   const isCampaignFault = (a: Answer) => a.status === 200 && a.code !== undefined && !a.code.startsWith('CAP-') && a.ms < CALL_BOUND_MS;
   const isResponse = (a: Answer, method: string) => a.status === 200 && a.response === method && a.ms < CALL_BOUND_MS;
@@ -288,7 +328,11 @@ describe('hostile inputs through the gateway', () => {
         const count = Number(/ count="(\d+)"/.exec(a.text)?.[1] ?? NaN);
         const bound = isResponse(a, 'ExecuteQuery') && (!payload.literal || !position.counts || count === 0);
         if (a.code) codes[a.code] = (codes[a.code] ?? 0) + 1;
-        if (!record(`XTK injection: ${position.name}`, isCampaignFault(a) || bound, isCampaignFault(a) ? 'refused' : 'bound') && !knownBug(position.name, a, `${position.name} ${JSON.stringify(payload.expr)}`)) wrong.push(`${position.name} ${JSON.stringify(payload.expr)}: ${a.status} ${a.ms.toFixed(0)} ms ${a.text.slice(0, 300)}`);
+        if (
+          !record(`XTK injection: ${position.name}`, isCampaignFault(a) || bound, isCampaignFault(a) ? 'refused' : 'bound') &&
+          !knownBug(position.name, a, `${position.name} ${JSON.stringify(payload.expr)}`)
+        )
+          wrong.push(`${position.name} ${JSON.stringify(payload.expr)}: ${a.status} ${a.ms.toFixed(0)} ms ${a.text.slice(0, 300)}`);
       });
       console.info(`XTK injection through ExecuteQuery: fault codes ${JSON.stringify(codes)}`);
       expect(wrong).toEqual([]);
@@ -301,8 +345,13 @@ describe('hostile inputs through the gateway', () => {
         const a = await call(A, 'xtk:queryDef', 'BuildQuery', `<document xsi:type="">${position.queryDef(payload.expr)}</document>`, admin);
         const sql = unescapeXml(/<pstrSql[^>]*>([^<]*)</.exec(a.text)?.[1] ?? '');
         // Our SQL: schema identifiers, placeholders, our own words; none of the payload's SQL.
-        const clean = sql.length > 0 && !/hostile_canary|pg_sleep|dblink|query_to_xml|set_config|pg_read_file|version\(|cap_operator_credential|\bunion\b|\bdrop\b|\bdelete\b|\binsert\b|;|--|\/\*|'/i.test(sql);
-        if (!record(`XTK injection: BuildQuery SQL`, isCampaignFault(a) || (isResponse(a, 'BuildQuery') && clean), isCampaignFault(a) ? 'refused' : 'bound')) wrong.push(`${position.name} ${JSON.stringify(payload.expr)}: ${a.status} ${a.text.slice(0, 400)}`);
+        const clean =
+          sql.length > 0 &&
+          !/hostile_canary|pg_sleep|dblink|query_to_xml|set_config|pg_read_file|version\(|cap_operator_credential|\bunion\b|\bdrop\b|\bdelete\b|\binsert\b|;|--|\/\*|'/i.test(
+            sql,
+          );
+        if (!record(`XTK injection: BuildQuery SQL`, isCampaignFault(a) || (isResponse(a, 'BuildQuery') && clean), isCampaignFault(a) ? 'refused' : 'bound'))
+          wrong.push(`${position.name} ${JSON.stringify(payload.expr)}: ${a.status} ${a.text.slice(0, 400)}`);
       });
       expect(wrong).toEqual([]);
       await expectNoSqlRan();
@@ -312,12 +361,23 @@ describe('hostile inputs through the gateway', () => {
       const wrong: string[] = [];
       await mapLimit(XTK_PAYLOADS, 4, async (payload) => {
         const where = `<where><condition expr="${escapeAttr(onField(payload.expr, '@name'))}"/></where>`;
-        const a = await call(A, 'xtk:persist|xtk:session', 'DeleteCollection', `<schema>xtk:folder</schema><where xsi:type="ns:Element">${where}</where><deleteParameters>false</deleteParameters>`, mc);
-        if (!record('XTK injection: DeleteCollection where', isCampaignFault(a) || isResponse(a, 'DeleteCollection'), isCampaignFault(a) ? 'refused' : 'bound')) wrong.push(`${JSON.stringify(payload.expr)}: ${a.status} ${a.text.slice(0, 300)}`);
+        const a = await call(
+          A,
+          'xtk:persist|xtk:session',
+          'DeleteCollection',
+          `<schema>xtk:folder</schema><where xsi:type="ns:Element">${where}</where><deleteParameters>false</deleteParameters>`,
+          mc,
+        );
+        if (!record('XTK injection: DeleteCollection where', isCampaignFault(a) || isResponse(a, 'DeleteCollection'), isCampaignFault(a) ? 'refused' : 'bound'))
+          wrong.push(`${JSON.stringify(payload.expr)}: ${a.status} ${a.text.slice(0, 300)}`);
       });
       expect(wrong).toEqual([]);
       // No payload is a condition every folder meets: a delete that escaped its literal would have taken them.
-      expect((await localQuery<{ name: string }>("SELECT name FROM xtk_folder WHERE name LIKE 'canary%' ORDER BY name")).map((r) => r.name)).toEqual(['canary1', 'canary2', 'canary3']);
+      expect((await localQuery<{ name: string }>("SELECT name FROM xtk_folder WHERE name LIKE 'canary%' ORDER BY name")).map((r) => r.name)).toEqual([
+        'canary1',
+        'canary2',
+        'canary3',
+      ]);
       await expectNoSqlRan();
     });
 
@@ -325,15 +385,24 @@ describe('hostile inputs through the gateway', () => {
     const writeQueryWorkflow = async (condition: string): Promise<string> => {
       const internalName = uniqueId('HWKF').replace(/[^A-Za-z0-9_]/g, '_');
       const activities = `<activities><start name="start"><transition target="q"/></start><query name="q" schema="nms:recipient"><where><condition expr="${escapeAttr(condition)}"/></where><transition target="end"/></query><end name="end"/></activities>`;
-      const a = await write(admin, `<workflow xtkschema="xtk:workflow" internalName="${internalName}" label="hostile"><activities>${escapeText(activities)}</activities></workflow>`);
+      const a = await write(
+        admin,
+        `<workflow xtkschema="xtk:workflow" internalName="${internalName}" label="hostile"><activities>${escapeText(activities)}</activities></workflow>`,
+      );
       expect(a.response).toBe('Write');
       return internalName;
     };
     /** The run's end: finished (with the records its query matched) or in error; undefined while it runs. */
     const runOutcome = async (internalName: string) => {
-      const [instance] = await cloudQuery<{ workflow_id: string; state: number; failed: boolean; status: string | null }>('SELECT workflow_id, state, failed, status FROM cap_wkf_instance WHERE internal_name = $1', [internalName]);
+      const [instance] = await cloudQuery<{ workflow_id: string; state: number; failed: boolean; status: string | null }>(
+        'SELECT workflow_id, state, failed, status FROM cap_wkf_instance WHERE internal_name = $1',
+        [internalName],
+      );
       if (!instance || (instance.state !== 20 && !instance.failed)) return undefined;
-      const [end] = await cloudQuery<{ n: string | null }>("SELECT vars->>'recCount' AS n FROM cap_wkf_task WHERE workflow_id = $1 AND activity = 'end' ORDER BY id DESC LIMIT 1", [instance.workflow_id]);
+      const [end] = await cloudQuery<{ n: string | null }>(
+        "SELECT vars->>'recCount' AS n FROM cap_wkf_task WHERE workflow_id = $1 AND activity = 'end' ORDER BY id DESC LIMIT 1",
+        [instance.workflow_id],
+      );
       return { state: instance.state, failed: instance.failed, status: instance.status ?? '', recCount: end?.n ?? null };
     };
 
@@ -344,13 +413,15 @@ describe('hostile inputs through the gateway', () => {
         const name = await writeQueryWorkflow(payload.expr);
         const a = await call(A, 'xtk:workflow', 'Start', `<workflowId>${name}</workflowId>`, admin);
         if (isResponse(a, 'Start')) started.push({ name, payload });
-        else if (!record('XTK injection: workflow query condition', isCampaignFault(a), 'refused at Start')) wrong.push(`${JSON.stringify(payload.expr)}: ${a.status} ${a.text.slice(0, 300)}`);
+        else if (!record('XTK injection: workflow query condition', isCampaignFault(a), 'refused at Start'))
+          wrong.push(`${JSON.stringify(payload.expr)}: ${a.status} ${a.text.slice(0, 300)}`);
       });
       for (const { name, payload } of started) {
         const outcome = await waitFor(`workflow ${name} to finish`, () => runOutcome(name), { timeoutMs: 20_000, intervalMs: 100 });
         // A run that failed must fail with a coded reason; one that finished matched no recipient for a literal.
         const ok = outcome.failed ? /^Error: [A-Z]{3}-\d{6} /.test(outcome.status) : outcome.state === 20 && (!payload.literal || outcome.recCount === '0');
-        if (!record('XTK injection: workflow query condition', ok, outcome.failed ? 'run failed with a code' : 'bound')) wrong.push(`${JSON.stringify(payload.expr)} ran: ${JSON.stringify(outcome)}`);
+        if (!record('XTK injection: workflow query condition', ok, outcome.failed ? 'run failed with a code' : 'bound'))
+          wrong.push(`${JSON.stringify(payload.expr)} ran: ${JSON.stringify(outcome)}`);
       }
       expect(wrong).toEqual([]);
       await expectNoSqlRan();
@@ -373,7 +444,13 @@ describe('hostile inputs through the gateway', () => {
         4,
         async ({ condition, value }) => {
           const name = await writeQueryWorkflow(condition);
-          const a = await call(A, 'xtk:workflow', 'StartWithParameters', `<workflowId>${name}</workflowId><parameters xsi:type="ns:Element"><variables email="${escapeAttr(value)}"/></parameters>`, admin);
+          const a = await call(
+            A,
+            'xtk:workflow',
+            'StartWithParameters',
+            `<workflowId>${name}</workflowId><parameters xsi:type="ns:Element"><variables email="${escapeAttr(value)}"/></parameters>`,
+            admin,
+          );
           return { name, condition, value, a };
         },
       );
@@ -385,7 +462,8 @@ describe('hostile inputs through the gateway', () => {
           continue;
         }
         const outcome = await waitFor(`workflow ${run.name} to finish`, () => runOutcome(run.name), { timeoutMs: 20_000, intervalMs: 100 });
-        if (!record('XTK injection: workflow variables', outcome.state === 20 && !outcome.failed && outcome.recCount === '0', 'bound')) wrong.push(`${run.condition} with ${JSON.stringify(run.value)}: ${JSON.stringify(outcome)}`);
+        if (!record('XTK injection: workflow variables', outcome.state === 20 && !outcome.failed && outcome.recCount === '0', 'bound'))
+          wrong.push(`${run.condition} with ${JSON.stringify(run.value)}: ${JSON.stringify(outcome)}`);
       }
       expect(wrong).toEqual([]);
       await expectNoSqlRan();
@@ -399,8 +477,10 @@ describe('hostile inputs through the gateway', () => {
         const a = await post(A, bomb.body(listener.url), { SOAPAction: 'xtk:session#Logon' });
         const leaks = /root:x?:0:0|\/bin\/(?:ba)?sh|lollollol|<injected/.test(a.text);
         // Without a DTD: a Campaign answer (the Logon fails: no such login), never the file or a fetch.
-        const ok = !leaks && a.status === 200 && (bomb.code ? a.code === bomb.code : a.code !== undefined && !a.code.startsWith('CAP-')) && a.ms < CALL_BOUND_MS;
-        if (!record('XML: DTD, entities, external references', ok)) wrong.push(`${bomb.label}: ${a.status} ${a.code ?? ''} ${a.ms.toFixed(0)} ms ${a.text.slice(0, 300)}`);
+        const ok =
+          !leaks && a.status === 200 && (bomb.code ? a.code === bomb.code : a.code !== undefined && !a.code.startsWith('CAP-')) && a.ms < CALL_BOUND_MS;
+        if (!record('XML: DTD, entities, external references', ok))
+          wrong.push(`${bomb.label}: ${a.status} ${a.code ?? ''} ${a.ms.toFixed(0)} ms ${a.text.slice(0, 300)}`);
       }
       expect(wrong).toEqual([]);
       expect(listener.connections()).toBe(0);
@@ -411,7 +491,11 @@ describe('hostile inputs through the gateway', () => {
     // refused once the whole declaration was parsed: ~1.9 s for 7 MB, four times a valid call of the same size).
     it('when a 7 MB DOCTYPE arrives, then it is refused as soon as it starts: sooner than a valid call of the same size is parsed', async () => {
       const dtd = ENTITY_BOMBS.find((b) => b.label.startsWith('a 7 MB internal DTD subset'))!.body(listener.url);
-      const comment = envelope('xtk:session', 'GetOption', `<!--${'c'.repeat(dtd.length)}--><sessiontoken>${mc.sessionToken}</sessiontoken><name>XtkDatabaseId</name>`);
+      const comment = envelope(
+        'xtk:session',
+        'GetOption',
+        `<!--${'c'.repeat(dtd.length)}--><sessiontoken>${mc.sessionToken}</sessiontoken><name>XtkDatabaseId</name>`,
+      );
       const median = async (body: string) => {
         const ms: number[] = [];
         for (let i = 0; i < 3; i++) ms.push((await post(A, body, { 'X-Security-Token': mc.securityToken })).ms);
@@ -419,14 +503,25 @@ describe('hostile inputs through the gateway', () => {
       };
       const validMs = await median(comment);
       const refusedMs = await median(dtd);
-      console.info(`[hostile] hostile-inputs | a ${(dtd.length / 1e6).toFixed(1)} MB DOCTYPE refused in ${refusedMs.toFixed(0)} ms (median of 3); a valid call of the same size answered in ${validMs.toFixed(0)} ms`);
+      console.info(
+        `[hostile] hostile-inputs | a ${(dtd.length / 1e6).toFixed(1)} MB DOCTYPE refused in ${refusedMs.toFixed(0)} ms (median of 3); a valid call of the same size answered in ${validMs.toFixed(0)} ms`,
+      );
       expect(refusedMs).toBeLessThan(validMs);
     });
 
     it('when entity-like text is written as data, then it is read back as the same text, never expanded by a service that parses it again', async () => {
       const email = `entity@${HOSTILE_DOMAIN}`;
-      const a = await write(mc, `<recipient xtkschema="nms:recipient" email="${email}" lastName="${escapeAttr(ENTITY_TEXT.slice(0, 64))}" _operation="insert"/>`);
-      const event = await call(A, 'nms:rtEvent', 'PushEvent', `<domEvent xsi:type=""><rtEvent type="welcome" email="${email}"><ctx><text>${escapeText(ENTITY_TEXT)}</text></ctx></rtEvent></domEvent>`, mc);
+      const a = await write(
+        mc,
+        `<recipient xtkschema="nms:recipient" email="${email}" lastName="${escapeAttr(ENTITY_TEXT.slice(0, 64))}" _operation="insert"/>`,
+      );
+      const event = await call(
+        A,
+        'nms:rtEvent',
+        'PushEvent',
+        `<domEvent xsi:type=""><rtEvent type="welcome" email="${email}"><ctx><text>${escapeText(ENTITY_TEXT)}</text></ctx></rtEvent></domEvent>`,
+        mc,
+      );
       const [row] = await cloudQuery<{ last_name: string }>('SELECT last_name FROM nms_recipient WHERE email = $1', [email]);
       const [stored] = await localQuery<{ ctx: string }>('SELECT ctx FROM nms_rt_event WHERE email = $1', [email]);
       expect(record('XML: entity-like data', a.response === 'Write' && row?.last_name === ENTITY_TEXT.slice(0, 64))).toBe(true);
@@ -460,7 +555,11 @@ describe('hostile inputs through the gateway', () => {
       expect((await call(A, 'xtk:session', 'Logoff', '', s)).response).toBe('Logoff');
       const loggedOff = Date.now();
       // Redis tells the other replicas at once; how long that took is printed, not asserted (a loaded machine).
-      await waitFor('B and C to refuse the logged-off session', async () => (await option(B, s)).code === 'XSV-350008' && (await option(C, s)).code === 'XSV-350008', { timeoutMs: 5_000, intervalMs: 10 });
+      await waitFor(
+        'B and C to refuse the logged-off session',
+        async () => (await option(B, s)).code === 'XSV-350008' && (await option(C, s)).code === 'XSV-350008',
+        { timeoutMs: 5_000, intervalMs: 10 },
+      );
       console.info(`[hostile] hostile-inputs | a Logoff on A was refused on B and C ${Date.now() - loggedOff} ms later`);
       await expectRefusedEverywhere('auth: logged-off session replayed', s);
     });
@@ -469,7 +568,11 @@ describe('hostile inputs through the gateway', () => {
       const s = await logon(C, 'mc', 'mc'); // C's sessions live 1.5 s
       expect((await option(A, s)).response).toBe('GetOption');
       expect((await option(B, s)).response).toBe('GetOption');
-      await waitFor('the session to expire on every replica', async () => (await Promise.all([A, B, C].map((base) => option(base, s)))).every((a) => a.code === 'XSV-350008'), { timeoutMs: 10_000, intervalMs: 100 });
+      await waitFor(
+        'the session to expire on every replica',
+        async () => (await Promise.all([A, B, C].map((base) => option(base, s)))).every((a) => a.code === 'XSV-350008'),
+        { timeoutMs: 10_000, intervalMs: 100 },
+      );
       await expectRefusedEverywhere('auth: expired session', s);
     });
 
@@ -490,7 +593,10 @@ describe('hostile inputs through the gateway', () => {
         { label: "mc's session with another session's security token", session: { sessionToken: mc.sessionToken, securityToken: other.securityToken } },
         { label: "mc's session with admin's security token", session: { sessionToken: mc.sessionToken, securityToken: admin.securityToken } },
         { label: "admin's session with mc's security token", session: { sessionToken: admin.sessionToken, securityToken: mc.securityToken } },
-        { label: "admin's session with a security token one character off", session: { sessionToken: admin.sessionToken, securityToken: flip(admin.securityToken, 5) } },
+        {
+          label: "admin's session with a security token one character off",
+          session: { sessionToken: admin.sessionToken, securityToken: flip(admin.securityToken, 5) },
+        },
         { label: "admin's session with an empty-looking security token", session: { sessionToken: admin.sessionToken }, headers: { 'X-Security-Token': '==' } },
         { label: 'a login token for an operator not allowed one (admin)', session: { sessionToken: 'admin/admin' } },
         { label: 'a login token with a wrong password', session: { sessionToken: 'mc/wrong' } },
@@ -500,7 +606,8 @@ describe('hostile inputs through the gateway', () => {
       for (const f of forged) {
         for (const base of [A, B]) {
           const a = await option(base, f.session, f.headers);
-          if (!record('auth: forged session or login token', a.status === 200 && a.code === 'XSV-350008')) wrong.push(`${f.label} on ${base}: ${a.status} ${a.text.slice(0, 200)}`);
+          if (!record('auth: forged session or login token', a.status === 200 && a.code === 'XSV-350008'))
+            wrong.push(`${f.label} on ${base}: ${a.status} ${a.text.slice(0, 200)}`);
         }
       }
       expect(wrong).toEqual([]);
@@ -518,14 +625,25 @@ describe('hostile inputs through the gateway', () => {
         ['signed with another key', await bearerFor('admin', undefined, 'not-the-secret-0123456789abcdef')],
         ['alg none', noneAlg],
         ['expired', await bearerFor('admin', (j) => j.setIssuedAt(now - 600).setExpirationTime(now - 60))],
-        ['not valid yet', await bearerFor('admin', (j) => j.setIssuedAt().setNotBefore(now + 600).setExpirationTime(now + 900))],
+        [
+          'not valid yet',
+          await bearerFor('admin', (j) =>
+            j
+              .setIssuedAt()
+              .setNotBefore(now + 600)
+              .setExpirationTime(now + 900),
+          ),
+        ],
         // Signed with the right key: a genuine token naming nobody (a bad bearer token as any other: XSV-350008).
         ['an unknown subject', await bearerFor('ghost-operator')],
         ['a valid token with its signature cut', valid.slice(0, valid.lastIndexOf('.') + 1)],
-        ['a valid token with its payload changed', (() => {
-          const [h, , sig] = valid.split('.');
-          return `${h}.${Buffer.from(JSON.stringify({ sub: 'admin', exp: now + 86_400 * 365 })).toString('base64url')}.${sig}`;
-        })()],
+        [
+          'a valid token with its payload changed',
+          (() => {
+            const [h, , sig] = valid.split('.');
+            return `${h}.${Buffer.from(JSON.stringify({ sub: 'admin', exp: now + 86_400 * 365 })).toString('base64url')}.${sig}`;
+          })(),
+        ],
         ['garbage', 'not.a.jwt'],
         ['empty', ''],
       ];
@@ -547,8 +665,11 @@ describe('hostile inputs through the gateway', () => {
     /** Admitted and refused calls among `answers`; every refusal must be a 429 with Retry-After and the API's policy. */
     const tallyLimited = (category: string, answers: Answer[], expectedPolicy: string) => {
       const admitted = answers.filter((a) => a.status === 200 && a.code === undefined).length;
-      const refused = answers.filter((a) => a.status === 429 && Number(a.headers.get('retry-after')) >= 1 && a.headers.get('ratelimit-policy') === expectedPolicy).length;
-      for (const a of answers) record(category, (a.status === 200 && a.code === undefined) || (a.status === 429 && a.headers.get('ratelimit-policy') === expectedPolicy));
+      const refused = answers.filter(
+        (a) => a.status === 429 && Number(a.headers.get('retry-after')) >= 1 && a.headers.get('ratelimit-policy') === expectedPolicy,
+      ).length;
+      for (const a of answers)
+        record(category, (a.status === 200 && a.code === undefined) || (a.status === 429 && a.headers.get('ratelimit-policy') === expectedPolicy));
       return { admitted, refused, other: answers.length - admitted - refused };
     };
 
@@ -585,7 +706,11 @@ describe('hostile inputs through the gateway', () => {
       };
       const answers: Answer[] = [];
       for (let i = 0; i < 3 * RATE_LIMIT; i++) answers.push(await call(i % 2 ? B : A, 'xtk:session', 'GetServerTime', '', undefined, claims(i)));
-      expect(tallyLimited('rate limit: addresses claimed in headers', answers, `"xtk:session#GetServerTime";q=${RATE_LIMIT};w=60`)).toEqual({ admitted: RATE_LIMIT, refused: 2 * RATE_LIMIT, other: 0 });
+      expect(tallyLimited('rate limit: addresses claimed in headers', answers, `"xtk:session#GetServerTime";q=${RATE_LIMIT};w=60`)).toEqual({
+        admitted: RATE_LIMIT,
+        refused: 2 * RATE_LIMIT,
+        other: 0,
+      });
     });
 
     it("when calls other than schema downloads carry the SDK's internal header, then they stay in their own API's bucket", async () => {
@@ -608,10 +733,16 @@ describe('hostile inputs through the gateway', () => {
       const codes: (string | undefined)[] = [];
       for (let i = 0; i < 6; i++) codes.push((await query(exists)).code);
       const after = await query(plain);
-      expect({ codes: codes.filter((c) => c === undefined || c.startsWith('CAP-')), after: after.response ?? after.code }).toEqual({ codes: [], after: 'ExecuteQuery' });
+      expect({ codes: codes.filter((c) => c === undefined || c.startsWith('CAP-')), after: after.response ?? after.code }).toEqual({
+        codes: [],
+        after: 'ExecuteQuery',
+      });
     } finally {
       // Whatever happened, cloud-executor answers again before the next test (the breaker closes after 5 s).
-      await waitFor('cloud-executor to answer queries again', async () => (await query(plain)).response === 'ExecuteQuery', { timeoutMs: 20_000, intervalMs: 250 });
+      await waitFor('cloud-executor to answer queries again', async () => (await query(plain)).response === 'ExecuteQuery', {
+        timeoutMs: 20_000,
+        intervalMs: 250,
+      });
     }
   });
 
@@ -623,17 +754,28 @@ describe('hostile inputs through the gateway', () => {
     const sync = platform.procs.get('staging-sync')!;
     await sync.stop();
     try {
-      const ingest = await call(C, 'xtk:session', 'Ingest', `<domDoc xsi:type=""><recipientStg xtkschema="nms:recipientStg" email="backlog@${HOSTILE_DOMAIN}"/></domDoc>`, mc);
-      expect(ingest.response).toBe('Ingest');
-      const flushes = (await Promise.all(Array.from({ length: 4 }, () => call(C, 'nms:replicationStrategy', 'StartReplicateStagingData', '<schema>nms:recipient</schema>', mc)))).map(
-        (a) => a.response ?? a.code ?? String(a.status),
+      const ingest = await call(
+        C,
+        'xtk:session',
+        'Ingest',
+        `<domDoc xsi:type=""><recipientStg xtkschema="nms:recipientStg" email="backlog@${HOSTILE_DOMAIN}"/></domDoc>`,
+        mc,
       );
+      expect(ingest.response).toBe('Ingest');
+      const flushes = (
+        await Promise.all(
+          Array.from({ length: 4 }, () => call(C, 'nms:replicationStrategy', 'StartReplicateStagingData', '<schema>nms:recipient</schema>', mc)),
+        )
+      ).map((a) => a.response ?? a.code ?? String(a.status));
       const logonAfter = await call(C, 'xtk:session', 'Logon', '<login>admin</login><password>admin</password><parameters/>');
       expect({ flushes: flushes.filter((f) => f.startsWith('CAP-')), logon: logonAfter.response ?? logonAfter.code }).toEqual({ flushes: [], logon: 'Logon' });
     } finally {
       await platform.replace('staging-sync');
       // Whatever happened, C reaches local-store again before the next test (the breaker closes after 5 s).
-      await waitFor('local-store to answer through gateway C again', async () => (await option(C, mc)).response === 'GetOption', { timeoutMs: 20_000, intervalMs: 250 });
+      await waitFor('local-store to answer through gateway C again', async () => (await option(C, mc)).response === 'GetOption', {
+        timeoutMs: 20_000,
+        intervalMs: 250,
+      });
     }
   });
 
@@ -648,15 +790,33 @@ describe('hostile inputs through the gateway', () => {
 
     const email = `fresh@${HOSTILE_DOMAIN}`;
     const started = Date.now();
-    const ingest = await call(A, 'xtk:session', 'Ingest', `<domDoc xsi:type=""><recipientStg xtkschema="nms:recipientStg" email="${email}" firstName="Fresh"/></domDoc>`, mc);
+    const ingest = await call(
+      A,
+      'xtk:session',
+      'Ingest',
+      `<domDoc xsi:type=""><recipientStg xtkschema="nms:recipientStg" email="${email}" firstName="Fresh"/></domDoc>`,
+      mc,
+    );
     expect(ingest.response).toBe('Ingest');
-    await waitFor('the fresh Ingest in the cloud DB', async () => (await cloudQuery('SELECT 1 FROM nms_recipient WHERE email = $1', [email])).length === 1, { timeoutMs: 5_000, intervalMs: 50 });
+    await waitFor('the fresh Ingest in the cloud DB', async () => (await cloudQuery('SELECT 1 FROM nms_recipient WHERE email = $1', [email])).length === 1, {
+      timeoutMs: 5_000,
+      intervalMs: 50,
+    });
     const stagingMs = Date.now() - started;
 
     const [figuresA, figuresB] = await Promise.all(monitors.map((m) => m.stop()));
     printHostileSummary(
       'hostile-inputs',
-      [...categories.values()].map(({ hows, ...c }) => ({ ...c, ...(Object.keys(hows).length > 1 ? { detail: Object.entries(hows).map(([how, n]) => `${how} ${n}`).join(', ') } : {}) })),
+      [...categories.values()].map(({ hows, ...c }) => ({
+        ...c,
+        ...(Object.keys(hows).length > 1
+          ? {
+              detail: Object.entries(hows)
+                .map(([how, n]) => `${how} ${n}`)
+                .join(', '),
+            }
+          : {}),
+      })),
       [
         { name: 'gateway A', figures: figuresA!, during: phaseAt(phases, figuresA!.longestAt) },
         { name: 'gateway B', figures: figuresB!, during: phaseAt(phases, figuresB!.longestAt) },

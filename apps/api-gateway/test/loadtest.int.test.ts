@@ -60,7 +60,10 @@ describe('the load-test tool (tools/loadtest) against the platform', () => {
     dir = mkdtempSync(join(tmpdir(), 'cap-loadtest-'));
     const limits = join(dir, 'rate-limits.json');
     // Low limits for the two APIs under test, so that the runs below go over them; others far above.
-    writeFileSync(limits, JSON.stringify({ windowMs: 1000, default: { limit: 1000 }, apis: { 'xtk:queryDef#ExecuteQuery': { limit: 20 }, 'xtk:session#Logon': { limit: 5 } } }));
+    writeFileSync(
+      limits,
+      JSON.stringify({ windowMs: 1000, default: { limit: 1000 }, apis: { 'xtk:queryDef#ExecuteQuery': { limit: 20 }, 'xtk:session#Logon': { limit: 5 } } }),
+    );
     platform = await startTestPlatform({ envFor: { 'api-gateway': { RATE_LIMITS_FILE: limits } } });
   });
 
@@ -104,7 +107,22 @@ describe('the load-test tool (tools/loadtest) against the platform', () => {
   });
 
   it('when the password is wrong, then the set-up logon fails with the fault, exit code 1, and no load is sent', async () => {
-    const run = await runTool(['--scenario', 'query', '--rate', '10', '--duration', '1', '--connections', '1', '--url', platform.gatewayUrl, '--password', 'wrong', '--out', dir]);
+    const run = await runTool([
+      '--scenario',
+      'query',
+      '--rate',
+      '10',
+      '--duration',
+      '1',
+      '--connections',
+      '1',
+      '--url',
+      platform.gatewayUrl,
+      '--password',
+      'wrong',
+      '--out',
+      dir,
+    ]);
 
     expect(run.outcome.exitCode).toBe(1);
     expect(run.stderr).toContain('XSV-350001');
@@ -134,7 +152,8 @@ describe('the load-test tool against a server that does not implement the method
       req.on('end', () => {
         received += 1;
         const action = String(req.headers['soapaction'] ?? '');
-        if (seen.length < 50) seen.push({ action, sessionHeader: String(req.headers['x-session-token'] ?? ''), cookie: String(req.headers['cookie'] ?? ''), body });
+        if (seen.length < 50)
+          seen.push({ action, sessionHeader: String(req.headers['x-session-token'] ?? ''), cookie: String(req.headers['cookie'] ?? ''), body });
         res.writeHead(200, { 'content-type': 'text/xml' }).end(action === 'xtk:session#Logon' ? LOGON : NOT_DEFINED);
       });
     });
@@ -163,7 +182,9 @@ describe('the load-test tool against a server that does not implement the method
     for (const e of events) {
       expect(e.sessionHeader).toBe('___S1');
       expect(e.cookie).toBe('__sessiontoken=___S1');
-      expect(e.body).toMatch(/<m:PushEvent xmlns:m="urn:nms:rtEvent"[^>]*><sessiontoken xsi:type="xsd:string">___S1<\/sessiontoken><domEvent [^>]*><rtEvent type="loadtest" email="/);
+      expect(e.body).toMatch(
+        /<m:PushEvent xmlns:m="urn:nms:rtEvent"[^>]*><sessiontoken xsi:type="xsd:string">___S1<\/sessiontoken><domEvent [^>]*><rtEvent type="loadtest" email="/,
+      );
     }
     const emails = events.map((e) => /email="([^"]+)"/.exec(e.body)?.[1]);
     expect(new Set(emails).size).toBe(events.length);
@@ -174,7 +195,13 @@ describe('the load-test tool against a server that does not implement the method
     const run = await runTool(['--scenario', 'nope', '--rate', '200000', '--duration', '4000', '--connections', '0', '--url', 'ftp://example.com']);
 
     expect(run.outcome.exitCode).toBe(2);
-    for (const flag of ['--scenario must be one of', '--rate must be at most 100,000', '--duration must be at most 3,600', '--connections must be at least 1', '--url must use http or https']) {
+    for (const flag of [
+      '--scenario must be one of',
+      '--rate must be at most 100,000',
+      '--duration must be at most 3,600',
+      '--connections must be at least 1',
+      '--url must use http or https',
+    ]) {
       expect(run.stderr).toContain(flag);
     }
     expect(received).toBe(before);

@@ -48,11 +48,17 @@ describe('platform stack: four service processes', () => {
     const viaProxy = new URL(localDb.url);
     viaProxy.port = String(localPgProxy.port);
     // Start the data services first so their topics exist; then the sync worker and the gateway.
-    procs.set('local-store', await startServiceProcess('local-store', { ...common, LOCAL_DATABASE_URL: viaProxy.toString(), SERVICE_INSTANCE_ID: 'local-store-t1' }));
+    procs.set(
+      'local-store',
+      await startServiceProcess('local-store', { ...common, LOCAL_DATABASE_URL: viaProxy.toString(), SERVICE_INSTANCE_ID: 'local-store-t1' }),
+    );
     procs.set('cloud-executor', await startServiceProcess('cloud-executor', { ...common, CLOUD_DATABASE_URL: cloudDb.url }));
     await Promise.all([procs.get('local-store')!.waitUntilReady(), procs.get('cloud-executor')!.waitUntilReady()]);
     procs.set('staging-sync', await startServiceProcess('staging-sync', { ...common, CLOUD_DATABASE_URL: cloudDb.url }));
-    procs.set('api-gateway', await startServiceProcess('api-gateway', { ...common, REDIS_URL: redisProxy.url('redis', '/0'), RPC_TIMEOUT_MS: '2000', BREAKER_VOLUME_THRESHOLD: '50' }));
+    procs.set(
+      'api-gateway',
+      await startServiceProcess('api-gateway', { ...common, REDIS_URL: redisProxy.url('redis', '/0'), RPC_TIMEOUT_MS: '2000', BREAKER_VOLUME_THRESHOLD: '50' }),
+    );
     await Promise.all([procs.get('staging-sync')!.waitUntilReady(), procs.get('api-gateway')!.waitUntilReady()]);
 
     messaging = createMessaging({ brokers: broker.brokers, clientId: uniqueId('probe'), topicPrefix, logger: quiet, retry: RETRY_PROFILES.fast });
@@ -75,7 +81,14 @@ describe('platform stack: four service processes', () => {
       expect(Object.values(body.checks).every((c) => c.status === 'ok')).toBe(true);
     }
     expect(Object.keys((await procs.get('api-gateway')!.readyz()).body.checks).sort()).toEqual(['kafka', 'redis', 'rpc-replies']);
-    expect(Object.keys((await procs.get('local-store')!.readyz()).body.checks).sort()).toEqual(['kafka', 'operator-states', 'outbox-relay', 'postgres', 'rpc-consumer', 'staging-acks']);
+    expect(Object.keys((await procs.get('local-store')!.readyz()).body.checks).sort()).toEqual([
+      'kafka',
+      'operator-states',
+      'outbox-relay',
+      'postgres',
+      'rpc-consumer',
+      'staging-acks',
+    ]);
     const metrics = await (await fetch(`${procs.get('api-gateway')!.url}/metrics`)).text();
     expect(metrics).toContain('process_resident_memory_bytes{service="api-gateway"}');
     expect(metrics).toContain('cap_breaker_state{breaker="rpc:local-store",service="api-gateway"} 0');
@@ -136,7 +149,9 @@ describe('platform stack: four service processes', () => {
       await waitFor(`${app} ready after Kafka returns`, async () => (await readyStatus(app)) === 200, { timeoutMs: 60_000 });
     }
     // Request/reply works again end to end.
-    await waitFor('ping OK after the broker restart', async () => (await fetch(`${procs.get('api-gateway')!.url}/nl/jsp/ping.jsp`)).status === 200, { timeoutMs: 30_000 });
+    await waitFor('ping OK after the broker restart', async () => (await fetch(`${procs.get('api-gateway')!.url}/nl/jsp/ping.jsp`)).status === 200, {
+      timeoutMs: 30_000,
+    });
   });
 
   it('when local-store gets SIGTERM during a request, then it stops intake, turns not-ready, finishes and answers the request, and exits 0', async () => {
@@ -145,7 +160,9 @@ describe('platform stack: four service processes', () => {
     // Wait until the request is really in flight: its statement is running in PostgreSQL.
     await withDb(testEndpoints().postgresAdminUrl, (admin) =>
       waitFor('the slow ping to be running in PostgreSQL', async () => {
-        const { rows } = await admin.query("SELECT 1 FROM pg_stat_activity WHERE datname = $1 AND query LIKE 'SELECT pg_sleep%' AND state = 'active'", [localDb.name]);
+        const { rows } = await admin.query("SELECT 1 FROM pg_stat_activity WHERE datname = $1 AND query LIKE 'SELECT pg_sleep%' AND state = 'active'", [
+          localDb.name,
+        ]);
         return rows.length > 0;
       }),
     );
@@ -187,17 +204,29 @@ describe('platform stack: four service processes', () => {
   it('when local-store comes back, then the gateway reaches it again by itself', async () => {
     const viaProxy = new URL(localDb.url);
     viaProxy.port = String(localPgProxy.port);
-    const again = await startServiceProcess('local-store', { KAFKA_BROKERS: broker.brokers.join(','), KAFKA_TOPIC_PREFIX: topicPrefix, LOCAL_DATABASE_URL: viaProxy.toString() });
+    const again = await startServiceProcess('local-store', {
+      KAFKA_BROKERS: broker.brokers.join(','),
+      KAFKA_TOPIC_PREFIX: topicPrefix,
+      LOCAL_DATABASE_URL: viaProxy.toString(),
+    });
     procs.set('local-store', again);
     await again.waitUntilReady();
     // The breaker may be open: it lets a probe through after its reset timeout and closes on success.
-    await waitFor('ping OK with local-store back', async () => (await fetch(`${procs.get('api-gateway')!.url}/nl/jsp/ping.jsp`)).status === 200, { timeoutMs: 30_000, intervalMs: 500 });
+    await waitFor('ping OK with local-store back', async () => (await fetch(`${procs.get('api-gateway')!.url}/nl/jsp/ping.jsp`)).status === 200, {
+      timeoutMs: 30_000,
+      intervalMs: 500,
+    });
   });
 });
 
 describe('service configuration', () => {
   it('when the configuration is invalid, then the service exits 1 naming every bad key', async () => {
-    const proc = await startServiceProcess('local-store', { HTTP_PORT: 'eighty', KAFKA_BROKERS: 'no-port', LOCAL_DATABASE_URL: 'mysql://x', LOG_LEVEL: 'loud' });
+    const proc = await startServiceProcess('local-store', {
+      HTTP_PORT: 'eighty',
+      KAFKA_BROKERS: 'no-port',
+      LOCAL_DATABASE_URL: 'mysql://x',
+      LOG_LEVEL: 'loud',
+    });
     const exit = await proc.exited;
     const output = proc.logs.map((l) => String(l['raw'] ?? JSON.stringify(l))).join('\n');
     expect(exit.code).toBe(1);

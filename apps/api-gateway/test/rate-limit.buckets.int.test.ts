@@ -30,7 +30,10 @@ describe('rate-limit buckets a caller cannot choose', () => {
     dir = mkdtempSync(join(tmpdir(), 'cap-buckets-'));
     const limits = join(dir, 'limits.json');
     // The limit is named by one spelling; every other spelling must fall in the same window.
-    writeFileSync(limits, JSON.stringify({ windowMs: 60_000, default: { limit: 10_000 }, internal: { limit: 5 }, apis: { 'xtk:session#Write': { limit: WRITE_LIMIT } } }));
+    writeFileSync(
+      limits,
+      JSON.stringify({ windowMs: 60_000, default: { limit: 10_000 }, internal: { limit: 5 }, apis: { 'xtk:session#Write': { limit: WRITE_LIMIT } } }),
+    );
     // A generous Redis budget: these tests are about which bucket counts a call, not about a slow Redis (which
     // makes each process decide on its own for a moment: rate-limit.redis-outage.int.test.ts).
     platform = await startTestPlatform({ envFor: { 'api-gateway': { RATE_LIMITS_FILE: limits, RATE_LIMIT_REDIS_TIMEOUT_MS: '2000' } } });
@@ -54,7 +57,8 @@ describe('rate-limit buckets a caller cannot choose', () => {
   });
 
   it('when a caller invents a new URN for every call, then the limiter keeps no more keys than APIs it was called on', async () => {
-    for (let i = 0; i < 50; i++) await (await call(`r${i}:persist|xtk:session`, 'GetEntityIfMoreRecent', '<pk>xtk:schema|nms:recipient</pk><md5/><mustExist>false</mustExist>')).text();
+    for (let i = 0; i < 50; i++)
+      await (await call(`r${i}:persist|xtk:session`, 'GetEntityIfMoreRecent', '<pk>xtk:schema|nms:recipient</pk><md5/><mustExist>false</mustExist>')).text();
     const redis = createClient({ url: testEndpoints().redisUrl });
     await redis.connect();
     try {

@@ -58,7 +58,15 @@ describe('rate limiter: exact sliding window shared by two gateway processes (L1
     const windowMs = 150;
     const limit = 20;
     const windows = 36;
-    const common = { redisUrl: testEndpoints().redisUrl, keyPrefix: `${uniqueId('rl_l1')}:`, windowMs, limit, windows, api: 'xtk:session#Logon', callerId: 'admin' };
+    const common = {
+      redisUrl: testEndpoints().redisUrl,
+      keyPrefix: `${uniqueId('rl_l1')}:`,
+      windowMs,
+      limit,
+      windows,
+      api: 'xtk:session#Logon',
+      callerId: 'admin',
+    };
     drivers.push(startDriver(common), startDriver(common));
     for (const d of drivers) expect(await d.next()).toEqual({ ready: true });
 

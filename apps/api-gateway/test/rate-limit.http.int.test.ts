@@ -153,7 +153,11 @@ describe('rate limiter: HTTP answers of a limited call, 429 with Retry-After and
     const schemaLoads = await Promise.all(Array.from({ length: 10 }, () => call('xtk:persist#GetEntityIfMoreRecent', internal, pk)));
     expect(schemaLoads.map((a) => a.status)).toEqual(Array(10).fill(200));
     expect(schemaLoads[0]!.headers.get('ratelimit-policy')).toBe('"internal";q=10;w=1');
-    expectWellFormed429(await call('xtk:persist#GetEntityIfMoreRecent', internal, pk), { policy: 'internal', limit: 10, api: 'xtk:persist#GetEntityIfMoreRecent' });
+    expectWellFormed429(await call('xtk:persist#GetEntityIfMoreRecent', internal, pk), {
+      policy: 'internal',
+      limit: 10,
+      api: 'xtk:persist#GetEntityIfMoreRecent',
+    });
     // A user-initiated getSchema (no header) still has its own quota.
     expect((await call('xtk:persist#GetEntityIfMoreRecent', operator, pk)).status).toBe(200);
   });

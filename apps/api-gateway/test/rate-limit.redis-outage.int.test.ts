@@ -90,7 +90,11 @@ describe('rate limiter when its Redis is down or slow (L3)', () => {
     for (const fn of cleanups.splice(0).reverse()) await fn().catch(() => undefined);
   });
 
-  async function limiterBehind(url: string, logger: Logger, options: { fallback?: 'local' | 'deny'; registry?: Registry; recycleAfterMs?: number; connectWaitMs?: number } = {}) {
+  async function limiterBehind(
+    url: string,
+    logger: Logger,
+    options: { fallback?: 'local' | 'deny'; registry?: Registry; recycleAfterMs?: number; connectWaitMs?: number } = {},
+  ) {
     const redis = await createRedis({ url, logger: capturingLogger().logger, connectTimeoutMs: 500 });
     cleanups.push(() => redis.close());
     const limiter = await createRateLimiter({
@@ -125,7 +129,10 @@ describe('rate limiter when its Redis is down or slow (L3)', () => {
 
     await proxy.start();
     const restartedAt = performance.now();
-    const back = await waitFor('a decision on the shared window again', () => load.samples.find((s) => s.at >= restartedAt && s.source === 'redis'), { timeoutMs: 5_000, intervalMs: 10 });
+    const back = await waitFor('a decision on the shared window again', () => load.samples.find((s) => s.at >= restartedAt && s.source === 'redis'), {
+      timeoutMs: 5_000,
+      intervalMs: 10,
+    });
     await waitFor('some more shared decisions', () => load.count((s) => s.at > back.at && s.source === 'redis') >= 50);
     await load.stop();
 
@@ -140,7 +147,9 @@ describe('rate limiter when its Redis is down or slow (L3)', () => {
       backWithin1s: back.at - restartedAt <= 1_000,
       logged: { local: events('ratelimit.mode.local'), shared: events('ratelimit.mode.shared') },
     };
-    console.info(`L3 (Redis gone): slowest decision ${Math.round(Math.max(...load.samples.map((x) => x.ms)))} ms; shared window back after ${Math.round(back.at - restartedAt)} ms`);
+    console.info(
+      `L3 (Redis gone): slowest decision ${Math.round(Math.max(...load.samples.map((x) => x.ms)))} ms; shared window back after ${Math.round(back.at - restartedAt)} ms`,
+    );
     expect(ledger).toEqual({
       threw: [],
       slowerThanBound: [],
@@ -178,7 +187,10 @@ describe('rate limiter when its Redis is down or slow (L3)', () => {
     await waitFor('the stalled connection to be replaced', () => events('ratelimit.redis.reconnect') >= 1, { timeoutMs: 10_000, intervalMs: 20 });
     proxy.resume();
     const resumedAt = performance.now();
-    const back = await waitFor('a decision on the shared window again', () => load.samples.find((s) => s.at >= resumedAt && s.source === 'redis'), { timeoutMs: 5_000, intervalMs: 10 });
+    const back = await waitFor('a decision on the shared window again', () => load.samples.find((s) => s.at >= resumedAt && s.source === 'redis'), {
+      timeoutMs: 5_000,
+      intervalMs: 10,
+    });
     await load.stop();
 
     const stalled = load.samples.filter((s) => s.at > stalledAt + 50 && s.at < resumedAt);
@@ -198,7 +210,9 @@ describe('rate limiter when its Redis is down or slow (L3)', () => {
     const limiter = await limiterBehind(proxy.url('redis', '/0'), logger, { fallback: 'deny' });
     const app = express();
     // The gateway's SOAP router with the limiter in its admit hook, as main.ts wires it (authentication stood in).
-    app.use(createSoapRouter({ dispatcher: createAdmissionDispatcher(), logger, maxBodyBytes: 1_000_000, xmlLimits: {}, admit: createSoapAdmission({ limiter }) }));
+    app.use(
+      createSoapRouter({ dispatcher: createAdmissionDispatcher(), logger, maxBodyBytes: 1_000_000, xmlLimits: {}, admit: createSoapAdmission({ limiter }) }),
+    );
     const server = await new Promise<Server>((resolve) => {
       const s: Server = app.listen(0, '127.0.0.1', () => resolve(s));
     });
@@ -206,7 +220,11 @@ describe('rate limiter when its Redis is down or slow (L3)', () => {
     const url = `http://127.0.0.1:${(server.address() as { port: number }).port}/nl/jsp/soaprouter.jsp`;
     const call = async () => {
       const t0 = performance.now();
-      const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'text/xml', SoapAction: 'xtk:session#Write' }, body: soapEnvelope('xtk:session', 'Write', '<sessiontoken/>') });
+      const res = await fetch(url, {
+        method: 'POST',
+        headers: { 'content-type': 'text/xml', SoapAction: 'xtk:session#Write' },
+        body: soapEnvelope('xtk:session', 'Write', '<sessiontoken/>'),
+      });
       return { status: res.status, retryAfter: res.headers.get('retry-after'), body: await res.text(), ms: performance.now() - t0 };
     };
 

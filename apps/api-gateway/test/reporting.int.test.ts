@@ -40,7 +40,11 @@ describe('the reporting summary page', () => {
   const writeTemplate = async (fields: Record<string, unknown>): Promise<string> => {
     const internalName = uniqueId('TPL').replace(/[^A-Za-z0-9_]/g, '_');
     await admin.NLWS.xtkSession.write({ xtkschema: 'nms:delivery', internalName, isModel: true, ...fields });
-    await waitFor(`template ${internalName} in the cloud DB`, async () => (await cloud.query('SELECT 1 FROM nms_delivery WHERE internal_name = $1 AND is_model', [internalName])).rowCount === 1, { timeoutMs: 15_000 });
+    await waitFor(
+      `template ${internalName} in the cloud DB`,
+      async () => (await cloud.query('SELECT 1 FROM nms_delivery WHERE internal_name = $1 AND is_model', [internalName])).rowCount === 1,
+      { timeoutMs: 15_000 },
+    );
     return internalName;
   };
 
@@ -51,7 +55,11 @@ describe('the reporting summary page', () => {
   it('when a delivery ran and events were processed, then the JSON summary matches the indicators and statistics queryDef returns; the HTML page shows them; anonymous callers are refused', async () => {
     const tag = uniqueId('rp').replace(/_/g, '').toLowerCase();
     // A delivery on the file channel: three sent, one personalisation error, one denylisted (excluded).
-    const template = await writeTemplate({ label: 'Report template', mailParameters: { subject: 'Hi' }, $content: "<p><%= formatDate(recipient.birthDate, '%4Y') %></p>" });
+    const template = await writeTemplate({
+      label: 'Report template',
+      mailParameters: { subject: 'Hi' },
+      $content: "<p><%= formatDate(recipient.birthDate, '%4Y') %></p>",
+    });
     const people = [
       { email: `a@${tag}.test`, birth: '1980-01-01', deny: false },
       { email: `b@${tag}.test`, birth: '1981-01-01', deny: false },

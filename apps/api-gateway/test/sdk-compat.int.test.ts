@@ -62,11 +62,18 @@ describe('the unmodified @adobe/acc-js-sdk against the gateway', () => {
     });
 
     it('when a client presents a bearer JWT signed with the configured key, then BearerTokenLogon opens a session for its subject', async () => {
-      const jwt = await new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setSubject('admin').setExpirationTime('5m').sign(new TextEncoder().encode(JWT_SECRET));
+      const jwt = await new SignJWT({})
+        .setProtectedHeader({ alg: 'HS256' })
+        .setSubject('admin')
+        .setExpirationTime('5m')
+        .sign(new TextEncoder().encode(JWT_SECRET));
       const client = await sdk.init(sdk.ConnectionParameters.ofBearerToken(url, jwt));
       await client.logon();
       expect(client.application.operator.login).toBe('admin');
-      const forged = await new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setSubject('admin').sign(new TextEncoder().encode('another-secret-another-secret-xx'));
+      const forged = await new SignJWT({})
+        .setProtectedHeader({ alg: 'HS256' })
+        .setSubject('admin')
+        .sign(new TextEncoder().encode('another-secret-another-secret-xx'));
       const bad = await sdk.init(sdk.ConnectionParameters.ofBearerToken(url, forged));
       expect((await failure(bad.logon())).statusCode).toBe(401);
     });
@@ -134,11 +141,33 @@ describe('the unmodified @adobe/acc-js-sdk against the gateway', () => {
     it('when recipients are written with Write, WriteCollection and create().save(), then queries see them', async () => {
       const NLWS = admin.NLWS;
       await NLWS.xtkSession.write({ xtkschema: 'nms:recipient', email: 'ann@example.com', firstName: 'Ann', _operation: 'insert' });
-      await NLWS.xtkSession.writeCollection({ xtkschema: 'nms:recipient', recipient: [{ email: 'bob@example.com', firstName: 'Bob', _operation: 'insert' }, { email: 'cy@example.com', firstName: 'Cy', _operation: 'insert' }] });
+      await NLWS.xtkSession.writeCollection({
+        xtkschema: 'nms:recipient',
+        recipient: [
+          { email: 'bob@example.com', firstName: 'Bob', _operation: 'insert' },
+          { email: 'cy@example.com', firstName: 'Cy', _operation: 'insert' },
+        ],
+      });
       await NLWS.nmsRecipient.create({ email: 'dee@example.com', lastName: 'Dee' }).save();
-      const all = await NLWS.xtkQueryDef.create({ schema: 'nms:recipient', operation: 'select', select: { node: [{ expr: '@email' }, { expr: '@firstName' }] }, orderBy: { node: { expr: '@email' } } }).executeQuery();
+      const all = await NLWS.xtkQueryDef
+        .create({
+          schema: 'nms:recipient',
+          operation: 'select',
+          select: { node: [{ expr: '@email' }, { expr: '@firstName' }] },
+          orderBy: { node: { expr: '@email' } },
+        })
+        .executeQuery();
       expect(all.recipient.map((r: { email: string }) => r.email)).toEqual(['ann@example.com', 'bob@example.com', 'cy@example.com', 'dee@example.com']);
-      const page = await NLWS.xtkQueryDef.create({ schema: 'nms:recipient', operation: 'select', lineCount: 2, startLine: 1, select: { node: { expr: '@email' } }, orderBy: { node: { expr: '@email', sortDesc: true } } }).executeQuery();
+      const page = await NLWS.xtkQueryDef
+        .create({
+          schema: 'nms:recipient',
+          operation: 'select',
+          lineCount: 2,
+          startLine: 1,
+          select: { node: { expr: '@email' } },
+          orderBy: { node: { expr: '@email', sortDesc: true } },
+        })
+        .executeQuery();
       expect(page.recipient.map((r: { email: string }) => r.email)).toEqual(['cy@example.com', 'bob@example.com']);
     });
 
@@ -147,17 +176,44 @@ describe('the unmodified @adobe/acc-js-sdk against the gateway', () => {
       await NLWS.xtkSession.write({ xtkschema: 'nms:recipient', _key: '@email', _operation: 'update', email: 'bob@example.com', lastName: 'Builder' });
       await NLWS.xtkSession.write({ xtkschema: 'nms:recipient', _key: '@email', _operation: 'update', email: 'nobody@example.com', lastName: 'X' });
       await NLWS.xtkSession.write({ xtkschema: 'nms:recipient', _key: '@email', _operation: 'delete', email: 'cy@example.com' });
-      const bob = await NLWS.xtkQueryDef.create({ schema: 'nms:recipient', operation: 'get', select: { node: [{ expr: '@email' }, { expr: '@lastName' }] }, where: { condition: { expr: "@email = 'bob@example.com'" } } }).executeQuery();
+      const bob = await NLWS.xtkQueryDef
+        .create({
+          schema: 'nms:recipient',
+          operation: 'get',
+          select: { node: [{ expr: '@email' }, { expr: '@lastName' }] },
+          where: { condition: { expr: "@email = 'bob@example.com'" } },
+        })
+        .executeQuery();
       expect(bob).toEqual({ email: 'bob@example.com', lastName: 'Builder' });
-      const count = await NLWS.xtkQueryDef.create({ schema: 'nms:recipient', operation: 'count', where: { condition: [{ expr: "@email = 'cy@example.com'", boolOperator: 'OR' }, { expr: "@email = 'nobody@example.com'" }] } }).executeQuery();
+      const count = await NLWS.xtkQueryDef
+        .create({
+          schema: 'nms:recipient',
+          operation: 'count',
+          where: { condition: [{ expr: "@email = 'cy@example.com'", boolOperator: 'OR' }, { expr: "@email = 'nobody@example.com'" }] },
+        })
+        .executeQuery();
       expect(count).toEqual({ count: '0' });
     });
 
     it('when DeleteCollection gets a where clause, then exactly the matching records go, and an empty where is refused', async () => {
       const NLWS = admin.NLWS;
-      await NLWS.xtkSession.writeCollection({ xtkschema: 'nms:recipient', recipient: [{ email: 'gone1@del.example', _operation: 'insert' }, { email: 'gone2@del.example', _operation: 'insert' }, { email: 'stays@keep.example', _operation: 'insert' }] });
+      await NLWS.xtkSession.writeCollection({
+        xtkschema: 'nms:recipient',
+        recipient: [
+          { email: 'gone1@del.example', _operation: 'insert' },
+          { email: 'gone2@del.example', _operation: 'insert' },
+          { email: 'stays@keep.example', _operation: 'insert' },
+        ],
+      });
       await NLWS.xtkSession.deleteCollection('nms:recipient', { condition: { expr: "@email LIKE '%@del.example'" } }, false);
-      const left = await NLWS.xtkQueryDef.create({ schema: 'nms:recipient', operation: 'select', select: { node: { expr: '@email' } }, where: { condition: { expr: "@email LIKE '%example'" } } }).executeQuery();
+      const left = await NLWS.xtkQueryDef
+        .create({
+          schema: 'nms:recipient',
+          operation: 'select',
+          select: { node: { expr: '@email' } },
+          where: { condition: { expr: "@email LIKE '%example'" } },
+        })
+        .executeQuery();
       const emails = left.recipient.map((r: { email: string }) => r.email);
       expect(emails).toContain('stays@keep.example');
       expect(emails.filter((e: string) => e.endsWith('@del.example'))).toEqual([]);
@@ -173,7 +229,9 @@ describe('the unmodified @adobe/acc-js-sdk against the gateway', () => {
 
     it('when the XML representation is used, then queries take and return DOM elements', async () => {
       const xml = admin.NLWS.xml;
-      const queryDef = sdk.DomUtil.parse('<queryDef schema="nms:recipient" operation="select"><select><node expr="@email"/></select><where><condition expr="@email LIKE \'ann%\'"/></where></queryDef>');
+      const queryDef = sdk.DomUtil.parse(
+        '<queryDef schema="nms:recipient" operation="select"><select><node expr="@email"/></select><where><condition expr="@email LIKE \'ann%\'"/></where></queryDef>',
+      );
       const result = await xml.xtkQueryDef.create(queryDef.documentElement).executeQuery();
       expect(result.nodeName).toBe('recipient-collection');
       expect(sdk.DomUtil.findElement(result, 'recipient').getAttribute('email')).toBe('ann@example.com');
@@ -199,14 +257,24 @@ describe('the unmodified @adobe/acc-js-sdk against the gateway', () => {
     it('when a write document is bad, then a clear fault names the problem and nothing is written', async () => {
       const NLWS = admin.NLWS;
       const bad = await failure(
-        NLWS.xtkSession.writeCollection({ xtkschema: 'nms:recipient', recipient: [{ email: 'ok@example.com', _operation: 'insert' }, { email: 'bad@example.com', shoeSize: '44', _operation: 'insert' }] }),
+        NLWS.xtkSession.writeCollection({
+          xtkschema: 'nms:recipient',
+          recipient: [
+            { email: 'ok@example.com', _operation: 'insert' },
+            { email: 'bad@example.com', shoeSize: '44', _operation: 'insert' },
+          ],
+        }),
       );
       expect(bad.errorCode).toBe('XTK-170102');
       expect(bad.faultString).toContain('@shoeSize');
-      const count = await NLWS.xtkQueryDef.create({ schema: 'nms:recipient', operation: 'count', where: { condition: { expr: "@email = 'ok@example.com'" } } }).executeQuery();
+      const count = await NLWS.xtkQueryDef
+        .create({ schema: 'nms:recipient', operation: 'count', where: { condition: { expr: "@email = 'ok@example.com'" } } })
+        .executeQuery();
       expect(count).toEqual({ count: '0' });
       expect((await failure(NLWS.xtkSession.ingest({ xtkschema: 'nms:recipient', email: 'x@example.com' }))).errorCode).toBe('XTK-170106');
-      expect((await failure(NLWS.xtkQueryDef.create({ schema: 'nms:recipient', select: { node: { expr: 'pg_sleep(1)' } } }).executeQuery())).errorCode).toBe('XTK-170036');
+      expect((await failure(NLWS.xtkQueryDef.create({ schema: 'nms:recipient', select: { node: { expr: 'pg_sleep(1)' } } }).executeQuery())).errorCode).toBe(
+        'XTK-170036',
+      );
     });
   });
 
@@ -215,10 +283,21 @@ describe('the unmodified @adobe/acc-js-sdk against the gateway', () => {
       const mc = await sdkSessionLogon(url, 'mc/mc');
       const before = await admin.mcPing();
       // Scheduled for later: the message center keeps it pending until then (otherwise it is processed at once).
-      const id: string = await mc.NLWS.nmsRtEvent.pushEvent({ wishedChannel: 0, type: 'welcome', email: 'alex@example.com', scheduled: '2099-01-01T00:00:00Z', ctx: { firstName: 'Alex' } });
+      const id: string = await mc.NLWS.nmsRtEvent.pushEvent({
+        wishedChannel: 0,
+        type: 'welcome',
+        email: 'alex@example.com',
+        scheduled: '2099-01-01T00:00:00Z',
+        ctx: { firstName: 'Alex' },
+      });
       expect(BigInt(id) >> 56n).toBe(1n);
       const event = await admin.NLWS.xtkQueryDef
-        .create({ schema: 'nms:rtEvent', operation: 'get', select: { node: [{ expr: '@type' }, { expr: '@email' }, { expr: '@status' }, { expr: 'ctx' }] }, where: { condition: { expr: `@id = ${id}` } } })
+        .create({
+          schema: 'nms:rtEvent',
+          operation: 'get',
+          select: { node: [{ expr: '@type' }, { expr: '@email' }, { expr: '@status' }, { expr: 'ctx' }] },
+          where: { condition: { expr: `@id = ${id}` } },
+        })
         .executeQuery();
       expect(event).toMatchObject({ type: 'welcome', email: 'alex@example.com', status: '0' });
       expect(event.$ctx).toContain('firstName="Alex"');
@@ -230,7 +309,12 @@ describe('the unmodified @adobe/acc-js-sdk against the gateway', () => {
     it('when a Message Center client lists the event types, then the seeded ones come back through xtk:enumValue', async () => {
       const mc = await sdkSessionLogon(url, 'mc/mc');
       const types = await mc.NLWS.xtkQueryDef
-        .create({ schema: 'xtk:enumValue', operation: 'select', select: { node: [{ expr: '@id' }, { expr: '@name' }, { expr: '@label' }] }, where: { condition: { expr: "[enum/@name]='eventType'" } } })
+        .create({
+          schema: 'xtk:enumValue',
+          operation: 'select',
+          select: { node: [{ expr: '@id' }, { expr: '@name' }, { expr: '@label' }] },
+          where: { condition: { expr: "[enum/@name]='eventType'" } },
+        })
         .executeQuery();
       expect(types.enumValue.map((v: { name: string }) => v.name)).toContain('welcome');
     });
@@ -250,9 +334,15 @@ describe('the unmodified @adobe/acc-js-sdk against the gateway', () => {
 
     it.each([
       ['not XML', 'hello <'],
-      ['a billion-laughs DTD', '<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;">]><SOAP-ENV:Envelope xmlns:SOAP-ENV="http://schemas.xmlsoap.org/soap/envelope/"><SOAP-ENV:Body>&lol2;</SOAP-ENV:Body></SOAP-ENV:Envelope>'],
+      [
+        'a billion-laughs DTD',
+        '<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;">]><SOAP-ENV:Envelope xmlns:SOAP-ENV="http://schemas.xmlsoap.org/soap/envelope/"><SOAP-ENV:Body>&lol2;</SOAP-ENV:Body></SOAP-ENV:Envelope>',
+      ],
       ['an external entity', '<!DOCTYPE x [<!ENTITY xxe SYSTEM "file:///etc/passwd">]><x>&xxe;</x>'],
-      ['deep nesting', `<SOAP-ENV:Envelope xmlns:SOAP-ENV="http://schemas.xmlsoap.org/soap/envelope/"><SOAP-ENV:Body>${'<a>'.repeat(5000)}${'</a>'.repeat(5000)}</SOAP-ENV:Body></SOAP-ENV:Envelope>`],
+      [
+        'deep nesting',
+        `<SOAP-ENV:Envelope xmlns:SOAP-ENV="http://schemas.xmlsoap.org/soap/envelope/"><SOAP-ENV:Body>${'<a>'.repeat(5000)}${'</a>'.repeat(5000)}</SOAP-ENV:Body></SOAP-ENV:Envelope>`,
+      ],
     ])('when the body is %s, then the answer is a SOAP fault with HTTP 200 and nothing leaks', async (_label, body) => {
       const res = await post(body);
       const text = await res.text();
@@ -263,7 +353,9 @@ describe('the unmodified @adobe/acc-js-sdk against the gateway', () => {
     });
 
     it('when the method does not exist, then the fault is SOP-330006', async () => {
-      const res = await post('<SOAP-ENV:Envelope xmlns:SOAP-ENV="http://schemas.xmlsoap.org/soap/envelope/"><SOAP-ENV:Body><m:Explode xmlns:m="urn:xtk:session"><sessiontoken/></m:Explode></SOAP-ENV:Body></SOAP-ENV:Envelope>');
+      const res = await post(
+        '<SOAP-ENV:Envelope xmlns:SOAP-ENV="http://schemas.xmlsoap.org/soap/envelope/"><SOAP-ENV:Body><m:Explode xmlns:m="urn:xtk:session"><sessiontoken/></m:Explode></SOAP-ENV:Body></SOAP-ENV:Envelope>',
+      );
       expect(await res.text()).toContain('SOP-330006');
     });
 

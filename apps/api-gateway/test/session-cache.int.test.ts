@@ -50,7 +50,10 @@ describe('sessions cached in memory with Redis invalidation', () => {
     await b.store.find(issued.sessionToken, issued.securityToken, true);
     expect(await b.store.find(issued.sessionToken, issued.securityToken, true)).toBeDefined(); // cached on b
     expect(await a.store.delete(issued.sessionToken)).toBe(true);
-    await waitFor('the other replica to drop the session', async () => (await b.store.find(issued.sessionToken, issued.securityToken, true)) === undefined, { timeoutMs: 1_000, intervalMs: 5 });
+    await waitFor('the other replica to drop the session', async () => (await b.store.find(issued.sessionToken, issued.securityToken, true)) === undefined, {
+      timeoutMs: 1_000,
+      intervalMs: 5,
+    });
     // … and the replica that logged off never served it again.
     expect(await a.store.find(issued.sessionToken, issued.securityToken, true)).toBeUndefined();
   });
@@ -60,7 +63,10 @@ describe('sessions cached in memory with Redis invalidation', () => {
     const issued = await a.store.create(operator, false);
     expect(await a.store.find(issued.sessionToken, issued.securityToken, true)).toBeDefined();
     expect(await a.store.find(issued.sessionToken, issued.securityToken, true)).toBeDefined();
-    await waitFor('the session to expire', async () => (await a.store.find(issued.sessionToken, issued.securityToken, true)) === undefined, { timeoutMs: 3_000, intervalMs: 50 });
+    await waitFor('the session to expire', async () => (await a.store.find(issued.sessionToken, issued.securityToken, true)) === undefined, {
+      timeoutMs: 3_000,
+      intervalMs: 50,
+    });
   });
 
   describe('when the connection to Redis drops', () => {
@@ -79,7 +85,9 @@ describe('sessions cached in memory with Redis invalidation', () => {
       expect((b.redis.clientSideCache as BasicClientSideCache).size()).toBe(1);
       await proxy.stop();
       await a.store.delete(issued.sessionToken); // b cannot hear the invalidation
-      await waitFor('the cache to be cleared on the connection error', () => (b.redis.clientSideCache as BasicClientSideCache).size() === 0, { timeoutMs: 5_000 });
+      await waitFor('the cache to be cleared on the connection error', () => (b.redis.clientSideCache as BasicClientSideCache).size() === 0, {
+        timeoutMs: 5_000,
+      });
       await proxy.start();
       await waitFor('b to reconnect', () => b.redis.isReady, { timeoutMs: 5_000 });
       expect(await b.store.find(issued.sessionToken, issued.securityToken, true)).toBeUndefined();

@@ -19,7 +19,8 @@ interface WorkflowReport {
 const quiet = createLogger({ service: 'test', level: 'silent', destination: new Writable({ write: (_c, _e, cb) => cb() }) });
 
 // Definitions used below (the activities memo of xtk:workflow).
-const SIGNAL_FLOW = '<activities><start name="start"><transition target="signal"/></start><external name="signal"><transition target="end"/></external><end name="end"/></activities>';
+const SIGNAL_FLOW =
+  '<activities><start name="start"><transition target="signal"/></start><external name="signal"><transition target="end"/></external><end name="end"/></activities>';
 const TEST_FLOW =
   '<activities><start name="start"><transition target="check"/></start>' +
   '<test name="check" condition="instance.vars.mode == \'full\' and instance.vars.batch > 10"><transition name="true" target="fullPath"/><transition name="false" target="end"/></test>' +
@@ -53,41 +54,77 @@ describe('workflows through the unmodified @adobe/acc-js-sdk', () => {
         where: { condition: [{ expr: `@internalName='${internalName}'` }] },
       })
       .executeQuery();
-    return { id: String(row.id), state: Number(row.state), failed: row.failed === true || row.failed === '1' || row.failed === 'true', status: row.status ?? '' };
+    return {
+      id: String(row.id),
+      state: Number(row.state),
+      failed: row.failed === true || row.failed === '1' || row.failed === 'true',
+      status: row.status ?? '',
+    };
   };
   /** Polls queryDef on xtk:workflow until @state is `state` (state changes arrive asynchronously). */
   const waitForState = (internalName: string, state: number, timeoutMs = 20_000) =>
-    waitFor(`workflow ${internalName} to reach state ${state}`, async () => {
-      const row = await workflowRow(internalName);
-      return row.state === state ? row : undefined;
-    }, { timeoutMs, intervalMs: 100 });
+    waitFor(
+      `workflow ${internalName} to reach state ${state}`,
+      async () => {
+        const row = await workflowRow(internalName);
+        return row.state === state ? row : undefined;
+      },
+      { timeoutMs, intervalMs: 100 },
+    );
   const cloudDb = <T>(fn: (c: pg.Client) => Promise<T>): Promise<T> => withDb(platform.cloudDb.url, fn);
   /** The engine's durable state, read from the cloud DB: the instance, its current run's tasks, its log. */
   const report = (internalName: string): Promise<WorkflowReport> =>
     cloudDb(async (c) => {
-      const inst = await c.query<{ workflow_id: string; run_id: number; state: number; failed: boolean; status: string | null; variables: Record<string, string> }>(
-        'SELECT workflow_id, run_id, state, failed, status, variables FROM cap_wkf_instance WHERE internal_name = $1',
-        [internalName],
-      );
+      const inst = await c.query<{
+        workflow_id: string;
+        run_id: number;
+        state: number;
+        failed: boolean;
+        status: string | null;
+        variables: Record<string, string>;
+      }>('SELECT workflow_id, run_id, state, failed, status, variables FROM cap_wkf_instance WHERE internal_name = $1', [internalName]);
       const i = inst.rows[0];
       if (!i) throw new Error(`workflow ${internalName} never ran`);
-      const tasks = await c.query('SELECT activity, activity_type AS type, status, vars FROM cap_wkf_task WHERE workflow_id = $1 AND run_id = $2 ORDER BY id', [i.workflow_id, i.run_id]);
+      const tasks = await c.query('SELECT activity, activity_type AS type, status, vars FROM cap_wkf_task WHERE workflow_id = $1 AND run_id = $2 ORDER BY id', [
+        i.workflow_id,
+        i.run_id,
+      ]);
       const log = await c.query('SELECT level, activity, message, run_id AS "runId" FROM cap_wkf_log WHERE workflow_id = $1 ORDER BY id', [i.workflow_id]);
-      return { workflowId: i.workflow_id, runId: i.run_id, state: i.state, failed: i.failed, status: i.status, variables: i.variables, tasks: tasks.rows, log: log.rows } as WorkflowReport;
+      return {
+        workflowId: i.workflow_id,
+        runId: i.run_id,
+        state: i.state,
+        failed: i.failed,
+        status: i.status,
+        variables: i.variables,
+        tasks: tasks.rows,
+        log: log.rows,
+      } as WorkflowReport;
     });
   /** workflow.log over Kafka RPC, as an operator tool would call it. */
-  const workflowLog = (workflowId: string) => rpc.request<WorkflowReport>({ service: SERVICES.cloudExecutor, topic: TOPICS.cloudExecutorRequests }, 'workflow.log', { workflowId });
+  const workflowLog = (workflowId: string) =>
+    rpc.request<WorkflowReport>({ service: SERVICES.cloudExecutor, topic: TOPICS.cloudExecutorRequests }, 'workflow.log', { workflowId });
 
   beforeAll(async () => {
     platform = await startTestPlatform();
     const client = await sdkLogon(platform.gatewayUrl, 'admin', 'admin');
     NLWS = client.NLWS;
-    messaging = createMessaging({ brokers: testEndpoints().kafkaBrokers, clientId: uniqueId('probe'), topicPrefix: platform.topicPrefix, logger: quiet, retry: RETRY_PROFILES.fast });
+    messaging = createMessaging({
+      brokers: testEndpoints().kafkaBrokers,
+      clientId: uniqueId('probe'),
+      topicPrefix: platform.topicPrefix,
+      logger: quiet,
+      retry: RETRY_PROFILES.fast,
+    });
     rpc = await startRpcClient(messaging, { instanceId: uniqueId('probe'), defaultTimeoutMs: 10_000 });
     // One probe for the file, warmed up here: its first reply (retried until cloud-executor's reply producer
     // knows the brand-new reply topic) is consumed inside this hook, where kafkajs may load the modules it
     // requires lazily; Jest refuses module loading outside test code and the consumer would crash between tests.
-    await waitFor('cloud-executor to answer the probe', () => rpc.request({ service: SERVICES.cloudExecutor, topic: TOPICS.cloudExecutorRequests }, 'system.ping', null, { timeoutMs: 2_000 }).then(() => true), { timeoutMs: 30_000 });
+    await waitFor(
+      'cloud-executor to answer the probe',
+      () => rpc.request({ service: SERVICES.cloudExecutor, topic: TOPICS.cloudExecutorRequests }, 'system.ping', null, { timeoutMs: 2_000 }).then(() => true),
+      { timeoutMs: 30_000 },
+    );
   });
 
   afterAll(async () => {
@@ -210,7 +247,9 @@ describe('workflows through the unmodified @adobe/acc-js-sdk', () => {
   });
 
   it('when a definition is invalid, then Start answers a WKF fault that names the problem, and the workflow stays unstarted', async () => {
-    const unknownType = await createWorkflow('<activities><start name="start"><transition target="ft"/></start><fileTransfer name="ft"><transition target="end"/></fileTransfer><end name="end"/></activities>');
+    const unknownType = await createWorkflow(
+      '<activities><start name="start"><transition target="ft"/></start><fileTransfer name="ft"><transition target="end"/></fileTransfer><end name="end"/></activities>',
+    );
     const fault = await failure(NLWS.xtkWorkflow.start(unknownType));
     expect(fault).toMatchObject({ statusCode: 500, errorCode: 'WKF-560011' });
     expect(fault.faultString).toContain('unknown activity type <fileTransfer>');

@@ -7,7 +7,8 @@ import { failure, sdkLogon, startTestPlatform, uniqueId, waitFor, withDb, type S
 const sdk = require('@adobe/acc-js-sdk');
 
 /** Names of internal RPC methods and validator wording: none may reach a client. */
-const INTERNALS = /operator\.authenticate|option\.get|subscription\.change|data\.(write|query)|workflow\.command|delivery\.submit|Too big|too_big|Invalid \S+ parameters/;
+const INTERNALS =
+  /operator\.authenticate|option\.get|subscription\.change|data\.(write|query)|workflow\.command|delivery\.submit|Too big|too_big|Invalid \S+ parameters/;
 
 /**
  * What clients read when a write goes wrong: concurrent upserts of one key all succeed; a database refusal is a
@@ -53,7 +54,9 @@ describe('write faults as clients see them', () => {
         .map((a) => ({ fault: a.slice(0, 300), logged: refusals().find((l) => a.includes(String(l['correlationId'])))?.['detail'] }));
       expect(faults).toEqual([]);
     }
-    const { rows } = await withDb(platform.localDb.url, (c) => c.query('SELECT name, count(*)::int AS n FROM nms_service WHERE name = ANY($1) GROUP BY name ORDER BY name', [names]));
+    const { rows } = await withDb(platform.localDb.url, (c) =>
+      c.query('SELECT name, count(*)::int AS n FROM nms_service WHERE name = ANY($1) GROUP BY name ORDER BY name', [names]),
+    );
     expect(rows).toEqual([...names].sort().map((name) => ({ name, n: 1 })));
   });
 
@@ -65,7 +68,9 @@ describe('write faults as clients see them', () => {
     expect(err.faultString).toMatch(/a record with the same key already exists \(correlation id [0-9a-f-]{36}\)/);
     expect(err.faultString).not.toMatch(/duplicate key|constraint|nms_service|Key \(|second/);
     const correlationId = /correlation id ([0-9a-f-]{36})/.exec(err.faultString)![1];
-    const line = await waitFor('the refusal in the local-store log', () => platform.procs.get('local-store')!.logs.find((l) => l['event'] === 'rpc.handler.refused' && l['correlationId'] === correlationId));
+    const line = await waitFor('the refusal in the local-store log', () =>
+      platform.procs.get('local-store')!.logs.find((l) => l['event'] === 'rpc.handler.refused' && l['correlationId'] === correlationId),
+    );
     expect(String(line['detail'])).toMatch(/duplicate key/);
   });
 
@@ -80,7 +85,9 @@ describe('write faults as clients see them', () => {
     // An option name no option can have is simply not found, as any unknown option.
     expect(await admin.getOption('o'.repeat(10_000), false)).toEqual(await admin.getOption(uniqueId('unknown'), false));
     for (const e of [subscribe, replicate, postEvent]) expect(e.faultString).not.toMatch(INTERNALS);
-    const logon = await failure(sdk.init(sdk.ConnectionParameters.ofUserAndPassword(platform.gatewayUrl, 'admin', 'p'.repeat(2_000))).then((c: { logon(): Promise<void> }) => c.logon()));
+    const logon = await failure(
+      sdk.init(sdk.ConnectionParameters.ofUserAndPassword(platform.gatewayUrl, 'admin', 'p'.repeat(2_000))).then((c: { logon(): Promise<void> }) => c.logon()),
+    );
     expect(logon.errorCode).toBe('XSV-350001');
     expect(logon.faultString).not.toMatch(INTERNALS);
   });

@@ -2,9 +2,15 @@ import { parseXml } from '@cap/campaign-xml';
 import { startTestPlatform, uniqueId, type TestPlatform } from '@cap/platform-testing';
 
 // A third-party SOAP stack, driven only by the WSDL the gateway serves (docs/campaign-api.md#requests).
-const { soap } = require('strong-soap') as { soap: { createClient(url: string, options: Record<string, unknown>, cb: (err: unknown, client: SoapClient) => void): void } };
+const { soap } = require('strong-soap') as {
+  soap: { createClient(url: string, options: Record<string, unknown>, cb: (err: unknown, client: SoapClient) => void): void };
+};
 
-type Operation = (args: Record<string, unknown>, options?: Record<string, unknown>, extraHeaders?: Record<string, string>) => Promise<{ result: Record<string, unknown> }>;
+type Operation = (
+  args: Record<string, unknown>,
+  options?: Record<string, unknown>,
+  extraHeaders?: Record<string, string>,
+) => Promise<{ result: Record<string, unknown> }>;
 interface SoapClient {
   [operation: string]: unknown;
   lastRequest?: string;
@@ -16,7 +22,9 @@ const ROUTER_PATH = '/nl/jsp/soaprouter.jsp';
 
 function createSoapClient(wsdlUrl: string, endpoint: string | undefined): Promise<SoapClient> {
   return new Promise((resolve, reject) =>
-    soap.createClient(wsdlUrl, endpoint ? { endpoint } : {}, (err, client) => (err ? reject(err instanceof Error ? err : new Error(String(err))) : resolve(client))),
+    soap.createClient(wsdlUrl, endpoint ? { endpoint } : {}, (err, client) =>
+      err ? reject(err instanceof Error ? err : new Error(String(err))) : resolve(client),
+    ),
   );
 }
 
@@ -107,14 +115,20 @@ describe('the WSDL of a schema (/nl/jsp/schemawsdl.jsp), consumed by strong-soap
         where: { condition: { $attributes: { expr: "@name = 'admin'" } } },
       },
     };
-    const { result } = await operation(client, 'ExecuteQuery')({ sessiontoken: session.sessionToken, entity }, {}, { 'X-Security-Token': session.securityToken });
+    const { result } = await operation(client, 'ExecuteQuery')(
+      { sessiontoken: session.sessionToken, entity },
+      {},
+      { 'X-Security-Token': session.securityToken },
+    );
     expect(client.lastRequestHeaders?.['SOAPAction']).toBe('"xtk:queryDef#ExecuteQuery"');
     expect(result['pdomOutput']).toMatchObject({ 'operator-collection': { operator: { $attributes: { name: 'admin' } } } });
   });
 
   it('when the tokens travel in X-Session-Token / X-Security-Token with an empty sessiontoken, then ExecuteQuery works too; without them it faults XSV-350008', async () => {
     const client = await createSoapClient(`${wsdlBase}${WSDL_PATH}?schema=xtk:queryDef`, endpoint);
-    const entity = { queryDef: { $attributes: { schema: 'xtk:operator', operation: 'count' }, where: { condition: { $attributes: { expr: "@name = 'admin'" } } } } };
+    const entity = {
+      queryDef: { $attributes: { schema: 'xtk:operator', operation: 'count' }, where: { condition: { $attributes: { expr: "@name = 'admin'" } } } },
+    };
     const headers = { 'X-Session-Token': session.sessionToken, 'X-Security-Token': session.securityToken };
     const { result } = await operation(client, 'ExecuteQuery')({ sessiontoken: '', entity }, {}, headers);
     expect(result['pdomOutput']).toMatchObject({ operator: { $attributes: { count: '1' } } });
@@ -131,8 +145,14 @@ describe('the WSDL of a schema (/nl/jsp/schemawsdl.jsp), consumed by strong-soap
     );
     expect(client.lastRequestHeaders?.['SOAPAction']).toBe('"xtk:persist|xtk:session#Write"');
     const query = await createSoapClient(`${wsdlBase}${WSDL_PATH}?schema=xtk:queryDef`, endpoint);
-    const entity = { queryDef: { $attributes: { schema: 'nms:recipient', operation: 'count' }, where: { condition: { $attributes: { expr: `@email = '${email}'` } } } } };
-    const { result } = await operation(query, 'ExecuteQuery')({ sessiontoken: session.sessionToken, entity }, {}, { 'X-Security-Token': session.securityToken });
+    const entity = {
+      queryDef: { $attributes: { schema: 'nms:recipient', operation: 'count' }, where: { condition: { $attributes: { expr: `@email = '${email}'` } } } },
+    };
+    const { result } = await operation(query, 'ExecuteQuery')(
+      { sessiontoken: session.sessionToken, entity },
+      {},
+      { 'X-Security-Token': session.securityToken },
+    );
     expect(result['pdomOutput']).toMatchObject({ recipient: { $attributes: { count: '1' } } });
   });
 
@@ -141,9 +161,13 @@ describe('the WSDL of a schema (/nl/jsp/schemawsdl.jsp), consumed by strong-soap
     expect(wsdl).toContain('soapAction="nms:rtEvent#PushEvent"');
     expect(wsdl).toMatch(/<xsd:element name="plId" type="xsd:long"/);
     const client = await createSoapClient(`${wsdlBase}${WSDL_PATH}?schema=nms:rtEvent`, endpoint);
-    const call = operation(client, 'PushEvent')(
-      { sessiontoken: 'mc/mc', domEvent: { rtEvent: { $attributes: { type: 'welcome', email: `${uniqueId('evt')}@example.com`, origin: 'wsdl-test' }, ctx: { firstName: 'Ann' } } } },
-    );
+    const call = operation(
+      client,
+      'PushEvent',
+    )({
+      sessiontoken: 'mc/mc',
+      domEvent: { rtEvent: { $attributes: { type: 'welcome', email: `${uniqueId('evt')}@example.com`, origin: 'wsdl-test' }, ctx: { firstName: 'Ann' } } },
+    });
     expect(await faultOf(call)).toBeUndefined();
     const { result } = await call;
     // The exact id is on the wire; strong-soap maps xsd:long to a JS number, so ids above 2^53 (the cell number

@@ -55,9 +55,21 @@ interface Bomb {
 }
 
 const BOMBS: Bomb[] = [
-  { label: '700,000 attributes on the Logon element', body: () => logon({ extra: repeat(700_000, (i) => ` a${i.toString(36)}=""`) }), limit: 'maxAttributesPerElement' },
-  { label: '400,000 namespace declarations on the Logon element', body: () => logon({ extra: repeat(400_000, (i) => ` xmlns:p${i.toString(36)}="u"`) }), limit: 'maxNamespaceDeclarationsPerElement' },
-  { label: '250,000 prefixes, each declared on its own element', body: () => logon({ inner: repeat(250_000, (i) => `<p${i.toString(36)}:x xmlns:p${i.toString(36)}="u"/>`) }), limit: 'maxNamespaceDeclarations' },
+  {
+    label: '700,000 attributes on the Logon element',
+    body: () => logon({ extra: repeat(700_000, (i) => ` a${i.toString(36)}=""`) }),
+    limit: 'maxAttributesPerElement',
+  },
+  {
+    label: '400,000 namespace declarations on the Logon element',
+    body: () => logon({ extra: repeat(400_000, (i) => ` xmlns:p${i.toString(36)}="u"`) }),
+    limit: 'maxNamespaceDeclarationsPerElement',
+  },
+  {
+    label: '250,000 prefixes, each declared on its own element',
+    body: () => logon({ inner: repeat(250_000, (i) => `<p${i.toString(36)}:x xmlns:p${i.toString(36)}="u"/>`) }),
+    limit: 'maxNamespaceDeclarations',
+  },
   { label: '200,000 levels of nesting', body: () => logon({ inner: `${'<a>'.repeat(200_000)}${'</a>'.repeat(200_000)}` }), limit: 'maxDepth' },
   { label: '1,900,000 sibling elements', body: () => logon({ inner: '<a/>'.repeat(1_900_000) }), limit: 'maxElements' },
   {
@@ -97,7 +109,12 @@ function startGetServerTimeStream(url: string, workers: number): { firstAnswer: 
     while (!stopped) {
       const started = performance.now();
       try {
-        const res = await fetch(`${url}${ROUTER}`, { method: 'POST', headers: { 'Content-Type': 'text/xml', SOAPAction: 'xtk:session#GetServerTime' }, body: GET_SERVER_TIME, signal: AbortSignal.timeout(BOMB_TIMEOUT_MS) });
+        const res = await fetch(`${url}${ROUTER}`, {
+          method: 'POST',
+          headers: { 'Content-Type': 'text/xml', SOAPAction: 'xtk:session#GetServerTime' },
+          body: GET_SERVER_TIME,
+          signal: AbortSignal.timeout(BOMB_TIMEOUT_MS),
+        });
         const text = await res.text();
         if (res.status !== 200 || !text.includes('GetServerTimeResponse')) report.failures.push(`${res.status} ${text.slice(0, 200)}`);
         else report.answered++;
@@ -159,7 +176,10 @@ describe('XML bombs against the gateway: refused while parsing, in bounded time 
     dir = mkdtempSync(join(tmpdir(), 'cap-xml-bombs-'));
     const limits = join(dir, 'rate-limits.json');
     // The GetServerTime stream runs as fast as the gateway answers: it must be measured, not rate limited.
-    writeFileSync(limits, JSON.stringify({ windowMs: 1000, default: { limit: 100_000 }, apis: { 'xtk:session#Logon': { limit: 100_000 } }, fallback: 'local' }));
+    writeFileSync(
+      limits,
+      JSON.stringify({ windowMs: 1000, default: { limit: 100_000 }, apis: { 'xtk:session#Logon': { limit: 100_000 } }, fallback: 'local' }),
+    );
     platform = await startTestPlatform({
       apps: ['local-store', 'api-gateway'],
       envFor: { 'api-gateway': { RATE_LIMITS_FILE: limits, LOG_LEVEL: 'warn' }, 'local-store': { LOG_LEVEL: 'warn' } },
@@ -192,9 +212,18 @@ describe('XML bombs against the gateway: refused while parsing, in bounded time 
     const answers = await Promise.all(
       bodies.map(async (body) => {
         try {
-          const res = await fetch(`${gateway.url}${ROUTER}`, { method: 'POST', headers: { 'Content-Type': 'text/xml;charset=utf-8' }, body, signal: AbortSignal.timeout(BOMB_TIMEOUT_MS) });
+          const res = await fetch(`${gateway.url}${ROUTER}`, {
+            method: 'POST',
+            headers: { 'Content-Type': 'text/xml;charset=utf-8' },
+            body,
+            signal: AbortSignal.timeout(BOMB_TIMEOUT_MS),
+          });
           const text = await res.text();
-          return { status: res.status, faultcode: /<faultcode>([^<]*)</.exec(text)?.[1], faultstring: /<faultstring[^>]*>([^<]*)</.exec(text)?.[1]?.slice(0, 300) };
+          return {
+            status: res.status,
+            faultcode: /<faultcode>([^<]*)</.exec(text)?.[1],
+            faultstring: /<faultstring[^>]*>([^<]*)</.exec(text)?.[1]?.slice(0, 300),
+          };
         } catch (err) {
           return { status: 0 as const, error: String(err) };
         }
@@ -227,17 +256,20 @@ describe('XML bombs against the gateway: refused while parsing, in bounded time 
     expect(outcome.memory.hwmKb).toBeLessThan(RSS_BOUND_KB);
   }
 
-  it.each(BOMBS.map((b) => [b.label, b] as const))('when an anonymous Logon carries %s, then it gets a SOAP fault in bounded time while GetServerTime keeps being answered', async (label, bomb) => {
-    const body = bomb.body();
-    expect(Buffer.byteLength(body)).toBeLessThan(MAX_BODY_BYTES); // else the body reader would answer 413 before any parsing
+  it.each(BOMBS.map((b) => [b.label, b] as const))(
+    'when an anonymous Logon carries %s, then it gets a SOAP fault in bounded time while GetServerTime keeps being answered',
+    async (label, bomb) => {
+      const body = bomb.body();
+      expect(Buffer.byteLength(body)).toBeLessThan(MAX_BODY_BYTES); // else the body reader would answer 413 before any parsing
 
-    const outcome = await bombard(label, [body]);
+      const outcome = await bombard(label, [body]);
 
-    expectUnharmed(outcome);
-    expect(outcome.answers[0]).toMatchObject({ status: 200, faultcode: 'SOAP-ENV:Client' });
-    if (bomb.limit) expect(outcome.answers[0]).toMatchObject({ faultstring: expect.stringMatching(new RegExp(`^SOP-330001 .*\\(limit ${bomb.limit}\\)`)) });
-    expect(outcome.answerMs).toBeLessThan(ANSWER_BOUND_MS);
-  });
+      expectUnharmed(outcome);
+      expect(outcome.answers[0]).toMatchObject({ status: 200, faultcode: 'SOAP-ENV:Client' });
+      if (bomb.limit) expect(outcome.answers[0]).toMatchObject({ faultstring: expect.stringMatching(new RegExp(`^SOP-330001 .*\\(limit ${bomb.limit}\\)`)) });
+      expect(outcome.answerMs).toBeLessThan(ANSWER_BOUND_MS);
+    },
+  );
 
   // Large bodies are parsed one at a time (each yields to the event loop between slices): without that, every
   // bomb in flight held its own half-built tree at once, and ten of them exhausted the gateway's heap.

@@ -105,7 +105,12 @@ async function walk(readPage: (startLine: number) => Promise<string[]>, label: s
   const seconds = (performance.now() - t0) / 1000;
   if (seen.size !== N) throw new Error(`${label}: ${seen.size} distinct rows read, ${N} expected`);
   const tail = Math.min(10, pageMs.length);
-  return { seconds, pages: pageMs.length, firstPagesMs: median(pageMs.slice(0, tail)), lastPagesMs: median(pageMs.slice(-tail - 1, -1).length ? pageMs.slice(-tail - 1, -1) : pageMs) };
+  return {
+    seconds,
+    pages: pageMs.length,
+    firstPagesMs: median(pageMs.slice(0, tail)),
+    lastPagesMs: median(pageMs.slice(-tail - 1, -1).length ? pageMs.slice(-tail - 1, -1) : pageMs),
+  };
 }
 
 async function main() {

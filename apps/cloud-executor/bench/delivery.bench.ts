@@ -61,7 +61,11 @@ async function main() {
         "<html><body><h1>Hello <%= recipient.firstName %>,</h1><p>Your city: <%= recipient.location.city %>. Born <%= formatDate(recipient.birthDate, '%2D/%2M/%4Y') %>.</p>" +
         '<p>Write to us: <a href="mailto:hello@example.com">hello@example.com</a>. Unsubscribe: https://example.com/u?e=<%= escapeUrl(recipient.email) %></p></body></html>',
     });
-    await waitFor('the template in the cloud DB', async () => (await cloud.query('SELECT 1 FROM nms_delivery WHERE internal_name = $1', [template])).rowCount === 1, { timeoutMs: 20_000 });
+    await waitFor(
+      'the template in the cloud DB',
+      async () => (await cloud.query('SELECT 1 FROM nms_delivery WHERE internal_name = $1', [template])).rowCount === 1,
+      { timeoutMs: 20_000 },
+    );
 
     const results: { total: number; targeting: number; sending: number; visible: number; baseline: number }[] = [];
     for (let run = 1; run <= RUNS; run++) {
@@ -72,7 +76,9 @@ async function main() {
       let targetedAt = 0;
       let job: { id: string; phase: string; to_deliver: number; success: number; error: number } | undefined;
       for (;;) {
-        job = (await cloud.query("SELECT delivery_id::text AS id, phase, to_deliver, success, error FROM cap_delivery_job WHERE definition->>'label' = $1", [label])).rows[0];
+        job = (
+          await cloud.query("SELECT delivery_id::text AS id, phase, to_deliver, success, error FROM cap_delivery_job WHERE definition->>'label' = $1", [label])
+        ).rows[0];
         if (job?.phase !== 'targeting' && job && !targetedAt) targetedAt = performance.now();
         if (job?.phase === 'finished' || job?.phase === 'failed') break;
         if (performance.now() - t0 > 300_000) throw new Error('the delivery did not finish within 300 s');
@@ -84,7 +90,12 @@ async function main() {
         'final indicators on nms:delivery (local)',
         async () => {
           const r = await NLWS.xtkQueryDef
-            .create({ schema: 'nms:delivery', operation: 'get', select: { node: [{ expr: '@state' }, { expr: '[properties/@success]' }] }, where: { condition: { expr: `@id = ${job!.id}` } } })
+            .create({
+              schema: 'nms:delivery',
+              operation: 'get',
+              select: { node: [{ expr: '@state' }, { expr: '[properties/@success]' }] },
+              where: { condition: { expr: `@id = ${job!.id}` } },
+            })
             .executeQuery()
             .catch(() => undefined);
           return r && Number(r.state) === 95 && Number(r.properties?.success) === job!.success;
@@ -96,14 +107,23 @@ async function main() {
         .filter((f) => f.startsWith(`dlv-${job.id}-`))
         .reduce((n, f) => n + readFileSync(join(outDir, f), 'utf8').split('\n').filter(Boolean).length, 0);
       if (lines !== job.success) throw new Error(`the file channel has ${lines} messages for ${job.success} sent`);
-      const r = { total: (finishedAt - t0) / 1000, targeting: (targetedAt - t0) / 1000, sending: (finishedAt - targetedAt) / 1000, visible: (visibleAt - t0) / 1000, baseline };
+      const r = {
+        total: (finishedAt - t0) / 1000,
+        targeting: (targetedAt - t0) / 1000,
+        sending: (finishedAt - targetedAt) / 1000,
+        visible: (visibleAt - t0) / 1000,
+        baseline,
+      };
       results.push(r);
-      log(`run ${run}: ${job.to_deliver} messages (${N - job.to_deliver} denylisted excluded) in ${r.total.toFixed(2)} s (targeting ${r.targeting.toFixed(2)} s, sending ${r.sending.toFixed(2)} s, visible on nms:delivery ${r.visible.toFixed(2)} s); baseline ${baseline.toFixed(2)} s; load ${loadavg()[0]!.toFixed(1)}`);
+      log(
+        `run ${run}: ${job.to_deliver} messages (${N - job.to_deliver} denylisted excluded) in ${r.total.toFixed(2)} s (targeting ${r.targeting.toFixed(2)} s, sending ${r.sending.toFixed(2)} s, visible on nms:delivery ${r.visible.toFixed(2)} s); baseline ${baseline.toFixed(2)} s; load ${loadavg()[0]!.toFixed(1)}`,
+      );
       for (const f of readdirSync(outDir)) rmSync(join(outDir, f));
       await cloud.query('DELETE FROM nms_broad_log_rcp WHERE delivery_id = $1', [job.id]);
     }
     const m = (k: keyof (typeof results)[number]) => median(results.map((r) => r[k]));
-    const range = (k: keyof (typeof results)[number]) => `${Math.min(...results.map((r) => r[k])).toFixed(2)} – ${Math.max(...results.map((r) => r[k])).toFixed(2)}`;
+    const range = (k: keyof (typeof results)[number]) =>
+      `${Math.min(...results.map((r) => r[k])).toFixed(2)} – ${Math.max(...results.map((r) => r[k])).toFixed(2)}`;
     process.stdout.write(
       [
         `P8 delivery benchmark: ${N} recipients, ${RUNS} runs, ${cpus().length} cores, Node ${process.version}`,
@@ -134,9 +154,22 @@ async function measureBaseline(cloud: pg.Pool, dir: string, n: number): Promise<
   await cloud.query('CREATE TABLE bench_scratch (LIKE nms_broad_log_rcp)');
   await cloud.query(`INSERT INTO bench_scratch (id, delivery_id, recipient_id, address, status, failure_reason, event_date, last_modified)
                      SELECT gen_random_uuid()::text, 1, id, email, 0, 0, now(), now() FROM nms_recipient WHERE email LIKE '%@bench.test'`);
-  const body = '<html><body><h1>Hello First12345,</h1><p>Your city: City123. Born 01/02/1999.</p><p>Write to us: <a href="mailto:hello@example.com">hello@example.com</a>. Unsubscribe: https://example.com/u?e=r12345%40bench.test</p></body></html>';
+  const body =
+    '<html><body><h1>Hello First12345,</h1><p>Your city: City123. Born 01/02/1999.</p><p>Write to us: <a href="mailto:hello@example.com">hello@example.com</a>. Unsubscribe: https://example.com/u?e=r12345%40bench.test</p></body></html>';
   const lines: string[] = [];
-  for (let i = 0; i < n; i++) lines.push(JSON.stringify({ id: `id${i}`, kind: 'email', to: `r${i}@bench.test`, from: 'bench@example.com', subject: `News for First${i} Last${i}`, body, meta: { deliveryId: '1', delivery: 'DM1' }, sentAt: new Date().toISOString() }));
+  for (let i = 0; i < n; i++)
+    lines.push(
+      JSON.stringify({
+        id: `id${i}`,
+        kind: 'email',
+        to: `r${i}@bench.test`,
+        from: 'bench@example.com',
+        subject: `News for First${i} Last${i}`,
+        body,
+        meta: { deliveryId: '1', delivery: 'DM1' },
+        sentAt: new Date().toISOString(),
+      }),
+    );
   writeFileSync(join(dir, 'baseline.jsonl'), `${lines.join('\n')}\n`);
   const elapsed = (performance.now() - t0) / 1000;
   await cloud.query('DROP TABLE bench_scratch');

@@ -27,7 +27,9 @@ import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { sdkLogon, startTestPlatform, uniqueId, waitFor } from '@cap/platform-testing';
 
-const { values: args } = parseArgs({ options: { events: { type: 'string', default: '20000' }, unitary: { type: 'string', default: '5000' }, runs: { type: 'string', default: '3' } } });
+const { values: args } = parseArgs({
+  options: { events: { type: 'string', default: '20000' }, unitary: { type: 'string', default: '5000' }, runs: { type: 'string', default: '3' } },
+});
 const EVENTS = Math.max(500, Number(args.events));
 const UNITARY = Math.max(100, Number(args.unitary));
 const RUNS = Math.max(1, Number(args.runs));
@@ -54,7 +56,16 @@ const eventXml = (type: string, run: string, i: number) =>
 async function main() {
   const outDir = mkdtempSync(join(tmpdir(), 'cap-bench-mc-'));
   const limitsFile = join(outDir, 'rate-limits.json');
-  writeFileSync(limitsFile, JSON.stringify({ windowMs: 1000, default: { limit: 100_000 }, internal: { limit: 100_000, apis: ['xtk:persist#GetEntityIfMoreRecent'] }, apis: {}, fallback: 'local' }));
+  writeFileSync(
+    limitsFile,
+    JSON.stringify({
+      windowMs: 1000,
+      default: { limit: 100_000 },
+      internal: { limit: 100_000, apis: ['xtk:persist#GetEntityIfMoreRecent'] },
+      apis: {},
+      fallback: 'local',
+    }),
+  );
   const platform = await startTestPlatform({
     apps: ['local-store', 'cloud-executor', 'staging-sync', 'api-gateway'],
     env: { LOG_LEVEL: 'warn', NODE_ENV: 'production' },
@@ -72,23 +83,31 @@ async function main() {
       isModel: true,
       eventType: type,
       mailParameters: { subject: 'Order <%= ctx.order.@id %> confirmed', senderAddress: 'shop@example.com' },
-      $content: '<html><body><p>Hello <%= ctx.firstName %>,</p><p>we received your order <%= ctx.order.id %> (total <%= ctx.order.total %> EUR).</p></body></html>',
+      $content:
+        '<html><body><p>Hello <%= ctx.firstName %>,</p><p>we received your order <%= ctx.order.id %> (total <%= ctx.order.total %> EUR).</p></body></html>',
     });
-    await waitFor('the template in the cloud DB', async () => (await cloud.query('SELECT 1 FROM nms_delivery WHERE internal_name = $1', [template])).rowCount === 1, { timeoutMs: 20_000 });
+    await waitFor(
+      'the template in the cloud DB',
+      async () => (await cloud.query('SELECT 1 FROM nms_delivery WHERE internal_name = $1', [template])).rowCount === 1,
+      { timeoutMs: 20_000 },
+    );
 
     const url = `${platform.gatewayUrl}/nl/jsp/soaprouter.jsp`;
     const post = async (action: string, body: string) => {
       const res = await fetch(url, { method: 'POST', headers: { 'Content-Type': 'text/xml; charset=utf-8', SOAPAction: action }, body });
       const text = await res.text();
-      if (res.status !== 200 || text.includes('SOAP-ENV:Fault')) throw new Error(`${action} answered ${res.status}: ${/<faultstring[^>]*>([^<]*)/.exec(text)?.[1] ?? text.slice(0, 300)}`);
+      if (res.status !== 200 || text.includes('SOAP-ENV:Fault'))
+        throw new Error(`${action} answered ${res.status}: ${/<faultstring[^>]*>([^<]*)/.exec(text)?.[1] ?? text.slice(0, 300)}`);
     };
 
     /** Sends `calls` requests with `parallel` callers; resolves when the last is answered. */
     const drive = async (calls: (() => Promise<void>)[], parallel: number) => {
       let next = 0;
-      await Promise.all(Array.from({ length: parallel }, async () => {
-        while (next < calls.length) await calls[next++]!();
-      }));
+      await Promise.all(
+        Array.from({ length: parallel }, async () => {
+          while (next < calls.length) await calls[next++]!();
+        }),
+      );
     };
 
     const measure = async (mode: 'PushEvents' | 'PushEvent', n: number) => {
@@ -108,7 +127,10 @@ async function main() {
       const pushing = drive(calls, mode === 'PushEvents' ? 8 : 32).then(() => (pushedAt = performance.now()));
       let done = 0;
       for (;;) {
-        const { rows } = await local.query<{ status: number; n: number }>('SELECT status, count(*)::int AS n FROM nms_rt_event WHERE email LIKE $1 GROUP BY status', [like]);
+        const { rows } = await local.query<{ status: number; n: number }>(
+          'SELECT status, count(*)::int AS n FROM nms_rt_event WHERE email LIKE $1 GROUP BY status',
+          [like],
+        );
         done = rows.filter((r) => r.status !== 0).reduce((s, r) => s + r.n, 0);
         const other = rows.filter((r) => r.status !== 0 && r.status !== 2);
         if (other.length > 0) throw new Error(`events not sent: ${JSON.stringify(other)}`);
@@ -118,10 +140,12 @@ async function main() {
       }
       const doneAt = performance.now();
       await pushing;
-      const sent = Number((await cloud.query("SELECT count(*) AS n FROM nms_broad_log_event WHERE address LIKE $1 AND status = 1", [like])).rows[0].n);
+      const sent = Number((await cloud.query('SELECT count(*) AS n FROM nms_broad_log_event WHERE address LIKE $1 AND status = 1', [like])).rows[0].n);
       if (sent !== n) throw new Error(`${sent} logs for ${n} events`);
       const result = { rate: n / ((doneAt - t0) / 1000), intake: n / ((pushedAt - t0) / 1000), seconds: (doneAt - t0) / 1000 };
-      log(`${mode} run: ${n} events sent in ${result.seconds.toFixed(2)} s → ${Math.round(result.rate)} messages/s end to end; intake alone ${Math.round(result.intake)} events/s; load ${loadavg()[0]!.toFixed(1)}`);
+      log(
+        `${mode} run: ${n} events sent in ${result.seconds.toFixed(2)} s → ${Math.round(result.rate)} messages/s end to end; intake alone ${Math.round(result.intake)} events/s; load ${loadavg()[0]!.toFixed(1)}`,
+      );
       return result;
     };
 
@@ -142,7 +166,10 @@ async function main() {
       const { rows } = await waitFor(
         'every backlog event sent',
         async () => {
-          const r = await local.query<{ n: number; first: Date; last: Date }>('SELECT count(*)::int AS n, min(processed) AS first, max(processed) AS last FROM nms_rt_event WHERE email LIKE $1 AND status = 2', [like]);
+          const r = await local.query<{ n: number; first: Date; last: Date }>(
+            'SELECT count(*)::int AS n, min(processed) AS first, max(processed) AS last FROM nms_rt_event WHERE email LIKE $1 AND status = 2',
+            [like],
+          );
           return r.rows[0]!.n >= n ? r : undefined;
         },
         { timeoutMs: 300_000, intervalMs: 200 },
@@ -153,7 +180,10 @@ async function main() {
     };
 
     const rows: string[] = [];
-    for (const [mode, n] of [['PushEvents', EVENTS], ['PushEvent', UNITARY]] as const) {
+    for (const [mode, n] of [
+      ['PushEvents', EVENTS],
+      ['PushEvent', UNITARY],
+    ] as const) {
       const results = [];
       for (let r = 0; r < RUNS; r++) results.push(await measure(mode, n));
       const rates = results.map((x) => x.rate);
@@ -164,7 +194,9 @@ async function main() {
     }
     const drains = [];
     for (let r = 0; r < RUNS; r++) drains.push(await drainBacklog(EVENTS));
-    rows.push(`| backlog drain (${EVENTS} events waiting in Kafka, cloud-executor restarted) | ${Math.round(median(drains))} /s | ${Math.round(Math.min(...drains))} – ${Math.round(Math.max(...drains))} /s | | | ≥ ${TARGET}/s: ${median(drains) >= TARGET ? 'met' : 'missed'} |`);
+    rows.push(
+      `| backlog drain (${EVENTS} events waiting in Kafka, cloud-executor restarted) | ${Math.round(median(drains))} /s | ${Math.round(Math.min(...drains))} – ${Math.round(Math.max(...drains))} /s | | | ≥ ${TARGET}/s: ${median(drains) >= TARGET ? 'met' : 'missed'} |`,
+    );
     process.stdout.write(
       [
         `P7 message-center benchmark: ${RUNS} runs per mode, ${cpus().length} cores, Node ${process.version}`,

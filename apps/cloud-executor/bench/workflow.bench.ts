@@ -69,9 +69,20 @@ async function bareTransactions(pool: Pool, count: number): Promise<number> {
 
 async function main() {
   const db = await createTestDatabase('cap_bench_wkf');
-  const pool = await openDatabase({ database: 'cloud', url: db.url, poolMax: 10, applicationName: 'workflow-bench', logger: quiet, migrationsDir: join(__dirname, '..', 'migrations') });
+  const pool = await openDatabase({
+    database: 'cloud',
+    url: db.url,
+    poolMax: 10,
+    applicationName: 'workflow-bench',
+    logger: quiet,
+    migrationsDir: join(__dirname, '..', 'migrations'),
+  });
   const schemas = loadSchemaRegistry({ builtinDir: SOURCE_BUILTIN_SCHEMA_DIR });
-  const sandbox = createScriptSandbox({ workers: 2, limits: { cpuMs: 5_000, wallMs: 30_000, memoryBytes: 64 * 1024 * 1024, stackBytes: 256 * 1024 }, logger: quiet });
+  const sandbox = createScriptSandbox({
+    workers: 2,
+    limits: { cpuMs: 5_000, wallMs: 30_000, memoryBytes: 64 * 1024 * 1024, stackBytes: 256 * 1024 },
+    logger: quiet,
+  });
   const definitions = new Map<string, string>();
   const noData = async (): Promise<never> => {
     throw new Error('the benchmark scripts make no data calls');
@@ -79,15 +90,26 @@ async function main() {
   const data: WorkflowDataAccess = { query: noData, write: noData, subscription: noData, getOption: noData };
   const engine = createWorkflowEngine({
     store: createPostgresWorkflowStore(pool),
-    definitions: { find: async (ref) => ('id' in ref && definitions.has(ref.id) ? { id: ref.id, internalName: `BENCH${ref.id}`, activities: definitions.get(ref.id)! } : undefined) },
+    definitions: {
+      find: async (ref) =>
+        'id' in ref && definitions.has(ref.id) ? { id: ref.id, internalName: `BENCH${ref.id}`, activities: definitions.get(ref.id)! } : undefined,
+    },
     publisher: { publish: async () => undefined },
     logger: quiet,
     limits: { maxTasksPerRun: 100_000, maxStepsPerDrain: 100_000, taskLeaseMs: 30_000, workConcurrency: 4 },
-    runner: createActivityRunner({ sandbox, data, pool, schemas, limits: { queryMaxRows: 1_000, activityTimeoutMs: 60_000, maxLogLines: 100 }, postEvent: noData }),
+    runner: createActivityRunner({
+      sandbox,
+      data,
+      pool,
+      schemas,
+      limits: { queryMaxRows: 1_000, activityTimeoutMs: 60_000, maxLogLines: 100 },
+      postEvent: noData,
+    }),
     schemas,
   });
   let nextId = 1;
-  const finished = async (id: string) => (await pool.query<{ state: number }>('SELECT state FROM cap_wkf_instance WHERE workflow_id = $1', [id])).rows[0]?.state === 20;
+  const finished = async (id: string) =>
+    (await pool.query<{ state: number }>('SELECT state FROM cap_wkf_instance WHERE workflow_id = $1', [id])).rows[0]?.state === 20;
 
   const runControl = async (): Promise<number> => {
     const id = String(nextId++);
@@ -119,14 +141,21 @@ async function main() {
     const host = { call: noData, log: () => undefined };
     const t = performance.now();
     for (let i = 0; i < count; i++) {
-      const r = await sandbox.run({ source: SCRIPT, input: { vars: { i }, instanceVars: {}, taskVars: {}, instance: { id: '1', internalName: 'B' }, task: { id: '1', activity: 'a' } } }, host);
+      const r = await sandbox.run(
+        { source: SCRIPT, input: { vars: { i }, instanceVars: {}, taskVars: {}, instance: { id: '1', internalName: 'B' }, task: { id: '1', activity: 'a' } } },
+        host,
+      );
       if (!r.ok) throw new Error(r.message);
     }
     return (performance.now() - t) / count;
   };
 
   try {
-    log(`machine: ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), load ${loadavg().map((l) => l.toFixed(1)).join(' ')}; Node ${process.version}`);
+    log(
+      `machine: ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), load ${loadavg()
+        .map((l) => l.toFixed(1))
+        .join(' ')}; Node ${process.version}`,
+    );
     const scriptN = Math.max(10, Math.floor(N / 2));
     // Warm-up: JIT, pool connections, sandbox workers.
     await runControl();
@@ -142,7 +171,9 @@ async function main() {
       scripts.push(await runScripts(scriptN));
       bareTx.push(await bareTransactions(pool, N));
       bareJs.push(await bareSandbox(scriptN));
-      log(`run ${r + 1}/${RUNS}: control ${control[r]!.toFixed(2)} ms/activity, js ${scripts[r]!.toFixed(2)} ms/activity, bare tx ${bareTx[r]!.toFixed(2)} ms, bare sandbox run ${bareJs[r]!.toFixed(2)} ms`);
+      log(
+        `run ${r + 1}/${RUNS}: control ${control[r]!.toFixed(2)} ms/activity, js ${scripts[r]!.toFixed(2)} ms/activity, bare tx ${bareTx[r]!.toFixed(2)} ms, bare sandbox run ${bareJs[r]!.toFixed(2)} ms`,
+      );
     }
     const fmt = (xs: number[]) => `${median(xs).toFixed(2)} ms (range ${Math.min(...xs).toFixed(2)}–${Math.max(...xs).toFixed(2)})`;
     const report = [

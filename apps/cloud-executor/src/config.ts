@@ -59,7 +59,9 @@ const shape = {
   /** Folder the file channel writes message batches to (JSON lines), created when missing. */
   CHANNEL_FILE_DIR: field.string('var/messages'),
   /** SMTP server of the smtp channel (smtp://[user:password@]host[:port] or smtps://…); empty: no smtp channel. */
-  SMTP_URL: field.string('').refine((v) => v === '' || /^smtps?:\/\/[^\s/]+/.test(v), { message: 'expected smtp://host[:port] or smtps://host[:port] (or empty)' }),
+  SMTP_URL: field
+    .string('')
+    .refine((v) => v === '' || /^smtps?:\/\/[^\s/]+/.test(v), { message: 'expected smtp://host[:port] or smtps://host[:port] (or empty)' }),
   /** Connections the smtp channel keeps open (messages are sent over them in parallel). */
   SMTP_POOL_MAX: field.positiveInt(5),
   /** SMTP connection, greeting and socket timeout; also the channel breaker's per-message timeout. */

@@ -21,7 +21,10 @@ describe('batch queries on cloud schemas through the unmodified @adobe/acc-js-sd
   let cloud: CampaignClient['cloud'];
 
   beforeAll(async () => {
-    campaign = await startCampaignClient({ apps: ['local-store', 'cloud-executor', 'api-gateway'], envFor: { 'cloud-executor': { QUERY_CURSOR_FETCH_ROWS: '700' } } });
+    campaign = await startCampaignClient({
+      apps: ['local-store', 'cloud-executor', 'api-gateway'],
+      envFor: { 'cloud-executor': { QUERY_CURSOR_FETCH_ROWS: '700' } },
+    });
     ({ NLWS, cloud } = campaign);
     // Inserted in reverse key order, so the heap order is not the key order a page must follow.
     await cloud.query(
@@ -66,7 +69,12 @@ describe('batch queries on cloud schemas through the unmodified @adobe/acc-js-sd
           operation: 'select',
           lineCount: 4,
           startLine,
-          select: { node: [{ expr: '[location/@city]', alias: '@city', groupBy: true }, { expr: 'count(@id)', alias: '@n' }] },
+          select: {
+            node: [
+              { expr: '[location/@city]', alias: '@city', groupBy: true },
+              { expr: 'count(@id)', alias: '@n' },
+            ],
+          },
           where: { condition: { expr: "@email LIKE '%@batch.test'" } },
           having: { condition: { expr: 'count(@id) > 0' } },
         })
@@ -81,7 +89,11 @@ describe('batch queries on cloud schemas through the unmodified @adobe/acc-js-sd
       where: {
         condition: [
           { expr: "@lastName = 'Last7'" },
-          { expr: '@id', setOperator: 'IN', subQuery: { schema: 'nms:recipient', select: { node: { expr: '@id' } }, where: { condition: { expr: "[location/@city] = 'City0'" } } } },
+          {
+            expr: '@id',
+            setOperator: 'IN',
+            subQuery: { schema: 'nms:recipient', select: { node: { expr: '@id' } }, where: { condition: { expr: "[location/@city] = 'City0'" } } },
+          },
         ],
       },
     });
@@ -112,7 +124,13 @@ describe('batch queries on cloud schemas through the unmodified @adobe/acc-js-sd
     const rows: { id: string; recipient: { email: string }; service: { name: string } }[] = [];
     for (let startLine = 0; ; startLine += 1_000) {
       const { subscription } = (await NLWS.xtkQueryDef
-        .create({ schema: 'nms:subscription', operation: 'select', lineCount: 1_000, startLine, select: { node: [{ expr: '@id' }, { expr: '[recipient/@email]' }, { expr: '[service/@name]' }] } })
+        .create({
+          schema: 'nms:subscription',
+          operation: 'select',
+          lineCount: 1_000,
+          startLine,
+          select: { node: [{ expr: '@id' }, { expr: '[recipient/@email]' }, { expr: '[service/@name]' }] },
+        })
         .executeQuery()) as { subscription: typeof rows };
       rows.push(...subscription);
       if (subscription.length < 1_000) break;
@@ -126,7 +144,9 @@ describe('batch queries on cloud schemas through the unmodified @adobe/acc-js-sd
       expect(r.service.name).toBe(service === '9001' ? 'svcA' : 'svcB');
     }
 
-    const { recipient } = await page(0, { where: { condition: { expr: 'subscription', setOperator: 'EXISTS', condition: { expr: "[service/@name] = 'svcB'" } } } });
+    const { recipient } = await page(0, {
+      where: { condition: { expr: 'subscription', setOperator: 'EXISTS', condition: { expr: "[service/@name] = 'svcB'" } } },
+    });
     expect(recipient.map((r) => r.id)).toEqual(Array.from({ length: 25 }, (_, i) => `p${String((i + 1) * 1000).padStart(7, '0')}`));
   });
 });

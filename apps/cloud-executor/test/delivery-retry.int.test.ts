@@ -59,18 +59,48 @@ describe('delivery messages that fail temporarily are retried', () => {
       mailParameters: { subject: 'Hi <%= recipient.firstName %>', senderAddress: 'retry@example.com' },
       $content: "<p>Dear <%= recipient.firstName %>, born <%= formatDate(recipient.birthDate, '%4Y') %></p>",
     });
-    await waitFor('the template in the cloud DB', async () => (await cloud.query('SELECT 1 FROM nms_delivery WHERE internal_name = $1 AND is_model', [internalName])).rowCount === 1, { timeoutMs: 15_000 });
+    await waitFor(
+      'the template in the cloud DB',
+      async () => (await cloud.query('SELECT 1 FROM nms_delivery WHERE internal_name = $1 AND is_model', [internalName])).rowCount === 1,
+      { timeoutMs: 15_000 },
+    );
 
     // expected: final status, reason, attempts the server sees, whether it receives the message.
     type Expected = { status: number; reason: number; attempts: number; received: boolean; text?: RegExp };
     const people: { email: string; birthDate: string | null; expected: Expected }[] = [
-      ...Array.from({ length: 8 }, (_, i) => ({ email: `ok${i}-${tag}@example.com`, birthDate: '1980-01-01', expected: { status: 1, reason: 0, attempts: 1, received: true } })),
-      ...[0, 1].map((i) => ({ email: `once${i}-${tag}@example.com`, birthDate: '1980-01-01', expected: { status: 1, reason: 0, attempts: 2, received: true } })),
+      ...Array.from({ length: 8 }, (_, i) => ({
+        email: `ok${i}-${tag}@example.com`,
+        birthDate: '1980-01-01',
+        expected: { status: 1, reason: 0, attempts: 1, received: true },
+      })),
+      ...[0, 1].map((i) => ({
+        email: `once${i}-${tag}@example.com`,
+        birthDate: '1980-01-01',
+        expected: { status: 1, reason: 0, attempts: 2, received: true },
+      })),
       { email: `twice-${tag}@example.com`, birthDate: '1980-01-01', expected: { status: 1, reason: 0, attempts: 3, received: true } },
-      { email: `always-${tag}@example.com`, birthDate: '1980-01-01', expected: { status: 2, reason: 20, attempts: 4, received: false, text: /^Temporary failure, still failing after 4 attempts: .*Mailbox busy, try again later/ } },
+      {
+        email: `always-${tag}@example.com`,
+        birthDate: '1980-01-01',
+        expected: {
+          status: 2,
+          reason: 20,
+          attempts: 4,
+          received: false,
+          text: /^Temporary failure, still failing after 4 attempts: .*Mailbox busy, try again later/,
+        },
+      },
       { email: `ghost-${tag}@reject.test`, birthDate: '1980-01-01', expected: { status: 2, reason: 1, attempts: 1, received: false, text: /No such user/ } },
-      { email: `policy-${tag}@example.com`, birthDate: '1980-01-01', expected: { status: 2, reason: 20, attempts: 1, received: false, text: /refused by policy/ } },
-      { email: `nobirth-${tag}@example.com`, birthDate: null, expected: { status: 2, reason: 15, attempts: 0, received: false, text: /^Personalisation error: formatDate/ } },
+      {
+        email: `policy-${tag}@example.com`,
+        birthDate: '1980-01-01',
+        expected: { status: 2, reason: 20, attempts: 1, received: false, text: /refused by policy/ },
+      },
+      {
+        email: `nobirth-${tag}@example.com`,
+        birthDate: null,
+        expected: { status: 2, reason: 15, attempts: 0, received: false, text: /^Personalisation error: formatDate/ },
+      },
     ];
     busyFor.set(`once0-${tag}@example.com`, 1);
     busyFor.set(`once1-${tag}@example.com`, 1);
@@ -106,8 +136,17 @@ describe('delivery messages that fail temporarily are retried', () => {
     );
     expect(waiting.state).toBe(55);
     const deliveryId: string = waiting.id;
-    const pending = (await cloud.query('SELECT address, status, failure_reason, failure_text FROM nms_broad_log_rcp WHERE delivery_id = $1 AND status = 0 ORDER BY address', [deliveryId])).rows;
-    expect(pending.map((r) => r.address)).toEqual([`always-${tag}@example.com`, `once0-${tag}@example.com`, `once1-${tag}@example.com`, `twice-${tag}@example.com`]);
+    const pending = (
+      await cloud.query('SELECT address, status, failure_reason, failure_text FROM nms_broad_log_rcp WHERE delivery_id = $1 AND status = 0 ORDER BY address', [
+        deliveryId,
+      ])
+    ).rows;
+    expect(pending.map((r) => r.address)).toEqual([
+      `always-${tag}@example.com`,
+      `once0-${tag}@example.com`,
+      `once1-${tag}@example.com`,
+      `twice-${tag}@example.com`,
+    ]);
     for (const r of pending) {
       expect(r.failure_reason).toBe(20);
       expect(r.failure_text).toMatch(/^Temporary failure \(attempt 1 of 4\), tried again at \S+: .*Mailbox busy/);
@@ -124,14 +163,31 @@ describe('delivery messages that fail temporarily are retried', () => {
       campaign,
       label,
       95,
-      ['@id', '@state', ...['targeted', 'toDeliver', 'processed', 'success', 'error', 'errorRendering', 'errorRefused', 'errorUnreachable'].map((p) => `[properties/@${p}]`)],
+      [
+        '@id',
+        '@state',
+        ...['targeted', 'toDeliver', 'processed', 'success', 'error', 'errorRendering', 'errorRefused', 'errorUnreachable'].map((p) => `[properties/@${p}]`),
+      ],
       60_000,
     );
     expect(String(delivery.id)).toBe(deliveryId);
-    expect(delivery.properties).toEqual({ targeted: '15', toDeliver: '15', processed: '15', success: '11', error: '4', errorRendering: '1', errorRefused: '3', errorUnreachable: '0' });
+    expect(delivery.properties).toEqual({
+      targeted: '15',
+      toDeliver: '15',
+      processed: '15',
+      success: '11',
+      error: '4',
+      errorRendering: '1',
+      errorRefused: '3',
+      errorUnreachable: '0',
+    });
 
     // Logs, row by row, and what the server saw for each recipient.
-    const logs = new Map((await cloud.query('SELECT recipient_id, address, status, failure_reason, failure_text FROM nms_broad_log_rcp WHERE delivery_id = $1', [deliveryId])).rows.map((r) => [r.recipient_id, r]));
+    const logs = new Map(
+      (
+        await cloud.query('SELECT recipient_id, address, status, failure_reason, failure_text FROM nms_broad_log_rcp WHERE delivery_id = $1', [deliveryId])
+      ).rows.map((r) => [r.recipient_id, r]),
+    );
     expect(logs.size).toBe(people.length);
     people.forEach((person, i) => {
       const log = logs.get(ids[i]!)!;
@@ -140,7 +196,10 @@ describe('delivery messages that fail temporarily are retried', () => {
       if (e.text) expect(log.failure_text).toMatch(e.text);
       else expect(log.failure_text).toBeNull();
       expect({ address: person.email, attempts: smtp.attempts.get(person.email) ?? 0 }).toEqual({ address: person.email, attempts: e.attempts });
-      expect({ address: person.email, received: smtp.received.filter((m) => m.to.includes(person.email)).length }).toEqual({ address: person.email, received: e.received ? 1 : 0 });
+      expect({ address: person.email, received: smtp.received.filter((m) => m.to.includes(person.email)).length }).toEqual({
+        address: person.email,
+        received: e.received ? 1 : 0,
+      });
     });
     // Every accepted message carries its log id, once.
     const messageIds = smtp.received.filter((m) => m.to[0]!.includes(tag)).map((m) => /^x-cap-message-id:\s*(\S+)/im.exec(m.data)?.[1]);

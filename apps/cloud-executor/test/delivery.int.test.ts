@@ -34,7 +34,14 @@ describe('deliveries through the unmodified @adobe/acc-js-sdk', () => {
   let outDir: string;
   let NLWS: Nlws;
   let cloud: CampaignClient['cloud'];
-  const executorEnv = (dir: string, smtpUrl: string) => ({ CHANNEL_FILE_DIR: dir, SMTP_URL: smtpUrl, SMTP_TIMEOUT_MS: '3000', DELIVERY_BATCH_SIZE: '7', DELIVERY_TICK_MS: '200', DELIVERY_PROGRESS_MS: '100' });
+  const executorEnv = (dir: string, smtpUrl: string) => ({
+    CHANNEL_FILE_DIR: dir,
+    SMTP_URL: smtpUrl,
+    SMTP_TIMEOUT_MS: '3000',
+    DELIVERY_BATCH_SIZE: '7',
+    DELIVERY_TICK_MS: '200',
+    DELIVERY_PROGRESS_MS: '100',
+  });
 
   beforeAll(async () => {
     smtp = await startSmtpSink();
@@ -63,13 +70,18 @@ describe('deliveries through the unmodified @adobe/acc-js-sdk', () => {
   };
 
   /** The delivery action SubmitDelivery created, read through queryDef on nms:delivery (local-store), once it reaches `state`. */
-  const waitForDelivery = (label: string, state: number, timeoutMs = 30_000) =>
-    waitForDeliveryState(campaign, label, state, DELIVERY_FIELDS, timeoutMs);
+  const waitForDelivery = (label: string, state: number, timeoutMs = 30_000) => waitForDeliveryState(campaign, label, state, DELIVERY_FIELDS, timeoutMs);
 
   const fileLines = async (deliveryId: string): Promise<FileLine[]> => {
     const files = (await readdir(outDir)).filter((f) => f.startsWith(`dlv-${deliveryId}-`) && f.endsWith('.jsonl'));
     const lines: FileLine[] = [];
-    for (const f of files) lines.push(...(await readFile(join(outDir, f), 'utf8')).split('\n').filter(Boolean).map((l) => JSON.parse(l) as FileLine));
+    for (const f of files)
+      lines.push(
+        ...(await readFile(join(outDir, f), 'utf8'))
+          .split('\n')
+          .filter(Boolean)
+          .map((l) => JSON.parse(l) as FileLine),
+      );
     return lines;
   };
 
@@ -99,13 +111,19 @@ describe('deliveries through the unmodified @adobe/acc-js-sdk', () => {
       targets: { where: { condition: [{ expr: `@email LIKE '%@${tag}.test'`, boolOperator: 'OR' }, { expr: `@externalId = '${tag}'` }] } },
     });
     const delivery = await waitForDelivery(label, 95);
-    expect(delivery).toMatchObject({ isModel: 'false', deliveryCode: template, properties: { targeted: '19', excluded: '2', toDeliver: '17', processed: '17', success: '16', error: '1', errorRendering: '1', errorRefused: '0' } });
+    expect(delivery).toMatchObject({
+      isModel: 'false',
+      deliveryCode: template,
+      properties: { targeted: '19', excluded: '2', toDeliver: '17', processed: '17', success: '16', error: '1', errorRendering: '1', errorRefused: '0' },
+    });
     expect(delivery.internalName).toMatch(/^DM\d+$/);
     const deliveryId = String(delivery.id);
 
     // Logs, row by row (cloud DB).
     const logs = new Map(
-      (await cloud.query('SELECT recipient_id, status, failure_reason, failure_text, address FROM nms_broad_log_rcp WHERE delivery_id = $1', [deliveryId])).rows.map((r) => [r.recipient_id, r]),
+      (
+        await cloud.query('SELECT recipient_id, status, failure_reason, failure_text, address FROM nms_broad_log_rcp WHERE delivery_id = $1', [deliveryId])
+      ).rows.map((r) => [r.recipient_id, r]),
     );
     expect(logs.size).toBe(17);
     ids.forEach((id, i) => {
@@ -130,12 +148,21 @@ describe('deliveries through the unmodified @adobe/acc-js-sdk', () => {
     expect(lines).toHaveLength(16);
     expect(new Set(lines.map((l) => l.id)).size).toBe(16);
     const r3 = lines.find((l) => l.to === `r3@${tag}.test`)!;
-    expect(r3).toMatchObject({ kind: 'email', from: 'news@example.com', subject: 'News for Name3', body: `<p>Hello Name3, born in 1973</p><p>${label}</p>`, meta: { deliveryId } });
+    expect(r3).toMatchObject({
+      kind: 'email',
+      from: 'news@example.com',
+      subject: 'News for Name3',
+      body: `<p>Hello Name3, born in 1973</p><p>${label}</p>`,
+      meta: { deliveryId },
+    });
     expect(lines.find((l) => l.to === `bold@${tag}.test`)!.body).toBe(`<p>Hello &lt;b&gt;Bold &amp; &quot;co&quot;&lt;/b&gt;, born in 2000</p><p>${label}</p>`);
     expect(lines.find((l) => l.to === `bold@${tag}.test`)!.subject).toBe('News for <b>Bold & "co"</b>');
 
     // The delivery action is mirrored to the cloud copy of nms:delivery like any replicated write.
-    await waitFor('the delivery action in the cloud copy', async () => (await cloud.query('SELECT state FROM nms_delivery WHERE id = $1', [deliveryId])).rows[0]?.state === 95);
+    await waitFor(
+      'the delivery action in the cloud copy',
+      async () => (await cloud.query('SELECT state FROM nms_delivery WHERE id = $1', [deliveryId])).rows[0]?.state === 95,
+    );
   });
 
   it('when SubmitDelivery is given a bad request, then the fault names the problem and nothing is recorded', async () => {
@@ -150,7 +177,9 @@ describe('deliveries through the unmodified @adobe/acc-js-sdk', () => {
     expect(personalisation.faultString).toContain("'recipient.shoeSize' is not a field of recipient");
     const syntax = await failure(NLWS.nmsDelivery.SubmitDelivery(template, { $content: '<p><%= recipient.firstName </p>' }));
     expect(syntax.faultString).toContain("'<%=' is not closed");
-    const target = await failure(NLWS.nmsDelivery.SubmitDelivery(template, { targets: { where: { condition: { expr: "@email = 'x' OR 1=1; DROP TABLE nms_recipient" } } } }));
+    const target = await failure(
+      NLWS.nmsDelivery.SubmitDelivery(template, { targets: { where: { condition: { expr: "@email = 'x' OR 1=1; DROP TABLE nms_recipient" } } } }),
+    );
     expect(target.errorCode).toBe('DLV-490003');
     const routing = await failure(NLWS.nmsDelivery.SubmitDelivery(template, { routing: 'pigeon' }));
     expect(routing.errorCode).toBe('DLV-490005');
@@ -183,14 +212,22 @@ describe('deliveries through the unmodified @adobe/acc-js-sdk', () => {
     expect(ann.from).toBe('smtp-news@example.com');
     expect(ann.data).toMatch(/^Subject: Hi Ann\r?$/m);
     expect(ann.data).toContain('<p>Dear Ann</p>');
-    const refused = (await cloud.query("SELECT status, failure_reason, failure_text FROM nms_broad_log_rcp WHERE delivery_id = $1 AND address LIKE '%reject.test'", [String(delivery.id)])).rows[0];
+    const refused = (
+      await cloud.query("SELECT status, failure_reason, failure_text FROM nms_broad_log_rcp WHERE delivery_id = $1 AND address LIKE '%reject.test'", [
+        String(delivery.id),
+      ])
+    ).rows[0];
     expect(refused).toMatchObject({ status: 2, failure_reason: 1 });
     expect(refused.failure_text).toContain('No such user');
   });
 
   it('when cloud-executor is killed in the middle of a delivery, then a new one resumes it: every log is sent once, none twice', async () => {
     const tag = uniqueId('k').replace(/_/g, '');
-    const template = await writeTemplate({ label: 'Resume template', mailParameters: { subject: 'Resume <%= recipient.firstName %>' }, $content: '<p><%= recipient.firstName %></p>' });
+    const template = await writeTemplate({
+      label: 'Resume template',
+      mailParameters: { subject: 'Resume <%= recipient.firstName %>' },
+      $content: '<p><%= recipient.firstName %></p>',
+    });
     const total = 1_500;
     await seedRecipients(Array.from({ length: total }, (_, i) => ({ email: `k${i}@${tag}.test`, firstName: `K${i}` })));
     const label = `Resume ${tag}`;
@@ -198,7 +235,7 @@ describe('deliveries through the unmodified @adobe/acc-js-sdk', () => {
     const job = await waitFor(
       'the delivery half sent',
       async () => {
-        const r = (await cloud.query('SELECT delivery_id::text AS id, processed FROM cap_delivery_job WHERE definition->>\'label\' = $1', [label])).rows[0];
+        const r = (await cloud.query("SELECT delivery_id::text AS id, processed FROM cap_delivery_job WHERE definition->>'label' = $1", [label])).rows[0];
         return r && r.processed > 0 && r.processed < total ? r : undefined;
       },
       { timeoutMs: 30_000, intervalMs: 20 },

@@ -27,7 +27,14 @@ describe('keyset paging of paged selects on cloud schemas', () => {
 
   const page = (startLine: number, extra: Record<string, unknown> = {}) =>
     NLWS.xtkQueryDef
-      .create({ schema: 'nms:recipient', operation: 'select', lineCount: PAGE, startLine, select: { node: [{ expr: '@id' }, { expr: '@lastName' }, { expr: '@created' }] }, ...extra })
+      .create({
+        schema: 'nms:recipient',
+        operation: 'select',
+        lineCount: PAGE,
+        startLine,
+        select: { node: [{ expr: '@id' }, { expr: '@lastName' }, { expr: '@created' }] },
+        ...extra,
+      })
       .executeQuery()
       .then((r: { recipient?: Row[] }) => r.recipient ?? []) as Promise<Row[]>;
 
@@ -51,7 +58,10 @@ describe('keyset paging of paged selects on cloud schemas', () => {
   const idsOf = (rows: Row[]) => rows.map((r) => r.id);
 
   beforeAll(async () => {
-    campaign = await startCampaignClient({ apps: ['local-store', 'cloud-executor', 'api-gateway'], envFor: { 'cloud-executor': { QUERY_CURSOR_FETCH_ROWS: '30' } } });
+    campaign = await startCampaignClient({
+      apps: ['local-store', 'cloud-executor', 'api-gateway'],
+      envFor: { 'cloud-executor': { QUERY_CURSOR_FETCH_ROWS: '30' } },
+    });
     ({ platform, NLWS, cloud } = campaign);
     // Inserted in reverse key order; last names repeat and are sometimes NULL; creation dates repeat, carry
     // microseconds (more than a JavaScript Date holds) and are sometimes NULL.

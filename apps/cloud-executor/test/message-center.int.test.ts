@@ -2,7 +2,17 @@ import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { sdkLogon, sdkSessionLogon, startSmtpSink, startTestPlatform, uniqueId, waitFor, type SdkClient, type SmtpSink, type TestPlatform } from '@cap/platform-testing';
+import {
+  sdkLogon,
+  sdkSessionLogon,
+  startSmtpSink,
+  startTestPlatform,
+  uniqueId,
+  waitFor,
+  type SdkClient,
+  type SmtpSink,
+  type TestPlatform,
+} from '@cap/platform-testing';
 
 /** nms:rtEvent:status */
 const SENT = 2;
@@ -30,7 +40,16 @@ describe('the message center through the unmodified @adobe/acc-js-sdk', () => {
     outDir = await mkdtemp(join(tmpdir(), 'cap-mc-'));
     platform = await startTestPlatform({
       apps: ['local-store', 'cloud-executor', 'staging-sync', 'api-gateway'],
-      envFor: { 'cloud-executor': { CHANNEL_FILE_DIR: outDir, SMTP_URL: smtp.url, SMTP_TIMEOUT_MS: '3000', MC_MAX_ATTEMPTS: '3', MC_RETRY_DELAY_MS: '200', MC_RETRY_TICK_MS: '100' } },
+      envFor: {
+        'cloud-executor': {
+          CHANNEL_FILE_DIR: outDir,
+          SMTP_URL: smtp.url,
+          SMTP_TIMEOUT_MS: '3000',
+          MC_MAX_ATTEMPTS: '3',
+          MC_RETRY_DELAY_MS: '200',
+          MC_RETRY_TICK_MS: '100',
+        },
+      },
     });
     admin = await sdkLogon(platform.gatewayUrl, 'admin', 'admin');
     mc = await sdkSessionLogon(platform.gatewayUrl, 'mc/mc');
@@ -48,7 +67,11 @@ describe('the message center through the unmodified @adobe/acc-js-sdk', () => {
   const writeEventTemplate = async (eventType: string, fields: Record<string, unknown>): Promise<string> => {
     const internalName = uniqueId('MC').replace(/[^A-Za-z0-9_]/g, '_');
     await admin.NLWS.xtkSession.write({ xtkschema: 'nms:delivery', internalName, isModel: true, eventType, ...fields });
-    const row = await waitFor(`template ${internalName} in the cloud DB`, async () => (await cloud.query('SELECT id::text FROM nms_delivery WHERE internal_name = $1', [internalName])).rows[0], { timeoutMs: 15_000 });
+    const row = await waitFor(
+      `template ${internalName} in the cloud DB`,
+      async () => (await cloud.query('SELECT id::text FROM nms_delivery WHERE internal_name = $1', [internalName])).rows[0],
+      { timeoutMs: 15_000 },
+    );
     return row.id;
   };
 
@@ -58,7 +81,12 @@ describe('the message center through the unmodified @adobe/acc-js-sdk', () => {
       `event ${id} processed`,
       async () => {
         const e = await admin.NLWS.xtkQueryDef
-          .create({ schema: 'nms:rtEvent', operation: 'get', select: { node: [{ expr: '@status' }, { expr: '@failureReason' }, { expr: '@processing' }, { expr: '@processed' }] }, where: { condition: { expr: `@id = ${id}` } } })
+          .create({
+            schema: 'nms:rtEvent',
+            operation: 'get',
+            select: { node: [{ expr: '@status' }, { expr: '@failureReason' }, { expr: '@processing' }, { expr: '@processed' }] },
+            where: { condition: { expr: `@id = ${id}` } },
+          })
           .executeQuery();
         return Number(e.status) !== 0 ? { ...e, status: Number(e.status) } : undefined;
       },
@@ -74,7 +102,11 @@ describe('the message center through the unmodified @adobe/acc-js-sdk', () => {
       mailParameters: { subject: 'Order <%= ctx.order.@id %> confirmed', senderAddress: 'shop@example.com' },
       $content: "<p>Hi <%= rtEvent.ctx.firstName %>, total <%= ctx.order.total %> for <%= ctx.order.item || 'your items' %></p>",
     });
-    const id: string = await mc.NLWS.nmsRtEvent.pushEvent({ type, email: 'ann@shop.example.com', ctx: { firstName: 'Ann <&>', order: { id: 'A-42', total: '9.90' } } });
+    const id: string = await mc.NLWS.nmsRtEvent.pushEvent({
+      type,
+      email: 'ann@shop.example.com',
+      ctx: { firstName: 'Ann <&>', order: { id: 'A-42', total: '9.90' } },
+    });
     const event = await waitForEvent(id);
     expect(event.status).toBe(SENT);
     expect(event.processed).toBeTruthy();
@@ -94,7 +126,12 @@ describe('the message center through the unmodified @adobe/acc-js-sdk', () => {
       .executeQuery();
     expect(log).toMatchObject({ status: '1', eventType: type, address: 'ann@shop.example.com', attempts: '1', delivery: { id: templateId } });
     const stats = await admin.NLWS.xtkQueryDef
-      .create({ schema: 'nms:eventStat', operation: 'get', select: { node: [{ expr: '@processed' }, { expr: '@sent' }, { expr: '@failed' }] }, where: { condition: { expr: `@eventType = '${type}'` } } })
+      .create({
+        schema: 'nms:eventStat',
+        operation: 'get',
+        select: { node: [{ expr: '@processed' }, { expr: '@sent' }, { expr: '@failed' }] },
+        where: { condition: { expr: `@eventType = '${type}'` } },
+      })
       .executeQuery();
     expect(stats).toMatchObject({ processed: '1', sent: '1', failed: '0' });
   });
@@ -104,14 +141,16 @@ describe('the message center through the unmodified @adobe/acc-js-sdk', () => {
     const broken = uniqueId('broken').replace(/_/g, '');
     await writeEventTemplate(type, { mailParameters: { subject: 'Welcome' }, $content: '<p>Welcome <%= ctx.firstName %></p>' });
     await writeEventTemplate(broken, { mailParameters: { subject: 'Broken' }, $content: '<p>Welcome <%= ctx.firstName </p>' });
-    const ids: string[] = await mc.NLWS.nmsRtEvent.pushEvents({
-      rtEvent: [
-        { type, email: 'ok@file.example.com', ctx: { firstName: 'Ok' } },
-        { type, email: 'noname@file.example.com', ctx: { lastName: 'NoFirst' } },
-        { type: uniqueId('uncovered').replace(/_/g, ''), email: 'x@file.example.com', ctx: {} },
-        { type: broken, email: 'broken@file.example.com', ctx: { firstName: 'B' } },
-      ],
-    }).then((r: { rtEvent: { id: string }[] }) => r.rtEvent.map((e) => e.id));
+    const ids: string[] = await mc.NLWS.nmsRtEvent
+      .pushEvents({
+        rtEvent: [
+          { type, email: 'ok@file.example.com', ctx: { firstName: 'Ok' } },
+          { type, email: 'noname@file.example.com', ctx: { lastName: 'NoFirst' } },
+          { type: uniqueId('uncovered').replace(/_/g, ''), email: 'x@file.example.com', ctx: {} },
+          { type: broken, email: 'broken@file.example.com', ctx: { firstName: 'B' } },
+        ],
+      })
+      .then((r: { rtEvent: { id: string }[] }) => r.rtEvent.map((e) => e.id));
     const [ok, noName, uncovered, brokenTemplate] = await Promise.all(ids.map((id) => waitForEvent(id)));
     expect(brokenTemplate.status).toBe(FAILED);
     expect(brokenTemplate.failureReason).toMatch(/DLV-490004 personalisation of the content: '<%=' is not closed by '%>' \(line 1, column 12\)/);
@@ -122,8 +161,14 @@ describe('the message center through the unmodified @adobe/acc-js-sdk', () => {
     expect(uncovered.failureReason).toMatch(/^No message template covers the event type/);
 
     // The file channel (the template's default routing) wrote the one sent message.
-    const lines = (await Promise.all((await readdir(outDir)).map((f) => readFile(join(outDir, f), 'utf8')))).join('').split('\n').filter(Boolean).map((l) => JSON.parse(l));
-    expect(lines.filter((l) => l.meta.eventType === type)).toEqual([expect.objectContaining({ to: 'ok@file.example.com', subject: 'Welcome', body: '<p>Welcome Ok</p>' })]);
+    const lines = (await Promise.all((await readdir(outDir)).map((f) => readFile(join(outDir, f), 'utf8'))))
+      .join('')
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l));
+    expect(lines.filter((l) => l.meta.eventType === type)).toEqual([
+      expect.objectContaining({ to: 'ok@file.example.com', subject: 'Welcome', body: '<p>Welcome Ok</p>' }),
+    ]);
   });
 
   it('when the channel fails for an event, then a temporary failure is retried and ends Expired after the last attempt, a permanent one is Failed at once', async () => {
@@ -137,7 +182,8 @@ describe('the message center through the unmodified @adobe/acc-js-sdk', () => {
     const expired = await waitForEvent(busy, 30_000);
     expect(expired.status).toBe(EXPIRED);
     expect(expired.failureReason).toMatch(/^Expired after 3 attempts; last error: .*try again later/);
-    const log = (await cloud.query("SELECT status, attempts, failure_reason FROM nms_broad_log_event WHERE queue = 'rtEvent' AND event_id = $1", [busy])).rows[0];
+    const log = (await cloud.query("SELECT status, attempts, failure_reason FROM nms_broad_log_event WHERE queue = 'rtEvent' AND event_id = $1", [busy]))
+      .rows[0];
     expect(log).toEqual({ status: 4, attempts: 3, failure_reason: 13 });
     const stat = (await cloud.query('SELECT failed, expired, retried FROM nms_event_stat WHERE event_type = $1', [type])).rows[0];
     expect(stat).toEqual({ failed: 1, expired: 1, retried: 2 });
@@ -148,7 +194,9 @@ describe('the message center through the unmodified @adobe/acc-js-sdk', () => {
     const type = uniqueId('burst').replace(/_/g, '');
     await writeEventTemplate(type, { mailParameters: { subject: 'Burst' }, $content: '<p><%= ctx.n %></p>' });
     const before = await queueDepth();
-    const batch = (k: number) => ({ rtEvent: Array.from({ length: 100 }, (_, i) => ({ type, email: `b${k}-${i}@burst.example.com`, ctx: { n: String(k * 100 + i) } })) });
+    const batch = (k: number) => ({
+      rtEvent: Array.from({ length: 100 }, (_, i) => ({ type, email: `b${k}-${i}@burst.example.com`, ctx: { n: String(k * 100 + i) } })),
+    });
     const results = await Promise.all([0, 1, 2, 3, 4].map((k) => mc.NLWS.nmsRtEvent.pushEvents(batch(k))));
     const ids = results.flatMap((r: { rtEvent: { id: string }[] }) => r.rtEvent.map((e) => e.id));
     expect(ids).toHaveLength(500);

@@ -76,7 +76,13 @@ describe('workflow activities: delivery, variables in query conditions, Stop int
   const fileLines = async (deliveryId: string): Promise<{ id: string; to: string; subject: string; body: string }[]> => {
     const files = (await readdir(outDir)).filter((f) => f.startsWith(`dlv-${deliveryId}-`) && f.endsWith('.jsonl'));
     const lines = [];
-    for (const f of files) lines.push(...(await readFile(join(outDir, f), 'utf8')).split('\n').filter(Boolean).map((l) => JSON.parse(l)));
+    for (const f of files)
+      lines.push(
+        ...(await readFile(join(outDir, f), 'utf8'))
+          .split('\n')
+          .filter(Boolean)
+          .map((l) => JSON.parse(l)),
+      );
     return lines;
   };
   const deliveryOf = async (deliveryId: string) =>
@@ -86,9 +92,19 @@ describe('workflow activities: delivery, variables in query conditions, Stop int
         operation: 'get',
         select: {
           node: [
-            { expr: '@id' }, { expr: '@internalName' }, { expr: '@label' }, { expr: '@state' }, { expr: '@isModel' }, { expr: '@deliveryCode' },
-            { expr: '[properties/@targeted]' }, { expr: '[properties/@excluded]' }, { expr: '[properties/@toDeliver]' }, { expr: '[properties/@processed]' },
-            { expr: '[properties/@success]' }, { expr: '[properties/@error]' }, { expr: '[properties/@errorRendering]' },
+            { expr: '@id' },
+            { expr: '@internalName' },
+            { expr: '@label' },
+            { expr: '@state' },
+            { expr: '@isModel' },
+            { expr: '@deliveryCode' },
+            { expr: '[properties/@targeted]' },
+            { expr: '[properties/@excluded]' },
+            { expr: '[properties/@toDeliver]' },
+            { expr: '[properties/@processed]' },
+            { expr: '[properties/@success]' },
+            { expr: '[properties/@error]' },
+            { expr: '[properties/@errorRendering]' },
           ],
         },
         where: { condition: { expr: `@id = ${deliveryId}` } },
@@ -96,7 +112,9 @@ describe('workflow activities: delivery, variables in query conditions, Stop int
       .executeQuery();
 
   it('when a delivery activity follows a query whose condition uses a workflow variable, then the population gets one log and one message each, the indicators match row by row and the workflow finishes', async () => {
-    const tag = uniqueId('wd').replace(/[^A-Za-z0-9]/g, '').toLowerCase();
+    const tag = uniqueId('wd')
+      .replace(/[^A-Za-z0-9]/g, '')
+      .toLowerCase();
     const template = await writeTemplate({
       label: 'Workflow newsletter',
       mailParameters: { subject: 'Hello <%= recipient.firstName %>', senderAddress: 'wkf@example.com' },
@@ -122,7 +140,15 @@ describe('workflow activities: delivery, variables in query conditions, Stop int
     expect(state.tasks.map((t) => [t.activity, t.status])).toEqual(TARGETED_AND_SENT);
     const send = state.tasks[2]!;
     const deliveryId = String(send.task_vars['deliveryId']);
-    expect(send.task_vars).toEqual({ deliveryId, deliveryName: expect.stringMatching(/^DM\d+$/), targeted: 8, excluded: 1, toDeliver: 7, success: 7, error: 0 });
+    expect(send.task_vars).toEqual({
+      deliveryId,
+      deliveryName: expect.stringMatching(/^DM\d+$/),
+      targeted: 8,
+      excluded: 1,
+      toDeliver: 7,
+      success: 7,
+      error: 0,
+    });
     expect(state.tasks[3]!.vars).toMatchObject({ deliveryId, recCount: 8 });
     const lines = state.log.filter((l) => l.activity === 'send').map((l) => l.message);
     expect(lines).toEqual([
@@ -132,7 +158,10 @@ describe('workflow activities: delivery, variables in query conditions, Stop int
 
     // The logs, row by row: each recipient of the population but the denylisted one, sent.
     const logs = new Map(
-      (await cloud.query('SELECT recipient_id, status, failure_reason, address FROM nms_broad_log_rcp WHERE delivery_id = $1', [deliveryId])).rows.map((r) => [r.recipient_id, r]),
+      (await cloud.query('SELECT recipient_id, status, failure_reason, address FROM nms_broad_log_rcp WHERE delivery_id = $1', [deliveryId])).rows.map((r) => [
+        r.recipient_id,
+        r,
+      ]),
     );
     expect(logs.size).toBe(7);
     ids.forEach((id, i) => {
@@ -141,7 +170,12 @@ describe('workflow activities: delivery, variables in query conditions, Stop int
     });
     // The messages, one per log, personalised.
     const messages = await fileLines(deliveryId);
-    expect(messages.map((m) => m.to).sort()).toEqual(people.filter((p) => !p.blackList).map((p) => p.email).sort());
+    expect(messages.map((m) => m.to).sort()).toEqual(
+      people
+        .filter((p) => !p.blackList)
+        .map((p) => p.email)
+        .sort(),
+    );
     expect(messages.find((m) => m.to === `p3@${tag}.test`)).toMatchObject({ subject: 'Hello P3', body: '<p>Dear P3</p>' });
     expect(messages.find((m) => m.to === `quote'd@${tag}.test`)!.body).toBe('<p>Dear O&#39;Quote</p>');
     // The indicators on nms:delivery (local-store, through Kafka), field by field.
@@ -158,23 +192,31 @@ describe('workflow activities: delivery, variables in query conditions, Stop int
   });
 
   it('when a delivery activity names a template that does not exist, then Start refuses the workflow with WKF-560015; a missing variable in a query condition puts the workflow in error', async () => {
-    const unknown = await createWorkflow('<start name="start"><transition target="send"/></start><delivery name="send" template="NO_SUCH_TEMPLATE" target="template"><transition target="end"/></delivery><end name="end"/>');
+    const unknown = await createWorkflow(
+      '<start name="start"><transition target="send"/></start><delivery name="send" template="NO_SUCH_TEMPLATE" target="template"><transition target="end"/></delivery><end name="end"/>',
+    );
     const refused = await failure(NLWS.xtkWorkflow.start(unknown));
     expect(refused.errorCode).toBe('WKF-560015');
     expect(refused.faultString).toContain("delivery activity 'send': DLV-490001 No delivery template 'NO_SUCH_TEMPLATE'");
-    const noTemplate = await createWorkflow('<start name="start"><transition target="send"/></start><delivery name="send"><transition target="end"/></delivery><end name="end"/>');
+    const noTemplate = await createWorkflow(
+      '<start name="start"><transition target="send"/></start><delivery name="send"><transition target="end"/></delivery><end name="end"/>',
+    );
     expect((await failure(NLWS.xtkWorkflow.start(noTemplate))).errorCode).toBe('WKF-560014');
 
     const missing = await createWorkflow(
       `<start name="start"><transition target="target"/></start><query name="target" schema="nms:recipient"><where><condition expr="@email = $(vars/@email)"/></where><transition target="end"/></query><end name="end"/>`,
     );
     await NLWS.xtkWorkflow.start(missing);
-    expect((await waitForState(missing, 13)).status).toBe("Error: WKF-560040 query activity 'target': the where condition uses $(vars/@email), but vars.email is not set");
+    expect((await waitForState(missing, 13)).status).toBe(
+      "Error: WKF-560040 query activity 'target': the where condition uses $(vars/@email), but vars.email is not set",
+    );
     await NLWS.xtkWorkflow.stop(missing);
   });
 
   it('when the delivery of a delivery activity fails, then the workflow goes to error with the reason in its log', async () => {
-    const tag = uniqueId('wf').replace(/[^A-Za-z0-9]/g, '').toLowerCase();
+    const tag = uniqueId('wf')
+      .replace(/[^A-Za-z0-9]/g, '')
+      .toLowerCase();
     const template = await writeTemplate({ label: 'SMTP down', routing: 'smtp', mailParameters: { subject: 'Hi' }, $content: '<p>Hi</p>' });
     await seedRecipients([{ email: `a@${tag}.test`, firstName: 'A' }]);
     const name = await createWorkflow(
@@ -182,14 +224,24 @@ describe('workflow activities: delivery, variables in query conditions, Stop int
     );
     await NLWS.xtkWorkflow.start(name);
     // The SMTP server is down: the delivery pauses; the runner then gives it up (as failJob records it).
-    const send = await waitFor('the delivery activity waiting for its delivery', async () => (await engineState(name)).tasks.find((t) => t.activity === 'send' && t.status === 'waiting' && t.task_vars['deliveryId']));
+    const send = await waitFor('the delivery activity waiting for its delivery', async () =>
+      (await engineState(name)).tasks.find((t) => t.activity === 'send' && t.status === 'waiting' && t.task_vars['deliveryId']),
+    );
     const deliveryId = String(send.task_vars['deliveryId']);
-    await waitFor('the delivery targeted', async () => (await cloud.query("SELECT 1 FROM cap_delivery_job WHERE delivery_id = $1 AND phase = 'sending'", [deliveryId])).rowCount === 1);
-    await cloud.query(`UPDATE cap_delivery_job SET phase = 'failed', state = 99, failure_text = 'the SMTP server is unreachable', state_version = state_version + 1 WHERE delivery_id = $1`, [deliveryId]);
+    await waitFor(
+      'the delivery targeted',
+      async () => (await cloud.query("SELECT 1 FROM cap_delivery_job WHERE delivery_id = $1 AND phase = 'sending'", [deliveryId])).rowCount === 1,
+    );
+    await cloud.query(
+      `UPDATE cap_delivery_job SET phase = 'failed', state = 99, failure_text = 'the SMTP server is unreachable', state_version = state_version + 1 WHERE delivery_id = $1`,
+      [deliveryId],
+    );
 
     const failed = await waitForState(name, 13);
     expect(failed.failed).toBe(true);
-    expect(failed.status).toMatch(new RegExp(`^Error: WKF-560042 delivery activity 'send': the delivery DM\\d+ \\(${deliveryId}\\) failed: the SMTP server is unreachable$`));
+    expect(failed.status).toMatch(
+      new RegExp(`^Error: WKF-560042 delivery activity 'send': the delivery DM\\d+ \\(${deliveryId}\\) failed: the SMTP server is unreachable$`),
+    );
     const state = await engineState(name);
     expect(state.log.filter((l) => l.activity === 'send' && l.level === 'error').map((l) => l.message)).toEqual([failed.status.slice('Error: '.length)]);
     expect(state.tasks.map((t) => [t.activity, t.status])).toEqual([
@@ -201,8 +253,10 @@ describe('workflow activities: delivery, variables in query conditions, Stop int
     await waitForState(name, 20);
   });
 
-  it('when Stop is called while a script runs, then the script is interrupted at once (its writes stop), the task is cancelled, the workflow finishes, and another workflow\'s script runs to its end', async () => {
-    const tag = uniqueId('st').replace(/[^A-Za-z0-9]/g, '').toLowerCase();
+  it("when Stop is called while a script runs, then the script is interrupted at once (its writes stop), the task is cancelled, the workflow finishes, and another workflow's script runs to its end", async () => {
+    const tag = uniqueId('st')
+      .replace(/[^A-Za-z0-9]/g, '')
+      .toLowerCase();
     const email = `spin@${tag}.test`;
     await seedRecipients([{ email, firstName: '0' }]);
     const spin = await createWorkflow(
@@ -245,8 +299,14 @@ describe('workflow activities: delivery, variables in query conditions, Stop int
 
   // Last: it replaces the platform's cloud-executor.
   it('when the engine is killed while the delivery activity waits for its delivery, then a new engine follows the same delivery: every recipient gets one message, none two, and the workflow finishes once', async () => {
-    const tag = uniqueId('wk').replace(/[^A-Za-z0-9]/g, '').toLowerCase();
-    const template = await writeTemplate({ label: 'Kill template', mailParameters: { subject: 'K <%= recipient.firstName %>' }, $content: '<p><%= recipient.firstName %></p>' });
+    const tag = uniqueId('wk')
+      .replace(/[^A-Za-z0-9]/g, '')
+      .toLowerCase();
+    const template = await writeTemplate({
+      label: 'Kill template',
+      mailParameters: { subject: 'K <%= recipient.firstName %>' },
+      $content: '<p><%= recipient.firstName %></p>',
+    });
     const total = 1_500;
     await seedRecipients(Array.from({ length: total }, (_, i) => ({ email: `k${i}@${tag}.test`, firstName: `K${i}` })));
     const name = await createWorkflow(
@@ -275,8 +335,12 @@ describe('workflow activities: delivery, variables in query conditions, Stop int
     const state = await engineState(name);
     expect(state.tasks.map((t) => [t.activity, t.status])).toEqual(TARGETED_AND_SENT);
     // One delivery action for the task, every log sent once, every message written once.
-    expect((await cloud.query('SELECT delivery_id::text AS id FROM cap_delivery_job WHERE workflow_task_id = $1', [send.id])).rows).toEqual([{ id: deliveryId }]);
-    expect((await cloud.query('SELECT status, count(*)::int AS n FROM nms_broad_log_rcp WHERE delivery_id = $1 GROUP BY status', [deliveryId])).rows).toEqual([{ status: 1, n: total }]);
+    expect((await cloud.query('SELECT delivery_id::text AS id FROM cap_delivery_job WHERE workflow_task_id = $1', [send.id])).rows).toEqual([
+      { id: deliveryId },
+    ]);
+    expect((await cloud.query('SELECT status, count(*)::int AS n FROM nms_broad_log_rcp WHERE delivery_id = $1 GROUP BY status', [deliveryId])).rows).toEqual([
+      { status: 1, n: total },
+    ]);
     const messages = await fileLines(deliveryId);
     expect(messages).toHaveLength(total);
     expect(new Set(messages.map((m) => m.to)).size).toBe(total);

@@ -1,7 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { uniqueId, waitFor, type TestPlatform } from '@cap/platform-testing';
 // Adobe's own client, unmodified, logs on in the fixture: workflows are written and started as a Campaign client would.
-import { createWorkflow as writeWorkflow, engineState as readEngineState, startCampaignClient, waitForWorkflowState, type CampaignClient, type Nlws } from './fixtures/campaign.client';
+import {
+  createWorkflow as writeWorkflow,
+  engineState as readEngineState,
+  startCampaignClient,
+  waitForWorkflowState,
+  type CampaignClient,
+  type Nlws,
+} from './fixtures/campaign.client';
 
 const CPU_LIMIT_MS = 1_000;
 /** Short claims, so that a replica takes over the activity of a killed engine quickly. */
@@ -26,7 +33,12 @@ describe('workflow activities: JavaScript in the sandbox, query and update data'
   const engineState = (internalName: string) => readEngineState(campaign, internalName);
   const waitForState = (internalName: string, state: number, timeoutMs?: number) => waitForWorkflowState(campaign, internalName, state, timeoutMs);
   const cloudRecipients = (emailLike: string) =>
-    cloud.query<{ email: string; last_name: string | null; black_list: boolean }>('SELECT email, last_name, black_list FROM nms_recipient WHERE email LIKE $1 ORDER BY email', [emailLike]).then((r) => r.rows);
+    cloud
+      .query<{ email: string; last_name: string | null; black_list: boolean }>(
+        'SELECT email, last_name, black_list FROM nms_recipient WHERE email LIKE $1 ORDER BY email',
+        [emailLike],
+      )
+      .then((r) => r.rows);
 
   beforeAll(async () => {
     campaign = await startCampaignClient({ envFor: { 'cloud-executor': ENGINE_ENV } });
@@ -38,10 +50,14 @@ describe('workflow activities: JavaScript in the sandbox, query and update data'
   });
 
   it('when a JavaScript activity queries, writes, ingests, subscribes, reads an option, signals another workflow and logs, then each call reaches its data and the workflow finishes', async () => {
-    const tag = uniqueId('js').replace(/[^A-Za-z0-9]/g, '').toLowerCase();
+    const tag = uniqueId('js')
+      .replace(/[^A-Za-z0-9]/g, '')
+      .toLowerCase();
     const email = `${tag}@example.com`;
     await NLWS.xtkSession.write({ xtkschema: 'nms:recipient', id: randomUUID(), email, lastName: 'Before' });
-    const receiver = await createWorkflow('<start name="start"><transition target="signal"/></start><external name="signal"><transition target="end"/></external><end name="end"/>');
+    const receiver = await createWorkflow(
+      '<start name="start"><transition target="signal"/></start><external name="signal"><transition target="end"/></external><end name="end"/>',
+    );
     await NLWS.xtkWorkflow.start(receiver);
     await waitForState(receiver, 11);
 
@@ -63,7 +79,9 @@ instance.vars.found = res.recipient.length;
 instance.vars.databaseOption = option.name;
 vars.lastName = "After";
 logInfo("database id option:", getOption("XtkDatabaseId") !== "");`;
-    const name = await createWorkflow(`<start name="start"><transition target="work"/></start>${js('work', script, '<transition target="end"/>')}<end name="end"/>`);
+    const name = await createWorkflow(
+      `<start name="start"><transition target="work"/></start>${js('work', script, '<transition target="end"/>')}<end name="end"/>`,
+    );
     await NLWS.xtkWorkflow.start(name);
     expect(await waitForState(name, 20)).toMatchObject({ failed: false, status: 'Finished' });
 
@@ -102,12 +120,16 @@ attempt(function () { xtk.session.Write({ xtkschema: "xtk:operator", _key: "@nam
 attempt(function () { xtk.session.WriteCollection('<service-collection xtkschema="nms:service"><service name="wkfAllowed" label="x"/><operator xtkschema="xtk:operator" _key="@name" name="mc" rights="admin"/></service-collection>'); });
 attempt(function () { xtk.session.Write({ xtkschema: "xtk:option", name: "WkfOption", stringValue: "y" }); });
 logInfo(codes.join(","));`;
-    const name = await createWorkflow(`<start name="start"><transition target="work"/></start>${js('work', script, '<transition target="end"/>')}<end name="end"/>`);
+    const name = await createWorkflow(
+      `<start name="start"><transition target="work"/></start>${js('work', script, '<transition target="end"/>')}<end name="end"/>`,
+    );
     await NLWS.xtkWorkflow.start(name);
     expect(await waitForState(name, 20)).toMatchObject({ failed: false });
     const lines = (await engineState(name)).log.filter((l) => l.activity === 'work').map((l) => `${l.level} ${l.message}`);
     expect(lines[0]).toBe('info XSV-350013,XSV-350013,XSV-350013');
-    const rights = await NLWS.xtkQueryDef.create({ schema: 'xtk:operator', operation: 'get', select: { node: [{ expr: '@rights' }] }, where: { condition: [{ expr: "@name = 'mc'" }] } }).executeQuery();
+    const rights = await NLWS.xtkQueryDef
+      .create({ schema: 'xtk:operator', operation: 'get', select: { node: [{ expr: '@rights' }] }, where: { condition: [{ expr: "@name = 'mc'" }] } })
+      .executeQuery();
     expect(rights.rights).toBe('messageCenter');
   });
 
@@ -115,7 +137,9 @@ logInfo(codes.join(","));`;
     const runaway = await createWorkflow(
       `<start name="start"><transition target="spin"/></start>${js('spin', 'var n = 0;\nlogInfo("spinning");\nwhile (true) {\n  n++;\n}', '<transition target="end"/>')}<end name="end"/>`,
     );
-    const other = await createWorkflow(`<start name="start"><transition target="work"/></start>${js('work', 'instance.vars.ok = "yes";', '<transition target="end"/>')}<end name="end"/>`);
+    const other = await createWorkflow(
+      `<start name="start"><transition target="work"/></start>${js('work', 'instance.vars.ok = "yes";', '<transition target="end"/>')}<end name="end"/>`,
+    );
     const startedAt = Date.now();
     await NLWS.xtkWorkflow.start(runaway);
     await NLWS.xtkWorkflow.start(other); // while the runaway script spins
@@ -124,7 +148,9 @@ logInfo(codes.join(","));`;
     const failed = await waitForState(runaway, 13);
     expect(Date.now() - startedAt).toBeLessThan(CPU_LIMIT_MS + 15_000);
     expect(failed.failed).toBe(true);
-    expect(failed.status).toMatch(/^Error: WKF-560031 JavaScript activity 'spin': the script used more than its CPU time limit of 1000 ms and was stopped \(line 3\)/);
+    expect(failed.status).toMatch(
+      /^Error: WKF-560031 JavaScript activity 'spin': the script used more than its CPU time limit of 1000 ms and was stopped \(line 3\)/,
+    );
     const state = await engineState(runaway);
     expect(state.log.filter((l) => l.activity === 'spin').map((l) => `${l.level} ${l.message}`)).toEqual([
       'info spinning',
@@ -138,7 +164,9 @@ logInfo(codes.join(","));`;
     ]);
 
     // The engine is still there for the next workflow.
-    const after = await createWorkflow(`<start name="start"><transition target="work"/></start>${js('work', 'vars.done = 1 + 1;', '<transition target="end"/>')}<end name="end"/>`);
+    const after = await createWorkflow(
+      `<start name="start"><transition target="work"/></start>${js('work', 'vars.done = 1 + 1;', '<transition target="end"/>')}<end name="end"/>`,
+    );
     await NLWS.xtkWorkflow.start(after);
     expect(await waitForState(after, 20)).toMatchObject({ failed: false, status: 'Finished' });
     expect((await engineState(after)).tasks.find((t) => t.activity === 'end')!.vars).toEqual({ done: 2 });
@@ -147,9 +175,13 @@ logInfo(codes.join(","));`;
   });
 
   it('when a script has an error, then the log gives its line; an error transition takes the branch instead of suspending the workflow', async () => {
-    const broken = await createWorkflow(`<start name="start"><transition target="bad"/></start>${js('bad', '\nvar o = {};\nvar x = o.missing.field;', '<transition target="end"/>')}<end name="end"/>`);
+    const broken = await createWorkflow(
+      `<start name="start"><transition target="bad"/></start>${js('bad', '\nvar o = {};\nvar x = o.missing.field;', '<transition target="end"/>')}<end name="end"/>`,
+    );
     await NLWS.xtkWorkflow.start(broken);
-    expect((await waitForState(broken, 13)).status).toBe("Error: WKF-560030 JavaScript activity 'bad': TypeError: cannot read property 'field' of undefined (line 3)");
+    expect((await waitForState(broken, 13)).status).toBe(
+      "Error: WKF-560030 JavaScript activity 'bad': TypeError: cannot read property 'field' of undefined (line 3)",
+    );
 
     const handled = await createWorkflow(
       `<start name="start"><transition target="bad"/></start>${js('bad', 'require("fs");', '<transition name="ok" target="end"/><transition name="error" target="recover"/>')}` +
@@ -164,7 +196,9 @@ logInfo(codes.join(","));`;
       ['recover', 'done'],
       ['end', 'done'],
     ]);
-    expect(state.log.find((l) => l.activity === 'bad')!.message).toBe("WKF-560030 JavaScript activity 'bad': ReferenceError: 'require' is not defined (line 1); following its error transition");
+    expect(state.log.find((l) => l.activity === 'bad')!.message).toBe(
+      "WKF-560030 JavaScript activity 'bad': ReferenceError: 'require' is not defined (line 1); following its error transition",
+    );
     await NLWS.xtkWorkflow.stop(broken);
   });
 
@@ -203,13 +237,20 @@ logInfo(codes.join(","));`;
   });
 
   it('when a query activity targets recipients, then the next JavaScript activity reads vars.recCount and an update activity writes the population', async () => {
-    const tag = uniqueId('q').replace(/[^A-Za-z0-9]/g, '').toLowerCase();
-    for (const n of [1, 2, 3]) await NLWS.xtkSession.write({ xtkschema: 'nms:recipient', id: randomUUID(), email: `${tag}-${n}@example.com`, lastName: 'Original' });
+    const tag = uniqueId('q')
+      .replace(/[^A-Za-z0-9]/g, '')
+      .toLowerCase();
+    for (const n of [1, 2, 3])
+      await NLWS.xtkSession.write({ xtkschema: 'nms:recipient', id: randomUUID(), email: `${tag}-${n}@example.com`, lastName: 'Original' });
     await NLWS.xtkSession.write({ xtkschema: 'nms:recipient', id: randomUUID(), email: `other-${tag}@example.com`, lastName: 'Original' });
     const name = await createWorkflow(
       '<start name="start"><transition target="target"/></start>' +
         `<query name="target" schema="nms:recipient"><where><condition expr="@email LIKE '${tag}-%'"/></where><transitions><result name="result" target="count"/></transitions></query>` +
-        js('count', 'logInfo("recCount", vars.recCount, vars.targetSchema);\ninstance.vars.count = vars.recCount;\nvars.next = vars.recCount * 2;', '<transition target="update"/>') +
+        js(
+          'count',
+          'logInfo("recCount", vars.recCount, vars.targetSchema);\ninstance.vars.count = vars.recCount;\nvars.next = vars.recCount * 2;',
+          '<transition target="update"/>',
+        ) +
         '<updateData name="update" schema="nms:recipient" mode="write" operation="update"><field xpath="@lastName" value="Updated $(vars/@next)"/><transition target="end"/></updateData>' +
         '<end name="end"/>',
     );
@@ -239,8 +280,11 @@ logInfo(codes.join(","));`;
   });
 
   it('when update data activities use IngestExt on the population and Ingest on listed records, then the changes are staged and reach the cloud DB', async () => {
-    const tag = uniqueId('g').replace(/[^A-Za-z0-9]/g, '').toLowerCase();
-    for (const n of [1, 2]) await NLWS.xtkSession.write({ xtkschema: 'nms:recipient', id: randomUUID(), email: `${tag}-${n}@example.com`, lastName: 'Original' });
+    const tag = uniqueId('g')
+      .replace(/[^A-Za-z0-9]/g, '')
+      .toLowerCase();
+    for (const n of [1, 2])
+      await NLWS.xtkSession.write({ xtkschema: 'nms:recipient', id: randomUUID(), email: `${tag}-${n}@example.com`, lastName: 'Original' });
     const name = await createWorkflow(
       '<start name="start"><transition target="target"/></start>' +
         `<query name="target" schema="nms:recipient"><where><condition expr="@email LIKE '${tag}-%'"/></where><transition target="stage"/></query>` +
@@ -264,19 +308,32 @@ logInfo(codes.join(","));`;
   });
 
   it('when a query activity names a local schema or a bad condition, then Start refuses the definition with WKF-560014', async () => {
-    const local = await createWorkflow('<start name="start"><transition target="q"/></start><query name="q" schema="xtk:option"><transition target="end"/></query><end name="end"/>');
-    await expect(NLWS.xtkWorkflow.start(local)).rejects.toMatchObject({ errorCode: 'WKF-560014', faultString: expect.stringContaining('xtk:option is not a cloud schema') });
-    const bad = await createWorkflow('<start name="start"><transition target="q"/></start><query name="q" schema="nms:recipient"><where><condition expr="@shoeSize = 3"/></where><transition target="end"/></query><end name="end"/>');
+    const local = await createWorkflow(
+      '<start name="start"><transition target="q"/></start><query name="q" schema="xtk:option"><transition target="end"/></query><end name="end"/>',
+    );
+    await expect(NLWS.xtkWorkflow.start(local)).rejects.toMatchObject({
+      errorCode: 'WKF-560014',
+      faultString: expect.stringContaining('xtk:option is not a cloud schema'),
+    });
+    const bad = await createWorkflow(
+      '<start name="start"><transition target="q"/></start><query name="q" schema="nms:recipient"><where><condition expr="@shoeSize = 3"/></where><transition target="end"/></query><end name="end"/>',
+    );
     await expect(NLWS.xtkWorkflow.start(bad)).rejects.toMatchObject({ errorCode: 'WKF-560014', faultString: expect.stringContaining('shoeSize') });
   });
 
   // Last: it replaces the platform's cloud-executor by a new replica.
   it('when the engine is killed while a script runs, then another replica runs the activity again from the start and the workflow finishes once', async () => {
-    const script = 'instance.vars.attempts = (instance.vars.attempts || 0) + 1;\nfor (var i = 0; i < 300; i++) getOption("XtkDatabaseId");\nvars.finished = true;';
-    const name = await createWorkflow(`<start name="start"><transition target="slow"/></start>${js('slow', script, '<transition target="end"/>')}<end name="end"/>`);
+    const script =
+      'instance.vars.attempts = (instance.vars.attempts || 0) + 1;\nfor (var i = 0; i < 300; i++) getOption("XtkDatabaseId");\nvars.finished = true;';
+    const name = await createWorkflow(
+      `<start name="start"><transition target="slow"/></start>${js('slow', script, '<transition target="end"/>')}<end name="end"/>`,
+    );
     const first = platform.procs.get('cloud-executor')!;
     await NLWS.xtkWorkflow.start(name);
-    await waitFor('the script to be running', async () => (await engineState(name)).tasks.some((t) => t.activity === 'slow' && t.status === 'running'), { timeoutMs: 10_000, intervalMs: 20 });
+    await waitFor('the script to be running', async () => (await engineState(name)).tasks.some((t) => t.activity === 'slow' && t.status === 'running'), {
+      timeoutMs: 10_000,
+      intervalMs: 20,
+    });
     first.signal('SIGKILL');
     await first.exited;
     await platform.replace('cloud-executor'); // stopped with the platform

@@ -23,7 +23,12 @@ interface StateTopic {
   apply(deps: ApplyDeps, payloads: unknown[]): Promise<void>;
 }
 
-const stateTopic = <T>(topic: TopicDefinition<T>, quarantineName: string, module: string, apply: (deps: ApplyDeps, payloads: T[]) => Promise<void>): StateTopic => ({
+const stateTopic = <T>(
+  topic: TopicDefinition<T>,
+  quarantineName: string,
+  module: string,
+  apply: (deps: ApplyDeps, payloads: T[]) => Promise<void>,
+): StateTopic => ({
   topic: topic as TopicDefinition<unknown>,
   quarantineName,
   module,
@@ -51,11 +56,18 @@ export const CLOUD_STATES_QUARANTINE_NAMES: readonly string[] = STATE_TOPICS.map
  * better: the message is quarantined. Anything else (the database down) is retried; nothing is committed before
  * its batch is applied.
  */
-export async function startCloudStatesConsumer(deps: { pool: Pool; messaging: Messaging; logger: Logger; quarantine?: QuarantineOptions }): Promise<ConsumerRunner> {
+export async function startCloudStatesConsumer(deps: {
+  pool: Pool;
+  messaging: Messaging;
+  logger: Logger;
+  quarantine?: QuarantineOptions;
+}): Promise<ConsumerRunner> {
   const handlers = new Map(STATE_TOPICS.map((s) => [deps.messaging.topicName(s.topic), { ...s, logger: deps.logger.child({ module: s.module }) }]));
   return runBatchConsumer<unknown>(deps.messaging, {
     groupId: CLOUD_STATES_CONSUMER,
-    ...(deps.quarantine ? { quarantine: { ...deps.quarantine, consumerByTopic: Object.fromEntries(STATE_TOPICS.map((s) => [s.topic.name, s.quarantineName])) } } : {}),
+    ...(deps.quarantine
+      ? { quarantine: { ...deps.quarantine, consumerByTopic: Object.fromEntries(STATE_TOPICS.map((s) => [s.topic.name, s.quarantineName])) } }
+      : {}),
     topics: STATE_TOPICS.map((s) => s.topic),
     maxBatchSize: 2_000,
     maxWaitMs: 250,
@@ -64,7 +76,10 @@ export async function startCloudStatesConsumer(deps: { pool: Pool; messaging: Me
     async handleBatch(messages) {
       const handler = handlers.get(messages[0]!.topic)!;
       try {
-        await handler.apply({ pool: deps.pool, logger: handler.logger }, messages.map((m) => m.envelope.payload));
+        await handler.apply(
+          { pool: deps.pool, logger: handler.logger },
+          messages.map((m) => m.envelope.payload),
+        );
       } catch (err) {
         if (classifyPgError(err).requestCaused) throw errors.invalidMessage(handler.topic.name, (err as Error).message);
         throw errors.serviceUnavailable('local database', (err as Error).message);

@@ -60,7 +60,12 @@ function main(): void {
 
         // Modules and workers (running from here on).
         const staging = await createStagingModule({ config, schemas, sources, base, pool, quarantine });
-        const cloudStates = await startCloudStatesConsumer({ pool, messaging, logger, quarantine: { store: quarantine, retryBudgetMs: config.QUARANTINE_RETRY_BUDGET_MS } });
+        const cloudStates = await startCloudStatesConsumer({
+          pool,
+          messaging,
+          logger,
+          quarantine: { store: quarantine, retryBudgetMs: config.QUARANTINE_RETRY_BUDGET_MS },
+        });
         const operatorStates = startOperatorStatePublisher({ pool, redis, keyPrefix: config.REDIS_KEY_PREFIX, ttlMs: config.OPERATOR_STATE_TTL_MS, logger });
 
         // Transports: RPC and HTTP. Shutdown stops the workers in reverse order, then RPC, HTTP, messaging, the pool.

@@ -77,5 +77,7 @@ export function startCpuMeasure(groupOf: Grouping): { stop(): CpuUse } {
 
 /** The groups the pipeline benchmarks report: the services under test, PostgreSQL, the Kafka broker, the rest. */
 export function pipelineGroups(services: ReadonlyMap<number, string>): Grouping {
-  return (pid, comm) => services.get(pid) ?? (comm === 'postgres' ? 'postgresql' : comm === 'java' ? 'kafka' : comm.startsWith('node') || comm === 'MainThread' ? 'other node' : 'other');
+  return (pid, comm) =>
+    services.get(pid) ??
+    (comm === 'postgres' ? 'postgresql' : comm === 'java' ? 'kafka' : comm.startsWith('node') || comm === 'MainThread' ? 'other node' : 'other');
 }

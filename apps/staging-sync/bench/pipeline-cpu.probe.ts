@@ -52,7 +52,11 @@ async function main(): Promise<void> {
   writeFileSync(limits, JSON.stringify({ windowMs: 1000, default: { limit: 100 }, apis: { [`xtk:session#${METHOD}`]: { limit: 100_000 } } }));
   const platform = await startTestPlatform({
     apps: args.apps!.split(',') as AppName[],
-    env: { NODE_ENV: 'production', LOG_LEVEL: 'warn', ...Object.fromEntries(args.env!.map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)])) },
+    env: {
+      NODE_ENV: 'production',
+      LOG_LEVEL: 'warn',
+      ...Object.fromEntries(args.env!.map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)])),
+    },
     envFor: { 'api-gateway': { RATE_LIMITS_FILE: limits } },
   });
   try {
@@ -68,7 +72,12 @@ async function main(): Promise<void> {
       url: platform.gatewayUrl,
       path: '/nl/jsp/soaprouter.jsp',
       connections: Number(args.connections),
-      headers: { 'Content-Type': 'text/xml; charset=utf-8', SOAPAction: `xtk:session#${METHOD}`, 'X-Security-Token': tokens.security, Cookie: `__sessiontoken=${tokens.session}` },
+      headers: {
+        'Content-Type': 'text/xml; charset=utf-8',
+        SOAPAction: `xtk:session#${METHOD}`,
+        'X-Security-Token': tokens.security,
+        Cookie: `__sessiontoken=${tokens.session}`,
+      },
       body,
       verifyBody: (answer: string) => !answer.includes('SOAP-ENV:Fault'),
     };
@@ -88,14 +97,20 @@ async function main(): Promise<void> {
     const result = await measureSaturation({ ...load, seconds: Number(args.seconds) });
     await sleep(1_500);
     const seconds = (Date.now() - started) / 1000;
-    const lines = [`${METHOD}, ${args.connections} connections: ${result.rps.toFixed(0)} calls/s, p50 ${result.p50} ms, p99 ${result.p99} ms, errors ${result.errors + result.non2xx + result.mismatches}`];
+    const lines = [
+      `${METHOD}, ${args.connections} connections: ${result.rps.toFixed(0)} calls/s, p50 ${result.p50} ms, p99 ${result.p99} ms, errors ${result.errors + result.non2xx + result.mismatches}`,
+    ];
     let total = 0;
     for (const [name, pids] of groups) {
       const cpu = used(pids) - before.get(name)!;
       total += cpu;
-      lines.push(`${name.padEnd(15)} ${((cpu / seconds) * 100).toFixed(0).padStart(4)} % of a core (idle ${(idle.get(name)! * 100).toFixed(0).padStart(2)} %)  ${((cpu / result.total) * 1000).toFixed(3)} ms per call`);
+      lines.push(
+        `${name.padEnd(15)} ${((cpu / seconds) * 100).toFixed(0).padStart(4)} % of a core (idle ${(idle.get(name)! * 100).toFixed(0).padStart(2)} %)  ${((cpu / result.total) * 1000).toFixed(3)} ms per call`,
+      );
     }
-    lines.push(`${'total'.padEnd(15)} ${((total / seconds) * 100).toFixed(0).padStart(4)} %          ${((total / result.total) * 1000).toFixed(3)} ms per call`);
+    lines.push(
+      `${'total'.padEnd(15)} ${((total / seconds) * 100).toFixed(0).padStart(4)} %          ${((total / result.total) * 1000).toFixed(3)} ms per call`,
+    );
     process.stdout.write(`${lines.join('\n')}\n`);
   } finally {
     await platform.stop();

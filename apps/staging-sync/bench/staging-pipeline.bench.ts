@@ -68,7 +68,12 @@ const settings = (list: string[]) => Object.fromEntries(list.map((kv) => [kv.sli
 // ── P3 / P4 ─────────────────────────────────────────────────────────────────────────────────────────────
 
 async function publishBacklog(platform: TestPlatform, rows: number): Promise<void> {
-  const messaging = createMessaging({ brokers: testEndpoints().kafkaBrokers, clientId: 'bench-producer', topicPrefix: platform.topicPrefix, logger: createLogger({ service: 'bench', level: 'warn' }) });
+  const messaging = createMessaging({
+    brokers: testEndpoints().kafkaBrokers,
+    clientId: 'bench-producer',
+    topicPrefix: platform.topicPrefix,
+    logger: createLogger({ service: 'bench', level: 'warn' }),
+  });
   const now = new Date().toISOString();
   try {
     for (let from = 0; from < rows; from += 5_000) {
@@ -119,7 +124,11 @@ async function syncThroughput(workers: number): Promise<{ workers: number; rows:
       );
     }
     // Which process is which, for the CPU account: did a second worker have cores to use?
-    const services = new Map<number, string>([[process.pid, 'bench'], ...procs.map((p) => [p.pid, 'staging-sync'] as const), ...[...platform.procs.values()].map((p) => [p.pid, p.app] as const)]);
+    const services = new Map<number, string>([
+      [process.pid, 'bench'],
+      ...procs.map((p) => [p.pid, 'staging-sync'] as const),
+      ...[...platform.procs.values()].map((p) => [p.pid, p.app] as const),
+    ]);
     // Measured from the moment every worker is a settled member of the group: the rebalances of workers
     // joining one after the other (and the redelivery of what a worker had not committed when it lost a
     // partition) are start-up, not throughput.
@@ -157,7 +166,12 @@ function ingestCall(tokens: Tokens) {
     '<domDoc xsi:type="" SOAP-ENV:encodingStyle="http://xml.apache.org/xml-soap/literalxml"><recipientStg xtkschema="nms:recipientStg" email="load@example.com" firstName="Load" lastName="Test"/></domDoc>' +
     '</m:Ingest></SOAP-ENV:Body></SOAP-ENV:Envelope>';
   return {
-    headers: { 'Content-Type': 'text/xml; charset=utf-8', SOAPAction: 'xtk:session#Ingest', 'X-Security-Token': tokens.security, Cookie: `__sessiontoken=${tokens.session}` },
+    headers: {
+      'Content-Type': 'text/xml; charset=utf-8',
+      SOAPAction: 'xtk:session#Ingest',
+      'X-Security-Token': tokens.security,
+      Cookie: `__sessiontoken=${tokens.session}`,
+    },
     body,
   };
 }
@@ -228,13 +242,29 @@ async function gatewayIngest() {
     // Warm-up (JIT, pools, Kafka producers), then 5 s at the measured rate so that the run starts in steady
     // state: measured from a standstill, the first 2 – 3 s held the queue built while the pipeline ramped up.
     await runPaced({ host: '127.0.0.1', port: Number(port), request: raw, rate: 200, durationMs: 3_000, verifyBody: isIngestAnswer });
-    await runPaced({ host: '127.0.0.1', port: Number(port), request: raw, rate: RATE, durationMs: 5_000, warmConnections: Math.min(256, Math.ceil(RATE / 4)), verifyBody: isIngestAnswer });
+    await runPaced({
+      host: '127.0.0.1',
+      port: Number(port),
+      request: raw,
+      rate: RATE,
+      durationMs: 5_000,
+      warmConnections: Math.min(256, Math.ceil(RATE / 4)),
+      verifyBody: isIngestAnswer,
+    });
     const syncUrl = platform.procs.get('staging-sync')!.url;
     const lagBefore = histogram(await (await fetch(`${syncUrl}/metrics`)).text(), 'cap_sync_lag_seconds');
     const hopsBefore = await scrapeHops(platform);
     // Keep-alive connections are opened before the clock starts (enough for RATE × a quarter second in flight):
     // opening a hundred at once against a busy gateway cost SYN retries of 1 – 3 s, a ramp artefact.
-    const paced = await runPaced({ host: '127.0.0.1', port: Number(port), request: raw, rate: RATE, durationMs: SECONDS * 1000, warmConnections: Math.min(256, Math.ceil(RATE / 4)), verifyBody: isIngestAnswer });
+    const paced = await runPaced({
+      host: '127.0.0.1',
+      port: Number(port),
+      request: raw,
+      rate: RATE,
+      durationMs: SECONDS * 1000,
+      warmConnections: Math.min(256, Math.ceil(RATE / 4)),
+      verifyBody: isIngestAnswer,
+    });
     const hopsAfter = await scrapeHops(platform);
     const hops = HOPS.map((h, i) => {
       const [before, after] = [hopsBefore[i]!, hopsAfter[i]!];
@@ -249,11 +279,38 @@ async function gatewayIngest() {
     await sleep(3_000); // let the tail of the run reach the cloud DB
     const lagAfter = histogram(await (await fetch(`${syncUrl}/metrics`)).text(), 'cap_sync_lag_seconds');
     const pct = (p: number) => paced.latencies[Math.min(paced.latencies.length - 1, Math.ceil((p / 100) * paced.latencies.length) - 1)] ?? NaN;
-    const saturation = await measureSaturation({ url: platform.gatewayUrl, path: PATH, connections: Number(args.connections), seconds: Math.min(SECONDS, 15), headers: call.headers, body: call.body, verifyBody: isIngestAnswer });
+    const saturation = await measureSaturation({
+      url: platform.gatewayUrl,
+      path: PATH,
+      connections: Number(args.connections),
+      seconds: Math.min(SECONDS, 15),
+      headers: call.headers,
+      body: call.body,
+      verifyBody: isIngestAnswer,
+    });
     return {
-      paced: { rate: RATE, achievedRate: paced.achievedRate, completed: paced.completed, errors: paced.errors + paced.non200 + paced.badBodies, p50Ms: pct(50), p99Ms: pct(99), queued: paced.queued, hops },
-      lag: { p50UpToS: bucketQuantile(lagBefore, lagAfter, 0.5), p99UpToS: bucketQuantile(lagBefore, lagAfter, 0.99), samples: (lagAfter.get(Infinity) ?? 0) - (lagBefore.get(Infinity) ?? 0) },
-      saturation: { connections: Number(args.connections), tps: saturation.rps, errors: saturation.errors + saturation.non2xx + saturation.mismatches, p50Ms: saturation.p50, p99Ms: saturation.p99 },
+      paced: {
+        rate: RATE,
+        achievedRate: paced.achievedRate,
+        completed: paced.completed,
+        errors: paced.errors + paced.non200 + paced.badBodies,
+        p50Ms: pct(50),
+        p99Ms: pct(99),
+        queued: paced.queued,
+        hops,
+      },
+      lag: {
+        p50UpToS: bucketQuantile(lagBefore, lagAfter, 0.5),
+        p99UpToS: bucketQuantile(lagBefore, lagAfter, 0.99),
+        samples: (lagAfter.get(Infinity) ?? 0) - (lagBefore.get(Infinity) ?? 0),
+      },
+      saturation: {
+        connections: Number(args.connections),
+        tps: saturation.rps,
+        errors: saturation.errors + saturation.non2xx + saturation.mismatches,
+        p50Ms: saturation.p50,
+        p99Ms: saturation.p99,
+      },
     };
   } finally {
     await platform.stop();
@@ -261,7 +318,14 @@ async function gatewayIngest() {
 }
 
 async function main(): Promise<void> {
-  const report: Record<string, unknown> = { node: process.version, loadavgAtStart: loadavg().map((l) => Math.round(l * 100) / 100), rows: ROWS, seconds: SECONDS, env: settings(args.env!), workerEnv: settings(args['worker-env']!) };
+  const report: Record<string, unknown> = {
+    node: process.version,
+    loadavgAtStart: loadavg().map((l) => Math.round(l * 100) / 100),
+    rows: ROWS,
+    seconds: SECONDS,
+    env: settings(args.env!),
+    workerEnv: settings(args['worker-env']!),
+  };
   if (!args['skip-sync']) {
     log('P3: one staging-sync worker');
     const one = await syncThroughput(1);
@@ -275,9 +339,16 @@ async function main(): Promise<void> {
   if (!args['skip-gateway']) {
     log(`P2/P5: Ingest through the gateway at ${RATE}/s for ${SECONDS} s, then saturation`);
     const g = await gatewayIngest();
-    log(`  paced ${RATE}/s: p50 ${g.paced.p50Ms.toFixed(1)} ms, p99 ${g.paced.p99Ms.toFixed(1)} ms, errors ${g.paced.errors}; saturation ${Math.round(g.saturation.tps)} calls/s at ${g.saturation.connections} connections (p50 ${g.saturation.p50Ms} ms, p99 ${g.saturation.p99Ms} ms); lag p50 ≤ ${g.lag.p50UpToS} s, p99 ≤ ${g.lag.p99UpToS} s`);
+    log(
+      `  paced ${RATE}/s: p50 ${g.paced.p50Ms.toFixed(1)} ms, p99 ${g.paced.p99Ms.toFixed(1)} ms, errors ${g.paced.errors}; saturation ${Math.round(g.saturation.tps)} calls/s at ${g.saturation.connections} connections (p50 ${g.saturation.p50Ms} ms, p99 ${g.saturation.p99Ms} ms); lag p50 ≤ ${g.lag.p50UpToS} s, p99 ≤ ${g.lag.p99UpToS} s`,
+    );
     for (const h of g.paced.hops) log(`    ${h.hop}: mean ${h.meanMs} ms, p50 ≤ ${h.p50UpToMs} ms, p99 ≤ ${h.p99UpToMs} ms`);
-    report['p2'] = { ...g.paced, saturationTps: g.saturation.tps, saturation: g.saturation, met: g.saturation.tps >= TARGETS.p2Tps && RATE >= 500 && g.paced.p99Ms <= TARGETS.p2P99Ms };
+    report['p2'] = {
+      ...g.paced,
+      saturationTps: g.saturation.tps,
+      saturation: g.saturation,
+      met: g.saturation.tps >= TARGETS.p2Tps && RATE >= 500 && g.paced.p99Ms <= TARGETS.p2P99Ms,
+    };
     report['p5'] = { ...g.lag, met: g.lag.p50UpToS <= TARGETS.p5P50s && g.lag.p99UpToS <= TARGETS.p5P99s };
   }
   report['loadavgAtEnd'] = loadavg().map((l) => Math.round(l * 100) / 100);

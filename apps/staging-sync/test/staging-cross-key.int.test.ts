@@ -19,7 +19,8 @@ describe('staging order across the keys of one record', () => {
   const s = useStagingClient({ apps: ['local-store', 'cloud-executor', 'api-gateway'], envFor: { 'local-store': { OUTBOX_LINGER_MS: '200' } } }, workers);
 
   beforeAll(async () => {
-    for (let i = 0; i < 3; i++) workers.push(await startServiceProcess('staging-sync', joinEnv(s.platform, { CLOUD_DATABASE_URL: s.platform.cloudDb.url, SYNC_MAX_WAIT_MS: '500' })));
+    for (let i = 0; i < 3; i++)
+      workers.push(await startServiceProcess('staging-sync', joinEnv(s.platform, { CLOUD_DATABASE_URL: s.platform.cloudDb.url, SYNC_MAX_WAIT_MS: '500' })));
     await Promise.all(workers.map((w) => w.waitUntilReady()));
   });
 
@@ -37,7 +38,9 @@ describe('staging order across the keys of one record', () => {
     await Promise.all(Array.from({ length: 8 }, (_, l) => loop(l)));
     await waitFor(
       'every staged row applied',
-      async () => (await s.local.query('SELECT (SELECT count(*) FROM nms_recipient_stg WHERE cap_synced_at IS NULL) + (SELECT count(*) FROM cap_outbox) AS n')).rows[0].n === '0',
+      async () =>
+        (await s.local.query('SELECT (SELECT count(*) FROM nms_recipient_stg WHERE cap_synced_at IS NULL) + (SELECT count(*) FROM cap_outbox) AS n')).rows[0]
+          .n === '0',
       { timeoutMs: 60_000, intervalMs: 250 },
     );
 
@@ -50,7 +53,8 @@ describe('staging order across the keys of one record', () => {
     for (const [email, id] of ids) {
       const found = byEmail.get(email) ?? [];
       if (found.length !== 1) problems.push(`${email}: ${found.length} rows`);
-      else if (found[0]!.id !== id || found[0]!.first_name !== 'last' || found[0]!.last_name !== 'byEmail') problems.push(`${email}: ${JSON.stringify(found[0])}`);
+      else if (found[0]!.id !== id || found[0]!.first_name !== 'last' || found[0]!.last_name !== 'byEmail')
+        problems.push(`${email}: ${JSON.stringify(found[0])}`);
     }
     expect(problems).toEqual([]);
     expect(ids.size).toBe(200);
@@ -78,7 +82,12 @@ describe('staging order across keys when another local-store replica takes the r
 
   /** Every staged change of the record published so far, with its message key. */
   async function publishedChanges(email: string, id: string, atLeast: number): Promise<{ key: string; seq: string }[]> {
-    const messaging = createMessaging({ brokers: testEndpoints().kafkaBrokers, clientId: 'xk-reader', topicPrefix: s.platform.topicPrefix, logger: createLogger({ service: 'xk-reader', level: 'warn' }) });
+    const messaging = createMessaging({
+      brokers: testEndpoints().kafkaBrokers,
+      clientId: 'xk-reader',
+      topicPrefix: s.platform.topicPrefix,
+      logger: createLogger({ service: 'xk-reader', level: 'warn' }),
+    });
     const consumer = messaging.kafka.consumer({ groupId: uniqueId('xk-reader') });
     const seen = new Map<string, string>();
     try {
@@ -133,8 +142,18 @@ describe('staging order across keys when another local-store replica takes the r
 
     // And once a worker runs, the cloud DB holds the one record with every change.
     extra.push(await startServiceProcess('staging-sync', joinEnv(s.platform, { CLOUD_DATABASE_URL: s.platform.cloudDb.url })));
-    await waitFor('the record applied', async () => (await s.cloud.query('SELECT 1 FROM nms_recipient WHERE email = $1 AND first_name = $2', [email, 'last'])).rowCount === 1, { timeoutMs: 60_000 });
-    expect((await s.cloud.query('SELECT id, first_name, last_name FROM nms_recipient WHERE email = $1', [email])).rows).toEqual([{ id, first_name: 'last', last_name: 'byEmail' }]);
-    await waitFor('the stored route let go once applied', async () => (await s.local.query('SELECT count(*)::int AS n FROM cap_outbox_route')).rows[0].n === 0, { timeoutMs: 15_000 });
+    await waitFor(
+      'the record applied',
+      async () => (await s.cloud.query('SELECT 1 FROM nms_recipient WHERE email = $1 AND first_name = $2', [email, 'last'])).rowCount === 1,
+      { timeoutMs: 60_000 },
+    );
+    expect((await s.cloud.query('SELECT id, first_name, last_name FROM nms_recipient WHERE email = $1', [email])).rows).toEqual([
+      { id, first_name: 'last', last_name: 'byEmail' },
+    ]);
+    await waitFor(
+      'the stored route let go once applied',
+      async () => (await s.local.query('SELECT count(*)::int AS n FROM cap_outbox_route')).rows[0].n === 0,
+      { timeoutMs: 15_000 },
+    );
   }, 180_000);
 });

@@ -32,7 +32,9 @@ describe('the staging pipeline against empty and blank keys', () => {
 
   it("when a service is written with name='' (a key field), then it is refused and no such service exists", async () => {
     expect((await failure(s.NLWS.xtkSession.write({ xtkschema: 'nms:service', name: '', label: 'empty' }))).errorCode).toBe('XTK-170104');
-    expect((await failure(s.NLWS.xtkSession.write({ xtkschema: 'nms:service', name: '  ', label: 'blank', _operation: 'insert' }))).errorCode).toBe('XTK-170104');
+    expect((await failure(s.NLWS.xtkSession.write({ xtkschema: 'nms:service', name: '  ', label: 'blank', _operation: 'insert' }))).errorCode).toBe(
+      'XTK-170104',
+    );
     expect((await s.local.query("SELECT count(*) AS n FROM nms_service WHERE btrim(name) = ''")).rows[0].n).toBe('0');
   });
 
@@ -40,7 +42,11 @@ describe('the staging pipeline against empty and blank keys', () => {
     const email = `${uniqueId('fresh')}@example.com`;
     const started = Date.now();
     await s.NLWS.xtkSession.ingest({ xtkschema: 'nms:recipientStg', email, firstName: 'Fresh' });
-    await waitFor('the fresh recipient in the cloud DB', async () => (await s.cloud.query('SELECT 1 FROM nms_recipient WHERE email = $1', [email])).rowCount === 1, { timeoutMs: 5_000, intervalMs: 50 });
+    await waitFor(
+      'the fresh recipient in the cloud DB',
+      async () => (await s.cloud.query('SELECT 1 FROM nms_recipient WHERE email = $1', [email])).rowCount === 1,
+      { timeoutMs: 5_000, intervalMs: 50 },
+    );
     expect(Date.now() - started).toBeLessThan(5_000);
     await waitFor('an empty outbox', async () => (await outboxRows()) === 0, { timeoutMs: 5_000 });
   });

@@ -4,7 +4,8 @@ import { useStagingClient } from './fixtures/staging.client';
 describe('the staging pipeline: local-store → outbox → Kafka → staging-sync → cloud DB', () => {
   const s = useStagingClient({ apps: ['local-store', 'cloud-executor', 'staging-sync', 'api-gateway'] });
 
-  const cloudRecipient = async (email: string) => (await s.cloud.query('SELECT id, email, first_name, last_name, black_list, cap_seq FROM nms_recipient WHERE email = $1', [email])).rows;
+  const cloudRecipient = async (email: string) =>
+    (await s.cloud.query('SELECT id, email, first_name, last_name, black_list, cap_seq FROM nms_recipient WHERE email = $1', [email])).rows;
 
   it('when Ingest and IngestExt stage changes, then the cloud DB gets them in seconds, field by field, deletes included, and the staging rows are marked synced', async () => {
     const id: string = await s.NLWS.xtkSession.ingest({ xtkschema: 'nms:recipientStg', email: 'flow@example.com', firstName: 'Flo' });
@@ -18,8 +19,16 @@ describe('the staging pipeline: local-store → outbox → Kafka → staging-syn
     });
     // The partial update kept the first name it did not carry; the id is the one Ingest returned.
     expect(rows[0]).toMatchObject({ id, first_name: 'Flo', last_name: 'Wing' });
-    await waitFor('the deleted recipient gone', async () => (await cloudRecipient('gone@example.com')).length === 0 && (await s.local.query("SELECT 1 FROM nms_recipient_stg WHERE id = 'GONE0001' AND cap_op = 'delete' AND cap_synced_at IS NOT NULL")).rowCount === 1);
-    await waitFor('every staging row acknowledged', async () => (await s.local.query('SELECT count(*)::int AS n FROM nms_recipient_stg WHERE cap_synced_at IS NULL')).rows[0].n === 0);
+    await waitFor(
+      'the deleted recipient gone',
+      async () =>
+        (await cloudRecipient('gone@example.com')).length === 0 &&
+        (await s.local.query("SELECT 1 FROM nms_recipient_stg WHERE id = 'GONE0001' AND cap_op = 'delete' AND cap_synced_at IS NOT NULL")).rowCount === 1,
+    );
+    await waitFor(
+      'every staging row acknowledged',
+      async () => (await s.local.query('SELECT count(*)::int AS n FROM nms_recipient_stg WHERE cap_synced_at IS NULL')).rows[0].n === 0,
+    );
     expect((await s.local.query('SELECT count(*)::int AS n FROM cap_outbox')).rows[0].n).toBe(0);
 
     // The status, through the API and in mcPing's fourth line.
@@ -57,7 +66,10 @@ describe('the staging pipeline: local-store → outbox → Kafka → staging-syn
     await s.NLWS.nmsReplicationStrategy.StartReplicateStagingData('nms:subscription');
     const [recipient] = await cloudRecipient('sub@example.com');
     expect(recipient).toMatchObject({ first_name: 'Sue', black_list: false });
-    const subs = () => s.cloud.query('SELECT s.name FROM nms_subscription x JOIN nms_service s ON s.id = x.service_id WHERE x.recipient_id = $1', [recipient.id]).then((r) => r.rows.map((x) => x.name));
+    const subs = () =>
+      s.cloud
+        .query('SELECT s.name FROM nms_subscription x JOIN nms_service s ON s.id = x.service_id WHERE x.recipient_id = $1', [recipient.id])
+        .then((r) => r.rows.map((x) => x.name));
     expect(await subs()).toEqual(['newsletter']);
 
     // Subscribing again is not a second subscription; the given fields still update the profile.
@@ -84,9 +96,15 @@ describe('the staging pipeline: local-store → outbox → Kafka → staging-syn
 
   it('when a replicated schema is written locally, then its cloud copy follows (insert, update, delete)', async () => {
     await s.NLWS.xtkSession.write({ xtkschema: 'nms:service', name: 'promo', label: 'Promotions' });
-    await waitFor('nms:service promo in the cloud', async () => (await s.cloud.query("SELECT label FROM nms_service WHERE name = 'promo'")).rows[0]?.label === 'Promotions');
+    await waitFor(
+      'nms:service promo in the cloud',
+      async () => (await s.cloud.query("SELECT label FROM nms_service WHERE name = 'promo'")).rows[0]?.label === 'Promotions',
+    );
     await s.NLWS.xtkSession.write({ xtkschema: 'nms:service', _key: '@name', name: 'promo', label: 'Promos' });
-    await waitFor('the label updated in the cloud', async () => (await s.cloud.query("SELECT label FROM nms_service WHERE name = 'promo'")).rows[0]?.label === 'Promos');
+    await waitFor(
+      'the label updated in the cloud',
+      async () => (await s.cloud.query("SELECT label FROM nms_service WHERE name = 'promo'")).rows[0]?.label === 'Promos',
+    );
     const localId = (await s.local.query("SELECT id::text FROM nms_service WHERE name = 'promo'")).rows[0].id;
     expect((await s.cloud.query("SELECT id::text FROM nms_service WHERE name = 'promo'")).rows[0].id).toBe(localId);
     await s.NLWS.xtkSession.deleteCollection('nms:service', { condition: { expr: "@name = 'promo'" } }, false);
@@ -107,10 +125,11 @@ describe('the staging pipeline: local-store → outbox → Kafka → staging-syn
       await s.NLWS.xtkSession.ingest({ xtkschema: 'nms:recipientStg', email: 'poison@example.com', firstName: 'poison' });
       await s.NLWS.xtkSession.ingest({ xtkschema: 'nms:recipientStg', email: 'after@example.com' });
       await s.NLWS.nmsReplicationStrategy.StartReplicateStagingData('nms:recipient');
-      expect((await s.cloud.query("SELECT email FROM nms_recipient WHERE email IN ('before@example.com', 'poison@example.com', 'after@example.com') ORDER BY email")).rows.map((r) => r.email)).toEqual([
-        'after@example.com',
-        'before@example.com',
-      ]);
+      expect(
+        (
+          await s.cloud.query("SELECT email FROM nms_recipient WHERE email IN ('before@example.com', 'poison@example.com', 'after@example.com') ORDER BY email")
+        ).rows.map((r) => r.email),
+      ).toEqual(['after@example.com', 'before@example.com']);
       const status = await waitFor('the dead letter counted', async () => {
         const r = await s.local.query("SELECT dead_lettered::int FROM cap_sync_status WHERE source = 'nms:recipientStg'");
         return r.rows[0]?.dead_lettered === 1 ? r.rows[0] : undefined;

@@ -30,7 +30,9 @@ function startWriter(NLWS: { xtkSession: { ingestExt(doc: object): Promise<unkno
     for (let n = 0; !stop; n++) {
       const email = `${prefix}-${loop}-${n % keysPerLoop}@example.com`;
       const del = n % 7 === 6;
-      const doc = del ? { xtkschema: 'nms:recipientStg', _key: '@email', _operation: 'delete', email } : { xtkschema: 'nms:recipientStg', _key: '@email', email, firstName: `v${n}` };
+      const doc = del
+        ? { xtkschema: 'nms:recipientStg', _key: '@email', _operation: 'delete', email }
+        : { xtkschema: 'nms:recipientStg', _key: '@email', email, firstName: `v${n}` };
       for (;;) {
         try {
           await NLWS.xtkSession.ingestExt(doc);
@@ -135,7 +137,10 @@ describe('staging-sync reliability on the shared broker (R1, R3, R6)', () => {
 
   it('when a second local-store replica joins and the first is SIGKILLed mid-flow, then every acknowledged write still reaches the cloud once, and synced rows are purged after the retention', async () => {
     workers.push(await startServiceProcess('staging-sync', workerEnv()));
-    const second = await startServiceProcess('local-store', joinEnv(s.platform, { LOCAL_DATABASE_URL: s.platform.localDb.url, STAGING_RETENTION_SECONDS: '2', STAGING_PURGE_INTERVAL_MS: '500' }));
+    const second = await startServiceProcess(
+      'local-store',
+      joinEnv(s.platform, { LOCAL_DATABASE_URL: s.platform.localDb.url, STAGING_RETENTION_SECONDS: '2', STAGING_PURGE_INTERVAL_MS: '500' }),
+    );
     await second.waitUntilReady();
     const writer = startWriter(s.NLWS, 'ls', 3, 20);
     await waitFor('calls acknowledged before the kill', () => writer.stats().acknowledged >= 10, { timeoutMs: 30_000, intervalMs: 50 });
@@ -150,12 +155,19 @@ describe('staging-sync reliability on the shared broker (R1, R3, R6)', () => {
     await waitForDrain(s.local, 90_000);
     expect(await compare(s.cloud, 'ls', writer.expected)).toEqual(NO_PROBLEMS);
     expect(writer.stats().acknowledged - atKill).toBeGreaterThan(3);
-    await waitFor('synced staging rows purged', async () => Number((await s.local.query('SELECT count(*) AS n FROM nms_recipient_stg')).rows[0].n) === 0, { timeoutMs: 40_000 });
+    await waitFor('synced staging rows purged', async () => Number((await s.local.query('SELECT count(*) AS n FROM nms_recipient_stg')).rows[0].n) === 0, {
+      timeoutMs: 40_000,
+    });
     s.platform.procs.set('local-store', second);
   }, 180_000);
 
   it('when an older change of a key is delivered again after a newer one, then the newer value stays (R6)', async () => {
-    const messaging = createMessaging({ brokers: testEndpoints().kafkaBrokers, clientId: 'r6-test', topicPrefix: s.platform.topicPrefix, logger: createLogger({ service: 'r6-test', level: 'warn' }) });
+    const messaging = createMessaging({
+      brokers: testEndpoints().kafkaBrokers,
+      clientId: 'r6-test',
+      topicPrefix: s.platform.topicPrefix,
+      logger: createLogger({ service: 'r6-test', level: 'warn' }),
+    });
     try {
       const change = (seq: string, firstName: string, email = 'r6@example.com'): StagedChange => ({
         kind: 'record',
@@ -170,16 +182,24 @@ describe('staging-sync reliability on the shared broker (R1, R3, R6)', () => {
       });
       const key = 'nms:recipient|email=r6@example.com';
       await messaging.publish(TOPICS.stagingChanges, [{ key, payload: change('900000010', 'newer') }]);
-      await waitFor('the newer value in the cloud', async () => (await s.cloud.query("SELECT first_name FROM nms_recipient WHERE email = 'r6@example.com'")).rows[0]?.first_name === 'newer');
+      await waitFor(
+        'the newer value in the cloud',
+        async () => (await s.cloud.query("SELECT first_name FROM nms_recipient WHERE email = 'r6@example.com'")).rows[0]?.first_name === 'newer',
+      );
       await messaging.publish(TOPICS.stagingChanges, [
         { key, payload: change('900000005', 'older') },
         { key, payload: change('900000010', 'newer-replayed') },
         { key: 'nms:recipient|email=r6-marker@example.com', payload: change('900000011', 'marker', 'r6-marker@example.com') },
       ]);
       // The marker sits behind the redeliveries on some partition; once it is in, wait one more batch time.
-      await waitFor('the marker applied', async () => (await s.cloud.query("SELECT 1 FROM nms_recipient WHERE email = 'r6-marker@example.com'")).rowCount === 1);
+      await waitFor(
+        'the marker applied',
+        async () => (await s.cloud.query("SELECT 1 FROM nms_recipient WHERE email = 'r6-marker@example.com'")).rowCount === 1,
+      );
       await sleep(1_000);
-      expect((await s.cloud.query("SELECT first_name, cap_seq::text FROM nms_recipient WHERE email = 'r6@example.com'")).rows).toEqual([{ first_name: 'newer', cap_seq: '900000010' }]);
+      expect((await s.cloud.query("SELECT first_name, cap_seq::text FROM nms_recipient WHERE email = 'r6@example.com'")).rows).toEqual([
+        { first_name: 'newer', cap_seq: '900000010' },
+      ]);
     } finally {
       await messaging.close();
     }
@@ -265,7 +285,10 @@ describe('staging-sync reliability on a broker of its own (R2)', () => {
 
   beforeAll(async () => {
     broker = await startTestBroker();
-    ({ platform, NLWS, local, cloud } = await startStagingClient({ apps: ['local-store', 'cloud-executor', 'staging-sync', 'api-gateway'], env: { KAFKA_BROKERS: broker.brokers.join(',') } }));
+    ({ platform, NLWS, local, cloud } = await startStagingClient({
+      apps: ['local-store', 'cloud-executor', 'staging-sync', 'api-gateway'],
+      env: { KAFKA_BROKERS: broker.brokers.join(',') },
+    }));
   });
 
   afterAll(async () => {

@@ -3,7 +3,10 @@ import { z } from 'zod';
 /** RPC method of cloud-executor that answers the reporting summary. */
 export const REPORTING_SUMMARY_METHOD = 'reporting.summary';
 
-const day = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'expected a UTC day YYYY-MM-DD').refine((d) => !Number.isNaN(Date.parse(`${d}T00:00:00Z`)), 'not a date');
+const day = z
+  .string()
+  .regex(/^\d{4}-\d{2}-\d{2}$/, 'expected a UTC day YYYY-MM-DD')
+  .refine((d) => !Number.isNaN(Date.parse(`${d}T00:00:00Z`)), 'not a date');
 
 /**
  * What the summary covers: the UTC days `from`..`to` (both included; defaults: the last 7 days up to today), the
@@ -14,7 +17,10 @@ export const reportingSummaryParamsSchema = z
     from: day.optional(),
     to: day.optional(),
     limit: z.coerce.number().int().min(1).max(500).optional(),
-    delivery: z.string().regex(/^\d{1,19}$/, 'expected a delivery id').optional(),
+    delivery: z
+      .string()
+      .regex(/^\d{1,19}$/, 'expected a delivery id')
+      .optional(),
   })
   .strict()
   .refine((p) => !p.from || !p.to || p.from <= p.to, { message: "'from' is after 'to'" });

@@ -51,7 +51,7 @@ describe('rate-limit config', () => {
           windowMs: 0,
           default: { limit: 'many' },
           internal: { limit: 10, apis: ['not an api'] },
-          apis: { 'xtk:session#Logon': { limit: -1 }, 'Logon': { limit: 3 }, 'nms:rtEvent#PushEvent': { limit: 5, burst: 9 } },
+          apis: { 'xtk:session#Logon': { limit: -1 }, Logon: { limit: 3 }, 'nms:rtEvent#PushEvent': { limit: 5, burst: 9 } },
           fallback: 'open',
           extra: true,
         },
@@ -94,7 +94,11 @@ describe('rate-limit config', () => {
     });
 
     it('when the SDK flags its own schema download as internal, then it counts in the internal bucket', () => {
-      expect(resolvePolicy(config, { api: 'xtk:persist#GetEntityIfMoreRecent', internal: true })).toMatchObject({ name: 'internal', limit: 1000, bucket: 'internal' });
+      expect(resolvePolicy(config, { api: 'xtk:persist#GetEntityIfMoreRecent', internal: true })).toMatchObject({
+        name: 'internal',
+        limit: 1000,
+        bucket: 'internal',
+      });
     });
 
     it('when a client flags a non-eligible API (Logon) as internal, then the flag is ignored', () => {
@@ -105,10 +109,18 @@ describe('rate-limit config', () => {
 
 describe('canonical API names in the limits', () => {
   const canonical = (name: string) =>
-    ({ 'xtk:session#Write': 'xtk:persist#Write', 'xtk:persist|nms:recipient#Write': 'xtk:persist#Write', 'xtk:session#Logon': 'xtk:session#Logon', 'xtk:persist#GetEntityIfMoreRecent': 'xtk:persist#GetEntityIfMoreRecent' })[name];
+    ({
+      'xtk:session#Write': 'xtk:persist#Write',
+      'xtk:persist|nms:recipient#Write': 'xtk:persist#Write',
+      'xtk:session#Logon': 'xtk:session#Logon',
+      'xtk:persist#GetEntityIfMoreRecent': 'xtk:persist#GetEntityIfMoreRecent',
+    })[name];
 
   it('when limits name an API by any spelling, then they are keyed by its canonical name', () => {
-    const config = canonicalizeRateLimitConfig(parseRateLimitConfig({ default: { limit: 100 }, internal: { limit: 50 }, apis: { 'xtk:session#Write': { limit: 7 } } }), canonical);
+    const config = canonicalizeRateLimitConfig(
+      parseRateLimitConfig({ default: { limit: 100 }, internal: { limit: 50 }, apis: { 'xtk:session#Write': { limit: 7 } } }),
+      canonical,
+    );
     expect(config.apis.get('xtk:persist#Write')).toMatchObject({ name: 'xtk:persist#Write', limit: 7 });
     expect(config.apis.has('xtk:session#Write')).toBe(false);
     expect([...config.internal!.apis]).toEqual(['xtk:persist#GetEntityIfMoreRecent']);
@@ -116,7 +128,13 @@ describe('canonical API names in the limits', () => {
 
   it('when a name resolves to no served API, or two names to one API, then the start stops naming each', () => {
     expect(() =>
-      canonicalizeRateLimitConfig(parseRateLimitConfig({ default: { limit: 100 }, apis: { 'nms:nothing#Here': { limit: 1 }, 'xtk:session#Write': { limit: 1 }, 'xtk:persist|nms:recipient#Write': { limit: 2 } } }), canonical),
+      canonicalizeRateLimitConfig(
+        parseRateLimitConfig({
+          default: { limit: 100 },
+          apis: { 'nms:nothing#Here': { limit: 1 }, 'xtk:session#Write': { limit: 1 }, 'xtk:persist|nms:recipient#Write': { limit: 2 } },
+        }),
+        canonical,
+      ),
     ).toThrow(/no served API is called 'nms:nothing#Here'[\s\S]*the same API as another entry \(xtk:persist#Write\)/);
   });
 });

@@ -58,9 +58,7 @@ const policySchema = z.strictObject({ limit, windowMs: windowMs.optional() });
 const fileSchema = z.strictObject({
   windowMs: windowMs.default(1_000),
   default: policySchema,
-  internal: z
-    .strictObject({ limit, windowMs: windowMs.optional(), apis: z.array(apiName).min(1).default(DEFAULT_INTERNAL_APIS) })
-    .optional(),
+  internal: z.strictObject({ limit, windowMs: windowMs.optional(), apis: z.array(apiName).min(1).default(DEFAULT_INTERNAL_APIS) }).optional(),
   apis: z.record(apiName, policySchema).default({}),
   fallback: z.enum(['local', 'deny']).default('local'),
 });
@@ -161,7 +159,11 @@ export function resolvePolicy(config: RateLimitConfig, request: { api: string; i
  * The same limits keyed by canonical API names (`canonicalName`: the dispatcher's, which knows every served
  * API). Names that resolve to nothing, or two names of one API, stop the start with every problem named.
  */
-export function canonicalizeRateLimitConfig(config: RateLimitConfig, canonicalName: (api: string) => string | undefined, source = 'rate limits'): RateLimitConfig {
+export function canonicalizeRateLimitConfig(
+  config: RateLimitConfig,
+  canonicalName: (api: string) => string | undefined,
+  source = 'rate limits',
+): RateLimitConfig {
   const problems: string[] = [];
   const canonical = (name: string, where: string): string | undefined => {
     const resolved = canonicalName(name);

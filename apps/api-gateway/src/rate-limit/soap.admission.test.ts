@@ -4,7 +4,11 @@ import type { RateLimitDecision, RateLimitRequest } from './rate-limit.decision'
 import { createSoapAdmission, toRateLimitRequest } from './soap.admission';
 import type { RateLimiter } from './tps.limiter';
 
-const operator = { kind: 'operator' as const, via: 'session' as const, operator: { id: '1', login: 'admin', label: 'Admin', rights: ['admin'], timezone: 'UTC' } };
+const operator = {
+  kind: 'operator' as const,
+  via: 'session' as const,
+  operator: { id: '1', login: 'admin', label: 'Admin', rights: ['admin'], timezone: 'UTC' },
+};
 
 function fakeRequest(headers: Record<string, string> = {}) {
   const set: Record<string, string> = {};
@@ -33,7 +37,8 @@ function fixedLimiter(decision: RateLimitDecision) {
 const base = { limit: 20, windowMs: 1000, policy: 'xtk:session#Logon', source: 'redis' as const };
 
 describe('SOAP admission (createSoapRouter admit hook)', () => {
-  const resolved = (api: string, values: Record<string, unknown> = {}) => ({ api, decoded: { values: new Map(Object.entries(values)), sessionToken: '' } }) as never;
+  const resolved = (api: string, values: Record<string, unknown> = {}) =>
+    ({ api, decoded: { values: new Map(Object.entries(values)), sessionToken: '' } }) as never;
 
   it('when the caller is an operator, then the operator login is the caller; anonymous callers are counted by IP', () => {
     expect(toRateLimitRequest(resolved('xtk:session#Logon'), operator, fakeRequest().req).caller).toEqual({ kind: 'operator', id: 'admin' });
@@ -50,7 +55,9 @@ describe('SOAP admission (createSoapRouter admit hook)', () => {
     expect(toRateLimitRequest(resolved('xtk:persist#GetEntityIfMoreRecent', { pk: 'xtk:srcSchema|nms:recipient' }), operator, req).internal).toBe(true);
     expect(toRateLimitRequest(resolved('xtk:persist#GetEntityIfMoreRecent', { pk: 'nms:recipient|42' }), operator, req).internal).toBe(false);
     expect(toRateLimitRequest(resolved('xtk:session#Logon'), operator, req).internal).toBe(false);
-    expect(toRateLimitRequest(resolved('xtk:persist#GetEntityIfMoreRecent', { pk: 'xtk:schema|nms:recipient' }), operator, fakeRequest().req).internal).toBe(false);
+    expect(toRateLimitRequest(resolved('xtk:persist#GetEntityIfMoreRecent', { pk: 'xtk:schema|nms:recipient' }), operator, fakeRequest().req).internal).toBe(
+      false,
+    );
   });
 
   it('when the call is allowed, then the rate-limit headers are set on the response and the call goes on', async () => {
@@ -62,7 +69,12 @@ describe('SOAP admission (createSoapRouter admit hook)', () => {
 
   it('when the call is denied, then it is refused with 429, Retry-After and the rate-limit headers in plain text', async () => {
     const { limiter } = fixedLimiter({ ...base, allowed: false, remaining: 0, resetMs: 1_500, retryAfterSeconds: 2, reason: 'limit' });
-    const refusal = await createSoapAdmission({ limiter })({ urn: 'xtk:session', method: 'Logon' } as never, operator, fakeRequest().req, resolved('xtk:session#Logon')).then(
+    const refusal = await createSoapAdmission({ limiter })(
+      { urn: 'xtk:session', method: 'Logon' } as never,
+      operator,
+      fakeRequest().req,
+      resolved('xtk:session#Logon'),
+    ).then(
       () => undefined,
       (err: unknown) => err,
     );

@@ -101,7 +101,11 @@ export async function createRateLimiter(deps: RateLimiterDeps): Promise<RateLimi
   let unansweredSince: number | undefined;
   let lastError: string | undefined;
 
-  const apiLabel = boundedLabels({ max: maxApiLabels, always: [...config.apis.keys(), ...(config.internal?.apis ?? [])], accept: (api) => API_NAME_PATTERN.test(api) });
+  const apiLabel = boundedLabels({
+    max: maxApiLabels,
+    always: [...config.apis.keys(), ...(config.internal?.apis ?? [])],
+    accept: (api) => API_NAME_PATTERN.test(api),
+  });
 
   const setModeGauge = () => {
     metrics.mode.set({ mode: 'shared' }, mode === 'shared' ? 1 : 0);
@@ -132,7 +136,10 @@ export async function createRateLimiter(deps: RateLimiterDeps): Promise<RateLimi
   const openConnection = (): RedisClient => {
     const conn = deps.redis.duplicate({
       disableOfflineQueue: true,
-      socket: { ...deps.redis.options?.socket, reconnectStrategy: (retries: number) => exponentialBackoff(retries + 1, { initialMs: 25, maxMs: reconnectMaxDelayMs }) },
+      socket: {
+        ...deps.redis.options?.socket,
+        reconnectStrategy: (retries: number) => exponentialBackoff(retries + 1, { initialMs: 25, maxMs: reconnectMaxDelayMs }),
+      },
     });
     conn.on('error', (err: unknown) => {
       lastError = messageOf(err);

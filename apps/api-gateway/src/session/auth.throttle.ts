@@ -95,8 +95,18 @@ function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
  */
 export function createAuthThrottle(options: AuthThrottleOptions): AuthThrottle {
   const logger = options.logger.child({ module: 'auth-throttle' });
-  const failures = new Counter({ name: 'cap_auth_failures_total', help: 'Failed authentications, by way of authenticating', labelNames: ['via'], registers: [options.registry] });
-  const refused = new Counter({ name: 'cap_auth_locked_total', help: 'Authentication attempts refused because the login or the address is locked', labelNames: ['scope'], registers: [options.registry] });
+  const failures = new Counter({
+    name: 'cap_auth_failures_total',
+    help: 'Failed authentications, by way of authenticating',
+    labelNames: ['via'],
+    registers: [options.registry],
+  });
+  const refused = new Counter({
+    name: 'cap_auth_locked_total',
+    help: 'Authentication attempts refused because the login or the address is locked',
+    labelNames: ['scope'],
+    registers: [options.registry],
+  });
   const loginKey = (login: string) => `${options.keyPrefix}authfail:login:${sha1(login)}`;
   const addressKey = (address: string) => `${options.keyPrefix}authfail:addr:${address.slice(0, 64)}`;
   let lastUnavailableLog = 0;
@@ -104,7 +114,10 @@ export function createAuthThrottle(options: AuthThrottleOptions): AuthThrottle {
     const now = Date.now();
     if (now - lastUnavailableLog > 5_000) {
       lastUnavailableLog = now;
-      logger.warn({ event: 'auth.throttle.unavailable', err: { message: (err as Error).message } }, 'authentication throttle unavailable: attempts are not counted');
+      logger.warn(
+        { event: 'auth.throttle.unavailable', err: { message: (err as Error).message } },
+        'authentication throttle unavailable: attempts are not counted',
+      );
     }
   };
   const run = async (key: string, args: string[]): Promise<unknown> => {
@@ -141,13 +154,19 @@ export function createAuthThrottle(options: AuthThrottleOptions): AuthThrottle {
       failures.inc({ via });
       const args = (threshold: number) => ['fail', String(threshold), String(options.windowMs), String(options.baseLockMs), String(options.maxLockMs)];
       try {
-        const replies = await Promise.all(scopes(login, address).map(async (s) => ({ scope: s.scope, reply: (await run(s.key, args(s.threshold))) as [number, number] })));
+        const replies = await Promise.all(
+          scopes(login, address).map(async (s) => ({ scope: s.scope, reply: (await run(s.key, args(s.threshold))) as [number, number] })),
+        );
         const locks = replies.filter((r) => Number(r.reply[1]) > 0);
         logger.warn(
           { event: 'auth.failed', via, login: login?.slice(0, 128), address, failures: Object.fromEntries(replies.map((r) => [r.scope, Number(r.reply[0])])) },
           'failed authentication',
         );
-        for (const l of locks) logger.warn({ event: 'auth.locked', via, scope: l.scope, login: l.scope === 'login' ? login?.slice(0, 128) : undefined, address, lockMs: Number(l.reply[1]) }, `authentication locked for this ${l.scope}`);
+        for (const l of locks)
+          logger.warn(
+            { event: 'auth.locked', via, scope: l.scope, login: l.scope === 'login' ? login?.slice(0, 128) : undefined, address, lockMs: Number(l.reply[1]) },
+            `authentication locked for this ${l.scope}`,
+          );
       } catch (err) {
         unavailable(err);
       }

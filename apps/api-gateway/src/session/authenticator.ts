@@ -9,9 +9,7 @@ import type { OperatorDirectory } from './operator.directory';
 import type { Operator } from './session.model';
 import type { SessionStore } from './session.store';
 
-export type Caller =
-  | { kind: 'operator'; operator: Operator; via: 'session' | 'loginToken' | 'bearer'; sessionToken?: string }
-  | { kind: 'anonymous' };
+export type Caller = { kind: 'operator'; operator: Operator; via: 'session' | 'loginToken' | 'bearer'; sessionToken?: string } | { kind: 'anonymous' };
 
 /** Where a request comes from: its client address (as the trusted-proxy setting resolves it) and its headers. */
 export interface RequestOrigin {
@@ -97,10 +95,12 @@ export function createAuthenticator(options: AuthenticatorOptions) {
     const hit = loginTokenCache.get(cacheKey);
     if (hit && hit.until > now()) return hit.operator;
     const slash = token.indexOf('/');
-    const operator = await options.operators.authenticate(token.slice(0, slash), token.slice(slash + 1), { loginToken: true, address: origin.ip, via: 'loginToken' }).catch((err: unknown) => {
-      if (err instanceof Error && err.name === 'AuthLocked') throw err;
-      throw CAMPAIGN_FAULTS.sessionExpired();
-    });
+    const operator = await options.operators
+      .authenticate(token.slice(0, slash), token.slice(slash + 1), { loginToken: true, address: origin.ip, via: 'loginToken' })
+      .catch((err: unknown) => {
+        if (err instanceof Error && err.name === 'AuthLocked') throw err;
+        throw CAMPAIGN_FAULTS.sessionExpired();
+      });
     if (loginTokenCache.size >= LOGIN_TOKEN_MEMO_MAX) loginTokenCache.clear();
     loginTokenCache.set(cacheKey, { operator, until: now() + options.loginTokenCacheMs });
     return operator;
@@ -134,4 +134,3 @@ export function createAuthenticator(options: AuthenticatorOptions) {
 }
 
 export type Authenticator = ReturnType<typeof createAuthenticator>;
-

@@ -15,6 +15,10 @@ describe('bearer options', () => {
   });
 
   it('when an issuer and an audience are set, then tokens must carry them', () => {
-    expect(bearerOptions({ ...settings, JWT_ISSUER: 'ims', JWT_AUDIENCE: 'campaign' })!.options).toEqual({ algorithms: ['HS256', 'HS512'], issuer: 'ims', audience: 'campaign' });
+    expect(bearerOptions({ ...settings, JWT_ISSUER: 'ims', JWT_AUDIENCE: 'campaign' })!.options).toEqual({
+      algorithms: ['HS256', 'HS512'],
+      issuer: 'ims',
+      audience: 'campaign',
+    });
   });
 });

@@ -100,7 +100,8 @@ export function createOperatorDirectory(deps: {
       const raw = await deps.redis.get(operatorStateKey(deps.keyPrefix, operator.id));
       const state = (raw ? parse(raw) : undefined) ?? (await fill(operator.id));
       if (state.kind === 'deleted' || state.disabled || (via === 'loginToken' && !state.allowLoginToken)) throw CAMPAIGN_FAULTS.sessionExpired();
-      if (state.login === operator.login && state.label === operator.label && state.timezone === operator.timezone && sameRights(state.rights, operator.rights)) return operator;
+      if (state.login === operator.login && state.label === operator.label && state.timezone === operator.timezone && sameRights(state.rights, operator.rights))
+        return operator;
       return { ...operator, login: state.login, label: state.label, rights: state.rights, timezone: state.timezone };
     },
   };

@@ -25,7 +25,13 @@ describe('nms:delivery#SubmitDelivery SOAP method', () => {
     expect(soapMethod).toMatchObject({ auth: 'operator', right: 'delivery' });
     const content = element('content', { label: 'June', 'xsi:type': 'ns:Element' }, [element('mailParameters', { subject: 'Hi' })]);
     expect(await soapMethod.handle(ctx({ scenarioName: ' NEWSLETTER ', content }))).toEqual([]);
-    expect(calls).toEqual([{ service: 'cloud-executor', method: 'delivery.submit', params: { scenarioName: 'NEWSLETTER', content: '<content label="June"><mailParameters subject="Hi"/></content>' } }]);
+    expect(calls).toEqual([
+      {
+        service: 'cloud-executor',
+        method: 'delivery.submit',
+        params: { scenarioName: 'NEWSLETTER', content: '<content label="June"><mailParameters subject="Hi"/></content>' },
+      },
+    ]);
     await soapMethod.handle(ctx({ scenarioName: 'NEWSLETTER' }));
     expect(calls.at(-1)!.params).toEqual({ scenarioName: 'NEWSLETTER' });
   });

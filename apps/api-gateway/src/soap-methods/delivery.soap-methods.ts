@@ -21,7 +21,8 @@ export function createDeliverySoapMethods(deps: { downstreams: Downstreams }): S
         const scenarioName = typeof raw === 'string' ? raw.trim() : '';
         if (scenarioName === '') throw SOAP_FAULTS.badParameter(ctx.method.name, 'scenarioName', 'give the internal name of a delivery template');
         const content = ctx.decoded.values.get('content') as XmlElement | undefined;
-        if (content !== undefined && (typeof content !== 'object' || !('local' in content))) throw SOAP_FAULTS.badParameter(ctx.method.name, 'content', 'expected a <delivery> element');
+        if (content !== undefined && (typeof content !== 'object' || !('local' in content)))
+          throw SOAP_FAULTS.badParameter(ctx.method.name, 'content', 'expected a <delivery> element');
         boundedText(ctx, 'scenarioName', scenarioName, PARAM_LIMITS.scenarioNameChars);
         const contentXml = content ? boundedText(ctx, 'content', serializeXml(content, { plain: true }), PARAM_LIMITS.deliveryContentChars) : undefined;
         await deps.downstreams.call(SERVICES.cloudExecutor, 'delivery.submit', { scenarioName, ...(contentXml !== undefined ? { content: contentXml } : {}) });

@@ -21,7 +21,15 @@ export function createEventSoapMethods(deps: { downstreams: Downstreams }): Soap
       queue,
       events: events.map((e) => boundedText(ctx, param, serializeXml(e, { plain: true }), PARAM_LIMITS.eventChars)),
     });
-    return many ? [element('idList', {}, ids.map((id) => element(queue, { id })))] : [ids[0]];
+    return many
+      ? [
+          element(
+            'idList',
+            {},
+            ids.map((id) => element(queue, { id })),
+          ),
+        ]
+      : [ids[0]];
   };
   return {
     'nms:rtEvent#PushEvent': { auth: 'operator', right: 'messageCenter', handle: push('rtEvent', false) },

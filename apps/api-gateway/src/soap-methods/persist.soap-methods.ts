@@ -22,7 +22,10 @@ export function createPersistSoapMethods(deps: { schemas: ReadonlyMap<string, Sc
   const targetSchema = (doc: XmlElement, mode: Mode): Schema => {
     // Routing only. WriteCollection: the container's xtkschema, or the first record's.
     const id = attrLocal(doc, 'xtkschema') ?? (mode === 'writeCollection' ? doc.children.map((c) => attrLocal(c, 'xtkschema')).find(Boolean) : undefined);
-    if (!id) throw SoapFault.of(ErrorCatalogue.MISSING_SCHEMA, { detail: `The document <${doc.local}> does not say which schema it writes: add xtkschema="namespace:name"` });
+    if (!id)
+      throw SoapFault.of(ErrorCatalogue.MISSING_SCHEMA, {
+        detail: `The document <${doc.local}> does not say which schema it writes: add xtkschema="namespace:name"`,
+      });
     const schema = deps.schemas.get(id);
     if (!schema) throw SoapFault.of(ErrorCatalogue.UNKNOWN_SCHEMA, { detail: `Unknown schema '${id}'` });
     return schema;
@@ -32,7 +35,11 @@ export function createPersistSoapMethods(deps: { schemas: ReadonlyMap<string, Sc
     const doc = ctx.decoded.values.get(param) as XmlElement | undefined;
     if (!doc || typeof doc !== 'object' || !('local' in doc)) throw SOAP_FAULTS.badParameter(ctx.method.name, param, 'the document to write is missing');
     const schema = targetSchema(doc, mode);
-    const result = await deps.downstreams.call<WriteResult>(serviceFor(schema), 'data.write', { mode, doc: serializeXml(doc, { plain: true }), ...callerClaim(ctx.caller) });
+    const result = await deps.downstreams.call<WriteResult>(serviceFor(schema), 'data.write', {
+      mode,
+      doc: serializeXml(doc, { plain: true }),
+      ...callerClaim(ctx.caller),
+    });
     return mode === 'ingest' ? [result.generatedIds.join(',')] : [];
   };
 
@@ -44,7 +51,8 @@ export function createPersistSoapMethods(deps: { schemas: ReadonlyMap<string, Sc
         const where = ctx.decoded.values.get('where') as XmlElement | undefined;
         const schema = typeof id === 'string' ? deps.schemas.get(id) : undefined;
         if (!schema) throw SoapFault.of(ErrorCatalogue.UNKNOWN_SCHEMA, { detail: `Unknown schema '${String(id ?? '')}'` });
-        if (!where || typeof where !== 'object' || !('local' in where)) throw SOAP_FAULTS.badParameter(ctx.method.name, 'where', 'the <where> clause is missing');
+        if (!where || typeof where !== 'object' || !('local' in where))
+          throw SOAP_FAULTS.badParameter(ctx.method.name, 'where', 'the <where> clause is missing');
         const whereXml = boundedText(ctx, 'where', serializeXml(where, { plain: true }), PARAM_LIMITS.queryDefChars);
         await deps.downstreams.call(serviceFor(schema), 'data.deleteCollection', { schema: schema.id, where: whereXml, ...callerClaim(ctx.caller) });
         return [];

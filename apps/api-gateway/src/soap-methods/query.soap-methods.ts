@@ -16,7 +16,8 @@ export function createQuerySoapMethods(deps: { schemas: ReadonlyMap<string, Sche
   const target = (ctx: CallContext): { queryDef: XmlElement; schema: Schema } => {
     let queryDef = ctx.decoded.entity;
     // `create({queryDef: {...}})` wraps the definition once more: accept both forms.
-    if (queryDef && !attrLocal(queryDef, 'schema') && queryDef.children.length === 1 && queryDef.children[0]!.local === 'queryDef') queryDef = queryDef.children[0]!;
+    if (queryDef && !attrLocal(queryDef, 'schema') && queryDef.children.length === 1 && queryDef.children[0]!.local === 'queryDef')
+      queryDef = queryDef.children[0]!;
     if (!queryDef || queryDef.local !== 'queryDef') throw SOAP_FAULTS.badParameter(ctx.method.name, 'document', 'expected a <queryDef> document');
     const id = attrLocal(queryDef, 'schema');
     const schema = id ? deps.schemas.get(id) : undefined;
@@ -45,7 +46,10 @@ export function createQuerySoapMethods(deps: { schemas: ReadonlyMap<string, Sche
       right: 'admin',
       async handle(ctx) {
         const { queryDef, schema } = target(ctx);
-        const { sql } = await deps.downstreams.call<{ sql: string }>(serviceFor(schema), 'data.query', { queryDef: boundedText(ctx, 'queryDef', serializeXml(queryDef, { plain: true }), PARAM_LIMITS.queryDefChars), action: 'sql' });
+        const { sql } = await deps.downstreams.call<{ sql: string }>(serviceFor(schema), 'data.query', {
+          queryDef: boundedText(ctx, 'queryDef', serializeXml(queryDef, { plain: true }), PARAM_LIMITS.queryDefChars),
+          action: 'sql',
+        });
         return [sql];
       },
     },

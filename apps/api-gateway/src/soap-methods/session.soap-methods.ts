@@ -39,7 +39,17 @@ export function createSessionSoapMethods(deps: {
   const userInfo = (operator: Operator): XmlElement =>
     element(
       'userInfo',
-      { login: operator.login, loginId: operator.id, loginCS: `${operator.label || operator.login} (${operator.login})`, timezone: operator.timezone, instanceLocale: 'en', locale: 'en', homeDir: '', orgUnitId: '0', theme: '' },
+      {
+        login: operator.login,
+        loginId: operator.id,
+        loginCS: `${operator.label || operator.login} (${operator.login})`,
+        timezone: operator.timezone,
+        instanceLocale: 'en',
+        locale: 'en',
+        homeDir: '',
+        orgUnitId: '0',
+        theme: '',
+      },
       [
         ...operator.rights.map((right) => element('login-right', { right })),
         element('installed-package', { namespace: 'nms', name: 'core' }),

@@ -50,7 +50,8 @@ export function createStagingSoapMethods(deps: { downstreams: Downstreams }): So
       auth: 'operator',
       async handle(ctx) {
         const schema = ctx.decoded.values.get('schema');
-        if (typeof schema !== 'string' || schema.trim() === '') throw SOAP_FAULTS.badParameter(ctx.method.name, 'schema', 'expected a schema name such as nms:recipient');
+        if (typeof schema !== 'string' || schema.trim() === '')
+          throw SOAP_FAULTS.badParameter(ctx.method.name, 'schema', 'expected a schema name such as nms:recipient');
         await deps.downstreams.call(SERVICES.localStore, 'staging.flush', { schema: boundedText(ctx, 'schema', schema.trim(), PARAM_LIMITS.schemaNameChars) });
         return [];
       },
@@ -64,10 +65,17 @@ export function createStagingSoapMethods(deps: { downstreams: Downstreams }): So
           'staging.status',
           typeof schema === 'string' && schema.trim() ? { schema: boundedText(ctx, 'schema', schema.trim(), PARAM_LIMITS.schemaNameChars) } : {},
         );
-        const attrs = (s: Record<string, string | number | null>) => Object.fromEntries(Object.entries(s).filter(([, v]) => v !== null).map(([k, v]) => [k, String(v)]));
+        const attrs = (s: Record<string, string | number | null>) =>
+          Object.fromEntries(
+            Object.entries(s)
+              .filter(([, v]) => v !== null)
+              .map(([k, v]) => [k, String(v)]),
+          );
         // What the consumers set aside, in both databases: one <quarantine database consumer state count/> each.
         const quarantine = await readQuarantineCounts(deps.downstreams);
-        return [element('stagingStatus', {}, [...sources.map((s) => element('source', attrs(s))), ...quarantine.map((q) => element('quarantine', attrs({ ...q })))])];
+        return [
+          element('stagingStatus', {}, [...sources.map((s) => element('source', attrs(s))), ...quarantine.map((q) => element('quarantine', attrs({ ...q })))]),
+        ];
       },
     },
   };

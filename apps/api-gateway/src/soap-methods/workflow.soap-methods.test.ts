@@ -24,16 +24,27 @@ describe('xtk:workflow SOAP methods', () => {
   it('when PostEvent arrives as the SDK sends it, then cloud-executor gets the command with the variables as plain attributes', async () => {
     const { calls, soapMethods } = setUp();
     const variables = element('variables', { hello: 'world', xmlns: 'urn:x', 'xsi:type': 'x' });
-    const out = await soapMethods['xtk:workflow#PostEvent']!.handle(ctx('PostEvent', { workflowId: ' WKF1 ', activity: 'signal', transition: '', parameters: variables, complete: true }));
+    const out = await soapMethods['xtk:workflow#PostEvent']!.handle(
+      ctx('PostEvent', { workflowId: ' WKF1 ', activity: 'signal', transition: '', parameters: variables, complete: true }),
+    );
     expect(out).toEqual([]);
     expect(calls).toEqual([
-      { service: 'cloud-executor', method: 'workflow.command', params: { command: 'postEvent', workflowId: 'WKF1', activity: 'signal', transition: '', parameters: { hello: 'world' }, complete: true } },
+      {
+        service: 'cloud-executor',
+        method: 'workflow.command',
+        params: { command: 'postEvent', workflowId: 'WKF1', activity: 'signal', transition: '', parameters: { hello: 'world' }, complete: true },
+      },
     ]);
   });
 
   it('when Start, Stop, Pause, Resume or StartWithParameters arrive, then each becomes its command and needs the workflow right', async () => {
     const { calls, soapMethods } = setUp();
-    for (const [key, command] of [['Start', 'start'], ['Stop', 'stop'], ['Pause', 'pause'], ['Resume', 'resume']] as const) {
+    for (const [key, command] of [
+      ['Start', 'start'],
+      ['Stop', 'stop'],
+      ['Pause', 'pause'],
+      ['Resume', 'resume'],
+    ] as const) {
       expect(soapMethods[`xtk:workflow#${key}`]).toMatchObject({ auth: 'operator', right: 'workflow' });
       await soapMethods[`xtk:workflow#${key}`]!.handle(ctx(key, { workflowId: '4900' }));
       expect(calls.at(-1)!.params).toEqual({ command, workflowId: '4900' });

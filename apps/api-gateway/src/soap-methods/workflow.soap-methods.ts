@@ -22,7 +22,8 @@ export function createWorkflowSoapMethods(deps: { downstreams: Downstreams }): S
     if (name === 'startWithParameters' || name === 'postEvent') params['parameters'] = readVariables(ctx, 'parameters');
     if (name === 'postEvent') {
       const activity = ctx.decoded.values.get('activity');
-      if (typeof activity !== 'string' || activity.trim() === '') throw SOAP_FAULTS.badParameter(ctx.method.name, 'activity', 'give the name of the external signal activity');
+      if (typeof activity !== 'string' || activity.trim() === '')
+        throw SOAP_FAULTS.badParameter(ctx.method.name, 'activity', 'give the name of the external signal activity');
       const transition = ctx.decoded.values.get('transition');
       params['activity'] = boundedText(ctx, 'activity', activity.trim(), PARAM_LIMITS.activityNameChars);
       params['transition'] = boundedText(ctx, 'transition', typeof transition === 'string' ? transition.trim() : '', PARAM_LIMITS.activityNameChars);
@@ -50,7 +51,8 @@ function readVariables(ctx: CallContext, param: string): Record<string, string> 
   const vars: Record<string, string> = {};
   for (const [name, value] of Object.entries(doc.attrs)) {
     if (name === 'xmlns' || name.includes(':')) continue;
-    if (!/^[A-Za-z_][A-Za-z0-9_.-]{0,127}$/.test(name)) throw SOAP_FAULTS.badParameter(ctx.method.name, param, `'${name.slice(0, 40)}' cannot be a variable name`);
+    if (!/^[A-Za-z_][A-Za-z0-9_.-]{0,127}$/.test(name))
+      throw SOAP_FAULTS.badParameter(ctx.method.name, param, `'${name.slice(0, 40)}' cannot be a variable name`);
     vars[name] = value;
   }
   return vars;

@@ -22,7 +22,11 @@ export interface Dispatcher {
   /** The canonical API name of `urn#Method` as a client may write it; undefined when no such API is served. */
   canonicalName(apiName: string): string | undefined;
   /** Authenticates, authorises and runs the SOAP method. `admit` may refuse (rate limiting) before the method runs. */
-  dispatch(call: SoapCall, request: CallContext['request'], admit?: (caller: Caller, resolved: ResolvedCall) => Promise<void>): Promise<SoapMethodResult & { method: Method }>;
+  dispatch(
+    call: SoapCall,
+    request: CallContext['request'],
+    admit?: (caller: Caller, resolved: ResolvedCall) => Promise<void>,
+  ): Promise<SoapMethodResult & { method: Method }>;
 }
 
 /** The canonical API name of a resolved method (see ResolvedCall.api). */
@@ -65,9 +69,10 @@ export function createDispatcher(deps: { schemas: ReadonlyMap<string, Schema>; s
       const { schema, method, soapMethod } = resolve(call);
       const decoded = decodeParams(call, method);
       // Authenticate even anonymous-capable calls that carry credentials (so limits apply per operator).
-      const caller: Caller = soapMethod.auth === 'none' && !decoded.sessionToken && !request.headers['authorization']
-        ? { kind: 'anonymous' }
-        : await deps.authenticator.authenticate(call, decoded.sessionToken, request);
+      const caller: Caller =
+        soapMethod.auth === 'none' && !decoded.sessionToken && !request.headers['authorization']
+          ? { kind: 'anonymous' }
+          : await deps.authenticator.authenticate(call, decoded.sessionToken, request);
       if (soapMethod.auth === 'operator' && caller.kind !== 'operator') throw CAMPAIGN_FAULTS.sessionExpired();
       if (soapMethod.right && caller.kind === 'operator' && !hasRight(caller.operator, soapMethod.right)) {
         throw CAMPAIGN_FAULTS.accessDenied(caller.operator.login, `call ${call.urn}#${call.method}`);

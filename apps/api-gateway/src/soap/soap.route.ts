@@ -103,39 +103,39 @@ export function createSoapRouter(options: SoapRouteOptions): Router {
     duration.observe({ method, outcome }, Number(process.hrtime.bigint() - started) / 1e9);
   };
 
-  router.post(
-    '/nl/jsp/soaprouter.jsp',
-    soapBodyReader(options.maxBodyBytes),
-    async (req: Request, res: Response) => {
-      const body = typeof req.body === 'string' ? req.body : '';
-      const soapAction = (req.get('SOAPAction') ?? (typeof req.query['soapAction'] === 'string' ? req.query['soapAction'] : undefined)) || undefined;
-      let call: SoapCall | undefined;
-      const started = process.hrtime.bigint();
-      try {
-        call = await parse(body, soapAction);
-        const current = call;
-        const result = await options.dispatcher.dispatch(call, { ip: req.ip ?? '', headers: req.headers }, options.admit ? (caller, resolved) => options.admit!(current, caller, req, resolved) : undefined);
-        const outputs = result.method.params.filter((p) => p.inout !== 'in');
-        const xml = buildSoapResponse({
-          urn: call.urn,
-          method: call.method,
-          outputs: outputs.map((param, i) => ({ param, value: result.outputs[i] })),
-          ...(result.entity ? { entity: result.entity } : {}),
-        });
-        sendXml(res, xml);
-        observe(call, started, 'ok');
-      } catch (err) {
-        if (err instanceof HttpRefusal || err instanceof AuthLocked) {
-          const refusal = err instanceof AuthLocked ? authLockedRefusal(err) : err;
-          res.status(refusal.status).set(refusal.headers).type('text/plain').send(refusal.body);
-          observe(call, started, 'refused');
-          return;
-        }
-        sendFault(res, toFault(err, call, options.logger));
-        observe(call, started, 'fault');
+  router.post('/nl/jsp/soaprouter.jsp', soapBodyReader(options.maxBodyBytes), async (req: Request, res: Response) => {
+    const body = typeof req.body === 'string' ? req.body : '';
+    const soapAction = (req.get('SOAPAction') ?? (typeof req.query['soapAction'] === 'string' ? req.query['soapAction'] : undefined)) || undefined;
+    let call: SoapCall | undefined;
+    const started = process.hrtime.bigint();
+    try {
+      call = await parse(body, soapAction);
+      const current = call;
+      const result = await options.dispatcher.dispatch(
+        call,
+        { ip: req.ip ?? '', headers: req.headers },
+        options.admit ? (caller, resolved) => options.admit!(current, caller, req, resolved) : undefined,
+      );
+      const outputs = result.method.params.filter((p) => p.inout !== 'in');
+      const xml = buildSoapResponse({
+        urn: call.urn,
+        method: call.method,
+        outputs: outputs.map((param, i) => ({ param, value: result.outputs[i] })),
+        ...(result.entity ? { entity: result.entity } : {}),
+      });
+      sendXml(res, xml);
+      observe(call, started, 'ok');
+    } catch (err) {
+      if (err instanceof HttpRefusal || err instanceof AuthLocked) {
+        const refusal = err instanceof AuthLocked ? authLockedRefusal(err) : err;
+        res.status(refusal.status).set(refusal.headers).type('text/plain').send(refusal.body);
+        observe(call, started, 'refused');
+        return;
       }
-    },
-  );
+      sendFault(res, toFault(err, call, options.logger));
+      observe(call, started, 'fault');
+    }
+  });
 
   // Body-parser failures (too large, bad charset) come here; everything else is a programmer error.
   router.use((err: unknown, _req: Request, res: Response, next: NextFunction) => {

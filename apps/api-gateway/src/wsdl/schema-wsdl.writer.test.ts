@@ -54,8 +54,15 @@ describe('describeSchemaOperations', () => {
       { name: 'pbtType', type: 'xsd:byte' },
     ]);
     expect(op(ops, 'GetServerTime').output).toEqual([{ name: 'ptmServerTime', type: 'xsd:dateTime' }]);
-    expect(op(ops, 'Write')).toMatchObject({ soapAction: 'xtk:persist|xtk:session#Write', input: [{ name: 'sessiontoken' }, { name: 'doc', type: 'tns:Element' }], output: [] });
-    expect(op(ops, 'GetEntityIfMoreRecent')).toMatchObject({ soapAction: 'xtk:persist|xtk:session#GetEntityIfMoreRecent', output: [{ name: 'pdomDoc', type: 'tns:Element' }] });
+    expect(op(ops, 'Write')).toMatchObject({
+      soapAction: 'xtk:persist|xtk:session#Write',
+      input: [{ name: 'sessiontoken' }, { name: 'doc', type: 'tns:Element' }],
+      output: [],
+    });
+    expect(op(ops, 'GetEntityIfMoreRecent')).toMatchObject({
+      soapAction: 'xtk:persist|xtk:session#GetEntityIfMoreRecent',
+      output: [{ name: 'pdomDoc', type: 'tns:Element' }],
+    });
     expect(new Set(ops.map((o) => o.name)).size).toBe(ops.length);
   });
 
@@ -78,14 +85,34 @@ describe('describeSchemaOperations', () => {
     const types = ['string', 'primarykey', 'boolean', 'byte', 'short', 'long', 'int64', 'datetime', 'date', 'DOMElement', 'DOMDocument', 'memo'];
     const method: Method = { name: 'All', static: true, const: false, params: types.map((type) => ({ name: `p_${type}`, type, inout: 'inout' })) };
     const [all] = describeSchemaOperations(synthetic([method]));
-    const expected = ['xsd:string', 'xsd:string', 'xsd:boolean', 'xsd:byte', 'xsd:short', 'xsd:int', 'xsd:long', 'xsd:dateTime', 'xsd:date', 'tns:Element', 'tns:Element'];
+    const expected = [
+      'xsd:string',
+      'xsd:string',
+      'xsd:boolean',
+      'xsd:byte',
+      'xsd:short',
+      'xsd:int',
+      'xsd:long',
+      'xsd:dateTime',
+      'xsd:date',
+      'tns:Element',
+      'tns:Element',
+    ];
     // An undeclared type is read as text on the way in and written as an element on the way out (the codec's rules).
     expect(all!.input.slice(1).map((p) => p.type)).toEqual([...expected, 'xsd:string']);
     expect(all!.output.map((p) => p.type)).toEqual([...expected, 'tns:Element']);
   });
 
   it('when an in-param is named like a leading part, then it gets a unique element name (positions are what count)', () => {
-    const method: Method = { name: 'Odd', static: false, const: true, params: [{ name: 'entity', type: 'string', inout: 'in' }, { name: 'sessiontoken', type: 'long', inout: 'in' }] };
+    const method: Method = {
+      name: 'Odd',
+      static: false,
+      const: true,
+      params: [
+        { name: 'entity', type: 'string', inout: 'in' },
+        { name: 'sessiontoken', type: 'long', inout: 'in' },
+      ],
+    };
     const [odd] = describeSchemaOperations(synthetic([method]));
     expect(odd!.input.map((p) => p.name)).toEqual(['sessiontoken', 'entity', 'entity2', 'sessiontoken2']);
   });
@@ -108,12 +135,23 @@ describe('writeSchemaWsdl', () => {
     const elementType = childrenNamed(xsd, 'complexType').find((t) => t.attrs['name'] === 'Element')!;
     expect(firstChild(firstChild(elementType, 'sequence')!, 'any')!.attrs['processContents']).toBe('lax');
     const executeQuery = childrenNamed(xsd, 'element').find((e) => e.attrs['name'] === 'ExecuteQuery')!;
-    const parts = firstChild(firstChild(executeQuery, 'complexType')!, 'sequence')!.children.map((e) => [e.attrs['name'], e.attrs['type'], e.attrs['minOccurs']]);
+    const parts = firstChild(firstChild(executeQuery, 'complexType')!, 'sequence')!.children.map((e) => [
+      e.attrs['name'],
+      e.attrs['type'],
+      e.attrs['minOccurs'],
+    ]);
     expect(parts).toEqual([
       ['sessiontoken', 'xsd:string', '1'],
       ['entity', 'tns:Element', '1'],
     ]);
-    expect(childrenNamed(wsdl, 'message').map((m) => m.attrs['name'])).toEqual(['ExecuteQueryIn', 'ExecuteQueryOut', 'BuildQueryIn', 'BuildQueryOut', 'SelectAllIn', 'SelectAllOut']);
+    expect(childrenNamed(wsdl, 'message').map((m) => m.attrs['name'])).toEqual([
+      'ExecuteQueryIn',
+      'ExecuteQueryOut',
+      'BuildQueryIn',
+      'BuildQueryOut',
+      'SelectAllIn',
+      'SelectAllOut',
+    ]);
     const binding = firstChild(wsdl, 'binding')!;
     expect(firstChild(binding, 'binding')!.attrs).toEqual({ style: 'document', transport: 'http://schemas.xmlsoap.org/soap/http' });
     const bound = childrenNamed(binding, 'operation').find((o) => o.attrs['name'] === 'ExecuteQuery')!;

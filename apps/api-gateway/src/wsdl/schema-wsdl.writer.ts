@@ -153,7 +153,11 @@ export function writeSchemaWsdl(schema: Schema, operations: readonly WsdlOperati
       `    </wsdl:operation>`,
     );
   }
-  lines.push(`  </wsdl:portType>`, `  <wsdl:binding name="${a(portType)}" type="tns:${a(portType)}">`, `    <soap:binding style="document" transport="${SOAP_HTTP}"/>`);
+  lines.push(
+    `  </wsdl:portType>`,
+    `  <wsdl:binding name="${a(portType)}" type="tns:${a(portType)}">`,
+    `    <soap:binding style="document" transport="${SOAP_HTTP}"/>`,
+  );
   for (const op of operations) {
     lines.push(
       `    <wsdl:operation name="${a(op.name)}">`,

@@ -4,7 +4,9 @@ import { loadSchemaRegistry, SOURCE_BUILTIN_SCHEMA_DIR } from '@cap/campaign-fil
 import { buildSoapResponse, decodeParams, parseSoapRequest, type DecodedCall } from '@cap/campaign-soap';
 import { createWsdlRouter } from './wsdl.route';
 
-const { soap } = require('strong-soap') as { soap: { createClient(url: string, options: Record<string, unknown>, cb: (err: unknown, client: Record<string, unknown>) => void): void } };
+const { soap } = require('strong-soap') as {
+  soap: { createClient(url: string, options: Record<string, unknown>, cb: (err: unknown, client: Record<string, unknown>) => void): void };
+};
 
 const schemas = loadSchemaRegistry({ builtinDir: SOURCE_BUILTIN_SCHEMA_DIR });
 
@@ -47,7 +49,9 @@ describe('createWsdlRouter', () => {
         ? schemas.get('xtk:session')!.methods.find((m) => m.interface === call.interfaceName && m.name === call.method)!
         : schema.methods.find((m) => m.name === call.method && !m.interface)!;
       decoded.push({ method: `${call.urn}#${call.method}`, call: decodeParams(call, method) });
-      const outputs = method.params.filter((p) => p.inout !== 'in').map((param) => ({ param, value: param.type === 'string' ? `out-${param.name}` : undefined }));
+      const outputs = method.params
+        .filter((p) => p.inout !== 'in')
+        .map((param) => ({ param, value: param.type === 'string' ? `out-${param.name}` : undefined }));
       res.type('text/xml').send(buildSoapResponse({ urn: call.urn, method: call.method, outputs }));
     });
     server = createServer(app);
@@ -64,7 +68,9 @@ describe('createWsdlRouter', () => {
     expect([res.status, res.type]).toEqual([200, 'text/xml; charset=utf-8']);
     expect(location(res.body)).toBe('http://campaign.example.com:8443/nl/jsp/soaprouter.jsp');
     expect(res.body).toContain('soapAction="nms:rtEvent#PushEvent"');
-    expect(location((await get(port, '/nl/jsp/schemawsdl.jsp?schema=nms:rtEvent', { Host: '[::1]:8080' })).body)).toBe('http://[::1]:8080/nl/jsp/soaprouter.jsp');
+    expect(location((await get(port, '/nl/jsp/schemawsdl.jsp?schema=nms:rtEvent', { Host: '[::1]:8080' })).body)).toBe(
+      'http://[::1]:8080/nl/jsp/soaprouter.jsp',
+    );
   });
 
   it('when X-Forwarded-Host comes from a proxy the app does not trust, then the Host header still decides the address', async () => {
@@ -102,7 +108,12 @@ describe('createWsdlRouter', () => {
       soap.createClient(`http://127.0.0.1:${port}/nl/jsp/schemawsdl.jsp?schema=xtk:session`, {}, (err, c) => (err ? reject(err as Error) : resolve(c))),
     );
     type Op = (args: Record<string, unknown>) => Promise<{ result: Record<string, { $value?: unknown } | undefined> }>;
-    const { result } = await (client['Logon'] as Op)({ sessiontoken: '', login: 'ann', password: 'secret', parameters: { parameters: { $attributes: { rememberMe: 'true' } } } });
+    const { result } = await (client['Logon'] as Op)({
+      sessiontoken: '',
+      login: 'ann',
+      password: 'secret',
+      parameters: { parameters: { $attributes: { rememberMe: 'true' } } },
+    });
     expect(result['pstrSessionToken']?.$value).toBe('out-sessionToken');
     expect(result['pstrSecurityToken']?.$value).toBe('out-securityToken');
     const logon = decoded.at(-1)!;

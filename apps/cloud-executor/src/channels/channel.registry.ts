@@ -45,7 +45,10 @@ export function createChannelRegistry(config: ChannelConfig, deps: { logger: Log
       }),
     );
   }
-  if (!channels.has(config.CHANNEL_DEFAULT)) throw new Error(`CHANNEL_DEFAULT is '${config.CHANNEL_DEFAULT}' but that channel is not configured (${[...channels.keys()].join(', ')}; smtp needs SMTP_URL)`);
+  if (!channels.has(config.CHANNEL_DEFAULT))
+    throw new Error(
+      `CHANNEL_DEFAULT is '${config.CHANNEL_DEFAULT}' but that channel is not configured (${[...channels.keys()].join(', ')}; smtp needs SMTP_URL)`,
+    );
   return {
     find: (routing) => channels.get(routing.trim() || config.CHANNEL_DEFAULT),
     names: () => [...channels.keys()],

@@ -84,7 +84,12 @@ export function createDeliveryActions(deps: DeliveryJobDeps): DeliveryActions {
   /** The merged definition, checked as SubmitDelivery checks it. */
   const prepare = async (request: { template: string; label?: string; target: DeliveryActionTarget }): Promise<DeliveryDefinition> => {
     const overrides = request.target.kind === 'where' ? [element('targets', {}, [parseXml(request.target.where)])] : [];
-    const definition = await loadDeliveryDefinition(deps, known, request.template, element('delivery', request.label !== undefined ? { label: request.label } : {}, overrides));
+    const definition = await loadDeliveryDefinition(
+      deps,
+      known,
+      request.template,
+      element('delivery', request.label !== undefined ? { label: request.label } : {}, overrides),
+    );
     if (request.target.kind === 'population') definition.targets = '';
     else compileDeliveryTarget(definition.targets, deps.schemas);
     return definition;
@@ -122,8 +127,21 @@ export function createDeliveryActions(deps: DeliveryJobDeps): DeliveryActions {
         return { created: true, status: toStatus((await findByTask(client, request.workflowTaskId))!) };
       });
       if (result.created) {
-        log.info({ event: 'delivery.created_by_workflow', deliveryId: result.status.deliveryId, template: request.template, target: request.target.kind, workflowTaskId: request.workflowTaskId }, 'delivery recorded');
-        await deps.publisher.publish(result.status.deliveryId).catch((err: unknown) => log.warn({ event: 'delivery.publish_failed', deliveryId: result.status.deliveryId, err }, 'state not published yet; retried by the worker'));
+        log.info(
+          {
+            event: 'delivery.created_by_workflow',
+            deliveryId: result.status.deliveryId,
+            template: request.template,
+            target: request.target.kind,
+            workflowTaskId: request.workflowTaskId,
+          },
+          'delivery recorded',
+        );
+        await deps.publisher
+          .publish(result.status.deliveryId)
+          .catch((err: unknown) =>
+            log.warn({ event: 'delivery.publish_failed', deliveryId: result.status.deliveryId, err }, 'state not published yet; retried by the worker'),
+          );
         deps.wake();
       }
       return result;

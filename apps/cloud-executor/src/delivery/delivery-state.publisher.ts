@@ -69,12 +69,18 @@ export function createDeliveryStatePublisher(deps: { pool: Pool; messaging: Mess
         changedAt: row.updated_at.toISOString(),
       };
       await deps.messaging.publish(TOPICS.deliveryStateChanged, [{ key: deliveryId, payload }]);
-      await client.query('UPDATE cap_delivery_job SET published_version = GREATEST(published_version, $2::bigint) WHERE delivery_id = $1', [deliveryId, row.state_version]);
+      await client.query('UPDATE cap_delivery_job SET published_version = GREATEST(published_version, $2::bigint) WHERE delivery_id = $1', [
+        deliveryId,
+        row.state_version,
+      ]);
     });
   return {
     publish,
     async publishPending(limit) {
-      const { rows } = await deps.pool.query<{ delivery_id: string }>('SELECT delivery_id FROM cap_delivery_job WHERE published_version < state_version ORDER BY delivery_id LIMIT $1', [limit]);
+      const { rows } = await deps.pool.query<{ delivery_id: string }>(
+        'SELECT delivery_id FROM cap_delivery_job WHERE published_version < state_version ORDER BY delivery_id LIMIT $1',
+        [limit],
+      );
       for (const r of rows) await publish(r.delivery_id);
       return rows.length;
     },

@@ -110,7 +110,12 @@ export function startDeliveryRunner(options: DeliveryRunnerOptions): DeliveryRun
   const retry = options.retry ?? DEFAULT_DELIVERY_RETRY;
   const log = logger.child({ module: 'delivery-runner' });
   const { fields, known } = deliveryTemplateFields(options.schemas);
-  const messages = new Counter({ name: 'cap_delivery_messages_total', help: 'Delivery messages by outcome', labelNames: ['outcome'], registers: [options.registry] });
+  const messages = new Counter({
+    name: 'cap_delivery_messages_total',
+    help: 'Delivery messages by outcome',
+    labelNames: ['outcome'],
+    registers: [options.registry],
+  });
   const selectFields = fields.map((f, i) => `r."${f.column}"${f.asText ? '::text' : ''} AS "f${i}"`).join(', ');
   /** How long until the next job in progress is due (negative: already due), if there is one. */
   const nextJobDueInMs = async (): Promise<number | undefined> => {
@@ -121,7 +126,8 @@ export function startDeliveryRunner(options: DeliveryRunnerOptions): DeliveryRun
   };
 
   const loadJob = async (deliveryId: string): Promise<JobRow | undefined> =>
-    (await pool.query<JobRow>('SELECT delivery_id, internal_name, definition, phase, paused_runs FROM cap_delivery_job WHERE delivery_id = $1', [deliveryId])).rows[0];
+    (await pool.query<JobRow>('SELECT delivery_id, internal_name, definition, phase, paused_runs FROM cap_delivery_job WHERE delivery_id = $1', [deliveryId]))
+      .rows[0];
 
   const failJob = async (deliveryId: string, reason: string) => {
     await pool.query(
@@ -135,7 +141,10 @@ export function startDeliveryRunner(options: DeliveryRunnerOptions): DeliveryRun
   const pauseJob = async (job: JobRow, reason: string) => {
     // pauseMs doubled per paused run, at most 10 times and at most 60 s.
     const delay = exponentialBackoff(job.paused_runs + 1, { initialMs: options.pauseMs, maxMs: Math.min(60_000, options.pauseMs * 1_024) });
-    await pool.query(`UPDATE cap_delivery_job SET paused_runs = paused_runs + 1, next_run_at = now() + ($2::int * interval '1 millisecond'), updated_at = now() WHERE delivery_id = $1`, [job.delivery_id, delay]);
+    await pool.query(
+      `UPDATE cap_delivery_job SET paused_runs = paused_runs + 1, next_run_at = now() + ($2::int * interval '1 millisecond'), updated_at = now() WHERE delivery_id = $1`,
+      [job.delivery_id, delay],
+    );
     log.warn({ event: 'delivery.paused', deliveryId: job.delivery_id, delayMs: delay, reason }, 'channel unavailable: delivery paused, retried later');
   };
 
@@ -152,7 +161,11 @@ export function startDeliveryRunner(options: DeliveryRunnerOptions): DeliveryRun
     const counts = await withTransaction(pool, async (client) => {
       const current = await client.query<{ phase: string }>('SELECT phase FROM cap_delivery_job WHERE delivery_id = $1 FOR UPDATE', [job.delivery_id]);
       if (current.rows[0]?.phase !== 'targeting') return undefined;
-      return writeDeliveryLogs(client, job.delivery_id, { sql: compiled.sql, params: compiled.params, columns: { id: 'c0', address: addressColumn, blackList: 'c3' } });
+      return writeDeliveryLogs(client, job.delivery_id, {
+        sql: compiled.sql,
+        params: compiled.params,
+        columns: { id: 'c0', address: addressColumn, blackList: 'c3' },
+      });
     });
     if (counts) log.info({ event: 'delivery.targeted', deliveryId: job.delivery_id, ...counts, ms: Date.now() - started }, 'delivery logs written');
     await options.publisher.publish(job.delivery_id);
@@ -172,7 +185,8 @@ export function startDeliveryRunner(options: DeliveryRunnerOptions): DeliveryRun
     const deliveryData = { label: definition.label, internalName: job.internal_name, id: job.delivery_id };
     let lastPublish = 0;
     // Whether any of this delivery's logs waits for a retry: only then does the read skip logs not due yet.
-    let hasRetries = (await pool.query<{ ok: boolean }>('SELECT EXISTS (SELECT 1 FROM cap_delivery_retry WHERE delivery_id = $1) AS ok', [job.delivery_id])).rows[0]!.ok;
+    let hasRetries = (await pool.query<{ ok: boolean }>('SELECT EXISTS (SELECT 1 FROM cap_delivery_retry WHERE delivery_id = $1) AS ok', [job.delivery_id]))
+      .rows[0]!.ok;
     while (!stopping.aborted) {
       const { rows } = await pool.query<Record<string, unknown> & { log_id: string; address: string; attempts?: number }>(
         hasRetries
@@ -253,11 +267,20 @@ export function startDeliveryRunner(options: DeliveryRunnerOptions): DeliveryRun
           if (r.permanent) return outcomes.push({ id, status: BroadLogStatus.failed, reason, text: r.message.slice(0, 512) });
           const attempts = before + 1;
           if (attempts > retry.maxRetries) {
-            const text = retry.maxRetries === 0 ? `Temporary failure, not retried: ${r.message}` : `Temporary failure, still failing after ${attempts} attempts: ${r.message}`;
+            const text =
+              retry.maxRetries === 0
+                ? `Temporary failure, not retried: ${r.message}`
+                : `Temporary failure, still failing after ${attempts} attempts: ${r.message}`;
             return outcomes.push({ id, status: BroadLogStatus.failed, reason, text: text.slice(0, 512) });
           }
           const at = new Date(now + deliveryRetryDelay(retry, attempts));
-          return outcomes.push({ id, status: BroadLogStatus.pending, reason, text: `Temporary failure (attempt ${attempts} of ${retry.maxRetries + 1}), tried again at ${at.toISOString()}: ${r.message}`.slice(0, 512), retry: { attempts, at } });
+          return outcomes.push({
+            id,
+            status: BroadLogStatus.pending,
+            reason,
+            text: `Temporary failure (attempt ${attempts} of ${retry.maxRetries + 1}), tried again at ${at.toISOString()}: ${r.message}`.slice(0, 512),
+            retry: { attempts, at },
+          });
         });
       }
       const scheduled = await commitBatch(job.delivery_id, outcomes, hasRetries);
@@ -293,7 +316,14 @@ export function startDeliveryRunner(options: DeliveryRunnerOptions): DeliveryRun
           `INSERT INTO cap_delivery_retry (log_id, delivery_id, attempts, next_attempt_at, last_reason, last_error)
            SELECT u.id, $1::bigint, u.attempts, u.at, u.reason, u.text FROM unnest($2::text[], $3::int[], $4::timestamptz[], $5::smallint[], $6::text[]) AS u(id, attempts, at, reason, text)
            ON CONFLICT (log_id) DO UPDATE SET attempts = EXCLUDED.attempts, next_attempt_at = EXCLUDED.next_attempt_at, last_reason = EXCLUDED.last_reason, last_error = EXCLUDED.last_error`,
-          [deliveryId, retries.map((o) => o.id), retries.map((o) => o.retry!.attempts), retries.map((o) => o.retry!.at), retries.map((o) => o.reason), retries.map((o) => o.text)],
+          [
+            deliveryId,
+            retries.map((o) => o.id),
+            retries.map((o) => o.retry!.attempts),
+            retries.map((o) => o.retry!.at),
+            retries.map((o) => o.reason),
+            retries.map((o) => o.text),
+          ],
         );
       }
       if (hadRetries) {

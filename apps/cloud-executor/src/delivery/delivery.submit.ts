@@ -22,7 +22,10 @@ import type { DeliveryStatePublisher } from './delivery-state.publisher';
 const submitParams = z.object({
   scenarioName: z.string().trim().min(1).max(64),
   /** The content fragment as the caller sent it (serialised XML); absent: the template as it is. */
-  content: z.string().max(8 * 1024 * 1024).optional(),
+  content: z
+    .string()
+    .max(8 * 1024 * 1024)
+    .optional(),
 });
 
 /** Delivery action ids: 2^50 + a cloud sequence (see migration 0003). */
@@ -55,7 +58,10 @@ export function templateDefinition(row: TemplateRow): DeliveryDefinition {
 }
 
 /** The recipient fields a delivery template may use, and the delivery's own. */
-export function deliveryTemplateFields(schemas: ReadonlyMap<string, Schema>): { fields: PersonalisationField[]; known: { fields: Record<string, ReadonlySet<string>>; freeRoots: string[] } } {
+export function deliveryTemplateFields(schemas: ReadonlyMap<string, Schema>): {
+  fields: PersonalisationField[];
+  known: { fields: Record<string, ReadonlySet<string>>; freeRoots: string[] };
+} {
   const fields = personalisationFields(schemas.get(RECIPIENT_SCHEMA)!);
   return { fields, known: { fields: { recipient: new Set(fields.map((f) => f.path)), delivery: new Set(['label', 'internalName', 'id']) }, freeRoots: [] } };
 }
@@ -80,7 +86,10 @@ export async function loadDeliveryDefinition(
   }
   const definition = mergeDeliveryFragment(templateDefinition(rows[0]!), fragment);
   if (!deps.channels.find(definition.routing)) {
-    throw new DeliveryError(ErrorCatalogue.DELIVERY_UNKNOWN_CHANNEL, `routing '${definition.routing}' names no configured channel (configured: ${deps.channels.names().join(', ')})`);
+    throw new DeliveryError(
+      ErrorCatalogue.DELIVERY_UNKNOWN_CHANNEL,
+      `routing '${definition.routing}' names no configured channel (configured: ${deps.channels.names().join(', ')})`,
+    );
   }
   if (definition.messageType === 0 && definition.senderAddress.trim() === '') definition.senderAddress = deps.defaultSender;
   prepareDelivery(definition, known);
@@ -140,7 +149,11 @@ export function createSubmitHandler(deps: DeliveryJobDeps) {
       compileDeliveryTarget(definition.targets, deps.schemas);
       const recorded = await withTransaction(deps.pool, (client) => recordDeliveryJob(client, { template: scenarioName, definition }));
       deps.logger.info({ event: 'delivery.submitted', ...recorded, template: scenarioName }, 'delivery recorded');
-      await deps.publisher.publish(recorded.deliveryId).catch((err: unknown) => deps.logger.warn({ event: 'delivery.publish_failed', deliveryId: recorded.deliveryId, err }, 'state not published yet; retried by the worker'));
+      await deps.publisher
+        .publish(recorded.deliveryId)
+        .catch((err: unknown) =>
+          deps.logger.warn({ event: 'delivery.publish_failed', deliveryId: recorded.deliveryId, err }, 'state not published yet; retried by the worker'),
+        );
       deps.wake();
       return recorded;
     } catch (err) {

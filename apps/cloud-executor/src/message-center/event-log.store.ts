@@ -34,7 +34,21 @@ export async function writeEventLogs(client: Queryable, verdicts: EventVerdict[]
       ],
     );
     logged = rows.length;
-    const stats = new Map<string, { type: string; day: string; processed: number; sent: number; failed: number; ignored: number; expired: number; retried: number; latency: bigint; last: Date }>();
+    const stats = new Map<
+      string,
+      {
+        type: string;
+        day: string;
+        processed: number;
+        sent: number;
+        failed: number;
+        ignored: number;
+        expired: number;
+        retried: number;
+        latency: bigint;
+        last: Date;
+      }
+    >();
     const statFor = (type: string, day: string) => {
       const key = `${type}\u0000${day}`;
       let s = stats.get(key);
@@ -58,14 +72,28 @@ export async function writeEventLogs(client: Queryable, verdicts: EventVerdict[]
     const today = new Date().toISOString().slice(0, 10);
     const counts = new Map<string, number>();
     for (const r of retried) counts.set(r.pending.event.type, (counts.get(r.pending.event.type) ?? 0) + 1);
-    await upsertStats(client, [...counts].map(([type, n]) => ({ type, day: today, processed: 0, sent: 0, failed: 0, ignored: 0, expired: 0, retried: n, latency: 0n, last: null })));
+    await upsertStats(
+      client,
+      [...counts].map(([type, n]) => ({ type, day: today, processed: 0, sent: 0, failed: 0, ignored: 0, expired: 0, retried: n, latency: 0n, last: null })),
+    );
   }
   return logged;
 }
 
 async function upsertStats(
   client: Queryable,
-  stats: { type: string; day: string; processed: number; sent: number; failed: number; ignored: number; expired: number; retried: number; latency: bigint; last: Date | null }[],
+  stats: {
+    type: string;
+    day: string;
+    processed: number;
+    sent: number;
+    failed: number;
+    ignored: number;
+    expired: number;
+    retried: number;
+    latency: bigint;
+    last: Date | null;
+  }[],
 ): Promise<void> {
   if (stats.length === 0) return;
   // A fixed order: concurrent batches lock the same stat rows in the same order (no deadlock).
@@ -95,7 +123,10 @@ async function upsertStats(
 }
 
 /** Puts events into (or keeps them in) the retry table: due again after `delayMs`. */
-export async function scheduleRetries(client: Queryable, retries: { event: EventRetry['pending']['event']; attempts: number; error: string | null; dueAt: Date; firstSeenAt: Date }[]): Promise<void> {
+export async function scheduleRetries(
+  client: Queryable,
+  retries: { event: EventRetry['pending']['event']; attempts: number; error: string | null; dueAt: Date; firstSeenAt: Date }[],
+): Promise<void> {
   if (retries.length === 0) return;
   await client.query(
     `INSERT INTO cap_mc_retry (queue, event_id, event, attempts, next_attempt_at, last_error, first_seen_at)

@@ -45,11 +45,14 @@ export function startEventRetryWorker(options: EventRetryWorkerOptions, metrics:
       'SELECT queue, event_id::text, verdict FROM cap_mc_retry WHERE verdict IS NOT NULL ORDER BY first_seen_at LIMIT 1000',
     );
     if (rows.length === 0) return 0;
-    await options.messaging.publish(TOPICS.messageCenterStatus, rows.map((r) => ({ key: r.event_id, payload: r.verdict })));
-    await pool.query('DELETE FROM cap_mc_retry r USING unnest($1::text[], $2::bigint[]) AS k(queue, event_id) WHERE r.queue = k.queue AND r.event_id = k.event_id AND r.verdict IS NOT NULL', [
-      rows.map((r) => r.queue),
-      rows.map((r) => r.event_id),
-    ]);
+    await options.messaging.publish(
+      TOPICS.messageCenterStatus,
+      rows.map((r) => ({ key: r.event_id, payload: r.verdict })),
+    );
+    await pool.query(
+      'DELETE FROM cap_mc_retry r USING unnest($1::text[], $2::bigint[]) AS k(queue, event_id) WHERE r.queue = k.queue AND r.event_id = k.event_id AND r.verdict IS NOT NULL',
+      [rows.map((r) => r.queue), rows.map((r) => r.event_id)],
+    );
     return rows.length;
   };
 
@@ -72,7 +75,13 @@ export function startEventRetryWorker(options: EventRetryWorkerOptions, metrics:
       }
       await scheduleRetries(
         client,
-        retries.map((r) => ({ event: r.pending.event, attempts: r.attempts, error: r.error, dueAt: new Date(Date.now() + options.retryDelay(r.attempts)), firstSeenAt: r.pending.firstSeenAt })),
+        retries.map((r) => ({
+          event: r.pending.event,
+          attempts: r.attempts,
+          error: r.error,
+          dueAt: new Date(Date.now() + options.retryDelay(r.attempts)),
+          firstSeenAt: r.pending.firstSeenAt,
+        })),
       );
       return { events: rows.length, verdicts, retries };
     });

@@ -54,7 +54,15 @@ export async function startEventConsumer(options: EventConsumerOptions, metrics:
       for (const m of messages) byKey.set(`${m.envelope.payload.queue}:${m.envelope.payload.eventId}`, m.envelope.payload);
       const events = [...byKey.values()];
       const keys = [events.map((e) => e.queue), events.map((e) => e.eventId)];
-      const logged = await pool.query<{ queue: 'rtEvent' | 'batchEvent'; event_id: string; status: number; failure_text: string | null; delivery_id: string | null; attempts: number; event_date: Date }>(
+      const logged = await pool.query<{
+        queue: 'rtEvent' | 'batchEvent';
+        event_id: string;
+        status: number;
+        failure_text: string | null;
+        delivery_id: string | null;
+        attempts: number;
+        event_date: Date;
+      }>(
         `SELECT l.queue, l.event_id::text, l.status, l.failure_text, l.delivery_id::text, l.attempts, l.event_date
            FROM nms_broad_log_event l JOIN unnest($1::text[], $2::bigint[]) AS k(queue, event_id) ON l.queue = k.queue AND l.event_id = k.event_id`,
         keys,
@@ -74,7 +82,13 @@ export async function startEventConsumer(options: EventConsumerOptions, metrics:
         await writeEventLogs(client, verdicts, retries);
         await scheduleRetries(client, [
           ...later.map((event) => ({ event, attempts: 0, error: null, dueAt: new Date(event.scheduled!), firstSeenAt: now })),
-          ...retries.map((r: EventRetry) => ({ event: r.pending.event, attempts: r.attempts, error: r.error, dueAt: new Date(Date.now() + options.retryDelay(r.attempts)), firstSeenAt: now })),
+          ...retries.map((r: EventRetry) => ({
+            event: r.pending.event,
+            attempts: r.attempts,
+            error: r.error,
+            dueAt: new Date(Date.now() + options.retryDelay(r.attempts)),
+            firstSeenAt: now,
+          })),
         ]);
       });
       if (later.length > 0 || retries.length > 0) options.onRetriesScheduled?.();
@@ -91,10 +105,24 @@ export async function startEventConsumer(options: EventConsumerOptions, metrics:
           processedAt: r.event_date.toISOString(),
         })),
       ];
-      if (statuses.length > 0) await messaging.publish(TOPICS.messageCenterStatus, statuses.map((payload) => ({ key: payload.eventId, payload })));
+      if (statuses.length > 0)
+        await messaging.publish(
+          TOPICS.messageCenterStatus,
+          statuses.map((payload) => ({ key: payload.eventId, payload })),
+        );
       for (const v of verdicts) metrics.inc({ outcome: v.status });
       metrics.inc({ outcome: 'retry' }, retries.length);
-      log.debug({ event: 'message_center.batch', events: events.length, verdicts: verdicts.length, retries: retries.length, scheduled: later.length, replayed: logged.rows.length }, 'events processed');
+      log.debug(
+        {
+          event: 'message_center.batch',
+          events: events.length,
+          verdicts: verdicts.length,
+          retries: retries.length,
+          scheduled: later.length,
+          replayed: logged.rows.length,
+        },
+        'events processed',
+      );
     },
   });
 }

@@ -47,7 +47,12 @@ export interface EventRetry {
 const EVENT_FIELDS = new Set(['id', 'type', 'email', 'mobilePhone', 'externalId', 'language', 'country', 'wishedChannel', 'created']);
 const KNOWN = { fields: { event: EVENT_FIELDS }, freeRoots: ['ctx'] };
 
-const STATUS_OF: Record<MessageCenterStatus['status'], number> = { sent: BroadLogStatus.sent, failed: BroadLogStatus.failed, ignored: BroadLogStatus.ignored, expired: BroadLogStatus.expired };
+const STATUS_OF: Record<MessageCenterStatus['status'], number> = {
+  sent: BroadLogStatus.sent,
+  failed: BroadLogStatus.failed,
+  ignored: BroadLogStatus.ignored,
+  expired: BroadLogStatus.expired,
+};
 
 export interface EventProcessorOptions {
   pool: Pool;
@@ -69,7 +74,12 @@ export function createEventProcessor(options: EventProcessorOptions) {
   return async function processEvents(events: PendingEvent[]): Promise<{ verdicts: EventVerdict[]; retries: EventRetry[] }> {
     const verdicts: EventVerdict[] = [];
     const retries: EventRetry[] = [];
-    const verdict = (pending: PendingEvent, status: MessageCenterStatus['status'], reason: number, extra: { text?: string; deliveryId?: string; address?: string | null; attempts?: number } = {}) =>
+    const verdict = (
+      pending: PendingEvent,
+      status: MessageCenterStatus['status'],
+      reason: number,
+      extra: { text?: string; deliveryId?: string; address?: string | null; attempts?: number } = {},
+    ) =>
       verdicts.push({
         pending,
         status,
@@ -105,7 +115,11 @@ export function createEventProcessor(options: EventProcessorOptions) {
       const definition = template.prepared.definition;
       const address = definition.messageType === 1 ? event.mobilePhone : event.email;
       if (!address) {
-        verdict(pending, 'failed', FailureReason.unknownUser, { text: `The event has no ${definition.messageType === 1 ? 'mobile phone' : 'email address'} for the template's channel`, deliveryId, address: null });
+        verdict(pending, 'failed', FailureReason.unknownUser, {
+          text: `The event has no ${definition.messageType === 1 ? 'mobile phone' : 'email address'} for the template's channel`,
+          deliveryId,
+          address: null,
+        });
         continue;
       }
       const ctx = eventCtxData(event.ctx);
@@ -115,7 +129,17 @@ export function createEventProcessor(options: EventProcessorOptions) {
       }
       const rendered = renderDeliveryMessage(template.prepared, {
         ctx,
-        event: { id: event.eventId, type: event.type, email: event.email ?? null, mobilePhone: event.mobilePhone ?? null, externalId: event.externalId ?? null, language: event.language ?? null, country: event.country ?? null, wishedChannel: event.wishedChannel ?? null, created: event.created },
+        event: {
+          id: event.eventId,
+          type: event.type,
+          email: event.email ?? null,
+          mobilePhone: event.mobilePhone ?? null,
+          externalId: event.externalId ?? null,
+          language: event.language ?? null,
+          country: event.country ?? null,
+          wishedChannel: event.wishedChannel ?? null,
+          created: event.created,
+        },
       });
       if (!rendered.ok) {
         verdict(pending, 'failed', FailureReason.rendering, { text: rendered.reason, deliveryId, address });
@@ -147,7 +171,13 @@ export function createEventProcessor(options: EventProcessorOptions) {
       const settleFailure = (item: (typeof list)[number], error: string, permanent: boolean, reason: number) => {
         const attempts = item.pending.attempts + 1;
         if (permanent) verdict(item.pending, 'failed', reason, { text: error, deliveryId: item.deliveryId, address: item.message.to, attempts });
-        else if (attempts >= options.maxAttempts) verdict(item.pending, 'expired', FailureReason.expired, { text: `Expired after ${attempts} attempts; last error: ${error}`, deliveryId: item.deliveryId, address: item.message.to, attempts });
+        else if (attempts >= options.maxAttempts)
+          verdict(item.pending, 'expired', FailureReason.expired, {
+            text: `Expired after ${attempts} attempts; last error: ${error}`,
+            deliveryId: item.deliveryId,
+            address: item.message.to,
+            attempts,
+          });
         else retries.push({ pending: item.pending, attempts, error: error.slice(0, 512) });
       };
       if (!channel) {
@@ -164,7 +194,8 @@ export function createEventProcessor(options: EventProcessorOptions) {
       }
       results.forEach((r, i) => {
         const item = list[i]!;
-        if (r.status === 'sent') verdict(item.pending, 'sent', FailureReason.none, { deliveryId: item.deliveryId, address: item.message.to, attempts: item.pending.attempts + 1 });
+        if (r.status === 'sent')
+          verdict(item.pending, 'sent', FailureReason.none, { deliveryId: item.deliveryId, address: item.message.to, attempts: item.pending.attempts + 1 });
         else settleFailure(item, r.message, r.permanent, FAILURE_OF_KIND[r.kind]);
       });
     }

@@ -33,9 +33,17 @@ export async function createMessageCenterModule(deps: {
 }): Promise<{ workers: DataServiceWorker[] }> {
   const { config, base, pool } = deps;
   const retryDelay = (attempts: number) => exponentialBackoff(attempts, { initialMs: config.MC_RETRY_DELAY_MS, maxMs: config.MC_RETRY_MAX_DELAY_MS });
-  const processEvents = createEventProcessor({ pool, channels: deps.channels, defaultSender: config.MESSAGE_DEFAULT_SENDER, maxAttempts: config.MC_MAX_ATTEMPTS });
+  const processEvents = createEventProcessor({
+    pool,
+    channels: deps.channels,
+    defaultSender: config.MESSAGE_DEFAULT_SENDER,
+    maxAttempts: config.MC_MAX_ATTEMPTS,
+  });
   const metrics = createMessageCenterMetrics(base.registry);
-  const retry = startEventRetryWorker({ pool, messaging: base.messaging, logger: base.logger, processEvents, intervalMs: config.MC_RETRY_TICK_MS, batchSize: config.MC_BATCH_SIZE, retryDelay }, metrics);
+  const retry = startEventRetryWorker(
+    { pool, messaging: base.messaging, logger: base.logger, processEvents, intervalMs: config.MC_RETRY_TICK_MS, batchSize: config.MC_BATCH_SIZE, retryDelay },
+    metrics,
+  );
   const consumer = await startEventConsumer(
     {
       pool,

@@ -22,7 +22,18 @@ function jsWork(script: string): WorkItem {
     runId: 1,
     attempt: 1,
     instanceVars: { existing: 'kept' },
-    task: { id, activity: 'js', activityType: 'js', status: 'running', vars: { inbound: 1 }, arrived: [], wakeAt: null, attempt: 1, leaseUntil: null, taskVars: {} },
+    task: {
+      id,
+      activity: 'js',
+      activityType: 'js',
+      status: 'running',
+      vars: { inbound: 1 },
+      arrived: [],
+      wakeAt: null,
+      attempt: 1,
+      leaseUntil: null,
+      taskVars: {},
+    },
     activity: { name: 'js', type: 'js', label: '', transitions: [{ target: 'end' }] as WorkItem['activity']['transitions'], script },
   };
 }
@@ -66,7 +77,11 @@ describe('activity runner: JavaScript activities against hostile scripts', () =>
 
   it('when a script is stopped by its CPU limit inside an async function, then the activity fails with WKF-560031 and none of its variables go out', async () => {
     const outcome = await runner.run(jsWork('vars.sent = "yes";\n(async () => {\n  await null;\n  while (true) {}\n})();'));
-    expect(failedWith(outcome)).toMatchObject({ code: 'WKF-560031', line: 4, message: 'the script used more than its CPU time limit of 400 ms and was stopped' });
+    expect(failedWith(outcome)).toMatchObject({
+      code: 'WKF-560031',
+      line: 4,
+      message: 'the script used more than its CPU time limit of 400 ms and was stopped',
+    });
   });
 
   it('when a script chains promise callbacks without end, then the activity fails with a limit code and a message without internal text', async () => {
@@ -76,9 +91,7 @@ describe('activity runner: JavaScript activities against hostile scripts', () =>
   });
 
   it('when a script puts toJSON on Array.prototype, then the engine does not crash: the activity is done with plain variables and the dropped ones named', async () => {
-    const outcome = await runner.run(
-      jsWork('Array.prototype.toJSON = function () { return "shaped"; };\nvars.kept = "text";\nvars.list = [1];'),
-    );
+    const outcome = await runner.run(jsWork('Array.prototype.toJSON = function () { return "shaped"; };\nvars.kept = "text";\nvars.list = [1];'));
     expect(outcome).toMatchObject({
       kind: 'done',
       vars: { inbound: 1, kept: 'text' },
@@ -88,11 +101,16 @@ describe('activity runner: JavaScript activities against hostile scripts', () =>
 
   it('when a script leaves variables over WORKFLOW_VARIABLES_MAX_BYTES, then the activity fails with WKF-560037 naming the limit', async () => {
     const outcome = failedWith(await runner.run(jsWork('vars.big = "x".repeat(70 * 1024);')));
-    expect(outcome).toMatchObject({ code: 'WKF-560037', message: 'the variables in vars are larger than WORKFLOW_VARIABLES_MAX_BYTES (65536 bytes as JSON) at vars.big' });
+    expect(outcome).toMatchObject({
+      code: 'WKF-560037',
+      message: 'the variables in vars are larger than WORKFLOW_VARIABLES_MAX_BYTES (65536 bytes as JSON) at vars.big',
+    });
   });
 
   it('when reading a variable back throws, then the activity fails with WKF-560038', async () => {
-    const outcome = failedWith(await runner.run(jsWork('Object.defineProperty(vars, "trap", { enumerable: true, get: function () { throw new Error("gotcha"); } });')));
+    const outcome = failedWith(
+      await runner.run(jsWork('Object.defineProperty(vars, "trap", { enumerable: true, get: function () { throw new Error("gotcha"); } });')),
+    );
     expect(outcome).toMatchObject({ code: 'WKF-560038', message: "the script's variables could not be read back: Error: gotcha" });
   });
 });

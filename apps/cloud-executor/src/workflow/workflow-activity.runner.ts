@@ -11,7 +11,17 @@ import type { ScriptLogLine, ScriptPostEvent } from './workflow-script.host';
 import { createScriptHost } from './workflow-script.host';
 import type { ScriptFailureKind } from './workflow-script.protocol';
 import type { ScriptSandbox } from './workflow-script.sandbox';
-import { ACTIVITY_CODES, bindWhereVariables, formatVariableRef, systemClock, variableLookup, type Activity, type Clock, type Vars, type WorkflowTask } from '@cap/campaign-workflow';
+import {
+  ACTIVITY_CODES,
+  bindWhereVariables,
+  formatVariableRef,
+  systemClock,
+  variableLookup,
+  type Activity,
+  type Clock,
+  type Vars,
+  type WorkflowTask,
+} from '@cap/campaign-workflow';
 
 /** A work activity claimed by the engine, with what it runs on. */
 export interface WorkItem {
@@ -145,10 +155,18 @@ export function createActivityRunner(deps: {
     if (extraLines > 0) logs.push({ level: 'warning', message: `${extraLines} more log lines were not kept (at most ${limits.maxLogLines} per task)` });
     if (!outcome.ok) {
       if (outcome.kind === 'abandoned') return { kind: 'abandoned', logs };
-      if (outcome.kind === 'cancelled') return { kind: 'cancelled', logs, message: outcome.message, ...(outcome.line !== undefined ? { line: outcome.line } : {}) };
-      return { kind: 'failed', code: SCRIPT_CODES[outcome.kind], message: outcome.message, ...(outcome.line !== undefined ? { line: outcome.line } : {}), logs };
+      if (outcome.kind === 'cancelled')
+        return { kind: 'cancelled', logs, message: outcome.message, ...(outcome.line !== undefined ? { line: outcome.line } : {}) };
+      return {
+        kind: 'failed',
+        code: SCRIPT_CODES[outcome.kind],
+        message: outcome.message,
+        ...(outcome.line !== undefined ? { line: outcome.line } : {}),
+        logs,
+      };
     }
-    if (outcome.dropped.length > 0) logs.push({ level: 'warning', message: `variables not kept (only text, numbers, booleans and dates are): ${outcome.dropped.join(', ')}` });
+    if (outcome.dropped.length > 0)
+      logs.push({ level: 'warning', message: `variables not kept (only text, numbers, booleans and dates are): ${outcome.dropped.join(', ')}` });
     return {
       kind: 'done',
       vars: outcome.vars,
@@ -172,12 +190,18 @@ export function createActivityRunner(deps: {
         const bound = bindWhereVariables(parseXml(settings.where), variableLookup(work.task.vars, work.instanceVars));
         if (bound.missing.length > 0) {
           const refs = bound.missing.map(formatVariableRef).join(', ');
-          return failure(ACTIVITY_CODES.query, `the where condition uses ${refs}, but ${bound.missing.map((m) => m.name).join(', ')} ${bound.missing.length === 1 ? 'is' : 'are'} not set`);
+          return failure(
+            ACTIVITY_CODES.query,
+            `the where condition uses ${refs}, but ${bound.missing.map((m) => m.name).join(', ')} ${bound.missing.length === 1 ? 'is' : 'are'} not set`,
+          );
         }
         where.push(bound.where);
       }
       const compiled = compileQueryDef(
-        element('queryDef', { schema: schema.id, operation: 'select', lineCount: String(limits.queryMaxRows) }, [element('select', {}, [element('node', { expr: schema.primaryKey.xpath })]), ...where]),
+        element('queryDef', { schema: schema.id, operation: 'select', lineCount: String(limits.queryMaxRows) }, [
+          element('select', {}, [element('node', { expr: schema.primaryKey.xpath })]),
+          ...where,
+        ]),
         deps.schemas,
         { database: 'cloud', defaultLineCount: limits.queryMaxRows, maxLineCount: limits.queryMaxRows },
       );
@@ -186,7 +210,10 @@ export function createActivityRunner(deps: {
         // A run interrupted after this transaction committed runs the activity again: the table is rebuilt.
         await client.query(`DROP TABLE IF EXISTS "${table}"`);
         await client.query(`CREATE TABLE "${table}" (id ${keyType} PRIMARY KEY)`);
-        const inserted = await client.query(`INSERT INTO "${table}" (id) SELECT q."c0" FROM (${compiled.sql}) q WHERE q."c0" IS NOT NULL ON CONFLICT DO NOTHING`, compiled.params);
+        const inserted = await client.query(
+          `INSERT INTO "${table}" (id) SELECT q."c0" FROM (${compiled.sql}) q WHERE q."c0" IS NOT NULL ON CONFLICT DO NOTHING`,
+          compiled.params,
+        );
         const n = inserted.rowCount ?? 0;
         await client.query(
           `INSERT INTO cap_wkf_worktable (table_name, workflow_id, run_id, task_id, schema_id, row_count) VALUES ($1, $2, $3, $4, $5, $6)
@@ -195,7 +222,10 @@ export function createActivityRunner(deps: {
         );
         return n;
       });
-      const logs: ScriptLogLine[] = count >= limits.queryMaxRows ? [{ level: 'warning', message: `the population was capped at ${limits.queryMaxRows} records (WORKFLOW_QUERY_MAX_ROWS)` }] : [];
+      const logs: ScriptLogLine[] =
+        count >= limits.queryMaxRows
+          ? [{ level: 'warning', message: `the population was capped at ${limits.queryMaxRows} records (WORKFLOW_QUERY_MAX_ROWS)` }]
+          : [];
       return {
         kind: 'done',
         vars: { ...work.task.vars, tableName: table, targetSchema: schema.id, schema: schema.id, recCount: count },
@@ -222,15 +252,28 @@ export function createActivityRunner(deps: {
           await deps.data.write(u.mode, record);
           count++;
         }
-        return { kind: 'done', vars: { ...vars, recCount: count }, taskVars: { recCount: count }, logs: [], note: `${count} record${count === 1 ? '' : 's'} written (${u.mode})` };
+        return {
+          kind: 'done',
+          vars: { ...vars, recCount: count },
+          taskVars: { recCount: count },
+          logs: [],
+          note: `${count} record${count === 1 ? '' : 's'} written (${u.mode})`,
+        };
       }
       const tableName = vars['tableName'];
       if (typeof tableName !== 'string' || !WORK_TABLE.test(tableName)) {
-        return failure(ACTIVITY_CODES.update, `no inbound population (vars.tableName names no working table: put a query activity before it, or list the records in <data>)`);
+        return failure(
+          ACTIVITY_CODES.update,
+          `no inbound population (vars.tableName names no working table: put a query activity before it, or list the records in <data>)`,
+        );
       }
-      const registered = await deps.pool.query<{ schema_id: string }>('SELECT schema_id FROM cap_wkf_worktable WHERE table_name = $1 AND workflow_id = $2', [tableName, work.workflowId]);
+      const registered = await deps.pool.query<{ schema_id: string }>('SELECT schema_id FROM cap_wkf_worktable WHERE table_name = $1 AND workflow_id = $2', [
+        tableName,
+        work.workflowId,
+      ]);
       const source = deps.schemas.get(registered.rows[0]?.schema_id ?? '');
-      if (!source?.primaryKey) return failure(ACTIVITY_CODES.update, `the working table ${tableName} is not one of this workflow's (it was dropped, or belongs to another run)`);
+      if (!source?.primaryKey)
+        return failure(ACTIVITY_CODES.update, `the working table ${tableName} is not one of this workflow's (it was dropped, or belongs to another run)`);
       const target = deps.schemas.get(u.schema ?? '');
       const keyXpath = source.primaryKey.xpath;
       if (!target || !(target.fields.some((f) => f.xpath === keyXpath) || target.primaryKey?.xpath === keyXpath)) {
@@ -256,7 +299,13 @@ export function createActivityRunner(deps: {
         count += records.length;
         after = page.rows[page.rows.length - 1]!.id;
       }
-      return { kind: 'done', vars: { ...vars, recCount: count }, taskVars: { recCount: count }, logs: [], note: `${count} ${target.id} record${count === 1 ? '' : 's'} written (${u.mode}, ${u.operation})` };
+      return {
+        kind: 'done',
+        vars: { ...vars, recCount: count },
+        taskVars: { recCount: count },
+        logs: [],
+        note: `${count} ${target.id} record${count === 1 ? '' : 's'} written (${u.mode}, ${u.operation})`,
+      };
     } catch (err) {
       return dataFailure(err);
     }
@@ -271,7 +320,12 @@ export function createActivityRunner(deps: {
       const tableName = vars['tableName'];
       const registered =
         typeof tableName === 'string' && WORK_TABLE.test(tableName)
-          ? (await deps.pool.query<{ schema_id: string }>('SELECT schema_id FROM cap_wkf_worktable WHERE table_name = $1 AND workflow_id = $2', [tableName, work.workflowId])).rows[0]
+          ? (
+              await deps.pool.query<{ schema_id: string }>('SELECT schema_id FROM cap_wkf_worktable WHERE table_name = $1 AND workflow_id = $2', [
+                tableName,
+                work.workflowId,
+              ])
+            ).rows[0]
           : undefined;
       if (!registered) {
         return failure(
@@ -281,12 +335,16 @@ export function createActivityRunner(deps: {
             : 'no inbound population (vars.tableName names no working table): put a query activity before it, or give it a <where> or target="template"',
         );
       }
-      if (registered.schema_id !== RECIPIENT_SCHEMA) return failure(ACTIVITY_CODES.delivery, `the inbound population is of ${registered.schema_id}; deliveries target ${RECIPIENT_SCHEMA}`);
+      if (registered.schema_id !== RECIPIENT_SCHEMA)
+        return failure(ACTIVITY_CODES.delivery, `the inbound population is of ${registered.schema_id}; deliveries target ${RECIPIENT_SCHEMA}`);
       target = { kind: 'population', table: tableName as string };
     } else if (d.target === 'where') {
       const bound = bindWhereVariables(parseXml(d.where), variableLookup(vars, work.instanceVars));
       if (bound.missing.length > 0) {
-        return failure(ACTIVITY_CODES.delivery, `the where condition uses ${bound.missing.map(formatVariableRef).join(', ')}, but ${bound.missing.map((m) => m.name).join(', ')} ${bound.missing.length === 1 ? 'is' : 'are'} not set`);
+        return failure(
+          ACTIVITY_CODES.delivery,
+          `the where condition uses ${bound.missing.map(formatVariableRef).join(', ')}, but ${bound.missing.map((m) => m.name).join(', ')} ${bound.missing.length === 1 ? 'is' : 'are'} not set`,
+        );
       }
       target = { kind: 'where', where: serializeXml(bound.where, { plain: true }) };
     } else target = { kind: 'template' };
@@ -304,7 +362,9 @@ export function createActivityRunner(deps: {
         deliveryId: status.deliveryId,
         deliveryName: status.internalName,
         logs: [],
-        note: created ? `delivery ${name} created from template ${d.template}${targeted}` : `delivery ${name} was created by an earlier attempt: waiting for it`,
+        note: created
+          ? `delivery ${name} created from template ${d.template}${targeted}`
+          : `delivery ${name} was created by an earlier attempt: waiting for it`,
       };
     } catch (err) {
       if (isDeliveryError(err)) return failure(ACTIVITY_CODES.delivery, err.message);

@@ -21,7 +21,13 @@ export interface WorkflowDataAccess {
   getOption(name: string): Promise<string>;
 }
 
-export function createWorkflowDataAccess(deps: { pool: Pool; schemas: ReadonlyMap<string, Schema>; rpc: RpcClient; timeoutMs: number; limits: QueryLimits }): WorkflowDataAccess {
+export function createWorkflowDataAccess(deps: {
+  pool: Pool;
+  schemas: ReadonlyMap<string, Schema>;
+  rpc: RpcClient;
+  timeoutMs: number;
+  limits: QueryLimits;
+}): WorkflowDataAccess {
   const cloudQuery: RpcHandler = createQueryHandler({ pool: deps.pool, schemas: deps.schemas, database: 'cloud', limits: deps.limits });
   const cloudWrite: RpcHandler = createWriteHandler({ pool: deps.pool, schemas: deps.schemas, database: 'cloud' });
   const localStore = { service: SERVICES.localStore, topic: TOPICS.localStoreRequests };
@@ -29,7 +35,10 @@ export function createWorkflowDataAccess(deps: { pool: Pool; schemas: ReadonlyMa
 
   const schemaOf = (id: string | undefined, what: string): Schema => {
     const schema = id ? deps.schemas.get(id) : undefined;
-    if (!schema) throw appError(what === 'queryDef' ? ErrorCatalogue.QUERY_INVALID : ErrorCatalogue.UNKNOWN_SCHEMA, { detail: `Unknown schema '${id ?? ''}'${what === 'queryDef' ? ' in queryDef' : ''}` });
+    if (!schema)
+      throw appError(what === 'queryDef' ? ErrorCatalogue.QUERY_INVALID : ErrorCatalogue.UNKNOWN_SCHEMA, {
+        detail: `Unknown schema '${id ?? ''}'${what === 'queryDef' ? ' in queryDef' : ''}`,
+      });
     return schema;
   };
 
@@ -37,23 +46,35 @@ export function createWorkflowDataAccess(deps: { pool: Pool; schemas: ReadonlyMa
     async query(queryDef) {
       const schema = schemaOf(attrLocal(queryDef, 'schema'), 'queryDef');
       const params = { queryDef: serializeXml(queryDef, { plain: true }) };
-      return (schema.placement === 'cloud'
-        ? await cloudQuery(params, inProcess())
-        : await deps.rpc.request<XmlElement>(localStore, 'data.query', params, { timeoutMs: deps.timeoutMs, idempotent: true })) as XmlElement;
+      return (
+        schema.placement === 'cloud'
+          ? await cloudQuery(params, inProcess())
+          : await deps.rpc.request<XmlElement>(localStore, 'data.query', params, { timeoutMs: deps.timeoutMs, idempotent: true })
+      ) as XmlElement;
     },
     async write(mode, doc) {
       const id = attrLocal(doc, 'xtkschema') ?? (mode === 'writeCollection' ? doc.children.map((c) => attrLocal(c, 'xtkschema')).find(Boolean) : undefined);
-      if (!id) throw appError(ErrorCatalogue.MISSING_SCHEMA, { detail: `The document <${doc.local}> does not say which schema it writes: add xtkschema="namespace:name"` });
+      if (!id)
+        throw appError(ErrorCatalogue.MISSING_SCHEMA, {
+          detail: `The document <${doc.local}> does not say which schema it writes: add xtkschema="namespace:name"`,
+        });
       const schema = schemaOf(id, 'document');
       // A workflow writes as nobody: the service that applies the write refuses every record (and linked record)
       // of a schema that needs a right (xtk:operator, xtk:option, xtk:workflow) with ACCESS_DENIED.
       const params = { mode, doc: serializeXml(doc, { plain: true }) };
-      return (schema.placement === 'cloud'
-        ? await cloudWrite(params, inProcess())
-        : await deps.rpc.request<WriteResult>(localStore, 'data.write', params, { timeoutMs: deps.timeoutMs })) as WriteResult;
+      return (
+        schema.placement === 'cloud'
+          ? await cloudWrite(params, inProcess())
+          : await deps.rpc.request<WriteResult>(localStore, 'data.write', params, { timeoutMs: deps.timeoutMs })
+      ) as WriteResult;
     },
     async subscription(change) {
-      await deps.rpc.request(localStore, 'subscription.change', { ...change, recipient: serializeXml(change.recipient, { plain: true }) }, { timeoutMs: deps.timeoutMs });
+      await deps.rpc.request(
+        localStore,
+        'subscription.change',
+        { ...change, recipient: serializeXml(change.recipient, { plain: true }) },
+        { timeoutMs: deps.timeoutMs },
+      );
     },
     async getOption(name) {
       const option = await deps.rpc.request<{ value: string }>(localStore, 'option.get', { name }, { timeoutMs: deps.timeoutMs, idempotent: true });

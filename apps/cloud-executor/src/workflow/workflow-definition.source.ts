@@ -46,7 +46,12 @@ export function createWorkflowDefinitionSource(deps: { rpc: RpcClient; timeoutMs
         '<queryDef schema="xtk:workflow" operation="getIfExists">' +
         '<select><node expr="@id"/><node expr="@internalName"/><node expr="activities"/></select>' +
         `<where><condition expr="${escapeAttr(condition)}"/></where></queryDef>`;
-      const doc = await deps.rpc.request<XmlElement>({ service: SERVICES.localStore, topic: TOPICS.localStoreRequests }, 'data.query', { queryDef }, { timeoutMs: deps.timeoutMs, idempotent: true });
+      const doc = await deps.rpc.request<XmlElement>(
+        { service: SERVICES.localStore, topic: TOPICS.localStoreRequests },
+        'data.query',
+        { queryDef },
+        { timeoutMs: deps.timeoutMs, idempotent: true },
+      );
       const id = doc.attrs['id'];
       if (!id) return undefined;
       return {

@@ -15,9 +15,7 @@ export type WorkflowDeliveries = DeliveryActions;
 
 export type DeliveryCheck =
   /** Still targeting or sending: look again later. */
-  | { kind: 'wait' }
-  | { kind: 'done'; taskVars: Vars; note: string }
-  | { kind: 'failed'; message: string };
+  { kind: 'wait' } | { kind: 'done'; taskVars: Vars; note: string } | { kind: 'failed'; message: string };
 
 /** What a look at the delivery action means for its waiting task. */
 export function planDeliveryCheck(deliveryId: string, status: DeliveryActionStatus | undefined): DeliveryCheck {

@@ -44,7 +44,10 @@ export interface EngineCommands {
  * The xtk:workflow commands: Start, StartWithParameters, Stop, Pause, Resume, PostEvent. Each is decided by the
  * planner from the workflow's state and applied in one transaction; then the workflow runs until it waits.
  */
-export function createEngineCommands(ctx: EngineContext, parts: { steps: EngineSteps; work: EngineWork; scheduler: EngineScheduler; reporting: EngineReporting }): EngineCommands {
+export function createEngineCommands(
+  ctx: EngineContext,
+  parts: { steps: EngineSteps; work: EngineWork; scheduler: EngineScheduler; reporting: EngineReporting },
+): EngineCommands {
   const { store, logger, clock, deps } = ctx;
   const { steps, work, scheduler, reporting } = parts;
 
@@ -55,7 +58,18 @@ export function createEngineCommands(ctx: EngineContext, parts: { steps: EngineS
     const variables = parameters ?? {}; // Start clears the instance variables
     await tx.updateInstance(
       inst.workflowId,
-      { runId, state: WORKFLOW_STATE.started, failed: false, status: 'Started', definitionXml: record.activities, internalName: record.internalName, variables, taskCount: 0, startedAt: clock(), finishedAt: null },
+      {
+        runId,
+        state: WORKFLOW_STATE.started,
+        failed: false,
+        status: 'Started',
+        definitionXml: record.activities,
+        internalName: record.internalName,
+        variables,
+        taskCount: 0,
+        startedAt: clock(),
+        finishedAt: null,
+      },
       { stateChanged: true },
     );
     Object.assign(inst, { runId, state: WORKFLOW_STATE.started, variables, taskCount: 0, definitionXml: record.activities, internalName: record.internalName });
@@ -69,7 +83,11 @@ export function createEngineCommands(ctx: EngineContext, parts: { steps: EngineS
 
   const resume = async (tx: WorkflowTransaction, inst: WorkflowInstance, parameters: Vars | undefined) => {
     const variables = parameters ? { ...inst.variables, ...parameters } : undefined;
-    await tx.updateInstance(inst.workflowId, { state: WORKFLOW_STATE.started, failed: false, status: 'Started', ...(variables ? { variables } : {}) }, { stateChanged: true });
+    await tx.updateInstance(
+      inst.workflowId,
+      { state: WORKFLOW_STATE.started, failed: false, status: 'Started', ...(variables ? { variables } : {}) },
+      { stateChanged: true },
+    );
     inst.state = WORKFLOW_STATE.started;
     await tx.log(inst, 'info', null, 'Workflow resumed');
   };
@@ -78,7 +96,8 @@ export function createEngineCommands(ctx: EngineContext, parts: { steps: EngineS
     const def = ctx.definitionOf(inst);
     const activity = def.byName.get(cmd.activity);
     if (!activity) throw WORKFLOW_FAULTS.notWaiting(inst.internalName, cmd.activity, 'the workflow has no such activity');
-    if (activity.type !== 'external') throw WORKFLOW_FAULTS.notWaiting(inst.internalName, cmd.activity, `it is a ${activity.type} activity, not an external signal`);
+    if (activity.type !== 'external')
+      throw WORKFLOW_FAULTS.notWaiting(inst.internalName, cmd.activity, `it is a ${activity.type} activity, not an external signal`);
     const plan = planSignal(activity, cmd.transition, {}, cmd.parameters);
     if (!plan.ok && plan.reason === 'unknownTransition') throw WORKFLOW_FAULTS.unknownTransition(inst.internalName, activity.name, cmd.transition, plan.known);
     const task = await tx.findWaitingSignalTask(inst, activity.name);
@@ -153,7 +172,12 @@ export function createEngineCommands(ctx: EngineContext, parts: { steps: EngineS
           if (interrupting > 0) {
             // Work activities are running (here or on another replica): "stop requested" until they are interrupted.
             await tx.updateInstance(workflowId, { state: WORKFLOW_STATE.stopping, status: 'Stop requested' }, { stateChanged: true });
-            await tx.log(inst, 'info', null, `Stop requested (${cancelled} active task${cancelled > 1 ? 's' : ''} cancelled; interrupting ${interrupting} running activit${interrupting > 1 ? 'ies' : 'y'})`);
+            await tx.log(
+              inst,
+              'info',
+              null,
+              `Stop requested (${cancelled} active task${cancelled > 1 ? 's' : ''} cancelled; interrupting ${interrupting} running activit${interrupting > 1 ? 'ies' : 'y'})`,
+            );
             return { decision, stateChanged: true };
           }
           await tx.dropWorkTables(workflowId);
@@ -194,20 +218,32 @@ export function createEngineCommands(ctx: EngineContext, parts: { steps: EngineS
       outcome = await otherCommand(cmd, known.workflowId);
       if (outcome.decision === 'stop') work.interruptLocal(known.workflowId);
     }
-    logger.info({ event: 'workflow.command', command: cmd.command, workflowId: target.workflowId, internalName: target.internalName, decision: outcome.decision }, `workflow ${cmd.command}`);
+    logger.info(
+      { event: 'workflow.command', command: cmd.command, workflowId: target.workflowId, internalName: target.internalName, decision: outcome.decision },
+      `workflow ${cmd.command}`,
+    );
     if (outcome.stateChanged) await reporting.publishQuietly(target.workflowId);
     if (outcome.decision === 'newRun' || outcome.decision === 'resume' || outcome.decision === 'signalNow') {
       // The command is committed: what follows is the workflow's own progress (the timer loop finishes it if need be).
-      await scheduler.drain(target.workflowId, { until: options.until, wait: true, claimWork: false }).catch((err: unknown) =>
-        logger.warn({ event: 'workflow.drain_failed', workflowId: target.workflowId, err }, 'workflow progress deferred to the timer loop'),
-      );
+      await scheduler
+        .drain(target.workflowId, { until: options.until, wait: true, claimWork: false })
+        .catch((err: unknown) =>
+          logger.warn({ event: 'workflow.drain_failed', workflowId: target.workflowId, err }, 'workflow progress deferred to the timer loop'),
+        );
     }
     return { ...target, decision: outcome.decision };
   };
 
   const postEventFromScript = async (event: ScriptPostEvent): Promise<void> => {
     const result = await command(
-      { command: 'postEvent', workflowId: event.workflowId, activity: event.activity, transition: event.transition, parameters: event.parameters, complete: event.complete },
+      {
+        command: 'postEvent',
+        workflowId: event.workflowId,
+        activity: event.activity,
+        transition: event.transition,
+        parameters: event.parameters,
+        complete: event.complete,
+      },
       { until: 0 },
     );
     scheduler.kick(result.workflowId);

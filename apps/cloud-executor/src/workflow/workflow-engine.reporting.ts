@@ -50,7 +50,17 @@ export function createEngineReporting(ctx: EngineContext): EngineReporting {
       if (!data) {
         const record = await deps.definitions.find(ref);
         if (!record) throw WORKFLOW_FAULTS.unknownWorkflow(describeRef(ref));
-        return { workflowId: record.id, internalName: record.internalName, runId: 0, state: WORKFLOW_STATE.edition, failed: false, status: null, variables: {}, tasks: [], log: [] };
+        return {
+          workflowId: record.id,
+          internalName: record.internalName,
+          runId: 0,
+          state: WORKFLOW_STATE.edition,
+          failed: false,
+          status: null,
+          variables: {},
+          tasks: [],
+          log: [],
+        };
       }
       const { instance, tasks, log } = data;
       return {

@@ -36,7 +36,15 @@ export interface EngineSteps {
   /** A stopping workflow (15) whose interrupted activities have all stopped is finished (20). */
   finishStop(tx: WorkflowTransaction, inst: WorkflowInstance): Promise<boolean>;
   /** A failed work activity: its "error" transition, else the workflow goes to error. */
-  recordFailure(tx: WorkflowTransaction, inst: WorkflowInstance, def: WorkflowDefinition, activity: Activity, task: WorkflowTask, code: string, message: string): Promise<boolean>;
+  recordFailure(
+    tx: WorkflowTransaction,
+    inst: WorkflowInstance,
+    def: WorkflowDefinition,
+    activity: Activity,
+    task: WorkflowTask,
+    code: string,
+    message: string,
+  ): Promise<boolean>;
   /** Claims the next work activity in the transaction that completed one, when nothing else comes first. */
   claimNextWork(tx: WorkflowTransaction, inst: WorkflowInstance, def: WorkflowDefinition): Promise<WorkItem | undefined>;
   /** The workflow goes to error (its own transaction, then the state is published). */
@@ -113,13 +121,24 @@ export function createEngineSteps(ctx: EngineContext, reporting: EngineReporting
   };
 
   /** A signal reaching its external activity: its transitions fire; `complete` ends the task. */
-  const applySignal = async (tx: WorkflowTransaction, inst: WorkflowInstance, def: WorkflowDefinition, task: WorkflowTask, signal: Omit<WorkflowSignal, 'id'>) => {
+  const applySignal = async (
+    tx: WorkflowTransaction,
+    inst: WorkflowInstance,
+    def: WorkflowDefinition,
+    task: WorkflowTask,
+    signal: Omit<WorkflowSignal, 'id'>,
+  ) => {
     const activity = activityOf(def, task.activity);
     const plan = planSignal(activity, signal.transition, task.vars, signal.vars);
     if (!plan.ok) throw new WorkflowFailure(`signal for '${activity.name}' cannot be applied (${plan.reason})`, activity.name);
     if (signal.complete) await tx.updateTask(task.id, { status: 'done' });
     const names = Object.keys(signal.vars);
-    await tx.log(inst, 'info', activity.name, `signal received${signal.transition ? ` on transition '${signal.transition}'` : ''}${names.length > 0 ? ` with variables ${names.join(', ')}` : ''}${signal.complete ? ' (complete)' : ''}`);
+    await tx.log(
+      inst,
+      'info',
+      activity.name,
+      `signal received${signal.transition ? ` on transition '${signal.transition}'` : ''}${names.length > 0 ? ` with variables ${names.join(', ')}` : ''}${signal.complete ? ' (complete)' : ''}`,
+    );
     await fire(tx, inst, def, plan.fire);
   };
 
@@ -202,7 +221,15 @@ export function createEngineSteps(ctx: EngineContext, reporting: EngineReporting
    * log), else Campaign's rule — the workflow is suspended in error and a new task of the activity waits for
    * Resume, which runs it again. Returns whether the workflow's state changed.
    */
-  const recordFailure = async (tx: WorkflowTransaction, inst: WorkflowInstance, def: WorkflowDefinition, activity: Activity, task: WorkflowTask, code: string, message: string) => {
+  const recordFailure = async (
+    tx: WorkflowTransaction,
+    inst: WorkflowInstance,
+    def: WorkflowDefinition,
+    activity: Activity,
+    task: WorkflowTask,
+    code: string,
+    message: string,
+  ) => {
     await tx.updateTask(task.id, { status: 'failed', leaseUntil: null });
     const onError = planWorkDone(activity, 'failed', task.vars);
     if (onError.length > 0) {
@@ -218,7 +245,13 @@ export function createEngineSteps(ctx: EngineContext, reporting: EngineReporting
   };
 
   /** A delivery activity's waiting task, woken to look at its delivery: over (done or failed) or wait again. */
-  const checkDelivery = async (tx: WorkflowTransaction, inst: WorkflowInstance, def: WorkflowDefinition, activity: Activity, task: WorkflowTask): Promise<StepResult> => {
+  const checkDelivery = async (
+    tx: WorkflowTransaction,
+    inst: WorkflowInstance,
+    def: WorkflowDefinition,
+    activity: Activity,
+    task: WorkflowTask,
+  ): Promise<StepResult> => {
     const deliveryId = String(task.taskVars['deliveryId'] ?? '');
     const status = deliveryId !== '' && deps.deliveries ? await deps.deliveries.status(deliveryId) : undefined;
     const check = planDeliveryCheck(deliveryId, status);

@@ -35,7 +35,10 @@ export function createEngineWork(ctx: EngineContext, steps: EngineSteps, reporti
       const activity = work.activity;
       const current = inst && inst.runId === work.runId ? await tx.findTask(work.task.id) : undefined;
       if (!inst || !current || current.status !== 'running' || current.attempt !== work.attempt) {
-        logger.info({ event: 'workflow.work.discarded', workflowId: work.workflowId, activity: activity.name, status: current?.status }, 'activity result discarded: its task was cancelled or taken over');
+        logger.info(
+          { event: 'workflow.work.discarded', workflowId: work.workflowId, activity: activity.name, status: current?.status },
+          'activity result discarded: its task was cancelled or taken over',
+        );
         if (!inst || current?.status !== 'cancelled' || current.attempt !== work.attempt) return { stateChanged: false };
         // Cancelled by Stop: this engine no longer runs it (the claim is released), and the Stop may now be complete.
         await tx.updateTask(work.task.id, { leaseUntil: null });
@@ -95,15 +98,23 @@ export function createEngineWork(ctx: EngineContext, steps: EngineSteps, reporti
     let renewedAt = clock().getTime();
     const watch = async () => {
       const renew = clock().getTime() - renewedAt >= renewEveryMs;
-      const claimed = renew ? await store.renewLease(work.task.id, work.attempt, new Date(clock().getTime() + limits.taskLeaseMs)) : await store.isClaimed(work.task.id, work.attempt);
+      const claimed = renew
+        ? await store.renewLease(work.task.id, work.attempt, new Date(clock().getTime() + limits.taskLeaseMs))
+        : await store.isClaimed(work.task.id, work.attempt);
       if (renew && claimed) renewedAt = clock().getTime();
       if (!claimed && !controller.signal.aborted) {
-        logger.info({ event: 'workflow.work.interrupted', workflowId: work.workflowId, activity: work.activity.name }, 'activity interrupted: its task is no longer claimed');
+        logger.info(
+          { event: 'workflow.work.interrupted', workflowId: work.workflowId, activity: work.activity.name },
+          'activity interrupted: its task is no longer claimed',
+        );
         controller.abort();
       }
     };
     const renew = setInterval(
-      () => void watch().catch((err: unknown) => logger.warn({ event: 'workflow.lease_renewal_failed', workflowId: work.workflowId, err }, 'lease of a running activity not renewed')),
+      () =>
+        void watch().catch((err: unknown) =>
+          logger.warn({ event: 'workflow.lease_renewal_failed', workflowId: work.workflowId, err }, 'lease of a running activity not renewed'),
+        ),
       Math.min(1_000, renewEveryMs),
     );
     let outcome: WorkOutcome;

@@ -138,7 +138,8 @@ export function readWriteDocument(arg: DocumentArg, mode: string): XmlElement {
     return jsonToElement(mode === 'writeCollection' ? `${name}-collection` : name, json);
   }
   const keys = Object.keys(json);
-  if (keys.length === 1 && json[keys[0]!] !== null && typeof json[keys[0]!] === 'object' && !Array.isArray(json[keys[0]!])) return jsonToElement(keys[0]!, json[keys[0]!]!);
+  if (keys.length === 1 && json[keys[0]!] !== null && typeof json[keys[0]!] === 'object' && !Array.isArray(json[keys[0]!]))
+    return jsonToElement(keys[0]!, json[keys[0]!]!);
   throw appError(ErrorCatalogue.MISSING_SCHEMA, { detail: 'The document does not say which schema it writes: add xtkschema: "namespace:name"' });
 }
 

@@ -1,12 +1,27 @@
 import { readCallArgs, readLogLine, readScriptResults } from './workflow-script.crossing';
 
 const MAX = 1_000;
-const results = (over: Record<string, unknown> = {}) => JSON.stringify({ failure: null, rejection: null, vars: [], instanceVars: [], taskVars: [], dropped: [], ...over });
+const results = (over: Record<string, unknown> = {}) =>
+  JSON.stringify({ failure: null, rejection: null, vars: [], instanceVars: [], taskVars: [], dropped: [], ...over });
 
 describe('what crosses from the script to the engine (JSON text made in the sandbox, read on the engine side)', () => {
   it('when the results are well formed, then the variables come back as records, in order, with the dropped names', () => {
-    const read = readScriptResults(results({ vars: [['b', 1], ['a', 'text'], ['constructor', true]], taskVars: [['n', 2.5]], dropped: ['vars.list'] }), MAX);
-    expect(read).toEqual({ ok: true, results: { failure: null, rejection: null, vars: { b: 1, a: 'text', constructor: true }, instanceVars: {}, taskVars: { n: 2.5 }, dropped: ['vars.list'] } });
+    const read = readScriptResults(
+      results({
+        vars: [
+          ['b', 1],
+          ['a', 'text'],
+          ['constructor', true],
+        ],
+        taskVars: [['n', 2.5]],
+        dropped: ['vars.list'],
+      }),
+      MAX,
+    );
+    expect(read).toEqual({
+      ok: true,
+      results: { failure: null, rejection: null, vars: { b: 1, a: 'text', constructor: true }, instanceVars: {}, taskVars: { n: 2.5 }, dropped: ['vars.list'] },
+    });
     expect(read.ok && Object.keys(read.results.vars)).toEqual(['b', 'a', 'constructor']);
   });
 
@@ -39,7 +54,17 @@ describe('what crosses from the script to the engine (JSON text made in the sand
     // 450 two-byte characters: 908 bytes as JSON; with the second variable 1,015 bytes, though only 565 characters.
     const wide = 'é'.repeat(450);
     expect(readScriptResults(results({ instanceVars: [['a', wide]] }), MAX)).toMatchObject({ ok: true });
-    expect(readScriptResults(results({ instanceVars: [['a', wide], ['b', 'x'.repeat(100)]] }), MAX)).toEqual({
+    expect(
+      readScriptResults(
+        results({
+          instanceVars: [
+            ['a', wide],
+            ['b', 'x'.repeat(100)],
+          ],
+        }),
+        MAX,
+      ),
+    ).toEqual({
       ok: false,
       kind: 'variablesLimit',
       message: 'the variables in instance.vars are larger than WORKFLOW_VARIABLES_MAX_BYTES (1000 bytes as JSON)',

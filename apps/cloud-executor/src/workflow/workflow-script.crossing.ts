@@ -58,7 +58,11 @@ export function variablesLimitMessage(scope: VariableScope, maxBytes: number, na
   return `the variables in ${scope} are larger than WORKFLOW_VARIABLES_MAX_BYTES (${maxBytes} bytes as JSON)${name !== undefined ? ` at ${scope}.${name.slice(0, 64)}` : ''}`;
 }
 
-const malformed = (what: string): ResultsRead => ({ ok: false, kind: 'protocol', message: `the script's results crossed the sandbox boundary malformed (${what})` });
+const malformed = (what: string): ResultsRead => ({
+  ok: false,
+  kind: 'protocol',
+  message: `the script's results crossed the sandbox boundary malformed (${what})`,
+});
 
 /**
  * Reads what `collect()` returned: the variables of each scope must be text, finite numbers or booleans, and
@@ -77,7 +81,8 @@ export function readScriptResults(text: string, maxBytes: number): ResultsRead {
   const r = read.data;
   const scopes = { vars: Object.fromEntries(r.vars), instanceVars: Object.fromEntries(r.instanceVars), taskVars: Object.fromEntries(r.taskVars) } as const;
   for (const key of ['vars', 'instanceVars', 'taskVars'] as const) {
-    if (Buffer.byteLength(JSON.stringify(scopes[key]), 'utf8') > maxBytes) return { ok: false, kind: 'variablesLimit', message: variablesLimitMessage(VARIABLE_SCOPES[key], maxBytes) };
+    if (Buffer.byteLength(JSON.stringify(scopes[key]), 'utf8') > maxBytes)
+      return { ok: false, kind: 'variablesLimit', message: variablesLimitMessage(VARIABLE_SCOPES[key], maxBytes) };
   }
   return { ok: true, results: { failure: r.failure, rejection: r.rejection, ...scopes, dropped: r.dropped } };
 }

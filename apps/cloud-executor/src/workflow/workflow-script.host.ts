@@ -27,7 +27,13 @@ const ARGS = {
   query: documentArg,
   write: z.object({ mode: z.enum(['write', 'writeCollection', 'ingest', 'ingestExt']), doc: documentArg }),
   subscription: z.object({ action: z.enum(['subscribe', 'unsubscribe']), services: z.string().max(4_096), recipient: documentArg, create: z.boolean() }),
-  postEvent: z.object({ workflowId: z.string().min(1).max(200), activity: z.string().max(200), transition: z.string().max(200), variables: documentArg.nullable(), complete: z.boolean() }),
+  postEvent: z.object({
+    workflowId: z.string().min(1).max(200),
+    activity: z.string().max(200),
+    transition: z.string().max(200),
+    variables: documentArg.nullable(),
+    complete: z.boolean(),
+  }),
   getOption: z.object({ name: z.string().min(1).max(64) }),
 } as const;
 
@@ -42,7 +48,11 @@ function parse<T>(schema: z.ZodType<T>, op: HostOp, args: unknown): T {
  * host call of a script becomes a data request (routed by schema placement), a PostEvent, or an option read.
  * Errors travel back as exceptions the script can catch, with their Campaign code (`e.code`).
  */
-export function createScriptHost(deps: { data: WorkflowDataAccess; postEvent: (event: ScriptPostEvent) => Promise<void>; log: (line: ScriptLogLine) => void }): ScriptHost {
+export function createScriptHost(deps: {
+  data: WorkflowDataAccess;
+  postEvent: (event: ScriptPostEvent) => Promise<void>;
+  log: (line: ScriptLogLine) => void;
+}): ScriptHost {
   return {
     log: (level, message) => deps.log({ level, message }),
     async call(op, args) {
@@ -60,7 +70,12 @@ export function createScriptHost(deps: { data: WorkflowDataAccess; postEvent: (e
         }
         case 'subscription': {
           const a = parse(ARGS.subscription, op, args);
-          await deps.data.subscription({ action: a.action, services: a.services, recipient: readElement(a.recipient, 'recipient', 'the recipient'), create: a.create });
+          await deps.data.subscription({
+            action: a.action,
+            services: a.services,
+            recipient: readElement(a.recipient, 'recipient', 'the recipient'),
+            create: a.create,
+          });
           return null;
         }
         case 'postEvent': {

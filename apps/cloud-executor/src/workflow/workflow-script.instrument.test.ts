@@ -36,7 +36,8 @@ describe('loop instrumentation (where a runaway loop is)', () => {
 
 describe('async function tracking (rejections nothing handles)', () => {
   it('when a script declares async functions, arrows and methods, then each hands its promise to __capAsync and no line moves', () => {
-    const src = 'async function f(a,\n  b = 2) {\n  await a;\n}\nvar g = async x => x + 1;\nvar o = { async m() { return this; } };\nclass C { static async s() {} }';
+    const src =
+      'async function f(a,\n  b = 2) {\n  await a;\n}\nvar g = async x => x + 1;\nvar o = { async m() { return this; } };\nclass C { static async s() {} }';
     const out = trackAsyncFunctions(src);
     expect(out).toBe(
       ' function f() { return __capAsync(arguments, async (a,\n  b = 2) => {\n  await a;\n}); }\n' +

@@ -146,7 +146,11 @@ export function trackAsyncFunctions(source: string): string {
   const stack: { node: AstNode; depth: number }[] = [{ node: program, depth: 0 }];
   while (stack.length > 0) {
     const { node, depth } = stack.pop()!;
-    if ((node.type === 'Property' || node.type === 'MethodDefinition') && isAsyncFunction(node['value']) && (node['method'] === true || node.type === 'MethodDefinition')) {
+    if (
+      (node.type === 'Property' || node.type === 'MethodDefinition') &&
+      isAsyncFunction(node['value']) &&
+      (node['method'] === true || node.type === 'MethodDefinition')
+    ) {
       const key = node['key'] as AstNode;
       rewriteFunction(node['value'] as AstNode, asyncWordIn(node.start, key.start), depth);
       // The value is rewritten here, not again when it is visited.

@@ -40,7 +40,10 @@ describe('workflow script sandbox when the OS refuses a worker thread', () => {
       await expect(first).resolves.toMatchObject({ ok: false, kind: 'internal', message: expect.stringContaining("the script's worker stopped") });
       await expect(second).resolves.toMatchObject({ ok: false, kind: 'internal', message: 'the script sandbox could not start a worker' });
       // A later script gets the same answer at once, rather than a rejection.
-      await expect(sandbox.run({ source: 'vars.x = 2;', input }, host)).resolves.toMatchObject({ ok: false, message: 'the script sandbox could not start a worker' });
+      await expect(sandbox.run({ source: 'vars.x = 2;', input }, host)).resolves.toMatchObject({
+        ok: false,
+        message: 'the script sandbox could not start a worker',
+      });
       expect(sandbox.stats()).toEqual({ workers: 0, busy: 0, queued: 0 });
     } finally {
       await sandbox.close();

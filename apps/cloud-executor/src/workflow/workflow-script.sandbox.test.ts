@@ -43,7 +43,11 @@ describe('workflow script sandbox (QuickJS in a worker thread)', () => {
   const CPU_MS = 400;
 
   beforeAll(() => {
-    sandbox = createScriptSandbox({ workers: 2, limits: { cpuMs: CPU_MS, wallMs: 10_000, memoryBytes: 16 * 1024 * 1024, stackBytes: 256 * 1024 }, logger: quiet });
+    sandbox = createScriptSandbox({
+      workers: 2,
+      limits: { cpuMs: CPU_MS, wallMs: 10_000, memoryBytes: 16 * 1024 * 1024, stackBytes: 256 * 1024 },
+      logger: quiet,
+    });
   });
   afterAll(() => sandbox.close());
 
@@ -90,7 +94,9 @@ describe('workflow script sandbox (QuickJS in a worker thread)', () => {
   });
 
   it('when a script catches the interruption, then it is stopped anyway', async () => {
-    const outcome = failed(await sandbox.run({ source: 'try {\n  while (true) {}\n} catch (e) {}\nvars.escaped = true;\nwhile (true) {}', input: input() }, fakeHost()));
+    const outcome = failed(
+      await sandbox.run({ source: 'try {\n  while (true) {}\n} catch (e) {}\nvars.escaped = true;\nwhile (true) {}', input: input() }, fakeHost()),
+    );
     expect(outcome.kind).toBe('cpuLimit');
     expect(outcome.line).toBe(2);
   });
@@ -114,7 +120,11 @@ describe('workflow script sandbox (QuickJS in a worker thread)', () => {
 
   it('when a script allocates without bound, then it is stopped at its memory limit', async () => {
     // A generous CPU limit here: on a busy machine the memory limit must be what stops these scripts.
-    const roomy = createScriptSandbox({ workers: 1, limits: { cpuMs: 20_000, wallMs: 30_000, memoryBytes: 16 * 1024 * 1024, stackBytes: 256 * 1024 }, logger: quiet });
+    const roomy = createScriptSandbox({
+      workers: 1,
+      limits: { cpuMs: 20_000, wallMs: 30_000, memoryBytes: 16 * 1024 * 1024, stackBytes: 256 * 1024 },
+      logger: quiet,
+    });
     try {
       await checkMemoryLimit(roomy);
     } finally {
@@ -134,7 +144,10 @@ describe('workflow script sandbox (QuickJS in a worker thread)', () => {
     const huge = failed(await sandbox.run({ source: 'var s = "q".repeat(400 * 1024 * 1024);', input: input() }, fakeHost()));
     expect(huge.kind).toBe('memoryLimit');
     // The sandbox is usable afterwards.
-    expect(await sandbox.run({ source: 'vars.x = [1, 2, 3].map(function (n) { return n * 2; }).join();', input: input() }, fakeHost())).toMatchObject({ ok: true, vars: { x: '2,4,6' } });
+    expect(await sandbox.run({ source: 'vars.x = [1, 2, 3].map(function (n) { return n * 2; }).join();', input: input() }, fakeHost())).toMatchObject({
+      ok: true,
+      vars: { x: '2,4,6' },
+    });
   }
 
   it('when a script recurses without end, then it is stopped at the stack limit', async () => {
@@ -147,7 +160,8 @@ describe('workflow script sandbox (QuickJS in a worker thread)', () => {
     const host = fakeHost();
     const outcome = await sandbox.run(
       {
-        source: "logInfo([typeof require, typeof process, typeof fetch, typeof setTimeout, typeof std, typeof os, typeof Deno, typeof XMLHttpRequest, typeof WebAssembly].join(','));",
+        source:
+          "logInfo([typeof require, typeof process, typeof fetch, typeof setTimeout, typeof std, typeof os, typeof Deno, typeof XMLHttpRequest, typeof WebAssembly].join(','));",
         input: input(),
       },
       host,
@@ -157,7 +171,10 @@ describe('workflow script sandbox (QuickJS in a worker thread)', () => {
     const req = failed(await sandbox.run({ source: '// read a file\nvar fs = require("fs");', input: input() }, fakeHost()));
     expect(req).toMatchObject({ kind: 'runtime', line: 2 });
     expect(req.message).toContain("'require' is not defined");
-    const imp = await sandbox.run({ source: 'import("os").then(function () { vars.os = "loaded"; }, function (e) { vars.err = String(e); });', input: input() }, fakeHost());
+    const imp = await sandbox.run(
+      { source: 'import("os").then(function () { vars.os = "loaded"; }, function (e) { vars.err = String(e); });', input: input() },
+      fakeHost(),
+    );
     expect(imp.ok && imp.vars).toEqual({ err: expect.stringContaining('os') });
   });
 
@@ -253,7 +270,12 @@ describe('workflow script sandbox (QuickJS in a worker thread)', () => {
 
   it('when many scripts run at once, then each gets its own globals', async () => {
     const outcomes = await Promise.all(
-      [1, 2, 3, 4, 5].map((n) => sandbox.run({ source: `var mine = ${n};\nglobalThis.shared = (globalThis.shared || 0) + 1;\nvars.n = mine; vars.shared = shared;`, input: input() }, fakeHost())),
+      [1, 2, 3, 4, 5].map((n) =>
+        sandbox.run(
+          { source: `var mine = ${n};\nglobalThis.shared = (globalThis.shared || 0) + 1;\nvars.n = mine; vars.shared = shared;`, input: input() },
+          fakeHost(),
+        ),
+      ),
     );
     expect(outcomes.map((o) => (o.ok ? [o.vars['n'], o.vars['shared']] : o.message))).toEqual([1, 2, 3, 4, 5].map((n) => [n, 1]));
     expect(sandbox.stats().workers).toBeLessThanOrEqual(2);
@@ -261,7 +283,10 @@ describe('workflow script sandbox (QuickJS in a worker thread)', () => {
   it('when a running script is aborted (Stop), then only that script is interrupted at its loop line, and the other one finishes', async () => {
     const spinning = new AbortController();
     const startedAt = Date.now();
-    const runaway = sandbox.run({ source: 'var n = 0;\nwhile (true) {\n  n++;\n}', input: input(), limits: { cpuMs: 60_000 }, signal: spinning.signal }, fakeHost());
+    const runaway = sandbox.run(
+      { source: 'var n = 0;\nwhile (true) {\n  n++;\n}', input: input(), limits: { cpuMs: 60_000 }, signal: spinning.signal },
+      fakeHost(),
+    );
     const other = sandbox.run({ source: 'var t = Date.now();\nwhile (Date.now() - t < 300) {}\nvars.done = true;', input: input() }, fakeHost());
     await new Promise((resolve) => setTimeout(resolve, 200));
     spinning.abort();
@@ -279,7 +304,8 @@ describe('workflow script sandbox (QuickJS in a worker thread)', () => {
     const host = fakeHost((op) => (op === 'query' ? new Promise((resolve) => (release = () => resolve({ recipient: [] }))) : Promise.resolve(null)));
     const running = sandbox.run(
       {
-        source: 'try { xtk.queryDef.create({ schema: "nms:recipient" }).ExecuteQuery(); } catch (e) { vars.code = e.code; }\nxtk.session.Write({ xtkschema: "nms:recipient", email: "late@example.com" });',
+        source:
+          'try { xtk.queryDef.create({ schema: "nms:recipient" }).ExecuteQuery(); } catch (e) { vars.code = e.code; }\nxtk.session.Write({ xtkschema: "nms:recipient", email: "late@example.com" });',
         input: input(),
         signal: controller.signal,
       },
@@ -319,15 +345,22 @@ describe('workflow script sandbox: hostile and careless scripts', () => {
   afterAll(() => sandbox.close());
 
   it('when an async function or a promise callback throws after an await and nothing handles it, then the script fails with that error and its line', async () => {
-    const iife = failed(await sandbox.run({ source: "(async () => {\n  await Promise.resolve();\n  throw new Error('boom');\n})()", input: input() }, fakeHost()));
+    const iife = failed(
+      await sandbox.run({ source: "(async () => {\n  await Promise.resolve();\n  throw new Error('boom');\n})()", input: input() }, fakeHost()),
+    );
     expect(iife).toMatchObject({ kind: 'runtime', line: 3 });
     expect(iife.message).toMatch(/^Error: boom/);
     const main = failed(
-      await sandbox.run({ source: 'async function main() {\n  await null;\n  var o = {};\n  return o.missing.field;\n}\nmain();\nvars.after = 1;', input: input() }, fakeHost()),
+      await sandbox.run(
+        { source: 'async function main() {\n  await null;\n  var o = {};\n  return o.missing.field;\n}\nmain();\nvars.after = 1;', input: input() },
+        fakeHost(),
+      ),
     );
     expect(main).toMatchObject({ kind: 'runtime', line: 4 });
     expect(main.message).toMatch(/^TypeError: cannot read property 'field' of undefined/);
-    const callback = failed(await sandbox.run({ source: "Promise.resolve(1).then(function (n) {\n  throw new RangeError('late ' + n);\n});", input: input() }, fakeHost()));
+    const callback = failed(
+      await sandbox.run({ source: "Promise.resolve(1).then(function (n) {\n  throw new RangeError('late ' + n);\n});", input: input() }, fakeHost()),
+    );
     expect(callback).toMatchObject({ kind: 'runtime', line: 2 });
     expect(callback.message).toMatch(/^RangeError: late 1/);
   });
@@ -369,7 +402,10 @@ describe('workflow script sandbox: hostile and careless scripts', () => {
   });
 
   it('when a script queues promise callbacks without end, then a limit stops it with a plain message and the worker runs the next script', async () => {
-    for (const source of ['function f() { Promise.resolve().then(f); }\nf();', 'function f() {\n  Promise.resolve().then(f);\n  Promise.resolve().then(f);\n}\nf();']) {
+    for (const source of [
+      'function f() { Promise.resolve().then(f); }\nf();',
+      'function f() {\n  Promise.resolve().then(f);\n  Promise.resolve().then(f);\n}\nf();',
+    ]) {
       const outcome = failed(await sandbox.run({ source, input: input() }, fakeHost()));
       expect(['cpuLimit', 'memoryLimit']).toContain(outcome.kind);
       expect(outcome.message).toMatch(/^the script used more than its (CPU time|memory) limit of \d+ (ms|MB) and was stopped$/);
@@ -412,7 +448,10 @@ describe('workflow script sandbox: hostile and careless scripts', () => {
 
   it('when a getter of a variable throws when the variables are read back, then the script fails with a malformed-result failure that names it', async () => {
     const outcome = failed(
-      await sandbox.run({ source: 'Object.defineProperty(task.vars, "trap", { enumerable: true, get: function () { throw new Error("gotcha"); } });', input: input() }, fakeHost()),
+      await sandbox.run(
+        { source: 'Object.defineProperty(task.vars, "trap", { enumerable: true, get: function () { throw new Error("gotcha"); } });', input: input() },
+        fakeHost(),
+      ),
     );
     expect(outcome.kind).toBe('protocol');
     expect(outcome.message).toBe("the script's variables could not be read back: Error: gotcha");
@@ -448,7 +487,11 @@ describe('workflow script sandbox: hostile and careless scripts', () => {
     ].join('\n');
     const outcome = await sandbox.run({ source, input: input() }, host);
     expect(outcome.ok).toBe(true);
-    const results = Object.fromEntries(String(outcome.ok && outcome.vars['results']).split(';').map((kv) => kv.split('=')));
+    const results = Object.fromEntries(
+      String(outcome.ok && outcome.vars['results'])
+        .split(';')
+        .map((kv) => kv.split('=')),
+    );
     expect(results).toEqual({
       xtk: 'TypeError',
       nms: 'TypeError',
@@ -479,9 +522,17 @@ describe('workflow script sandbox: hostile and careless scripts', () => {
     expect(one.message).toBe(`the variables in vars are larger than WORKFLOW_VARIABLES_MAX_BYTES (${VARIABLES_MAX_BYTES} bytes as JSON) at vars.big`);
     // Many variables of one scope count together; text is counted in UTF-8 bytes.
     const many = failed(await sandbox.run({ source: 'for (var i = 0; i < 100; i++) instance.vars["k" + i] = "y".repeat(1000);', input: input() }, fakeHost()));
-    expect(many).toMatchObject({ kind: 'variablesLimit', message: expect.stringContaining('the variables in instance.vars are larger than WORKFLOW_VARIABLES_MAX_BYTES') });
-    const wide = failed(await sandbox.run({ source: `task.vars.accents = "é".repeat(${Math.ceil(VARIABLES_MAX_BYTES / 2) + 10});`, input: input() }, fakeHost()));
-    expect(wide).toMatchObject({ kind: 'variablesLimit', message: expect.stringContaining('the variables in task.vars are larger than WORKFLOW_VARIABLES_MAX_BYTES') });
+    expect(many).toMatchObject({
+      kind: 'variablesLimit',
+      message: expect.stringContaining('the variables in instance.vars are larger than WORKFLOW_VARIABLES_MAX_BYTES'),
+    });
+    const wide = failed(
+      await sandbox.run({ source: `task.vars.accents = "é".repeat(${Math.ceil(VARIABLES_MAX_BYTES / 2) + 10});`, input: input() }, fakeHost()),
+    );
+    expect(wide).toMatchObject({
+      kind: 'variablesLimit',
+      message: expect.stringContaining('the variables in task.vars are larger than WORKFLOW_VARIABLES_MAX_BYTES'),
+    });
     // Just under the limit is kept.
     const under = await sandbox.run({ source: `vars.fits = "z".repeat(${VARIABLES_MAX_BYTES - 100});`, input: input() }, fakeHost());
     expect(under.ok && String(under.vars['fits']).length).toBe(VARIABLES_MAX_BYTES - 100);
@@ -495,7 +546,10 @@ describe('workflow script sandbox: hostile and careless scripts', () => {
     });
     try {
       const outcome = failed(await roomy.run({ source: 'vars.huge = "x".repeat(30 * 1024 * 1024);', input: input() }, fakeHost()));
-      expect(outcome).toMatchObject({ kind: 'variablesLimit', message: expect.stringContaining('WORKFLOW_VARIABLES_MAX_BYTES (262144 bytes as JSON) at vars.huge') });
+      expect(outcome).toMatchObject({
+        kind: 'variablesLimit',
+        message: expect.stringContaining('WORKFLOW_VARIABLES_MAX_BYTES (262144 bytes as JSON) at vars.huge'),
+      });
     } finally {
       await roomy.close();
     }

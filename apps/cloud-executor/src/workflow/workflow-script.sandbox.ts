@@ -3,7 +3,17 @@ import { join } from 'node:path';
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import { ErrorCodes } from '@cap/platform-errors';
 import type { Logger } from '@cap/platform-logger';
-import { DEFAULT_VARIABLES_MAX_BYTES, type HostCall, type HostOp, type HostReply, type ScriptInput, type ScriptLimits, type ScriptOutcome, type WorkerBootData, type WorkerToMain } from './workflow-script.protocol';
+import {
+  DEFAULT_VARIABLES_MAX_BYTES,
+  type HostCall,
+  type HostOp,
+  type HostReply,
+  type ScriptInput,
+  type ScriptLimits,
+  type ScriptOutcome,
+  type WorkerBootData,
+  type WorkerToMain,
+} from './workflow-script.protocol';
 
 /** What the engine answers a script's host calls with (workflow-script.host.ts). */
 export interface ScriptHost {
@@ -193,7 +203,10 @@ export function createScriptSandbox(options: ScriptSandboxOptions): ScriptSandbo
       job.host.call(call.op, call.args).then(
         (result) => answer({ seq: call.seq, ok: true, result: JSON.stringify(result ?? null) }),
         (err: unknown) => {
-          const code = typeof (err as { code?: unknown }).code === 'string' && /^[A-Z]{3}-\d{6}$/.test((err as { code: string }).code) ? (err as { code: string }).code : ErrorCodes.WORKFLOW_SANDBOX_FAILED;
+          const code =
+            typeof (err as { code?: unknown }).code === 'string' && /^[A-Z]{3}-\d{6}$/.test((err as { code: string }).code)
+              ? (err as { code: string }).code
+              : ErrorCodes.WORKFLOW_SANDBOX_FAILED;
           answer({ seq: call.seq, ok: false, code, message: err instanceof Error ? err.message : String(err) });
         },
       );
@@ -208,7 +221,11 @@ export function createScriptSandbox(options: ScriptSandboxOptions): ScriptSandbo
           if (pw.job?.id === message.jobId) pw.job.host.log(message.level, message.message);
           return;
         case 'done':
-          if (message.detail !== undefined) logger.error({ event: 'workflow.script.sandbox_error', jobId: message.jobId, detail: message.detail }, 'the script sandbox failed inside its worker');
+          if (message.detail !== undefined)
+            logger.error(
+              { event: 'workflow.script.sandbox_error', jobId: message.jobId, detail: message.detail },
+              'the script sandbox failed inside its worker',
+            );
           if (pw.job?.id === message.jobId) finish(pw, message.outcome);
           if (message.recycle) retire(pw, 'recycled after a sandbox error');
           dispatch();

@@ -13,7 +13,15 @@
  */
 import { performance } from 'node:perf_hooks';
 import { parentPort, receiveMessageOnPort, workerData, type MessagePort } from 'node:worker_threads';
-import { newQuickJSWASMModule, newVariant, RELEASE_SYNC, type QuickJSContext, type QuickJSHandle, type QuickJSRuntime, type QuickJSWASMModule } from 'quickjs-emscripten';
+import {
+  newQuickJSWASMModule,
+  newVariant,
+  RELEASE_SYNC,
+  type QuickJSContext,
+  type QuickJSHandle,
+  type QuickJSRuntime,
+  type QuickJSWASMModule,
+} from 'quickjs-emscripten';
 import { ErrorCodes } from '@cap/platform-errors';
 import { readCallArgs, readLogLine, readScriptResults } from './workflow-script.crossing';
 import { instrumentLoops, lineInStack, LOOP_LINE_GLOBAL, trackAsyncFunctions } from './workflow-script.instrument';
@@ -49,7 +57,9 @@ const PAGE = 64 * 1024;
 const INITIAL_BYTES = 16 * 1024 * 1024;
 const capBytes = INITIAL_BYTES + boot.memoryBytes + 16 * 1024 * 1024;
 // (The WebAssembly global has no type in this project's ES-only lib setting.)
-const { WebAssembly: wasm } = globalThis as unknown as { WebAssembly: { Memory: new (d: { initial: number; maximum: number }) => { readonly buffer: ArrayBuffer } } };
+const { WebAssembly: wasm } = globalThis as unknown as {
+  WebAssembly: { Memory: new (d: { initial: number; maximum: number }) => { readonly buffer: ArrayBuffer } };
+};
 const wasmMemory = new wasm.Memory({ initial: INITIAL_BYTES / PAGE, maximum: Math.ceil(capBytes / PAGE) });
 const memoryBytes = () => wasmMemory.buffer.byteLength;
 const HOST_OPS = new Set<string>(['query', 'write', 'subscription', 'postEvent', 'getOption']);
@@ -147,7 +157,13 @@ function runJob(quickjs: QuickJSWASMModule, job: ScriptJob): ScriptOutcome {
     return h;
   };
 
-  const fail = (kind: ScriptFailureKind, message: string, line?: number): ScriptOutcome => ({ ok: false, kind, message, ...(line !== undefined ? { line } : {}), cpuMs: Math.round(cpuMs()) });
+  const fail = (kind: ScriptFailureKind, message: string, line?: number): ScriptOutcome => ({
+    ok: false,
+    kind,
+    message,
+    ...(line !== undefined ? { line } : {}),
+    cpuMs: Math.round(cpuMs()),
+  });
 
   /** The loop the script was in when a limit stopped it (workflow-script.instrument.ts). */
   const loopLine = (): number | undefined => {
@@ -166,7 +182,11 @@ function runJob(quickjs: QuickJSWASMModule, job: ScriptJob): ScriptOutcome {
       case 'cpuLimit':
         return fail('cpuLimit', `the script used more than its CPU time limit of ${limits.cpuMs} ms and was stopped`, line);
       case 'wallLimit':
-        return fail('wallLimit', `the script ran longer than its time limit of ${limits.wallMs} ms (waits on queries and writes included) and was stopped`, line);
+        return fail(
+          'wallLimit',
+          `the script ran longer than its time limit of ${limits.wallMs} ms (waits on queries and writes included) and was stopped`,
+          line,
+        );
       case 'memoryLimit':
         return fail('memoryLimit', `the script used more than its memory limit of ${Math.round(limits.memoryBytes / 1024 / 1024)} MB and was stopped`, line);
       case 'protocol':
@@ -186,7 +206,8 @@ function runJob(quickjs: QuickJSWASMModule, job: ScriptJob): ScriptOutcome {
     if (tripped) return stopped(tripped, err.line);
     const exhausted = memoryBytes() + 4 * PAGE >= capBytes;
     if ((err.name === 'InternalError' && /out of memory/.test(err.message)) || (exhausted && err.message === '')) return stopped('memoryLimit', err.line);
-    if (err.name === 'InternalError' && /stack overflow/.test(err.message)) return fail('stackLimit', 'the script recursed too deeply (stack limit reached) and was stopped', err.line);
+    if (err.name === 'InternalError' && /stack overflow/.test(err.message))
+      return fail('stackLimit', 'the script recursed too deeply (stack limit reached) and was stopped', err.line);
     if (reading) return fail('protocol', `the script's variables could not be read back: ${err.name}: ${err.message}`, err.line);
     if (loggedError !== null) return fail('logError', `logError: ${clip(loggedError)}`, err.line);
     if (err.name === 'SyntaxError' && err.line !== undefined && /unexpected token in expression: '<'/.test(err.message)) {
@@ -275,7 +296,14 @@ function runJob(quickjs: QuickJSWASMModule, job: ScriptJob): ScriptOutcome {
       const { name, message, stack } = results.rejection;
       return fail('runtime', `${name.slice(0, 100)}: ${clip(message)} (unhandled promise rejection)`, lineInStack(stack, SCRIPT_FILENAME));
     }
-    return { ok: true, vars: results.vars, instanceVars: results.instanceVars, taskVars: results.taskVars, dropped: results.dropped, cpuMs: Math.round(cpuMs()) };
+    return {
+      ok: true,
+      vars: results.vars,
+      instanceVars: results.instanceVars,
+      taskVars: results.taskVars,
+      dropped: results.dropped,
+      cpuMs: Math.round(cpuMs()),
+    };
   } finally {
     // An exhausted or interrupted QuickJS may fail its own clean-up (a failed assertion aborts the module): the
     // outcome stands, and the worker is replaced after it.
@@ -310,7 +338,10 @@ async function main(): Promise<void> {
       const outcome: ScriptOutcome = {
         ok: false,
         kind,
-        message: kind === 'stackLimit' ? 'the script recursed too deeply (stack limit reached) and was stopped' : 'the script sandbox failed (an internal error); its worker was replaced',
+        message:
+          kind === 'stackLimit'
+            ? 'the script recursed too deeply (stack limit reached) and was stopped'
+            : 'the script sandbox failed (an internal error); its worker was replaced',
         cpuMs: 0,
       };
       post({ type: 'done', jobId: message.job.jobId, outcome, recycle: true, detail: printed === '' ? text : `${text}; ${printed}` });

@@ -29,7 +29,9 @@ export function createWorkflowStatePublisher(deps: { pool: Pool; messaging: Mess
           state_version: string;
           published_version: string;
           updated_at: Date;
-        }>('SELECT internal_name, state, failed, status, state_version, published_version, updated_at FROM cap_wkf_instance WHERE workflow_id = $1', [workflowId]);
+        }>('SELECT internal_name, state, failed, status, state_version, published_version, updated_at FROM cap_wkf_instance WHERE workflow_id = $1', [
+          workflowId,
+        ]);
         const row = rows[0];
         if (!row || BigInt(row.published_version) >= BigInt(row.state_version)) return;
         await deps.messaging.publish(TOPICS.workflowStateChanged, [
@@ -46,7 +48,10 @@ export function createWorkflowStatePublisher(deps: { pool: Pool; messaging: Mess
             },
           },
         ]);
-        await client.query('UPDATE cap_wkf_instance SET published_version = GREATEST(published_version, $2::bigint) WHERE workflow_id = $1', [workflowId, row.state_version]);
+        await client.query('UPDATE cap_wkf_instance SET published_version = GREATEST(published_version, $2::bigint) WHERE workflow_id = $1', [
+          workflowId,
+          row.state_version,
+        ]);
       });
     },
   };

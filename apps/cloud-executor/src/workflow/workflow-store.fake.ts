@@ -49,7 +49,8 @@ export function createFakeWorkflowStore(clock: Clock): FakeWorkflowStore {
   const id = () => String(db.nextId++);
   const copyInstance = ({ updatedAt: _u, ...i }: InstanceRow): WorkflowInstance => structuredClone(i);
   const copyTask = ({ workflowId: _w, runId: _r, createdAt: _c, completedAt: _d, ...t }: TaskRow): WorkflowTask => structuredClone(t);
-  const oldest = <T extends { id: string }>(rows: T[]): T | undefined => rows.reduce<T | undefined>((a, r) => (a && Number(a.id) < Number(r.id) ? a : r), undefined);
+  const oldest = <T extends { id: string }>(rows: T[]): T | undefined =>
+    rows.reduce<T | undefined>((a, r) => (a && Number(a.id) < Number(r.id) ? a : r), undefined);
   const runTasks = (inst: WorkflowInstance) => db.tasks.filter((t) => t.workflowId === inst.workflowId && t.runId === inst.runId);
   const task = (taskId: string) => db.tasks.find((t) => t.id === taskId);
   const touch = (workflowId: string) => {

@@ -82,7 +82,10 @@ class PgWorkflowTransaction implements WorkflowTransaction {
 
   /** Creates the instance row of a workflow that never ran (state 0). */
   async ensureInstance(workflowId: string, internalName: string): Promise<void> {
-    await this.client.query('INSERT INTO cap_wkf_instance (workflow_id, internal_name) VALUES ($1, $2) ON CONFLICT (workflow_id) DO NOTHING', [workflowId, internalName]);
+    await this.client.query('INSERT INTO cap_wkf_instance (workflow_id, internal_name) VALUES ($1, $2) ON CONFLICT (workflow_id) DO NOTHING', [
+      workflowId,
+      internalName,
+    ]);
   }
 
   /**
@@ -313,7 +316,9 @@ export function createPostgresWorkflowStore(pool: Pool): WorkflowStore {
     async findInstance(ref) {
       const { rows } =
         'id' in ref
-          ? await pool.query<{ workflow_id: string; internal_name: string }>('SELECT workflow_id, internal_name FROM cap_wkf_instance WHERE workflow_id = $1', [ref.id])
+          ? await pool.query<{ workflow_id: string; internal_name: string }>('SELECT workflow_id, internal_name FROM cap_wkf_instance WHERE workflow_id = $1', [
+              ref.id,
+            ])
           : await pool.query<{ workflow_id: string; internal_name: string }>(
               'SELECT workflow_id, internal_name FROM cap_wkf_instance WHERE internal_name = $1 ORDER BY updated_at DESC LIMIT 1',
               [ref.internalName],
@@ -335,7 +340,11 @@ export function createPostgresWorkflowStore(pool: Pool): WorkflowStore {
       return rows.map((r) => r.workflow_id);
     },
     async renewLease(taskId, attempt, leaseUntil) {
-      const r = await pool.query(`UPDATE cap_wkf_task SET lease_until = $3 WHERE id = $1 AND attempt = $2 AND status = 'running'`, [taskId, attempt, leaseUntil]);
+      const r = await pool.query(`UPDATE cap_wkf_task SET lease_until = $3 WHERE id = $1 AND attempt = $2 AND status = 'running'`, [
+        taskId,
+        attempt,
+        leaseUntil,
+      ]);
       return (r.rowCount ?? 0) > 0;
     },
     async isClaimed(taskId, attempt) {
@@ -343,7 +352,10 @@ export function createPostgresWorkflowStore(pool: Pool): WorkflowStore {
       return (r.rowCount ?? 0) > 0;
     },
     async findUnpublished(limit) {
-      const { rows } = await pool.query<{ workflow_id: string }>('SELECT workflow_id FROM cap_wkf_instance WHERE published_version < state_version ORDER BY updated_at LIMIT $1', [limit]);
+      const { rows } = await pool.query<{ workflow_id: string }>(
+        'SELECT workflow_id FROM cap_wkf_instance WHERE published_version < state_version ORDER BY updated_at LIMIT $1',
+        [limit],
+      );
       return rows.map((r) => r.workflow_id);
     },
     async nextDueAt() {

@@ -40,7 +40,9 @@ describe('workflow timer loop', () => {
 
   it('when a wait is due before the idle sleep would end, then the next pass comes when it is due', async () => {
     let dueAt: Date | undefined;
-    const { engine, ticks, gaps } = fakeEngine(() => (ticks.length === 6 ? ((dueAt = new Date(Date.now() + 30)), { busy: false, nextDueAt: dueAt }) : { busy: false }));
+    const { engine, ticks, gaps } = fakeEngine(() =>
+      ticks.length === 6 ? ((dueAt = new Date(Date.now() + 30)), { busy: false, nextDueAt: dueAt }) : { busy: false },
+    );
     const timer = startWorkflowTimer({ engine, intervalMs: 10, logger });
     await until(() => ticks.length >= 7);
     await timer.stop();

@@ -53,7 +53,8 @@ function setup(workflows: Record<string, string>, scripts: Record<string, (work:
     tick: () => engine.tick({ until: clock().getTime() + 5_000 }),
     messages: async (internalName: string) => (await report(internalName)).log.map((l) => `${l.activity ?? '-'}: ${l.message}`),
     /** Waits until the background runner has settled the workflow in `state`. */
-    settled: (internalName: string, state: number) => waitFor(`${internalName} in state ${state}`, async () => (await report(internalName)).state === state, { timeoutMs: 5_000, intervalMs: 5 }),
+    settled: (internalName: string, state: number) =>
+      waitFor(`${internalName} in state ${state}`, async () => (await report(internalName)).state === state, { timeoutMs: 5_000, intervalMs: 5 }),
   };
 }
 
@@ -120,11 +121,29 @@ describe('workflow engine (in-memory store, fake clock)', () => {
   });
 
   it('when PostEvent carries variables, then the test activity sees them with the instance variables, and a script writes an instance variable', async () => {
-    const wf = setup({ WKF_SIGNAL: SIGNAL }, { big: (work) => ({ kind: 'done', vars: work.task.vars, instanceVars: { set: { size: 'big' }, unset: [] }, logs: [{ level: 'info', message: 'sized' }], note: 'script done' }) });
+    const wf = setup(
+      { WKF_SIGNAL: SIGNAL },
+      {
+        big: (work) => ({
+          kind: 'done',
+          vars: work.task.vars,
+          instanceVars: { set: { size: 'big' }, unset: [] },
+          logs: [{ level: 'info', message: 'sized' }],
+          note: 'script done',
+        }),
+      },
+    );
     await wf.command({ command: 'startWithParameters', workflowId: 'WKF_SIGNAL', parameters: { mode: 'full' } });
     expect((await wf.report('WKF_SIGNAL')).tasks.find((t) => t.activity === 'signal')?.status).toBe('waiting');
 
-    const posted = await wf.command({ command: 'postEvent', workflowId: 'WKF_SIGNAL', activity: 'signal', transition: 'ok', parameters: { count: '12' }, complete: true });
+    const posted = await wf.command({
+      command: 'postEvent',
+      workflowId: 'WKF_SIGNAL',
+      activity: 'signal',
+      transition: 'ok',
+      parameters: { count: '12' },
+      complete: true,
+    });
     expect(posted.decision).toBe('signalNow');
     await wf.settled('WKF_SIGNAL', WORKFLOW_STATE.finished);
 
@@ -132,14 +151,21 @@ describe('workflow engine (in-memory store, fake clock)', () => {
     expect(report.variables).toEqual({ mode: 'full', size: 'big' });
     expect(wf.runs).toEqual(['big']);
     expect(await wf.messages('WKF_SIGNAL')).toEqual(
-      expect.arrayContaining(["signal: signal received on transition 'ok' with variables count (complete)", 'check: condition is true', 'big: sized', 'big: script done', '-: Workflow finished']),
+      expect.arrayContaining([
+        "signal: signal received on transition 'ok' with variables count (complete)",
+        'check: condition is true',
+        'big: sized',
+        'big: script done',
+        '-: Workflow finished',
+      ]),
     );
   });
 
   it('when the external activity is not waiting or the transition is unknown, then PostEvent faults with the WKF code and nothing changes', async () => {
     const wf = setup({ WKF_SIGNAL: SIGNAL });
     await wf.command({ command: 'start', workflowId: 'WKF_SIGNAL' });
-    const post = (activity: string, transition: string) => wf.command({ command: 'postEvent', workflowId: 'WKF_SIGNAL', activity, transition, parameters: {}, complete: true });
+    const post = (activity: string, transition: string) =>
+      wf.command({ command: 'postEvent', workflowId: 'WKF_SIGNAL', activity, transition, parameters: {}, complete: true });
 
     expect(await fault(post('signal', 'maybe'))).toMatchObject({ code: 'WKF-560022', message: expect.stringContaining('its transitions: ok, ko') });
     expect(await fault(post('check', ''))).toMatchObject({ code: 'WKF-560021', message: expect.stringContaining('it is a test activity') });
@@ -157,7 +183,9 @@ describe('workflow engine (in-memory store, fake clock)', () => {
 
     await wf.command({ command: 'resume', workflowId: 'WKF_SIGNAL' });
     expect((await wf.report('WKF_SIGNAL')).state).toBe(WORKFLOW_STATE.finished);
-    expect(await wf.messages('WKF_SIGNAL')).toEqual(expect.arrayContaining(['signal: signal queued: the workflow is paused', '-: Workflow resumed', "signal: signal received on transition 'ko' (complete)"]));
+    expect(await wf.messages('WKF_SIGNAL')).toEqual(
+      expect.arrayContaining(['signal: signal queued: the workflow is paused', '-: Workflow resumed', "signal: signal received on transition 'ko' (complete)"]),
+    );
     expect(wf.published.map((p) => p.status)).toEqual(['Started', 'Paused', 'Started', 'Finished']);
   });
 
@@ -197,7 +225,9 @@ describe('workflow engine (in-memory store, fake clock)', () => {
     let report = await wf.report('WKF_SCRIPT');
     expect(report).toMatchObject({ failed: true, status: "Error: WKF-560030 JavaScript activity 'script': Error: boom (line 2)" });
     expect(report.tasks.filter((t) => t.activity === 'script').map((t) => t.status)).toEqual(['failed', 'pending']);
-    expect(await wf.messages('WKF_SCRIPT')).toEqual(expect.arrayContaining(['script: before the error', "script: WKF-560030 JavaScript activity 'script': Error: boom (line 2)"]));
+    expect(await wf.messages('WKF_SCRIPT')).toEqual(
+      expect.arrayContaining(['script: before the error', "script: WKF-560030 JavaScript activity 'script': Error: boom (line 2)"]),
+    );
 
     await wf.command({ command: 'resume', workflowId: 'WKF_SCRIPT' });
     await wf.settled('WKF_SCRIPT', WORKFLOW_STATE.finished);
@@ -224,7 +254,10 @@ describe('workflow engine (in-memory store, fake clock)', () => {
     await wf.settled('WKF_ERR', WORKFLOW_STATE.finished);
     const report = await wf.report('WKF_ERR');
     expect(report.failed).toBe(false);
-    expect(report.log.find((l) => l.activity === 'script')).toMatchObject({ level: 'warning', message: "WKF-560030 JavaScript activity 'script': Error: x (line 1); following its error transition" });
+    expect(report.log.find((l) => l.activity === 'script')).toMatchObject({
+      level: 'warning',
+      message: "WKF-560030 JavaScript activity 'script': Error: x (line 1); following its error transition",
+    });
     expect(report.tasks.map((t) => t.activity)).toEqual(['start', 'script', 'recover', 'end']);
   });
 
@@ -232,8 +265,14 @@ describe('workflow engine (in-memory store, fake clock)', () => {
     const wf = setup({ WKF_BAD: '<activities><start name="start"><transition target="nowhere"/></start></activities>', WKF_WAIT: WAIT });
     expect(await fault(wf.command({ command: 'start', workflowId: 'WKF_NONE' }))).toMatchObject({ code: 'WKF-560001' });
     expect(await fault(wf.command({ command: 'start', workflowId: 'bad name!' }))).toMatchObject({ code: 'WKF-560001' });
-    expect(await fault(wf.command({ command: 'start', workflowId: 'WKF_BAD' }))).toMatchObject({ code: 'WKF-560012', message: expect.stringContaining("The workflow 'WKF_BAD' cannot be started") });
-    expect(await fault(wf.command({ command: 'pause', workflowId: 'WKF_WAIT' }))).toMatchObject({ code: 'WKF-560020', message: expect.stringContaining('being edited') });
+    expect(await fault(wf.command({ command: 'start', workflowId: 'WKF_BAD' }))).toMatchObject({
+      code: 'WKF-560012',
+      message: expect.stringContaining("The workflow 'WKF_BAD' cannot be started"),
+    });
+    expect(await fault(wf.command({ command: 'pause', workflowId: 'WKF_WAIT' }))).toMatchObject({
+      code: 'WKF-560020',
+      message: expect.stringContaining('being edited'),
+    });
     expect((await wf.command({ command: 'stop', workflowId: 'WKF_WAIT' })).decision).toBe('noop');
     expect(await wf.report('1002')).toMatchObject({ internalName: 'WKF_WAIT', state: WORKFLOW_STATE.edition, tasks: [] });
   });

@@ -6,9 +6,11 @@ import type { WorkflowEngine } from './workflow.engine';
 
 const workflowId = z.string().min(1).max(200);
 /** Variables: attribute name → text, from <variables …/>. */
-const variables = z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_.-]{0,127}$/, 'expected a variable name'), z.string().max(64 * 1024)).refine((v) => Object.keys(v).length <= 500, {
-  message: 'at most 500 variables',
-});
+const variables = z
+  .record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_.-]{0,127}$/, 'expected a variable name'), z.string().max(64 * 1024))
+  .refine((v) => Object.keys(v).length <= 500, {
+    message: 'at most 500 variables',
+  });
 
 const commandParams = z.discriminatedUnion('command', [
   z.object({ command: z.enum(['start', 'stop', 'pause', 'resume']), workflowId }),

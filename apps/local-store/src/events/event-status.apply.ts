@@ -21,7 +21,13 @@ export async function applyEventStatuses(deps: { pool: Pool; logger: Logger }, s
           SET status = u.status, failure_reason = u.reason, processing = coalesce(e.processing, u.processing), processed = u.processed
          FROM unnest($1::bigint[], $2::smallint[], $3::text[], $4::timestamptz[], $5::timestamptz[]) AS u(id, status, reason, processing, processed)
         WHERE e.id = u.id AND e.status IN (0, 1)`,
-      [verdicts.map((v) => v.eventId), verdicts.map((v) => STATUS_VALUE[v.status]), verdicts.map((v) => v.failureReason ?? null), verdicts.map((v) => v.processingAt), verdicts.map((v) => v.processedAt)],
+      [
+        verdicts.map((v) => v.eventId),
+        verdicts.map((v) => STATUS_VALUE[v.status]),
+        verdicts.map((v) => v.failureReason ?? null),
+        verdicts.map((v) => v.processingAt),
+        verdicts.map((v) => v.processedAt),
+      ],
     );
     deps.logger.debug({ event: 'event.status.applied', queue, verdicts: verdicts.length, updated: result.rowCount }, 'event statuses applied');
   }

@@ -12,7 +12,15 @@ import { withTransaction, type Pool } from '@cap/platform-postgres';
 const pushParams = z.object({
   queue: z.enum(['rtEvent', 'batchEvent']),
   /** The events as sent (serialised XML), one per element. */
-  events: z.array(z.string().min(1).max(1024 * 1024)).min(1).max(10_000),
+  events: z
+    .array(
+      z
+        .string()
+        .min(1)
+        .max(1024 * 1024),
+    )
+    .min(1)
+    .max(10_000),
 });
 
 const CELL_BITS = 56n;
@@ -40,12 +48,19 @@ export function createEventRpcHandlers(deps: { pool: Pool; schemas: ReadonlyMap<
         } catch (err) {
           throw appError(ErrorCatalogue.SOAP_MALFORMED, { what: `event ${index + 1}`, why: err instanceof XmlParseError ? err.message : 'unreadable' });
         }
-        if (event.local !== p.data.queue) throw appError(ErrorCatalogue.UNKNOWN_SCHEMA, { detail: `Event ${index + 1} is <${event.local}>; this queue takes <${p.data.queue}> elements` });
-        if (!event.attrs['type']) throw appError(ErrorCatalogue.NO_KEY, { detail: `Event ${index + 1} has no @type (the event type selects the message template)` });
-        if (!event.attrs['email'] && !event.attrs['mobilePhone']) throw appError(ErrorCatalogue.NO_KEY, { detail: `Event ${index + 1} has no address: give @email or @mobilePhone` });
+        if (event.local !== p.data.queue)
+          throw appError(ErrorCatalogue.UNKNOWN_SCHEMA, { detail: `Event ${index + 1} is <${event.local}>; this queue takes <${p.data.queue}> elements` });
+        if (!event.attrs['type'])
+          throw appError(ErrorCatalogue.NO_KEY, { detail: `Event ${index + 1} has no @type (the event type selects the message template)` });
+        if (!event.attrs['email'] && !event.attrs['mobilePhone'])
+          throw appError(ErrorCatalogue.NO_KEY, { detail: `Event ${index + 1} has no address: give @email or @mobilePhone` });
         // ctx carries free-form event data: stored whole, as XML text.
         const ctx = event.children.find((c) => c.local === 'ctx');
-        const record = element(p.data.queue, { ...event.attrs, xtkschema: schemaId, _operation: 'insert' }, ctx ? [element('ctx', {}, [], serializeXml(ctx, { plain: true }))] : []);
+        const record = element(
+          p.data.queue,
+          { ...event.attrs, xtkschema: schemaId, _operation: 'insert' },
+          ctx ? [element('ctx', {}, [], serializeXml(ctx, { plain: true }))] : [],
+        );
         try {
           const [plan] = planWrite(record, deps.schemas, { mode: 'write', now: new Date(), newId: randomUUID });
           return plan!;
@@ -86,7 +101,9 @@ export function createEventRpcHandlers(deps: { pool: Pool; schemas: ReadonlyMap<
           const checked = TOPICS.messageCenterEvents.payload.safeParse(row.payload);
           if (!checked.success) {
             const issue = checked.error.issues[0];
-            throw appError(ErrorCatalogue.BAD_VALUE, { detail: `Event ${index + 1} cannot be sent to the message center (${issue?.path.join('.') ?? 'payload'}: ${issue?.message ?? 'invalid'})` });
+            throw appError(ErrorCatalogue.BAD_VALUE, {
+              detail: `Event ${index + 1} cannot be sent to the message center (${issue?.path.join('.') ?? 'payload'}: ${issue?.message ?? 'invalid'})`,
+            });
           }
         });
         await client.query("SELECT pg_notify('cap_outbox', '')");

@@ -73,7 +73,14 @@ export interface OperatorStatePublisher {
  * listening (start-up, reconnection: notifications sent meanwhile are lost) it writes every operator's. Every
  * local-store replica does the same work; the writes are idempotent.
  */
-export function startOperatorStatePublisher(deps: { pool: Pool; redis: RedisClient; keyPrefix: string; ttlMs: number; logger: Logger; retryMs?: number }): OperatorStatePublisher {
+export function startOperatorStatePublisher(deps: {
+  pool: Pool;
+  redis: RedisClient;
+  keyPrefix: string;
+  ttlMs: number;
+  logger: Logger;
+  retryMs?: number;
+}): OperatorStatePublisher {
   const logger = deps.logger.child({ module: 'operator-state' });
   const retryMs = deps.retryMs ?? 2_000;
   const write = (state: OperatorState) => deps.redis.set(operatorStateKey(deps.keyPrefix, state.id), JSON.stringify(state), { PX: deps.ttlMs });
@@ -89,7 +96,10 @@ export function startOperatorStatePublisher(deps: { pool: Pool; redis: RedisClie
     if (stopped || retry) return;
     retry = setTimeout(() => {
       retry = undefined;
-      queue = queue.catch(() => undefined).then(publishAll).catch(republishLater);
+      queue = queue
+        .catch(() => undefined)
+        .then(publishAll)
+        .catch(republishLater);
     }, retryMs);
     retry.unref();
   };
@@ -102,14 +112,23 @@ export function startOperatorStatePublisher(deps: { pool: Pool; redis: RedisClie
       .then(async () => {
         const state = await readOperatorState(deps.pool, id);
         await write(state);
-        logger.info({ event: 'operator.state.published', operatorId: id, kind: state.kind, disabled: state.kind === 'operator' ? state.disabled : undefined }, 'operator state published');
+        logger.info(
+          { event: 'operator.state.published', operatorId: id, kind: state.kind, disabled: state.kind === 'operator' ? state.disabled : undefined },
+          'operator state published',
+        );
       })
       .catch((err: unknown) => {
         logger.warn({ event: 'operator.state.publish_failed', operatorId: id, err }, 'operator state not published; every state is written again shortly');
         republishLater();
       });
   };
-  const listener = startPgListener({ pool: deps.pool, channel: CHANNEL, logger, onNotification: publishOne, onListening: () => (queue = queue.catch(() => undefined).then(publishAll)) });
+  const listener = startPgListener({
+    pool: deps.pool,
+    channel: CHANNEL,
+    logger,
+    onNotification: publishOne,
+    onListening: () => (queue = queue.catch(() => undefined).then(publishAll)),
+  });
   return {
     check: () => listener.check(),
     async stop() {

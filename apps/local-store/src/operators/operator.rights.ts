@@ -3,7 +3,10 @@ import type { Pool } from '@cap/platform-postgres';
 
 /** `rights` as stored: comma-separated named rights. */
 export function parseRights(text: string | null): string[] {
-  return (text ?? '').split(',').map((r) => r.trim()).filter(Boolean);
+  return (text ?? '')
+    .split(',')
+    .map((r) => r.trim())
+    .filter(Boolean);
 }
 
 /** An operator id as local-store issues them (a 64-bit sequence value). */
@@ -17,7 +20,10 @@ const OPERATOR_ID = /^[0-9]{1,19}$/;
 export function createOperatorRightsLookup(pool: Pool): OperatorRightsLookup {
   return async (claimed) => {
     if (!claimed.operatorId || !OPERATOR_ID.test(claimed.operatorId)) return { rights: [] };
-    const { rows } = await pool.query<{ name: string; rights: string | null; disabled: boolean | null }>('SELECT name, rights, disabled FROM xtk_operator WHERE id = $1', [claimed.operatorId]);
+    const { rows } = await pool.query<{ name: string; rights: string | null; disabled: boolean | null }>(
+      'SELECT name, rights, disabled FROM xtk_operator WHERE id = $1',
+      [claimed.operatorId],
+    );
     const row = rows[0];
     if (!row || row.disabled) return { rights: [], ...(row ? { login: row.name } : {}) };
     return { login: row.name, rights: parseRights(row.rights) };

@@ -78,11 +78,30 @@ const IDLE_POLL_GROWTH = 10;
 export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
   const { pool, messaging, logger } = options;
   const metrics = {
-    published: new Counter({ name: 'cap_outbox_published_total', help: 'Outbox rows published to Kafka', labelNames: ['topic'], registers: [options.registry] }),
+    published: new Counter({
+      name: 'cap_outbox_published_total',
+      help: 'Outbox rows published to Kafka',
+      labelNames: ['topic'],
+      registers: [options.registry],
+    }),
     failures: new Counter({ name: 'cap_outbox_relay_failures_total', help: 'Relay rounds that failed (retried)', registers: [options.registry] }),
-    setAside: new Counter({ name: 'cap_outbox_quarantined_total', help: 'Outbox rows set aside in the quarantine (quarantined: cannot be published; held: behind one of their key)', labelNames: ['topic', 'state'], registers: [options.registry] }),
-    round: new Histogram({ name: 'cap_outbox_relay_round_seconds', help: 'Duration of a relay round that published rows', buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5], registers: [options.registry] }),
-    lastSuccess: new Gauge({ name: 'cap_outbox_relay_last_success_seconds', help: 'Unix time of the last successful relay round', registers: [options.registry] }),
+    setAside: new Counter({
+      name: 'cap_outbox_quarantined_total',
+      help: 'Outbox rows set aside in the quarantine (quarantined: cannot be published; held: behind one of their key)',
+      labelNames: ['topic', 'state'],
+      registers: [options.registry],
+    }),
+    round: new Histogram({
+      name: 'cap_outbox_relay_round_seconds',
+      help: 'Duration of a relay round that published rows',
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers: [options.registry],
+    }),
+    lastSuccess: new Gauge({
+      name: 'cap_outbox_relay_last_success_seconds',
+      help: 'Unix time of the last successful relay round',
+      registers: [options.registry],
+    }),
   };
   let urgent = false;
   let listener: PoolClient | undefined;
@@ -157,7 +176,9 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
   const screen = async (rows: OutboxRow[]): Promise<{ clean: OutboxRow[]; setAside: SetAside[] }> => {
     const quarantine = options.quarantine;
     if (!quarantine) return { clean: rows, setAside: [] };
-    const waiting = (await quarantine.hasQuarantined(RELAY_CONSUMER)) ? await quarantine.heldKeys(RELAY_CONSUMER, [...new Set(rows.map((r) => r.message_key))]) : new Set<string>();
+    const waiting = (await quarantine.hasQuarantined(RELAY_CONSUMER))
+      ? await quarantine.heldKeys(RELAY_CONSUMER, [...new Set(rows.map((r) => r.message_key))])
+      : new Set<string>();
     const clean: OutboxRow[] = [];
     const setAside: SetAside[] = [];
     for (const row of rows) {
@@ -169,7 +190,9 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
       const checked = topic?.payload.safeParse({ ...row.payload, seq: row.payload.seq ?? row.id });
       if (!topic || !checked?.success) {
         const issue = checked && !checked.success ? checked.error.issues[0] : undefined;
-        const reason = topic ? `the change does not fit ${row.topic}: ${issue?.path.join('.') || 'payload'}: ${issue?.message ?? 'invalid'}` : `unknown topic ${row.topic}`;
+        const reason = topic
+          ? `the change does not fit ${row.topic}: ${issue?.path.join('.') || 'payload'}: ${issue?.message ?? 'invalid'}`
+          : `unknown topic ${row.topic}`;
         setAside.push({ row, state: 'quarantined', reasonCode: topic ? 'INVALID_CHANGE' : 'UNKNOWN_TOPIC', reason });
         waiting.add(row.message_key);
         continue;
@@ -187,7 +210,9 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
       started = process.hrtime.bigint();
       const locked = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_xact_lock($1) AS ok', [RELAY_LOCK]);
       if (!locked.rows[0]!.ok) return { count: -1, published: false }; // nothing done: committing is rolling back
-      const { rows: fetched } = await client.query<OutboxRow>('SELECT id, topic, message_key, payload FROM cap_outbox ORDER BY id LIMIT $1', [options.batchSize]);
+      const { rows: fetched } = await client.query<OutboxRow>('SELECT id, topic, message_key, payload FROM cap_outbox ORDER BY id LIMIT $1', [
+        options.batchSize,
+      ]);
       const { clean: read, setAside } = await screen(fetched);
       if (setAside.length > 0) {
         // Moved in this round's transaction: out of the outbox, into the quarantine.
@@ -209,7 +234,16 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
         await client.query('DELETE FROM cap_outbox WHERE id = ANY($1::bigint[])', [setAside.map((a) => a.row.id)]);
         for (const a of setAside) {
           metrics.setAside.inc({ topic: a.row.topic, state: a.state });
-          logger.warn({ event: a.state === 'held' ? 'outbox.change_held' : 'outbox.change_quarantined', id: a.row.id, topic: a.row.topic, key: a.row.message_key, reason: a.reason }, a.state === 'held' ? 'outbox change held behind a quarantined one' : 'outbox change quarantined');
+          logger.warn(
+            {
+              event: a.state === 'held' ? 'outbox.change_held' : 'outbox.change_quarantined',
+              id: a.row.id,
+              topic: a.row.topic,
+              key: a.row.message_key,
+              reason: a.reason,
+            },
+            a.state === 'held' ? 'outbox change held behind a quarantined one' : 'outbox change quarantined',
+          );
         }
       }
       if (routing) await routing.refresh(client, held !== undefined);

@@ -27,7 +27,14 @@ export function outboxSources(schemas: ReadonlyMap<string, Schema>): OutboxSourc
     if (schema.placement === 'staging' && schema.stagingOf) {
       out.push({ table: schema.table, target: schema.stagingOf, source: schema.id, topic: TOPICS.stagingChanges.name, keyColumns: [], events: 'INSERT' });
     } else if (schema.placement === 'replicated' && schema.primaryKey) {
-      out.push({ table: schema.table, target: schema.id, source: schema.id, topic: TOPICS.replicationChanges.name, keyColumns: [schema.primaryKey.column], events: 'INSERT OR UPDATE OR DELETE' });
+      out.push({
+        table: schema.table,
+        target: schema.id,
+        source: schema.id,
+        topic: TOPICS.replicationChanges.name,
+        keyColumns: [schema.primaryKey.column],
+        events: 'INSERT OR UPDATE OR DELETE',
+      });
     }
   }
   return out.sort((a, b) => a.table.localeCompare(b.table));

@@ -91,7 +91,8 @@ export class RecordOrderRouter {
     this.live.clear();
     this.index.clear();
     this.liveCount = 0;
-    for (const [schema, defs] of this.seedKeys) for (const def of defs) this.keyDefs.set(schema, (this.keyDefs.get(schema) ?? new Map()).set(def.join(','), def));
+    for (const [schema, defs] of this.seedKeys)
+      for (const def of defs) this.keyDefs.set(schema, (this.keyDefs.get(schema) ?? new Map()).set(def.join(','), def));
   }
 
   /** Decides a change's message key and records it as live. Call in outbox order. */
@@ -155,7 +156,15 @@ export class RecordOrderRouter {
   }
 
   private add(change: RoutableChange, route: string, keyValues: string[]): void {
-    const entry: LiveChange = { source: change.source, seq: change.seq, schema: change.schema, route, record: change.record, sticky: route !== change.naturalKey, keyValues };
+    const entry: LiveChange = {
+      source: change.source,
+      seq: change.seq,
+      schema: change.schema,
+      route,
+      record: change.record,
+      sticky: route !== change.naturalKey,
+      keyValues,
+    };
     let changes = this.live.get(entry.source);
     if (!changes) this.live.set(entry.source, (changes = new Map()));
     changes.set(entry.seq, entry);

@@ -42,8 +42,17 @@ export class RelayRouteTracker {
     this.sources = new Map(sources.map((s) => [s.source, s]));
     const router = this.router;
     this.metrics = {
-      sticky: new Counter({ name: 'cap_outbox_routed_behind_total', help: 'Staged changes sent behind a live change of the same record under its key', registers: [options.registry] }),
-      holds: new Counter({ name: 'cap_outbox_relay_holds_total', help: 'Relay rounds cut short to keep the order of a record (links) or because too many changes are in flight (full)', labelNames: ['reason'], registers: [options.registry] }),
+      sticky: new Counter({
+        name: 'cap_outbox_routed_behind_total',
+        help: 'Staged changes sent behind a live change of the same record under its key',
+        registers: [options.registry],
+      }),
+      holds: new Counter({
+        name: 'cap_outbox_relay_holds_total',
+        help: 'Relay rounds cut short to keep the order of a record (links) or because too many changes are in flight (full)',
+        labelNames: ['reason'],
+        registers: [options.registry],
+      }),
       live: new Gauge({
         name: 'cap_outbox_live_changes',
         help: 'Staged changes published and not yet applied in the cloud database, as the relay tracks them',
@@ -87,7 +96,10 @@ export class RelayRouteTracker {
         [source.source, TOPICS.stagingChanges.name],
       );
       for (const row of rows) {
-        const change = source.source === SUBSCRIPTION_REQUESTS ? subscriptionRoutable(source.source, row.seq, row.doc as unknown as Recipient) : stagedRoutable(source, row.seq, row.doc, row.key_text ?? '');
+        const change =
+          source.source === SUBSCRIPTION_REQUESTS
+            ? subscriptionRoutable(source.source, row.seq, row.doc as unknown as Recipient)
+            : stagedRoutable(source, row.seq, row.doc, row.key_text ?? '');
         this.router.restore(change, row.route ?? change.naturalKey);
       }
     }
@@ -109,7 +121,10 @@ export class RelayRouteTracker {
         `SELECT x::text AS seq FROM unnest($1::bigint[]) AS x WHERE NOT EXISTS (SELECT 1 FROM "${source.table}" s WHERE s."${source.seq}" = x AND s."${source.syncedAt}" IS NULL)`,
         [seqs],
       );
-      const sticky = this.router.release(name, rows.map((r) => r.seq));
+      const sticky = this.router.release(
+        name,
+        rows.map((r) => r.seq),
+      );
       if (sticky.length) await client.query('DELETE FROM cap_outbox_route WHERE source = $1 AND seq = ANY($2::bigint[])', [name, sticky]);
     }
   }
@@ -127,7 +142,14 @@ export class RelayRouteTracker {
       const change: RoutableChange =
         p.kind === 'record'
           ? { source: p.source, seq: p.seq, schema: p.schema, keyColumns: p.keyColumns, record: p.record, naturalKey: row.message_key }
-          : { source: p.source, seq: p.seq, schema: 'nms:recipient', keyColumns: p.recipient.keyColumns, record: p.recipient.record, naturalKey: row.message_key };
+          : {
+              source: p.source,
+              seq: p.seq,
+              schema: 'nms:recipient',
+              keyColumns: p.recipient.keyColumns,
+              record: p.recipient.record,
+              naturalKey: row.message_key,
+            };
       const decision = this.router.route(change);
       if ('hold' in decision) {
         this.metrics.holds.inc({ reason: decision.hold });

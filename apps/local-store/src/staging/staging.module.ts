@@ -44,7 +44,11 @@ export async function createStagingModule(deps: {
 }): Promise<{ rpcHandlers: Record<string, RpcHandler>; workers: DataServiceWorker[] }> {
   const { config, sources, pool, base } = deps;
   registerStagingMetrics(base.registry, pool, sources, base.logger);
-  const routing = new RelayRouteTracker(sources, schemaKeyColumns(deps.schemas), { maxLive: config.OUTBOX_MAX_LIVE_CHANGES, refreshMs: ROUTE_REFRESH_MS, registry: base.registry });
+  const routing = new RelayRouteTracker(sources, schemaKeyColumns(deps.schemas), {
+    maxLive: config.OUTBOX_MAX_LIVE_CHANGES,
+    refreshMs: ROUTE_REFRESH_MS,
+    registry: base.registry,
+  });
   const relay = startOutboxRelay({
     pool,
     messaging: base.messaging,
@@ -57,12 +61,23 @@ export async function createStagingModule(deps: {
     quarantine: deps.quarantine,
   });
   const replayer = startOutboxReplayer({ pool, logger: base.logger, relay });
-  const acks = await startSyncAckConsumer({ pool, messaging: base.messaging, sources, quarantine: { store: deps.quarantine, retryBudgetMs: config.QUARANTINE_RETRY_BUDGET_MS } }).catch(async (err: unknown) => {
+  const acks = await startSyncAckConsumer({
+    pool,
+    messaging: base.messaging,
+    sources,
+    quarantine: { store: deps.quarantine, retryBudgetMs: config.QUARANTINE_RETRY_BUDGET_MS },
+  }).catch(async (err: unknown) => {
     await replayer.stop();
     await relay.stop();
     throw err;
   });
-  const purge = startStagingPurge({ pool, sources, retentionMs: config.STAGING_RETENTION_SECONDS * 1000, intervalMs: config.STAGING_PURGE_INTERVAL_MS, logger: base.logger });
+  const purge = startStagingPurge({
+    pool,
+    sources,
+    retentionMs: config.STAGING_RETENTION_SECONDS * 1000,
+    intervalMs: config.STAGING_PURGE_INTERVAL_MS,
+    logger: base.logger,
+  });
   return {
     rpcHandlers: createStagingRpcHandlers({ pool, sources, relay, flushWaitMs: config.STAGING_FLUSH_WAIT_MS }),
     workers: [

@@ -11,14 +11,22 @@ import { sourcesFor, type StagingSource } from './staging.sources';
 const FLUSH_REPLY_MARGIN_MS = 500;
 
 const flushParams = z.object({ schema: z.string().min(1).max(128), waitMs: z.number().int().min(0).max(30_000).optional() });
-const statusParams = z.object({ schema: z.string().min(1).max(128).optional() }).nullable().optional();
+const statusParams = z
+  .object({ schema: z.string().min(1).max(128).optional() })
+  .nullable()
+  .optional();
 
 /**
  * `staging.flush` (nms:replicationStrategy#StartReplicateStagingData): relays the schema's staged rows now
  * and waits — up to `waitMs` — until staging-sync has acknowledged every row staged before the call.
  * `staging.status`: per-source pending rows, oldest pending age, last synced sequence, dead letters.
  */
-export function createStagingRpcHandlers(deps: { pool: Pool; sources: StagingSource[]; relay: Pick<OutboxRelay, 'wake'>; flushWaitMs: number }): Record<string, RpcHandler> {
+export function createStagingRpcHandlers(deps: {
+  pool: Pool;
+  sources: StagingSource[];
+  relay: Pick<OutboxRelay, 'wake'>;
+  flushWaitMs: number;
+}): Record<string, RpcHandler> {
   return {
     'staging.flush': async (params, ctx) => {
       const p = flushParams.safeParse(params);
@@ -29,7 +37,10 @@ export function createStagingRpcHandlers(deps: { pool: Pool; sources: StagingSou
         throw appError(ErrorCatalogue.NOT_STAGED, { detail: `'${p.data.schema}' is not a staged schema: nothing to replicate (staged schemas: ${known})` });
       }
       const marks = await Promise.all(
-        sources.map(async (s) => ({ s, max: (await deps.pool.query<{ max: string | null }>(`SELECT max("${s.seq}")::text AS max FROM "${s.table}"`)).rows[0]!.max })),
+        sources.map(async (s) => ({
+          s,
+          max: (await deps.pool.query<{ max: string | null }>(`SELECT max("${s.seq}")::text AS max FROM "${s.table}"`)).rows[0]!.max,
+        })),
       );
       deps.relay.wake();
       // It answers before its caller stops waiting (with `flushed: false` if rows are still pending): a reply that
@@ -40,7 +51,9 @@ export function createStagingRpcHandlers(deps: { pool: Pool; sources: StagingSou
         pending = 0;
         for (const { s, max } of marks) {
           if (max === null) continue;
-          const r = await deps.pool.query<{ n: string }>(`SELECT count(*)::bigint AS n FROM "${s.table}" WHERE "${s.syncedAt}" IS NULL AND "${s.seq}" <= $1`, [max]);
+          const r = await deps.pool.query<{ n: string }>(`SELECT count(*)::bigint AS n FROM "${s.table}" WHERE "${s.syncedAt}" IS NULL AND "${s.seq}" <= $1`, [
+            max,
+          ]);
           pending += Number(r.rows[0]!.n);
         }
         if (pending === 0 || Date.now() >= deadline) break;

@@ -21,7 +21,14 @@ export function stagingSources(schemas: ReadonlyMap<string, Schema>): StagingSou
     if (schema.placement !== 'staging' || !schema.stagingOf || !schema.databases.includes('local')) continue;
     out.push({ source: schema.id, target: schema.stagingOf, table: schema.table, seq: 'cap_seq', stagedAt: 'cap_staged_at', syncedAt: 'cap_synced_at' });
   }
-  out.push({ source: SUBSCRIPTION_REQUESTS, target: 'nms:subscription', table: SUBSCRIPTION_REQUESTS, seq: 'seq', stagedAt: 'staged_at', syncedAt: 'synced_at' });
+  out.push({
+    source: SUBSCRIPTION_REQUESTS,
+    target: 'nms:subscription',
+    table: SUBSCRIPTION_REQUESTS,
+    seq: 'seq',
+    stagedAt: 'staged_at',
+    syncedAt: 'synced_at',
+  });
   return out.sort((a, b) => a.source.localeCompare(b.source));
 }
 

@@ -22,7 +22,15 @@ export async function readStagingStatus(pool: Pool, sources: StagingSource[]): P
       `SELECT $${i + 1}::text AS source, count(*)::bigint AS pending, COALESCE(EXTRACT(EPOCH FROM now() - min("${s.stagedAt}")), 0)::float8 AS oldest
        FROM "${s.table}" WHERE "${s.syncedAt}" IS NULL`,
   );
-  const { rows } = await pool.query<{ source: string; pending: string; oldest: number; last_synced_seq: string | null; last_synced_at: Date | null; synced_total: string | null; dead_lettered: string | null }>(
+  const { rows } = await pool.query<{
+    source: string;
+    pending: string;
+    oldest: number;
+    last_synced_seq: string | null;
+    last_synced_at: Date | null;
+    synced_total: string | null;
+    dead_lettered: string | null;
+  }>(
     `SELECT p.source, p.pending, p.oldest, st.last_synced_seq, st.last_synced_at, st.synced_total, st.dead_lettered
      FROM (${parts.join(' UNION ALL ')}) p LEFT JOIN cap_sync_status st ON st.source = p.source`,
     sources.map((s) => s.source),

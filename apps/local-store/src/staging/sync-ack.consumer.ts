@@ -12,7 +12,12 @@ export const SYNC_ACK_CONSUMER = 'local-store-staging-acks';
  * are marked synced, and the per-source status (last sequence, totals, dead letters) is updated. Replays
  * are harmless: rows already marked keep their first time, and totals count rows newly marked only.
  */
-export async function startSyncAckConsumer(deps: { pool: Pool; messaging: Messaging; sources: StagingSource[]; quarantine?: QuarantineOptions }): Promise<ConsumerRunner> {
+export async function startSyncAckConsumer(deps: {
+  pool: Pool;
+  messaging: Messaging;
+  sources: StagingSource[];
+  quarantine?: QuarantineOptions;
+}): Promise<ConsumerRunner> {
   const bySource = new Map(deps.sources.map((s) => [s.source, s]));
   return runConsumer(deps.messaging, {
     groupId: SYNC_ACK_CONSUMER,

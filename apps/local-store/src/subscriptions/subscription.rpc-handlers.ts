@@ -14,7 +14,10 @@ const changeParams = z.object({
   /** Comma-separated service internal names, as the caller gave them. */
   services: z.string().max(4_096),
   /** The recipient element (serialised XML): `_key` and the fields to update. */
-  recipient: z.string().min(1).max(1024 * 1024),
+  recipient: z
+    .string()
+    .min(1)
+    .max(1024 * 1024),
   create: z.boolean(),
   operatorId: z.string().max(64).optional(),
 });
@@ -36,9 +39,19 @@ export function createSubscriptionRpcHandlers(deps: { pool: Pool; schemas: Reado
     'subscription.change': async (params) => {
       const p = changeParams.safeParse(params);
       if (!p.success) throw errors.invalidRequest('subscription.change parameters', p.error.issues[0]?.message ?? 'rejected');
-      if (!stg || !serviceSchema) throw appError(ErrorCatalogue.UNKNOWN_SCHEMA, { detail: 'This deployment has no nms:recipientStg / nms:service schema: subscriptions are not available' });
+      if (!stg || !serviceSchema)
+        throw appError(ErrorCatalogue.UNKNOWN_SCHEMA, {
+          detail: 'This deployment has no nms:recipientStg / nms:service schema: subscriptions are not available',
+        });
       const method = p.data.action === 'subscribe' ? 'Subscribe' : 'Unsubscribe';
-      const services = [...new Set(p.data.services.split(',').map((s) => s.trim()).filter(Boolean))];
+      const services = [
+        ...new Set(
+          p.data.services
+            .split(',')
+            .map((s) => s.trim())
+            .filter(Boolean),
+        ),
+      ];
       if (p.data.action === 'subscribe' && services.length === 0) {
         throw appError(ErrorCatalogue.NO_KEY, { detail: 'Subscribe needs at least one service internal name (serviceName is empty)' });
       }
@@ -51,7 +64,8 @@ export function createSubscriptionRpcHandlers(deps: { pool: Pool; schemas: Reado
       }
       const attrs: Record<string, string> = { ...doc.attrs, xtkschema: RECIPIENT_STG, _operation: 'insertOrUpdate' };
       if (attrs['_key'] === undefined && attrs['email'] !== undefined) attrs['_key'] = '@email';
-      if (attrs['_key'] === undefined) throw appError(ErrorCatalogue.NO_KEY, { detail: `${method}: the recipient has no _key and no @email to find the profile with` });
+      if (attrs['_key'] === undefined)
+        throw appError(ErrorCatalogue.NO_KEY, { detail: `${method}: the recipient has no _key and no @email to find the profile with` });
       let key: FieldValue[];
       let values: FieldValue[];
       try {
@@ -68,14 +82,18 @@ export function createSubscriptionRpcHandlers(deps: { pool: Pool; schemas: Reado
         if (err instanceof WriteError) throw appErrorOf(err, `${method}: ${err.message}`);
         throw err;
       }
-      if (key.length === 0 || key.some((k) => k.value === null || (typeof k.value === 'string' && k.value.trim() === ''))) throw appError(ErrorCatalogue.NO_KEY, { detail: `${method}: the recipient key ${key.map((k) => k.field.xpath).join(', ')} has no value` });
+      if (key.length === 0 || key.some((k) => k.value === null || (typeof k.value === 'string' && k.value.trim() === '')))
+        throw appError(ErrorCatalogue.NO_KEY, { detail: `${method}: the recipient key ${key.map((k) => k.field.xpath).join(', ')} has no value` });
 
       return withTransaction(deps.pool, async (client) => {
         if (services.length > 0) {
           const found = await client.query<{ name: string }>(`SELECT name FROM "${serviceSchema.table}" WHERE name = ANY($1::text[])`, [services]);
           const known = new Set(found.rows.map((r) => r.name));
           const missing = services.filter((s) => !known.has(s));
-          if (missing.length > 0) throw appError(ErrorCatalogue.LINK_NOT_FOUND, { detail: `${method}: unknown service${missing.length > 1 ? 's' : ''} ${missing.map((s) => `'${s}'`).join(', ')} (nms:service @name)` });
+          if (missing.length > 0)
+            throw appError(ErrorCatalogue.LINK_NOT_FOUND, {
+              detail: `${method}: unknown service${missing.length > 1 ? 's' : ''} ${missing.map((s) => `'${s}'`).join(', ')} (nms:service @name)`,
+            });
         }
         const recipient = {
           keyColumns: key.map((k) => k.field.column),
@@ -100,7 +118,10 @@ export function createSubscriptionRpcHandlers(deps: { pool: Pool; schemas: Reado
         // Never store what the relay could not publish: the change is checked with the topic's own payload
         // schema in the transaction that writes it (a change refused by the relay would hold every one behind it).
         const checked = TOPICS.stagingChanges.payload.safeParse(change);
-        if (!checked.success) throw appError(ErrorCatalogue.NO_KEY, { detail: `${method}: the request cannot be staged (${checked.error.issues[0]?.path.join('.') ?? 'payload'}: ${checked.error.issues[0]?.message ?? 'invalid'})` });
+        if (!checked.success)
+          throw appError(ErrorCatalogue.NO_KEY, {
+            detail: `${method}: the request cannot be staged (${checked.error.issues[0]?.path.join('.') ?? 'payload'}: ${checked.error.issues[0]?.message ?? 'invalid'})`,
+          });
         // Keyed like the recipient's own staged rows, so both keep one order on one partition.
         const messageKey = `nms:recipient|${key.map((k) => `${k.field.column}=${String(k.value)}`).join(',')}`;
         await client.query(`INSERT INTO cap_outbox (topic, message_key, payload) VALUES ($1, $2, $3)`, [TOPICS.stagingChanges.name, messageKey, checked.data]);

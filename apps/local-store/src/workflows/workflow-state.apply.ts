@@ -17,7 +17,15 @@ export async function applyWorkflowStates(deps: { pool: Pool; logger: Logger }, 
       change.failed,
       change.status ?? null,
     ]);
-    if (!result.rowCount) deps.logger.warn({ event: 'workflow.state.unknown_workflow', workflowId: change.workflowId, internalName: change.internalName }, 'state change for a workflow that no longer exists');
-    else deps.logger.debug({ event: 'workflow.state.applied', workflowId: change.workflowId, state: change.state, version: change.version }, 'workflow state applied');
+    if (!result.rowCount)
+      deps.logger.warn(
+        { event: 'workflow.state.unknown_workflow', workflowId: change.workflowId, internalName: change.internalName },
+        'state change for a workflow that no longer exists',
+      );
+    else
+      deps.logger.debug(
+        { event: 'workflow.state.applied', workflowId: change.workflowId, state: change.state, version: change.version },
+        'workflow state applied',
+      );
   }
 }

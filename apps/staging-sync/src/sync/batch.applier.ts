@@ -22,7 +22,12 @@ export interface ApplyOutcome {
  * by @email after an Ingest by @id) under the route of the record's live change: when a route brings a second
  * key, the run is cut there, so the first key's changes are written before the second's.
  */
-export async function applyBatch(client: PoolClient, tables: ReadonlyMap<string, CloudTable>, changes: StagedChange[], routes?: readonly (string | undefined)[]): Promise<ApplyOutcome> {
+export async function applyBatch(
+  client: PoolClient,
+  tables: ReadonlyMap<string, CloudTable>,
+  changes: StagedChange[],
+  routes?: readonly (string | undefined)[],
+): Promise<ApplyOutcome> {
   const outcome: ApplyOutcome = { applied: [], stale: 0 };
   let run: RecordChange[] = [];
   let runKeyTexts: string[] = [];
@@ -94,7 +99,13 @@ async function advanceWatermarks(client: PoolClient, entries: { source: string; 
   return new Map(rows.map((r) => [watermarkId(r.schema_name, r.record_key), BigInt(r.prev)]));
 }
 
-async function applyRecords(client: PoolClient, tables: ReadonlyMap<string, CloudTable>, changes: RecordChange[], keyTexts: string[], outcome: ApplyOutcome): Promise<void> {
+async function applyRecords(
+  client: PoolClient,
+  tables: ReadonlyMap<string, CloudTable>,
+  changes: RecordChange[],
+  keyTexts: string[],
+  outcome: ApplyOutcome,
+): Promise<void> {
   const newest = new Map<string, { source: string; keyText: string; seq: bigint }>();
   for (let i = 0; i < changes.length; i++) {
     const c = changes[i]!;
@@ -113,9 +124,15 @@ async function applyRecords(client: PoolClient, tables: ReadonlyMap<string, Clou
     const table = tables.get(schema);
     if (!table) throw poison(ErrorCatalogue.UNKNOWN_SCHEMA, `schema ${schema} has no table in the cloud database`);
     // Deletes first (a replace deletes, then inserts the later version), grouped by key shape.
-    const deletes = group(list.filter((f) => f.op !== 'upsert'), (f) => f.keyColumns.join(','));
+    const deletes = group(
+      list.filter((f) => f.op !== 'upsert'),
+      (f) => f.keyColumns.join(','),
+    );
     for (const g of deletes.values()) await client.query(...sql(deleteStatement(table, g[0]!.keyColumns, g)));
-    const upserts = group(list.filter((f) => f.op !== 'delete'), (f) => `${f.keyColumns.join(',')}|${[...f.fields].sort().join(',')}`);
+    const upserts = group(
+      list.filter((f) => f.op !== 'delete'),
+      (f) => `${f.keyColumns.join(',')}|${[...f.fields].sort().join(',')}`,
+    );
     for (const g of upserts.values()) await client.query(...sql(upsertStatement(table, g[0]!.keyColumns, [...g[0]!.fields].sort(), g)));
     for (const op of ['upsert', 'delete', 'replace'] as const) {
       const count = list.filter((f) => f.op === op).length;
@@ -128,11 +145,17 @@ async function applyRecords(client: PoolClient, tables: ReadonlyMap<string, Clou
  * Subscribe / Unsubscribe in the cloud DB: find the recipient by its key (create it when asked), update the
  * given fields, then add or remove the subscriptions, or set the denylist flag (Unsubscribe without service).
  */
-async function applySubscription(client: PoolClient, tables: ReadonlyMap<string, CloudTable>, change: SubscriptionChange, outcome: ApplyOutcome): Promise<void> {
+async function applySubscription(
+  client: PoolClient,
+  tables: ReadonlyMap<string, CloudTable>,
+  change: SubscriptionChange,
+  outcome: ApplyOutcome,
+): Promise<void> {
   const recipients = tables.get('nms:recipient');
   const subscriptions = tables.get('nms:subscription');
   const services = tables.get('nms:service');
-  if (!recipients || !subscriptions || !services) throw poison(ErrorCatalogue.UNKNOWN_SCHEMA, 'the cloud database has no nms:recipient / nms:subscription / nms:service tables');
+  if (!recipients || !subscriptions || !services)
+    throw poison(ErrorCatalogue.UNKNOWN_SCHEMA, 'the cloud database has no nms:recipient / nms:subscription / nms:service tables');
   const { keyColumns, fields, record } = change.recipient;
   const keyText = keyTextOf(keyColumns, record);
   const watermarks = await advanceWatermarks(client, [{ source: change.source, keyText, seq: BigInt(change.seq) }]);
@@ -154,11 +177,15 @@ async function applySubscription(client: PoolClient, tables: ReadonlyMap<string,
   const idColumn = recipients.primaryKey!.column;
   const keyWhere = keyColumns.map((c, i) => `${q(c)} = $${i + 1}::${recipients.casts.get(c) ?? 'text'}`).join(' AND ');
   const keyParams = keyColumns.map((c) => textOf(record[c]));
-  let ids = (await client.query<{ id: string }>(`SELECT ${q(idColumn)}::text AS id FROM ${q(recipients.table)} WHERE ${keyWhere}`, keyParams)).rows.map((r) => r.id);
+  let ids = (await client.query<{ id: string }>(`SELECT ${q(idColumn)}::text AS id FROM ${q(recipients.table)} WHERE ${keyWhere}`, keyParams)).rows.map(
+    (r) => r.id,
+  );
   if (ids.length === 0 && change.create) {
     const { sql: upsertSql, params } = upsertStatement(recipients, keyColumns, fields, [folded]);
     await client.query(upsertSql, params);
-    ids = (await client.query<{ id: string }>(`SELECT ${q(idColumn)}::text AS id FROM ${q(recipients.table)} WHERE ${keyWhere}`, keyParams)).rows.map((r) => r.id);
+    ids = (await client.query<{ id: string }>(`SELECT ${q(idColumn)}::text AS id FROM ${q(recipients.table)} WHERE ${keyWhere}`, keyParams)).rows.map(
+      (r) => r.id,
+    );
   } else if (ids.length > 0 && fields.some((f) => !keyColumns.includes(f))) {
     const { sql: upsertSql, params } = upsertStatement(recipients, keyColumns, fields, [folded]);
     await client.query(upsertSql, params);
@@ -167,10 +194,19 @@ async function applySubscription(client: PoolClient, tables: ReadonlyMap<string,
     const recipientCol = subscriptions.columnOf('@recipient-id')!;
     const serviceCol = subscriptions.columnOf('@service-id')!;
     const serviceIds = change.services.length
-      ? (await client.query<{ id: string; name: string }>(`SELECT ${q(services.primaryKey!.column)}::text AS id, name FROM ${q(services.table)} WHERE name = ANY($1::text[])`, [change.services])).rows
+      ? (
+          await client.query<{ id: string; name: string }>(
+            `SELECT ${q(services.primaryKey!.column)}::text AS id, name FROM ${q(services.table)} WHERE name = ANY($1::text[])`,
+            [change.services],
+          )
+        ).rows
       : [];
     const missing = change.services.filter((s) => !serviceIds.some((r) => r.name === s));
-    if (missing.length > 0) throw poison(ErrorCatalogue.LINK_NOT_FOUND, `${change.action}: service ${missing.join(', ')} is not in the cloud database (not replicated yet, or deleted)`);
+    if (missing.length > 0)
+      throw poison(
+        ErrorCatalogue.LINK_NOT_FOUND,
+        `${change.action}: service ${missing.join(', ')} is not in the cloud database (not replicated yet, or deleted)`,
+      );
     const serviceCast = subscriptions.casts.get(serviceCol) ?? 'bigint';
     if (change.action === 'subscribe') {
       const created = subscriptions.columnOf('@created');
@@ -183,7 +219,10 @@ async function applySubscription(client: PoolClient, tables: ReadonlyMap<string,
         [ids, serviceIds.map((s) => s.id)],
       );
     } else if (change.services.length > 0) {
-      await client.query(`DELETE FROM ${q(subscriptions.table)} WHERE ${q(recipientCol)} = ANY($1::text[]) AND ${q(serviceCol)} = ANY($2::${serviceCast}[])`, [ids, serviceIds.map((s) => s.id)]);
+      await client.query(`DELETE FROM ${q(subscriptions.table)} WHERE ${q(recipientCol)} = ANY($1::text[]) AND ${q(serviceCol)} = ANY($2::${serviceCast}[])`, [
+        ids,
+        serviceIds.map((s) => s.id),
+      ]);
     } else {
       const blackList = recipients.columnOf('@blackList');
       if (blackList) await client.query(`UPDATE ${q(recipients.table)} SET ${q(blackList)} = true WHERE ${q(idColumn)} = ANY($1::text[])`, [ids]);

@@ -35,7 +35,11 @@ export function textOf(value: unknown): string | null {
  * after a delete re-creates the row with the later fields only. Changes at or below the key's watermark
  * (already applied: a redelivery) are dropped, so an older change never overwrites a newer one.
  */
-export function foldChanges(changes: RecordChange[], watermarks: ReadonlyMap<string, bigint>, keyTexts?: readonly string[]): { folded: FoldedChange[]; stale: number } {
+export function foldChanges(
+  changes: RecordChange[],
+  watermarks: ReadonlyMap<string, bigint>,
+  keyTexts?: readonly string[],
+): { folded: FoldedChange[]; stale: number } {
   // Key text and sequence are worked out once per change (a batch holds thousands; most keys come once).
   const byKey = new Map<string, { keyText: string; items: { change: RecordChange; seq: bigint }[] }>();
   for (let i = 0; i < changes.length; i++) {

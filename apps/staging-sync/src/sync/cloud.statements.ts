@@ -13,7 +13,8 @@ export interface Statement {
  * table can have (cloud names are lower case) makes the change poison, dead-lettered rather than retried.
  */
 export function cloudIdent(name: string): string {
-  if (!isSqlIdentifier(name) || name !== name.toLowerCase()) throw poison(ErrorCatalogue.INVALID_REQUEST, `refusing column name ${JSON.stringify(name.slice(0, 80))}`);
+  if (!isSqlIdentifier(name) || name !== name.toLowerCase())
+    throw poison(ErrorCatalogue.INVALID_REQUEST, `refusing column name ${JSON.stringify(name.slice(0, 80))}`);
   return quoteIdent(name);
 }
 const ident = cloudIdent;

@@ -35,17 +35,54 @@ export const SYNC_CONSUMER = 'staging-sync';
 export async function startSyncWorker(options: SyncWorkerOptions): Promise<ConsumerRunner> {
   const { logger } = options;
   const metrics = {
-    rows: new Counter({ name: 'cap_sync_rows_applied_total', help: 'Changes written to the cloud DB (after per-key folding)', labelNames: ['schema', 'op'], registers: [options.registry] }),
+    rows: new Counter({
+      name: 'cap_sync_rows_applied_total',
+      help: 'Changes written to the cloud DB (after per-key folding)',
+      labelNames: ['schema', 'op'],
+      registers: [options.registry],
+    }),
     messages: new Counter({ name: 'cap_sync_messages_total', help: 'Change messages processed', labelNames: ['source'], registers: [options.registry] }),
-    stale: new Counter({ name: 'cap_sync_stale_skipped_total', help: 'Changes skipped because a newer change of their key was already applied', registers: [options.registry] }),
-    deadLettered: new Counter({ name: 'cap_sync_dead_lettered_total', help: 'Changes sent to the dead-letter topic', labelNames: ['source'], registers: [options.registry] }),
-    batchSeconds: new Histogram({ name: 'cap_sync_batch_seconds', help: 'Time to apply one batch in the cloud DB', buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers: [options.registry] }),
-    batchSize: new Histogram({ name: 'cap_sync_batch_size', help: 'Messages per applied batch', buckets: [1, 10, 100, 500, 1000, 2500, 5000, 10000], registers: [options.registry] }),
-    lagSeconds: new Histogram({ name: 'cap_sync_lag_seconds', help: 'From the local write to the cloud commit', labelNames: ['source'], buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300, 3600], registers: [options.registry] }),
+    stale: new Counter({
+      name: 'cap_sync_stale_skipped_total',
+      help: 'Changes skipped because a newer change of their key was already applied',
+      registers: [options.registry],
+    }),
+    deadLettered: new Counter({
+      name: 'cap_sync_dead_lettered_total',
+      help: 'Changes sent to the dead-letter topic',
+      labelNames: ['source'],
+      registers: [options.registry],
+    }),
+    batchSeconds: new Histogram({
+      name: 'cap_sync_batch_seconds',
+      help: 'Time to apply one batch in the cloud DB',
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers: [options.registry],
+    }),
+    batchSize: new Histogram({
+      name: 'cap_sync_batch_size',
+      help: 'Messages per applied batch',
+      buckets: [1, 10, 100, 500, 1000, 2500, 5000, 10000],
+      registers: [options.registry],
+    }),
+    lagSeconds: new Histogram({
+      name: 'cap_sync_lag_seconds',
+      help: 'From the local write to the cloud commit',
+      labelNames: ['source'],
+      buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300, 3600],
+      registers: [options.registry],
+    }),
   };
   const apply = createBreaker(
     (changes: StagedChange[], routes: (string | undefined)[]) => withTransaction(options.pool, (client) => applyBatch(client, options.tables, changes, routes)),
-    { name: 'cloud-db', logger, registry: options.registry, timeoutMs: options.breaker.timeoutMs, resetTimeoutMs: options.breaker.resetTimeoutMs, volumeThreshold: 3 },
+    {
+      name: 'cloud-db',
+      logger,
+      registry: options.registry,
+      timeoutMs: options.breaker.timeoutMs,
+      resetTimeoutMs: options.breaker.resetTimeoutMs,
+      volumeThreshold: 3,
+    },
   );
 
   const acknowledge = async (synced: Map<string, string[]>, deadLettered: Map<string, string[]>) => {
@@ -69,7 +106,10 @@ export async function startSyncWorker(options: SyncWorkerOptions): Promise<Consu
     async handleBatch(messages: IncomingMessage<StagedChange>[]) {
       const changes = messages.map((m) => m.envelope.payload);
       const end = metrics.batchSeconds.startTimer();
-      const outcome: ApplyOutcome = await apply.fire(changes, messages.map((m) => m.key));
+      const outcome: ApplyOutcome = await apply.fire(
+        changes,
+        messages.map((m) => m.key),
+      );
       end();
       metrics.batchSize.observe(changes.length);
       metrics.stale.inc(outcome.stale);
@@ -89,7 +129,10 @@ export async function startSyncWorker(options: SyncWorkerOptions): Promise<Consu
     async onDeadLetter(message, reason) {
       const change = message?.envelope.payload;
       metrics.deadLettered.inc({ source: change?.source ?? 'unreadable' });
-      logger.warn({ event: 'sync.dead_lettered', source: change?.source, seq: change?.seq, reason }, options.quarantine ? 'change quarantined' : 'change dead-lettered');
+      logger.warn(
+        { event: 'sync.dead_lettered', source: change?.source, seq: change?.seq, reason },
+        options.quarantine ? 'change quarantined' : 'change dead-lettered',
+      );
       if (change) await acknowledge(new Map(), new Map([[change.source, [change.seq]]]));
     },
   });

@@ -39,6 +39,9 @@ export function loadSchemaRegistry(options: { builtinDir: string; customDirs?: s
 export function loadServiceSchemas(appDirname: string, schemaDirs: string): Map<string, Schema> {
   return loadSchemaRegistry({
     builtinDir: findBuiltinSchemaDir([join(appDirname, 'schemas'), SOURCE_BUILTIN_SCHEMA_DIR]),
-    customDirs: schemaDirs.split(',').map((d) => d.trim()).filter(Boolean),
+    customDirs: schemaDirs
+      .split(',')
+      .map((d) => d.trim())
+      .filter(Boolean),
   });
 }

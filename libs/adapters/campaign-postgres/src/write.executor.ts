@@ -40,7 +40,8 @@ export async function executeWriteSteps(client: Queryable, steps: WriteStep[]): 
     try {
       if (step.kind === 'exec') {
         const r = await client.query(step.statement.sql, step.statement.params);
-        if (step.requireRow && !r.rowCount) throw new WriteError(ErrorCatalogue.LINK_NOT_FOUND, step.requireRow.slice(`${ErrorCatalogue.LINK_NOT_FOUND.code} `.length));
+        if (step.requireRow && !r.rowCount)
+          throw new WriteError(ErrorCatalogue.LINK_NOT_FOUND, step.requireRow.slice(`${ErrorCatalogue.LINK_NOT_FOUND.code} `.length));
         if (step.statement.sql.startsWith('INSERT')) counts.inserted += r.rowCount ?? 0;
         else if (step.statement.sql.startsWith('UPDATE')) counts.updated += r.rowCount ?? 0;
         else if (step.statement.sql.startsWith('DELETE')) counts.deleted += r.rowCount ?? 0;

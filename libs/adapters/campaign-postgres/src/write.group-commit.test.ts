@@ -14,7 +14,12 @@ describe('merging one-row INSERTs of a group commit', () => {
 
   it('when a value is a sub-select on a bound key (a link), then the placeholder inside it is renumbered too', () => {
     const sql = 'INSERT INTO "t" ("a", "folder_id") VALUES ($1, (SELECT "id" FROM "xtk_folder" WHERE "name" = $2 LIMIT 1))';
-    expect(mergeInserts(sql, [['x', 'f1'], ['y', 'f2']]).sql).toBe(
+    expect(
+      mergeInserts(sql, [
+        ['x', 'f1'],
+        ['y', 'f2'],
+      ]).sql,
+    ).toBe(
       'INSERT INTO "t" ("a", "folder_id") VALUES ($1, (SELECT "id" FROM "xtk_folder" WHERE "name" = $2 LIMIT 1)), ($3, (SELECT "id" FROM "xtk_folder" WHERE "name" = $4 LIMIT 1))',
     );
   });

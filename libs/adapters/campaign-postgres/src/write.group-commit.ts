@@ -63,7 +63,12 @@ export function createWriteCommitter(pool: Pool, options: GroupCommitOptions): W
     }
     let counts: WriteCounts[];
     try {
-      counts = await withTransaction(pool, (client: PoolClient) => applyGroup(client, group.map((item) => item.steps)));
+      counts = await withTransaction(pool, (client: PoolClient) =>
+        applyGroup(
+          client,
+          group.map((item) => item.steps),
+        ),
+      );
     } catch (err) {
       if (!rolledBack(err)) {
         // A lost connection (perhaps during COMMIT): whether the group was committed is unknown, so nothing is
@@ -145,7 +150,13 @@ export async function applyGroup(client: PoolClient, writes: WriteStep[][]): Pro
     const chunk = Math.max(1, Math.min(MAX_MERGED_ROWS, Math.floor(MAX_PARAMS / Math.max(1, rows[0]!.params.length))));
     for (let from = 0; from < rows.length; from += chunk) {
       const part = rows.slice(from, from + chunk);
-      const statement = part.length === 1 ? { sql, params: part[0]!.params } : mergeInserts(sql, part.map((r) => r.params));
+      const statement =
+        part.length === 1
+          ? { sql, params: part[0]!.params }
+          : mergeInserts(
+              sql,
+              part.map((r) => r.params),
+            );
       await executeWriteSteps(client, [{ kind: 'exec', schema: '', statement }]);
       for (const r of part) counts[r.index]!.inserted += 1;
     }

@@ -46,7 +46,13 @@ describe('applySchemaDdl against PostgreSQL', () => {
   });
 
   async function columnsOf(pool: Pool, table: string): Promise<Record<string, string>> {
-    const { rows } = await pool.query<{ column_name: string; data_type: string; character_maximum_length: number | null; is_nullable: string; is_identity: string }>(
+    const { rows } = await pool.query<{
+      column_name: string;
+      data_type: string;
+      character_maximum_length: number | null;
+      is_nullable: string;
+      is_identity: string;
+    }>(
       `SELECT column_name, data_type, character_maximum_length, is_nullable, is_identity
          FROM information_schema.columns WHERE table_schema = 'public' AND table_name = $1 ORDER BY ordinal_position`,
       [table],
@@ -60,12 +66,17 @@ describe('applySchemaDdl against PostgreSQL', () => {
   }
 
   async function tablesOf(pool: Pool): Promise<string[]> {
-    const { rows } = await pool.query<{ table_name: string }>(`SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY table_name`);
+    const { rows } = await pool.query<{ table_name: string }>(
+      `SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY table_name`,
+    );
     return rows.map((r) => r.table_name);
   }
 
   async function indexesOf(pool: Pool, table: string): Promise<string[]> {
-    const { rows } = await pool.query<{ indexdef: string }>(`SELECT indexdef FROM pg_indexes WHERE schemaname = 'public' AND tablename = $1 ORDER BY indexname`, [table]);
+    const { rows } = await pool.query<{ indexdef: string }>(
+      `SELECT indexdef FROM pg_indexes WHERE schemaname = 'public' AND tablename = $1 ORDER BY indexname`,
+      [table],
+    );
     return rows.map((r) => r.indexdef);
   }
 
@@ -92,7 +103,12 @@ describe('applySchemaDdl against PostgreSQL', () => {
       'xtk_option',
       'xtk_workflow',
     ]);
-    expect(await columnsOf(pool, 'xtk_operator')).toMatchObject({ id: 'bigint not null identity', name: 'character varying(64) not null', disabled: 'boolean', timezone: 'character varying(64)' });
+    expect(await columnsOf(pool, 'xtk_operator')).toMatchObject({
+      id: 'bigint not null identity',
+      name: 'character varying(64) not null',
+      disabled: 'boolean',
+      timezone: 'character varying(64)',
+    });
     expect(await columnsOf(pool, 'nms_recipient_stg')).toMatchObject({
       id: 'text',
       email: 'character varying(128)',
@@ -112,7 +128,9 @@ describe('applySchemaDdl against PostgreSQL', () => {
     expect(migrated.map((t) => t.name)).toContain('cap_outbox');
 
     // Identity ids are generated; defaults apply; the unique key holds.
-    const op = await pool.query<{ id: string; disabled: boolean; timezone: string }>(`INSERT INTO xtk_operator (name) VALUES ('admin') RETURNING id, disabled, timezone`);
+    const op = await pool.query<{ id: string; disabled: boolean; timezone: string }>(
+      `INSERT INTO xtk_operator (name) VALUES ('admin') RETURNING id, disabled, timezone`,
+    );
     expect(op.rows[0]).toEqual({ id: expect.stringMatching(/^\d+$/), disabled: false, timezone: 'UTC' });
     await expect(pool.query(`INSERT INTO xtk_operator (name) VALUES ('admin')`)).rejects.toMatchObject({ code: '23505' });
 
@@ -134,8 +152,25 @@ describe('applySchemaDdl against PostgreSQL', () => {
 
     await applySchemaDdl(pool, builtins, 'cloud', logger);
 
-    expect(await tablesOf(pool)).toEqual(['nms_broad_log_event', 'nms_broad_log_rcp', 'nms_delivery', 'nms_event_stat', 'nms_recipient', 'nms_service', 'nms_subscription', 'nms_tracking_log_rcp', 'xtk_enum', 'xtk_enum_value', 'xtk_folder']);
-    expect(await columnsOf(pool, 'nms_recipient')).toMatchObject({ id: 'text not null', email: 'character varying(128)', email_format: 'smallint', cap_seq: 'bigint' });
+    expect(await tablesOf(pool)).toEqual([
+      'nms_broad_log_event',
+      'nms_broad_log_rcp',
+      'nms_delivery',
+      'nms_event_stat',
+      'nms_recipient',
+      'nms_service',
+      'nms_subscription',
+      'nms_tracking_log_rcp',
+      'xtk_enum',
+      'xtk_enum_value',
+      'xtk_folder',
+    ]);
+    expect(await columnsOf(pool, 'nms_recipient')).toMatchObject({
+      id: 'text not null',
+      email: 'character varying(128)',
+      email_format: 'smallint',
+      cap_seq: 'bigint',
+    });
     expect(await columnsOf(pool, 'xtk_folder')).toMatchObject({ id: 'bigint not null', parent_id: 'bigint' });
     expect(await indexesOf(pool, 'nms_subscription')).toEqual([
       'CREATE UNIQUE INDEX nms_subscription_pkey ON public.nms_subscription USING btree (id)',
@@ -148,7 +183,9 @@ describe('applySchemaDdl against PostgreSQL', () => {
     await pool.query(`INSERT INTO xtk_folder (id, name) VALUES (42, 'root')`);
     // UUID keys are strings: read back exactly as written; anything else is refused.
     await pool.query(`INSERT INTO nms_recipient (id, email, folder_id) VALUES ($1, 'a@example.com', 42)`, [UUID.toUpperCase()]);
-    expect((await pool.query<{ id: string; email_format: number }>('SELECT id, email_format FROM nms_recipient')).rows).toEqual([{ id: UUID.toUpperCase(), email_format: 0 }]);
+    expect((await pool.query<{ id: string; email_format: number }>('SELECT id, email_format FROM nms_recipient')).rows).toEqual([
+      { id: UUID.toUpperCase(), email_format: 0 },
+    ]);
     await expect(pool.query(`INSERT INTO nms_recipient (id) VALUES ('42 OR 1=1')`)).rejects.toMatchObject({ code: '23514' });
   });
 

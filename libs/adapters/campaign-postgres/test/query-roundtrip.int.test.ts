@@ -109,18 +109,26 @@ describe('queryDef round trip on real PostgreSQL', () => {
 
   it('when conditions combine AND/OR, nesting, IN, LIKE and IS NULL, then the matching rows come back', async () => {
     const emails = async (where: string) =>
-      (await run(`<queryDef schema="nms:recipient"><select><node expr="@email"/></select><where>${where}</where><orderBy><node expr="@email"/></orderBy></queryDef>`)).rows.map(
-        (row: { c0: string }) => row.c0,
-      );
-    expect(await emails(`<condition expr="@gender = 1" boolOperator="OR"/><condition expr="@firstName = 'Ann'"/><condition expr="@blackList = false"/>`)).toEqual([
-      'ann@Example.com',
-      'bob@example.org',
-    ]);
-    expect(await emails(`<condition><condition expr="@gender = 1" boolOperator="OR"/><condition expr="@gender = 2"/></condition><condition expr="comment IS NOT NULL"/>`)).toEqual(['ann@Example.com']);
+      (
+        await run(
+          `<queryDef schema="nms:recipient"><select><node expr="@email"/></select><where>${where}</where><orderBy><node expr="@email"/></orderBy></queryDef>`,
+        )
+      ).rows.map((row: { c0: string }) => row.c0);
+    expect(
+      await emails(`<condition expr="@gender = 1" boolOperator="OR"/><condition expr="@firstName = 'Ann'"/><condition expr="@blackList = false"/>`),
+    ).toEqual(['ann@Example.com', 'bob@example.org']);
+    expect(
+      await emails(
+        `<condition><condition expr="@gender = 1" boolOperator="OR"/><condition expr="@gender = 2"/></condition><condition expr="comment IS NOT NULL"/>`,
+      ),
+    ).toEqual(['ann@Example.com']);
     expect(await emails(`<condition expr="@gender IN (0, 1) AND [location/@city] IS NULL"/>`)).toEqual(['bob@example.org']);
     expect(await emails(`<condition expr="Lower(@email) LIKE '%@example.com' AND @email NOT LIKE 'carol%'"/>`)).toEqual(['ann@Example.com']);
     expect(await emails(`<condition expr="@email LIKE 'carol\\_o%'"/>`)).toEqual(["carol_o'brien@example.com"]);
-    expect(await emails(`<condition expr="[folder/parent/@name] = 'nmsRootRecipient' OR [folder/@name] NOT IN ('customers')"/>`)).toEqual(['ann@Example.com', 'bob@example.org']);
+    expect(await emails(`<condition expr="[folder/parent/@name] = 'nmsRootRecipient' OR [folder/@name] NOT IN ('customers')"/>`)).toEqual([
+      'ann@Example.com',
+      'bob@example.org',
+    ]);
   });
 
   it('when dates and date functions are used, then they work in UTC whatever the session time zone', async () => {
@@ -150,7 +158,15 @@ describe('queryDef round trip on real PostgreSQL', () => {
       select: { node: { expr: '@email' } },
       where: {
         condition: [
-          { expr: '@id', setOperator: 'NOT IN', subQuery: { schema: 'nms:subscription', select: { node: { expr: '[@recipient-id]' } }, where: { condition: { expr: "[service/@name] = 'newsletter'" } } } },
+          {
+            expr: '@id',
+            setOperator: 'NOT IN',
+            subQuery: {
+              schema: 'nms:subscription',
+              select: { node: { expr: '[@recipient-id]' } },
+              where: { condition: { expr: "[service/@name] = 'newsletter'" } },
+            },
+          },
           { setOperator: 'EXISTS', subQuery: { schema: 'nms:subscription', where: { condition: { expr: '[@recipient-id] = [../@id]' } } } },
         ],
       },
@@ -163,16 +179,25 @@ describe('queryDef round trip on real PostgreSQL', () => {
       <select><node expr="[service/@name]" alias="@service" groupBy="true"/><node expr="Count(@id)" alias="@n"/><node expr="Max(@expirationDate)" alias="@last"/></select>
       <having><condition expr="Count(@id) &gt;= 1"/></having>
       <orderBy><node expr="@n" sortDesc="true"/><node expr="@service"/></orderBy></queryDef>`);
-    expect(r.xml()).toBe('<subscription-collection><subscription service="sms" n="2" last="2020-01-01"/><subscription service="newsletter" n="1" last="2030-01-01"/></subscription-collection>');
+    expect(r.xml()).toBe(
+      '<subscription-collection><subscription service="sms" n="2" last="2020-01-01"/><subscription service="newsletter" n="1" last="2030-01-01"/></subscription-collection>',
+    );
   });
 
   it('when counting, then the result is the count element, with or without groupBy', async () => {
-    expect((await run(`<queryDef schema="nms:recipient" operation="count"><where><condition expr="@blackList = false"/></where></queryDef>`)).xml()).toBe('<recipient count="2"/>');
+    expect((await run(`<queryDef schema="nms:recipient" operation="count"><where><condition expr="@blackList = false"/></where></queryDef>`)).xml()).toBe(
+      '<recipient count="2"/>',
+    );
     expect((await run({ schema: 'nms:subscription', operation: 'count', groupBy: { node: { expr: '[@recipient-id]' } } })).objects()).toEqual({ count: '2' });
   });
 
   it('when get finds a record, then it is the element; when it finds none, then shaping raises XSV-350122', async () => {
-    const found = await run({ schema: 'nms:service', operation: 'get', select: { node: [{ expr: '@name' }, { expr: '@type', analyze: true }, { expr: '[folder/@label]' }] }, where: { condition: { expr: "@name = 'sms'" } } });
+    const found = await run({
+      schema: 'nms:service',
+      operation: 'get',
+      select: { node: [{ expr: '@name' }, { expr: '@type', analyze: true }, { expr: '[folder/@label]' }] },
+      where: { condition: { expr: "@name = 'sms'" } },
+    });
     expect(found.xml()).toBe('<service name="sms" type="1" typeName="mobile" typeLabel="SMS"><folder label="Customers"/></service>');
     const none = await run({ schema: 'nms:service', operation: 'get', select: { node: { expr: '@name' } }, where: { condition: { expr: "@name = 'fax'" } } });
     expect(() => none.xml()).toThrow("XSV-350122 No record found for query on 'nms:service'");
@@ -192,9 +217,9 @@ describe('queryDef round trip on real PostgreSQL', () => {
 
   it('when paging with lineCount and startLine, then pages follow the order and a large lineCount is capped', async () => {
     const page = async (startLine: number) =>
-      (await run({ schema: 'nms:recipient', lineCount: 2, startLine, select: { node: { expr: '@firstName' } }, orderBy: { node: { expr: '@firstName' } } })).rows.map(
-        (row: { c0: string }) => row.c0,
-      );
+      (
+        await run({ schema: 'nms:recipient', lineCount: 2, startLine, select: { node: { expr: '@firstName' } }, orderBy: { node: { expr: '@firstName' } } })
+      ).rows.map((row: { c0: string }) => row.c0);
     expect(await page(0)).toEqual(['Ann', 'Bob']);
     expect(await page(2)).toEqual(['Carol']);
     const capped = await run({ schema: 'nms:recipient', lineCount: 50, select: { node: { expr: '@id' } } }, { database: 'cloud', maxLineCount: 1 });
@@ -220,11 +245,22 @@ describe('queryDef round trip on real PostgreSQL', () => {
       },
       where: { condition: { expr: `@id = '${ANN}'` } },
     });
-    expect(r.objects()).toEqual({ display: 'Lee, ANN', prefix: '0612', domain: 'example.com', g: 'F', tel: '0612345678', ext: 'none', r: '5', n: '-3', month: '5' });
+    expect(r.objects()).toEqual({
+      display: 'Lee, ANN',
+      prefix: '0612',
+      domain: 'example.com',
+      g: 'F',
+      tel: '0612345678',
+      ext: 'none',
+      r: '5',
+      n: '-3',
+      month: '5',
+    });
   });
 
   it('when hostile values are compiled (S2), then they are only data: they match nothing, or exactly the row that holds them', async () => {
-    const hits = async (expr: string) => (await run({ schema: 'nms:recipient', select: { node: { expr: '@email' } }, where: { condition: { expr } } })).rows.length;
+    const hits = async (expr: string) =>
+      (await run({ schema: 'nms:recipient', select: { node: { expr: '@email' } }, where: { condition: { expr } } })).rows.length;
     expect(await hits("@lastName = 'O''Brien'")).toBe(1);
     expect(await hits("@lastName = 'O\\'Brien'")).toBe(1);
     expect(await hits("@email = 'x'' OR ''1''=''1'")).toBe(0);
@@ -243,7 +279,9 @@ describe('queryDef round trip on real PostgreSQL', () => {
         <where><condition expr="children" boolOperator="OR"/><condition expr="[parent/@name] = 'nmsRootRecipient'"/></where><orderBy><node expr="@id"/></orderBy></queryDef>`,
       { database: 'local' },
     );
-    expect(r.xml()).toBe('<folder-collection><folder name="nmsRootRecipient" children="1"/><folder name="customers" children="0"><parent label="Recipients"/></folder></folder-collection>');
+    expect(r.xml()).toBe(
+      '<folder-collection><folder name="nmsRootRecipient" children="1"/><folder name="customers" children="0"><parent label="Recipients"/></folder></folder-collection>',
+    );
   });
 
   it('when the pinned query forms of the unit tests run, then PostgreSQL accepts every one of them', async () => {

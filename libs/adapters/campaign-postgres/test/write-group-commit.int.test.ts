@@ -13,7 +13,10 @@ describe('group commit of unitary writes against PostgreSQL', () => {
     database: 'cap_group_commit',
     applicationName: 'group-commit-test',
     max: 6,
-    tables: ['CREATE TABLE stg (seq bigserial PRIMARY KEY, email text NOT NULL UNIQUE, fields text[] NOT NULL)', 'CREATE TABLE other (id int PRIMARY KEY, label text)'],
+    tables: [
+      'CREATE TABLE stg (seq bigserial PRIMARY KEY, email text NOT NULL UNIQUE, fields text[] NOT NULL)',
+      'CREATE TABLE other (id int PRIMARY KEY, label text)',
+    ],
   });
   beforeEach(async () => {
     await db.pool.query('TRUNCATE stg, other');
@@ -58,7 +61,7 @@ describe('group commit of unitary writes against PostgreSQL', () => {
     expect(rows.map((r) => r.email)).toEqual(['before@example.com']);
   });
 
-  it('when a queued write\'s caller has stopped waiting by its turn, then it is not applied, and the others are', async () => {
+  it("when a queued write's caller has stopped waiting by its turn, then it is not applied, and the others are", async () => {
     const committer = createWriteCommitter(db.pool, { maxBatch: 64, maxConcurrent: 1 });
     const slow: WriteStep[] = [{ kind: 'exec', schema: 'test:stg', statement: { sql: 'SELECT pg_sleep(0.4)', params: [] } }];
     const blocker = committer.commit(slow);
@@ -84,7 +87,12 @@ describe('group commit of unitary writes against PostgreSQL', () => {
       },
     ];
     const blocker = committer.commit(ingest('a@example.com'));
-    const mixed = await Promise.all([committer.commit(upsertOther(1, 'one')), committer.commit(ingest('b@example.com')), committer.commit(upsertOther(1, 'uno')), committer.commit(ingest('c@example.com'))]);
+    const mixed = await Promise.all([
+      committer.commit(upsertOther(1, 'one')),
+      committer.commit(ingest('b@example.com')),
+      committer.commit(upsertOther(1, 'uno')),
+      committer.commit(ingest('c@example.com')),
+    ]);
     await blocker;
     expect(mixed.map((m) => [m.inserted, m.updated])).toEqual([
       [1, 0],

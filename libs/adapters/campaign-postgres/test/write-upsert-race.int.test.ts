@@ -50,7 +50,9 @@ describe('insertOrUpdate racing on one key against PostgreSQL', () => {
     await db.pool.query(`INSERT INTO service (name, code) VALUES ('taken', 'C1')`);
     const client = await db.pool.connect();
     try {
-      const steps: WriteStep[] = [{ ...upsert('fresh', 'x')[0]!, insert: { sql: 'INSERT INTO "service" ("name", "code") VALUES ($1, $2)', params: ['fresh', 'C1'] } } as WriteStep];
+      const steps: WriteStep[] = [
+        { ...upsert('fresh', 'x')[0]!, insert: { sql: 'INSERT INTO "service" ("name", "code") VALUES ($1, $2)', params: ['fresh', 'C1'] } } as WriteStep,
+      ];
       const err = await executeWriteSteps(client, steps).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(DatabaseWriteError);
       expect((err as Error).message).toBe('PGS-220000 The database refused the write: a record with the same key already exists');

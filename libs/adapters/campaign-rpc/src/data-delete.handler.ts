@@ -11,7 +11,10 @@ import { CLAIMED_RIGHTS, requestCausedDatabaseError, type OperatorRightsLookup }
 const deleteParams = z.object({
   schema: z.string().min(1).max(128),
   /** The <where> element as the client sent it (serialised XML). */
-  where: z.string().min(1).max(1024 * 1024),
+  where: z
+    .string()
+    .min(1)
+    .max(1024 * 1024),
   operatorId: z.string().max(64).optional(),
   operatorLogin: z.string().max(128).optional(),
   operatorRights: z.array(z.string().max(64)).max(256).optional(),
@@ -22,7 +25,12 @@ const deleteParams = z.object({
  * queryDef compiler (same expressions, joins and bound values as ExecuteQuery) into the set of primary keys
  * to delete, and the rows go in one statement. An empty where is refused: it would empty the table.
  */
-export function createDeleteCollectionHandler(deps: { pool: Pool; schemas: ReadonlyMap<string, Schema>; database: Database; operatorRights?: OperatorRightsLookup }): RpcHandler {
+export function createDeleteCollectionHandler(deps: {
+  pool: Pool;
+  schemas: ReadonlyMap<string, Schema>;
+  database: Database;
+  operatorRights?: OperatorRightsLookup;
+}): RpcHandler {
   const operatorRights = deps.operatorRights ?? CLAIMED_RIGHTS;
   return async (params) => {
     const p = deleteParams.safeParse(params);

@@ -20,7 +20,10 @@ import { getPageQueryKey, type PageCursor, type PageCursorCache } from './page-c
 
 const queryParams = z.object({
   /** The <queryDef> as the client sent it (serialised XML). */
-  queryDef: z.string().min(1).max(1024 * 1024),
+  queryDef: z
+    .string()
+    .min(1)
+    .max(1024 * 1024),
   /** `execute` runs it; `sql` only compiles it (BuildQuery). */
   action: z.enum(['execute', 'sql']).default('execute'),
   /**
@@ -113,7 +116,13 @@ async function executeThroughCursor<T>(pool: Pool, compiled: CompiledQuery, fetc
  * document (an element tree, serialised by the gateway). With `limits.cursorFetchRows`, a select is read
  * through a server-side cursor chunk by chunk (bounded memory for pages up to QUERY_MAX_LINE_COUNT rows).
  */
-export function createQueryHandler(deps: { pool: Pool; schemas: ReadonlyMap<string, Schema>; database: Database; limits: QueryLimits; keyset?: KeysetPaging }): RpcHandler {
+export function createQueryHandler(deps: {
+  pool: Pool;
+  schemas: ReadonlyMap<string, Schema>;
+  database: Database;
+  limits: QueryLimits;
+  keyset?: KeysetPaging;
+}): RpcHandler {
   return async (params): Promise<XmlElement | QueryTextResult | { sql: string }> => {
     const p = queryParams.safeParse(params);
     if (!p.success) throw errors.invalidRequest('data.query parameters', p.error.issues[0]?.message ?? 'rejected');

@@ -2,7 +2,16 @@ import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import type { Database, Schema } from '@cap/campaign-schema';
 import { createWriteCommitter, type GroupCommitOptions } from '@cap/campaign-postgres';
-import { checkWriteAccess, compileWritePlan, needsWriteRights, planWrite, schemasWritten, WriteError, type WriteCaller, type WriteMode } from '@cap/campaign-write';
+import {
+  checkWriteAccess,
+  compileWritePlan,
+  needsWriteRights,
+  planWrite,
+  schemasWritten,
+  WriteError,
+  type WriteCaller,
+  type WriteMode,
+} from '@cap/campaign-write';
 import { parseXml, XmlParseError } from '@cap/campaign-xml';
 import { appError, appErrorOf, ErrorCatalogue, errors, type AppError } from '@cap/platform-errors';
 import type { RpcHandler } from '@cap/platform-kafka';
@@ -11,7 +20,10 @@ import { classifyPgError, type Pool } from '@cap/platform-postgres';
 const writeParams = z.object({
   mode: z.enum(['write', 'writeCollection', 'ingest', 'ingestExt']),
   /** The document as the client sent it (serialised XML). */
-  doc: z.string().min(1).max(16 * 1024 * 1024),
+  doc: z
+    .string()
+    .min(1)
+    .max(16 * 1024 * 1024),
   operatorId: z.string().max(64).optional(),
   /** The operator's login and rights as the gateway resolved them (used where operators are not stored). */
   operatorLogin: z.string().max(128).optional(),
@@ -69,10 +81,17 @@ export function createWriteHandler(deps: {
     let plans;
     try {
       const doc = parseXml(p.data.doc);
-      plans = planWrite(doc, deps.schemas, { mode: p.data.mode as WriteMode, now: new Date(), newId: randomUUID, ...(p.data.operatorId ? { operatorId: p.data.operatorId } : {}) });
+      plans = planWrite(doc, deps.schemas, {
+        mode: p.data.mode as WriteMode,
+        now: new Date(),
+        newId: randomUUID,
+        ...(p.data.operatorId ? { operatorId: p.data.operatorId } : {}),
+      });
       for (const plan of plans) {
         if (!plan.schema.databases.includes(deps.database)) {
-          throw new WriteError(ErrorCatalogue.NOT_WRITABLE, `${plan.schema.id} is not stored in the ${deps.database} database this request reached`, { schema: plan.schema.id });
+          throw new WriteError(ErrorCatalogue.NOT_WRITABLE, `${plan.schema.id} is not stored in the ${deps.database} database this request reached`, {
+            schema: plan.schema.id,
+          });
         }
       }
       steps = compileWritePlan(plans);
@@ -109,5 +128,9 @@ export function createWriteHandler(deps: {
 export function requestCausedDatabaseError(err: unknown): AppError | undefined {
   const verdict = classifyPgError(err);
   if (!verdict.requestCaused) return undefined;
-  return appError(ErrorCatalogue.DATABASE_REFUSED, { detail: `The database refused the request: ${verdict.publicMessage}` }, { privateDetail: verdict.privateDetail });
+  return appError(
+    ErrorCatalogue.DATABASE_REFUSED,
+    { detail: `The database refused the request: ${verdict.publicMessage}` },
+    { privateDetail: verdict.privateDetail },
+  );
 }

@@ -10,7 +10,15 @@ import { createWriteHandler, type OperatorRightsLookup } from './data-write.hand
  * The data API a database-owning service answers for the schemas stored in its database: data.query
  * (ExecuteQuery, BuildQuery), data.write (Write, WriteCollection, Ingest, IngestExt), data.deleteCollection.
  */
-export function createDataHandlers(deps: { pool: Pool; schemas: ReadonlyMap<string, Schema>; database: Database; limits: QueryLimits; keyset?: KeysetPaging; groupCommit?: GroupCommitOptions; operatorRights?: OperatorRightsLookup }): Record<string, RpcHandler> {
+export function createDataHandlers(deps: {
+  pool: Pool;
+  schemas: ReadonlyMap<string, Schema>;
+  database: Database;
+  limits: QueryLimits;
+  keyset?: KeysetPaging;
+  groupCommit?: GroupCommitOptions;
+  operatorRights?: OperatorRightsLookup;
+}): Record<string, RpcHandler> {
   return {
     'data.query': createQueryHandler(deps),
     'data.write': createWriteHandler(deps),

@@ -43,7 +43,10 @@ export function planDatabase(schemas: ReadonlyMap<string, Schema>, database: Dat
   const wanted = new Set(desired.map((t) => t.name));
   for (const t of existing) {
     if (t.managedFor !== undefined && !wanted.has(t.name)) {
-      refuse(t.name, `table ${t.name} (schema ${t.managedFor}) exists in the database but no schema places it in the ${database} database any more; drop it by hand if that is intended`);
+      refuse(
+        t.name,
+        `table ${t.name} (schema ${t.managedFor}) exists in the database but no schema places it in the ${database} database any more; drop it by hand if that is intended`,
+      );
     }
   }
   if (refusals.length > 0) throw new DdlError(ErrorCatalogue.DDL_DESTRUCTIVE_CHANGE, refusals);
@@ -116,7 +119,10 @@ function alterTable(table: DesiredTable, current: ExistingTable, refuse: (table:
   }
   for (const c of current.columns) {
     if (!table.columns.some((d) => d.name === c.name)) {
-      refuse(name, `column ${c.name} (${displayType(c.type)}) exists in the database but not in the schema ${table.schema.id} (${table.schema.sources.join(', ')}); drop it by hand if that is intended`);
+      refuse(
+        name,
+        `column ${c.name} (${displayType(c.type)}) exists in the database but not in the schema ${table.schema.id} (${table.schema.sources.join(', ')}); drop it by hand if that is intended`,
+      );
     }
   }
   const constraints = new Set(current.constraints);
@@ -150,7 +156,14 @@ function addColumn(table: DesiredTable, c: DesiredColumn, notices: string[]): Dd
   };
 }
 
-function alterColumn(table: DesiredTable, c: DesiredColumn, existing: ExistingColumn, where: string, refuse: (table: string, what: string) => void, notices: string[]): DdlStatement[] {
+function alterColumn(
+  table: DesiredTable,
+  c: DesiredColumn,
+  existing: ExistingColumn,
+  where: string,
+  refuse: (table: string, what: string) => void,
+  notices: string[],
+): DdlStatement[] {
   const out: DdlStatement[] = [];
   const q = quoteIdent(table.name);
   const type = parsePgType(existing.type);

@@ -21,7 +21,10 @@ const NOW = new Set(['now()', 'GetDate()', 'now']);
  * enumerated field may name the value (`default="male"`) instead of giving it. The schema text never reaches
  * the SQL unchecked.
  */
-export function renderDefault(field: Pick<Field, 'type' | 'length' | 'default' | 'enumId'>, enumerations: ReadonlyMap<string, Enumeration>): RenderedDefault | undefined {
+export function renderDefault(
+  field: Pick<Field, 'type' | 'length' | 'default' | 'enumId'>,
+  enumerations: ReadonlyMap<string, Enumeration>,
+): RenderedDefault | undefined {
   if (field.default === undefined) return undefined;
   const raw = field.default;
   const enumeration = field.enumId === undefined ? undefined : enumerations.get(field.enumId);

@@ -5,7 +5,11 @@ import { planDatabase } from '../src/index';
 
 // Golden DDL of a few built-in schemas: a change here changes every deployment's database.
 const BUILTIN = join(__dirname, '..', '..', 'schema', 'builtin');
-const schemas = compileSchemas(readdirSync(BUILTIN).filter((f) => f.endsWith('.xml')).map((file) => ({ file, text: readFileSync(join(BUILTIN, file), 'utf8') })));
+const schemas = compileSchemas(
+  readdirSync(BUILTIN)
+    .filter((f) => f.endsWith('.xml'))
+    .map((file) => ({ file, text: readFileSync(join(BUILTIN, file), 'utf8') })),
+);
 const UUID_CHECK = `~ '^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$'`;
 /** The columns of nms:recipient that its cloud table and its staging table declare alike (no default, no check). */
 const RECIPIENT_PLAIN_COLUMNS = `  "phone" varchar(32),
@@ -29,13 +33,42 @@ function ddlOf(database: 'local' | 'cloud', table: string): string {
 
 describe('DDL of the built-in schemas', () => {
   it('when planned for an empty local database, then exactly the local, replicated and staging tables are created', () => {
-    const tables = planDatabase(schemas, 'local', []).statements.filter((s) => s.action === 'create-table').map((s) => s.table);
-    expect(tables).toEqual(['nms_batch_event', 'nms_delivery', 'nms_recipient_stg', 'nms_rt_event', 'nms_service', 'nms_subscription_stg', 'xtk_enum', 'xtk_enum_value', 'xtk_folder', 'xtk_operator', 'xtk_option', 'xtk_workflow']);
+    const tables = planDatabase(schemas, 'local', [])
+      .statements.filter((s) => s.action === 'create-table')
+      .map((s) => s.table);
+    expect(tables).toEqual([
+      'nms_batch_event',
+      'nms_delivery',
+      'nms_recipient_stg',
+      'nms_rt_event',
+      'nms_service',
+      'nms_subscription_stg',
+      'xtk_enum',
+      'xtk_enum_value',
+      'xtk_folder',
+      'xtk_operator',
+      'xtk_option',
+      'xtk_workflow',
+    ]);
   });
 
   it('when planned for an empty cloud database, then exactly the cloud and replicated tables are created', () => {
-    const tables = planDatabase(schemas, 'cloud', []).statements.filter((s) => s.action === 'create-table').map((s) => s.table);
-    expect(tables).toEqual(['nms_broad_log_event', 'nms_broad_log_rcp', 'nms_delivery', 'nms_event_stat', 'nms_recipient', 'nms_service', 'nms_subscription', 'nms_tracking_log_rcp', 'xtk_enum', 'xtk_enum_value', 'xtk_folder']);
+    const tables = planDatabase(schemas, 'cloud', [])
+      .statements.filter((s) => s.action === 'create-table')
+      .map((s) => s.table);
+    expect(tables).toEqual([
+      'nms_broad_log_event',
+      'nms_broad_log_rcp',
+      'nms_delivery',
+      'nms_event_stat',
+      'nms_recipient',
+      'nms_service',
+      'nms_subscription',
+      'nms_tracking_log_rcp',
+      'xtk_enum',
+      'xtk_enum_value',
+      'xtk_folder',
+    ]);
   });
 
   it('when xtk:operator is created in the local database, then it has an identity key, a unique login and its defaults', () => {

@@ -73,8 +73,12 @@ export function mergeDeliveryFragment(template: DeliveryDefinition, fragment: Xm
  * recipient has (schema fields), `freeRoots` the roots whose data is free-form (ctx for events).
  * Throws DeliveryError DELIVERY_BAD_PERSONALISATION (naming the part) or DELIVERY_NOTHING_TO_SEND (no content).
  */
-export function prepareDelivery(definition: DeliveryDefinition, known: { fields: Readonly<Record<string, ReadonlySet<string>>>; freeRoots: readonly string[] }): PreparedDelivery {
-  if (definition.content.trim() === '') throw new DeliveryError(ErrorCatalogue.DELIVERY_NOTHING_TO_SEND, 'the delivery has no content to send (give <content> in the template or the fragment)');
+export function prepareDelivery(
+  definition: DeliveryDefinition,
+  known: { fields: Readonly<Record<string, ReadonlySet<string>>>; freeRoots: readonly string[] },
+): PreparedDelivery {
+  if (definition.content.trim() === '')
+    throw new DeliveryError(ErrorCatalogue.DELIVERY_NOTHING_TO_SEND, 'the delivery has no content to send (give <content> in the template or the fragment)');
   const compile = (part: 'subject' | 'content', source: string) => {
     try {
       const template = compileTemplate(source);
@@ -99,22 +103,31 @@ export function readTargetConditions(targets: string): XmlElement[] {
   try {
     root = parseXml(targets, { limits: { maxDepth: 32, maxElements: 10_000 } });
   } catch (err) {
-    throw new DeliveryError(ErrorCatalogue.DELIVERY_BAD_TARGET, `the target definition is not well-formed XML: ${err instanceof XmlParseError ? err.message : 'unreadable'}`);
+    throw new DeliveryError(
+      ErrorCatalogue.DELIVERY_BAD_TARGET,
+      `the target definition is not well-formed XML: ${err instanceof XmlParseError ? err.message : 'unreadable'}`,
+    );
   }
-  if (root.local !== 'targets') throw new DeliveryError(ErrorCatalogue.DELIVERY_BAD_TARGET, `the target definition must be a <targets> element, not <${root.local}>`);
+  if (root.local !== 'targets')
+    throw new DeliveryError(ErrorCatalogue.DELIVERY_BAD_TARGET, `the target definition must be a <targets> element, not <${root.local}>`);
   const wheres: XmlElement[] = [];
   for (const child of root.children) {
     if (child.local === 'where') wheres.push(child);
     else if (child.local === 'deliveryTarget') {
       for (const part of child.children.filter((c) => c.local === 'targetPart')) {
-        if (part.attrs['exclusion'] === 'true' || part.attrs['exclusion'] === '1') throw new DeliveryError(ErrorCatalogue.DELIVERY_BAD_TARGET, 'exclusion target parts are not supported: put the condition in the where clause');
-        if ((part.attrs['type'] ?? 'query') !== 'query') throw new DeliveryError(ErrorCatalogue.DELIVERY_BAD_TARGET, `target parts of type '${part.attrs['type']}' are not supported (only 'query')`);
+        if (part.attrs['exclusion'] === 'true' || part.attrs['exclusion'] === '1')
+          throw new DeliveryError(ErrorCatalogue.DELIVERY_BAD_TARGET, 'exclusion target parts are not supported: put the condition in the where clause');
+        if ((part.attrs['type'] ?? 'query') !== 'query')
+          throw new DeliveryError(ErrorCatalogue.DELIVERY_BAD_TARGET, `target parts of type '${part.attrs['type']}' are not supported (only 'query')`);
         if ((part.attrs['ignored'] ?? 'false') === 'true') continue;
         const where = part.children.find((c) => c.local === 'where');
         if (where) wheres.push(where);
       }
     } else if (child.local === 'externalSource' || root.attrs['fromExternalSource'] === 'true') {
-      throw new DeliveryError(ErrorCatalogue.DELIVERY_BAD_TARGET, 'external-source targets (fromExternalSource) are not supported: target recipients with a where clause');
+      throw new DeliveryError(
+        ErrorCatalogue.DELIVERY_BAD_TARGET,
+        'external-source targets (fromExternalSource) are not supported: target recipients with a where clause',
+      );
     } else throw new DeliveryError(ErrorCatalogue.DELIVERY_BAD_TARGET, `<targets> may contain <where> or <deliveryTarget>, not <${child.local}>`);
   }
   for (const where of wheres) {

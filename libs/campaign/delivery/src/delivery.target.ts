@@ -20,7 +20,11 @@ export function compileDeliveryTarget(targets: string, schemas: ReadonlyMap<stri
   const wheres = readTargetConditions(targets);
   const alternatives = wheres.map((w) => element('condition', { boolOperator: 'OR' }, w.children));
   const queryDef = element('queryDef', { schema: RECIPIENT_SCHEMA, operation: 'select' }, [
-    element('select', {}, ['@id', '@email', '@mobilePhone', '@blackList'].map((expr) => element('node', { expr }))),
+    element(
+      'select',
+      {},
+      ['@id', '@email', '@mobilePhone', '@blackList'].map((expr) => element('node', { expr })),
+    ),
     ...(alternatives.length > 0 ? [element('where', {}, alternatives)] : []),
   ]);
   try {

@@ -66,7 +66,11 @@ describe('personalised templates', () => {
   it('when paths are checked against known fields, then a misspelt recipient field or an unknown root is refused', () => {
     const known = { fields: { recipient: new Set(['firstName', 'location.city']) }, freeRoots: ['ctx'] };
     checkTemplatePaths(compileTemplate('<%= recipient.firstName %><%= recipient.location.@city %><%= ctx.anything.at.all %>'), known);
-    expect(failure(() => checkTemplatePaths(compileTemplate('<%= recipient.fristName %>'), known)).message).toBe("'recipient.fristName' is not a field of recipient (line 1, column 1)");
-    expect(failure(() => checkTemplatePaths(compileTemplate('<%= upper(process.env) %>'), known)).message).toContain("'process' is not something a template can use here");
+    expect(failure(() => checkTemplatePaths(compileTemplate('<%= recipient.fristName %>'), known)).message).toBe(
+      "'recipient.fristName' is not a field of recipient (line 1, column 1)",
+    );
+    expect(failure(() => checkTemplatePaths(compileTemplate('<%= upper(process.env) %>'), known)).message).toContain(
+      "'process' is not something a template can use here",
+    );
   });
 });

@@ -72,7 +72,8 @@ export function compileTemplate(source: string): CompiledTemplate {
     const close = source.indexOf('%>', start);
     if (close < 0) throw new TemplateError('syntax', "'<%=' is not closed by '%>'", line, column);
     const text = source.slice(start, close);
-    if (text.length > MAX_EXPRESSION_LENGTH) throw new TemplateError('syntax', `an expression is longer than ${MAX_EXPRESSION_LENGTH} characters`, line, column);
+    if (text.length > MAX_EXPRESSION_LENGTH)
+      throw new TemplateError('syntax', `an expression is longer than ${MAX_EXPRESSION_LENGTH} characters`, line, column);
     parts.push({ kind: 'value', expr: new ExpressionParser(text, line, column).parse(), raw });
     at = close + 2;
   }
@@ -84,7 +85,10 @@ export function compileTemplate(source: string): CompiledTemplate {
  * fields), so a misspelt field is refused before anything is sent. Roots not listed are not checked
  * (event data is free-form); roots that are neither listed nor in `freeRoots` are unknown.
  */
-export function checkTemplatePaths(template: CompiledTemplate, known: { fields: Readonly<Record<string, ReadonlySet<string>>>; freeRoots: readonly string[] }): void {
+export function checkTemplatePaths(
+  template: CompiledTemplate,
+  known: { fields: Readonly<Record<string, ReadonlySet<string>>>; freeRoots: readonly string[] },
+): void {
   const visit = (e: TemplateExpr) => {
     if (e.kind === 'path') {
       const root = canonicalRoot(e);
@@ -254,7 +258,8 @@ class ExpressionParser {
       }
       this.take(')');
       const arity = FUNCTIONS[fn];
-      if (args.length < arity.min || args.length > arity.max) this.fail(`${fn} takes ${arity.min === arity.max ? arity.min : `${arity.min} or ${arity.max}`} argument(s)`);
+      if (args.length < arity.min || args.length > arity.max)
+        this.fail(`${fn} takes ${arity.min === arity.max ? arity.min : `${arity.min} or ${arity.max}`} argument(s)`);
       return { kind: 'call', fn, args, line: this.line, column: this.column };
     }
     const segments: string[] = [];
@@ -322,7 +327,12 @@ function toText(value: unknown, e: Extract<TemplateExpr, { kind: 'path' }>): str
   if (typeof value === 'boolean') return value ? '1' : '0';
   if (value instanceof Date) return value.toISOString();
   if (typeof value === 'object' && Object.hasOwn(value, '#text')) return String((value as Record<string, unknown>)['#text']);
-  throw new TemplateError('missing-value', `'${e.text}' is a group of values, not a value: name one of ${Object.keys(value as object).join(', ')}`, e.line, e.column);
+  throw new TemplateError(
+    'missing-value',
+    `'${e.text}' is a group of values, not a value: name one of ${Object.keys(value as object).join(', ')}`,
+    e.line,
+    e.column,
+  );
 }
 
 function call(e: Extract<TemplateExpr, { kind: 'call' }>, data: RenderData): string {

@@ -67,7 +67,8 @@ describe('generateDataModelDocs', () => {
     expect(entities).toEqual(['cus_shop', 'cus_visit', 'cus_visitStg']);
     for (const name of entities) expect(name).toMatch(/^[A-Za-z_][A-Za-z0-9_]*$/);
     expect(lines.filter((l) => l === '  }')).toHaveLength(entities.length);
-    for (const attr of lines.filter((l) => l.startsWith('    '))) expect(attr).toMatch(/^ {4}[A-Za-z_][\w]* [A-Za-z_]\w*( (PK|FK|UK)(, (PK|FK|UK))*)? "[^"]*"$/);
+    for (const attr of lines.filter((l) => l.startsWith('    ')))
+      expect(attr).toMatch(/^ {4}[A-Za-z_][\w]* [A-Za-z_]\w*( (PK|FK|UK)(, (PK|FK|UK))*)? "[^"]*"$/);
     expect(lines.filter((l) => l.includes('--') || l.includes('..'))).toEqual([
       '  cus_visit }o--o| cus_shop : "shop"',
       '  cus_visit }o--o| cus_visit : "referrer"',

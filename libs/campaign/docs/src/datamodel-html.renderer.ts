@@ -44,7 +44,9 @@ export function renderDataModelHtml(schemas: ReadonlyMap<string, Schema>, option
   const nav = view.namespaces
     .map((ns) => `<h2>${h(ns.name)}</h2><ul>${ns.schemas.map((v) => `<li><a href="#${h(v.anchor)}">${h(v.schema.id)}</a></li>`).join('')}</ul>`)
     .join('\n');
-  const legend = (['local', 'replicated', 'cloud', 'staging'] as const).map((p) => `<li><span class="badge ${p}">${p}</span> ${h(PLACEMENT_DESCRIPTIONS[p])}</li>`).join('');
+  const legend = (['local', 'replicated', 'cloud', 'staging'] as const)
+    .map((p) => `<li><span class="badge ${p}">${p}</span> ${h(PLACEMENT_DESCRIPTIONS[p])}</li>`)
+    .join('');
   const diagram = options.diagramSvg ? `<h2 id="diagram">Entity-relationship diagram</h2><div class="diagram">${stripXmlProlog(options.diagramSvg)}</div>` : '';
   return `<!DOCTYPE html>
 <html lang="en">
@@ -113,19 +115,41 @@ function section(v: SchemaView, view: DataModelView): string {
       '<h3>Fields</h3>',
       table(
         ['XPath', 'Type', 'Length', 'Enumeration', 'Not null', 'Default', 'Column', 'Label'],
-        s.fields.map((f) => [code(f.xpath), h(f.type), f.length === undefined ? '' : String(f.length), f.enumId ? enumLink(f.enumId, view) : '', f.notNull ? 'yes' : '', f.default === undefined ? '' : code(f.default), code(f.column), h(f.label)]),
+        s.fields.map((f) => [
+          code(f.xpath),
+          h(f.type),
+          f.length === undefined ? '' : String(f.length),
+          f.enumId ? enumLink(f.enumId, view) : '',
+          f.notNull ? 'yes' : '',
+          f.default === undefined ? '' : code(f.default),
+          code(f.column),
+          h(f.label),
+        ]),
       ),
     );
   }
   if (s.keys.length > 0) {
-    parts.push('<h3>Keys</h3>', table(['Name', 'Fields', 'Internal'], s.keys.map((k) => [h(k.name), k.fields.map(code).join(', '), k.internal ? 'yes' : ''])));
+    parts.push(
+      '<h3>Keys</h3>',
+      table(
+        ['Name', 'Fields', 'Internal'],
+        s.keys.map((k) => [h(k.name), k.fields.map(code).join(', '), k.internal ? 'yes' : '']),
+      ),
+    );
   }
   if (s.links.length > 0) {
     parts.push(
       '<h3>Links</h3>',
       table(
         ['Name', 'Target', 'Cardinality', 'Joins', 'Reverse link', 'Label'],
-        s.links.map((l) => [h(l.name), link(l.target, view), l.cardinality === 'single' ? 'N-1 (single)' : '1-N (collection)', l.joins.map((j) => `${code(j.src)} = ${code(j.dst)}`).join('<br>'), l.revLink ? h(l.revLink) : '', h(l.label)]),
+        s.links.map((l) => [
+          h(l.name),
+          link(l.target, view),
+          l.cardinality === 'single' ? 'N-1 (single)' : '1-N (collection)',
+          l.joins.map((j) => `${code(j.src)} = ${code(j.dst)}`).join('<br>'),
+          l.revLink ? h(l.revLink) : '',
+          h(l.label),
+        ]),
       ),
     );
   }
@@ -133,7 +157,10 @@ function section(v: SchemaView, view: DataModelView): string {
     parts.push(
       `<h3 id="${h(enumerationAnchorOf(e.id))}">Enumeration ${h(e.name)} <code>${h(e.id)}</code></h3>`,
       `<p>${h(e.label)}; base type ${h(e.basetype)}${e.default !== undefined ? `; default ${code(e.default)}` : ''}.</p>`,
-      table(['Name', 'Value', 'Label'], e.values.map((x) => [code(x.name), code(x.value), h(x.label)])),
+      table(
+        ['Name', 'Value', 'Label'],
+        e.values.map((x) => [code(x.name), code(x.value), h(x.label)]),
+      ),
     );
   }
   if (s.methods.length > 0) {

@@ -8,13 +8,21 @@ import { buildDataModelView, PLACEMENT_DESCRIPTIONS, type SchemaView } from './d
  */
 export function renderDataModelMarkdown(schemas: ReadonlyMap<string, Schema>): string {
   const view = buildDataModelView(schemas);
-  const out: string[] = ['# Data model', '', `${view.schemas.length} schemas, generated from the compiled schemas. Placement says where rows live: \`local\` (local database), \`replicated\` (local master, copy in the cloud), \`cloud\`, \`staging\` (local changes on their way to a cloud schema).`, ''];
+  const out: string[] = [
+    '# Data model',
+    '',
+    `${view.schemas.length} schemas, generated from the compiled schemas. Placement says where rows live: \`local\` (local database), \`replicated\` (local master, copy in the cloud), \`cloud\`, \`staging\` (local changes on their way to a cloud schema).`,
+    '',
+  ];
   for (const ns of view.namespaces) {
     out.push(`- **${md(ns.name)}**: ${ns.schemas.map((s) => `[${s.schema.id}](#${s.anchor})`).join(', ')}`);
   }
   out.push('');
   for (const v of view.schemas) out.push(...section(v, view.find.bind(view)));
-  return `${out.join('\n').replace(/\n{3,}/g, '\n\n').trimEnd()}\n`;
+  return `${out
+    .join('\n')
+    .replace(/\n{3,}/g, '\n\n')
+    .trimEnd()}\n`;
 }
 
 function section(v: SchemaView, find: (id: string) => SchemaView | undefined): string[] {
@@ -34,7 +42,10 @@ function section(v: SchemaView, find: (id: string) => SchemaView | undefined): s
 
   if (s.fields.length > 0) {
     out.push('### Fields', '', '| XPath | Type | Length | Enumeration | Not null | Default | Column | Label |', '|---|---|---|---|---|---|---|---|');
-    for (const f of s.fields) out.push(`| \`${f.xpath}\` | ${f.type} | ${f.length ?? ''} | ${f.enumId ? `\`${f.enumId}\`` : ''} | ${f.notNull ? 'yes' : ''} | ${defaultText(f)} | \`${f.column}\` | ${md(f.label)} |`);
+    for (const f of s.fields)
+      out.push(
+        `| \`${f.xpath}\` | ${f.type} | ${f.length ?? ''} | ${f.enumId ? `\`${f.enumId}\`` : ''} | ${f.notNull ? 'yes' : ''} | ${defaultText(f)} | \`${f.column}\` | ${md(f.label)} |`,
+      );
     out.push('');
   }
   if (s.keys.length > 0) {
@@ -46,12 +57,19 @@ function section(v: SchemaView, find: (id: string) => SchemaView | undefined): s
     out.push('### Links', '', '| Name | Target | Cardinality | Joins | Reverse link | Label |', '|---|---|---|---|---|---|');
     for (const l of s.links) {
       const joins = l.joins.map((j) => `\`${j.src}\` = \`${j.dst}\``).join(', ');
-      out.push(`| ${md(l.name)} | ${ref(l.target)} | ${l.cardinality === 'single' ? 'N-1 (single)' : '1-N (collection)'} | ${joins} | ${l.revLink ? md(l.revLink) : ''} | ${md(l.label)} |`);
+      out.push(
+        `| ${md(l.name)} | ${ref(l.target)} | ${l.cardinality === 'single' ? 'N-1 (single)' : '1-N (collection)'} | ${joins} | ${l.revLink ? md(l.revLink) : ''} | ${md(l.label)} |`,
+      );
     }
     out.push('');
   }
   for (const e of s.enumerations) {
-    out.push(`### Enumeration ${md(e.name)} (\`${e.id}\`)`, '', `${md(e.label)}; base type ${e.basetype}${e.default !== undefined ? `; default ${md(e.default)}` : ''}.`, '');
+    out.push(
+      `### Enumeration ${md(e.name)} (\`${e.id}\`)`,
+      '',
+      `${md(e.label)}; base type ${e.basetype}${e.default !== undefined ? `; default ${md(e.default)}` : ''}.`,
+      '',
+    );
     out.push('| Name | Value | Label |', '|---|---|---|', ...e.values.map((x) => `| ${md(x.name)} | ${md(x.value)} | ${md(x.label)} |`), '');
   }
   if (s.methods.length > 0) {

@@ -37,7 +37,10 @@ export function renderErDot(schemas: ReadonlyMap<string, Schema>): string {
     const members = tables.filter((v) => v.schema.placement === placement);
     if (members.length === 0) continue;
     const c = COLORS[placement];
-    out.push(`  subgraph cluster_${placement} {`, `    label=<${esc(CLUSTER_LABELS[placement])}>; style="rounded,filled"; color="${c.header}"; fillcolor="${c.cluster}"; fontsize=12;`);
+    out.push(
+      `  subgraph cluster_${placement} {`,
+      `    label=<${esc(CLUSTER_LABELS[placement])}>; style="rounded,filled"; color="${c.header}"; fillcolor="${c.cluster}"; fontsize=12;`,
+    );
     for (const v of members) out.push(`    ${v.entity} [label=<${nodeLabel(v)}>];`);
     out.push('  }');
   }
@@ -72,16 +75,25 @@ function nodeLabel(v: SchemaView): string {
     );
   }
   const more = s.fields.length - v.erFields.length;
-  if (more > 0) rows.push(`<TR><TD COLSPAN="3" ALIGN="LEFT"><FONT POINT-SIZE="9" COLOR="#71717a">+ ${more} more field${more === 1 ? '' : 's'}</FONT></TD></TR>`);
+  if (more > 0)
+    rows.push(`<TR><TD COLSPAN="3" ALIGN="LEFT"><FONT POINT-SIZE="9" COLOR="#71717a">+ ${more} more field${more === 1 ? '' : 's'}</FONT></TD></TR>`);
   return `<TABLE BORDER="0" CELLBORDER="1" CELLSPACING="0" CELLPADDING="3" BGCOLOR="white">${rows.join('')}</TABLE>`;
 }
 
 /** Text in a Graphviz HTML-like label. */
 function esc(text: string): string {
-  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/\s*[\r\n]+\s*/g, ' ');
+  return text
+    .replace(/&/g, '&amp;')
+    .replace(/</g, '&lt;')
+    .replace(/>/g, '&gt;')
+    .replace(/"/g, '&quot;')
+    .replace(/\s*[\r\n]+\s*/g, ' ');
 }
 
 /** Text in a Graphviz double-quoted string. */
 function str(text: string): string {
-  return text.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\s*[\r\n]+\s*/g, ' ');
+  return text
+    .replace(/\\/g, '\\\\')
+    .replace(/"/g, '\\"')
+    .replace(/\s*[\r\n]+\s*/g, ' ');
 }

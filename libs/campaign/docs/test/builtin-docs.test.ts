@@ -4,7 +4,11 @@ import { compileSchemas } from '@cap/campaign-schema';
 import { generateDataModelDocs } from '../src/index';
 
 const BUILTIN = join(__dirname, '..', '..', 'schema', 'builtin');
-const schemas = compileSchemas(readdirSync(BUILTIN).filter((f) => f.endsWith('.xml')).map((file) => ({ file, text: readFileSync(join(BUILTIN, file), 'utf8') })));
+const schemas = compileSchemas(
+  readdirSync(BUILTIN)
+    .filter((f) => f.endsWith('.xml'))
+    .map((file) => ({ file, text: readFileSync(join(BUILTIN, file), 'utf8') })),
+);
 const docs = generateDataModelDocs(schemas);
 const entity = (id: string) => id.replace(':', '_');
 

@@ -49,14 +49,27 @@ const queryJson = {
   schema: 'nms:recipient',
   operation: 'select',
   lineCount: 100,
-  select: { node: [{ expr: '@email' }, { expr: '@firstName' }, { expr: '[location/@city]', alias: '@city' }, { expr: '[folder/@label]' }, { expr: '[folder/parent/@name]' }] },
+  select: {
+    node: [
+      { expr: '@email' },
+      { expr: '@firstName' },
+      { expr: '[location/@city]', alias: '@city' },
+      { expr: '[folder/@label]' },
+      { expr: '[folder/parent/@name]' },
+    ],
+  },
   where: {
-    condition: [{ expr: "@email LIKE '%@example.com'" }, { expr: "[folder/@name] = 'nmsRootRecipient'", boolOperator: 'OR' }, { expr: '@created >= #2024-01-01#' }],
+    condition: [
+      { expr: "@email LIKE '%@example.com'" },
+      { expr: "[folder/@name] = 'nmsRootRecipient'", boolOperator: 'OR' },
+      { expr: '@created >= #2024-01-01#' },
+    ],
   },
   orderBy: { node: { expr: '@email', sortDesc: true } },
 };
 const check = compileQueryDef(queryElement, schemas);
-if ((check.sql.match(/LEFT JOIN/g) ?? []).length !== 2 || check.shape.columns.length !== 5) throw new Error('the benchmark query must have 5 fields and 2 joins');
+if ((check.sql.match(/LEFT JOIN/g) ?? []).length !== 2 || check.shape.columns.length !== 5)
+  throw new Error('the benchmark query must have 5 fields and 2 joins');
 
 let sink = 0;
 const compileXml = measure(() => {

@@ -99,7 +99,9 @@ describe('compileQueryDef: pinned SQL on the built-in schemas', () => {
   });
 
   it('when an EXISTS subQuery selects a value, then every bound parameter is referenced by the statement', () => {
-    const { sql, params } = compile(`<queryDef schema="nms:recipient" operation="count"><where><condition setOperator="EXISTS"><subQuery schema="nms:recipient"><select><node expr="Lower('x')"/></select></subQuery></condition></where></queryDef>`);
+    const { sql, params } = compile(
+      `<queryDef schema="nms:recipient" operation="count"><where><condition setOperator="EXISTS"><subQuery schema="nms:recipient"><select><node expr="Lower('x')"/></select></subQuery></condition></where></queryDef>`,
+    );
     // PostgreSQL refuses a statement given a parameter it does not use ("bind message supplies 1 parameters").
     for (let i = 1; i <= params.length; i++) expect(sql).toContain(`$${i}`);
     expect(params).toContain('x');
@@ -222,10 +224,12 @@ describe('compileQueryDef: forms, options and result shape', () => {
   });
 
   it('when an aggregate is selected next to a plain field without groupBy, then the query is refused before reaching the database', () => {
-    expect(() => compile('<queryDef schema="xtk:operator" operation="select"><select><node expr="@name"/><node expr="Max(@label)"/></select></queryDef>')).toThrow(
-      /^XTK-170036 '@name' is selected next to aggregates without <groupBy>/,
-    );
-    expect(() => compile('<queryDef schema="xtk:operator" operation="select"><select><node expr="Count(@id)"/><node expr="Max(@label)"/></select></queryDef>')).not.toThrow();
+    expect(() =>
+      compile('<queryDef schema="xtk:operator" operation="select"><select><node expr="@name"/><node expr="Max(@label)"/></select></queryDef>'),
+    ).toThrow(/^XTK-170036 '@name' is selected next to aggregates without <groupBy>/);
+    expect(() =>
+      compile('<queryDef schema="xtk:operator" operation="select"><select><node expr="Count(@id)"/><node expr="Max(@label)"/></select></queryDef>'),
+    ).not.toThrow();
   });
 
   it('when columns are selected, then the shape names rows after the schema and nests paths like the schema', () => {
@@ -268,7 +272,7 @@ describe('compileQueryDef: forms, options and result shape', () => {
       return [sql.slice(sql.indexOf('WHERE ') + 6, sql.indexOf(' LIMIT')), params.slice(0, -1)];
     };
     expect(where('@email = 5')).toEqual(['"r0"."email" = $1', [5]]);
-    expect(where("5 = @email")).toEqual(['$1 = "r0"."email"', [5]]);
+    expect(where('5 = @email')).toEqual(['$1 = "r0"."email"', [5]]);
     expect(where('@gender = 3000000000')).toEqual(['"r0"."gender" = $1::bigint', [3_000_000_000]]);
     expect(where('@gender <> 99999999999999999999')).toEqual(['"r0"."gender" <> $1::numeric', ['99999999999999999999']]);
     expect(where('@gender < 1.5')).toEqual(['"r0"."gender" < $1::numeric', [1.5]]);
@@ -279,9 +283,12 @@ describe('compileQueryDef: forms, options and result shape', () => {
   });
 
   it('when the same expression is selected and grouped, then GROUP BY reuses the selected SQL (same parameters)', () => {
-    const { sql, params } = compile(`<queryDef schema="nms:recipient"><select><node expr="@lastName + '!'" alias="@x"/><node expr="countall()" alias="@n"/></select>
+    const { sql, params } =
+      compile(`<queryDef schema="nms:recipient"><select><node expr="@lastName + '!'" alias="@x"/><node expr="countall()" alias="@n"/></select>
       <groupBy><node expr="@lastName + '!'"/></groupBy><orderBy><node expr="@lastName + '!'"/></orderBy></queryDef>`);
-    expect(sql).toBe('SELECT "r0"."last_name" || $1::text AS "c0", count(*) AS "c1" FROM "nms_recipient" AS "r0" GROUP BY "r0"."last_name" || $1::text ORDER BY "r0"."last_name" || $1::text LIMIT $2');
+    expect(sql).toBe(
+      'SELECT "r0"."last_name" || $1::text AS "c0", count(*) AS "c1" FROM "nms_recipient" AS "r0" GROUP BY "r0"."last_name" || $1::text ORDER BY "r0"."last_name" || $1::text LIMIT $2',
+    );
     expect(params).toEqual(['!', 200]);
   });
 });
@@ -299,10 +306,7 @@ describe('compileQueryDef: refusals', () => {
     [`<queryDef schema="nms:nothing"><select><node expr="@id"/></select></queryDef>`, "XTK-170036 Unknown schema 'nms:nothing'"],
     [`<queryDef schema="xtk:session"><select><node expr="@id"/></select></queryDef>`, "XTK-170036 Schema 'xtk:session' has no table: it cannot be queried"],
     [`<queryDef schema="nms:recipient"/>`, `XTK-170036 queryDef on 'nms:recipient' selects nothing: add <select><node expr="…"/></select>`],
-    [
-      `<queryDef schema="nms:recipient"><select><node expr="@emial"/></select></queryDef>`,
-      "XTK-170036 Unknown attribute '@emial' at position 1 of '@emial'",
-    ],
+    [`<queryDef schema="nms:recipient"><select><node expr="@emial"/></select></queryDef>`, "XTK-170036 Unknown attribute '@emial' at position 1 of '@emial'"],
     [
       `<queryDef schema="nms:recipient"><select><node expr="@id"/></select><where><condition expr="Lower([fodler/@label]) = 'x'"/></where></queryDef>`,
       "XTK-170036 Unknown link 'fodler' at position 8 of 'Lower([fodler/@label]) = 'x''",
@@ -364,9 +368,17 @@ describe('compileQueryDef: refusals', () => {
   });
 
   it('when a name is unknown, then the error is an XtkExpressionError with the token and its position', () => {
-    const err = failure(`<queryDef schema="nms:recipient"><select><node expr="@id"/></select><where><condition expr="@email = 'x' AND [folder/@labell] = 'y'"/></where></queryDef>`);
+    const err = failure(
+      `<queryDef schema="nms:recipient"><select><node expr="@id"/></select><where><condition expr="@email = 'x' AND [folder/@labell] = 'y'"/></where></queryDef>`,
+    );
     expect(err).toBeInstanceOf(XtkExpressionError);
-    expect(err).toMatchObject({ code: 'XTK-170036', kind: 'unknown-name', token: '@labell', position: 26, expression: "@email = 'x' AND [folder/@labell] = 'y'" });
+    expect(err).toMatchObject({
+      code: 'XTK-170036',
+      kind: 'unknown-name',
+      token: '@labell',
+      position: 26,
+      expression: "@email = 'x' AND [folder/@labell] = 'y'",
+    });
   });
 
   it('when a query would bind more values than PostgreSQL accepts, then it is refused before reaching the database', () => {
@@ -390,8 +402,12 @@ describe('compileQueryDef: refusals', () => {
       select: { node: { expr: '@name' } },
       where: { condition: { setOperator: 'EXISTS', subQuery: { schema: 'nms:subscription', where: { condition: { expr: '[@service-id] = [../@id]' } } } } },
     };
-    expect(failure(sub).message).toBe("XTK-170036 Schema 'nms:subscription' has no table in the local database (it is in: cloud); a query runs in one database (subQuery)");
-    expect(compileQueryDef(sub, schemas, { database: 'cloud' }).sql).toContain('EXISTS (SELECT 1 FROM "nms_subscription" AS "r1" WHERE "r1"."service_id" = "r0"."id")');
+    expect(failure(sub).message).toBe(
+      "XTK-170036 Schema 'nms:subscription' has no table in the local database (it is in: cloud); a query runs in one database (subQuery)",
+    );
+    expect(compileQueryDef(sub, schemas, { database: 'cloud' }).sql).toContain(
+      'EXISTS (SELECT 1 FROM "nms_subscription" AS "r1" WHERE "r1"."service_id" = "r0"."id")',
+    );
   });
 });
 
@@ -412,7 +428,9 @@ describe('compileQueryDef: a deterministic order for paged selects without <orde
   });
 
   it('when the caller does not ask for ordered pages (internal bulk reads), then a lineCount adds no order', () => {
-    expect(compileQueryDef({ schema: 'nms:recipient', lineCount: 10, select: { node: { expr: '@id' } } }, schemas, { database: 'cloud' }).sql).not.toContain('ORDER BY');
+    expect(compileQueryDef({ schema: 'nms:recipient', lineCount: 10, select: { node: { expr: '@id' } } }, schemas, { database: 'cloud' }).sql).not.toContain(
+      'ORDER BY',
+    );
   });
 
   it('when a paged select groups, is DISTINCT, or only aggregates, then it is ordered by the groups, by every column, or not at all', () => {
@@ -454,7 +472,9 @@ describe('compileQueryDef: keyset paging of paged selects whose order is total',
   it('when a composite order ends with the primary key, then nullable keys are compared in the expanded form with NULLs placed as PostgreSQL sorts them', () => {
     const q = { ...page, startLine: 100, orderBy: { node: [{ expr: '@lastName' }, { expr: '@id' }] } };
     const asc = compileKeyset(q, ['Smith', 'p7']);
-    expect(asc.sql).toContain(' WHERE ("r0"."last_name" > $1 OR "r0"."last_name" IS NULL) OR ("r0"."last_name" = $1 AND "r0"."id" > $2) ORDER BY "r0"."last_name", "r0"."id" LIMIT $3');
+    expect(asc.sql).toContain(
+      ' WHERE ("r0"."last_name" > $1 OR "r0"."last_name" IS NULL) OR ("r0"."last_name" = $1 AND "r0"."id" > $2) ORDER BY "r0"."last_name", "r0"."id" LIMIT $3',
+    );
     expect(asc.params).toEqual(['Smith', 'p7', 100]);
     // After a NULL last name (ascending: NULLs last) only the other NULL last names with a larger id remain.
     const ascNull = compileKeyset(q, [null, 'p7']);
@@ -481,7 +501,18 @@ describe('compileQueryDef: keyset paging of paged selects whose order is total',
     expect(sql).toMatch(/"r0"."queue"::text AS "k0", "r0"."event_id"::text AS "k1" FROM /);
     expect(sql).toMatch(/ WHERE \("r0"."queue", "r0"."event_id"\) > \(\$1, \$2\) ORDER BY "c0", "r0"."event_id" LIMIT \$3$/);
     expect(params).toEqual(['rt', '42', 50]);
-    const desc = compileKeyset({ ...q, orderBy: { node: [{ expr: '@queue', sortDesc: true }, { expr: '@eventId', sortDesc: true }] } }, ['rt', '42']);
+    const desc = compileKeyset(
+      {
+        ...q,
+        orderBy: {
+          node: [
+            { expr: '@queue', sortDesc: true },
+            { expr: '@eventId', sortDesc: true },
+          ],
+        },
+      },
+      ['rt', '42'],
+    );
     expect(desc.sql).toMatch(/ WHERE \("r0"."queue", "r0"."event_id"\) < \(\$1, \$2\) ORDER BY/);
     const mixed = compileKeyset({ ...q, orderBy: { node: [{ expr: '@queue' }, { expr: '@eventId', sortDesc: true }] } }, ['rt', '42']);
     expect(mixed.sql).toContain(' WHERE "r0"."queue" > $1 OR ("r0"."queue" = $1 AND "r0"."event_id" < $2) ORDER BY');
@@ -501,7 +532,16 @@ describe('compileQueryDef: keyset paging of paged selects whose order is total',
     offsetOnly({ distinct: true });
     offsetOnly({ select: { node: [{ expr: '@lastName', groupBy: true }, { expr: 'count(@id)' }] } });
     // A key whose fields may be NULL is not unique in PostgreSQL (nms:subscription's recipient and service).
-    const sub = compileKeyset({ schema: 'nms:subscription', lineCount: 10, startLine: 10, select: { node: { expr: '@id' } }, orderBy: { node: [{ expr: '@recipient-id' }, { expr: '@service-id' }] } }, ['a', '1']);
+    const sub = compileKeyset(
+      {
+        schema: 'nms:subscription',
+        lineCount: 10,
+        startLine: 10,
+        select: { node: { expr: '@id' } },
+        orderBy: { node: [{ expr: '@recipient-id' }, { expr: '@service-id' }] },
+      },
+      ['a', '1'],
+    );
     expect(sub.keyset).toBeUndefined();
   });
 

@@ -58,7 +58,14 @@ function and(parts: SqlFragment[]): SqlFragment {
   return parts.length === 1 ? parts[0]! : boolFragment(parts.map((p) => wrap(p, P_AND)).join(' AND '), P_AND, parts);
 }
 
-const TYPE_OF_KIND: Record<ValueKind, XtkType> = { string: 'string', number: 'double', boolean: 'boolean', date: 'date', datetime: 'datetime', unknown: 'string' };
+const TYPE_OF_KIND: Record<ValueKind, XtkType> = {
+  string: 'string',
+  number: 'double',
+  boolean: 'boolean',
+  date: 'date',
+  datetime: 'datetime',
+  unknown: 'string',
+};
 
 // Enumerations are frozen with their schema: their value maps are built once.
 const enumCache = new WeakMap<Enumeration, ShapeEnumeration>();
@@ -124,7 +131,8 @@ class QueryDefCompiler {
       if (c.setOperator === 'IN' || c.setOperator === 'NOT IN') {
         throw QueryError.invalid(`condition '${expr}': setOperator ${c.setOperator} needs a <subQuery>`);
       }
-      if (c.expr === undefined) throw QueryError.invalid(`condition with setOperator ${c.setOperator} needs an 'expr' naming a collection link, or a <subQuery>`);
+      if (c.expr === undefined)
+        throw QueryError.invalid(`condition with setOperator ${c.setOperator} needs an 'expr' naming a collection link, or a <subQuery>`);
       const cmp = new SqlExpressionCompiler(ctx);
       const link = cmp.collectionLink(this.parse(expr));
       const exists = cmp.exists(link, (child) => this.conditions(c.conditions, child, 'where', false));
@@ -255,13 +263,18 @@ class QueryDefCompiler {
     if (this.options.orderPages && paged && sortKeys.length === 0) {
       const pk = root.primaryKey ? root.fields.find((f) => f.xpath === root.primaryKey!.xpath) : undefined;
       const order = defaultPageOrder(q, root, scope.alias, groupBy, selected);
-      for (const sql of order) sortKeys.push({ sql, desc: false, ...(pk && !q.distinct && groupBy.length === 0 ? { field: { field: pk, links: [] }, fieldSql: sql } : {}) });
+      for (const sql of order)
+        sortKeys.push({ sql, desc: false, ...(pk && !q.distinct && groupBy.length === 0 ? { field: { field: pk, links: [] }, fieldSql: sql } : {}) });
     }
     const orderBy = sortKeys.map((k) => (k.desc ? `${k.sql} DESC` : k.sql));
 
     // Keyset paging: only for a plain paged select whose order is total (see keysetOrder).
-    const keys = this.options.keyset && paged && !q.distinct && groupBy.length === 0 && !having && !selected.some((f) => f.aggregate) ? keysetOrder(sortKeys, root) : undefined;
-    const after = keys && this.options.keyset?.after && this.options.keyset.after.length === keys.length && (q.startLine ?? 0) > 0 ? this.options.keyset.after : undefined;
+    const keys =
+      this.options.keyset && paged && !q.distinct && groupBy.length === 0 && !having && !selected.some((f) => f.aggregate)
+        ? keysetOrder(sortKeys, root)
+        : undefined;
+    const after =
+      keys && this.options.keyset?.after && this.options.keyset.after.length === keys.length && (q.startLine ?? 0) > 0 ? this.options.keyset.after : undefined;
     let filter = where;
     if (keys && after) {
       const rest = keysetCondition(keys, after, (v) => builder.param(v));
@@ -394,6 +407,10 @@ function finish(sql: string, params: unknown[], shape: ResultShape): CompiledQue
  *
  * Throws QueryError / XtkExpressionError (QUERY_INVALID) for anything it cannot compile.
  */
-export function compileQueryDef(input: XmlElement | SimpleJsonQueryDef | QueryDef, schemas: ReadonlyMap<string, Schema>, options: CompileOptions = {}): CompiledQuery {
+export function compileQueryDef(
+  input: XmlElement | SimpleJsonQueryDef | QueryDef,
+  schemas: ReadonlyMap<string, Schema>,
+  options: CompileOptions = {},
+): CompiledQuery {
   return new QueryDefCompiler(schemas, options).compile(normaliseQueryDef(input));
 }

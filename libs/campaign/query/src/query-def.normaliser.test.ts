@@ -115,15 +115,36 @@ describe('normaliseQueryDef', () => {
     [{ schema: 'nms:recipient', lineCount: '10; DROP' }, "XTK-170036 queryDef 'lineCount' must be a whole number ≥ 0, not '10; DROP'"],
     [{ schema: 'nms:recipient', select: { node: { expr: '@a', sql: 'now()' } } }, "XTK-170036 select node: native SQL ('sql' attribute) is not allowed"],
     [{ schema: 'nms:recipient', where: { condition: { sql: '1=1' } } }, "XTK-170036 condition: native SQL ('sql' attribute) is not allowed"],
-    [{ schema: 'nms:recipient', where: { condition: { expr: '@a = 1', enabledIf: '$(x)' } } }, "XTK-170036 condition: 'enabledIf' (template parameters) is not supported"],
-    [{ schema: 'nms:recipient', where: { condition: { expr: '@a = 1', boolOperator: 'XOR' } } }, "XTK-170036 condition '@a = 1': boolOperator must be AND or OR, not 'XOR'"],
-    [{ schema: 'nms:recipient', where: { condition: { expr: 'x', setOperator: 'ANY' } } }, "XTK-170036 condition 'x': setOperator must be EXISTS, NOT EXISTS, IN or NOT IN, not 'ANY'"],
-    [{ schema: 'nms:recipient', where: { condition: { expr: '@id', subQuery: { schema: 'nms:subscription' } } } }, "XTK-170036 condition '@id': a subQuery needs setOperator (EXISTS, NOT EXISTS, IN or NOT IN)"],
-    [{ schema: 'nms:recipient', select: { node: { expr: 'subscription', node: [{ expr: '@id' }] } } }, "XTK-170036 select node 'subscription': nested collections (child nodes under a collection link) are not supported"],
-    [{ schema: 'nms:recipient', select: { node: { expr: '@a', alias: '../@x' } } }, "XTK-170036 select node '@a': alias '../@x' must be an attribute name such as '@city'"],
+    [
+      { schema: 'nms:recipient', where: { condition: { expr: '@a = 1', enabledIf: '$(x)' } } },
+      "XTK-170036 condition: 'enabledIf' (template parameters) is not supported",
+    ],
+    [
+      { schema: 'nms:recipient', where: { condition: { expr: '@a = 1', boolOperator: 'XOR' } } },
+      "XTK-170036 condition '@a = 1': boolOperator must be AND or OR, not 'XOR'",
+    ],
+    [
+      { schema: 'nms:recipient', where: { condition: { expr: 'x', setOperator: 'ANY' } } },
+      "XTK-170036 condition 'x': setOperator must be EXISTS, NOT EXISTS, IN or NOT IN, not 'ANY'",
+    ],
+    [
+      { schema: 'nms:recipient', where: { condition: { expr: '@id', subQuery: { schema: 'nms:subscription' } } } },
+      "XTK-170036 condition '@id': a subQuery needs setOperator (EXISTS, NOT EXISTS, IN or NOT IN)",
+    ],
+    [
+      { schema: 'nms:recipient', select: { node: { expr: 'subscription', node: [{ expr: '@id' }] } } },
+      "XTK-170036 select node 'subscription': nested collections (child nodes under a collection link) are not supported",
+    ],
+    [
+      { schema: 'nms:recipient', select: { node: { expr: '@a', alias: '../@x' } } },
+      "XTK-170036 select node '@a': alias '../@x' must be an attribute name such as '@city'",
+    ],
     [{ schema: 'nms:recipient', select: { node: { expr: { x: 1 } } } }, "XTK-170036 queryDef attribute 'expr' must be a string, a number or a boolean"],
     [{ schema: 'nms:recipient', select: { node: ['@email'] } }, "XTK-170036 queryDef element 'node' must be an object"],
-    [{ schema: 'nms:recipient', orderBy: { node: { expr: '@a', sortDesc: 'maybe' } } }, "XTK-170036 orderBy node: 'sortDesc' must be true or false, not 'maybe'"],
+    [
+      { schema: 'nms:recipient', orderBy: { node: { expr: '@a', sortDesc: 'maybe' } } },
+      "XTK-170036 orderBy node: 'sortDesc' must be true or false, not 'maybe'",
+    ],
   ])('when the queryDef is %j, then it is refused: %s', (input, message) => {
     const err = failure(input);
     expect(err.message).toBe(message);

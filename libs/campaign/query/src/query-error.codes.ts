@@ -6,11 +6,4 @@
  * OUR choice for `operation="get"` matching no record (Campaign answers with a SOAP fault whose exact code is not
  * documented publicly), in Campaign's `XSV-35xxxx` "server validation" family.
  */
-export type QueryErrorKind =
-  | 'parse'
-  | 'unknown-name'
-  | 'invalid-query'
-  | 'unsupported'
-  | 'database'
-  | 'limit'
-  | 'no-record';
+export type QueryErrorKind = 'parse' | 'unknown-name' | 'invalid-query' | 'unsupported' | 'database' | 'limit' | 'no-record';

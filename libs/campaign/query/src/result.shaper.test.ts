@@ -90,8 +90,15 @@ describe('shapeRows and shapeRowsAsObjects', () => {
 
   it('when get finds a row, then the result is the row element itself', () => {
     const shape = shapeOf({ ...RECIPIENT_SELECT, operation: 'get' });
-    expect(serializeXml(shapeRows(shape, [ROWS[1]!]))).toBe('<recipient id="7e1b2c9a-0000-4000-8000-000000000002" email="bob@example.com" blackList="true" gender="9"/>');
-    expect(shapeRowsAsObjects(shape, [ROWS[1]!])).toEqual({ id: '7e1b2c9a-0000-4000-8000-000000000002', email: 'bob@example.com', blackList: 'true', gender: '9' });
+    expect(serializeXml(shapeRows(shape, [ROWS[1]!]))).toBe(
+      '<recipient id="7e1b2c9a-0000-4000-8000-000000000002" email="bob@example.com" blackList="true" gender="9"/>',
+    );
+    expect(shapeRowsAsObjects(shape, [ROWS[1]!])).toEqual({
+      id: '7e1b2c9a-0000-4000-8000-000000000002',
+      email: 'bob@example.com',
+      blackList: 'true',
+      gender: '9',
+    });
   });
 
   it('when get finds nothing, then both shapers raise XSV-350122 naming the schema', () => {
@@ -104,7 +111,12 @@ describe('shapeRows and shapeRowsAsObjects', () => {
         err = e;
       }
       expect(err).toBeInstanceOf(QueryError);
-      expect(err).toMatchObject({ code: 'XSV-350122', kind: 'no-record', message: "XSV-350122 No record found for query on 'nms:recipient'", soapFaultCode: 'SOAP-ENV:Server' });
+      expect(err).toMatchObject({
+        code: 'XSV-350122',
+        kind: 'no-record',
+        message: "XSV-350122 No record found for query on 'nms:recipient'",
+        soapFaultCode: 'SOAP-ENV:Server',
+      });
     }
   });
 
@@ -151,7 +163,11 @@ describe('shapeRows and shapeRowsAsObjects', () => {
   });
 
   it('when an alias takes the name of a nested element, then the object prefixes the attribute with @ as the SDK does', () => {
-    const shape = shapeOf({ schema: 'nms:recipient', operation: 'get', select: { node: [{ expr: '[location/@city]' }, { expr: '@email', alias: '@location' }] } });
+    const shape = shapeOf({
+      schema: 'nms:recipient',
+      operation: 'get',
+      select: { node: [{ expr: '[location/@city]' }, { expr: '@email', alias: '@location' }] },
+    });
     const rows = [{ c0: 'Paris', c1: 'ann@example.com' }];
     expect(serializeXml(shapeRows(shape, rows))).toBe('<recipient location="ann@example.com"><location city="Paris"/></recipient>');
     expect(shapeRowsAsObjects(shape, rows)).toEqual({ location: { city: 'Paris' }, '@location': 'ann@example.com' });

@@ -102,7 +102,12 @@ export interface ResultBuilder<T> {
  * `keep` (the caller decides what is held: the element, or its text); the other operations keep only the first
  * row (they read at most one) and are shaped by shapeRows() at the end.
  */
-function createChunkedBuilder<T, K>(shape: ResultShape, keep: (row: XmlElement) => K, collection: (kept: K[]) => T, single: (doc: XmlElement) => T): ResultBuilder<T> {
+function createChunkedBuilder<T, K>(
+  shape: ResultShape,
+  keep: (row: XmlElement) => K,
+  collection: (kept: K[]) => T,
+  single: (doc: XmlElement) => T,
+): ResultBuilder<T> {
   const plan = getShapePlan(shape);
   const kept: K[] = [];
   let first: ResultRow | undefined;

@@ -131,7 +131,10 @@ export class SqlExpressionCompiler {
         this.expectKind(operand, ['number'], `'-'`, node.operand.pos);
         const inner = wrap(operand, P_UNARY);
         // Never emit `--` (a comment in SQL), whatever the operand starts with.
-        return fragment(`-${inner.startsWith('-') ? `(${inner})` : inner}`, P_UNARY, 'number', { aggregate: operand.aggregate, xtkType: operand.xtkType ?? 'double' });
+        return fragment(`-${inner.startsWith('-') ? `(${inner})` : inner}`, P_UNARY, 'number', {
+          aggregate: operand.aggregate,
+          xtkType: operand.xtkType ?? 'double',
+        });
       }
       case 'binary': {
         if (node.op === '+' || node.op === '-' || node.op === '*' || node.op === '/') {
@@ -228,7 +231,8 @@ export class SqlExpressionCompiler {
       }
     }
     const kind: ValueKind = node.type;
-    const xtkType: XtkType = node.type === 'number' ? (cast === 'numeric' ? 'double' : cast === 'integer' ? 'long' : 'int64') : node.type === 'date' ? 'date' : node.type;
+    const xtkType: XtkType =
+      node.type === 'number' ? (cast === 'numeric' ? 'double' : cast === 'integer' ? 'long' : 'int64') : node.type === 'date' ? 'date' : node.type;
     const placeholder = this.builder.param(value);
     // A number facing a number keeps its cast: PostgreSQL compares integer widths across types (indexes still
     // apply) and a value out of a smallint column's range is simply unequal instead of an error.
@@ -443,7 +447,11 @@ export class SqlExpressionCompiler {
 
   private finishAggregate(node: CallNode, arg: SqlFragment | undefined): SqlFragment {
     if (!this.ctx.allowAggregates) {
-      throw this.error(`aggregate function '${node.name}' is not allowed in ${this.ctx.clause}${this.ctx.clause === 'where' ? ' (use having)' : ''}`, node.pos, node.name);
+      throw this.error(
+        `aggregate function '${node.name}' is not allowed in ${this.ctx.clause}${this.ctx.clause === 'where' ? ' (use having)' : ''}`,
+        node.pos,
+        node.name,
+      );
     }
     if (arg?.aggregate) throw this.error(`aggregate functions cannot be nested`, node.args[0]!.pos);
     const sql = aggregateSql(node.name, arg?.sql);

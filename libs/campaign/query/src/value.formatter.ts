@@ -37,7 +37,8 @@ function parseTimestamp(s: string): Date | undefined {
   return new Date(t);
 }
 
-const asText: ValueFormatter = (v) => (v === null || v === undefined ? undefined : typeof v === 'string' ? v : v instanceof Date ? formatDateTime(v) : String(v));
+const asText: ValueFormatter = (v) =>
+  v === null || v === undefined ? undefined : typeof v === 'string' ? v : v instanceof Date ? formatDateTime(v) : String(v);
 
 const asBoolean: ValueFormatter = (v) => {
   if (v === null || v === undefined) return undefined;

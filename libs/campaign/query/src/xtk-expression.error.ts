@@ -35,6 +35,12 @@ export class XtkExpressionError extends QueryError {
   }
 
   static unknown(kind: UnknownNameKind, token: string, position: number, expression: string): XtkExpressionError {
-    return new XtkExpressionError('unknown-name', `Unknown ${kind} '${quote(token)}' at position ${position} of '${quote(expression)}'`, expression, position, token);
+    return new XtkExpressionError(
+      'unknown-name',
+      `Unknown ${kind} '${quote(token)}' at position ${position} of '${quote(expression)}'`,
+      expression,
+      position,
+      token,
+    );
   }
 }

@@ -34,7 +34,7 @@ const HOSTILE_EXPRESSIONS: Hostile[] = [
   h("@email = 'x\\\\' OR 1=1 --'"),
   h("@email = 'x\\\\\\' OR 1=1'", "' OR 1=1"),
   h("@email = 'x' OR 1 = 1"),
-  h("@email = @email OR 1 = 1"),
+  h('@email = @email OR 1 = 1'),
   h("@email = '\\x27 OR 1=1'", '\\x27 OR 1=1'),
   h("@email = 'x\\'; SELECT pg_sleep(10); --'", 'pg_sleep'),
   h("@email = '%27%20OR%201%3D1'", '%27%20OR'),
@@ -59,7 +59,7 @@ const HOSTILE_EXPRESSIONS: Hostile[] = [
   h("@email = 'x'; DELETE FROM nms_recipient"),
   h("@email IN ('a'); DELETE FROM nms_recipient; --')"),
   h(';'),
-  h("1; SELECT pg_sleep(10)"),
+  h('1; SELECT pg_sleep(10)'),
   h("@email = 'a\\\\'; DROP TABLE x; --'"),
   // UNION, sub-selects and other SQL clauses.
   h('@id = 1 UNION SELECT 1'),
@@ -74,7 +74,7 @@ const HOSTILE_EXPRESSIONS: Hostile[] = [
   h('@id = 1 HAVING 1=1'),
   h('@id = 1 FOR UPDATE'),
   h('@id = 1 RETURNING *'),
-  h("@email = 'x' COLLATE \"C\""),
+  h('@email = \'x\' COLLATE "C"'),
   h('@gender BETWEEN 1 AND 2'),
   h("@email ILIKE 'x'"),
   h("@email SIMILAR TO 'x'"),
@@ -93,8 +93,8 @@ const HOSTILE_EXPRESSIONS: Hostile[] = [
   h("set_config('role', 'postgres', false) IS NULL"),
   h("query_to_xml('select 1', true, true, '') IS NULL"),
   h('current_setting(1) IS NULL'),
-  h("@email = chr(39)"),
-  h("@email = char(39)"),
+  h('@email = chr(39)'),
+  h('@email = char(39)'),
   h("@email = concat('a', 'b')"),
   h('now() IS NULL'),
   h('countall(*) > 1'),
@@ -123,7 +123,7 @@ const HOSTILE_EXPRESSIONS: Hostile[] = [
   // Template parameters and PostgreSQL literal syntaxes.
   h('$(login) = 1'),
   h('@id = $long(1)'),
-  h("@email = $$x$$"),
+  h('@email = $$x$$'),
   h('@id = $1'),
   h("@email = E'\\x27'"),
   h("@email = U&'\\0027'"),
@@ -185,9 +185,11 @@ const HOSTILE_EXPRESSIONS: Hostile[] = [
 
 /** Every word the compiler itself writes, outside quoted identifiers and placeholders. */
 const SQL_WORDS = new Set(
-  ('SELECT DISTINCT FROM AS LEFT JOIN ON WHERE AND OR NOT IN LIKE IS NULL EXISTS GROUP BY HAVING ORDER DESC LIMIT OFFSET CASE WHEN THEN ELSE END CAST ' +
+  (
+    'SELECT DISTINCT FROM AS LEFT JOIN ON WHERE AND OR NOT IN LIKE IS NULL EXISTS GROUP BY HAVING ORDER DESC LIMIT OFFSET CASE WHEN THEN ELSE END CAST ' +
     'EXTRACT YEAR MONTH DAY HOUR count sum avg min max lower upper btrim ltrim rtrim substr length now timezone make_interval split_part chr abs round COALESCE ' +
-    'integer bigint numeric text boolean date timestamptz').split(' '),
+    'integer bigint numeric text boolean date timestamptz'
+  ).split(' '),
 );
 
 function allowedIdentifiers(): Set<string> {

@@ -37,7 +37,7 @@ function failure(expr: string, options?: Parameters<typeof parseExpression>[1]):
 
 describe('parseExpression', () => {
   it('when AND and OR are mixed, then AND binds tighter and chains are flat', () => {
-    expect(parse("@a = 1 OR @b = 2 AND @c = 3 OR @d = 4")).toBe('((@a = 1) OR ((@b = 2) AND (@c = 3)) OR (@d = 4))');
+    expect(parse('@a = 1 OR @b = 2 AND @c = 3 OR @d = 4')).toBe('((@a = 1) OR ((@b = 2) AND (@c = 3)) OR (@d = 4))');
     expect(parse('(@a = 1 OR @b = 2) AND NOT @c = 3')).toBe('(((@a = 1) OR (@b = 2)) AND (NOT (@c = 3)))');
   });
 
@@ -74,21 +74,30 @@ describe('parseExpression', () => {
   });
 
   it('when a name is a collection link or text element alone, then it is a one-segment path', () => {
-    expect(parseExpression('subscription')).toEqual({ kind: 'path', segments: [{ kind: 'element', name: 'subscription', pos: 1 }], text: 'subscription', pos: 1 });
+    expect(parseExpression('subscription')).toEqual({
+      kind: 'path',
+      segments: [{ kind: 'element', name: 'subscription', pos: 1 }],
+      text: 'subscription',
+      pos: 1,
+    });
   });
 
   it('when a function is not in the allow-list, then the error names it with its position', () => {
-    const err = failure("@a = 1 AND pg_sleep(10) = 1");
+    const err = failure('@a = 1 AND pg_sleep(10) = 1');
     expect(err.message).toBe("XTK-170036 Unknown function 'pg_sleep' at position 12 of '@a = 1 AND pg_sleep(10) = 1'");
     expect(err).toMatchObject({ position: 12, token: 'pg_sleep', kind: 'unknown-name' });
   });
 
   it('when a function gets the wrong number of arguments, then it is refused', () => {
-    expect(failure('Lower(@a, @b)').message).toBe("XTK-170036 Unable to parse expression 'Lower(@a, @b)': function 'Lower' takes 1 argument, not 2 at position 1");
+    expect(failure('Lower(@a, @b)').message).toBe(
+      "XTK-170036 Unable to parse expression 'Lower(@a, @b)': function 'Lower' takes 1 argument, not 2 at position 1",
+    );
   });
 
   it('when SQL keywords appear, then the error says so at their position', () => {
-    expect(failure("@a = 1 UNION SELECT 1").message).toBe("XTK-170036 Unable to parse expression '@a = 1 UNION SELECT 1': SQL keyword 'UNION' is not allowed at position 8");
+    expect(failure('@a = 1 UNION SELECT 1').message).toBe(
+      "XTK-170036 Unable to parse expression '@a = 1 UNION SELECT 1': SQL keyword 'UNION' is not allowed at position 8",
+    );
     expect(failure('SELECT').message).toContain("SQL keyword 'SELECT' is not allowed at position 1");
   });
 

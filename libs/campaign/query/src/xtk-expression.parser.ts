@@ -248,7 +248,9 @@ class Parser {
           if (operand.kind === 'literal' && operand.type === 'number') {
             const v = operand.value;
             const value = typeof v === 'number' ? -v : `-${v}`;
-            return operand.decimal ? { kind: 'literal', type: 'number', value, decimal: true, pos: t.pos } : { kind: 'literal', type: 'number', value, pos: t.pos };
+            return operand.decimal
+              ? { kind: 'literal', type: 'number', value, decimal: true, pos: t.pos }
+              : { kind: 'literal', type: 'number', value, pos: t.pos };
           }
           return this.track({ kind: 'unary', op: '-', operand, pos: t.pos }, operand);
         }

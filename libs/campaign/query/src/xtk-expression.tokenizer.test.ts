@@ -26,7 +26,7 @@ describe('tokenizeExpression', () => {
     expect(kinds('Lower(@email)')).toEqual(['name', 'op', 'path', 'op', 'eof']);
   });
 
-  it('when a string uses \\\', \'\' and \\\\ escapes, then the value is unescaped and other backslashes are kept', () => {
+  it("when a string uses \\', '' and \\\\ escapes, then the value is unescaped and other backslashes are kept", () => {
     const [t] = tokenizeExpression("'Rock \\'n\\' Roll, it''s \\\\ 100\\%'");
     expect(t).toEqual({ kind: 'string', value: "Rock 'n' Roll, it's \\ 100\\%", pos: 1 });
   });
@@ -46,11 +46,17 @@ describe('tokenizeExpression', () => {
   });
 
   it('when a date does not exist, then it is refused', () => {
-    expect(failure('@d = #2023-02-29#').message).toBe("XTK-170036 Unable to parse expression '@d = #2023-02-29#': invalid date literal '#2023-02-29#' at position 6");
+    expect(failure('@d = #2023-02-29#').message).toBe(
+      "XTK-170036 Unable to parse expression '@d = #2023-02-29#': invalid date literal '#2023-02-29#' at position 6",
+    );
   });
 
   it('when numbers are integers, decimals or exponents, then they are number tokens; digits glued to letters are refused', () => {
-    expect(tokenizeExpression('1 2.5 1e3 7E-2').filter((t) => t.kind === 'number').map((t) => (t as { value: string }).value)).toEqual(['1', '2.5', '1e3', '7E-2']);
+    expect(
+      tokenizeExpression('1 2.5 1e3 7E-2')
+        .filter((t) => t.kind === 'number')
+        .map((t) => (t as { value: string }).value),
+    ).toEqual(['1', '2.5', '1e3', '7E-2']);
     expect(failure('@a = 1UNION').message).toContain('invalid number at position 6');
   });
 

@@ -1,4 +1,19 @@
-export type { Database, EnumValue, Enumeration, Field, JoinPair, Key, Link, Method, MethodParam, ParamType, Placement, Schema, SourceRef, XtkType } from './schema.model';
+export type {
+  Database,
+  EnumValue,
+  Enumeration,
+  Field,
+  JoinPair,
+  Key,
+  Link,
+  Method,
+  MethodParam,
+  ParamType,
+  Placement,
+  Schema,
+  SourceRef,
+  XtkType,
+} from './schema.model';
 export { XTK_TYPES } from './schema.model';
 export { SchemaError, type SchemaProblem } from './schema.errors';
 export { compileSchemas, normalizeXpath, type SchemaSource } from './schema.compiler';

@@ -42,7 +42,17 @@ export function compileSchemas(sources: SchemaSource[]): Map<string, Schema> {
     }
     merged.set(id, {
       src,
-      element: src.mainElement ?? { name: src.name, line: src.line, autopk: false, autouuid: false, autoStg: false, attributes: [], links: [], keys: [], writeRights: [] },
+      element: src.mainElement ?? {
+        name: src.name,
+        line: src.line,
+        autopk: false,
+        autouuid: false,
+        autoStg: false,
+        attributes: [],
+        links: [],
+        keys: [],
+        writeRights: [],
+      },
       files: [src.file],
       methods: [...src.methods],
       enums: [...src.enumerations],
@@ -66,7 +76,12 @@ export function compileSchemas(sources: SchemaSource[]): Map<string, Schema> {
     if (schema.autoStg) {
       if (schema.placement !== 'cloud') {
         const m = merged.get(schema.id)!;
-        problems.push({ file: m.src.file, line: m.element.line, attribute: 'autoStg', message: `staging is only for cloud schemas; ${schema.id} is ${schema.placement}` });
+        problems.push({
+          file: m.src.file,
+          line: m.element.line,
+          attribute: 'autoStg',
+          message: `staging is only for cloud schemas; ${schema.id} is ${schema.placement}`,
+        });
         continue;
       }
       const staging = buildStagingSchema(schema);
@@ -96,7 +111,8 @@ function mergeExtension(target: Merged, ext: SrcSchema, problems: SchemaProblem[
       } else if (!clash) target.element.attributes.push(attr);
     }
     for (const link of el.links) {
-      if (target.element.links.some((l) => l.name === link.name)) problems.push({ file: ext.file, line: link.line, attribute: 'name', message: `link '${link.name}' already exists in ${ext.extends}` });
+      if (target.element.links.some((l) => l.name === link.name))
+        problems.push({ file: ext.file, line: link.line, attribute: 'name', message: `link '${link.name}' already exists in ${ext.extends}` });
       else target.element.links.push(link);
     }
     target.element.keys.push(...el.keys);
@@ -131,7 +147,13 @@ function buildSchema(id: string, m: Merged, problems: SchemaProblem[]): Schema {
   if (element.autopk) {
     const kind = placement === 'cloud' ? 'uuid' : 'sequence';
     primaryKey = { xpath: '@id', column: 'id', kind };
-    fields.push(field({ name: 'id', path: [], isElement: false, type: kind === 'uuid' ? 'uuid' : 'int64', notNull: true, line: element.line, label: 'Primary key' }, src.file, 'id'));
+    fields.push(
+      field(
+        { name: 'id', path: [], isElement: false, type: kind === 'uuid' ? 'uuid' : 'int64', notNull: true, line: element.line, label: 'Primary key' },
+        src.file,
+        'id',
+      ),
+    );
   }
   for (const attr of element.attributes) {
     if (primaryKey && attr.path.length === 0 && attr.name === 'id') continue; // autopk owns @id
@@ -183,7 +205,11 @@ function buildSchema(id: string, m: Merged, problems: SchemaProblem[]): Schema {
   };
 }
 
-function field(attr: Pick<SrcAttribute, 'name' | 'path' | 'isElement' | 'type' | 'notNull' | 'line'> & Partial<SrcAttribute>, file: string, column: string): Field {
+function field(
+  attr: Pick<SrcAttribute, 'name' | 'path' | 'isElement' | 'type' | 'notNull' | 'line'> & Partial<SrcAttribute>,
+  file: string,
+  column: string,
+): Field {
   const xpath = attr.isElement ? [...attr.path, attr.name].join('/') : [...attr.path, `@${attr.name}`].join('/');
   return {
     xpath,
@@ -215,7 +241,15 @@ function resolveLinks(schema: Schema, all: Map<string, Schema>, m: Merged, probl
       problems.push({ ...at, attribute: 'target', message: `link '${l.name}' targets unknown schema ${l.target}` });
       continue;
     }
-    const link: Link = { name: l.name, target: l.target, cardinality: l.collection ? 'collection' : 'single', joins: [], label: l.label ?? l.name, source: at, ...(l.revLink ? { revLink: l.revLink } : {}) };
+    const link: Link = {
+      name: l.name,
+      target: l.target,
+      cardinality: l.collection ? 'collection' : 'single',
+      joins: [],
+      label: l.label ?? l.name,
+      source: at,
+      ...(l.revLink ? { revLink: l.revLink } : {}),
+    };
     if (!l.collection) {
       if (l.joins.length > 0) link.joins = l.joins.map((j) => ({ src: normalizeXpath(j.src), dst: normalizeXpath(j.dst) }));
       else if (target.primaryKey) link.joins = [{ src: `@${l.name}-id`, dst: target.primaryKey.xpath }];
@@ -288,7 +322,12 @@ function checkKeys(schema: Schema, m: Merged, problems: SchemaProblem[]): void {
     for (const xpath of key.fields) {
       if (!schema.fields.some((f) => f.xpath === xpath)) {
         const src = m.element.keys.find((k) => k.name === key.name);
-        problems.push({ file: m.src.file, line: src?.line ?? m.element.line, attribute: 'xpath', message: `key '${key.name}' names ${xpath}, which ${schema.id} does not have` });
+        problems.push({
+          file: m.src.file,
+          line: src?.line ?? m.element.line,
+          attribute: 'xpath',
+          message: `key '${key.name}' names ${xpath}, which ${schema.id} does not have`,
+        });
       }
     }
   }

@@ -9,11 +9,7 @@ export interface SchemaProblem {
 /** A schema (or set of schemas) that cannot be compiled; lists every problem found. */
 export class SchemaError extends Error {
   constructor(readonly problems: SchemaProblem[]) {
-    super(
-      problems
-        .map((p) => `${p.file}:${p.line}: ${p.attribute ? `${p.attribute}: ` : ''}${p.message}`)
-        .join('\n'),
-    );
+    super(problems.map((p) => `${p.file}:${p.line}: ${p.attribute ? `${p.attribute}: ` : ''}${p.message}`).join('\n'));
     this.name = 'SchemaError';
   }
 }

@@ -4,18 +4,7 @@
  */
 
 /** XTK data types of attributes. */
-export type XtkType =
-  | 'string'
-  | 'memo'
-  | 'long'
-  | 'int64'
-  | 'short'
-  | 'byte'
-  | 'boolean'
-  | 'double'
-  | 'datetime'
-  | 'date'
-  | 'uuid';
+export type XtkType = 'string' | 'memo' | 'long' | 'int64' | 'short' | 'byte' | 'boolean' | 'double' | 'datetime' | 'date' | 'uuid';
 
 export const XTK_TYPES: readonly XtkType[] = ['string', 'memo', 'long', 'int64', 'short', 'byte', 'boolean', 'double', 'datetime', 'date', 'uuid'];
 
@@ -99,19 +88,7 @@ export interface Key {
   fields: string[];
 }
 
-export type ParamType =
-  | 'string'
-  | 'boolean'
-  | 'byte'
-  | 'short'
-  | 'long'
-  | 'int64'
-  | 'datetime'
-  | 'date'
-  | 'DOMElement'
-  | 'DOMDocument'
-  | 'primarykey'
-  | string;
+export type ParamType = 'string' | 'boolean' | 'byte' | 'short' | 'long' | 'int64' | 'datetime' | 'date' | 'DOMElement' | 'DOMDocument' | 'primarykey' | string;
 
 export interface MethodParam {
   name: string;

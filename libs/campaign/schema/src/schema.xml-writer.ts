@@ -50,7 +50,13 @@ function mainElementToXml(schema: Schema): XmlElement {
   if (schema.placement === 'cloud') attrs['dataSource'] = 'nms:extAccount:ffda';
   const root = element('element', attrs);
   for (const key of schema.keys) {
-    root.children.push(element('key', { name: key.name, ...(key.internal ? { internal: 'true' } : {}) }, key.fields.map((xpath) => element('keyfield', { xpath }))));
+    root.children.push(
+      element(
+        'key',
+        { name: key.name, ...(key.internal ? { internal: 'true' } : {}) },
+        key.fields.map((xpath) => element('keyfield', { xpath })),
+      ),
+    );
   }
   const fkOf = new Set(schema.links.flatMap((l) => (l.cardinality === 'single' ? l.joins.map((j) => j.src) : [])));
   const containers = new Map<string, XmlElement>();
@@ -90,7 +96,11 @@ function linkToXml(link: Link): XmlElement {
   const attrs: Record<string, string> = { name: link.name, type: 'link', target: link.target, label: link.label };
   if (link.cardinality === 'collection') attrs['unbound'] = 'true';
   if (link.revLink) attrs['revLink'] = link.revLink;
-  return element('element', attrs, link.joins.map((j) => element('join', { 'xpath-src': j.src, 'xpath-dst': j.dst })));
+  return element(
+    'element',
+    attrs,
+    link.joins.map((j) => element('join', { 'xpath-src': j.src, 'xpath-dst': j.dst })),
+  );
 }
 
 function methodToXml(method: Method): XmlElement {

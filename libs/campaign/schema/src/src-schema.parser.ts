@@ -103,8 +103,7 @@ export function parseSrcSchema(file: string, text: string, problems: SchemaProbl
     problems.push({ file, line: e.line ?? 1, message: `not well-formed XML: ${e.message.replace(/^.*?:\d+:\d+: /, '')}` });
     return undefined;
   }
-  const problem = (el: XmlElement, message: string, attribute?: string) =>
-    problems.push({ file, line: el.line, message, ...(attribute ? { attribute } : {}) });
+  const problem = (el: XmlElement, message: string, attribute?: string) => problems.push({ file, line: el.line, message, ...(attribute ? { attribute } : {}) });
 
   if (root.local !== 'srcSchema') {
     problem(root, `root element must be <srcSchema>, not <${root.name}>`);

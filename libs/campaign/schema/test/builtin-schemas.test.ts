@@ -3,7 +3,10 @@ import { join } from 'node:path';
 import { compileSchemas, SchemaError, type SchemaSource } from '../src/index';
 
 const BUILTIN = join(__dirname, '..', 'builtin');
-const builtinSources = (): SchemaSource[] => readdirSync(BUILTIN).filter((f) => f.endsWith('.xml')).map((file) => ({ file, text: readFileSync(join(BUILTIN, file), 'utf8') }));
+const builtinSources = (): SchemaSource[] =>
+  readdirSync(BUILTIN)
+    .filter((f) => f.endsWith('.xml'))
+    .map((file) => ({ file, text: readFileSync(join(BUILTIN, file), 'utf8') }));
 
 describe('built-in schemas', () => {
   const schemas = compileSchemas(builtinSources());
@@ -53,8 +56,16 @@ describe('built-in schemas', () => {
     const recipient = schemas.get('nms:recipient')!;
     const folderFk = recipient.fields.find((f) => f.xpath === '@folder-id')!;
     expect(folderFk).toMatchObject({ column: 'folder_id', type: 'int64' });
-    expect(recipient.links.find((l) => l.name === 'folder')).toMatchObject({ target: 'xtk:folder', cardinality: 'single', joins: [{ src: '@folder-id', dst: '@id' }] });
-    expect(recipient.links.find((l) => l.name === 'subscription')).toMatchObject({ target: 'nms:subscription', cardinality: 'collection', joins: [{ src: '@id', dst: '@recipient-id' }] });
+    expect(recipient.links.find((l) => l.name === 'folder')).toMatchObject({
+      target: 'xtk:folder',
+      cardinality: 'single',
+      joins: [{ src: '@folder-id', dst: '@id' }],
+    });
+    expect(recipient.links.find((l) => l.name === 'subscription')).toMatchObject({
+      target: 'nms:subscription',
+      cardinality: 'collection',
+      joins: [{ src: '@id', dst: '@recipient-id' }],
+    });
     expect(schemas.get('nms:subscription')!.fields.find((f) => f.xpath === '@recipient-id')!.type).toBe('uuid');
   });
 
@@ -69,8 +80,18 @@ describe('built-in schemas', () => {
     const session = schemas.get('xtk:session')!;
     expect(session.persistent).toBe(false);
     expect(session.databases).toEqual([]);
-    expect(session.methods.filter((m) => m.interface === 'persist').map((m) => m.name)).toEqual(['Write', 'WriteCollection', 'DeleteCollection', 'GetEntityIfMoreRecent']);
-    expect(session.methods.find((m) => m.name === 'Logon')!.params.filter((p) => p.inout === 'out').map((p) => p.type)).toEqual(['string', 'DOMElement', 'string']);
+    expect(session.methods.filter((m) => m.interface === 'persist').map((m) => m.name)).toEqual([
+      'Write',
+      'WriteCollection',
+      'DeleteCollection',
+      'GetEntityIfMoreRecent',
+    ]);
+    expect(
+      session.methods
+        .find((m) => m.name === 'Logon')!
+        .params.filter((p) => p.inout === 'out')
+        .map((p) => p.type),
+    ).toEqual(['string', 'DOMElement', 'string']);
   });
 
   it('when a customer extends nms:recipient from their own file, then the new attributes join the schema and its staging copy', () => {
@@ -99,15 +120,43 @@ describe('malformed schemas', () => {
   }
 
   it.each([
-    ['an unknown type', '<srcSchema namespace="cus" name="x">\n<element name="x">\n<attribute name="a" type="varchar"/></element></srcSchema>', /bad\.xml:3: type: unknown type 'varchar'/],
-    ['an unknown link target', '<srcSchema namespace="cus" name="x">\n<element name="x" autopk="true">\n<element name="y" type="link" target="cus:nope"/></element></srcSchema>', /bad\.xml:3: target: link 'y' targets unknown schema cus:nope/],
-    ['a key on a missing field', '<srcSchema namespace="cus" name="x">\n<element name="x">\n<key name="k"><keyfield xpath="@nope"/></key><attribute name="a"/></element></srcSchema>', /bad\.xml:3: xpath: key 'k' names @nope/],
+    [
+      'an unknown type',
+      '<srcSchema namespace="cus" name="x">\n<element name="x">\n<attribute name="a" type="varchar"/></element></srcSchema>',
+      /bad\.xml:3: type: unknown type 'varchar'/,
+    ],
+    [
+      'an unknown link target',
+      '<srcSchema namespace="cus" name="x">\n<element name="x" autopk="true">\n<element name="y" type="link" target="cus:nope"/></element></srcSchema>',
+      /bad\.xml:3: target: link 'y' targets unknown schema cus:nope/,
+    ],
+    [
+      'a key on a missing field',
+      '<srcSchema namespace="cus" name="x">\n<element name="x">\n<key name="k"><keyfield xpath="@nope"/></key><attribute name="a"/></element></srcSchema>',
+      /bad\.xml:3: xpath: key 'k' names @nope/,
+    ],
     ['a bad boolean', '<srcSchema namespace="cus" name="x">\n<element name="x" autopk="yes"/></srcSchema>', /bad\.xml:2: autopk: 'yes' is not true or false/],
-    ['autoStg on a local schema', '<srcSchema namespace="cus" name="x" placement="local">\n<element name="x" autopk="true" autoStg="true"><attribute name="a"/></element></srcSchema>', /bad\.xml:2: autoStg: staging is only for cloud schemas/],
+    [
+      'autoStg on a local schema',
+      '<srcSchema namespace="cus" name="x" placement="local">\n<element name="x" autopk="true" autoStg="true"><attribute name="a"/></element></srcSchema>',
+      /bad\.xml:2: autoStg: staging is only for cloud schemas/,
+    ],
     ['broken XML', '<srcSchema namespace="cus" name="x">\n<element name="x">\n</srcSchema>', /bad\.xml:3: not well-formed XML/],
-    ['an extension of an unknown schema', '<srcSchema namespace="cus" name="x" extendedSchema="nms:nope"><element name="x"/></srcSchema>', /bad\.xml:1: extendedSchema: extends unknown schema nms:nope/],
-    ['an unknown enumeration', '<srcSchema namespace="cus" name="x">\n<element name="x">\n<attribute name="a" type="byte" enum="nope"/></element></srcSchema>', /bad\.xml:3: enum: unknown enumeration 'nope'/],
-    ['a capitalised parameter type', '<srcSchema namespace="cus" name="x"><element name="x"/><methods>\n<method name="M"><parameters>\n<param name="p" type="Boolean"/></parameters></method></methods></srcSchema>', /bad\.xml:3: type: unknown parameter type 'Boolean'/],
+    [
+      'an extension of an unknown schema',
+      '<srcSchema namespace="cus" name="x" extendedSchema="nms:nope"><element name="x"/></srcSchema>',
+      /bad\.xml:1: extendedSchema: extends unknown schema nms:nope/,
+    ],
+    [
+      'an unknown enumeration',
+      '<srcSchema namespace="cus" name="x">\n<element name="x">\n<attribute name="a" type="byte" enum="nope"/></element></srcSchema>',
+      /bad\.xml:3: enum: unknown enumeration 'nope'/,
+    ],
+    [
+      'a capitalised parameter type',
+      '<srcSchema namespace="cus" name="x"><element name="x"/><methods>\n<method name="M"><parameters>\n<param name="p" type="Boolean"/></parameters></method></methods></srcSchema>',
+      /bad\.xml:3: type: unknown parameter type 'Boolean'/,
+    ],
   ])('when a schema has %s, then compiling fails naming file, line and attribute', (_label, text, expected) => {
     expect(problemsOf(text)).toMatch(expected);
   });
@@ -131,7 +180,10 @@ describe('SQL names', () => {
   it("when a schema names its table and columns in Campaign's mixed case, then they are folded to lower case as PostgreSQL folds unquoted names", () => {
     const schemas = compileSchemas([
       ...builtinSources(),
-      { file: 'cus.xml', text: '<srcSchema namespace="cus" name="shop"><element name="shop" autopk="true" sqltable="CusShop"><key name="code"><keyfield xpath="@code"/></key><attribute name="code" type="string" sqlname="sCode"/></element></srcSchema>' },
+      {
+        file: 'cus.xml',
+        text: '<srcSchema namespace="cus" name="shop"><element name="shop" autopk="true" sqltable="CusShop"><key name="code"><keyfield xpath="@code"/></key><attribute name="code" type="string" sqlname="sCode"/></element></srcSchema>',
+      },
     ]);
     const shop = schemas.get('cus:shop')!;
     expect(shop.table).toBe('cusshop');

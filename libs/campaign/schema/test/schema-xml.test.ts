@@ -34,7 +34,12 @@ describe('schemaToXml (the form the SDK downloads)', () => {
     expect(location.children.map((a) => a.attrs['name'])).toEqual(['address1', 'city', 'zipCode', 'countryCode']);
     const folder = main.children.find((c) => c.attrs['name'] === 'folder')!;
     expect(folder.attrs).toMatchObject({ type: 'link', target: 'xtk:folder' });
-    expect(attrLocal(main.children.find((c) => c.attrs['name'] === 'gender')!, 'enum')).toBe('gender');
+    expect(
+      attrLocal(
+        main.children.find((c) => c.attrs['name'] === 'gender')!,
+        'enum',
+      ),
+    ).toBe('gender');
     // The whole document serialises to XML the SDK's strict parser accepts (no stray markup).
     expect(serializeXml(xml)).toMatch(/^<schema [^>]*namespace="nms"[^>]*>.*<\/schema>$/s);
   });

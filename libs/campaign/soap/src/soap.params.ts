@@ -45,7 +45,7 @@ function decodeValue(method: Method, param: MethodParam, el: XmlElement | undefi
     case 'DOMDocument':
       return el.children[0];
     case 'boolean':
-      if (text === '' ) return undefined;
+      if (text === '') return undefined;
       if (text === 'true' || text === '1') return true;
       if (text === 'false' || text === '0') return false;
       throw bad(`expected a boolean, got '${text.slice(0, 40)}'`);

@@ -2,7 +2,11 @@ import { parseSoapRequest, parseSoapRequestAsync, SoapFault } from './index';
 
 // The SDK's own SOAP call object writes the envelopes: what real clients send.
 const { SoapMethodCall } = require('@adobe/acc-js-sdk/src/soap.js') as {
-  SoapMethodCall: new (...args: unknown[]) => { request: { data: string; headers: Record<string, string> }; finalize(url: string): void; writeString(tag: string, value: string): void };
+  SoapMethodCall: new (...args: unknown[]) => {
+    request: { data: string; headers: Record<string, string> };
+    finalize(url: string): void;
+    writeString(tag: string, value: string): void;
+  };
 };
 
 function sdkEnvelope(urn: string, method: string, strings: [string, string][]): { body: string; soapAction: string } {
@@ -33,7 +37,13 @@ describe('parseSoapRequestAsync', () => {
   ).join('')}</recipient-collection></doc></m:WriteCollection>${ENVELOPE_CLOSE}`;
 
   it.each([
-    ['an SDK Logon', sdkEnvelope('xtk:session', 'Logon', [['login', 'admin'], ['password', 'p&<>"w']])],
+    [
+      'an SDK Logon',
+      sdkEnvelope('xtk:session', 'Logon', [
+        ['login', 'admin'],
+        ['password', 'p&<>"w'],
+      ]),
+    ],
     ['an SDK GetOption', sdkEnvelope('xtk:session', 'GetOption', [['name', 'XtkDatabaseId']])],
     ['a 400 KB WriteCollection routed by its body', { body: writeCollection, soapAction: '' }],
   ])('when %s is read, then the call is the one parseSoapRequest reads', async (_label, { body, soapAction }) => {
@@ -42,8 +52,16 @@ describe('parseSoapRequestAsync', () => {
   });
 
   it.each([
-    ['700,000 attributes on the method element', `<m:Logon xmlns:m="urn:xtk:session"${Array.from({ length: 700_000 }, (_, i) => ` a${i}=""`).join('')}/>`, 'maxAttributesPerElement'],
-    ['40 namespace declarations on the method element', `<m:Logon xmlns:m="urn:xtk:session"${Array.from({ length: 40 }, (_, i) => ` xmlns:p${i}="u"`).join('')}/>`, 'maxNamespaceDeclarationsPerElement'],
+    [
+      '700,000 attributes on the method element',
+      `<m:Logon xmlns:m="urn:xtk:session"${Array.from({ length: 700_000 }, (_, i) => ` a${i}=""`).join('')}/>`,
+      'maxAttributesPerElement',
+    ],
+    [
+      '40 namespace declarations on the method element',
+      `<m:Logon xmlns:m="urn:xtk:session"${Array.from({ length: 40 }, (_, i) => ` xmlns:p${i}="u"`).join('')}/>`,
+      'maxNamespaceDeclarationsPerElement',
+    ],
     ['190,000 parameters of two attributes', `<m:Logon xmlns:m="urn:xtk:session">${'<p a="" b=""/>'.repeat(190_000)}</m:Logon>`, 'maxNodes'],
   ])('when the body carries %s, then both parsers refuse it with a SOP-330001 client fault naming the limit', async (_label, method, limit) => {
     const body = `${ENVELOPE_OPEN}${method}${ENVELOPE_CLOSE}`;

@@ -22,7 +22,10 @@ export interface SoapCall {
 /** Parses `urn:xtk:persist|xtk:session#Write`-style actions (quoted or not, with or without `urn:`). */
 export function parseSoapAction(action: string | undefined): { urn: string; method: string } | undefined {
   if (!action) return undefined;
-  const trimmed = action.trim().replace(/^"(.*)"$/, '$1').replace(/^urn:/, '');
+  const trimmed = action
+    .trim()
+    .replace(/^"(.*)"$/, '$1')
+    .replace(/^urn:/, '');
   const hash = trimmed.lastIndexOf('#');
   if (hash <= 0 || hash === trimmed.length - 1) return undefined;
   return { urn: trimmed.slice(0, hash), method: trimmed.slice(hash + 1) };

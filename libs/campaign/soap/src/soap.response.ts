@@ -24,7 +24,19 @@ export const XSD_SCALAR_TYPES: Readonly<Record<string, string>> = {
   date: 'xsd:date',
 };
 
-const NAME_PREFIX: Record<string, string> = { string: 'pstr', boolean: 'pb', byte: 'pbt', short: 'ps', long: 'pl', int64: 'pl', datetime: 'ptm', date: 'ptm', DOMElement: 'p', DOMDocument: 'pdom', primarykey: 'pstr' };
+const NAME_PREFIX: Record<string, string> = {
+  string: 'pstr',
+  boolean: 'pb',
+  byte: 'pbt',
+  short: 'ps',
+  long: 'pl',
+  int64: 'pl',
+  datetime: 'ptm',
+  date: 'ptm',
+  DOMElement: 'p',
+  DOMDocument: 'pdom',
+  primarykey: 'pstr',
+};
 
 /** An element output already serialised (a query result built as text by the service that read it). */
 export interface RawXml {
@@ -62,7 +74,11 @@ export function buildSoapResponse(options: { urn: string; method: string; output
       const inner = isRawXml(value) ? value.rawXml : value && typeof value === 'object' && !(value instanceof Date) ? serializeXml(value) : '';
       parts.push(`<${name} xsi:type='ns:Element' ${LITERAL_XML}>`, inner, `</${name}>`);
     } else {
-      parts.push(`<${name} xsi:type='${XSD_SCALAR_TYPES[param.type]}'>`, escapeText(formatScalar(param.type, value as Exclude<OutValue, XmlElement | RawXml>)), `</${name}>`);
+      parts.push(
+        `<${name} xsi:type='${XSD_SCALAR_TYPES[param.type]}'>`,
+        escapeText(formatScalar(param.type, value as Exclude<OutValue, XmlElement | RawXml>)),
+        `</${name}>`,
+      );
     }
   }
   parts.push(`</${options.method}Response>`, ENVELOPE_CLOSE);

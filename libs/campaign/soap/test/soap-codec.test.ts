@@ -81,7 +81,10 @@ describe('SOAP requests', () => {
     ['a DOCTYPE', '<!DOCTYPE x [<!ENTITY a "b">]><x/>'],
     ['not an envelope', '<Envelope/>'],
     ['an empty body', '<SOAP-ENV:Envelope xmlns:SOAP-ENV="http://schemas.xmlsoap.org/soap/envelope/"><SOAP-ENV:Body/></SOAP-ENV:Envelope>'],
-    ['a body method with no namespace and no SOAPAction', '<SOAP-ENV:Envelope xmlns:SOAP-ENV="http://schemas.xmlsoap.org/soap/envelope/"><SOAP-ENV:Body><Logon/></SOAP-ENV:Body></SOAP-ENV:Envelope>'],
+    [
+      'a body method with no namespace and no SOAPAction',
+      '<SOAP-ENV:Envelope xmlns:SOAP-ENV="http://schemas.xmlsoap.org/soap/envelope/"><SOAP-ENV:Body><Logon/></SOAP-ENV:Body></SOAP-ENV:Envelope>',
+    ],
   ])('when the request is %s, then it is a Client fault', (_label, body) => {
     let fault: unknown;
     try {
@@ -136,14 +139,25 @@ describe('SOAP responses read by the SDK', () => {
     });
     const call = sdkCall('xtk:session', 'GetOption', xml);
     await call.execute();
-    expect([call.getNextString(), call.getNextByte(), call.getNextLong(), call.getNextBoolean(), call.getNextDateTime().toISOString()]).toEqual(['a&b<c>', 6, 42, true, when.toISOString()]);
+    expect([call.getNextString(), call.getNextByte(), call.getNextLong(), call.getNextBoolean(), call.getNextDateTime().toISOString()]).toEqual([
+      'a&b<c>',
+      6,
+      42,
+      true,
+      when.toISOString(),
+    ]);
   });
 
   it('when a query result document answers, then the SDK reads it as the DOMDocument output', async () => {
     const xml = buildSoapResponse({
       urn: 'xtk:queryDef',
       method: 'ExecuteQuery',
-      outputs: [{ param: { name: 'output', type: 'DOMDocument', inout: 'out' }, value: element('recipient-collection', {}, [element('recipient', { email: 'a@x.com' })]) }],
+      outputs: [
+        {
+          param: { name: 'output', type: 'DOMDocument', inout: 'out' },
+          value: element('recipient-collection', {}, [element('recipient', { email: 'a@x.com' })]),
+        },
+      ],
     });
     const call = sdkCall('xtk:queryDef', 'ExecuteQuery', xml);
     await call.execute();
@@ -153,13 +167,19 @@ describe('SOAP responses read by the SDK', () => {
   it('when a query result arrives already serialised (rawXml), then the response is the same as with the element tree', () => {
     const param = { name: 'output', type: 'DOMDocument', inout: 'out' } as const;
     const doc = element('recipient-collection', {}, [element('recipient', { email: 'a&b@x.com' })]);
-    const response = (value: Parameters<typeof buildSoapResponse>[0]['outputs'][number]['value']) => buildSoapResponse({ urn: 'xtk:queryDef', method: 'ExecuteQuery', outputs: [{ param, value }] });
+    const response = (value: Parameters<typeof buildSoapResponse>[0]['outputs'][number]['value']) =>
+      buildSoapResponse({ urn: 'xtk:queryDef', method: 'ExecuteQuery', outputs: [{ param, value }] });
     expect(response(rawXml(serializeXml(doc)))).toBe(response(doc));
   });
 
   it('when a fault answers, then the SDK raises a CampaignException with our code and fault code', async () => {
     const call = sdkCall('xtk:session', 'Logon', buildSoapFault(new SoapFault('SOAP-ENV:Client', 'XSV-350001', 'Invalid login or password.', 'detail & more')));
-    await expect(call.execute()).rejects.toMatchObject({ statusCode: 500, errorCode: 'XSV-350001', faultCode: 'SOAP-ENV:Client', faultString: 'Invalid login or password.' });
+    await expect(call.execute()).rejects.toMatchObject({
+      statusCode: 500,
+      errorCode: 'XSV-350001',
+      faultCode: 'SOAP-ENV:Client',
+      faultString: 'Invalid login or password.',
+    });
   });
 
   it('when a session fault answers, then the SDK sees an expired session (401)', async () => {

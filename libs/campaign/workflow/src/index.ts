@@ -58,4 +58,14 @@ export {
   type Lookup,
   type VariableRef,
 } from './workflow-query.variables';
-export { ACTIVITY_CODES, ACTIVITY_ERRORS, DEFINITION_CODES, DEFINITION_ERRORS, isWorkflowFault, STATE_LABELS, WORKFLOW_FAULTS, WorkflowFault, type DefinitionCode } from './workflow.faults';
+export {
+  ACTIVITY_CODES,
+  ACTIVITY_ERRORS,
+  DEFINITION_CODES,
+  DEFINITION_ERRORS,
+  isWorkflowFault,
+  STATE_LABELS,
+  WORKFLOW_FAULTS,
+  WorkflowFault,
+  type DefinitionCode,
+} from './workflow.faults';

@@ -98,7 +98,8 @@ function tokenize(text: string): Token[] {
       i += word[0].length;
       const parts = word[0].split('.');
       if (parts[0] === 'vars' && parts.length === 2) tokens.push({ type: 'var', scope: 'event', name: parts[1]!, pos: start });
-      else if (parts[0] === 'instance' && parts[1] === 'vars' && parts.length === 3) tokens.push({ type: 'var', scope: 'instance', name: parts[2]!, pos: start });
+      else if (parts[0] === 'instance' && parts[1] === 'vars' && parts.length === 3)
+        tokens.push({ type: 'var', scope: 'instance', name: parts[2]!, pos: start });
       else if (parts.length === 1) tokens.push({ type: 'word', value: word[0].toLowerCase(), pos: start });
       else throw new ConditionSyntaxError(`'${word[0].slice(0, 60)}' is not a variable: use vars.name or instance.vars.name`, start);
       continue;
@@ -120,7 +121,8 @@ function isOperandExpected(tokens: Token[]): boolean {
 
 /** Parses a condition; throws ConditionSyntaxError with the position of the problem. */
 export function parseCondition(text: string): ConditionNode {
-  if (text.length > CONDITION_LIMITS.maxLength) throw new ConditionSyntaxError(`the condition is longer than ${CONDITION_LIMITS.maxLength} characters`, CONDITION_LIMITS.maxLength);
+  if (text.length > CONDITION_LIMITS.maxLength)
+    throw new ConditionSyntaxError(`the condition is longer than ${CONDITION_LIMITS.maxLength} characters`, CONDITION_LIMITS.maxLength);
   if (text.trim() === '') throw new ConditionSyntaxError('the condition is empty', 0);
   const tokens = tokenize(text);
   let at = 0;

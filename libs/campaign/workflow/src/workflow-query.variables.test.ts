@@ -8,7 +8,9 @@ const lookup = variableLookup({ email: "o'neil\\x@example.com", min: 18, zip: '0
 describe('workflow variables in query conditions', () => {
   it('when a variable sits inside a string literal, then its value is written into the literal, escaped', () => {
     expect(substituteVariables("@email = '$(vars/@email)'", lookup)).toEqual({ expr: "@email = 'o\\'neil\\\\x@example.com'", missing: [] });
-    expect(substituteVariables("@email LIKE '%$(instance/vars/@city)%' AND @x = 'it''s $(vars/@zip)'", lookup).expr).toBe("@email LIKE '%Paris%' AND @x = 'it''s 01234'");
+    expect(substituteVariables("@email LIKE '%$(instance/vars/@city)%' AND @x = 'it''s $(vars/@zip)'", lookup).expr).toBe(
+      "@email LIKE '%Paris%' AND @x = 'it''s 01234'",
+    );
   });
 
   it('when a variable stands alone, then a number becomes a number literal and anything else a string literal', () => {
@@ -28,13 +30,20 @@ describe('workflow variables in query conditions', () => {
     const where = parseXml(`<where><condition expr="@email = '$(vars/@x)'"/></where>`);
     const bound = bindWhereVariables(where, hostile);
     const schemas = compileBuiltinSchemas();
-    const compiled = compileQueryDef(element('queryDef', { schema: 'nms:recipient', operation: 'select' }, [element('select', {}, [element('node', { expr: '@id' })]), bound.where]), schemas, {
-      database: 'cloud',
-    });
+    const compiled = compileQueryDef(
+      element('queryDef', { schema: 'nms:recipient', operation: 'select' }, [element('select', {}, [element('node', { expr: '@id' })]), bound.where]),
+      schemas,
+      {
+        database: 'cloud',
+      },
+    );
     expect(compiled.params).toContain("' OR 1=1 OR @email <> '");
     expect(compiled.sql).not.toContain('1=1');
     const bare = compileQueryDef(
-      element('queryDef', { schema: 'nms:recipient', operation: 'select' }, [element('select', {}, [element('node', { expr: '@id' })]), bindWhereVariables(parseXml('<where><condition expr="@email = $(vars/@x)"/></where>'), hostile).where]),
+      element('queryDef', { schema: 'nms:recipient', operation: 'select' }, [
+        element('select', {}, [element('node', { expr: '@id' })]),
+        bindWhereVariables(parseXml('<where><condition expr="@email = $(vars/@x)"/></where>'), hostile).where,
+      ]),
       schemas,
       { database: 'cloud' },
     );
@@ -42,7 +51,9 @@ describe('workflow variables in query conditions', () => {
   });
 
   it('when a where has nested conditions, then every expr is bound and missing variables are listed once', () => {
-    const where = parseXml(`<where><condition expr="@a = $(vars/@min)"><condition expr="@b = '$(vars/@zip)'" boolOperator="OR"/><condition expr="@c = $(vars/@nope) AND @d = $(vars/@nope)"/></condition></where>`);
+    const where = parseXml(
+      `<where><condition expr="@a = $(vars/@min)"><condition expr="@b = '$(vars/@zip)'" boolOperator="OR"/><condition expr="@c = $(vars/@nope) AND @d = $(vars/@nope)"/></condition></where>`,
+    );
     const bound = bindWhereVariables(where, lookup);
     expect(serializeXml(bound.where, { plain: true })).toContain('expr="@b = &apos;01234&apos;"');
     expect(bound.missing.map((m) => m.name)).toEqual(['vars.nope']);

@@ -125,6 +125,7 @@ export function bindWhereVariables(where: XmlElement, lookup: Lookup): { where: 
 
 /** Whether a `<where>` uses workflow variables at all. */
 export function hasWhereVariables(where: XmlElement): boolean {
-  const visit = (el: XmlElement): boolean => Object.entries(el.attrs).some(([n, v]) => (n === 'expr' || n.endsWith(':expr')) && findVariableRefs(v).length > 0) || el.children.some(visit);
+  const visit = (el: XmlElement): boolean =>
+    Object.entries(el.attrs).some(([n, v]) => (n === 'expr' || n.endsWith(':expr')) && findVariableRefs(v).length > 0) || el.children.some(visit);
   return visit(where);
 }

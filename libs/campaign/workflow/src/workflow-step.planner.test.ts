@@ -113,8 +113,12 @@ describe('signals', () => {
   });
 
   it('when a work activity fails or is interrupted, then the log names its code, kind, name and line', () => {
-    const def = definition(`<activities><start name="start"><transition target="script"/></start><js name="script"><script>x</script><transition target="end"/></js><end name="end"/></activities>`);
-    expect(describeWorkActivity(def.byName.get('script')!, 'WKF-560030', 'Error: boom', 3)).toBe("WKF-560030 JavaScript activity 'script': Error: boom (line 3)");
+    const def = definition(
+      `<activities><start name="start"><transition target="script"/></start><js name="script"><script>x</script><transition target="end"/></js><end name="end"/></activities>`,
+    );
+    expect(describeWorkActivity(def.byName.get('script')!, 'WKF-560030', 'Error: boom', 3)).toBe(
+      "WKF-560030 JavaScript activity 'script': Error: boom (line 3)",
+    );
     expect(describeWorkActivity(def.byName.get('end')!, 'WKF-560036', 'crashed')).toBe("WKF-560036 activity 'end': crashed");
   });
 });

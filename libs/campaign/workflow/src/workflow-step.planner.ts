@@ -88,7 +88,11 @@ export function planActivity(activity: Activity, input: { vars: Vars; instanceVa
     case 'test': {
       const result = evaluateCondition(activity.condition!, { vars: input.vars, instanceVars: input.instanceVars });
       const branch = result ? 'true' : 'false';
-      return { kind: 'done', fire: activity.transitions.filter((t) => t.name === branch).map((transition) => ({ transition, vars: input.vars })), note: `condition is ${branch}` };
+      return {
+        kind: 'done',
+        fire: activity.transitions.filter((t) => t.name === branch).map((transition) => ({ transition, vars: input.vars })),
+        note: `condition is ${branch}`,
+      };
     }
     case 'js':
     case 'query':

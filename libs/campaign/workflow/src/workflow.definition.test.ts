@@ -32,7 +32,11 @@ describe('workflow definition', () => {
   });
 
   it('when an activity type is unknown, then WKF-560011 names it (and transitions to it are not reported again)', () => {
-    const problems = problemsOf(parseWorkflowDefinition('<activities><start name="s"><transition target="q"/></start><fileTransfer name="q"><transition target="e"/></fileTransfer><end name="e"/></activities>'));
+    const problems = problemsOf(
+      parseWorkflowDefinition(
+        '<activities><start name="s"><transition target="q"/></start><fileTransfer name="q"><transition target="e"/></fileTransfer><end name="e"/></activities>',
+      ),
+    );
     expect(problems).toHaveLength(1);
     expect(problems[0]).toMatchObject({ code: 'WKF-560011', activity: 'q' });
     expect(problems[0]!.message).toContain('unknown activity type <fileTransfer>');
@@ -46,9 +50,13 @@ describe('workflow definition', () => {
   });
 
   it('when no end can be reached from the start, then WKF-560013', () => {
-    const problems = problemsOf(parseWorkflowDefinition('<activities><start name="s"><transition target="w"/></start><external name="w"/><end name="e"/></activities>'));
+    const problems = problemsOf(
+      parseWorkflowDefinition('<activities><start name="s"><transition target="w"/></start><external name="w"/><end name="e"/></activities>'),
+    );
     expect(problems).toEqual([{ code: 'WKF-560013', message: 'no end activity can be reached from the start activities' }]);
-    expect(problemsOf(parseWorkflowDefinition('<activities><external name="w"><transition target="e"/></external><end name="e"/></activities>'))[0]).toMatchObject({
+    expect(
+      problemsOf(parseWorkflowDefinition('<activities><external name="w"><transition target="e"/></external><end name="e"/></activities>'))[0],
+    ).toMatchObject({
       code: 'WKF-560013',
       message: 'the workflow has no start activity',
     });
@@ -63,13 +71,13 @@ describe('workflow definition', () => {
     );
     expect(problems.map((p) => p.code)).toEqual(Array(problems.length).fill('WKF-560014'));
     const text = problems.map((p) => p.message).join('\n');
-    expect(text).toContain("wait activity 'w' needs delay=\"seconds\"");
+    expect(text).toContain('wait activity \'w\' needs delay="seconds"');
     expect(text).toContain("test activity 't': invalid condition");
     expect(text).toContain('needs a transition named "true"');
     expect(text).toContain("has a transition named 'maybe'");
     expect(text).toContain("end activity 'e' cannot have outgoing transitions");
     expect(text).toContain("two activities are named 'e'");
-    expect(text).toContain("start activities have no incoming transitions");
+    expect(text).toContain('start activities have no incoming transitions');
   });
 
   it('when the memo is empty, not XML or not <activities>, then WKF-560010', () => {
@@ -80,7 +88,11 @@ describe('workflow definition', () => {
   });
 
   it('when an and-join has no way in, then it is refused', () => {
-    const problems = problemsOf(parseWorkflowDefinition('<activities><start name="s"><transition target="e"/></start><andjoin name="j"><transition target="e"/></andjoin><end name="e"/></activities>'));
+    const problems = problemsOf(
+      parseWorkflowDefinition(
+        '<activities><start name="s"><transition target="e"/></start><andjoin name="j"><transition target="e"/></andjoin><end name="e"/></activities>',
+      ),
+    );
     expect(problems[0]).toMatchObject({ code: 'WKF-560014', message: "and-join 'j' has no incoming transition" });
   });
 
@@ -100,12 +112,22 @@ describe('workflow definition', () => {
     );
     if (!result.ok) throw new Error(JSON.stringify(result.problems));
     const byName = result.definition.byName;
-    expect(byName.get('q')).toMatchObject({ type: 'query', query: { schema: 'nms:recipient', where: '<where><condition expr="@email LIKE &apos;%@example.com&apos;"/></where>' } });
+    expect(byName.get('q')).toMatchObject({
+      type: 'query',
+      query: { schema: 'nms:recipient', where: '<where><condition expr="@email LIKE &apos;%@example.com&apos;"/></where>' },
+    });
     expect(byName.get('q')!.transitions).toEqual([{ name: 'result', target: 'js', key: 'q#0' }]);
     expect(byName.get('js')).toMatchObject({ type: 'js', script: '\nif (vars.recCount > 0 && 1 < 2) logInfo("many");\n' });
     expect(byName.get('js')!.transitions.map((t) => t.name)).toEqual(['done', 'error']);
-    expect(byName.get('u')).toMatchObject({ type: 'update', update: { mode: 'ingestExt', operation: 'update', schema: 'nms:recipientStg', fields: [{ xpath: '@blackList', value: '1' }], records: [] } });
-    expect(byName.get('load')!.update).toMatchObject({ mode: 'ingest', operation: 'insert', records: ['<recipientStg xtkschema="nms:recipientStg" email="$(vars/@email)"/>'] });
+    expect(byName.get('u')).toMatchObject({
+      type: 'update',
+      update: { mode: 'ingestExt', operation: 'update', schema: 'nms:recipientStg', fields: [{ xpath: '@blackList', value: '1' }], records: [] },
+    });
+    expect(byName.get('load')!.update).toMatchObject({
+      mode: 'ingest',
+      operation: 'insert',
+      records: ['<recipientStg xtkschema="nms:recipientStg" email="$(vars/@email)"/>'],
+    });
   });
 
   it('when work activities lack what they need, then WKF-560014 says what', () => {
@@ -116,9 +138,11 @@ describe('workflow definition', () => {
       ),
     );
     expect(problems.map((p) => p.code)).toEqual(['WKF-560014', 'WKF-560014', 'WKF-560014', 'WKF-560014', 'WKF-560014']);
-    expect(problems.map((p) => p.message).join(' | ')).toMatch(/js activity 'js' needs a <script>.*query activity 'q' needs schema=.*mode="upsert".*needs schema=.*sets no field/);
+    expect(problems.map((p) => p.message).join(' | ')).toMatch(
+      /js activity 'js' needs a <script>.*query activity 'q' needs schema=.*mode="upsert".*needs schema=.*sets no field/,
+    );
   });
-  it('when delivery activities are defined, then the template and the target source are read: the inbound population by default, a <where>, or the template\'s own', () => {
+  it("when delivery activities are defined, then the template and the target source are read: the inbound population by default, a <where>, or the template's own", () => {
     const schemas = compileBuiltinSchemas();
     const result = parseWorkflowDefinition(
       '<activities><start name="s"><transition target="q"/></start>' +
@@ -131,8 +155,15 @@ describe('workflow definition', () => {
     );
     if (!result.ok) throw new Error(JSON.stringify(result.problems));
     const byName = result.definition.byName;
-    expect(byName.get('d1')).toMatchObject({ type: 'delivery', delivery: { template: 'NEWSLETTER', target: 'inbound', where: '', label: 'June $(vars/@recCount)' } });
-    expect(byName.get('d2')!.delivery).toMatchObject({ template: 'REMINDER', target: 'where', where: '<where><condition expr="[location/@city] = $(instance/vars/@city)"/></where>' });
+    expect(byName.get('d1')).toMatchObject({
+      type: 'delivery',
+      delivery: { template: 'NEWSLETTER', target: 'inbound', where: '', label: 'June $(vars/@recCount)' },
+    });
+    expect(byName.get('d2')!.delivery).toMatchObject({
+      template: 'REMINDER',
+      target: 'where',
+      where: '<where><condition expr="[location/@city] = $(instance/vars/@city)"/></where>',
+    });
     expect(byName.get('d3')!.delivery).toMatchObject({ template: 'ALL', target: 'template' });
     expect(byName.get('q')!.query!.where).toContain('$(vars/@domain)');
   });

@@ -86,7 +86,8 @@ export function parseWorkflowDefinition(xml: string, options: DefinitionOptions 
   }
   if (root.local !== 'activities') return fail(DEFINITION_CODES.malformed, `the definition's root element is <${root.local}>, expected <activities>`);
   if (root.children.length === 0) return fail(DEFINITION_CODES.malformed, 'the workflow has no activities');
-  if (root.children.length > DEFINITION_LIMITS.maxActivities) return fail(DEFINITION_CODES.malformed, `the workflow has more than ${DEFINITION_LIMITS.maxActivities} activities`);
+  if (root.children.length > DEFINITION_LIMITS.maxActivities)
+    return fail(DEFINITION_CODES.malformed, `the workflow has more than ${DEFINITION_LIMITS.maxActivities} activities`);
 
   const activities: Activity[] = [];
   const byName = new Map<string, Activity>();
@@ -97,7 +98,11 @@ export function parseWorkflowDefinition(xml: string, options: DefinitionOptions 
     const where = `line ${el.line}`;
     if (!type) {
       rejected.add(name);
-      problem(DEFINITION_CODES.unknownActivityType, `unknown activity type <${el.local.slice(0, 64)}>${name ? ` ('${name.slice(0, 64)}')` : ''} (${where}); supported: ${SUPPORTED}`, name || undefined);
+      problem(
+        DEFINITION_CODES.unknownActivityType,
+        `unknown activity type <${el.local.slice(0, 64)}>${name ? ` ('${name.slice(0, 64)}')` : ''} (${where}); supported: ${SUPPORTED}`,
+        name || undefined,
+      );
       continue;
     }
     if (!ACTIVITY_NAME.test(name)) {
@@ -110,7 +115,9 @@ export function parseWorkflowDefinition(xml: string, options: DefinitionOptions 
     }
     const transitionEls = [
       ...el.children.filter((c) => c.local === 'transition'),
-      ...el.children.filter((c) => c.local === 'transitions').flatMap((t) => t.children.filter((c) => c.local === 'transition' || attrLocal(c, 'target') !== undefined)),
+      ...el.children
+        .filter((c) => c.local === 'transitions')
+        .flatMap((t) => t.children.filter((c) => c.local === 'transition' || attrLocal(c, 'target') !== undefined)),
     ];
     if (transitionEls.length > DEFINITION_LIMITS.maxTransitionsPerActivity) {
       problem(DEFINITION_CODES.invalidActivity, `activity '${name}' has more than ${DEFINITION_LIMITS.maxTransitionsPerActivity} transitions`, name);
@@ -136,7 +143,11 @@ export function parseWorkflowDefinition(xml: string, options: DefinitionOptions 
       const raw = attrLocal(el, 'delay') ?? attrLocal(el, 'duration') ?? '';
       const delay = /^\d+(\.\d+)?$/.test(raw.trim()) ? Number(raw) : NaN;
       if (!Number.isFinite(delay) || delay > DEFINITION_LIMITS.maxDelaySeconds) {
-        problem(DEFINITION_CODES.invalidActivity, `wait activity '${name}' needs delay="seconds" (a number from 0 to ${DEFINITION_LIMITS.maxDelaySeconds}), got '${raw.slice(0, 40)}'`, name);
+        problem(
+          DEFINITION_CODES.invalidActivity,
+          `wait activity '${name}' needs delay="seconds" (a number from 0 to ${DEFINITION_LIMITS.maxDelaySeconds}), got '${raw.slice(0, 40)}'`,
+          name,
+        );
       } else activity.delaySeconds = delay;
     }
     if (type === 'test') {
@@ -151,7 +162,12 @@ export function parseWorkflowDefinition(xml: string, options: DefinitionOptions 
       const names = transitions.map((t) => t.name);
       if (!names.includes('true')) problem(DEFINITION_CODES.invalidActivity, `test activity '${name}' needs a transition named "true"`, name);
       const other = names.find((n) => n !== 'true' && n !== 'false');
-      if (other !== undefined) problem(DEFINITION_CODES.invalidActivity, `test activity '${name}' has a transition named '${other}'; its transitions are named "true" and "false"`, name);
+      if (other !== undefined)
+        problem(
+          DEFINITION_CODES.invalidActivity,
+          `test activity '${name}' has a transition named '${other}'; its transitions are named "true" and "false"`,
+          name,
+        );
     }
     if (type === 'js') readScript(el, activity, problem);
     if (type === 'query') readQuery(el, activity, problem, options.schemas);
@@ -169,10 +185,19 @@ export function parseWorkflowDefinition(xml: string, options: DefinitionOptions 
       const target = byName.get(t.target);
       if (!target) {
         if (rejected.has(t.target)) continue;
-        problem(DEFINITION_CODES.danglingTransition, `activity '${a.name}' has a transition to '${t.target.slice(0, 64)}', which is not an activity of this workflow`, a.name);
+        problem(
+          DEFINITION_CODES.danglingTransition,
+          `activity '${a.name}' has a transition to '${t.target.slice(0, 64)}', which is not an activity of this workflow`,
+          a.name,
+        );
         continue;
       }
-      if (target.type === 'start') problem(DEFINITION_CODES.invalidActivity, `activity '${a.name}' has a transition to start activity '${target.name}'; start activities have no incoming transitions`, a.name);
+      if (target.type === 'start')
+        problem(
+          DEFINITION_CODES.invalidActivity,
+          `activity '${a.name}' has a transition to start activity '${target.name}'; start activities have no incoming transitions`,
+          a.name,
+        );
       incoming.set(target.name, [...(incoming.get(target.name) ?? []), t.key]);
     }
   }
@@ -182,7 +207,8 @@ export function parseWorkflowDefinition(xml: string, options: DefinitionOptions 
     problem(DEFINITION_CODES.noPath, 'no end activity can be reached from the start activities');
   }
   for (const a of activities) {
-    if (a.type === 'andjoin' && (incoming.get(a.name)?.length ?? 0) === 0) problem(DEFINITION_CODES.invalidActivity, `and-join '${a.name}' has no incoming transition`, a.name);
+    if (a.type === 'andjoin' && (incoming.get(a.name)?.length ?? 0) === 0)
+      problem(DEFINITION_CODES.invalidActivity, `and-join '${a.name}' has no incoming transition`, a.name);
   }
   if (problems.length > 0) return { ok: false, problems };
   const joinInputs = new Map(activities.filter((a) => a.type === 'andjoin').map((a) => [a.name, incoming.get(a.name) ?? []] as const));
@@ -199,14 +225,23 @@ function readScript(el: XmlElement, activity: Activity, problem: Report): void {
   const scriptEl = el.children.find((c) => c.local === 'script');
   const script = scriptEl?.text ?? attrLocal(el, 'script') ?? '';
   if (script.trim() === '') problem(DEFINITION_CODES.invalidActivity, `js activity '${activity.name}' needs a <script> with its code`, activity.name);
-  else if (script.length > DEFINITION_LIMITS.maxScriptLength) problem(DEFINITION_CODES.invalidActivity, `the script of js activity '${activity.name}' is longer than ${DEFINITION_LIMITS.maxScriptLength} characters`, activity.name);
+  else if (script.length > DEFINITION_LIMITS.maxScriptLength)
+    problem(
+      DEFINITION_CODES.invalidActivity,
+      `the script of js activity '${activity.name}' is longer than ${DEFINITION_LIMITS.maxScriptLength} characters`,
+      activity.name,
+    );
   else activity.script = script;
 }
 
 function readQuery(el: XmlElement, activity: Activity, problem: Report, schemas: ReadonlyMap<string, Schema> | undefined): void {
   const schemaId = attrLocal(el, 'schema') ?? '';
   if (!SCHEMA_ID.test(schemaId)) {
-    problem(DEFINITION_CODES.invalidActivity, `query activity '${activity.name}' needs schema="namespace:name" (the cloud schema to target), got '${schemaId.slice(0, 64)}'`, activity.name);
+    problem(
+      DEFINITION_CODES.invalidActivity,
+      `query activity '${activity.name}' needs schema="namespace:name" (the cloud schema to target), got '${schemaId.slice(0, 64)}'`,
+      activity.name,
+    );
     return;
   }
   const whereEl = el.children.find((c) => c.local === 'where');
@@ -214,17 +249,32 @@ function readQuery(el: XmlElement, activity: Activity, problem: Report, schemas:
   if (!schemas) return;
   const schema = schemas.get(schemaId);
   if (!schema || !schema.persistent || !schema.primaryKey) {
-    problem(DEFINITION_CODES.invalidActivity, `query activity '${activity.name}': ${schema ? `${schemaId} has no records to target` : `unknown schema '${schemaId}'`}`, activity.name);
+    problem(
+      DEFINITION_CODES.invalidActivity,
+      `query activity '${activity.name}': ${schema ? `${schemaId} has no records to target` : `unknown schema '${schemaId}'`}`,
+      activity.name,
+    );
     return;
   }
   if (schema.placement !== 'cloud') {
-    problem(DEFINITION_CODES.invalidActivity, `query activity '${activity.name}': ${schemaId} is not a cloud schema (working tables are built in the cloud database; use a js activity for ${schema.placement} schemas)`, activity.name);
+    problem(
+      DEFINITION_CODES.invalidActivity,
+      `query activity '${activity.name}': ${schemaId} is not a cloud schema (working tables are built in the cloud database; use a js activity for ${schema.placement} schemas)`,
+      activity.name,
+    );
     return;
   }
   const compile = (where: XmlElement | undefined) =>
-    compileQueryDef(element('queryDef', { schema: schemaId, operation: 'select' }, [element('select', {}, [element('node', { expr: schema.primaryKey!.xpath })]), ...(where ? [where] : [])]), schemas, {
-      database: 'cloud',
-    });
+    compileQueryDef(
+      element('queryDef', { schema: schemaId, operation: 'select' }, [
+        element('select', {}, [element('node', { expr: schema.primaryKey!.xpath })]),
+        ...(where ? [where] : []),
+      ]),
+      schemas,
+      {
+        database: 'cloud',
+      },
+    );
   const error = checkWhere(whereEl, compile);
   if (error !== undefined) problem(DEFINITION_CODES.invalidActivity, `query activity '${activity.name}': ${error}`, activity.name);
 }
@@ -266,7 +316,11 @@ function readDelivery(el: XmlElement, activity: Activity, problem: Report, schem
   const target = (['inbound', 'where', 'template'] as const).find((t) => t === targetText.toLowerCase());
   let ok = true;
   if (!TEMPLATE_NAME.test(template)) {
-    problem(DEFINITION_CODES.invalidActivity, `delivery activity '${name}' needs template="…" (the internal name of an nms:delivery template), got '${template.slice(0, 64)}'`, name);
+    problem(
+      DEFINITION_CODES.invalidActivity,
+      `delivery activity '${name}' needs template="…" (the internal name of an nms:delivery template), got '${template.slice(0, 64)}'`,
+      name,
+    );
     ok = false;
   }
   if (!target) {
@@ -281,9 +335,16 @@ function readDelivery(el: XmlElement, activity: Activity, problem: Report, schem
   }
   if (whereEl && schemas?.has('nms:recipient')) {
     const compile = (where: XmlElement | undefined) =>
-      compileQueryDef(element('queryDef', { schema: 'nms:recipient', operation: 'select' }, [element('select', {}, [element('node', { expr: '@id' })]), ...(where ? [where] : [])]), schemas, {
-        database: 'cloud',
-      });
+      compileQueryDef(
+        element('queryDef', { schema: 'nms:recipient', operation: 'select' }, [
+          element('select', {}, [element('node', { expr: '@id' })]),
+          ...(where ? [where] : []),
+        ]),
+        schemas,
+        {
+          database: 'cloud',
+        },
+      );
     const error = checkWhere(whereEl, compile);
     if (error !== undefined) {
       problem(DEFINITION_CODES.invalidActivity, `delivery activity '${name}': ${error}`, name);
@@ -301,28 +362,52 @@ function readUpdate(el: XmlElement, activity: Activity, problem: Report, schemas
   const mode = (['write', 'ingest', 'ingestExt'] as const).find((m) => m.toLowerCase() === modeText.toLowerCase());
   const operationText = attrLocal(el, 'operation') ?? (mode === 'ingest' ? 'insert' : 'insertOrUpdate');
   const operation = (['insert', 'insertOrUpdate', 'update', 'delete'] as const).find((o) => o.toLowerCase() === operationText.toLowerCase());
-  if (!mode) problem(DEFINITION_CODES.invalidActivity, `update activity '${name}': mode="${modeText.slice(0, 32)}" is not one of write, ingest, ingestExt`, name);
-  if (!operation) problem(DEFINITION_CODES.invalidActivity, `update activity '${name}': operation="${operationText.slice(0, 32)}" is not one of insert, insertOrUpdate, update, delete`, name);
+  if (!mode)
+    problem(DEFINITION_CODES.invalidActivity, `update activity '${name}': mode="${modeText.slice(0, 32)}" is not one of write, ingest, ingestExt`, name);
+  if (!operation)
+    problem(
+      DEFINITION_CODES.invalidActivity,
+      `update activity '${name}': operation="${operationText.slice(0, 32)}" is not one of insert, insertOrUpdate, update, delete`,
+      name,
+    );
   const dataEl = el.children.find((c) => c.local === 'data');
   const records = dataEl ? dataEl.children : [];
-  const fields = el.children.filter((c) => c.local === 'field').map((f) => ({ xpath: attrLocal(f, 'xpath') ?? attrLocal(f, 'expr') ?? '', value: attrLocal(f, 'value') ?? '' }));
+  const fields = el.children
+    .filter((c) => c.local === 'field')
+    .map((f) => ({ xpath: attrLocal(f, 'xpath') ?? attrLocal(f, 'expr') ?? '', value: attrLocal(f, 'value') ?? '' }));
   const schemaId = attrLocal(el, 'schema');
   if (dataEl) {
     if (records.length === 0) problem(DEFINITION_CODES.invalidActivity, `update activity '${name}': <data> holds no record`, name);
-    if (records.length > DEFINITION_LIMITS.maxRecords) problem(DEFINITION_CODES.invalidActivity, `update activity '${name}': more than ${DEFINITION_LIMITS.maxRecords} records in <data>`, name);
+    if (records.length > DEFINITION_LIMITS.maxRecords)
+      problem(DEFINITION_CODES.invalidActivity, `update activity '${name}': more than ${DEFINITION_LIMITS.maxRecords} records in <data>`, name);
     for (const r of records) {
       const id = attrLocal(r, 'xtkschema') ?? schemaId;
-      if (!id || !SCHEMA_ID.test(id)) problem(DEFINITION_CODES.invalidActivity, `update activity '${name}': the record <${r.local}> at line ${r.line} needs xtkschema="namespace:name"`, name);
+      if (!id || !SCHEMA_ID.test(id))
+        problem(
+          DEFINITION_CODES.invalidActivity,
+          `update activity '${name}': the record <${r.local}> at line ${r.line} needs xtkschema="namespace:name"`,
+          name,
+        );
       else if (schemas && !schemas.has(id)) problem(DEFINITION_CODES.invalidActivity, `update activity '${name}': unknown schema '${id}'`, name);
     }
   } else {
-    if (!schemaId || !SCHEMA_ID.test(schemaId)) problem(DEFINITION_CODES.invalidActivity, `update activity '${name}' needs schema="namespace:name" (the schema written for each inbound record) or a <data> element with the records`, name);
-    if (fields.length === 0 && operation !== 'delete') problem(DEFINITION_CODES.invalidActivity, `update activity '${name}' sets no field: add <field xpath="@name" value="…"/>`, name);
-    for (const f of fields) if (!FIELD_XPATH.test(f.xpath)) problem(DEFINITION_CODES.invalidActivity, `update activity '${name}': field xpath '${f.xpath.slice(0, 64)}' must be an attribute (@name)`, name);
+    if (!schemaId || !SCHEMA_ID.test(schemaId))
+      problem(
+        DEFINITION_CODES.invalidActivity,
+        `update activity '${name}' needs schema="namespace:name" (the schema written for each inbound record) or a <data> element with the records`,
+        name,
+      );
+    if (fields.length === 0 && operation !== 'delete')
+      problem(DEFINITION_CODES.invalidActivity, `update activity '${name}' sets no field: add <field xpath="@name" value="…"/>`, name);
+    for (const f of fields)
+      if (!FIELD_XPATH.test(f.xpath))
+        problem(DEFINITION_CODES.invalidActivity, `update activity '${name}': field xpath '${f.xpath.slice(0, 64)}' must be an attribute (@name)`, name);
     const schema = schemaId && schemas ? schemas.get(schemaId) : undefined;
     if (schemaId && schemas && !schema) problem(DEFINITION_CODES.invalidActivity, `update activity '${name}': unknown schema '${schemaId}'`, name);
     if (schema) {
-      for (const f of fields) if (!schema.fields.some((x) => x.xpath === f.xpath)) problem(DEFINITION_CODES.invalidActivity, `update activity '${name}': ${schemaId} has no field ${f.xpath}`, name);
+      for (const f of fields)
+        if (!schema.fields.some((x) => x.xpath === f.xpath))
+          problem(DEFINITION_CODES.invalidActivity, `update activity '${name}': ${schemaId} has no field ${f.xpath}`, name);
     }
   }
   if (mode && operation) {

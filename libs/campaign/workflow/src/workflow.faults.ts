@@ -97,7 +97,10 @@ export const WORKFLOW_FAULTS = {
   unknownWorkflow: (workflowId: string): WorkflowFault => fault(ErrorCatalogue.WORKFLOW_UNKNOWN, { workflow: workflowId.slice(0, 80) }),
   /** The first problem's entry gives the code; the text lists them all. */
   invalidDefinition: (internalName: string, problems: readonly { code: DefinitionCode; message: string }[]): WorkflowFault =>
-    fault(DEFINITION_ENTRY_BY_CODE.get(problems[0]!.code) ?? DEFINITION_ERRORS.malformed, { workflow: internalName, problems: problems.map((p) => p.message).join('; ') }),
+    fault(DEFINITION_ENTRY_BY_CODE.get(problems[0]!.code) ?? DEFINITION_ERRORS.malformed, {
+      workflow: internalName,
+      problems: problems.map((p) => p.message).join('; '),
+    }),
   notStarted: (internalName: string, state: number): WorkflowFault =>
     fault(ErrorCatalogue.WORKFLOW_NOT_STARTED, { workflow: internalName, state: STATE_LABELS[state] ?? `in state ${state}` }),
   notWaiting: (internalName: string, activity: string, why: string): WorkflowFault =>

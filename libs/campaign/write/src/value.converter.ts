@@ -19,7 +19,11 @@ const CAMPAIGN_DATETIME = /^(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2})(?::(\d{2}
  */
 export function convertValue(schemaId: string, field: Field, raw: string, enumeration?: Enumeration): SqlValue {
   const bad = (why: string): never => {
-    throw new WriteError(ErrorCatalogue.BAD_VALUE, `Invalid value '${raw.length > 80 ? `${raw.slice(0, 80)}…` : raw}' for ${field.xpath} of ${schemaId}: ${why}`, { schema: schemaId, xpath: field.xpath });
+    throw new WriteError(
+      ErrorCatalogue.BAD_VALUE,
+      `Invalid value '${raw.length > 80 ? `${raw.slice(0, 80)}…` : raw}' for ${field.xpath} of ${schemaId}: ${why}`,
+      { schema: schemaId, xpath: field.xpath },
+    );
   };
   if (raw === '' && field.type !== 'string' && field.type !== 'memo') return null;
   let text = raw;
@@ -31,7 +35,10 @@ export function convertValue(schemaId: string, field: Field, raw: string, enumer
     case 'string':
     case 'memo':
       if (field.length !== undefined && [...text].length > field.length) {
-        throw new WriteError(ErrorCatalogue.VALUE_TOO_LONG, `Value of ${field.xpath} of ${schemaId} is longer than ${field.length} characters`, { schema: schemaId, xpath: field.xpath });
+        throw new WriteError(ErrorCatalogue.VALUE_TOO_LONG, `Value of ${field.xpath} of ${schemaId} is longer than ${field.length} characters`, {
+          schema: schemaId,
+          xpath: field.xpath,
+        });
       }
       return text;
     case 'uuid':

@@ -40,7 +40,11 @@ export function checkWriteAccess(schemas: readonly Schema[], caller: WriteCaller
     const missing = schema.writeRights.find((right) => !caller.rights.includes(right));
     if (missing !== undefined) {
       const who = caller.login ? `operator '${caller.login}'` : 'this caller';
-      throw new WriteError(ErrorCatalogue.ACCESS_DENIED, renderMessage(ErrorCatalogue.ACCESS_DENIED, { who, what: `write ${schema.id} (it needs the '${missing}' right)` }), { schema: schema.id });
+      throw new WriteError(
+        ErrorCatalogue.ACCESS_DENIED,
+        renderMessage(ErrorCatalogue.ACCESS_DENIED, { who, what: `write ${schema.id} (it needs the '${missing}' right)` }),
+        { schema: schema.id },
+      );
     }
   }
 }

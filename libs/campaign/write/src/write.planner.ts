@@ -60,13 +60,18 @@ export function planWrite(doc: XmlElement, schemas: ReadonlyMap<string, Schema>,
   return records.map((record) => {
     const schemaId = attrLocal(record, 'xtkschema') ?? rootSchemaId;
     if (!schemaId) {
-      throw new WriteError(ErrorCatalogue.MISSING_SCHEMA, `The document <${record.name}> does not say which schema it writes: add xtkschema="namespace:name"`, { line: record.line });
+      throw new WriteError(ErrorCatalogue.MISSING_SCHEMA, `The document <${record.name}> does not say which schema it writes: add xtkschema="namespace:name"`, {
+        line: record.line,
+      });
     }
     const schema = schemas.get(schemaId);
     if (!schema) throw new WriteError(ErrorCatalogue.UNKNOWN_SCHEMA, `Unknown schema '${schemaId}'`, { schema: schemaId, line: record.line });
     checkMode(schema, options.mode);
     if (record.local !== schema.name) {
-      throw new WriteError(ErrorCatalogue.UNKNOWN_SCHEMA, `Element <${record.local}> does not match schema ${schema.id} (expected <${schema.name}>)`, { schema: schema.id, line: record.line });
+      throw new WriteError(ErrorCatalogue.UNKNOWN_SCHEMA, `Element <${record.local}> does not match schema ${schema.id} (expected <${schema.name}>)`, {
+        schema: schema.id,
+        line: record.line,
+      });
     }
     return planRecord(record, schema, schemas, options, defaultOperation(options.mode));
   });
@@ -79,8 +84,14 @@ function defaultOperation(mode: WriteMode): WriteOperation {
 function checkMode(schema: Schema, mode: WriteMode): void {
   const staged = schema.placement === 'staging';
   if ((mode === 'ingest' || mode === 'ingestExt') && !staged) {
-    const hint = schema.stagingSchema ? ` (write to its staging schema ${schema.stagingSchema})` : ' (it has no staging schema: set autoStg="true" on a cloud schema)';
-    throw new WriteError(ErrorCatalogue.NOT_STAGED, `${mode === 'ingest' ? 'Ingest' : 'IngestExt'} only writes staging schemas; ${schema.id} is not one${hint}`, { schema: schema.id });
+    const hint = schema.stagingSchema
+      ? ` (write to its staging schema ${schema.stagingSchema})`
+      : ' (it has no staging schema: set autoStg="true" on a cloud schema)';
+    throw new WriteError(
+      ErrorCatalogue.NOT_STAGED,
+      `${mode === 'ingest' ? 'Ingest' : 'IngestExt'} only writes staging schemas; ${schema.id} is not one${hint}`,
+      { schema: schema.id },
+    );
   }
   if ((mode === 'write' || mode === 'writeCollection') && staged) {
     throw new WriteError(ErrorCatalogue.NOT_WRITABLE, `${schema.id} is a staging schema: use xtk:session#Ingest or IngestExt`, { schema: schema.id });
@@ -91,7 +102,10 @@ function checkMode(schema: Schema, mode: WriteMode): void {
 function planRecord(el: XmlElement, schema: Schema, schemas: ReadonlyMap<string, Schema>, options: PlanOptions, fallback: WriteOperation): RecordPlan {
   const operationText = attrLocal(el, '_operation') ?? fallback;
   if (!(OPERATIONS as readonly string[]).includes(operationText)) {
-    throw new WriteError(ErrorCatalogue.BAD_OPERATION, `Unknown _operation '${operationText}' on <${el.name}> (one of ${OPERATIONS.join(', ')})`, { schema: schema.id, line: el.line });
+    throw new WriteError(ErrorCatalogue.BAD_OPERATION, `Unknown _operation '${operationText}' on <${el.name}> (one of ${OPERATIONS.join(', ')})`, {
+      schema: schema.id,
+      line: el.line,
+    });
   }
   let operation = operationText as WriteOperation;
   if (options.mode === 'ingest') operation = 'insert';
@@ -155,7 +169,11 @@ function collectValues(
     const xpath = [...path, `@${qname}`].join('/');
     const field = schema.fields.find((f) => f.xpath === xpath);
     if (!field) {
-      throw new WriteError(ErrorCatalogue.UNKNOWN_FIELD, `Unknown attribute '${xpath}' in schema ${schema.id} (line ${el.line})`, { schema: schema.id, xpath, line: el.line });
+      throw new WriteError(ErrorCatalogue.UNKNOWN_FIELD, `Unknown attribute '${xpath}' in schema ${schema.id} (line ${el.line})`, {
+        schema: schema.id,
+        xpath,
+        line: el.line,
+      });
     }
     if (field.serverManaged) continue; // set by the server: a caller's value is ignored, not even validated
     const enumeration = field.enumId ? findEnumeration(schemas, field.enumId) : undefined;
@@ -172,7 +190,11 @@ function collectValues(
     const link = path.length === 0 ? schema.links.find((l) => l.name === child.local) : undefined;
     if (link) {
       if (link.cardinality === 'collection') {
-        throw new WriteError(ErrorCatalogue.UNKNOWN_FIELD, `Collection link '${link.name}' of ${schema.id} cannot be written from the parent; write ${link.target} records instead`, { schema: schema.id, xpath, line: child.line });
+        throw new WriteError(
+          ErrorCatalogue.UNKNOWN_FIELD,
+          `Collection link '${link.name}' of ${schema.id} cannot be written from the parent; write ${link.target} records instead`,
+          { schema: schema.id, xpath, line: child.line },
+        );
       }
       const target = schemas.get(link.target)!;
       links.push({ link, target: planRecord(child, target, schemas, { ...options, mode: 'write' }, 'insertOrUpdate') });
@@ -182,7 +204,11 @@ function collectValues(
       collectValues(child, childPath, schema, schemas, options, given, links);
       continue;
     }
-    throw new WriteError(ErrorCatalogue.UNKNOWN_FIELD, `Unknown element '${xpath}' in schema ${schema.id} (line ${child.line})`, { schema: schema.id, xpath, line: child.line });
+    throw new WriteError(ErrorCatalogue.UNKNOWN_FIELD, `Unknown element '${xpath}' in schema ${schema.id} (line ${child.line})`, {
+      schema: schema.id,
+      xpath,
+      line: child.line,
+    });
   }
 }
 
@@ -204,7 +230,11 @@ function refuseEmptyKeyFields(el: XmlElement, schema: Schema, given: Map<string,
     for (const xpath of key.fields) {
       const fv = given.get(xpath);
       if (fv !== undefined && isEmptyKeyValue(fv)) {
-        throw new WriteError(ErrorCatalogue.NO_KEY, `Key field '${xpath}' of ${schema.id} cannot be empty (key '${key.name}', line ${el.line})`, { schema: schema.id, xpath, line: el.line });
+        throw new WriteError(ErrorCatalogue.NO_KEY, `Key field '${xpath}' of ${schema.id} cannot be empty (key '${key.name}', line ${el.line})`, {
+          schema: schema.id,
+          xpath,
+          line: el.line,
+        });
       }
     }
   }
@@ -224,14 +254,21 @@ function resolveKey(el: XmlElement, schema: Schema, given: Map<string, FieldValu
   if (explicit !== undefined) {
     const xpaths = explicit.split(',').map(normalizeXpath);
     if (xpaths.some((xpath) => xpath === '')) {
-      throw new WriteError(ErrorCatalogue.NO_KEY, `_key="${explicit.slice(0, 64)}" on <${el.name}> names no field, or an empty one: give _key="@field" or "@a,@b"`, { schema: schema.id, line: el.line });
+      throw new WriteError(
+        ErrorCatalogue.NO_KEY,
+        `_key="${explicit.slice(0, 64)}" on <${el.name}> names no field, or an empty one: give _key="@field" or "@a,@b"`,
+        { schema: schema.id, line: el.line },
+      );
     }
     return xpaths.map((xpath) => {
       const field = schema.fields.find((f) => f.xpath === xpath);
-      if (!field) throw new WriteError(ErrorCatalogue.NO_KEY, `_key names '${xpath}', which ${schema.id} does not have`, { schema: schema.id, xpath, line: el.line });
+      if (!field)
+        throw new WriteError(ErrorCatalogue.NO_KEY, `_key names '${xpath}', which ${schema.id} does not have`, { schema: schema.id, xpath, line: el.line });
       const fv = given.get(xpath);
-      if (!fv || fv.value === null) throw new WriteError(ErrorCatalogue.NO_KEY, `_key names '${xpath}' but the document gives it no value`, { schema: schema.id, xpath, line: el.line });
-      if (isEmptyKeyValue(fv)) throw new WriteError(ErrorCatalogue.NO_KEY, `_key names '${xpath}' but its value is empty`, { schema: schema.id, xpath, line: el.line });
+      if (!fv || fv.value === null)
+        throw new WriteError(ErrorCatalogue.NO_KEY, `_key names '${xpath}' but the document gives it no value`, { schema: schema.id, xpath, line: el.line });
+      if (isEmptyKeyValue(fv))
+        throw new WriteError(ErrorCatalogue.NO_KEY, `_key names '${xpath}' but its value is empty`, { schema: schema.id, xpath, line: el.line });
       return fv;
     });
   }

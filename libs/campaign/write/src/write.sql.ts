@@ -18,7 +18,6 @@ export type WriteStep =
   | { kind: 'exec'; schema: string; statement: SqlStatement; requireRow?: string }
   | { kind: 'updateElseInsert'; schema: string; update: SqlStatement; insert: SqlStatement };
 
-
 class Builder {
   readonly params: SqlValue[] = [];
   bind(value: SqlValue): string {
@@ -74,7 +73,12 @@ function compileRecord(plan: RecordPlan, steps: WriteStep[]): void {
     }
     case 'insertOrUpdate': {
       const update = updateStatement(plan) ?? { sql: `SELECT 1 FROM ${table} WHERE ${whereKey(plan, new Builder())}`, params: plan.key.map((k) => k.value) };
-      steps.push({ kind: 'updateElseInsert', schema: schema.id, update, insert: insertStatement(plan, [...plan.key, ...plan.values, ...plan.onInsert, ...plan.onWrite]) });
+      steps.push({
+        kind: 'updateElseInsert',
+        schema: schema.id,
+        update,
+        insert: insertStatement(plan, [...plan.key, ...plan.values, ...plan.onInsert, ...plan.onWrite]),
+      });
       return;
     }
   }
@@ -82,13 +86,20 @@ function compileRecord(plan: RecordPlan, steps: WriteStep[]): void {
 
 function linkAssignments(plan: RecordPlan, b: Builder): { column: string; expr: string }[] {
   return plan.links.map(({ link, target }) => {
-    if (link.joins.length !== 1) throw new WriteError(ErrorCatalogue.UNKNOWN_FIELD, `Link '${link.name}' of ${plan.schema.id} joins on several fields and cannot be set from a sub-element`, { schema: plan.schema.id });
+    if (link.joins.length !== 1)
+      throw new WriteError(
+        ErrorCatalogue.UNKNOWN_FIELD,
+        `Link '${link.name}' of ${plan.schema.id} joins on several fields and cannot be set from a sub-element`,
+        { schema: plan.schema.id },
+      );
     const join = link.joins[0]!;
     const fk = plan.schema.fields.find((f) => f.xpath === join.src)!;
     const dst = target.schema.fields.find((f) => f.xpath === join.dst)!;
     if (target.key.length === 0) {
       if (target.generatedId !== undefined && target.schema.primaryKey?.xpath === join.dst) return { column: fk.column, expr: b.bind(target.generatedId) };
-      throw new WriteError(ErrorCatalogue.NO_KEY, `The linked ${target.schema.id} (line ${target.line}) needs a key so ${plan.schema.id} can point to it`, { schema: target.schema.id });
+      throw new WriteError(ErrorCatalogue.NO_KEY, `The linked ${target.schema.id} (line ${target.line}) needs a key so ${plan.schema.id} can point to it`, {
+        schema: target.schema.id,
+      });
     }
     return { column: fk.column, expr: `(SELECT ${quoteIdent(dst.column)} FROM ${quoteIdent(target.schema.table)} WHERE ${whereKey(target, b)} LIMIT 1)` };
   });
@@ -163,7 +174,11 @@ function stagingKey(plan: RecordPlan, values: FieldValue[]): string[] {
   for (const key of plan.schema.keys) {
     if (key.fields.length > 0 && key.fields.every((x) => given.has(x))) return key.fields.map((x) => given.get(x)!);
   }
-  throw new WriteError(ErrorCatalogue.NO_KEY, `The ${plan.schema.id} record (line ${plan.line}) has no key to find it in the cloud database: give the primary key or set _key`, { schema: plan.schema.id });
+  throw new WriteError(
+    ErrorCatalogue.NO_KEY,
+    `The ${plan.schema.id} record (line ${plan.line}) has no key to find it in the cloud database: give the primary key or set _key`,
+    { schema: plan.schema.id },
+  );
 }
 
 function dedupe(values: FieldValue[]): FieldValue[] {

@@ -18,7 +18,10 @@ const ticket = {
 };
 const schemas = compileSchemas([...builtin, ticket]);
 const plan = (xml: string, mode: WriteMode = 'write') => planWrite(parseXml(xml), schemas, { mode, now: new Date(), newId: () => 'uuid-1' });
-const written = (xml: string, mode: WriteMode = 'write') => schemasWritten(plan(xml, mode)).map((s) => s.id).sort();
+const written = (xml: string, mode: WriteMode = 'write') =>
+  schemasWritten(plan(xml, mode))
+    .map((s) => s.id)
+    .sort();
 const denied = (xml: string, rights: string[], mode: WriteMode = 'write') => {
   try {
     checkWriteAccess(schemasWritten(plan(xml, mode)), { login: 'mc', rights });
@@ -38,14 +41,19 @@ describe('write access by the schema of every written record', () => {
   });
 
   it('when a collection holds records of several schemas, then every one of them is written, whatever the container says', () => {
-    const xml = '<recipient-collection xtkschema="nms:recipient"><recipient email="a@x.com"/><operator xtkschema="xtk:operator" _key="@name" name="mc" rights="admin"/></recipient-collection>';
+    const xml =
+      '<recipient-collection xtkschema="nms:recipient"><recipient email="a@x.com"/><operator xtkschema="xtk:operator" _key="@name" name="mc" rights="admin"/></recipient-collection>';
     expect(written(xml, 'writeCollection')).toEqual(['nms:recipient', 'xtk:operator']);
-    expect(denied(xml, ['messageCenter'], 'writeCollection')).toMatch(/^XSV-350013 Access denied: operator 'mc' may not write xtk:operator \(it needs the 'admin' right\)/);
+    expect(denied(xml, ['messageCenter'], 'writeCollection')).toMatch(
+      /^XSV-350013 Access denied: operator 'mc' may not write xtk:operator \(it needs the 'admin' right\)/,
+    );
   });
 
   it('when a linked sub-element creates or updates a record, then its schema is written too; a link with _operation="none" only reads', () => {
     expect(written('<ticket xtkschema="cus:ticket" title="t"><owner _key="@name" name="mc" rights="admin"/></ticket>')).toEqual(['cus:ticket', 'xtk:operator']);
-    expect(denied('<ticket xtkschema="cus:ticket" title="t"><owner _key="@name" name="mc" rights="admin"/></ticket>', ['messageCenter'])).toMatch(/^XSV-350013/);
+    expect(denied('<ticket xtkschema="cus:ticket" title="t"><owner _key="@name" name="mc" rights="admin"/></ticket>', ['messageCenter'])).toMatch(
+      /^XSV-350013/,
+    );
     expect(written('<ticket xtkschema="cus:ticket" title="t"><owner _key="@name" name="admin" _operation="none"/></ticket>')).toEqual(['cus:ticket']);
   });
 
@@ -56,13 +64,21 @@ describe('write access by the schema of every written record', () => {
   });
 
   it('when a caller has no operator (a system task), then a protected schema is refused', () => {
-    expect(() => checkWriteAccess(schemasWritten(plan('<option xtkschema="xtk:option" name="x"/>')), { rights: [] })).toThrow(/this caller may not write xtk:option/);
+    expect(() => checkWriteAccess(schemasWritten(plan('<option xtkschema="xtk:option" name="x"/>')), { rights: [] })).toThrow(
+      /this caller may not write xtk:option/,
+    );
   });
 
   it('when a schema extension adds a writeAccess right, then both rights are needed; when a filter has an unsupported form, then the schema is refused', () => {
-    const ext = { file: 'ext.xml', text: `<srcSchema namespace="ext" name="ticket" extendedSchema="cus:ticket"><element name="ticket"><sysFilter name="writeAccess"><condition enabledIf="hasNamedRight('support')=false" expr="FALSE"/></sysFilter></element></srcSchema>` };
+    const ext = {
+      file: 'ext.xml',
+      text: `<srcSchema namespace="ext" name="ticket" extendedSchema="cus:ticket"><element name="ticket"><sysFilter name="writeAccess"><condition enabledIf="hasNamedRight('support')=false" expr="FALSE"/></sysFilter></element></srcSchema>`,
+    };
     expect(compileSchemas([...builtin, ticket, ext]).get('cus:ticket')!.writeRights).toEqual(['support']);
-    const bad = (filter: string) => ({ file: 'bad.xml', text: `<srcSchema namespace="cus" name="bad"><element name="bad" autopk="true">${filter}<attribute name="a" type="string"/></element></srcSchema>` });
+    const bad = (filter: string) => ({
+      file: 'bad.xml',
+      text: `<srcSchema namespace="cus" name="bad"><element name="bad" autopk="true">${filter}<attribute name="a" type="string"/></element></srcSchema>`,
+    });
     for (const filter of [
       `<sysFilter name="readAccess"><condition enabledIf="hasNamedRight('admin')=false" expr="FALSE"/></sysFilter>`,
       `<sysFilter name="writeAccess"><condition enabledIf="$(loginId)!=0" expr="FALSE"/></sysFilter>`,

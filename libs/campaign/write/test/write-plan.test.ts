@@ -57,7 +57,9 @@ describe('Write reconciliation', () => {
   });
 
   it('when _key names fields, then update matches on them and leaves the key columns untouched', () => {
-    expect(steps('<recipient xtkschema="nms:recipient" _key="@email" _operation="update" email="a@x.com" firstName="Ann"><location city="Paris"/></recipient>')).toEqual([
+    expect(
+      steps('<recipient xtkschema="nms:recipient" _key="@email" _operation="update" email="a@x.com" firstName="Ann"><location city="Paris"/></recipient>'),
+    ).toEqual([
       {
         kind: 'exec',
         schema: 'nms:recipient',
@@ -93,7 +95,10 @@ describe('Write reconciliation', () => {
   });
 
   it('when WriteCollection gets an X-collection root, then each child is a record inheriting xtkschema', () => {
-    const records = plan('<recipient-collection xtkschema="nms:recipient"><recipient _key="@email" email="a@x.com"/><recipient _key="@email" email="b@x.com" _operation="delete"/></recipient-collection>', 'writeCollection');
+    const records = plan(
+      '<recipient-collection xtkschema="nms:recipient"><recipient _key="@email" email="a@x.com"/><recipient _key="@email" email="b@x.com" _operation="delete"/></recipient-collection>',
+      'writeCollection',
+    );
     expect(records.map((r) => [r.operation, r.key.map((k) => k.value)])).toEqual([
       ['insertOrUpdate', ['a@x.com']],
       ['delete', ['b@x.com']],
@@ -152,15 +157,50 @@ describe('bad write documents', () => {
   it.each([
     ['no xtkschema', '<doc email="a"/>', 'write', /^XTK-170100 .*add xtkschema/],
     ['an unknown schema', '<thing xtkschema="cus:thing"/>', 'write', /^XTK-170101 Unknown schema 'cus:thing'/],
-    ['an unknown attribute', '<recipient xtkschema="nms:recipient" _key="@email" email="a" shoeSize="44"/>', 'write', /^XTK-170102 Unknown attribute '@shoeSize' in schema nms:recipient/],
-    ['a value of the wrong type', '<option xtkschema="xtk:option" name="x" longValue="twelve"/>', 'write', /^XTK-170103 Invalid value 'twelve' for @longValue of xtk:option: expected an integer/],
+    [
+      'an unknown attribute',
+      '<recipient xtkschema="nms:recipient" _key="@email" email="a" shoeSize="44"/>',
+      'write',
+      /^XTK-170102 Unknown attribute '@shoeSize' in schema nms:recipient/,
+    ],
+    [
+      'a value of the wrong type',
+      '<option xtkschema="xtk:option" name="x" longValue="twelve"/>',
+      'write',
+      /^XTK-170103 Invalid value 'twelve' for @longValue of xtk:option: expected an integer/,
+    ],
     ['a too long string', `<option xtkschema="xtk:option" name="${'n'.repeat(65)}"/>`, 'write', /^XTK-170109 Value of @name of xtk:option is longer than 64/],
-    ['no usable key for an update', '<recipient xtkschema="nms:recipient" _operation="update" firstName="A"/>', 'write', /^XTK-170104 No key to reconcile <recipient> of nms:recipient/],
-    ['an unknown _operation', '<recipient xtkschema="nms:recipient" _key="@email" email="a" _operation="merge"/>', 'write', /^XTK-170105 Unknown _operation 'merge'/],
-    ['Ingest on a schema that is not staged', '<recipient xtkschema="nms:recipient" email="a"/>', 'ingest', /^XTK-170106 Ingest only writes staging schemas; nms:recipient is not one \(write to its staging schema nms:recipientStg\)/],
-    ['IngestExt without a usable key', '<recipientStg xtkschema="nms:recipientStg" firstName="A"/>', 'ingestExt', /^XTK-170104 No key to reconcile .* in IngestExt/],
+    [
+      'no usable key for an update',
+      '<recipient xtkschema="nms:recipient" _operation="update" firstName="A"/>',
+      'write',
+      /^XTK-170104 No key to reconcile <recipient> of nms:recipient/,
+    ],
+    [
+      'an unknown _operation',
+      '<recipient xtkschema="nms:recipient" _key="@email" email="a" _operation="merge"/>',
+      'write',
+      /^XTK-170105 Unknown _operation 'merge'/,
+    ],
+    [
+      'Ingest on a schema that is not staged',
+      '<recipient xtkschema="nms:recipient" email="a"/>',
+      'ingest',
+      /^XTK-170106 Ingest only writes staging schemas; nms:recipient is not one \(write to its staging schema nms:recipientStg\)/,
+    ],
+    [
+      'IngestExt without a usable key',
+      '<recipientStg xtkschema="nms:recipientStg" firstName="A"/>',
+      'ingestExt',
+      /^XTK-170104 No key to reconcile .* in IngestExt/,
+    ],
     ['Write on a staging schema', '<recipientStg xtkschema="nms:recipientStg" email="a"/>', 'write', /^XTK-170107 nms:recipientStg is a staging schema/],
-    ['a bad date', '<recipient xtkschema="nms:recipient" _key="@email" email="a" birthDate="31/12/2000"/>', 'write', /^XTK-170103 Invalid value '31\/12\/2000' for @birthDate/],
+    [
+      'a bad date',
+      '<recipient xtkschema="nms:recipient" _key="@email" email="a" birthDate="31/12/2000"/>',
+      'write',
+      /^XTK-170103 Invalid value '31\/12\/2000' for @birthDate/,
+    ],
   ])('when the document has %s, then a clear fault names the schema and attribute', (_label, xml, mode, expected) => {
     expect(writeError(() => compileWritePlan(plan(xml, mode as WriteMode))).message).toMatch(expected);
   });
@@ -174,7 +214,13 @@ describe('bad write documents', () => {
 
 describe('insertOrUpdate on a UUID-keyed schema reconciled by another key', () => {
   it('when no row matches _key="@email", then the insert gets a new id while the update never touches the id', () => {
-    const [step] = compileWritePlan(planWrite(parseXml('<recipient xtkschema="nms:recipient" _key="@email" email="new@x.com" firstName="New"/>'), schemas, { mode: 'write', now: NOW, newId: () => 'uuid-9' }));
+    const [step] = compileWritePlan(
+      planWrite(parseXml('<recipient xtkschema="nms:recipient" _key="@email" email="new@x.com" firstName="New"/>'), schemas, {
+        mode: 'write',
+        now: NOW,
+        newId: () => 'uuid-9',
+      }),
+    );
     expect(step).toMatchObject({ kind: 'updateElseInsert' });
     const s = step as Extract<typeof step, { kind: 'updateElseInsert' }>;
     expect(s.insert.sql).toContain('"id"');

@@ -38,7 +38,14 @@ const BODIES: [string, () => string][] = [
   ['hostile: 700,000 attributes on one element', () => logon(repeat(700_000, (i) => ` a${i.toString(36)}=""`))],
   ['hostile: 400,000 namespace declarations', () => logon(repeat(400_000, (i) => ` xmlns:p${i.toString(36)}="u"`))],
   ['hostile: 1,900,000 sibling elements', () => logon('', '<a/>'.repeat(1_900_000))],
-  ['hostile: 1,000,000 attributes on 5,000 elements', () => logon('', repeat(5_000, () => `<x${repeat(200, (k) => ` a${k.toString(36)}=""`)}/>`))],
+  [
+    'hostile: 1,000,000 attributes on 5,000 elements',
+    () =>
+      logon(
+        '',
+        repeat(5_000, () => `<x${repeat(200, (k) => ` a${k.toString(36)}=""`)}/>`),
+      ),
+  ],
   ['hostile: 1,200,000 text nodes', () => logon('', `<t>${'t<?p?>'.repeat(1_200_000)}</t>`)],
   ['hostile: 1,300,000 character references', () => logon('', `<t>${'&#108;'.repeat(1_300_000)}</t>`)],
 ];

@@ -59,7 +59,13 @@ describe('parseXml limits', () => {
     ['maxDepth', 3, '<a><b><c/></b></a>', '<a><b><c><d/></c></b></a>', /elements nested deeper than 3 \(limit maxDepth\)/],
     ['maxElements', 3, '<a><b/><c/></a>', '<a><b/><c/><d/></a>', /more than 3 elements \(limit maxElements\)/],
     ['maxLength', 12, '<a>12345</a>', '<a>123456</a>', /document is larger than 12 characters \(limit maxLength\)/],
-    ['maxAttributesPerElement', 3, '<a x="" y="" z=""/>', '<a x="" y="" z="" w=""/>', /more than 3 attributes on element <a> \(limit maxAttributesPerElement\)/],
+    [
+      'maxAttributesPerElement',
+      3,
+      '<a x="" y="" z=""/>',
+      '<a x="" y="" z="" w=""/>',
+      /more than 3 attributes on element <a> \(limit maxAttributesPerElement\)/,
+    ],
     ['maxAttributesPerElement', 3, '<a xmlns="u" x="" y=""/>', '<a xmlns="u" x="" y="" z=""/>', /more than 3 attributes/],
     [
       'maxNamespaceDeclarationsPerElement',
@@ -68,25 +74,54 @@ describe('parseXml limits', () => {
       '<p:a xmlns:p="u" xmlns="v" xmlns:q="w"/>',
       /more than 2 namespace declarations on element <p:a> \(limit maxNamespaceDeclarationsPerElement\)/,
     ],
-    ['maxNamespaceDeclarations', 3, '<a xmlns:p="u"><p:b xmlns:q="v"/><c xmlns="w"/></a>', '<a xmlns:p="u"><p:b xmlns:q="v"/><c xmlns="w"/><d xmlns:r="x"/></a>', /more than 3 namespace declarations \(limit maxNamespaceDeclarations\)/],
+    [
+      'maxNamespaceDeclarations',
+      3,
+      '<a xmlns:p="u"><p:b xmlns:q="v"/><c xmlns="w"/></a>',
+      '<a xmlns:p="u"><p:b xmlns:q="v"/><c xmlns="w"/><d xmlns:r="x"/></a>',
+      /more than 3 namespace declarations \(limit maxNamespaceDeclarations\)/,
+    ],
     // Nodes: a, its attribute x, the text "t", b = 4; then the text "u" is the fifth.
     ['maxNodes', 4, '<a x="1">t<b/></a>', '<a x="1">t<b/>u</a>', /more than 4 nodes \(limit maxNodes\)/],
     ['maxNodes', 4, '<a><b/><c/><d/></a>', '<a><b/><c/><d/><e/></a>', /more than 4 nodes/],
     ['maxNodes', 3, '<a>t<![CDATA[c]]></a>', '<a>t<![CDATA[c]]><?pi?>u</a>', /more than 3 nodes/],
     // Text: references count resolved (&amp; is one character), CDATA counts, across elements.
-    ['maxTextLength', 5, '<a>&amp;b<c><![CDATA[de]]></c>f</a>', '<a>&amp;b<c><![CDATA[de]]></c>fg</a>', /more than 5 characters of text \(limit maxTextLength\)/],
-    ['maxAttributeValueLength', 3, '<a x="&lt;&gt;c" y="abc"/>', '<a x="abc" y="abcd"/>', /attribute y is longer than 3 characters \(limit maxAttributeValueLength\)/],
-  ])('when a document reaches %s (%i), then it parses, and one more is refused with a message naming the limit', (limit, value, atLimit, overLimit, message) => {
-    expect(parseXml(atLimit, { limits: { [limit]: value } }).name).toBe(atLimit.slice(1, atLimit.search(/[ />]/)));
-    const err = refusal(overLimit, { [limit]: value });
-    expect(err.message).toMatch(message);
-    expect(err.limit).toBe(limit);
-  });
+    [
+      'maxTextLength',
+      5,
+      '<a>&amp;b<c><![CDATA[de]]></c>f</a>',
+      '<a>&amp;b<c><![CDATA[de]]></c>fg</a>',
+      /more than 5 characters of text \(limit maxTextLength\)/,
+    ],
+    [
+      'maxAttributeValueLength',
+      3,
+      '<a x="&lt;&gt;c" y="abc"/>',
+      '<a x="abc" y="abcd"/>',
+      /attribute y is longer than 3 characters \(limit maxAttributeValueLength\)/,
+    ],
+  ])(
+    'when a document reaches %s (%i), then it parses, and one more is refused with a message naming the limit',
+    (limit, value, atLimit, overLimit, message) => {
+      expect(parseXml(atLimit, { limits: { [limit]: value } }).name).toBe(atLimit.slice(1, atLimit.search(/[ />]/)));
+      const err = refusal(overLimit, { [limit]: value });
+      expect(err.message).toMatch(message);
+      expect(err.limit).toBe(limit);
+    },
+  );
 
   it.each<[string, string, keyof XmlLimits]>([
     ['700,000 attributes on one element', `<m:Logon xmlns:m="urn:xtk:session"${attributes(700_000)}/>`, 'maxAttributesPerElement'],
-    ['400,000 namespace declarations on one element', `<m:Logon xmlns:m="urn:xtk:session"${attributes(400_000, (i) => `xmlns:p${i}`, 'u')}/>`, 'maxNamespaceDeclarationsPerElement'],
-    ['300,000 prefixes, each declared on its own element', `<r>${Array.from({ length: 300_000 }, (_, i) => `<p${i}:x xmlns:p${i}="u"/>`).join('')}</r>`, 'maxNamespaceDeclarations'],
+    [
+      '400,000 namespace declarations on one element',
+      `<m:Logon xmlns:m="urn:xtk:session"${attributes(400_000, (i) => `xmlns:p${i}`, 'u')}/>`,
+      'maxNamespaceDeclarationsPerElement',
+    ],
+    [
+      '300,000 prefixes, each declared on its own element',
+      `<r>${Array.from({ length: 300_000 }, (_, i) => `<p${i}:x xmlns:p${i}="u"/>`).join('')}</r>`,
+      'maxNamespaceDeclarations',
+    ],
     ['1,000,000 attributes over 5,000 elements', `<r>${`<x${attributes(200)}/>`.repeat(5_000)}</r>`, 'maxNodes'],
     // A value is refused once read (saxes reports it whole), before anything after it.
     ['a 1.5 Mi-character attribute value', `<r a="${'v'.repeat(1536 * 1024)}">${'<x/>'.repeat(500_000)}</r>`, 'maxAttributeValueLength'],
@@ -108,7 +143,8 @@ describe('parseXml limits', () => {
 
   it('when elements sit at the default limits (1,024 attributes, 32 declarations, 256 in the document, a 1 Mi-character value), then they parse', () => {
     const declarations = (from: number) => attributes(32, (i) => `xmlns:p${from + i}`, 'u');
-    const nested = Array.from({ length: 8 }, (_, d) => `<e${d}${declarations(d * 32)}>`).join('') + Array.from({ length: 8 }, (_, d) => `</e${7 - d}>`).join('');
+    const nested =
+      Array.from({ length: 8 }, (_, d) => `<e${d}${declarations(d * 32)}>`).join('') + Array.from({ length: 8 }, (_, d) => `</e${7 - d}>`).join('');
     const wide = `<r${attributes(DEFAULT_XML_LIMITS.maxAttributesPerElement - 1)} big="${'v'.repeat(DEFAULT_XML_LIMITS.maxAttributeValueLength)}">${nested}</r>`;
     const root = parseXml(wide);
     expect(Object.keys(root.attrs)).toHaveLength(1_024);
@@ -137,7 +173,10 @@ const CORPUS: [string, string][] = [
   ],
   ['CR LF line ends and tabs', '<a>\r\n\t<b x="1\r\n2"/>\r\n<c>t\r</c>\r\n</a>'],
   ['surrogate pairs in text, names and attributes', '<r é="😀x">a😀b<😀/>𝄞𝄞<c v="𝄞"/></r>'],
-  ['comments, processing instructions and references', '<?xml version="1.0"?><!-- c --><r><?pi data?>x&#x1F600;y&#65;<!-- in -->z<![CDATA[]]]]><![CDATA[>]]></r>'],
+  [
+    'comments, processing instructions and references',
+    '<?xml version="1.0"?><!-- c --><r><?pi data?>x&#x1F600;y&#65;<!-- in -->z<![CDATA[]]]]><![CDATA[>]]></r>',
+  ],
   ['namespaces redeclared at several depths', '<a xmlns="u1" xmlns:p="u2"><p:b xmlns="u3"><c p:x="1"/></p:b><d xmlns=""/></a>'],
   [
     'a 300 KB WriteCollection',
@@ -207,7 +246,9 @@ describe('serializeXml', () => {
 
 describe('serializeXml plain', () => {
   it('when a document cut from a SOAP envelope is serialised plain, then it stands alone without prefixes', () => {
-    const env = parseXml('<e:Envelope xmlns:e="urn:e" xmlns:xsi="urn:xsi"><e:Body><m:doc xmlns:m="urn:m" xsi:type=""><recipient xtkschema="nms:recipient" email="a@x"><m:loc city="P"/></recipient></m:doc></e:Body></e:Envelope>');
+    const env = parseXml(
+      '<e:Envelope xmlns:e="urn:e" xmlns:xsi="urn:xsi"><e:Body><m:doc xmlns:m="urn:m" xsi:type=""><recipient xtkschema="nms:recipient" email="a@x"><m:loc city="P"/></recipient></m:doc></e:Body></e:Envelope>',
+    );
     const doc = env.children[0]!.children[0]!;
     const text = serializeXml(doc, { plain: true });
     expect(text).toBe('<doc><recipient xtkschema="nms:recipient" email="a@x"><loc city="P"/></recipient></doc>');

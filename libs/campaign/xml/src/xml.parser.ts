@@ -141,7 +141,8 @@ interface TreeBuilder {
 function createTreeBuilder(text: string, options: ParseXmlOptions): TreeBuilder {
   const limits: XmlLimits = { ...DEFAULT_XML_LIMITS, ...options.limits };
   const source = options.source;
-  if (text.length > limits.maxLength) throw new XmlParseError(`document is larger than ${limits.maxLength} characters (limit maxLength)`, 1, 1, source, 'maxLength');
+  if (text.length > limits.maxLength)
+    throw new XmlParseError(`document is larger than ${limits.maxLength} characters (limit maxLength)`, 1, 1, source, 'maxLength');
   refuseDoctypeInProlog(text, source);
   const parser = new SaxesParser({ xmlns: true, position: true });
   const stack: XmlElement[] = [];
@@ -179,11 +180,16 @@ function createTreeBuilder(text: string, options: ParseXmlOptions): TreeBuilder 
   parser.on('attribute', (attr) => {
     if (attr.prefix === 'xmlns' || attr.name === 'xmlns') {
       if (++tagDeclarations > limits.maxNamespaceDeclarationsPerElement) {
-        refuse('maxNamespaceDeclarationsPerElement', `more than ${limits.maxNamespaceDeclarationsPerElement} namespace declarations on element <${quote(tagName)}>`);
+        refuse(
+          'maxNamespaceDeclarationsPerElement',
+          `more than ${limits.maxNamespaceDeclarationsPerElement} namespace declarations on element <${quote(tagName)}>`,
+        );
       }
-      if (++declarations > limits.maxNamespaceDeclarations) refuse('maxNamespaceDeclarations', `more than ${limits.maxNamespaceDeclarations} namespace declarations`);
+      if (++declarations > limits.maxNamespaceDeclarations)
+        refuse('maxNamespaceDeclarations', `more than ${limits.maxNamespaceDeclarations} namespace declarations`);
     }
-    if (++tagAttributes > limits.maxAttributesPerElement) refuse('maxAttributesPerElement', `more than ${limits.maxAttributesPerElement} attributes on element <${quote(tagName)}>`);
+    if (++tagAttributes > limits.maxAttributesPerElement)
+      refuse('maxAttributesPerElement', `more than ${limits.maxAttributesPerElement} attributes on element <${quote(tagName)}>`);
     if (attr.value.length > limits.maxAttributeValueLength) {
       refuse('maxAttributeValueLength', `attribute ${quote(attr.name)} is longer than ${limits.maxAttributeValueLength} characters`);
     }
@@ -193,7 +199,17 @@ function createTreeBuilder(text: string, options: ParseXmlOptions): TreeBuilder 
     const t = tag as SaxesTagNS;
     const attrs: Record<string, string> = {};
     for (const qname in t.attributes) attrs[qname] = t.attributes[qname]!.value;
-    const el: XmlElement = { name: t.name, local: t.local, prefix: t.prefix, ns: t.uri, attrs, children: [], text: '', line: parser.line, column: parser.column };
+    const el: XmlElement = {
+      name: t.name,
+      local: t.local,
+      prefix: t.prefix,
+      ns: t.uri,
+      attrs,
+      children: [],
+      text: '',
+      line: parser.line,
+      column: parser.column,
+    };
     const parent = stack[stack.length - 1];
     if (parent) parent.children.push(el);
     else if (root) fail('more than one root element');

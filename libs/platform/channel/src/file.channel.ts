@@ -18,7 +18,9 @@ export function createFileChannel(options: { dir: string; name?: string }): Chan
       if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,200}$/.test(batch.key)) throw new Error(`file channel: '${batch.key}' cannot name a batch file`);
       await ready();
       const sentAt = new Date().toISOString();
-      const lines = batch.messages.map((m) => JSON.stringify({ id: m.id, kind: m.kind, to: m.to, from: m.from, subject: m.subject, body: m.body, meta: m.meta ?? {}, sentAt }));
+      const lines = batch.messages.map((m) =>
+        JSON.stringify({ id: m.id, kind: m.kind, to: m.to, from: m.from, subject: m.subject, body: m.body, meta: m.meta ?? {}, sentAt }),
+      );
       const path = join(options.dir, `${batch.key}.jsonl`);
       const temporary = `${path}.${process.pid}.tmp`;
       await writeFile(temporary, lines.length > 0 ? `${lines.join('\n')}\n` : '');

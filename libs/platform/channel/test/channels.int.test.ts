@@ -8,17 +8,31 @@ import { createFileChannel, createSmtpChannel, type OutboundMessage } from '../s
 
 const quiet = createLogger({ service: 'test', level: 'silent', destination: new Writable({ write: (_c, _e, cb) => cb() }) });
 
-const message = (id: string, to: string): OutboundMessage => ({ id, kind: 'email', to, from: 'news@example.com', subject: `Subject ${id}`, body: `<p>Body ${id}</p>`, meta: { deliveryId: '7' } });
+const message = (id: string, to: string): OutboundMessage => ({
+  id,
+  kind: 'email',
+  to,
+  from: 'news@example.com',
+  subject: `Subject ${id}`,
+  body: `<p>Body ${id}</p>`,
+  meta: { deliveryId: '7' },
+});
 
 describe('channel adapters', () => {
   it('when the file channel sends a batch, then one JSON line per message lands in <dir>/<key>.jsonl, and a resent batch replaces its file', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'cap-file-channel-'));
     try {
       const channel = createFileChannel({ dir });
-      expect(await channel.send({ key: 'dlv-7-a', messages: [message('a', 'a@example.com'), message('b', 'b@example.com')] })).toEqual([{ status: 'sent' }, { status: 'sent' }]);
+      expect(await channel.send({ key: 'dlv-7-a', messages: [message('a', 'a@example.com'), message('b', 'b@example.com')] })).toEqual([
+        { status: 'sent' },
+        { status: 'sent' },
+      ]);
       await channel.send({ key: 'dlv-7-a', messages: [message('a', 'a@example.com'), message('b', 'b@example.com')] });
       expect(await readdir(dir)).toEqual(['dlv-7-a.jsonl']);
-      const lines = (await readFile(join(dir, 'dlv-7-a.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
+      const lines = (await readFile(join(dir, 'dlv-7-a.jsonl'), 'utf8'))
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l));
       expect(lines).toEqual([
         expect.objectContaining({ id: 'a', to: 'a@example.com', subject: 'Subject a', body: '<p>Body a</p>', meta: { deliveryId: '7' } }),
         expect.objectContaining({ id: 'b', to: 'b@example.com' }),
@@ -72,7 +86,13 @@ describe('channel adapters', () => {
   it('when the SMTP server is gone, then messages fail as temporary and the breaker opens so later ones fail fast', async () => {
     const smtp = await startSmtpSink();
     await smtp.close();
-    const channel = createSmtpChannel({ url: `smtp://127.0.0.1:${smtp.port}`, poolMax: 2, timeoutMs: 1_000, logger: quiet, breaker: { volumeThreshold: 2, resetTimeoutMs: 60_000 } });
+    const channel = createSmtpChannel({
+      url: `smtp://127.0.0.1:${smtp.port}`,
+      poolMax: 2,
+      timeoutMs: 1_000,
+      logger: quiet,
+      breaker: { volumeThreshold: 2, resetTimeoutMs: 60_000 },
+    });
     try {
       const first = await channel.send({ key: 'k', messages: [message('1', 'a@example.com'), message('2', 'b@example.com'), message('3', 'c@example.com')] });
       for (const o of first) expect(o).toMatchObject({ status: 'failed', permanent: false, kind: 'unreachable' });

@@ -33,7 +33,12 @@ export const field = {
     z
       .string()
       .default(fallback)
-      .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean))
+      .transform((v) =>
+        v
+          .split(',')
+          .map((s) => s.trim())
+          .filter(Boolean),
+      )
       .refine((list) => list.length > 0 && list.every((hp) => /^[^\s:]+:\d{1,5}$/.test(hp)), {
         message: 'expected a comma-separated list of host:port',
       }),
@@ -53,7 +58,12 @@ export const field = {
     z
       .string()
       .default(fallback)
-      .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean))
+      .transform((v) =>
+        v
+          .split(',')
+          .map((s) => s.trim())
+          .filter(Boolean),
+      )
       .refine((list) => list.every(isProxyEntry), { message: 'expected IP addresses, CIDR ranges or loopback, linklocal, uniquelocal, comma-separated' }),
   /** Names that become part of topic or key names: letters, digits, dot, dash, underscore. */
   identifier: (fallback: string) =>

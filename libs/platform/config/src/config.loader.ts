@@ -17,11 +17,7 @@ type Env = Record<string, string | undefined>;
  * Validates `env` against `shape` (keys are environment variable names) and returns a frozen object.
  * Empty strings count as unset, so `FOO=` in a .env file falls back to the default.
  */
-export function loadConfig<T extends z.ZodRawShape>(
-  service: string,
-  shape: T,
-  env: Env,
-): Readonly<z.infer<z.ZodObject<T>>> {
+export function loadConfig<T extends z.ZodRawShape>(service: string, shape: T, env: Env): Readonly<z.infer<z.ZodObject<T>>> {
   const input: Env = {};
   for (const key of Object.keys(shape)) {
     const value = env[key];

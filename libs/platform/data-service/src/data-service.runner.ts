@@ -1,8 +1,24 @@
 import { z } from 'zod';
 import { errors } from '@cap/platform-errors';
 import { startRpcServer, type RpcHandler, type RpcRequest, type RpcServer, type TopicDefinition } from '@cap/platform-kafka';
-import { checkPool, createPgQuarantine, ensureQuarantineTable, openDatabase, pingDatabase, registerQuarantineGauge, type PgQuarantine, type Pool } from '@cap/platform-postgres';
-import { startQuarantineReplayer, startServiceHttp, type BaseServiceConfig, type RunningService, type ServiceBase, type ServiceState } from '@cap/platform-runtime';
+import {
+  checkPool,
+  createPgQuarantine,
+  ensureQuarantineTable,
+  openDatabase,
+  pingDatabase,
+  registerQuarantineGauge,
+  type PgQuarantine,
+  type Pool,
+} from '@cap/platform-postgres';
+import {
+  startQuarantineReplayer,
+  startServiceHttp,
+  type BaseServiceConfig,
+  type RunningService,
+  type ServiceBase,
+  type ServiceState,
+} from '@cap/platform-runtime';
 
 /*
  * The process shape shared by the services that own a database and answer requests over Kafka (local-store,

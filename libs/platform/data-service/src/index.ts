@@ -1,1 +1,8 @@
-export { openDataService, type DataService, type DataServiceConfig, type DataServiceWorker, type OpenDataServiceOptions, type ServeOptions } from './data-service.runner';
+export {
+  openDataService,
+  type DataService,
+  type DataServiceConfig,
+  type DataServiceWorker,
+  type OpenDataServiceOptions,
+  type ServeOptions,
+} from './data-service.runner';

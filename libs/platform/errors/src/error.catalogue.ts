@@ -107,7 +107,11 @@ export const ErrorCatalogue = {
   WORKFLOW_DELIVERY_TEMPLATE: fault('WKF-560015', 'Client', "The workflow '{workflow}' cannot be started: {problems}."),
   WORKFLOW_NOT_STARTED: fault('WKF-560020', 'Client', "The workflow '{workflow}' is not started (it is {state})."),
   WORKFLOW_NOT_WAITING: fault('WKF-560021', 'Client', "Activity '{activity}' of the workflow '{workflow}' is not waiting for a signal: {why}."),
-  WORKFLOW_UNKNOWN_TRANSITION: fault('WKF-560022', 'Client', "Activity '{activity}' of the workflow '{workflow}' has no transition named '{transition}' ({transitions})."),
+  WORKFLOW_UNKNOWN_TRANSITION: fault(
+    'WKF-560022',
+    'Client',
+    "Activity '{activity}' of the workflow '{workflow}' has no transition named '{transition}' ({transitions}).",
+  ),
   WORKFLOW_ALREADY_STARTED: fault('WKF-560023', 'Client', "The workflow '{workflow}' is already started; stop it before starting a new run."),
   // Why an activity failed: the start of the workflow's @status and log line, not SOAP faults.
   WORKFLOW_SCRIPT_ERROR: fault('WKF-560030', 'Server', '{detail}'),
@@ -160,10 +164,20 @@ export function appError<E extends CatalogueEntry>(e: E, params: MessageParams<E
 /** The AppError of an entry whose text a domain error already rendered (from the same entry). */
 export function appErrorWithText(e: CatalogueEntry, text: string, options: AppErrorOptions = {}): AppError {
   return new AppError(
-    { code: e.code, message: text, retriable: e.retriable, httpStatus: e.httpStatus, soapFaultCode: e.fault, ...(options.details ? { details: options.details } : {}) },
+    {
+      code: e.code,
+      message: text,
+      retriable: e.retriable,
+      httpStatus: e.httpStatus,
+      soapFaultCode: e.fault,
+      ...(options.details ? { details: options.details } : {}),
+    },
     options.cause === undefined && options.privateDetail === undefined
       ? undefined
-      : { ...(options.cause !== undefined ? { cause: options.cause } : {}), ...(options.privateDetail !== undefined ? { privateDetail: options.privateDetail } : {}) },
+      : {
+          ...(options.cause !== undefined ? { cause: options.cause } : {}),
+          ...(options.privateDetail !== undefined ? { privateDetail: options.privateDetail } : {}),
+        },
   );
 }
 
@@ -186,7 +200,11 @@ export function appErrorOf(err: CataloguedError, text?: string): AppError {
 /** The platform's errors, by condition. */
 export const errors = {
   rpcTimeout(service: string, method: string, timeoutMs: number): AppError {
-    return appError(ErrorCatalogue.RPC_TIMEOUT, { detail: `No reply from ${service} to '${method}' within ${timeoutMs} ms` }, { details: { service, method, timeoutMs } });
+    return appError(
+      ErrorCatalogue.RPC_TIMEOUT,
+      { detail: `No reply from ${service} to '${method}' within ${timeoutMs} ms` },
+      { details: { service, method, timeoutMs } },
+    );
   },
   rpcNoHandler(service: string, method: string): AppError {
     return appError(ErrorCatalogue.RPC_NO_HANDLER, { service, method }, { details: { service, method } });

@@ -55,7 +55,9 @@ describe('the error catalogue', () => {
   });
 
   it('when a template is rendered, then every value takes its place once, even one that looks like a placeholder', () => {
-    expect(renderMessage(ErrorCatalogue.SOAP_BAD_PARAMETER, { method: 'Write', param: 'doc', why: 'a {why} inside' })).toBe("Invalid parameter 'doc' of method 'Write': a {why} inside");
+    expect(renderMessage(ErrorCatalogue.SOAP_BAD_PARAMETER, { method: 'Write', param: 'doc', why: 'a {why} inside' })).toBe(
+      "Invalid parameter 'doc' of method 'Write': a {why} inside",
+    );
     expect(renderMessage(ErrorCatalogue.LOGON_REFUSED, {})).toBe('Invalid login or password.');
   });
 
@@ -69,13 +71,30 @@ describe('the error catalogue', () => {
       soapFaultCode: 'SOAP-ENV:Server',
       details: { service: 'local-store' },
     });
-    expect(appError(ErrorCatalogue.NO_KEY, { detail: 'no key' }).toJSON()).toEqual({ code: 'XTK-170104', message: 'no key', retriable: false, httpStatus: 200, soapFaultCode: 'SOAP-ENV:Client' });
+    expect(appError(ErrorCatalogue.NO_KEY, { detail: 'no key' }).toJSON()).toEqual({
+      code: 'XTK-170104',
+      message: 'no key',
+      retriable: false,
+      httpStatus: 200,
+      soapFaultCode: 'SOAP-ENV:Client',
+    });
   });
 
   it('when a domain error is raised by entry, then its message starts with the code and it crosses as the entry’s AppError', () => {
     const err = new CatalogueError(ErrorCatalogue.SERVICE_UNAVAILABLE, 'Service local-store is unavailable: circuit open');
     expect(err).toBeInstanceOf(Error);
-    expect([err.name, err.code, err.retriable, err.message]).toEqual(['CatalogueError', 'CAP-100101', true, 'CAP-100101 Service local-store is unavailable: circuit open']);
-    expect(appErrorOf(err).toJSON()).toEqual({ code: 'CAP-100101', message: 'Service local-store is unavailable: circuit open', retriable: true, httpStatus: 503, soapFaultCode: 'SOAP-ENV:Server' });
+    expect([err.name, err.code, err.retriable, err.message]).toEqual([
+      'CatalogueError',
+      'CAP-100101',
+      true,
+      'CAP-100101 Service local-store is unavailable: circuit open',
+    ]);
+    expect(appErrorOf(err).toJSON()).toEqual({
+      code: 'CAP-100101',
+      message: 'Service local-store is unavailable: circuit open',
+      retriable: true,
+      httpStatus: 503,
+      soapFaultCode: 'SOAP-ENV:Server',
+    });
   });
 });

@@ -38,7 +38,10 @@ describe('ops router', () => {
     try {
       const res = await fetch(`${server.url}/readyz`);
       expect(res.status).toBe(503);
-      expect(await res.json()).toMatchObject({ status: 'not-ready', checks: { postgres: { status: 'failed', error: 'connection refused' }, kafka: { status: 'ok' } } });
+      expect(await res.json()).toMatchObject({
+        status: 'not-ready',
+        checks: { postgres: { status: 'failed', error: 'connection refused' }, kafka: { status: 'ok' } },
+      });
       expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
     } finally {
       dbUp = true;
@@ -60,7 +63,15 @@ describe('ops router', () => {
 describe('ops router check timeout', () => {
   it('when a check hangs, then /readyz answers 503 within the check timeout', async () => {
     const app = express();
-    app.use(createOpsRouter({ service: 'svc', registry: new Registry(), isAccepting: () => true, checkTimeoutMs: 100, checks: [{ name: 'redis', check: () => new Promise(() => undefined) }] }));
+    app.use(
+      createOpsRouter({
+        service: 'svc',
+        registry: new Registry(),
+        isAccepting: () => true,
+        checkTimeoutMs: 100,
+        checks: [{ name: 'redis', check: () => new Promise(() => undefined) }],
+      }),
+    );
     const server = await startHttpServer(app, { host: '127.0.0.1', port: 0 });
     try {
       const started = Date.now();

@@ -80,14 +80,23 @@ function quarantineOf(messaging: Messaging, groupId: string, options: Quarantine
   const consumer = options.consumer ?? groupId;
   const budgetMs = options.retryBudgetMs ?? 30_000;
   let lastSuccessAt = 0;
-  const entry = (original: OriginalMessage, topic: TopicDefinition<unknown>, reason: { code: string; message: string }, state: QuarantineEntry['state']): QuarantineEntry => ({
+  const entry = (
+    original: OriginalMessage,
+    topic: TopicDefinition<unknown>,
+    reason: { code: string; message: string },
+    state: QuarantineEntry['state'],
+  ): QuarantineEntry => ({
     consumer,
     topic: messaging.topicName(topic),
     partition: original.partition,
     offset: original.offset,
     key: original.key?.toString('utf8') ?? null,
     value: original.value,
-    headers: Object.fromEntries(Object.entries(original.headers).flatMap(([k, v]) => (v === undefined ? [] : [[k, Array.isArray(v) ? String(v[0]) : Buffer.isBuffer(v) ? v.toString('utf8') : String(v)]]))),
+    headers: Object.fromEntries(
+      Object.entries(original.headers).flatMap(([k, v]) =>
+        v === undefined ? [] : [[k, Array.isArray(v) ? String(v[0]) : Buffer.isBuffer(v) ? v.toString('utf8') : String(v)]],
+      ),
+    ),
     reasonCode: reason.code,
     reason: reason.message.slice(0, 2_000),
     state,
@@ -103,10 +112,18 @@ function quarantineOf(messaging: Messaging, groupId: string, options: Quarantine
       if (present.length === 0 || !(await options.store.hasQuarantined(consumer))) return new Set();
       return options.store.heldKeys(consumer, present);
     },
-    async put(original: OriginalMessage, topic: TopicDefinition<unknown>, reason: { code: string; message: string }, state: QuarantineEntry['state']): Promise<void> {
+    async put(
+      original: OriginalMessage,
+      topic: TopicDefinition<unknown>,
+      reason: { code: string; message: string },
+      state: QuarantineEntry['state'],
+    ): Promise<void> {
       await options.store.put([entry(original, topic, reason, state)]);
       const event = state === 'held' ? 'kafka.message.held' : 'kafka.message.quarantined';
-      logger.warn({ event, partition: original.partition, offset: original.offset, key: original.key?.toString('utf8'), reason }, state === 'held' ? 'message held behind a quarantined message of its key' : 'message quarantined');
+      logger.warn(
+        { event, partition: original.partition, offset: original.offset, key: original.key?.toString('utf8'), reason },
+        state === 'held' ? 'message held behind a quarantined message of its key' : 'message quarantined',
+      );
     },
   };
 }
@@ -155,63 +172,71 @@ export async function runConsumer<T>(messaging: Messaging, options: ConsumerRunn
   /** When each message now failing first failed (`partition:offset`), across its redeliveries. */
   const firstFailure = new Map<string, number>();
   const eachMessage: EachMessageHandler = async ({ topic, partition, message }) => {
-      const correlationId = headerValue(message.headers, HEADER.correlationId) ?? newCorrelationId();
-      const inContext = options.correlationContext === false ? (fn: () => Promise<void>) => fn() : (fn: () => Promise<void>) => withCorrelationId(correlationId, fn);
-      await inContext(async () => {
-        const original = toOriginal(message, partition);
-        let envelope: Envelope<T>;
+    const correlationId = headerValue(message.headers, HEADER.correlationId) ?? newCorrelationId();
+    const inContext =
+      options.correlationContext === false ? (fn: () => Promise<void>) => fn() : (fn: () => Promise<void>) => withCorrelationId(correlationId, fn);
+    await inContext(async () => {
+      const original = toOriginal(message, partition);
+      let envelope: Envelope<T>;
+      try {
+        envelope = decodeEnvelope(options.topic, message.value);
+      } catch (err) {
+        if (quarantine) await quarantine.put(original, options.topic, reasonOf(err), 'quarantined');
+        else await deadLetter(messaging, options.topic, original, reasonOf(err), logger);
+        return;
+      }
+      const key = message.key?.toString('utf8');
+      if (quarantine && (await quarantine.held([key])).has(key!)) {
+        await quarantine.put(original, options.topic, { code: 'HELD', message: 'a message of this key is quarantined' }, 'held');
+        return;
+      }
+      const incoming: IncomingMessage<T> = {
+        envelope,
+        key: message.key?.toString('utf8'),
+        headers: original.headers,
+        correlationId,
+        topic,
+        partition,
+        offset: message.offset,
+        size: message.value?.length ?? 0,
+      };
+      const id = `${partition}:${message.offset}`;
+      for (let attempt = 1; ; attempt++) {
         try {
-          envelope = decodeEnvelope(options.topic, message.value);
+          await options.handle(incoming);
+          quarantine?.succeeded();
+          firstFailure.delete(id);
+          return;
         } catch (err) {
-          if (quarantine) await quarantine.put(original, options.topic, reasonOf(err), 'quarantined');
-          else await deadLetter(messaging, options.topic, original, reasonOf(err), logger);
-          return;
-        }
-        const key = message.key?.toString('utf8');
-        if (quarantine && (await quarantine.held([key])).has(key!)) {
-          await quarantine.put(original, options.topic, { code: 'HELD', message: 'a message of this key is quarantined' }, 'held');
-          return;
-        }
-        const incoming: IncomingMessage<T> = {
-          envelope,
-          key: message.key?.toString('utf8'),
-          headers: original.headers,
-          correlationId,
-          topic,
-          partition,
-          offset: message.offset,
-          size: message.value?.length ?? 0,
-        };
-        const id = `${partition}:${message.offset}`;
-        for (let attempt = 1; ; attempt++) {
-          try {
-            await options.handle(incoming);
-            quarantine?.succeeded();
+          const retriable = isAppError(err) && err.retriable;
+          if (!retriable) {
             firstFailure.delete(id);
+            if (quarantine) await quarantine.put(original, options.topic, reasonOf(err), 'quarantined');
+            else await deadLetter(messaging, options.topic, original, reasonOf(err), logger);
             return;
-          } catch (err) {
-            const retriable = isAppError(err) && err.retriable;
-            if (!retriable) {
+          }
+          if (attempt >= messaging.retry.handler.attempts || stopping) {
+            const first = firstFailure.get(id) ?? Date.now();
+            firstFailure.set(id, first);
+            if (quarantine && !stopping && quarantine.isPoison(first)) {
               firstFailure.delete(id);
-              if (quarantine) await quarantine.put(original, options.topic, reasonOf(err), 'quarantined');
-              else await deadLetter(messaging, options.topic, original, reasonOf(err), logger);
+              await quarantine.put(
+                original,
+                options.topic,
+                { ...reasonOf(err), message: `kept failing while other messages succeeded: ${reasonOf(err).message}` },
+                'quarantined',
+              );
               return;
             }
-            if (attempt >= messaging.retry.handler.attempts || stopping) {
-              const first = firstFailure.get(id) ?? Date.now();
-              firstFailure.set(id, first);
-              if (quarantine && !stopping && quarantine.isPoison(first)) {
-                firstFailure.delete(id);
-                await quarantine.put(original, options.topic, { ...reasonOf(err), message: `kept failing while other messages succeeded: ${reasonOf(err).message}` }, 'quarantined');
-                return;
-              }
-              logger.warn({ event: 'kafka.message.redeliver', partition, offset: message.offset, err }, 'retries exhausted; leaving uncommitted for redelivery');
-              throw err;
-            }
-            await sleep(exponentialBackoff(attempt, { initialMs: messaging.retry.handler.initialDelayMs, maxMs: messaging.retry.handler.maxDelayMs, jitter: 'equal' }));
+            logger.warn({ event: 'kafka.message.redeliver', partition, offset: message.offset, err }, 'retries exhausted; leaving uncommitted for redelivery');
+            throw err;
           }
+          await sleep(
+            exponentialBackoff(attempt, { initialMs: messaging.retry.handler.initialDelayMs, maxMs: messaging.retry.handler.maxDelayMs, jitter: 'equal' }),
+          );
         }
-      });
+      }
+    });
   };
   return superviseConsumer(messaging, {
     groupId: options.groupId,
@@ -226,7 +251,12 @@ export async function runConsumer<T>(messaging: Messaging, options: ConsumerRunn
     ...(options.onlyPartitions ? { onlyPartitions: options.onlyPartitions } : {}),
     fromReady: options.fromReady === true,
     run: (consumer) =>
-      consumer.run({ autoCommit: options.commitOffsets !== false, autoCommitInterval: 1_000, partitionsConsumedConcurrently: options.concurrency ?? 1, eachMessage }),
+      consumer.run({
+        autoCommit: options.commitOffsets !== false,
+        autoCommitInterval: 1_000,
+        partitionsConsumedConcurrently: options.concurrency ?? 1,
+        eachMessage,
+      }),
     onStop: () => {
       stopping = true;
     },
@@ -240,9 +270,18 @@ function toOriginal(message: RawMessage, partition: number): OriginalMessage {
   return { key: message.key, value: message.value, headers: message.headers ?? {}, partition, offset: message.offset };
 }
 
-async function deadLetter(messaging: Messaging, topic: TopicDefinition<unknown>, original: OriginalMessage, reason: { code: string; message: string }, logger: Logger): Promise<void> {
+async function deadLetter(
+  messaging: Messaging,
+  topic: TopicDefinition<unknown>,
+  original: OriginalMessage,
+  reason: { code: string; message: string },
+  logger: Logger,
+): Promise<void> {
   if (!topic.deadLetter) {
-    logger.error({ event: 'kafka.message.dropped', partition: original.partition, offset: original.offset, reason }, 'message failed and topic has no dead-letter twin');
+    logger.error(
+      { event: 'kafka.message.dropped', partition: original.partition, offset: original.offset, reason },
+      'message failed and topic has no dead-letter twin',
+    );
     return;
   }
   await messaging.publishDeadLetter(topic, original, reason);
@@ -328,7 +367,8 @@ export async function runBatchConsumer<T>(messaging: Messaging, options: BatchCo
       const held = quarantine ? await quarantine.held(decoded.map((m) => m.key)) : new Set<string>();
       const ready = held.size === 0 ? decoded : [];
       for (const m of held.size === 0 ? [] : decoded) {
-        if (m.key !== undefined && held.has(m.key)) await quarantine!.put(originals.get(m)!, topic, { code: 'HELD', message: 'a message of this key is quarantined' }, 'held');
+        if (m.key !== undefined && held.has(m.key))
+          await quarantine!.put(originals.get(m)!, topic, { code: 'HELD', message: 'a message of this key is quarantined' }, 'held');
         else ready.push(m);
       }
       if (ready.length > 0) {
@@ -342,7 +382,11 @@ export async function runBatchConsumer<T>(messaging: Messaging, options: BatchCo
   };
 
   /** A message that cannot be processed: quarantined (or dead-lettered), then reported. */
-  async function setAside(m: IncomingMessage<T>, originals: ReadonlyMap<IncomingMessage<T>, OriginalMessage>, reason: { code: string; message: string }): Promise<void> {
+  async function setAside(
+    m: IncomingMessage<T>,
+    originals: ReadonlyMap<IncomingMessage<T>, OriginalMessage>,
+    reason: { code: string; message: string },
+  ): Promise<void> {
     const quarantine = quarantineOfTopic(m.topic);
     if (quarantine) await quarantine.put(originals.get(m)!, byName.get(m.topic)!, reason, 'quarantined');
     else await deadLetter(messaging, byName.get(m.topic)!, originals.get(m)!, reason, logger);
@@ -353,7 +397,12 @@ export async function runBatchConsumer<T>(messaging: Messaging, options: BatchCo
    * The messages one at a time, so that only a poison one is set aside: a later message of its key is held
    * behind it (with a quarantine). False when we gave the partition up first.
    */
-  async function oneByOne(messages: IncomingMessage<T>[], originals: ReadonlyMap<IncomingMessage<T>, OriginalMessage>, live: () => boolean, heartbeat: () => Promise<void>): Promise<boolean> {
+  async function oneByOne(
+    messages: IncomingMessage<T>[],
+    originals: ReadonlyMap<IncomingMessage<T>, OriginalMessage>,
+    live: () => boolean,
+    heartbeat: () => Promise<void>,
+  ): Promise<boolean> {
     const setAsideKeys = new Set<string>();
     const quarantine = quarantineOfTopic(messages[0]!.topic);
     for (const m of messages) {
@@ -372,7 +421,12 @@ export async function runBatchConsumer<T>(messaging: Messaging, options: BatchCo
    * True when every message is applied, 'set-aside' when the (single) message was quarantined or dead-lettered,
    * false when we gave the partition up first.
    */
-  async function applyWithRetry(messages: IncomingMessage<T>[], originals: ReadonlyMap<IncomingMessage<T>, OriginalMessage>, live: () => boolean, heartbeat: () => Promise<void>): Promise<boolean | 'set-aside'> {
+  async function applyWithRetry(
+    messages: IncomingMessage<T>[],
+    originals: ReadonlyMap<IncomingMessage<T>, OriginalMessage>,
+    live: () => boolean,
+    heartbeat: () => Promise<void>,
+  ): Promise<boolean | 'set-aside'> {
     let firstFailureAt: number | undefined;
     const quarantine = quarantineOfTopic(messages[0]!.topic);
     for (let attempt = 1; ; attempt++) {
@@ -401,7 +455,10 @@ export async function runBatchConsumer<T>(messaging: Messaging, options: BatchCo
           }
         }
         const delay = exponentialBackoff(Math.min(attempt, 8), retryDelay);
-        logger.warn({ event: 'kafka.batch.retry', attempt, delayMs: delay, size: messages.length, err: { message: (err as Error).message } }, 'batch failed; retrying');
+        logger.warn(
+          { event: 'kafka.batch.retry', attempt, delayMs: delay, size: messages.length, err: { message: (err as Error).message } },
+          'batch failed; retrying',
+        );
         await sleep(delay);
         await heartbeat().catch(() => undefined);
         if (!live()) return false;
@@ -480,7 +537,9 @@ async function superviseConsumer(messaging: Messaging, options: SuperviseOptions
   const start = async () => {
     // Where each partition ends before the member joins: where it starts reading once joined (fromReady). A topic
     // created a moment ago may not answer yet: the start is retried like a join.
-    const ends = options.fromReady ? await Promise.all(options.topics.map(async (t) => ({ topic: messaging.topicName(t), ends: await messaging.endOffsets(t) }))) : [];
+    const ends = options.fromReady
+      ? await Promise.all(options.topics.map(async (t) => ({ topic: messaging.topicName(t), ends: await messaging.endOffsets(t) })))
+      : [];
     const member = messaging.kafka.consumer({
       groupId: messaging.groupName(options.groupId),
       allowAutoTopicCreation: false,
@@ -529,7 +588,10 @@ async function superviseConsumer(messaging: Messaging, options: SuperviseOptions
     } catch (err) {
       await consumer?.disconnect().catch(() => undefined);
       if (attempt >= 8) throw err;
-      logger[attempt < QUIET_RETRIES ? 'debug' : 'warn']({ event: 'kafka.consumer.start_retry', attempt, err: { message: (err as Error).message } }, 'consumer could not start yet; retrying');
+      logger[attempt < QUIET_RETRIES ? 'debug' : 'warn'](
+        { event: 'kafka.consumer.start_retry', attempt, err: { message: (err as Error).message } },
+        'consumer could not start yet; retrying',
+      );
       await sleep(exponentialBackoff(attempt, { initialMs: 250, maxMs: 4_000, jitter: 'equal' }));
     }
   }

@@ -39,7 +39,11 @@ describe('envelope codec', () => {
     ['an empty value', null, 'empty message value'],
     ['non-JSON', Buffer.from('{oops'), 'not JSON'],
     ['JSON that is not an envelope', Buffer.from('{"hello":1}'), 'not an envelope'],
-    ['a newer schema version', Buffer.from(JSON.stringify({ schemaVersion: 3, id: '1', type: 't', occurredAt: 'x', payload: { id: 'a', n: 1 } })), 'newer than the supported 2'],
+    [
+      'a newer schema version',
+      Buffer.from(JSON.stringify({ schemaVersion: 3, id: '1', type: 't', occurredAt: 'x', payload: { id: 'a', n: 1 } })),
+      'newer than the supported 2',
+    ],
     ['a payload failing its schema', Buffer.from(JSON.stringify({ schemaVersion: 2, id: '1', type: 't', occurredAt: 'x', payload: { id: 7 } })), 'id'],
   ])('when the value is %s, then decoding fails with a non-retriable INVALID_MESSAGE saying why', (_label, value, reason) => {
     const err = decodeError(value);

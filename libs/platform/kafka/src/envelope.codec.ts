@@ -66,10 +66,7 @@ export function decodeEnvelope<T>(topic: TopicDefinition<T>, value: Buffer | nul
     throw errors.invalidMessage(topic.name, `not an envelope (${formatIssues(envelope.error)})`);
   }
   if (envelope.data.schemaVersion > topic.schemaVersion) {
-    throw errors.invalidMessage(
-      topic.name,
-      `schemaVersion ${envelope.data.schemaVersion} is newer than the supported ${topic.schemaVersion}`,
-    );
+    throw errors.invalidMessage(topic.name, `schemaVersion ${envelope.data.schemaVersion} is newer than the supported ${topic.schemaVersion}`);
   }
   const payload = topic.payload.safeParse(envelope.data.payload);
   if (!payload.success) {

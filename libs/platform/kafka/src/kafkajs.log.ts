@@ -34,6 +34,10 @@ let retriableAnswers: Set<string> | undefined;
 /** Whether `message` is the text of a Kafka protocol error kafkajs retries (its table, src/protocol/error.js). */
 function isRetriableAnswer(message: string): boolean {
   // kafkajs' own table of protocol errors (not part of its typed API).
-  retriableAnswers ??= new Set((require('kafkajs/src/protocol/error') as { errorCodes: { retriable: boolean; message: string }[] }).errorCodes.filter((e) => e.retriable).map((e) => e.message));
+  retriableAnswers ??= new Set(
+    (require('kafkajs/src/protocol/error') as { errorCodes: { retriable: boolean; message: string }[] }).errorCodes
+      .filter((e) => e.retriable)
+      .map((e) => e.message),
+  );
   return retriableAnswers.has(message);
 }

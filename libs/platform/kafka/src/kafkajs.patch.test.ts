@@ -1,4 +1,11 @@
-import { idleAwareFetch, kafkajsRequestQueueClass, patchKafkajs, stopWithoutWaitingForFetch, type ConsumerGroupInternals, type RunnerInternals } from './kafkajs.patch';
+import {
+  idleAwareFetch,
+  kafkajsRequestQueueClass,
+  patchKafkajs,
+  stopWithoutWaitingForFetch,
+  type ConsumerGroupInternals,
+  type RunnerInternals,
+} from './kafkajs.patch';
 
 const quiet = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
 const batch = (messages: number) => ({ isEmpty: () => messages === 0 });
@@ -13,7 +20,14 @@ describe('kafkajs patches', () => {
 
   it('when a connection has no request waiting, then its queue arms no timer (kafkajs armed a 1 ms one forever)', () => {
     const RequestQueue = kafkajsRequestQueueClass();
-    const queue = new RequestQueue({ maxInFlightRequests: 1, requestTimeout: 10_000, enforceRequestTimeout: true, clientId: 'test', broker: 'b:9092', logger: quiet });
+    const queue = new RequestQueue({
+      maxInFlightRequests: 1,
+      requestTimeout: 10_000,
+      enforceRequestTimeout: true,
+      clientId: 'test',
+      broker: 'b:9092',
+      logger: quiet,
+    });
     queue.scheduleCheckPendingRequests();
     expect(queue.throttleCheckTimeoutId).toBeNull();
     queue.pending.push({});
@@ -27,7 +41,14 @@ describe('kafkajs patches', () => {
     const intervals = jest.spyOn(global, 'setInterval');
     try {
       for (const requestTimeout of [10_000, 500]) {
-        const queue = new RequestQueue({ maxInFlightRequests: null, requestTimeout, enforceRequestTimeout: true, clientId: 'test', broker: 'b:9092', logger: quiet });
+        const queue = new RequestQueue({
+          maxInFlightRequests: null,
+          requestTimeout,
+          enforceRequestTimeout: true,
+          clientId: 'test',
+          broker: 'b:9092',
+          logger: quiet,
+        });
         queue.scheduleRequestTimeoutCheck();
         queue.destroy();
       }
@@ -53,7 +74,7 @@ describe('kafkajs patches', () => {
       return { runner, asked };
     };
 
-    it('when a fetch brings nothing, then the next one waits up to the heartbeat interval for any byte; after messages, the consumer\'s own settings again', async () => {
+    it("when a fetch brings nothing, then the next one waits up to the heartbeat interval for any byte; after messages, the consumer's own settings again", async () => {
       const group = { maxWaitTime: 100, minBytes: 262_144 };
       const { runner, asked } = runnerWith(group, [[batch(5)], [batch(0), batch(0)], [], [batch(1), batch(0)], [batch(0)]]);
       for (let i = 0; i < 5; i++) await runner.fetch(0);
@@ -77,7 +98,11 @@ describe('kafkajs patches', () => {
     it('when a consumer stops while its fetch waits, then the fetch is answered with nothing at once and its connection closed', async () => {
       const closed: string[] = [];
       const connection = { rejectRequests: (err: Error) => closed.push(`rejected: ${err.name}`), disconnect: async () => void closed.push('disconnected') };
-      const group: ConsumerGroupInternals = { maxWaitTime: 250, minBytes: 1, cluster: { brokerPool: { brokers: { '1': { connectionPool: { pool: [{} as never, connection] } } } } } };
+      const group: ConsumerGroupInternals = {
+        maxWaitTime: 250,
+        minBytes: 1,
+        cluster: { brokerPool: { brokers: { '1': { connectionPool: { pool: [{} as never, connection] } } } } },
+      };
       let stoppedOriginal = false;
       const runner: RunnerInternals = {
         running: true,

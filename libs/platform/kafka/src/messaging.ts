@@ -107,7 +107,12 @@ export class Messaging {
   async getProducer(): Promise<Producer> {
     if (this.producer) return this.producer;
     this.producerConnecting ??= (async () => {
-      const producer = this.kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false, createPartitioner: Partitioners.DefaultPartitioner });
+      const producer = this.kafka.producer({
+        idempotent: true,
+        maxInFlightRequests: 1,
+        allowAutoTopicCreation: false,
+        createPartitioner: Partitioners.DefaultPartitioner,
+      });
       await producer.connect();
       this.producer = producer;
       return producer;
@@ -142,7 +147,13 @@ export class Messaging {
       ...(m.partition === undefined ? {} : { partition: m.partition }),
     }));
     return new Promise<void>((resolve, reject) => {
-      target.pending.push({ topic: this.topicName(topic), messages: encoded, bytes: encoded.reduce((n, m) => n + (m.value as Buffer).length, 0), resolve, reject });
+      target.pending.push({
+        topic: this.topicName(topic),
+        messages: encoded,
+        bytes: encoded.reduce((n, m) => n + (m.value as Buffer).length, 0),
+        resolve,
+        reject,
+      });
       if (!target.sending) void this.drain(laneKey, target, options.bestEffort === true);
     });
   }
@@ -207,7 +218,11 @@ export class Messaging {
     this.bestEffortProducer ??= (async () => {
       // A few quick retries: enough for a metadata refresh when the topic is brand new (a caller that just
       // started), short enough (≈ 1 s) not to hold a partition when the topic is gone.
-      const producer = this.kafka.producer({ allowAutoTopicCreation: false, retry: { initialRetryTime: 100, retries: 4, maxRetryTime: 400 }, createPartitioner: Partitioners.DefaultPartitioner });
+      const producer = this.kafka.producer({
+        allowAutoTopicCreation: false,
+        retry: { initialRetryTime: 100, retries: 4, maxRetryTime: 400 },
+        createPartitioner: Partitioners.DefaultPartitioner,
+      });
       await producer.connect();
       return producer;
     })();
@@ -271,7 +286,10 @@ export class Messaging {
         const retriable = (err as { retriable?: boolean }).retriable === true || (err as Error).name === 'KafkaJSNumberOfRetriesExceeded';
         if (!retriable || attempt >= 8) throw err;
         // Right after topics were created the first tries are routine (debug); still failing after that, a warning.
-        this.logger[attempt < QUIET_RETRIES ? 'debug' : 'warn']({ event: 'kafka.topics.retry', attempt, err: { message: (err as Error).message } }, 'topics not ready yet; retrying');
+        this.logger[attempt < QUIET_RETRIES ? 'debug' : 'warn'](
+          { event: 'kafka.topics.retry', attempt, err: { message: (err as Error).message } },
+          'topics not ready yet; retrying',
+        );
         await new Promise((r) => setTimeout(r, exponentialBackoff(attempt, { initialMs: 250, maxMs: 4_000, jitter: 'equal' })));
       }
     }

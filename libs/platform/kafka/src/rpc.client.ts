@@ -94,7 +94,12 @@ export async function startRpcClient(messaging: Messaging, options: RpcClientOpt
       })
     : undefined;
   const resentCounter = options.registry
-    ? new Counter({ name: 'cap_rpc_client_resent_total', help: 'Idempotent RPC calls sent again because their partition stopped answering', labelNames: ['target', 'method'], registers: [options.registry] })
+    ? new Counter({
+        name: 'cap_rpc_client_resent_total',
+        help: 'Idempotent RPC calls sent again because their partition stopped answering',
+        labelNames: ['target', 'method'],
+        registers: [options.registry],
+      })
     : undefined;
 
   const statesOf = (topic: TopicDefinition<RpcRequest>): PartitionState[] => {
@@ -155,14 +160,19 @@ export async function startRpcClient(messaging: Messaging, options: RpcClientOpt
       const state = partitions.get(topicName)?.[Number(p)];
       if (!state || now - sentAt < suspectAfterMs || state.lastReplyAt >= sentAt || state.suspectUntil > now) continue;
       state.suspectUntil = now + suspectCooldownMs;
-      logger.warn({ event: 'rpc.partition.suspect', topic: topicName, partition: Number(p), waitedMs: now - sentAt }, 'a request partition stopped answering; avoiding it');
+      logger.warn(
+        { event: 'rpc.partition.suspect', topic: topicName, partition: Number(p), waitedMs: now - sentAt },
+        'a request partition stopped answering; avoiding it',
+      );
       for (const waiter of pending.values()) {
         if (waiter.topic.name !== topicName || waiter.partition !== Number(p) || !waiter.idempotent || waiter.resent) continue;
         waiter.resent = true;
         waiter.partition = choosePartition(waiter.topic, Number(p), true);
         waiter.sentAt = now;
         resentCounter?.inc({ target: waiter.target, method: waiter.message.payload.method });
-        send(waiter).catch((err: unknown) => logger.warn({ event: 'rpc.resend.failed', err: { message: (err as Error).message } }, 'could not send a call again'));
+        send(waiter).catch((err: unknown) =>
+          logger.warn({ event: 'rpc.resend.failed', err: { message: (err as Error).message } }, 'could not send a call again'),
+        );
       }
     }
     if (pending.size === 0 && watch) {
@@ -205,7 +215,12 @@ export async function startRpcClient(messaging: Messaging, options: RpcClientOpt
     replyTopic,
     pendingCount: () => pending.size,
     checkHealth: () => runner.checkHealth(),
-    async request<R>(target: { service: string; topic: TopicDefinition<RpcRequest> }, method: string, params: unknown, callOptions: RpcCallOptions = {}): Promise<R> {
+    async request<R>(
+      target: { service: string; topic: TopicDefinition<RpcRequest> },
+      method: string,
+      params: unknown,
+      callOptions: RpcCallOptions = {},
+    ): Promise<R> {
       const started = process.hrtime.bigint();
       const timeoutMs = callOptions.timeoutMs ?? options.defaultTimeoutMs;
       // Each request needs its own id for reply matching; the caller's id (if any) is logged with it.
@@ -264,7 +279,11 @@ export async function startRpcClient(messaging: Messaging, options: RpcClientOpt
         const seconds = () => Number(process.hrtime.bigint() - started) / 1e9;
         result.then(
           () => duration.observe({ target: target.service, method, outcome: 'ok' }, seconds()),
-          (err: unknown) => duration.observe({ target: target.service, method, outcome: isAppError(err) && err.code === ErrorCodes.RPC_TIMEOUT ? 'timeout' : 'error' }, seconds()),
+          (err: unknown) =>
+            duration.observe(
+              { target: target.service, method, outcome: isAppError(err) && err.code === ErrorCodes.RPC_TIMEOUT ? 'timeout' : 'error' },
+              seconds(),
+            ),
         );
       }
       return result;

@@ -57,10 +57,15 @@ export async function startRpcServer(messaging: Messaging, options: RpcServerOpt
   const waiting: (() => void)[] = [];
   let drained: (() => void) | undefined;
   const histogram = (name: string, help: string) =>
-    options.registry ? new Histogram({ name, help, labelNames: ['method', 'outcome'], buckets: RPC_SECONDS_BUCKETS, registers: [options.registry] }) : undefined;
+    options.registry
+      ? new Histogram({ name, help, labelNames: ['method', 'outcome'], buckets: RPC_SECONDS_BUCKETS, registers: [options.registry] })
+      : undefined;
   const handled = histogram('cap_rpc_server_seconds', 'RPC requests from the handler start to the reply published, by method and outcome (ok, error)');
   // From the caller's envelope time: Kafka transit plus the wait for a free in-flight slot (clocks of two hosts).
-  const waited = histogram('cap_rpc_server_wait_seconds', 'RPC requests from the caller publishing them to their handler starting, by method (outcome: started, expired)');
+  const waited = histogram(
+    'cap_rpc_server_wait_seconds',
+    'RPC requests from the caller publishing them to their handler starting, by method (outcome: started, expired)',
+  );
 
   /**
    * Handles one request and publishes its reply. Requests are independent (no order to keep), so the
@@ -89,7 +94,9 @@ export async function startRpcServer(messaging: Messaging, options: RpcServerOpt
     try {
       const replyTopic = defineTopic({ ...replyTopicTemplate, name: stripPrefix(messaging, request.replyTo) });
       const partition = request.replyPartition;
-      await messaging.publish(replyTopic, [{ key: correlationId, payload: reply, correlationId, ...(partition === undefined ? {} : { partition }) }], { bestEffort: true });
+      await messaging.publish(replyTopic, [{ key: correlationId, payload: reply, correlationId, ...(partition === undefined ? {} : { partition }) }], {
+        bestEffort: true,
+      });
     } catch (err) {
       // The broker refused, or a caller of an earlier version is gone with its own reply topic: the work is done
       // and cannot be undone, and redelivering the request would repeat it. Log and move on.
@@ -97,10 +104,7 @@ export async function startRpcServer(messaging: Messaging, options: RpcServerOpt
     }
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     handled?.observe({ method, outcome: reply.ok ? 'ok' : 'error' }, seconds);
-    logger.debug(
-      { event: 'rpc.request.handled', method: request.method, ok: reply.ok, durationMs: seconds * 1000 },
-      'request handled',
-    );
+    logger.debug({ event: 'rpc.request.handled', method: request.method, ok: reply.ok, durationMs: seconds * 1000 }, 'request handled');
   };
 
   const runner: ConsumerRunner = await runConsumer(messaging, {

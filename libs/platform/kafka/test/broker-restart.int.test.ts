@@ -49,7 +49,10 @@ describe('Kafka broker restart (own broker)', () => {
         seen.set(envelope.payload.n, (seen.get(envelope.payload.n) ?? 0) + 1);
       },
     });
-    await messaging.publish(topic, Array.from({ length: 100 }, (_, n) => ({ key: `k${n % 10}`, payload: { n } })));
+    await messaging.publish(
+      topic,
+      Array.from({ length: 100 }, (_, n) => ({ key: `k${n % 10}`, payload: { n } })),
+    );
     await waitFor('the first 100 messages', () => seen.size >= 100);
     // Let the auto-commit (1 s interval) record progress before the broker goes away.
     const admin = messaging.kafka.admin();
@@ -64,7 +67,10 @@ describe('Kafka broker restart (own broker)', () => {
     broker.start();
 
     // The producer reconnects by itself; publishing right after the restart works.
-    await messaging.publish(topic, Array.from({ length: 100 }, (_, n) => ({ key: `k${n % 10}`, payload: { n: 100 + n } })));
+    await messaging.publish(
+      topic,
+      Array.from({ length: 100 }, (_, n) => ({ key: `k${n % 10}`, payload: { n: 100 + n } })),
+    );
     await waitFor('all 200 messages', () => seen.size >= 200, { timeoutMs: 90_000 });
 
     const duplicates = [...seen.entries()].filter(([, count]) => count > 1);

@@ -28,17 +28,30 @@ describe('an idle consumer on the real broker', () => {
   const received: { n: number; at: number }[] = [];
 
   beforeAll(async () => {
-    messaging = createMessaging({ brokers: testEndpoints().kafkaBrokers, clientId: uniqueId('test'), topicPrefix: `${uniqueId('t')}.`, logger: quietLogger, retry: RETRY_PROFILES.fast });
+    messaging = createMessaging({
+      brokers: testEndpoints().kafkaBrokers,
+      clientId: uniqueId('test'),
+      topicPrefix: `${uniqueId('t')}.`,
+      logger: quietLogger,
+      retry: RETRY_PROFILES.fast,
+    });
     await messaging.ensureTopics([topic]);
     // kafkajs' defaults for the rest; the platform's consumers use 50–250 ms waits like this one.
-    consumer = messaging.kafka.consumer({ groupId: messaging.groupName(uniqueId('g')), maxWaitTimeInMs: 100, heartbeatInterval: HEARTBEAT_MS, sessionTimeout: 10_000 });
+    consumer = messaging.kafka.consumer({
+      groupId: messaging.groupName(uniqueId('g')),
+      maxWaitTimeInMs: 100,
+      heartbeatInterval: HEARTBEAT_MS,
+      sessionTimeout: 10_000,
+    });
     consumer.on(consumer.events.FETCH, () => void events.fetches++);
     consumer.on(consumer.events.FETCH_START, () => void events.fetchStarts++);
     consumer.on(consumer.events.HEARTBEAT, () => void events.heartbeats++);
     consumer.on(consumer.events.GROUP_JOIN, () => void (events.joined = true));
     await consumer.connect();
     await consumer.subscribe({ topics: [messaging.topicName(topic)], fromBeginning: true });
-    await consumer.run({ eachMessage: async ({ message }) => void received.push({ n: Number(JSON.parse(message.value!.toString()).payload.n), at: Date.now() }) });
+    await consumer.run({
+      eachMessage: async ({ message }) => void received.push({ n: Number(JSON.parse(message.value!.toString()).payload.n), at: Date.now() }),
+    });
     await waitFor('the consumer to join its group', () => events.joined);
   });
 

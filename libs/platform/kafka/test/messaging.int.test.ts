@@ -26,14 +26,14 @@ const quietLogger = createLogger({ service: 'test', level: 'warn', destination: 
 /** Each test gets its own topic so consumers left from other tests never see its messages. */
 const newOrderTopic = () =>
   defineTopic({
-  name: `test.order-${uniqueId('o').replace(/_/g, '-')}.placed.v1`,
-  partitions: 3,
-  retentionMs: 3_600_000,
-  schemaVersion: 1,
-  deadLetter: true,
-  description: 'test',
-  payload: z.object({ orderId: z.string(), amount: z.number() }),
-});
+    name: `test.order-${uniqueId('o').replace(/_/g, '-')}.placed.v1`,
+    partitions: 3,
+    retentionMs: 3_600_000,
+    schemaVersion: 1,
+    deadLetter: true,
+    description: 'test',
+    payload: z.object({ orderId: z.string(), amount: z.number() }),
+  });
 type OrderTopic = ReturnType<typeof newOrderTopic>;
 
 describe('Kafka messaging against the real broker', () => {
@@ -226,7 +226,13 @@ describe('Kafka messaging against the real broker', () => {
             return 'late';
           },
           reject: async () => {
-            throw new AppError({ code: 'XSV-350001', message: 'Invalid login or password.', retriable: false, httpStatus: 200, soapFaultCode: 'SOAP-ENV:Client' });
+            throw new AppError({
+              code: 'XSV-350001',
+              message: 'Invalid login or password.',
+              retriable: false,
+              httpStatus: 200,
+              soapFaultCode: 'SOAP-ENV:Client',
+            });
           },
           crash: async () => {
             throw new TypeError('boom internals');
@@ -249,7 +255,10 @@ describe('Kafka messaging against the real broker', () => {
     });
 
     it('when the handler throws an AppError, then the caller gets the same code and message', async () => {
-      await expect(client.request({ service, topic: requestTopic }, 'reject', {})).rejects.toMatchObject({ code: 'XSV-350001', message: 'Invalid login or password.' });
+      await expect(client.request({ service, topic: requestTopic }, 'reject', {})).rejects.toMatchObject({
+        code: 'XSV-350001',
+        message: 'Invalid login or password.',
+      });
     });
 
     it('when the handler crashes, then the caller gets a generic fault without the internals', async () => {
@@ -291,7 +300,14 @@ describe('Kafka messaging against the real broker', () => {
         activeBytes -= weight;
         return weight;
       };
-      const bounded = await startRpcServer(messaging, { service: boundedService, requestTopic: boundedTopic, groupId: uniqueId('bounded'), handlers: { hold }, maxInFlight: 4, maxInFlightBytes: 40_000 });
+      const bounded = await startRpcServer(messaging, {
+        service: boundedService,
+        requestTopic: boundedTopic,
+        groupId: uniqueId('bounded'),
+        handlers: { hold },
+        maxInFlight: 4,
+        maxInFlightBytes: 40_000,
+      });
       try {
         await bounded.ready;
         const target = { service: boundedService, topic: boundedTopic };
@@ -398,7 +414,9 @@ describe('Kafka messaging against the real broker', () => {
     it('when nobody serves the topic, then the call times out at its deadline', async () => {
       const orphan = rpcRequestTopic('nobody-home', 1);
       await messaging.ensureTopics([orphan]);
-      await expect(client.request({ service: 'nobody-home', topic: orphan }, 'x', {}, { timeoutMs: 400 })).rejects.toMatchObject({ code: ErrorCodes.RPC_TIMEOUT });
+      await expect(client.request({ service: 'nobody-home', topic: orphan }, 'x', {}, { timeoutMs: 400 })).rejects.toMatchObject({
+        code: ErrorCodes.RPC_TIMEOUT,
+      });
     });
   });
 });

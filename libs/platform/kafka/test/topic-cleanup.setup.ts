@@ -8,7 +8,12 @@ import { createMessaging, RETRY_PROFILES } from '../src/index';
  */
 (globalThis as { capDeleteTestTopics?: (prefix: string) => Promise<void> }).capDeleteTestTopics = async (prefix: string) => {
   if (!prefix) return;
-  const messaging = createMessaging({ brokers: testEndpoints().kafkaBrokers, clientId: `${prefix}cleanup`, logger: createLogger({ service: 'test-cleanup', level: 'silent' }), retry: RETRY_PROFILES.fast });
+  const messaging = createMessaging({
+    brokers: testEndpoints().kafkaBrokers,
+    clientId: `${prefix}cleanup`,
+    logger: createLogger({ service: 'test-cleanup', level: 'silent' }),
+    retry: RETRY_PROFILES.fast,
+  });
   try {
     await messaging.deleteTopics((await messaging.listTopics()).filter((name) => name.startsWith(prefix)));
   } finally {

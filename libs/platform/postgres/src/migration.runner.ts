@@ -52,7 +52,11 @@ export async function migrate(pool: Pool, options: MigrateOptions): Promise<stri
       const previous = done.get(migration.name);
       if (previous !== undefined) {
         if (previous !== checksum) {
-          throw errors.migrationFailed(options.database, migration.name, 'already applied with different content; add a new migration instead of editing this one');
+          throw errors.migrationFailed(
+            options.database,
+            migration.name,
+            'already applied with different content; add a new migration instead of editing this one',
+          );
         }
         continue;
       }

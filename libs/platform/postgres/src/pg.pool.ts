@@ -45,11 +45,18 @@ export interface TransactionOptions {
 }
 
 function beginStatement(options: TransactionOptions): string {
-  return ['BEGIN', options.isolation ? `ISOLATION LEVEL ${options.isolation.toUpperCase()}` : '', options.readOnly ? 'READ ONLY' : ''].filter(Boolean).join(' ');
+  return ['BEGIN', options.isolation ? `ISOLATION LEVEL ${options.isolation.toUpperCase()}` : '', options.readOnly ? 'READ ONLY' : '']
+    .filter(Boolean)
+    .join(' ');
 }
 
 /** The transaction on `client`; returns the ROLLBACK's own failure (the connection is then unusable) beside fn's. */
-async function transact<T>(client: PoolClient, fn: (client: PoolClient) => Promise<T>, options: TransactionOptions, onBroken: (err: Error) => void): Promise<T> {
+async function transact<T>(
+  client: PoolClient,
+  fn: (client: PoolClient) => Promise<T>,
+  options: TransactionOptions,
+  onBroken: (err: Error) => void,
+): Promise<T> {
   try {
     await client.query(beginStatement(options));
     const result = await fn(client);

@@ -53,7 +53,6 @@ export interface QuarantineRow {
   value: string | null;
 }
 
-
 /**
  * The quarantine over PostgreSQL (the MessageQuarantine of @cap/platform-kafka, and the outbox relay's). Whether a
  * consumer has anything quarantined is cached for `cacheMs`, so a consumer with an empty quarantine — the usual
@@ -66,7 +65,10 @@ export function createPgQuarantine(pool: Pool, options: { cacheMs?: number } = {
     async hasQuarantined(consumer: string): Promise<boolean> {
       const hit = known.get(consumer);
       if (hit && hit.until > Date.now()) return hit.value;
-      const { rows } = await pool.query<{ found: boolean }>(`SELECT EXISTS (SELECT 1 FROM cap_quarantine WHERE consumer = $1 AND state = 'quarantined') AS found`, [consumer]);
+      const { rows } = await pool.query<{ found: boolean }>(
+        `SELECT EXISTS (SELECT 1 FROM cap_quarantine WHERE consumer = $1 AND state = 'quarantined') AS found`,
+        [consumer],
+      );
       known.set(consumer, { value: rows[0]!.found, until: Date.now() + cacheMs });
       return rows[0]!.found;
     },
@@ -104,7 +106,14 @@ export function createPgQuarantine(pool: Pool, options: { cacheMs?: number } = {
      * a claim older than a minute (its replica died before `replayed`) is taken again.
      */
     async takeReplays(consumers: string[], limit: number) {
-      const { rows } = await pool.query<{ id: string; consumer: string; topic: string; message_key: string | null; value: Buffer | null; headers: Record<string, string> }>(
+      const { rows } = await pool.query<{
+        id: string;
+        consumer: string;
+        topic: string;
+        message_key: string | null;
+        value: Buffer | null;
+        headers: Record<string, string>;
+      }>(
         `UPDATE cap_quarantine SET state = 'replaying', claimed_at = now()
           WHERE id IN (SELECT id FROM cap_quarantine
                         WHERE consumer = ANY($1::text[]) AND (state = 'replay' OR (state = 'replaying' AND claimed_at < now() - interval '1 minute'))
@@ -120,7 +129,9 @@ export function createPgQuarantine(pool: Pool, options: { cacheMs?: number } = {
     },
     /** Counts by consumer and state (metrics, status pages). */
     async counts(): Promise<{ consumer: string; state: string; count: number }[]> {
-      const { rows } = await pool.query<{ consumer: string; state: string; n: string }>('SELECT consumer, state, count(*) AS n FROM cap_quarantine GROUP BY consumer, state');
+      const { rows } = await pool.query<{ consumer: string; state: string; n: string }>(
+        'SELECT consumer, state, count(*) AS n FROM cap_quarantine GROUP BY consumer, state',
+      );
       return rows.map((r) => ({ consumer: r.consumer, state: r.state, count: Number(r.n) }));
     },
   };
@@ -135,7 +146,10 @@ export type PgQuarantine = ReturnType<typeof createPgQuarantine>;
  */
 export async function releaseQuarantined(pool: Pool, id: string, decision: 'replay' | 'discard'): Promise<{ released: number; discarded: number }> {
   return withTransaction(pool, async (client) => {
-    const { rows } = await client.query<{ consumer: string; message_key: string | null }>(`SELECT consumer, message_key FROM cap_quarantine WHERE id = $1 FOR UPDATE`, [id]);
+    const { rows } = await client.query<{ consumer: string; message_key: string | null }>(
+      `SELECT consumer, message_key FROM cap_quarantine WHERE id = $1 FOR UPDATE`,
+      [id],
+    );
     const head = rows[0];
     if (!head) throw new Error(`no quarantined message ${id}`);
     let discarded = 0;
@@ -150,7 +164,19 @@ export async function releaseQuarantined(pool: Pool, id: string, decision: 'repl
 
 /** The quarantine as an administrator lists it (newest first). */
 export async function listQuarantined(pool: Pool, options: { consumer?: string; limit?: number } = {}): Promise<QuarantineRow[]> {
-  const { rows } = await pool.query<{ id: string; consumer: string; topic: string; partition: number; offset: string; message_key: string | null; reason_code: string; reason: string; state: QuarantineRow['state']; quarantined_at: Date; value: Buffer | null }>(
+  const { rows } = await pool.query<{
+    id: string;
+    consumer: string;
+    topic: string;
+    partition: number;
+    offset: string;
+    message_key: string | null;
+    reason_code: string;
+    reason: string;
+    state: QuarantineRow['state'];
+    quarantined_at: Date;
+    value: Buffer | null;
+  }>(
     `SELECT id::text, consumer, topic, partition, "offset", message_key, reason_code, reason, state, quarantined_at, value FROM cap_quarantine
       WHERE ($1::text IS NULL OR consumer = $1) ORDER BY id DESC LIMIT $2`,
     [options.consumer ?? null, options.limit ?? 100],

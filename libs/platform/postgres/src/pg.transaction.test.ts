@@ -51,7 +51,11 @@ describe('withTransaction', () => {
     await withTransaction(pool, async () => undefined, { readOnly: true });
     await withTransaction(pool, async () => undefined, { isolation: 'serializable' });
     await withTransaction(pool, async () => undefined, { isolation: 'repeatable read', readOnly: true });
-    expect(statements.filter((s) => s.startsWith('BEGIN'))).toEqual(['BEGIN READ ONLY', 'BEGIN ISOLATION LEVEL SERIALIZABLE', 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY']);
+    expect(statements.filter((s) => s.startsWith('BEGIN'))).toEqual([
+      'BEGIN READ ONLY',
+      'BEGIN ISOLATION LEVEL SERIALIZABLE',
+      'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY',
+    ]);
   });
 });
 

@@ -36,7 +36,10 @@ describe('migrations against real PostgreSQL', () => {
   it('when two replicas migrate at the same time, then the advisory lock lets exactly one apply each migration', async () => {
     const other = createPool({ url: db.url, max: 2, applicationName: 'test-2', logger });
     try {
-      const [a, b] = await Promise.all([migrate(pool, { database: 'test', migrations: v1, logger }), migrate(other, { database: 'test', migrations: v1, logger })]);
+      const [a, b] = await Promise.all([
+        migrate(pool, { database: 'test', migrations: v1, logger }),
+        migrate(other, { database: 'test', migrations: v1, logger }),
+      ]);
       expect([...a, ...b].sort()).toEqual(['0001_items.sql', '0002_items_note.sql']);
     } finally {
       await other.end();

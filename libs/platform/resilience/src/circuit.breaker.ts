@@ -36,8 +36,18 @@ function metricsFor(registry: Registry) {
   let m = metricsByRegistry.get(registry);
   if (!m) {
     m = {
-      changes: new Counter({ name: 'cap_breaker_state_changes_total', help: 'Circuit breaker state changes', labelNames: ['breaker', 'state'], registers: [registry] }),
-      state: new Gauge({ name: 'cap_breaker_state', help: 'Circuit breaker state (0 closed, 1 half-open, 2 open)', labelNames: ['breaker'], registers: [registry] }),
+      changes: new Counter({
+        name: 'cap_breaker_state_changes_total',
+        help: 'Circuit breaker state changes',
+        labelNames: ['breaker', 'state'],
+        registers: [registry],
+      }),
+      state: new Gauge({
+        name: 'cap_breaker_state',
+        help: 'Circuit breaker state (0 closed, 1 half-open, 2 open)',
+        labelNames: ['breaker'],
+        registers: [registry],
+      }),
     };
     metricsByRegistry.set(registry, m);
   }

@@ -90,7 +90,14 @@ describe('startPollingWorker', () => {
 
   it('when woken during a long idle wait, then a round runs at once, told it was woken, and the idle back-off starts again', async () => {
     const rounds: PollingRound[] = [];
-    const worker = startPollingWorker({ name: 'w', intervalMs: 10, idleMaxMs: 10_000, firstRound: 'now', round: async (r) => (rounds.push(r), false), onError: () => undefined });
+    const worker = startPollingWorker({
+      name: 'w',
+      intervalMs: 10,
+      idleMaxMs: 10_000,
+      firstRound: 'now',
+      round: async (r) => (rounds.push(r), false),
+      onError: () => undefined,
+    });
     await until(() => rounds.length >= 5); // waits: 10, 20, 40, 80, then 160 ms
     const before = rounds.length;
     const wokenAt = Date.now();
@@ -154,7 +161,13 @@ describe('startPollingWorker', () => {
 
   it('when a round asks for a wait that is not wakeable, then wake-ups wait for it to end and stop cuts it short', async () => {
     const starts: number[] = [];
-    const worker = startPollingWorker({ name: 'w', intervalMs: 5, firstRound: 'now', round: async () => (starts.push(Date.now()), { waitMs: 60, wakeable: false }), onError: () => undefined });
+    const worker = startPollingWorker({
+      name: 'w',
+      intervalMs: 5,
+      firstRound: 'now',
+      round: async () => (starts.push(Date.now()), { waitMs: 60, wakeable: false }),
+      onError: () => undefined,
+    });
     await until(() => starts.length === 1);
     worker.wake();
     await until(() => starts.length === 2);

@@ -75,7 +75,10 @@ export function startPollingWorker(options: PollingWorkerOptions): PollingWorker
     if (typeof result === 'object' && result !== null) {
       if ('again' in result) return { ms: 0, wakeable: false };
       if ('waitMs' in result) return { ms: result.waitMs, wakeable: result.wakeable !== false };
-      return { ms: backoff.next(result.dueInMs === undefined ? { foundWork: result.foundWork } : { foundWork: result.foundWork, dueInMs: result.dueInMs }), wakeable: true };
+      return {
+        ms: backoff.next(result.dueInMs === undefined ? { foundWork: result.foundWork } : { foundWork: result.foundWork, dueInMs: result.dueInMs }),
+        wakeable: true,
+      };
     }
     return { ms: backoff.next({ foundWork: result !== false }), wakeable: true };
   };

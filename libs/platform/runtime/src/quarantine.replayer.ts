@@ -11,7 +11,13 @@ const IDLE_MAX_MS = 10_000;
  * message is. Runs in the service that owns the consumers named. With nothing released, it looks less and less
  * often, down to once every `IDLE_MAX_MS`: a release goes out within that time.
  */
-export function startQuarantineReplayer(deps: { messaging: Messaging; store: MessageQuarantine; consumers: string[]; logger: Logger; intervalMs?: number }): PollingWorker {
+export function startQuarantineReplayer(deps: {
+  messaging: Messaging;
+  store: MessageQuarantine;
+  consumers: string[];
+  logger: Logger;
+  intervalMs?: number;
+}): PollingWorker {
   const logger = deps.logger.child({ module: 'quarantine-replayer' });
   const intervalMs = deps.intervalMs ?? 2_000;
   const round = async (): Promise<boolean> => {
@@ -20,7 +26,10 @@ export function startQuarantineReplayer(deps: { messaging: Messaging; store: Mes
       if (replays.length === 0) return found;
       for (const r of replays) await deps.messaging.publishRaw(r.topic, [{ key: r.key, value: r.value, headers: r.headers }]);
       await deps.store.replayed(replays.map((r) => r.id));
-      logger.info({ event: 'quarantine.replayed', count: replays.length, consumers: [...new Set(replays.map((r) => r.consumer))] }, 'quarantined messages sent back to their topic');
+      logger.info(
+        { event: 'quarantine.replayed', count: replays.length, consumers: [...new Set(replays.map((r) => r.consumer))] },
+        'quarantined messages sent back to their topic',
+      );
     }
   };
   return startPollingWorker({

@@ -33,7 +33,9 @@ export default async function globalSetup(): Promise<void> {
   if (!(await isOpen(redis.hostname, Number(redis.port || 6379)))) missing.push(`Redis at ${redis.host}`);
   if (!(await isOpen(kafkaHost!, Number(kafkaPort)))) missing.push(`Kafka at ${endpoints.kafkaBrokers[0]}`);
   if (missing.length > 0) {
-    throw new Error(`Integration tests need real infrastructure; not answering: ${missing.join(', ')}. Run \`npm run infra:up\` (or \`npm test\`, which starts it).`);
+    throw new Error(
+      `Integration tests need real infrastructure; not answering: ${missing.join(', ')}. Run \`npm run infra:up\` (or \`npm test\`, which starts it).`,
+    );
   }
   const root = join(__dirname, '..', '..', '..', '..');
   if (!existsSync(join(root, 'dist', 'apps', 'api-gateway', 'main.js'))) {

@@ -79,7 +79,11 @@ export async function startTestPlatform(options: TestPlatformOptions = {}): Prom
     return proc;
   };
   const startReplica = async (app: AppName, env: Record<string, string> = {}) => {
-    const proc = await startServiceProcess(app, { ...common, ...options.envFor?.[app], SERVICE_INSTANCE_ID: uniqueId(app), ...env }, options.root ? { root: options.root } : {});
+    const proc = await startServiceProcess(
+      app,
+      { ...common, ...options.envFor?.[app], SERVICE_INSTANCE_ID: uniqueId(app), ...env },
+      options.root ? { root: options.root } : {},
+    );
     replicas.push(proc);
     return proc;
   };
