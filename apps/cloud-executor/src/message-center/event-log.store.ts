@@ -3,6 +3,20 @@ import type { EventRetry, EventVerdict } from './event.processor';
 
 type Queryable = Pick<PoolClient, 'query'>;
 
+/** What one flush adds to one nms:eventStat row (event type, UTC day). */
+interface EventStatRow {
+  type: string;
+  day: string;
+  processed: number;
+  sent: number;
+  failed: number;
+  ignored: number;
+  expired: number;
+  retried: number;
+  latency: bigint;
+  last: Date | null;
+}
+
 /**
  * Writes final outcomes to nms:broadLogEvent (one row per event; a row that exists already is kept, so a
  * redelivered event is logged once) and adds them to nms:eventStat (per event type and UTC day), in the
@@ -34,21 +48,7 @@ export async function writeEventLogs(client: Queryable, verdicts: EventVerdict[]
       ],
     );
     logged = rows.length;
-    const stats = new Map<
-      string,
-      {
-        type: string;
-        day: string;
-        processed: number;
-        sent: number;
-        failed: number;
-        ignored: number;
-        expired: number;
-        retried: number;
-        latency: bigint;
-        last: Date;
-      }
-    >();
+    const stats = new Map<string, EventStatRow & { last: Date }>();
     const statFor = (type: string, day: string) => {
       const key = `${type}\u0000${day}`;
       let s = stats.get(key);
@@ -80,21 +80,7 @@ export async function writeEventLogs(client: Queryable, verdicts: EventVerdict[]
   return logged;
 }
 
-async function upsertStats(
-  client: Queryable,
-  stats: {
-    type: string;
-    day: string;
-    processed: number;
-    sent: number;
-    failed: number;
-    ignored: number;
-    expired: number;
-    retried: number;
-    latency: bigint;
-    last: Date | null;
-  }[],
-): Promise<void> {
+async function upsertStats(client: Queryable, stats: EventStatRow[]): Promise<void> {
   if (stats.length === 0) return;
   // A fixed order: concurrent batches lock the same stat rows in the same order (no deadlock).
   stats.sort((a, b) => (a.type === b.type ? a.day.localeCompare(b.day) : a.type.localeCompare(b.type)));

@@ -221,15 +221,7 @@ export function createEngineSteps(ctx: EngineContext, reporting: EngineReporting
    * log), else Campaign's rule — the workflow is suspended in error and a new task of the activity waits for
    * Resume, which runs it again. Returns whether the workflow's state changed.
    */
-  const recordFailure = async (
-    tx: WorkflowTransaction,
-    inst: WorkflowInstance,
-    def: WorkflowDefinition,
-    activity: Activity,
-    task: WorkflowTask,
-    code: string,
-    message: string,
-  ) => {
+  const recordFailure: EngineSteps['recordFailure'] = async (tx, inst, def, activity, task, code, message) => {
     await tx.updateTask(task.id, { status: 'failed', leaseUntil: null });
     const onError = planWorkDone(activity, 'failed', task.vars);
     if (onError.length > 0) {

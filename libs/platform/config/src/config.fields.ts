@@ -1,6 +1,18 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
 
+/** A comma-separated setting as its trimmed, non-empty items. */
+const commaList = (fallback: string) =>
+  z
+    .string()
+    .default(fallback)
+    .transform((v) =>
+      v
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean),
+    );
+
 /** Reusable field types for service configuration schemas. Units are in the variable names (…_MS). */
 export const field = {
   string: (fallback?: string) => (fallback === undefined ? z.string() : z.string().default(fallback)),
@@ -30,18 +42,9 @@ export const field = {
       ),
   /** Comma-separated host:port list, e.g. KAFKA_BROKERS=127.0.0.1:9092,127.0.0.1:9093 */
   hostPortList: (fallback: string) =>
-    z
-      .string()
-      .default(fallback)
-      .transform((v) =>
-        v
-          .split(',')
-          .map((s) => s.trim())
-          .filter(Boolean),
-      )
-      .refine((list) => list.length > 0 && list.every((hp) => /^[^\s:]+:\d{1,5}$/.test(hp)), {
-        message: 'expected a comma-separated list of host:port',
-      }),
+    commaList(fallback).refine((list) => list.length > 0 && list.every((hp) => /^[^\s:]+:\d{1,5}$/.test(hp)), {
+      message: 'expected a comma-separated list of host:port',
+    }),
   enumOf: <T extends string>(values: readonly [T, ...T[]], fallback: NoInfer<T>) => z.enum(values).default(fallback),
   /** Prefixes of Redis keys: letters, digits, ':', '.', '-', '_'. */
   keyPrefix: (fallback: string) =>
@@ -55,16 +58,9 @@ export const field = {
    * client).
    */
   trustedProxies: (fallback: string) =>
-    z
-      .string()
-      .default(fallback)
-      .transform((v) =>
-        v
-          .split(',')
-          .map((s) => s.trim())
-          .filter(Boolean),
-      )
-      .refine((list) => list.every(isProxyEntry), { message: 'expected IP addresses, CIDR ranges or loopback, linklocal, uniquelocal, comma-separated' }),
+    commaList(fallback).refine((list) => list.every(isProxyEntry), {
+      message: 'expected IP addresses, CIDR ranges or loopback, linklocal, uniquelocal, comma-separated',
+    }),
   /** Names that become part of topic or key names: letters, digits, dot, dash, underscore. */
   identifier: (fallback: string) =>
     z

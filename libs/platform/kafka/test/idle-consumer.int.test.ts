@@ -2,14 +2,12 @@
  * What an idle consumer costs and how it stops (P10, kafkajs.patch.ts), against the real broker: kafkajs' own
  * consumer, with the patches the platform applies to it.
  */
-import { Writable } from 'node:stream';
 import { z } from 'zod';
 import type { Consumer } from 'kafkajs';
-import { createLogger } from '@cap/platform-logger';
-import { testEndpoints, uniqueId, waitFor } from '@cap/platform-testing';
-import { createMessaging, defineTopic, RETRY_PROFILES, type Messaging } from '../src/index';
+import { uniqueId, waitFor } from '@cap/platform-testing';
+import { defineTopic, type Messaging } from '../src/index';
+import { testMessaging } from './fixtures/test.messaging';
 
-const quietLogger = createLogger({ service: 'test', level: 'warn', destination: new Writable({ write: (_c, _e, cb) => cb() }) });
 const HEARTBEAT_MS = 3_000;
 
 describe('an idle consumer on the real broker', () => {
@@ -28,13 +26,7 @@ describe('an idle consumer on the real broker', () => {
   const received: { n: number; at: number }[] = [];
 
   beforeAll(async () => {
-    messaging = createMessaging({
-      brokers: testEndpoints().kafkaBrokers,
-      clientId: uniqueId('test'),
-      topicPrefix: `${uniqueId('t')}.`,
-      logger: quietLogger,
-      retry: RETRY_PROFILES.fast,
-    });
+    messaging = testMessaging();
     await messaging.ensureTopics([topic]);
     // kafkajs' defaults for the rest; the platform's consumers use 50–250 ms waits like this one.
     consumer = messaging.kafka.consumer({

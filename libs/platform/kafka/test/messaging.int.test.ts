@@ -1,16 +1,12 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { z } from 'zod';
 import { AppError, ErrorCodes, errors } from '@cap/platform-errors';
-import { createLogger } from '@cap/platform-logger';
 import { testEndpoints, uniqueId, waitFor } from '@cap/platform-testing';
 import {
-  createMessaging,
   deadLetterName,
   defineTopic,
   HEADER,
-  RETRY_PROFILES,
   rpcRequestTopic,
   runConsumer,
   startRpcClient,
@@ -20,8 +16,7 @@ import {
 } from '../src/index';
 import type { LateAckOptions, LateAckOutcome } from './fixtures/late-ack.rpc-driver';
 import { holdRequests, KAFKA_API } from './fixtures/request-holding.socket';
-
-const quietLogger = createLogger({ service: 'test', level: 'warn', destination: new Writable({ write: (_c, _e, cb) => cb() }) });
+import { testMessaging } from './fixtures/test.messaging';
 
 /** Each test gets its own topic so consumers left from other tests never see its messages. */
 const newOrderTopic = () =>
@@ -43,13 +38,7 @@ describe('Kafka messaging against the real broker', () => {
   let orderTopic: OrderTopic;
 
   beforeAll(async () => {
-    messaging = createMessaging({
-      brokers: testEndpoints().kafkaBrokers,
-      clientId: uniqueId('test'),
-      topicPrefix: `${uniqueId('t')}.`,
-      logger: quietLogger,
-      retry: RETRY_PROFILES.fast,
-    });
+    messaging = testMessaging();
   });
 
   beforeEach(async () => {
@@ -388,14 +377,7 @@ describe('Kafka messaging against the real broker', () => {
       // A caller is ready once its reply consumer joined its group; its first fetch, which finds where the partition
       // ends, comes later (much later on a loaded machine). Here that lookup is held until the reply is written.
       const holder = holdRequests({ hold: KAFKA_API.listOffsets, armAfter: KAFKA_API.syncGroup });
-      const slowStarter = createMessaging({
-        brokers: testEndpoints().kafkaBrokers,
-        clientId: uniqueId('slow-start'),
-        topicPrefix: messaging.topicName(''),
-        logger: quietLogger,
-        retry: RETRY_PROFILES.fast,
-        socketFactory: holder.socketFactory,
-      });
+      const slowStarter = testMessaging({ clientId: uniqueId('slow-start'), topicPrefix: messaging.topicName(''), socketFactory: holder.socketFactory });
       const early = await startRpcClient(slowStarter, { instanceId: uniqueId('early'), defaultTimeoutMs: 6_000 });
       try {
         const before = counted;
