@@ -279,7 +279,7 @@ describe('the unmodified @adobe/acc-js-sdk against the gateway', () => {
   });
 
   describe('message center', () => {
-    it('when a Message Center client pushes events, then they are stored pending with cell-prefixed ids, queryable, and counted by mcPing', async () => {
+    it('when a Message Center client pushes events, then the id carries the cell, its low 56 bits find the event, and mcPing counts it', async () => {
       const mc = await sdkSessionLogon(url, 'mc/mc');
       const before = await admin.mcPing();
       // Scheduled for later: the message center keeps it pending until then (otherwise it is processed at once).
@@ -290,20 +290,37 @@ describe('the unmodified @adobe/acc-js-sdk against the gateway', () => {
         scheduled: '2099-01-01T00:00:00Z',
         ctx: { firstName: 'Alex' },
       });
+      // The SDK reads the int64 as text: the whole id, beyond 2^53, with the cell (EVENT_CELL_ID) in its high byte.
+      expect(typeof id).toBe('string');
       expect(BigInt(id) >> 56n).toBe(1n);
-      const event = await admin.NLWS.xtkQueryDef
-        .create({
-          schema: 'nms:rtEvent',
-          operation: 'get',
-          select: { node: [{ expr: '@type' }, { expr: '@email' }, { expr: '@status' }, { expr: 'ctx' }] },
-          where: { condition: { expr: `@id = ${id}` } },
-        })
-        .executeQuery();
-      expect(event).toMatchObject({ type: 'welcome', email: 'alex@example.com', status: '0' });
+      expect(BigInt(id)).toBeGreaterThan(BigInt(Number.MAX_SAFE_INTEGER));
+      // Adobe's SDK documentation (docs/messageCenter.html): clear the high byte, then query @id.
+      const eventId = Number(BigInt(id) & BigInt('0xFFFFFFFFFFFFFF'));
+      expect(Number.isSafeInteger(eventId)).toBe(true);
+      const query = (expr: string) =>
+        admin.NLWS.xtkQueryDef
+          .create({
+            schema: 'nms:rtEvent',
+            operation: 'getIfExists',
+            select: { node: [{ expr: '@id' }, { expr: '@type' }, { expr: '@email' }, { expr: '@status' }, { expr: 'ctx' }] },
+            where: { condition: { expr } },
+          })
+          .executeQuery();
+      const event = await query(`@id=${eventId}`);
+      expect(event).toMatchObject({ id: String(eventId), type: 'welcome', email: 'alex@example.com', status: '0' });
       expect(event.$ctx).toContain('firstName="Alex"');
+      // As in Campaign, the returned id itself is not the primary key.
+      expect(await query(`@id=${id}`)).toBeNull();
+      const many: { rtEvent: { id: string }[] } = await mc.NLWS.nmsRtEvent.pushEvents({
+        rtEvent: [1, 2].map((n) => ({ type: 'welcome', email: `many${n}@example.com`, scheduled: '2099-01-01T00:00:00Z', ctx: {} })),
+      });
+      for (const e of many.rtEvent) {
+        expect(BigInt(e.id) >> 56n).toBe(1n);
+        expect(await query(`@id=${BigInt(e.id) & 0xffffffffffffffn}`)).toMatchObject({ email: expect.stringMatching(/^many\d@example\.com$/) });
+      }
       const after = await admin.mcPing();
       expect(after.status).toBe('Ok');
-      expect(Number(after.eventQueueSize)).toBe(Number(before.eventQueueSize) + 1);
+      expect(Number(after.eventQueueSize)).toBe(Number(before.eventQueueSize) + 3);
     });
 
     it('when a Message Center client lists the event types, then the seeded ones come back through xtk:enumValue', async () => {

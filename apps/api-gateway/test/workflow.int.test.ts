@@ -104,6 +104,32 @@ describe('workflows through the unmodified @adobe/acc-js-sdk', () => {
   /** workflow.log over Kafka RPC, as an operator tool would call it. */
   const workflowLog = (workflowId: string) =>
     rpc.request<WorkflowReport>({ service: SERVICES.cloudExecutor, topic: TOPICS.cloudExecutorRequests }, 'workflow.log', { workflowId });
+  /** Polls the engine's state until `ready` holds (PostEvent is asynchronous: its signal is delivered after the reply). */
+  const waitForReport = (internalName: string, what: string, ready: (r: WorkflowReport) => boolean) =>
+    waitFor(
+      `workflow ${internalName}: ${what}`,
+      async () => {
+        const r = await report(internalName);
+        return ready(r) ? r : undefined;
+      },
+      { timeoutMs: 20_000, intervalMs: 100 },
+    );
+  /** xtk:workflow#PostEvent as raw SOAP (what the SDK cannot send: a wrong type, no session); the fault code or 'ok'. */
+  const rawPostEvent = async (session: { token: string; security?: string }, args: string): Promise<string> => {
+    const res = await fetch(`${platform.gatewayUrl}/nl/jsp/soaprouter.jsp`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'text/xml; charset=utf-8',
+        SOAPAction: 'xtk:workflow#PostEvent',
+        ...(session.security ? { 'X-Security-Token': session.security } : {}),
+      },
+      body:
+        '<SOAP-ENV:Envelope xmlns:SOAP-ENV="http://schemas.xmlsoap.org/soap/envelope/"><SOAP-ENV:Body><m:PostEvent xmlns:m="urn:xtk:workflow">' +
+        `<sessiontoken>${session.token}</sessiontoken>${args}</m:PostEvent></SOAP-ENV:Body></SOAP-ENV:Envelope>`,
+    });
+    const text = await res.text();
+    return /\b[A-Z]{3}-\d{6}\b/.exec(text)?.[0] ?? (res.status === 200 && text.includes('PostEventResponse') ? 'ok' : `${res.status} ${text.slice(0, 200)}`);
+  };
 
   beforeAll(async () => {
     platform = await startTestPlatform();
@@ -152,7 +178,7 @@ describe('workflows through the unmodified @adobe/acc-js-sdk', () => {
     await NLWS.xtkWorkflow.start(name);
     await waitForState(name, 11);
     expect(await NLWS.xtkWorkflow.postEvent(name, 'signal', '', { hello: 'world' }, false)).toBeNull();
-    let engine = await report(name);
+    let engine = await waitForReport(name, 'the signal delivered', (r) => r.tasks.some((t) => t.activity === 'end'));
     expect(engine.state).toBe(11);
     expect(engine.tasks.map((t) => [t.activity, t.status])).toEqual([
       ['start', 'done'],
@@ -169,24 +195,88 @@ describe('workflows through the unmodified @adobe/acc-js-sdk', () => {
     );
   });
 
-  it('when PostEvent targets a workflow that is not started, an unknown workflow, activity or transition, then the SDK gets a clear fault', async () => {
+  it('when PostEvent targets a workflow that is not started, or an activity or transition it does not have, then the call returns and the workflow log says why', async () => {
     const name = await createWorkflow(SIGNAL_FLOW);
-    const notStarted = await failure(NLWS.xtkWorkflow.postEvent(name, 'signal', '', {}, false));
-    expect(notStarted).toMatchObject({ statusCode: 500, errorCode: 'WKF-560020' });
-    expect(notStarted.faultString).toContain('is not started');
+    // Campaign: the target workflow must be started, otherwise an error is written to its log (not to the caller).
+    expect(await NLWS.xtkWorkflow.postEvent(name, 'signal', '', {}, false)).toBeNull();
+    const idle = await workflowLog(name);
+    expect(idle).toMatchObject({ state: 0, tasks: [] });
+    expect(idle.log).toEqual([
+      expect.objectContaining({ level: 'error', message: expect.stringMatching(/^signal ignored: WKF-560020 .*is not started \(it is being edited\)/) }),
+    ]);
+    // No workflow to log on: an unknown workflow is still a fault.
     expect((await failure(NLWS.xtkWorkflow.postEvent('NO_SUCH_WORKFLOW', 'signal', '', {}, false))).errorCode).toBe('WKF-560001');
     expect((await failure(NLWS.xtkWorkflow.start("x' OR '1'='1"))).errorCode).toBe('WKF-560001');
+
     await NLWS.xtkWorkflow.start(name);
-    expect((await failure(NLWS.xtkWorkflow.postEvent(name, 'end', '', {}, false))).errorCode).toBe('WKF-560021');
-    expect((await failure(NLWS.xtkWorkflow.postEvent(name, 'nothing', '', {}, false))).errorCode).toBe('WKF-560021');
-    const badTransition = await failure(NLWS.xtkWorkflow.postEvent(name, 'signal', 'ok', {}, false));
-    expect(badTransition.errorCode).toBe('WKF-560022');
+    await waitForState(name, 11);
+    expect(await NLWS.xtkWorkflow.postEvent(name, 'end', '', {}, false)).toBeNull();
+    expect(await NLWS.xtkWorkflow.postEvent(name, 'nothing', '', {}, false)).toBeNull();
+    expect(await NLWS.xtkWorkflow.postEvent(name, 'signal', 'ok', {}, false)).toBeNull();
+    const engine = await workflowLog(name);
+    expect(engine.tasks.find((t) => t.activity === 'signal')!.status).toBe('waiting');
+    expect(engine.log.filter((l) => l.level === 'warning').map((l) => l.message)).toEqual([
+      expect.stringMatching(/^signal ignored: WKF-560021 .*it is a end activity, not an external signal/),
+      expect.stringMatching(/^signal ignored: WKF-560021 .*the workflow has no such activity/),
+      expect.stringMatching(/^signal ignored: WKF-560022 .*its transitions are unnamed/),
+    ]);
+    await NLWS.xtkWorkflow.stop(name);
+  });
+
+  it('when a signal task is completed (complete=true), then a later PostEvent to it is ignored and written to the log', async () => {
+    // The wait keeps the run going after the signal task is complete.
+    const name = await createWorkflow(
+      '<activities><start name="start"><transition target="fork"/></start><fork name="fork"><transition target="signal"/><transition target="pause"/></fork>' +
+        '<external name="signal"><transition target="end"/></external><wait name="pause" delay="600"><transition target="end"/></wait><end name="end"/></activities>',
+    );
+    await NLWS.xtkWorkflow.start(name);
+    await waitForState(name, 11);
+    await NLWS.xtkWorkflow.postEvent(name, 'signal', '', { n: '1' }, true);
+    await NLWS.xtkWorkflow.postEvent(name, 'signal', '', { n: '2' }, true);
+    const engine = await waitForReport(name, 'the second signal handled', (r) => r.log.some((l) => l.message.startsWith('signal ignored')));
+    expect(engine.state).toBe(11);
+    expect(engine.tasks.filter((t) => t.activity === 'end').map((t) => t.vars)).toEqual([{ n: '1' }]);
+    expect(engine.log.find((l) => l.message.startsWith('signal ignored'))).toMatchObject({
+      level: 'warning',
+      activity: 'signal',
+      message: expect.stringMatching(/WKF-560021 .*its signal task is complete/),
+    });
+    await NLWS.xtkWorkflow.stop(name);
+  });
+
+  it('when PostEvent has oversized or mistyped parameters, no session or no right, then it gets a Campaign fault, and a good signal still goes through', async () => {
+    const name = await createWorkflow(SIGNAL_FLOW);
+    await NLWS.xtkWorkflow.start(name);
+    await waitForState(name, 11);
+    const refused = async (p: Promise<unknown>) => (await failure(p)).errorCode;
+    expect(await refused(NLWS.xtkWorkflow.postEvent(name, 'a'.repeat(201), '', {}, false))).toBe('SOP-330008');
+    expect(await refused(NLWS.xtkWorkflow.postEvent('W'.repeat(201), 'signal', '', {}, false))).toBe('SOP-330008');
+    expect(await refused(NLWS.xtkWorkflow.postEvent(name, 'signal', '', { big: 'x'.repeat(64 * 1024 + 1) }, false))).toBe('SOP-330008');
+    const many = Object.fromEntries(Array.from({ length: 501 }, (_, i) => [`v${i}`, '1']));
+    expect(await refused(NLWS.xtkWorkflow.postEvent(name, 'signal', '', many, false))).toBe('SOP-330008');
+    expect(await refused(NLWS.xtkWorkflow.postEvent(name, '', '', {}, false))).toBe('SOP-330008');
     expect((await failure(NLWS.xtkWorkflow.start(''))).errorCode).toBe('SOP-330008');
+    const client = await sdkLogon(platform.gatewayUrl, 'admin', 'admin');
+    const session = { token: client._sessionToken as string, security: client._securityToken as string };
+    expect(await rawPostEvent(session, `<workflowId>${name}</workflowId><activity>signal</activity><transition/><parameters/><complete>maybe</complete>`)).toBe(
+      'SOP-330008',
+    );
+    expect(
+      await rawPostEvent({ token: '' }, `<workflowId>${name}</workflowId><activity>signal</activity><transition/><parameters/><complete>true</complete>`),
+    ).toBe('XSV-350008');
     // Operators need the workflow right (mc has only messageCenter).
     const mc = await sdkLogon(platform.gatewayUrl, 'mc', 'mc');
-    expect((await failure(mc.NLWS.xtkWorkflow.stop(name))).errorCode).toBe('XSV-350013');
-    expect((await workflowRow(name)).state).toBe(11);
-    await NLWS.xtkWorkflow.stop(name);
+    expect(await refused(mc.NLWS.xtkWorkflow.postEvent(name, 'signal', '', {}, true))).toBe('XSV-350013');
+    expect(await refused(mc.NLWS.xtkWorkflow.stop(name))).toBe('XSV-350013');
+    // Nothing of it reached the workflow; a good signal does.
+    expect((await report(name)).tasks.map((t) => [t.activity, t.status])).toEqual([
+      ['start', 'done'],
+      ['signal', 'waiting'],
+    ]);
+    expect(await rawPostEvent(session, `<workflowId>${name}</workflowId><activity>signal</activity><transition/><parameters/><complete>true</complete>`)).toBe(
+      'ok',
+    );
+    expect(await waitForState(name, 20)).toMatchObject({ status: 'Finished' });
   });
 
   it('when a workflow is paused, then a signal waits for Resume; Stop finishes it and Start begins a new run', async () => {
@@ -195,9 +285,10 @@ describe('workflows through the unmodified @adobe/acc-js-sdk', () => {
     await NLWS.xtkWorkflow.pause(name);
     await waitForState(name, 13);
     await NLWS.xtkWorkflow.pause(name); // already paused: nothing to do
-    await NLWS.xtkWorkflow.postEvent(name, 'signal', '', { queued: 'yes' }, true);
+    expect(await NLWS.xtkWorkflow.postEvent(name, 'signal', '', { queued: 'yes' }, true)).toBeNull();
     let engine = await report(name);
     expect(engine.state).toBe(13);
+    expect(engine.log.map((l) => l.message)).toContain('signal queued: the workflow is paused');
     expect(engine.tasks.find((t) => t.activity === 'signal')!.status).toBe('waiting');
     await NLWS.xtkWorkflow.resume(name);
     expect(await waitForState(name, 20)).toMatchObject({ status: 'Finished' });

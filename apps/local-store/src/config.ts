@@ -22,7 +22,7 @@ const shape = {
   QUERY_DEFAULT_LINE_COUNT: field.positiveInt(200),
   /** … and the most it may ask for (use paging with startLine, or a workflow, beyond). */
   QUERY_MAX_LINE_COUNT: field.positiveInt(10_000),
-  /** Execution cell number carried in the high byte of transactional event ids (0–255). */
+  /** Execution cell number carried in the high byte of the ids PushEvent returns (1–255); the stored @id is without it. */
   EVENT_CELL_ID: field.positiveInt(1).refine((v) => v <= 255, { message: 'expected a cell number from 1 to 255' }),
   /** Most outbox rows the relay publishes per round. */
   OUTBOX_BATCH_SIZE: field.positiveInt(2_000),

@@ -197,7 +197,8 @@ describe('poisoned changes and messages are quarantined, the rest flows, replay 
     await waitFor(
       'the replayed statuses in the local DB',
       async () => {
-        const ev = await local.query('SELECT status FROM nms_rt_event WHERE id = $1', [eventId]);
+        // The event's @id: the returned id without the cell in its high byte (docs/deliveries.md).
+        const ev = await local.query('SELECT status FROM nms_rt_event WHERE id = $1', [(BigInt(eventId) & 0xffffffffffffffn).toString()]);
         const wkf = await local.query('SELECT status FROM xtk_workflow WHERE internal_name = $1', [workflow]);
         return ev.rows[0]?.status !== 0 && /POISON/.test(wkf.rows[0]?.status ?? '');
       },

@@ -17,6 +17,9 @@ export const PARAM_LIMITS = {
   eventChars: 1024 * 1024,
   eventsPerCall: 10_000,
   activityNameChars: 200,
+  workflowIdChars: 200,
+  variableChars: 64 * 1024,
+  variablesPerCall: 500,
   scenarioNameChars: 64,
   deliveryContentChars: 8 * 1024 * 1024,
 } as const;

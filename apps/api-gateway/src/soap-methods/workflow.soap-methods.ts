@@ -10,15 +10,17 @@ type Command = 'start' | 'stop' | 'pause' | 'resume' | 'startWithParameters' | '
 /**
  * xtk:workflow#Start, Stop, Pause, Resume, StartWithParameters and PostEvent: commands for cloud-executor's
  * workflow engine (workflowId = internal name or numeric id). They return nothing; the engine's faults
- * (unknown workflow, invalid definition, not started…) come back as Campaign-style faults. Operators need the
- * `workflow` right (admins have it).
+ * (unknown workflow, invalid definition, not started…) come back as Campaign-style faults, except PostEvent's:
+ * as in Campaign, a signal that cannot be delivered is written to the workflow's log (docs/workflows.md).
+ * Malformed or oversized parameters are refused here with SOAP_BAD_PARAMETER. Operators need the `workflow`
+ * right (admins have it).
  */
 export function createWorkflowSoapMethods(deps: { downstreams: Downstreams }): SoapMethodTable {
   const command = (name: Command) => async (ctx: CallContext) => {
     const raw = ctx.decoded.values.get('workflowId');
     const workflowId = typeof raw === 'string' ? raw.trim() : '';
     if (workflowId === '') throw SOAP_FAULTS.badParameter(ctx.method.name, 'workflowId', 'give the workflow internal name or its numeric id');
-    const params: Record<string, unknown> = { command: name, workflowId };
+    const params: Record<string, unknown> = { command: name, workflowId: boundedText(ctx, 'workflowId', workflowId, PARAM_LIMITS.workflowIdChars) };
     if (name === 'startWithParameters' || name === 'postEvent') params['parameters'] = readVariables(ctx, 'parameters');
     if (name === 'postEvent') {
       const activity = ctx.decoded.values.get('activity');
@@ -53,7 +55,9 @@ function readVariables(ctx: CallContext, param: string): Record<string, string> 
     if (name === 'xmlns' || name.includes(':')) continue;
     if (!/^[A-Za-z_][A-Za-z0-9_.-]{0,127}$/.test(name))
       throw SOAP_FAULTS.badParameter(ctx.method.name, param, `'${name.slice(0, 40)}' cannot be a variable name`);
-    vars[name] = value;
+    vars[name] = boundedText(ctx, param, value, PARAM_LIMITS.variableChars);
   }
+  if (Object.keys(vars).length > PARAM_LIMITS.variablesPerCall)
+    throw SOAP_FAULTS.badParameter(ctx.method.name, param, `more than ${PARAM_LIMITS.variablesPerCall} variables`);
   return vars;
 }

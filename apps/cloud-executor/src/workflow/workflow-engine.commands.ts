@@ -10,6 +10,7 @@ import {
   type DefinitionCode,
   type Vars,
   type WorkflowDefinition,
+  type WorkflowFault,
   type WorkflowInstance,
 } from '@cap/campaign-workflow';
 import { describeRef, parseWorkflowRef, type WorkflowRecord } from './workflow-definition.source';
@@ -27,16 +28,22 @@ export type WorkflowCommand =
   | { command: 'startWithParameters'; workflowId: string; parameters: Vars }
   | { command: 'postEvent'; workflowId: string; activity: string; transition: string; parameters: Vars; complete: boolean };
 
+/** PostEvent's outcome when its signal cannot be delivered: written to the workflow log, not a fault. */
+type PostOutcome = { decision: 'signalNow' | 'signalQueued' | 'signalIgnored'; stateChanged: boolean };
+
 export interface CommandResult {
   workflowId: string;
   internalName: string;
-  decision: CommandDecision;
+  decision: CommandDecision | 'signalIgnored';
 }
 
 export interface EngineCommands {
-  /** Applies a command (faults: WorkflowFault); started work then runs until it waits, or until `until` (epoch ms). */
+  /**
+   * Applies a command (faults: WorkflowFault); started work then runs until it waits, or until `until` (epoch ms).
+   * PostEvent only queues its signal (or logs why it cannot be delivered) and returns.
+   */
   command(cmd: WorkflowCommand, options: { until: number }): Promise<CommandResult>;
-  /** A PostEvent sent by a script: applied at once; the target's progress continues in the background. */
+  /** A PostEvent sent by a script: queued as the SOAP call's; the target's progress continues in the background. */
   postEventFromScript(event: ScriptPostEvent): Promise<void>;
 }
 
@@ -92,25 +99,34 @@ export function createEngineCommands(
     await tx.log(inst, 'info', null, 'Workflow resumed');
   };
 
-  const postEvent = async (tx: WorkflowTransaction, inst: WorkflowInstance, cmd: Extract<WorkflowCommand, { command: 'postEvent' }>, queued: boolean) => {
+  /**
+   * PostEvent, as Campaign's workflow server takes it (docs/workflows.md, "PostEvent"): the signal is queued and
+   * the call returns; what cannot be delivered is written to the workflow's log instead of faulting the caller
+   * (workflow not started, no such external activity, unknown transition). The background runner (or Resume, on
+   * a paused workflow) delivers a queued signal to its waiting task, or logs that nothing waits for it.
+   */
+  const postEvent = async (tx: WorkflowTransaction, inst: WorkflowInstance, cmd: Extract<WorkflowCommand, { command: 'postEvent' }>): Promise<PostOutcome> => {
+    const decision = decideCommand(inst.state, cmd.command);
+    const ignore = async (level: 'warning' | 'error', activity: string | null, fault: WorkflowFault): Promise<PostOutcome> => {
+      await tx.log(inst, level, activity, `signal ignored: ${fault.message}`);
+      return { decision: 'signalIgnored', stateChanged: false };
+    };
+    if (decision !== 'signalNow' && decision !== 'signalQueued') return ignore('error', null, WORKFLOW_FAULTS.notStarted(inst.internalName, inst.state));
     const def = ctx.definitionOf(inst);
     const activity = def.byName.get(cmd.activity);
-    if (!activity) throw WORKFLOW_FAULTS.notWaiting(inst.internalName, cmd.activity, 'the workflow has no such activity');
+    if (!activity) return ignore('warning', null, WORKFLOW_FAULTS.notWaiting(inst.internalName, cmd.activity, 'the workflow has no such activity'));
     if (activity.type !== 'external')
-      throw WORKFLOW_FAULTS.notWaiting(inst.internalName, cmd.activity, `it is a ${activity.type} activity, not an external signal`);
+      return ignore(
+        'warning',
+        activity.name,
+        WORKFLOW_FAULTS.notWaiting(inst.internalName, activity.name, `it is a ${activity.type} activity, not an external signal`),
+      );
     const plan = planSignal(activity, cmd.transition, {}, cmd.parameters);
-    if (!plan.ok && plan.reason === 'unknownTransition') throw WORKFLOW_FAULTS.unknownTransition(inst.internalName, activity.name, cmd.transition, plan.known);
-    const task = await tx.findWaitingSignalTask(inst, activity.name);
-    if (!task) throw WORKFLOW_FAULTS.notWaiting(inst.internalName, activity.name, 'the workflow has not reached it, or it has already received its signal');
-    const signal = { activity: activity.name, transition: cmd.transition, vars: cmd.parameters, complete: cmd.complete };
-    if (queued) {
-      await tx.insertSignal(inst, signal, 'pending');
-      await tx.log(inst, 'info', activity.name, 'signal queued: the workflow is paused');
-      return false;
-    }
-    await tx.insertSignal(inst, signal, 'processed');
-    await steps.applySignal(tx, inst, def, task, signal);
-    return steps.settle(tx, inst);
+    if (!plan.ok && plan.reason === 'unknownTransition')
+      return ignore('warning', activity.name, WORKFLOW_FAULTS.unknownTransition(inst.internalName, activity.name, cmd.transition, plan.known));
+    await tx.insertSignal(inst, { activity: activity.name, transition: cmd.transition, vars: cmd.parameters, complete: cmd.complete }, 'pending');
+    if (decision === 'signalQueued') await tx.log(inst, 'info', activity.name, 'signal queued: the workflow is paused');
+    return { decision, stateChanged: false };
   };
 
   /** The templates of the delivery activities: each must exist and be sendable (a fault at Start, as in SubmitDelivery). */
@@ -151,7 +167,7 @@ export function createEngineCommands(
     });
   };
 
-  const otherCommand = async (cmd: Exclude<WorkflowCommand, { command: 'start' | 'startWithParameters' }>, workflowId: string) =>
+  const otherCommand = async (cmd: Extract<WorkflowCommand, { command: 'stop' | 'pause' | 'resume' }>, workflowId: string) =>
     store.transaction(async (tx) => {
       const inst = (await tx.lockInstance(workflowId, { wait: true }))!;
       const decision = decideCommand(inst.state, cmd.command);
@@ -185,20 +201,28 @@ export function createEngineCommands(
           await tx.log(inst, 'info', null, `Workflow stopped${cancelled > 0 ? ` (${cancelled} active task${cancelled > 1 ? 's' : ''} cancelled)` : ''}`);
           return { decision, stateChanged: true };
         }
-        case 'signalNow':
-        case 'signalQueued':
-          if (cmd.command !== 'postEvent') throw new Error(`decision ${decision} for ${cmd.command}`);
-          return { decision, stateChanged: await postEvent(tx, inst, cmd, decision === 'signalQueued') };
         default:
           return { decision, stateChanged: false };
       }
+    });
+
+  /** PostEvent's transaction: on a workflow that never ran, its instance row is created to hold the log line. */
+  const postEventCommand = async (
+    cmd: Extract<WorkflowCommand, { command: 'postEvent' }>,
+    target: { workflowId: string; internalName: string },
+    isNew: boolean,
+  ) =>
+    store.transaction(async (tx) => {
+      if (isNew) await tx.ensureInstance(target.workflowId, target.internalName);
+      const inst = (await tx.lockInstance(target.workflowId, { wait: true }))!;
+      return postEvent(tx, inst, cmd);
     });
 
   const command = async (cmd: WorkflowCommand, options: { until: number }): Promise<CommandResult> => {
     const ref = parseWorkflowRef(cmd.workflowId);
     if (!ref) throw WORKFLOW_FAULTS.unknownWorkflow(cmd.workflowId);
     let target: { workflowId: string; internalName: string };
-    let outcome: { decision: CommandDecision; stateChanged: boolean };
+    let outcome: { decision: CommandResult['decision']; stateChanged: boolean };
     if (cmd.command === 'start' || cmd.command === 'startWithParameters') {
       const record = await deps.definitions.find(ref);
       if (!record) throw WORKFLOW_FAULTS.unknownWorkflow(describeRef(ref));
@@ -206,24 +230,32 @@ export function createEngineCommands(
       outcome = await startCommand(cmd, record);
     } else {
       const known = await store.findInstance(ref);
+      let record: WorkflowRecord | undefined;
       if (!known) {
-        // Never ran here: unknown, or not started (Stop has nothing to do).
-        const record = await deps.definitions.find(ref);
+        // Never ran here: unknown (a fault: there is no workflow to log on), or not started.
+        record = await deps.definitions.find(ref);
         if (!record) throw WORKFLOW_FAULTS.unknownWorkflow(describeRef(ref));
-        const decision = decideCommand(WORKFLOW_STATE.edition, cmd.command);
-        if (decision === 'faultNotStarted') throw WORKFLOW_FAULTS.notStarted(record.internalName, WORKFLOW_STATE.edition);
-        return { workflowId: record.id, internalName: record.internalName, decision };
       }
-      target = known;
-      outcome = await otherCommand(cmd, known.workflowId);
-      if (outcome.decision === 'stop') work.interruptLocal(known.workflowId);
+      target = known ?? { workflowId: record!.id, internalName: record!.internalName };
+      if (cmd.command === 'postEvent') outcome = await postEventCommand(cmd, target, !known);
+      else if (!known) {
+        const decision = decideCommand(WORKFLOW_STATE.edition, cmd.command);
+        if (decision === 'faultNotStarted') throw WORKFLOW_FAULTS.notStarted(target.internalName, WORKFLOW_STATE.edition);
+        return { ...target, decision };
+      } else {
+        outcome = await otherCommand(cmd, known.workflowId);
+        if (outcome.decision === 'stop') work.interruptLocal(known.workflowId);
+      }
     }
     logger.info(
       { event: 'workflow.command', command: cmd.command, workflowId: target.workflowId, internalName: target.internalName, decision: outcome.decision },
       `workflow ${cmd.command}`,
     );
     if (outcome.stateChanged) await reporting.publishQuietly(target.workflowId);
-    if (outcome.decision === 'newRun' || outcome.decision === 'resume' || outcome.decision === 'signalNow') {
+    if (outcome.decision === 'signalNow') {
+      // PostEvent is asynchronous (as Campaign's): the queued signal is delivered by the background runner.
+      scheduler.kick(target.workflowId);
+    } else if (outcome.decision === 'newRun' || outcome.decision === 'resume') {
       // The command is committed: what follows is the workflow's own progress (the timer loop finishes it if need be).
       await scheduler
         .drain(target.workflowId, { until: options.until, wait: true, claimWork: false })

@@ -7,6 +7,7 @@ import {
   planWakeUp,
   planWorkDone,
   WORK_ACTIVITY_TYPES,
+  WORKFLOW_FAULTS,
   WORKFLOW_STATE,
   type Activity,
   type Fire,
@@ -132,7 +133,7 @@ export function createEngineSteps(ctx: EngineContext, reporting: EngineReporting
     const plan = planSignal(activity, signal.transition, task.vars, signal.vars);
     if (!plan.ok) throw new WorkflowFailure(`signal for '${activity.name}' cannot be applied (${plan.reason})`, activity.name);
     if (signal.complete) await tx.updateTask(task.id, { status: 'done' });
-    const names = Object.keys(signal.vars);
+    const names = Object.keys(signal.vars).sort(); // a queued signal's variables come back from jsonb in its key order
     await tx.log(
       inst,
       'info',
@@ -158,7 +159,9 @@ export function createEngineSteps(ctx: EngineContext, reporting: EngineReporting
         await tx.markSignal(signal.id, 'processed');
       } else {
         await tx.markSignal(signal.id, 'ignored');
-        await tx.log(inst, 'warning', signal.activity, 'queued signal ignored: the activity no longer waits for a signal');
+        // Campaign's "complete": once the signal task is done, later signals find nothing waiting.
+        const why = 'the workflow has not reached it, or its signal task is complete';
+        await tx.log(inst, 'warning', signal.activity, `signal ignored: ${WORKFLOW_FAULTS.notWaiting(inst.internalName, signal.activity, why).message}`);
       }
       return { progressed: true, stateChanged: await settle(tx, inst) };
     }

@@ -161,16 +161,57 @@ describe('workflow engine (in-memory store, fake clock)', () => {
     );
   });
 
-  it('when the external activity is not waiting or the transition is unknown, then PostEvent faults with the WKF code and nothing changes', async () => {
-    const wf = setup({ WKF_SIGNAL: SIGNAL });
-    await wf.command({ command: 'start', workflowId: 'WKF_SIGNAL' });
-    const post = (activity: string, transition: string) =>
-      wf.command({ command: 'postEvent', workflowId: 'WKF_SIGNAL', activity, transition, parameters: {}, complete: true });
+  it('when PostEvent names no external activity, an unknown transition or a workflow that is not started, then it returns and the workflow log says why', async () => {
+    const wf = setup({ WKF_SIGNAL: SIGNAL, WKF_IDLE: SIGNAL });
+    const post = (workflowId: string, activity: string, transition: string) =>
+      wf.command({ command: 'postEvent', workflowId, activity, transition, parameters: {}, complete: true });
 
-    expect(await fault(post('signal', 'maybe'))).toMatchObject({ code: 'WKF-560022', message: expect.stringContaining('its transitions: ok, ko') });
-    expect(await fault(post('check', ''))).toMatchObject({ code: 'WKF-560021', message: expect.stringContaining('it is a test activity') });
-    expect(await fault(post('nothing', ''))).toMatchObject({ code: 'WKF-560021' });
-    expect((await wf.report('WKF_SIGNAL')).tasks.find((t) => t.activity === 'signal')?.status).toBe('waiting');
+    expect((await post('WKF_IDLE', 'signal', 'ok')).decision).toBe('signalIgnored');
+    expect((await wf.report('WKF_IDLE')).log).toEqual([
+      expect.objectContaining({ level: 'error', message: "signal ignored: WKF-560020 The workflow 'WKF_IDLE' is not started (it is being edited)." }),
+    ]);
+    expect(await fault(post('WKF_NONE', 'signal', 'ok'))).toMatchObject({ code: 'WKF-560001' });
+
+    await wf.command({ command: 'start', workflowId: 'WKF_SIGNAL' });
+    expect((await post('WKF_SIGNAL', 'signal', 'maybe')).decision).toBe('signalIgnored');
+    expect((await post('WKF_SIGNAL', 'check', '')).decision).toBe('signalIgnored');
+    expect((await post('WKF_SIGNAL', 'nothing', '')).decision).toBe('signalIgnored');
+    const report = await wf.report('WKF_SIGNAL');
+    expect(report.tasks.find((t) => t.activity === 'signal')?.status).toBe('waiting');
+    expect(report.log.filter((l) => l.level === 'warning').map((l) => l.message)).toEqual([
+      expect.stringMatching(/^signal ignored: WKF-560022 .*its transitions: ok, ko/),
+      expect.stringMatching(/^signal ignored: WKF-560021 .*it is a test activity/),
+      expect.stringMatching(/^signal ignored: WKF-560021 .*the workflow has no such activity/),
+    ]);
+  });
+
+  it('when a signal with complete=true has been delivered, then a later signal to the same activity is ignored with a log line', async () => {
+    // The wait keeps the run going once the signal task is complete.
+    const forked = `<activities>
+      <start name="start"><transition target="fork"/></start>
+      <fork name="fork"><transition target="signal"/><transition target="pause"/></fork>
+      <external name="signal"><transition target="end"/></external>
+      <wait name="pause" delay="600"><transition target="end"/></wait>
+      <end name="end"/>
+    </activities>`;
+    const wf = setup({ WKF_FORKED: forked });
+    await wf.command({ command: 'start', workflowId: 'WKF_FORKED' });
+    const post = (n: string) =>
+      wf.command({ command: 'postEvent', workflowId: 'WKF_FORKED', activity: 'signal', transition: '', parameters: { n }, complete: true });
+    expect((await post('1')).decision).toBe('signalNow');
+    expect((await post('2')).decision).toBe('signalNow'); // queued: delivered in order by the background runner
+    await waitFor('both signals handled', async () => (await wf.report('WKF_FORKED')).log.some((l) => l.message.startsWith('signal ignored')), {
+      timeoutMs: 5_000,
+      intervalMs: 5,
+    });
+    const report = await wf.report('WKF_FORKED');
+    expect(report.state).toBe(WORKFLOW_STATE.started);
+    expect(report.tasks.filter((t) => t.activity === 'end').map((t) => t.vars)).toEqual([{ n: '1' }]);
+    expect(report.log.find((l) => l.message.startsWith('signal ignored'))).toMatchObject({
+      level: 'warning',
+      activity: 'signal',
+      message: expect.stringMatching(/WKF-560021 .*its signal task is complete/),
+    });
   });
 
   it('when a paused workflow receives a signal, then it is queued and delivered on Resume', async () => {

@@ -30,7 +30,8 @@ const logParams = z.object({ workflowId, limit: z.number().int().min(1).max(1_00
 /**
  * `workflow.command`: xtk:workflow#Start, Stop, Pause, Resume, PostEvent, StartWithParameters, as the gateway
  * forwards them. The reply comes once the command is durable and the workflow has run until it waits (or
- * until `budgetMs`, well before the caller's deadline; the timer loop carries on).
+ * until `budgetMs`, well before the caller's deadline; the timer loop carries on); PostEvent's once its signal is
+ * queued, or written to the workflow log as undeliverable (decision `signalIgnored`).
  * `workflow.log`: the instance's state, variables, current run's tasks and latest log lines.
  */
 export function createWorkflowRpcHandlers(deps: { engine: WorkflowEngine; budgetMs: number; now?: Clock }): Record<string, RpcHandler> {

@@ -28,8 +28,10 @@ const SERVER_FIELDS = new Set(['@id', '@status', '@processing', '@processed', '@
 
 /**
  * Transactional events (nms:rtEvent / nms:batchEvent #PushEvent, #PushEvents): each event is validated
- * against its schema (a type, and an address to send to), stored as pending with a 64-bit id whose high
- * byte is the execution cell (as Campaign's), and its id returned. A bad event anywhere in a PushEvents
+ * against its schema (a type, and an address to send to) and stored as pending under its primary key @id (the
+ * table's sequence); the id returned carries the execution cell in its high byte, as Campaign's does, so
+ * `returned & 0xFFFFFFFFFFFFFF` is the @id a queryDef finds (the decoding Adobe's SDK documents in
+ * docs/messageCenter.html of @adobe/acc-js-sdk). A bad event anywhere in a PushEvents
  * call stores none of them. Each stored event also gets an outbox row (same transaction), which the relay
  * publishes on messagecenter.event.created.v1 for cloud-executor's message center.
  */
@@ -70,11 +72,11 @@ export function createEventRpcHandlers(deps: { pool: Pool; schemas: ReadonlyMap<
         }
       });
       return withTransaction(deps.pool, async (client) => {
-        // Ids: the cell number in the high byte, the table's own sequence in the low 56 bits.
-        const seq = await client.query<{ id: string }>(
-          `SELECT ($1::bigint << ${CELL_BITS}) + nextval(pg_get_serial_sequence($2, 'id')) AS id FROM generate_series(1, $3)`,
-          [deps.cell, schema.table, plans.length],
-        );
+        // @id: the table's own sequence (the primary key); the caller's id: the cell number in the high byte.
+        const seq = await client.query<{ id: string }>(`SELECT nextval(pg_get_serial_sequence($1, 'id'))::text AS id FROM generate_series(1, $2)`, [
+          schema.table,
+          plans.length,
+        ]);
         const ids = seq.rows.map((r) => r.id);
         plans.forEach((plan, i) => {
           // The platform owns these: a caller's id or status is not taken.
@@ -107,7 +109,7 @@ export function createEventRpcHandlers(deps: { pool: Pool; schemas: ReadonlyMap<
           }
         });
         await client.query("SELECT pg_notify('cap_outbox', '')");
-        return { ids };
+        return { ids: ids.map((id) => ((BigInt(deps.cell) << CELL_BITS) | BigInt(id)).toString()) };
       });
     },
     'event.queueDepth': async () => {
