@@ -14,7 +14,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { freePort, startTestPlatform, testEndpoints, waitFor } from '@cap/platform-testing';
+import { freePort, startTestPlatform, TEST_SECRETS_KEYS, testEndpoints, waitFor } from '@cap/platform-testing';
 import { measureSaturation } from './autocannon.saturation';
 
 const ROOT = join(__dirname, '..', '..', '..');
@@ -119,6 +119,7 @@ async function main(): Promise<void> {
           REDIS_URL: endpoints.redisUrl,
           REDIS_KEY_PREFIX: platform.topicPrefix,
           RATE_LIMITS_FILE: limitsFile,
+          SECRETS_KEYS: TEST_SECRETS_KEYS,
         },
         stdio: ['ignore', 'ignore', 'inherit'],
       },

@@ -1,5 +1,7 @@
+import { readFileSync } from 'node:fs';
 import { DEFAULT_XML_LIMITS } from '@cap/campaign-xml';
-import { field, loadConfig, serviceConfigShape } from '@cap/platform-config';
+import { ConfigError, field, loadConfig, serviceConfigShape } from '@cap/platform-config';
+import { resolveSecretKeys, type SecretKeyRing } from '@cap/platform-secrets';
 
 const DAY_MS = 86_400_000;
 
@@ -89,10 +91,37 @@ const shape = {
   MC_QUEUE_MAX: field.positiveInt(100_000),
   /** Reported by Logon and /r/test. */
   INSTANCE_NAME: field.identifier('cap'),
+  /** `production` refuses to start without SECRETS_KEYS or SECRETS_KEYS_FILE (no development key). */
+  NODE_ENV: field.string(''),
+  /**
+   * Keys of xtk:session#Encrypt / EncryptPassword tokens: `id:base64key` (32 bytes), comma-separated, newest
+   * first; the newest encrypts, every one decrypts (docs/secrets.md). Empty outside production: the public
+   * development key.
+   */
+  SECRETS_KEYS: field.string(''),
+  /** A file holding the same list (one key a line, `#` comments), e.g. a mounted secret; instead of SECRETS_KEYS. */
+  SECRETS_KEYS_FILE: field.string(''),
 };
 
 export type GatewayConfig = ReturnType<typeof loadGatewayConfig>;
 
+/**
+ * The gateway's settings, and the secrets key ring they give (`secretKeys`). A bad key, a missing or unreadable
+ * key file, or no key with NODE_ENV=production stops the start with every problem named (never a key's value).
+ */
 export function loadGatewayConfig(env: Record<string, string | undefined>) {
-  return loadConfig('api-gateway', shape, env);
+  const config = loadConfig('api-gateway', shape, env);
+  let file: { name: string; text: string } | undefined;
+  if (config.SECRETS_KEYS_FILE) {
+    try {
+      file = { name: config.SECRETS_KEYS_FILE, text: readFileSync(config.SECRETS_KEYS_FILE, 'utf8') };
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code ?? 'unreadable';
+      throw new ConfigError('api-gateway', [`SECRETS_KEYS_FILE=${JSON.stringify(config.SECRETS_KEYS_FILE)}: cannot be read (${code})`]);
+    }
+  }
+  const { ring, problems } = resolveSecretKeys({ keys: config.SECRETS_KEYS, file, production: config.NODE_ENV === 'production' });
+  if (!ring) throw new ConfigError('api-gateway', problems);
+  const secretKeys: SecretKeyRing = ring;
+  return Object.freeze({ ...config, secretKeys });
 }

@@ -2,6 +2,7 @@ import { loadServiceSchemas } from '@cap/campaign-files';
 import { startRpcClient } from '@cap/platform-kafka';
 import { checkRedis, createRedis } from '@cap/platform-redis';
 import { createServiceBase, runMain, runService, startServiceHttp } from '@cap/platform-runtime';
+import { createSecretCipher, hashPassword } from '@cap/platform-secrets';
 import { loadGatewayConfig } from './config';
 import { createDatabaseIdCache } from './database-id.cache';
 import { createDataModelRouter } from './datamodel.route';
@@ -21,6 +22,7 @@ import { createDeliverySoapMethods } from './soap-methods/delivery.soap-methods'
 import { createEventSoapMethods } from './soap-methods/event.soap-methods';
 import { createPersistSoapMethods } from './soap-methods/persist.soap-methods';
 import { createQuerySoapMethods } from './soap-methods/query.soap-methods';
+import { createSecretSoapMethods } from './soap-methods/secret.soap-methods';
 import { createSessionSoapMethods } from './soap-methods/session.soap-methods';
 import { createStagingSoapMethods } from './soap-methods/staging.soap-methods';
 import { createWorkflowSoapMethods } from './soap-methods/workflow.soap-methods';
@@ -100,6 +102,7 @@ function main(): void {
         ...createStagingSoapMethods({ downstreams }),
         ...createQuerySoapMethods({ schemas, downstreams }),
         ...createSessionSoapMethods({ schemas, sessions, authenticator, operators, downstreams, identity, databaseId }),
+        ...createSecretSoapMethods({ cipher: createSecretCipher(config.secretKeys), hashPassword }),
       };
       const dispatcher = createDispatcher({ schemas, soapMethods, authenticator });
       // Limits keyed by canonical API names: one bucket per API, whatever URN spelling a caller uses.
@@ -167,6 +170,8 @@ function main(): void {
 
       // Started; stopping undoes it in reverse: intake first, then the clients.
       logger.info({ event: 'gateway.ready', url: http.url, schemas: schemas.size }, `Campaign API gateway at ${http.url}`);
+      if (config.secretKeys.development)
+        logger.warn({ event: 'secrets.development-key' }, 'No SECRETS_KEYS: Encrypt tokens use the public development key (docs/secrets.md)');
       return {
         async stop() {
           await http.close(config.SHUTDOWN_TIMEOUT_MS / 2); // stop intake; in-flight requests finish

@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { SignJWT } from 'jose';
 import { findBuiltinSchemaDir, loadSchemaRegistry, SOURCE_BUILTIN_SCHEMA_DIR } from '@cap/campaign-files';
 import { element, escapeText, parseXml, serializeXml, type XmlElement } from '@cap/campaign-xml';
-import { startTestPlatform, waitFor, withDb, type AppName, type ServiceProcess, type TestPlatform } from '@cap/platform-testing';
+import { createSecretCipher, parseSecretKeys, ringOf } from '@cap/platform-secrets';
+import { startTestPlatform, TEST_SECRETS_KEYS, waitFor, withDb, type AppName, type ServiceProcess, type TestPlatform } from '@cap/platform-testing';
 import { isAlive, phaseAt, printHostileSummary, readMemoryKb, startGatewayMonitor, type Phase } from './fixtures/hostile-monitor';
 
 /**
@@ -138,6 +139,7 @@ const workflowCall = (method: string, params: (n: number) => string): Seed => ({
   identities: ['admin', 'mc'],
   expectedFaults: WORKFLOW_FAULTS,
 });
+const FUZZ_TOKEN = createSecretCipher(ringOf(parseSecretKeys(TEST_SECRETS_KEYS, 'TEST_SECRETS_KEYS').keys)).encrypt('fuzz');
 const rtEvent = (queue: 'rtEvent' | 'batchEvent', n: number, tag: string) =>
   `<${queue} type="welcome" email="fe${tag}${n}@${FUZZ_DOMAIN}" origin="fuzz" externalId="fz${n}" wishedChannel="0"><ctx><firstName>Fuzz</firstName><order id="${n}" total="9.99"/></ctx></${queue}>`;
 
@@ -158,6 +160,12 @@ const SEED_TABLE = {
   GetServerTime: { urn: 'xtk:session', method: 'GetServerTime', params: () => '', weight: 3, identities: ['none', 'mc'] },
   GetUserInfo: { urn: 'xtk:session', method: 'GetUserInfo', params: () => '', weight: 4, identities: ['mc', 'admin', 'mc-login-token'] },
   GetOption: { urn: 'xtk:session', method: 'GetOption', params: () => str('name', 'XtkDatabaseId'), weight: 8, identities: ['mc', 'admin', 'mc-login-token'] },
+  Encrypt: { urn: 'xtk:session', method: 'Encrypt', params: (n) => str('decrypted', `fuzz secret ${n}`), weight: 2, identities: ['mc', 'admin'] },
+  EncryptString: { urn: 'xtk:session', method: 'EncryptString', params: (n) => str('decrypted', `fuzz ${n}`), weight: 1, identities: ['mc'] },
+  EncryptPassword: { urn: 'xtk:session', method: 'EncryptPassword', params: (n) => str('decrypted', `pw ${n}`), weight: 1, identities: ['admin'] },
+  // A token of the test platforms' key (the gateway's SECRETS_KEYS): its mutants are altered tokens (XSV-350030).
+  ReEncryptPassword: { urn: 'xtk:session', method: 'ReEncryptPassword', params: () => str('encrypted', FUZZ_TOKEN), weight: 2, identities: ['mc'] },
+  HashPassword: { urn: 'xtk:session', method: 'HashPassword', params: (n) => str('decrypted', `pw${n}`), weight: 1, identities: ['mc'] }, // an scrypt each
   ExecuteQuery: {
     urn: 'xtk:queryDef',
     method: 'ExecuteQuery',

@@ -8,6 +8,20 @@ import { serviceFor } from './data.routing';
 import { boundedText, PARAM_LIMITS } from './param.limits';
 
 /**
+ * The queryDef a method is called on. Campaign reads its attributes, not its root's name: the SDK itself sends
+ * `<root schema=… xtkschema="xtk:queryDef">` (getSchema of a `temp:group:…` list schema converts a SimpleJson
+ * queryDef under that name). A root of another name is taken when it has a `schema` attribute and does not claim
+ * another schema in xtkschema; it travels on as `<queryDef>`.
+ */
+export function asQueryDef(doc: XmlElement, method: string): XmlElement {
+  if (doc.local === 'queryDef') return doc;
+  const declared = attrLocal(doc, 'xtkschema');
+  if ((declared !== undefined && declared !== 'xtk:queryDef') || !attrLocal(doc, 'schema'))
+    throw SOAP_FAULTS.badParameter(method, 'document', 'expected a <queryDef> document');
+  return { ...doc, name: 'queryDef', local: 'queryDef', prefix: '' };
+}
+
+/**
  * xtk:queryDef: ExecuteQuery runs where the queried schema's table lives (local-store for local,
  * replicated and staging schemas; cloud-executor for cloud schemas); BuildQuery returns the SQL (admins
  * only: it reveals the physical model); SelectAll rewrites the queryDef to select every field.
@@ -18,7 +32,8 @@ export function createQuerySoapMethods(deps: { schemas: ReadonlyMap<string, Sche
     // `create({queryDef: {...}})` wraps the definition once more: accept both forms.
     if (queryDef && !attrLocal(queryDef, 'schema') && queryDef.children.length === 1 && queryDef.children[0]!.local === 'queryDef')
       queryDef = queryDef.children[0]!;
-    if (!queryDef || queryDef.local !== 'queryDef') throw SOAP_FAULTS.badParameter(ctx.method.name, 'document', 'expected a <queryDef> document');
+    if (!queryDef) throw SOAP_FAULTS.badParameter(ctx.method.name, 'document', 'expected a <queryDef> document');
+    queryDef = asQueryDef(queryDef, ctx.method.name);
     const id = attrLocal(queryDef, 'schema');
     const schema = id ? deps.schemas.get(id) : undefined;
     if (!schema) throw SoapFault.of(ErrorCatalogue.QUERY_INVALID, { detail: `Unknown schema '${id ?? ''}' in queryDef` });

@@ -3,9 +3,9 @@ import { OPERATOR_STATE_METHOD } from '@cap/contracts';
 import { appError, ErrorCatalogue, errors } from '@cap/platform-errors';
 import type { RpcHandler } from '@cap/platform-kafka';
 import type { Pool } from '@cap/platform-postgres';
+import { verifyPassword } from '@cap/platform-secrets';
 import { parseRights } from './operator.rights';
 import { readOperatorState, type OperatorStateRow } from './operator-state.publisher';
-import { verifyPassword } from './password.hasher';
 
 export interface OperatorView {
   id: string;

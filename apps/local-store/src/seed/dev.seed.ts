@@ -5,7 +5,7 @@ import { parseXml } from '@cap/campaign-xml';
 import { executeWriteSteps } from '@cap/campaign-postgres';
 import type { Logger } from '@cap/platform-logger';
 import { withTransaction, type Pool } from '@cap/platform-postgres';
-import { hashPassword } from '../operators/password.hasher';
+import { hashPassword } from '@cap/platform-secrets';
 
 export interface DevSeedOptions {
   adminPassword: string;

@@ -65,6 +65,8 @@ export const ErrorCatalogue = {
   LOGON_REFUSED: fault('XSV-350001', 'Client', 'Invalid login or password.'),
   SESSION_INVALID: fault('XSV-350008', 'Client', 'Session has expired or is invalid. Please reconnect.'),
   ACCESS_DENIED: fault('XSV-350013', 'Client', 'Access denied: {who} may not {what}.'),
+  /** Our number: a value to decrypt (ReEncryptPassword) that is not a token of this instance's keys. */
+  SECRET_UNREADABLE: fault('XSV-350030', 'Client', 'The encrypted value cannot be decrypted: {why}.'),
 
   // Queries.
   QUERY_INVALID: fault('XTK-170036', 'Client', '{detail}'),

@@ -3,7 +3,7 @@ export { waitFor } from './wait.for';
 export { testEndpoints, type TestEndpoints } from './test.endpoints';
 export { createTestDatabase, withDb, type TestDatabase } from './test.database';
 export { startTcpProxy, type TcpProxy } from './tcp.proxy';
-export { freePort, startServiceProcess, type AppName, type ServiceProcess } from './service.process';
+export { freePort, startServiceProcess, TEST_SECRETS_KEYS, type AppName, type ServiceProcess } from './service.process';
 export { startTestBroker, type TestBroker } from './test.broker';
 export { startTestPlatform, type TestPlatform, type TestPlatformOptions } from './platform.fixture';
 export { failure, type CampaignException } from './campaign.failure';

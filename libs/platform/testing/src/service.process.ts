@@ -23,6 +23,9 @@ export interface ServiceProcess {
   stop(): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
+/** A key ring for test and benchmark platforms only (SECRETS_KEYS): a fixed, public key. */
+export const TEST_SECRETS_KEYS = `test:${Buffer.alloc(32, 0x5a).toString('base64')}`;
+
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const s = createServer();
@@ -53,6 +56,8 @@ export async function startServiceProcess(app: AppName, env: Record<string, stri
       LOG_LEVEL: 'info',
       KAFKA_RETRY_PROFILE: 'fast',
       SHUTDOWN_TIMEOUT_MS: '15000',
+      // The gateway's secrets key (docs/secrets.md), so that runs with NODE_ENV=production (benchmarks) start.
+      SECRETS_KEYS: TEST_SECRETS_KEYS,
       ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
