@@ -27,6 +27,8 @@ const IDEMPOTENT_METHODS = new Set([
   'event.queueDepth',
   'reporting.summary',
   'quarantine.counts',
+  // Sent again, it takes other ids: the first ones are skipped, never handed out twice.
+  'sequence.reserve',
 ]);
 
 const TARGETS = {

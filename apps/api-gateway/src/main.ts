@@ -10,6 +10,7 @@ import { createDownstreams } from './downstream.client';
 import { createPingRouter } from './ping.route';
 import { canonicalizeRateLimitConfig, createRateLimiter, createSoapAdmission, loadRateLimitConfig } from './rate-limit';
 import { createReportingRouter } from './reporting.route';
+import { createSchemaVersions } from './schema-versions';
 import { serverIdentity, versionText } from './server.identity';
 import { createAuthThrottle } from './session/auth.throttle';
 import { createAuthenticator } from './session/authenticator';
@@ -20,6 +21,7 @@ import { createDispatcher } from './soap/soap.dispatcher';
 import { createSoapRouter } from './soap/soap.route';
 import { createDeliverySoapMethods } from './soap-methods/delivery.soap-methods';
 import { createEventSoapMethods } from './soap-methods/event.soap-methods';
+import { createLifecycleSoapMethods } from './soap-methods/lifecycle.soap-methods';
 import { createPersistSoapMethods } from './soap-methods/persist.soap-methods';
 import { createQuerySoapMethods } from './soap-methods/query.soap-methods';
 import { createSecretSoapMethods } from './soap-methods/secret.soap-methods';
@@ -83,6 +85,9 @@ function main(): void {
         stateTtlMs: config.OPERATOR_STATE_TTL_MS,
       });
       const databaseId = createDatabaseIdCache({ downstreams });
+      // The schemas served, as the gateways of this instance recorded them: a changed one gets a new lastModified.
+      const schemaVersions = createSchemaVersions({ store: redis, keyPrefix: config.REDIS_KEY_PREFIX, schemas });
+      await schemaVersions.record();
 
       // Services: who calls, the SOAP methods, the dispatcher that routes calls to them, the rate limiter.
       const jwt = bearerOptions(config);
@@ -101,8 +106,18 @@ function main(): void {
         ...createWorkflowSoapMethods({ downstreams }),
         ...createStagingSoapMethods({ downstreams }),
         ...createQuerySoapMethods({ schemas, downstreams }),
-        ...createSessionSoapMethods({ schemas, sessions, authenticator, operators, downstreams, identity, databaseId }),
+        ...createSessionSoapMethods({
+          schemas,
+          sessions,
+          authenticator,
+          operators,
+          downstreams,
+          identity,
+          databaseId,
+          schemaDigest: schemaVersions.digestOf,
+        }),
         ...createSecretSoapMethods({ cipher: createSecretCipher(config.secretKeys), hashPassword }),
+        ...createLifecycleSoapMethods({ downstreams, identity, schemaVersions }),
       };
       const dispatcher = createDispatcher({ schemas, soapMethods, authenticator });
       // Limits keyed by canonical API names: one bucket per API, whatever URN spelling a caller uses.

@@ -13,6 +13,7 @@ import { createOperatorRightsLookup } from './operators/operator.rights';
 import { OPERATOR_TRIGGERS_SQL, startOperatorStatePublisher } from './operators/operator-state.publisher';
 import { createOptionRpcHandlers } from './options/option.rpc-handlers';
 import { seedDevelopmentData } from './seed/dev.seed';
+import { createSequenceRpcHandlers } from './sequences/sequence.rpc-handlers';
 import { installOutboxTriggers } from './staging/outbox.triggers';
 import { createStagingModule } from './staging/staging.module';
 import { stagingSources } from './staging/staging.sources';
@@ -84,6 +85,7 @@ function main(): void {
             ...createEventRpcHandlers({ pool, schemas, cell: config.EVENT_CELL_ID }),
             ...createOperatorRpcHandlers({ pool }),
             ...createOptionRpcHandlers({ pool }),
+            ...createSequenceRpcHandlers({ pool, schemas }),
             ...createSubscriptionRpcHandlers({ pool, schemas }),
             ...staging.rpcHandlers,
           },

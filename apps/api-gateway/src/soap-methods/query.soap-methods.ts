@@ -23,8 +23,9 @@ export function asQueryDef(doc: XmlElement, method: string): XmlElement {
 
 /**
  * xtk:queryDef: ExecuteQuery runs where the queried schema's table lives (local-store for local,
- * replicated and staging schemas; cloud-executor for cloud schemas); BuildQuery returns the SQL (admins
- * only: it reveals the physical model); SelectAll rewrites the queryDef to select every field.
+ * replicated and staging schemas; cloud-executor for cloud schemas); BuildQuery returns the SQL (with
+ * placeholders), BuildQueryEx the SQL with its values written in and its columns' format (admins only: they reveal
+ * the physical model); SelectAll rewrites the queryDef to select every field.
  */
 export function createQuerySoapMethods(deps: { schemas: ReadonlyMap<string, Schema>; downstreams: Downstreams }): SoapMethodTable {
   const target = (ctx: CallContext): { queryDef: XmlElement; schema: Schema } => {
@@ -38,6 +39,16 @@ export function createQuerySoapMethods(deps: { schemas: ReadonlyMap<string, Sche
     const schema = id ? deps.schemas.get(id) : undefined;
     if (!schema) throw SoapFault.of(ErrorCatalogue.QUERY_INVALID, { detail: `Unknown schema '${id ?? ''}' in queryDef` });
     return { queryDef, schema };
+  };
+
+  // The SQL of the query: with placeholders (`sql`) and with its values written in as literals (`runnableSql`), and
+  // the format of its columns.
+  const buildQuery = async (ctx: CallContext): Promise<{ sql: string; runnableSql?: string; format?: string }> => {
+    const { queryDef, schema } = target(ctx);
+    return deps.downstreams.call<{ sql: string; runnableSql?: string; format?: string }>(serviceFor(schema), 'data.query', {
+      queryDef: boundedText(ctx, 'queryDef', serializeXml(queryDef, { plain: true }), PARAM_LIMITS.queryDefChars),
+      action: 'sql',
+    });
   };
 
   return {
@@ -59,13 +70,17 @@ export function createQuerySoapMethods(deps: { schemas: ReadonlyMap<string, Sche
     'xtk:queryDef#BuildQuery': {
       auth: 'operator',
       right: 'admin',
+      handle: async (ctx) => [(await buildQuery(ctx)).sql],
+    },
+    'xtk:queryDef#BuildQueryEx': {
+      auth: 'operator',
+      right: 'admin',
       async handle(ctx) {
-        const { queryDef, schema } = target(ctx);
-        const { sql } = await deps.downstreams.call<{ sql: string }>(serviceFor(schema), 'data.query', {
-          queryDef: boundedText(ctx, 'queryDef', serializeXml(queryDef, { plain: true }), PARAM_LIMITS.queryDefChars),
-          action: 'sql',
-        });
-        return [sql];
+        const { runnableSql, format } = await buildQuery(ctx);
+        // A service from before BuildQueryEx answers with the statement only.
+        if (typeof runnableSql !== 'string' || typeof format !== 'string')
+          throw SOAP_FAULTS.methodFailed(ctx.call.urn, ctx.method.name, 'the query service did not return a runnable statement and its format');
+        return [runnableSql, format];
       },
     },
     'xtk:queryDef#SelectAll': {

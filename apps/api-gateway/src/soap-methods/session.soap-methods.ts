@@ -35,6 +35,8 @@ export function createSessionSoapMethods(deps: {
   downstreams: Downstreams;
   identity: ServerIdentity;
   databaseId: DatabaseIdCache;
+  /** The MD5 of a compiled schema as served (schema-versions.ts): GetEntityIfMoreRecent sends only what changed. */
+  schemaDigest?: (id: string) => string | undefined;
 }): SoapMethodTable {
   const userInfo = (operator: Operator): XmlElement =>
     element(
@@ -137,7 +139,13 @@ export function createSessionSoapMethods(deps: {
         const [entityType, id] = pk.split('|');
         if ((entityType === 'xtk:schema' || entityType === 'xtk:srcSchema') && id) {
           const schema = deps.schemas.get(id);
-          if (schema) return [schemaToXml(schema)];
+          const md5 = schema ? deps.schemaDigest?.(schema.id) : undefined;
+          // The caller holds this very version (its md5): nothing more recent to send.
+          if (md5 && str(ctx, 'md5') === md5) return [undefined];
+          if (schema) {
+            const xml = schemaToXml(schema);
+            return [md5 ? { ...xml, attrs: { ...xml.attrs, md5 } } : xml];
+          }
         }
         return [undefined];
       },

@@ -14,7 +14,7 @@ function synthetic(methods: Method[]): Schema {
 describe('describeSchemaOperations', () => {
   it('when a method is non-static (ExecuteQuery), then its input is the session token then the object, and its output the codec names', () => {
     const ops = describeSchemaOperations(schema('xtk:queryDef'));
-    expect(ops.map((o) => o.name)).toEqual(['ExecuteQuery', 'BuildQuery', 'SelectAll']);
+    expect(ops.map((o) => o.name)).toEqual(['ExecuteQuery', 'BuildQuery', 'BuildQueryEx', 'SelectAll']);
     expect(op(ops, 'ExecuteQuery')).toEqual({
       name: 'ExecuteQuery',
       soapAction: 'xtk:queryDef#ExecuteQuery',
@@ -149,6 +149,8 @@ describe('writeSchemaWsdl', () => {
       'ExecuteQueryOut',
       'BuildQueryIn',
       'BuildQueryOut',
+      'BuildQueryExIn',
+      'BuildQueryExOut',
       'SelectAllIn',
       'SelectAllOut',
     ]);

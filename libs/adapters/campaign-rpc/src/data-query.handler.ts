@@ -3,8 +3,10 @@ import {
   compileQueryDef,
   createResultBuilder,
   createResultTextBuilder,
+  inlineSqlParams,
   isQueryError,
   normaliseQueryDef,
+  queryFormat,
   shapeRows,
   type CompiledQuery,
   type ResultBuilder,
@@ -123,7 +125,7 @@ export function createQueryHandler(deps: {
   limits: QueryLimits;
   keyset?: KeysetPaging;
 }): RpcHandler {
-  return async (params): Promise<XmlElement | QueryTextResult | { sql: string }> => {
+  return async (params): Promise<XmlElement | QueryTextResult | { sql: string; runnableSql: string; format: string }> => {
     const p = queryParams.safeParse(params);
     if (!p.success) throw errors.invalidRequest('data.query parameters', p.error.issues[0]?.message ?? 'rejected');
     let compiled: CompiledQuery;
@@ -150,7 +152,9 @@ export function createQueryHandler(deps: {
       if (err instanceof XmlParseError) throw appError(ErrorCatalogue.SOAP_MALFORMED, { what: 'queryDef', why: err.message });
       throw err;
     }
-    if (p.data.action === 'sql') return { sql: compiled.sql };
+    // BuildQuery: the statement with its placeholders. BuildQueryEx: the statement with its values written in as
+    // literals (for sqlSelect, which runs it as it is), and the format of its columns.
+    if (p.data.action === 'sql') return { sql: compiled.sql, runnableSql: inlineSqlParams(compiled.sql, compiled.params), format: queryFormat(compiled.shape) };
     // Once a page is read: remember where it ended (its last row's sort keys), count how it was reached.
     const served = (rows: number, last: ResultRow | undefined): void => {
       if (page && compiled.keyset && last !== undefined) page.cursors.remember(page.key, page.startLine + rows, getPageCursor(compiled, last));

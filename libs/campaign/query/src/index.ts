@@ -38,6 +38,7 @@ export type { Condition, OrderNode, QueryDef, QueryOperation, SelectNode, SetOpe
 export { normaliseQueryDef } from './query-def.normaliser';
 export { compileQueryDef, DEFAULT_LINE_COUNT, MAX_LINE_COUNT, type CompileOptions } from './query-def.compiler';
 export type { CompiledQuery, ResultShape, ShapeColumn, ShapeEnumeration } from './result-shape.model';
+export { inlineSqlParams, queryFormat } from './query-text';
 
 // Results
 export { createResultBuilder, createResultTextBuilder, shapeRows, type ResultBuilder } from './result.shaper';

@@ -81,6 +81,7 @@ describe('built-in schemas', () => {
     expect(session.persistent).toBe(false);
     expect(session.databases).toEqual([]);
     expect(session.methods.filter((m) => m.interface === 'persist').map((m) => m.name)).toEqual([
+      'NewInstance',
       'Write',
       'WriteCollection',
       'DeleteCollection',

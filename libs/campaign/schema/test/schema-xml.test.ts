@@ -12,7 +12,7 @@ describe('schemaToXml (the form the SDK downloads)', () => {
     expect(xml.attrs).toMatchObject({ namespace: 'xtk', name: 'session', implements: 'xtk:persist' });
     const iface = xml.children.find((c) => c.name === 'interface')!;
     expect(iface.attrs['name']).toBe('persist');
-    expect(iface.children.map((m) => m.attrs['name'])).toEqual(['Write', 'WriteCollection', 'DeleteCollection', 'GetEntityIfMoreRecent']);
+    expect(iface.children.map((m) => m.attrs['name'])).toEqual(['NewInstance', 'Write', 'WriteCollection', 'DeleteCollection', 'GetEntityIfMoreRecent']);
     const logon = xml.children.find((c) => c.name === 'methods')!.children.find((m) => m.attrs['name'] === 'Logon')!;
     expect(logon.attrs['static']).toBe('true');
     expect(logon.children[0]!.children.map((p) => [p.attrs['name'], p.attrs['type'], p.attrs['inout'] ?? 'in'])).toEqual([

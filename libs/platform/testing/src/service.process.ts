@@ -43,7 +43,8 @@ export async function freePort(): Promise<number> {
  */
 export async function startServiceProcess(app: AppName, env: Record<string, string>, options: { root?: string } = {}): Promise<ServiceProcess> {
   const root = options.root ?? ROOT;
-  const port = await freePort();
+  // A caller may fix the port (to restart a service under the same address); otherwise any free one.
+  const port = env['HTTP_PORT'] ? Number(env['HTTP_PORT']) : await freePort();
   // The app's V8 flags, as npm start and the Dockerfile use them (written by infra/scripts/build-app.mjs).
   const flagsFile = join(root, 'dist', 'apps', app, 'node-flags');
   const flags = existsSync(flagsFile) ? readFileSync(flagsFile, 'utf8').split(/\s+/).filter(Boolean) : [];

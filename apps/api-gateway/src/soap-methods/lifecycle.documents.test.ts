@@ -1,0 +1,111 @@
+import { compileSchemas } from '@cap/campaign-schema';
+import { element, serializeXml } from '@cap/campaign-xml';
+import { MAX_NEW_IDS, MAX_REPORTED_ENTITIES, modifiedEntitiesDocument, newIdsProblem, newInstanceDocument } from './lifecycle.documents';
+
+const schemas = compileSchemas([
+  {
+    file: 'cus-gadget.xml',
+    text: `<srcSchema namespace="cus" name="gadget" implements="xtk:persist" placement="local">
+  <enumeration name="colour" basetype="byte"><value name="red" value="1" label="Red"/><value name="blue" value="2" label="Blue"/></enumeration>
+  <element name="gadget" autopk="true">
+    <attribute name="code" type="string" length="64"/>
+    <attribute name="size" type="long" default="3"/>
+    <attribute name="title" type="string" length="64" default="brand new"/>
+    <attribute name="colour" type="byte" enum="colour" default="blue"/>
+    <attribute name="flag" type="boolean" default="1"/>
+    <attribute name="seen" type="datetime" default="GetDate()"/>
+    <attribute name="created" type="datetime"/>
+    <element name="box"><attribute name="weight" type="long" default="7"/></element>
+  </element>
+</srcSchema>`,
+  },
+]);
+const gadget = schemas.get('cus:gadget')!;
+
+describe('newIdsProblem', () => {
+  it('when the count is a whole number within the bounds and the sequence known, then nothing is wrong', () => {
+    expect(newIdsProblem(1, 'XtkNewId')).toBeUndefined();
+    expect(newIdsProblem(MAX_NEW_IDS, 'xtknewid')).toBeUndefined();
+  });
+
+  it.each([[0], [-1], [MAX_NEW_IDS + 1], [1.5], [Number.MAX_VALUE], [undefined], ['5']])('when the count is %p, then the count is refused', (count) => {
+    expect(newIdsProblem(count, 'XtkNewId')).toMatchObject({ param: 'count' });
+  });
+
+  it('when the sequence is unknown, then the sequence is refused', () => {
+    expect(newIdsProblem(1, 'NmsBroadLogId')).toMatchObject({ param: 'sequence', why: "unknown sequence 'NmsBroadLogId'" });
+  });
+});
+
+describe('newInstanceDocument', () => {
+  it('when the caller gives some values, then they are kept and the defaults (not GetDate(), not server-set fields), the id and the insert operation are added', () => {
+    const given = element('gadget', { xtkschema: 'cus:gadget', code: 'g1', size: '9' });
+    const doc = newInstanceDocument(gadget, given, '42');
+    expect(serializeXml(doc, { plain: true })).toBe(
+      `<gadget xtkschema="cus:gadget" code="g1" size="9" title="brand new" colour="2" flag="true" id="42" _operation="insert"><box weight="7"/></gadget>`,
+    );
+    // The request is not changed.
+    expect(given.attrs).toEqual({ xtkschema: 'cus:gadget', code: 'g1', size: '9' });
+  });
+
+  it('when the caller gives a nested value or an id, then the nested value stays and the id is the new one', () => {
+    const doc = newInstanceDocument(gadget, element('gadget', { id: '7' }, [element('box', { weight: '1' })]), '43');
+    expect(doc.attrs['id']).toBe('43');
+    expect(doc.children).toEqual([expect.objectContaining({ local: 'box', attrs: { weight: '1' } })]);
+  });
+
+  it('when there is no document, then one is made, named after the schema', () => {
+    expect(newInstanceDocument(gadget, undefined, '1').local).toBe('gadget');
+  });
+});
+
+describe('modifiedEntitiesDocument', () => {
+  const request = (attrs: Record<string, string>) => ({
+    ...element('cache', attrs, [{ ...element('xtk:schema'), prefix: 'xtk', local: 'schema', ns: 'urn:xtk:schema' }]),
+  });
+  const now = Date.parse('2024-05-01T10:00:00.000Z');
+  const versions = new Map([
+    ['cus:old', { md5: 'A'.repeat(32), lastModified: now - 60_000 }],
+    ['cus:new', { md5: 'B'.repeat(32), lastModified: now - 1_000 }],
+  ]);
+  const answer = (attrs: Record<string, string>, schemas = versions) =>
+    modifiedEntitiesDocument({ request: request(attrs), buildNumber: '9400', now, schemas });
+
+  it('when the client has no time yet, then only the build number and the time are answered', () => {
+    expect(serializeXml(answer({}) as never, { plain: true })).toBe('<cache buildNumber="9400" time="2024-05-01T10:00:00.000Z"/>');
+  });
+
+  it('when schemas changed after the time the client sends, then exactly those are listed', () => {
+    const doc = answer({ buildNumber: '9400', lastModified: new Date(now - 10_000).toISOString() }) as ReturnType<typeof element>;
+    expect(doc.children.map((c) => c.attrs)).toEqual([
+      { lastModified: '2024-05-01 09:59:59.000Z', md5: 'B'.repeat(32), pk: 'xtk:schema|cus:new', schema: 'xtk:schema' },
+    ]);
+    expect(doc.attrs['emptyCache']).toBeUndefined();
+  });
+
+  it('when the build number differs, then the client is told to empty its cache', () => {
+    expect((answer({ buildNumber: '9300', lastModified: new Date(now).toISOString() }) as ReturnType<typeof element>).attrs['emptyCache']).toBe('true');
+  });
+
+  it('when more schemas changed than are listed one by one, then the client is told to empty its cache', () => {
+    const many = new Map(Array.from({ length: MAX_REPORTED_ENTITIES + 1 }, (_, i) => [`cus:s${i}`, { md5: 'C'.repeat(32), lastModified: now }] as const));
+    const doc = answer({ buildNumber: '9400', lastModified: new Date(now - 1).toISOString() }, many) as ReturnType<typeof element>;
+    expect(doc.attrs['emptyCache']).toBe('true');
+    expect(doc.children).toEqual([]);
+  });
+
+  it('when only options are asked about, then no schema is listed', () => {
+    const options = { ...element('xtk:option'), prefix: 'xtk', local: 'option', ns: 'urn:xtk:option' };
+    const doc = modifiedEntitiesDocument({
+      request: element('cache', { lastModified: new Date(0).toISOString() }, [options]),
+      buildNumber: '9400',
+      now,
+      schemas: versions,
+    });
+    expect((doc as ReturnType<typeof element>).children).toEqual([]);
+  });
+
+  it('when lastModified is not a date, then the request is refused', () => {
+    expect(answer({ lastModified: 'yesterday' })).toEqual({ bad: "lastModified 'yesterday' is not a date" });
+  });
+});

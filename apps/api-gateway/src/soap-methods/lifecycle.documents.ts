@@ -1,0 +1,133 @@
+import type { Field, Schema } from '@cap/campaign-schema';
+import { attrLocal, element, type XmlElement } from '@cap/campaign-xml';
+import type { SchemaVersion } from '../schema-versions';
+
+/** The most ids GetNewIds / GetNewIdsEx reserve in one call (local-store's `sequence.reserve` takes as many). */
+export const MAX_NEW_IDS = 10_000;
+
+/** Campaign sequence names the local database has (compared without case): apps/local-store/migrations/0005_xtk_new_id.sql. */
+export const KNOWN_SEQUENCES: ReadonlySet<string> = new Set(['xtknewid']);
+
+/** The sequence GetNewIds uses, and GetNewIdsEx when none is named. */
+export const DEFAULT_SEQUENCE = 'XtkNewId';
+
+/** More changed entities than this in one answer: the client is told to empty its cache instead (as Campaign does). */
+export const MAX_REPORTED_ENTITIES = 10;
+
+/** Why a GetNewIdsEx count or sequence is refused, or undefined when both are fine. */
+export function newIdsProblem(count: unknown, sequence: string): { param: 'count' | 'sequence'; why: string } | undefined {
+  if (typeof count !== 'number' || !Number.isSafeInteger(count)) return { param: 'count', why: 'expected a number of ids' };
+  if (count < 1 || count > MAX_NEW_IDS) return { param: 'count', why: `between 1 and ${MAX_NEW_IDS} ids may be reserved at a time` };
+  if (!KNOWN_SEQUENCES.has(sequence.toLowerCase())) return { param: 'sequence', why: `unknown sequence '${sequence.slice(0, 64)}'` };
+  return undefined;
+}
+
+/**
+ * The value a field's `default` gives a new record, read as the table's DDL reads it (libs/campaign/ddl/src/sql-default.renderer.ts):
+ * a string as it is, an enumerated value by its name or value, numbers, booleans as `true`/`false`, ISO dates.
+ * `GetDate()` / `now()` are left out: the database sets them when the record is written.
+ */
+export function literalDefault(schema: Schema, field: Field): string | undefined {
+  const raw = field.default;
+  if (raw === undefined) return undefined;
+  const enumeration = field.enumId === undefined ? undefined : schema.enumerations.find((e) => e.id === field.enumId);
+  const value = enumeration?.values.find((v) => v.name === raw)?.value ?? raw;
+  switch (field.type) {
+    case 'boolean':
+      return value === 'true' || value === '1' ? 'true' : value === 'false' || value === '0' ? 'false' : undefined;
+    case 'datetime':
+    case 'date':
+      return /^(now\(\)|now|GetDate\(\))$/.test(value) ? undefined : value;
+    default:
+      return value;
+  }
+}
+
+/** A deep copy of an element tree (attributes and children), so the answer never shares nodes with the request. */
+function copy(el: XmlElement): XmlElement {
+  return { ...el, attrs: { ...el.attrs }, children: el.children.map(copy) };
+}
+
+function childAt(root: XmlElement, path: readonly string[]): XmlElement {
+  let node = root;
+  for (const name of path) {
+    let next = node.children.find((c) => c.local === name);
+    if (!next) {
+      next = element(name);
+      node.children.push(next);
+    }
+    node = next;
+  }
+  return node;
+}
+
+/**
+ * xtk:persist#NewInstance's answer: the object as the caller gave it, completed with the schema's defaults for what
+ * it leaves out, the new primary key `id`, `xtkschema` and `_operation="insert"`, so that a Write of it
+ * creates the record with that id. Server-set fields (created, lastModified…) are left to the Write.
+ */
+export function newInstanceDocument(schema: Schema, given: XmlElement | undefined, id: string): XmlElement {
+  const doc = given ? copy(given) : element(schema.name);
+  const root: XmlElement = { ...doc, name: schema.name, local: schema.name, prefix: '', ns: '' };
+  for (const field of schema.fields) {
+    if (field.serverManaged || field.xpath === schema.primaryKey?.xpath) continue;
+    const value = literalDefault(schema, field);
+    if (value === undefined) continue;
+    if (field.isElement) {
+      const parent = childAt(root, field.path);
+      if (!parent.children.some((c) => c.local === field.name)) parent.children.push(element(field.name, {}, [], value));
+    } else {
+      const holder = childAt(root, field.path);
+      if (attrLocal(holder, field.name) === undefined) holder.attrs[field.name] = value;
+    }
+  }
+  if (schema.primaryKey) childAt(root, []).attrs[schema.primaryKey.xpath.replace(/^@/, '')] = id;
+  root.attrs['xtkschema'] = schema.id;
+  root.attrs['_operation'] = 'insert';
+  return root;
+}
+
+/** Campaign's timestamp text: `2024-01-01 10:00:00.000Z`. */
+const campaignDate = (ms: number): string => new Date(ms).toISOString().replace('T', ' ');
+
+/** The entity types a GetModifiedEntities request asks about (`<xtk:schema xmlns:xtk="urn:xtk:schema"/>` children). */
+function requestedTypes(request: XmlElement): Set<string> {
+  return new Set(request.children.map((c) => (c.ns.startsWith('urn:') ? c.ns.slice(4) : c.name)));
+}
+
+/**
+ * xtk:session#GetModifiedEntities' answer for the SDK's cache refresher (`<cache buildNumber time [emptyCache]>`
+ * with one `<entityCache pk schema md5 lastModified/>` per entity changed since `lastModified`):
+ * - no `lastModified` yet (the first call): only the server's build number and time, to send back next time;
+ * - another build number: `emptyCache="true"` (the server was upgraded: everything may have changed);
+ * - the schemas changed since then, or `emptyCache="true"` when there are more than MAX_REPORTED_ENTITIES.
+ * Only xtk:schema entities are tracked: other types asked about are never reported. A `lastModified` that is not a
+ * date is refused (`bad`).
+ */
+export function modifiedEntitiesDocument(args: {
+  request: XmlElement;
+  buildNumber: string;
+  now: number;
+  schemas: ReadonlyMap<string, SchemaVersion>;
+}): XmlElement | { bad: string } {
+  const { request, buildNumber, now } = args;
+  const answer = element('cache', { buildNumber, time: new Date(now).toISOString() });
+  const theirBuild = attrLocal(request, 'buildNumber');
+  const since = attrLocal(request, 'lastModified');
+  const sinceMs = since === undefined ? undefined : Date.parse(since);
+  if (sinceMs !== undefined && Number.isNaN(sinceMs)) return { bad: `lastModified '${since!.slice(0, 40)}' is not a date` };
+  if (theirBuild !== undefined && theirBuild !== buildNumber) {
+    answer.attrs['emptyCache'] = 'true';
+    return answer;
+  }
+  if (sinceMs === undefined) return answer;
+  const types = requestedTypes(request);
+  if (types.size > 0 && !types.has('xtk:schema')) return answer;
+  const changed = [...args.schemas]
+    .filter(([, v]) => v.lastModified >= sinceMs)
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([id, v]) => element('entityCache', { lastModified: campaignDate(v.lastModified), md5: v.md5, pk: `xtk:schema|${id}`, schema: 'xtk:schema' }));
+  if (changed.length > MAX_REPORTED_ENTITIES) answer.attrs['emptyCache'] = 'true';
+  else answer.children.push(...changed);
+  return answer;
+}

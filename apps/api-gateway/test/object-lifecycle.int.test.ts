@@ -1,0 +1,285 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type pg from 'pg';
+import { failure, freePort, sdkLogon, startTestPlatform, uniqueId, waitFor, withDb, type SdkClient, type TestPlatform } from '@cap/platform-testing';
+
+/** A customer schema whose label the refresh test changes between two gateway starts. */
+const gadgetSchema = (label: string) => `<srcSchema namespace="cus" name="gadget" label="${label}" implements="xtk:persist" placement="local">
+  <element name="gadget" autopk="true">
+    <key name="code"><keyfield xpath="@code"/></key>
+    <attribute name="code" type="string" length="64"/>
+    <attribute name="size" type="long" default="3"/>
+    <attribute name="active" type="boolean" default="true"/>
+    <element name="box"><attribute name="weight" type="long" default="7"/></element>
+  </element>
+</srcSchema>`;
+
+const ids = (idList: string): bigint[] => idList.split(',').map((s) => BigInt(s));
+const max = (values: bigint[]): bigint => values.reduce((a, b) => (b > a ? b : a));
+
+// Through Adobe's own client, unmodified: the compatibility bar (docs/campaign-api.md).
+describe('object lifecycle methods through the unmodified SDK', () => {
+  let platform: TestPlatform;
+  let url: string;
+  let schemaDir: string;
+  let admin: SdkClient;
+  let mc: SdkClient;
+
+  const logon = (user: string, password: string) => sdkLogon(url, user, password);
+  const localDb = <T>(fn: (c: pg.Client) => Promise<T>): Promise<T> => withDb(platform.localDb.url, fn);
+  /** A raw SOAP call without any session: what an anonymous caller sends. */
+  const anonymous = async (urn: string, method: string, params: string): Promise<string> => {
+    const res = await fetch(`${url}/nl/jsp/soaprouter.jsp`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/soap+xml;charset=UTF-8', SoapAction: `${urn}#${method}` },
+      body:
+        `<SOAP-ENV:Envelope xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xmlns:SOAP-ENV="http://schemas.xmlsoap.org/soap/envelope/">` +
+        `<SOAP-ENV:Body><m:${method} xmlns:m="urn:${urn}"><sessiontoken xsi:type="xsd:string"/>${params}</m:${method}></SOAP-ENV:Body></SOAP-ENV:Envelope>`,
+    });
+    expect(res.status).toBe(200);
+    return res.text();
+  };
+  const stillServing = async () => {
+    expect(ids(await admin.NLWS.xtkSession.getNewIds(1))).toHaveLength(1);
+    expect((await platform.procs.get('api-gateway')!.readyz()).status).toBe(200);
+  };
+
+  beforeAll(async () => {
+    schemaDir = mkdtempSync(join(tmpdir(), 'cap-lifecycle-'));
+    writeFileSync(join(schemaDir, 'cus-gadget.xml'), gadgetSchema('Gadgets'));
+    // A fixed gateway port: the refresh test restarts the gateway under the same address.
+    const port = await freePort();
+    platform = await startTestPlatform({ env: { SCHEMA_DIRS: schemaDir }, envFor: { 'api-gateway': { HTTP_PORT: String(port) } } });
+    url = platform.gatewayUrl;
+    admin = await logon('admin', 'admin');
+    mc = await logon('mc', 'mc');
+  });
+
+  afterAll(async () => {
+    await platform?.stop();
+    rmSync(schemaDir, { recursive: true, force: true });
+  });
+
+  describe('xtk:session#GetNewIdsEx and GetNewIds', () => {
+    it('when two clients reserve ids at the same time, then every id is unique and above every id reserved before', async () => {
+      const before = ids(await admin.NLWS.xtkSession.getNewIdsEx(5, 'XtkNewId'));
+      expect(before).toHaveLength(5);
+      const [a, b, c] = await Promise.all([
+        admin.NLWS.xtkSession.getNewIdsEx(200, 'XtkNewId'),
+        mc.NLWS.xtkSession.getNewIdsEx(200, 'xtkNewId'),
+        admin.NLWS.xtkSession.getNewIds(50),
+      ]);
+      const all = [...ids(a), ...ids(b), ...ids(c)];
+      expect(all).toHaveLength(450);
+      expect(new Set(all.map(String)).size).toBe(450);
+      for (const id of all) expect(id > max(before)).toBe(true);
+    });
+
+    it('when the sequence is empty, then ids come from XtkNewId', async () => {
+      const before = max(ids(await admin.NLWS.xtkSession.getNewIds(1)));
+      const got = ids(await admin.NLWS.xtkSession.getNewIdsEx(3, ''));
+      expect(got).toHaveLength(3);
+      for (const id of got) expect(id > before).toBe(true);
+    });
+
+    it('when a reserved id is written as a record id, then the record has it', async () => {
+      const [id] = ids(await admin.NLWS.xtkSession.getNewIdsEx(1, 'XtkNewId'));
+      const code = uniqueId('g');
+      await admin.NLWS.xtkSession.write({ xtkschema: 'cus:gadget', id: String(id), code, _operation: 'insert' });
+      const rows = await localDb((c) => c.query<{ id: string }>('SELECT id::text FROM cus_gadget WHERE code = $1', [code]));
+      expect(rows.rows).toEqual([{ id: String(id) }]);
+    });
+
+    it('when the count is zero, negative, huge or not a number, or the sequence unknown, then a Campaign fault and no id is taken', async () => {
+      const before = max(ids(await admin.NLWS.xtkSession.getNewIds(1)));
+      for (const count of [0, -5, 10_001, 2_147_483_647, 'lots']) {
+        expect(await failure(admin.NLWS.xtkSession.getNewIdsEx(count, 'XtkNewId'))).toMatchObject({ statusCode: 500, errorCode: 'SOP-330008' });
+      }
+      expect(await failure(admin.NLWS.xtkSession.getNewIds(1e9))).toMatchObject({ errorCode: 'SOP-330008' });
+      expect(await failure(admin.NLWS.xtkSession.getNewIdsEx(1, 'NoSuchSequence'))).toMatchObject({ errorCode: 'SOP-330008' });
+      expect(await failure(admin.NLWS.xtkSession.getNewIdsEx(1, 'x'.repeat(100_000)))).toMatchObject({ errorCode: 'SOP-330008' });
+      // Nothing was taken by the refused calls: the next id follows the one before.
+      const [next] = ids(await admin.NLWS.xtkSession.getNewIds(1));
+      expect(next! - before).toBeLessThan(10n);
+      await stillServing();
+    });
+
+    it('when an anonymous caller asks for ids, then the session fault', async () => {
+      const body = await anonymous('xtk:session', 'GetNewIdsEx', '<count xsi:type="xsd:int">5</count><sequence xsi:type="xsd:string">XtkNewId</sequence>');
+      expect(body).toContain('XSV-350008');
+      await stillServing();
+    });
+  });
+
+  describe('xtk:queryDef#BuildQueryEx', () => {
+    const queryDef = (internalName: string) => ({
+      schema: 'nms:delivery',
+      operation: 'select',
+      select: { node: [{ expr: '@id' }, { expr: '@internalName' }, { expr: '@isModel' }, { expr: '@state' }] },
+      where: { condition: [{ expr: `@internalName = '${internalName}'` }] },
+    });
+
+    it('when an administrator builds a query, then its SQL runs on the database and the format names each column with its type', async () => {
+      const internalName = uniqueId('DM');
+      await admin.NLWS.xtkSession.write({ xtkschema: 'nms:delivery', internalName, label: 'Built', _operation: 'insert' });
+      const [sql, format] = await admin.NLWS.xtkQueryDef.create(queryDef(internalName)).buildQueryEx();
+      expect(format).toBe('delivery,@id:int64,@internalName:string,@isModel:boolean,@state:long');
+      const result = await localDb((c) => c.query({ text: sql, rowMode: 'array' }));
+      expect(result.fields).toHaveLength(format.split(',').length - 1);
+      expect(result.rows).toHaveLength(1);
+      expect(String(result.rows[0]![1])).toBe(internalName);
+    });
+
+    it('when a value tries to end its literal, then it stays one literal: the SQL matches nothing and drops nothing', async () => {
+      const hostile = "x\\'; DROP TABLE cus_gadget; --";
+      const [sql] = await admin.NLWS.xtkQueryDef
+        .create({
+          schema: 'nms:delivery',
+          operation: 'select',
+          select: { node: [{ expr: '@id' }] },
+          where: { condition: [{ expr: `@internalName = '${hostile}'` }] },
+        })
+        .buildQueryEx();
+      expect(sql).toContain("'x''; DROP TABLE cus_gadget; --'");
+      expect((await localDb((c) => c.query(String(sql)))).rows).toEqual([]);
+      expect((await localDb((c) => c.query("SELECT to_regclass('cus_gadget') AS t"))).rows).toEqual([{ t: 'cus_gadget' }]);
+    });
+
+    it('when a non-administrator, an unknown schema or a document that is not a queryDef, then a Campaign fault', async () => {
+      expect(await failure(mc.NLWS.xtkQueryDef.create(queryDef('x')).buildQueryEx())).toMatchObject({ errorCode: 'XSV-350013' });
+      expect(await failure(admin.NLWS.xtkQueryDef.create({ schema: 'cus:nothing', operation: 'select' }).buildQueryEx())).toMatchObject({
+        statusCode: 500,
+      });
+      const bad = await failure(
+        admin.NLWS.xtkQueryDef.create({ schema: 'nms:delivery', operation: 'select', select: { node: [{ expr: '@nothing' }] } }).buildQueryEx(),
+      );
+      expect(bad.statusCode).toBe(500);
+      expect(bad.errorCode).toMatch(/^[A-Z]{3}-\d{6}$/);
+      const anon = await anonymous('xtk:queryDef', 'BuildQueryEx', '<document xsi:type=""><queryDef schema="nms:delivery" operation="select"/></document>');
+      expect(anon).toContain('XSV-350008');
+      await stillServing();
+    });
+  });
+
+  describe('xtk:persist#NewInstance', () => {
+    it('when a delivery is created with NewInstance, then it has a new id and the defaults, and nothing is written until it is saved', async () => {
+      const internalName = uniqueId('DM');
+      const delivery = admin.NLWS.nmsDelivery.create({ label: 'Fresh', internalName });
+      await delivery.newInstance();
+      expect(delivery.entity).toMatchObject({ label: 'Fresh', internalName, isModel: 'false', messageType: '0', state: '0', _operation: 'insert' });
+      expect(delivery.entity.id).toMatch(/^\d+$/);
+      const count = async () =>
+        (await localDb((c) => c.query<{ n: string }>('SELECT count(*)::text AS n FROM nms_delivery WHERE internal_name = $1', [internalName]))).rows[0]!.n;
+      expect(await count()).toBe('0');
+      await admin.NLWS.xtkSession.write(delivery);
+      const row = await localDb((c) => c.query<{ id: string }>('SELECT id::text FROM nms_delivery WHERE internal_name = $1', [internalName]));
+      expect(row.rows).toEqual([{ id: delivery.entity.id }]);
+    });
+
+    it('when two gadgets are created at the same time, then their ids differ; nested defaults are filled and given values kept', async () => {
+      const [a, b] = [admin.NLWS.cusGadget.create({ code: 'a', size: '9' }), admin.NLWS.cusGadget.create({})];
+      await Promise.all([a.newInstance(), b.newInstance()]);
+      expect(a.entity.id).not.toBe(b.entity.id);
+      expect(a.entity).toMatchObject({ code: 'a', size: '9', active: 'true', box: { weight: '7' } });
+      expect(b.entity).toMatchObject({ size: '3', active: 'true' });
+    });
+
+    it('when NewInstance is called on an unknown schema, a schema without rows, or anonymously, then a Campaign fault and nothing is written', async () => {
+      const rowsBefore = (await localDb((c) => c.query<{ n: string }>('SELECT count(*)::text AS n FROM cus_gadget'))).rows[0]!.n;
+      const onSession = await failure(admin.NLWS.xtkSession.create({}).newInstance());
+      expect(onSession.statusCode).toBe(500);
+      expect(onSession.errorCode).toMatch(/^[A-Z]{3}-\d{6}$/);
+      const unknownSchema = await withSession(url, admin, 'xtk:persist|cus:nothing', 'NewInstance', '<document xsi:type=""><nothing/></document>');
+      expect(unknownSchema).toMatch(/SOP-330006|XTK-170101/);
+      const anon = await anonymous('xtk:persist|cus:gadget', 'NewInstance', '<document xsi:type=""><gadget xtkschema="cus:gadget"/></document>');
+      expect(anon).toContain('XSV-350008');
+      expect((await localDb((c) => c.query<{ n: string }>('SELECT count(*)::text AS n FROM cus_gadget'))).rows[0]!.n).toBe(rowsBefore);
+      await stillServing();
+    });
+  });
+
+  describe('xtk:session#GetModifiedEntities and the SDK cache refresh', () => {
+    it('when the build number differs from the server one, then the client is told to empty its caches', async () => {
+      const answer = await admin.NLWS.xtkSession.getModifiedEntities({
+        buildNumber: '1',
+        lastModified: new Date().toISOString(),
+        'xtk:schema': { 'xmlns:xtk': 'urn:xtk:schema' },
+      });
+      expect(answer).toMatchObject({ buildNumber: '9400', emptyCache: 'true' });
+    });
+
+    it('when the parameters are bad or the caller anonymous, then a Campaign fault', async () => {
+      const bad = await failure(
+        admin.NLWS.xtkSession.getModifiedEntities({ buildNumber: '9400', lastModified: 'yesterday', 'xtk:schema': { 'xmlns:xtk': 'urn:xtk:schema' } }),
+      );
+      expect(bad).toMatchObject({ errorCode: 'SOP-330008' });
+      const anon = await anonymous('xtk:session', 'GetModifiedEntities', '<cacheEntities xsi:type=""><cache/></cacheEntities>');
+      expect(anon).toContain('XSV-350008');
+      await stillServing();
+    });
+
+    it('when the client sends the md5 of the schema it holds, then nothing is sent again; with another md5, the schema', async () => {
+      const schema = await admin.getEntityIfMoreRecent('xtk:schema', 'cus:gadget', 'SimpleJson');
+      expect(schema.md5).toMatch(/^[0-9A-F]{32}$/);
+      expect(await admin.NLWS.xtkSession.getEntityIfMoreRecent('xtk:schema|cus:gadget', schema.md5, false)).toBeNull();
+      expect((await admin.NLWS.xtkSession.getEntityIfMoreRecent('xtk:schema|cus:gadget', '0'.repeat(32), false)).name).toBe('gadget');
+    });
+
+    it('when a schema changes while the SDK refreshes its caches, then it is reported as modified and the SDK downloads it again', async () => {
+      const watcher = await logon('admin', 'admin');
+      // While the gateway restarts, the SDK warns on each failed refresh (and carries on): expected here.
+      const warn = jest.spyOn(console, 'warn').mockImplementation(() => undefined);
+      try {
+        watcher.startRefreshCaches(200);
+        expect((await watcher.getSchema('cus:gadget', 'SimpleJson')).label).toBe('Gadgets');
+        expect((await watcher.getSchema('xtk:queryDef', 'SimpleJson')).name).toBe('queryDef');
+        // The refresher has had its first answer (the server's time): from here on it asks what changed since.
+        await waitFor('the first cache refresh', async () => watcher._entityCacheRefresher._lastTime !== undefined);
+        const first = await admin.NLWS.xtkSession.getModifiedEntities({ 'xtk:schema': { 'xmlns:xtk': 'urn:xtk:schema' } });
+        expect(first).toMatchObject({ buildNumber: '9400', time: expect.any(String) });
+
+        // A new version of the schema, deployed by restarting the gateway on it.
+        await platform.procs.get('api-gateway')!.stop();
+        writeFileSync(join(schemaDir, 'cus-gadget.xml'), gadgetSchema('Gadgets v2'));
+        await platform.replace('api-gateway');
+
+        const since = await admin.NLWS.xtkSession.getModifiedEntities({
+          buildNumber: first.buildNumber,
+          lastModified: first.time,
+          'xtk:schema': { 'xmlns:xtk': 'urn:xtk:schema' },
+        });
+        const pks = [since.entityCache ?? []].flat().map((e: { pk: string }) => e.pk);
+        expect(pks).toEqual(['xtk:schema|cus:gadget']);
+        expect([since.entityCache].flat()[0]).toMatchObject({ schema: 'xtk:schema', md5: expect.stringMatching(/^[0-9A-F]{32}$/) });
+        expect(since.emptyCache).toBeUndefined();
+
+        await waitFor('the SDK to download the changed schema again', async () => (await watcher.getSchema('cus:gadget', 'SimpleJson')).label === 'Gadgets v2');
+        expect((await watcher.getSchema('cus:gadget', 'SimpleJson')).md5).toBe([since.entityCache].flat()[0].md5);
+        // The unchanged schema stayed cached: it was not reported.
+        expect(await watcher._entityCache.get('xtk:schema', 'xtk:queryDef')).toBeTruthy();
+      } finally {
+        watcher.stopRefreshCaches();
+        warn.mockRestore();
+      }
+    });
+  });
+});
+
+/** A raw SOAP call carrying `client`'s session: for URNs the SDK itself refuses to build (an unknown schema). */
+async function withSession(url: string, client: SdkClient, urn: string, method: string, params: string): Promise<string> {
+  const res = await fetch(`${url}/nl/jsp/soaprouter.jsp`, {
+    method: 'POST',
+    headers: {
+      'Content-Type': 'application/soap+xml;charset=UTF-8',
+      SoapAction: `${urn}#${method}`,
+      'X-Security-Token': client._securityToken,
+      'X-Session-Token': client._sessionToken,
+      Cookie: `__sessiontoken=${client._sessionToken}`,
+    },
+    body:
+      `<SOAP-ENV:Envelope xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xmlns:SOAP-ENV="http://schemas.xmlsoap.org/soap/envelope/">` +
+      `<SOAP-ENV:Body><m:${method} xmlns:m="urn:${urn}"><sessiontoken xsi:type="xsd:string">${client._sessionToken}</sessiontoken>${params}</m:${method}></SOAP-ENV:Body></SOAP-ENV:Envelope>`,
+  });
+  return res.text();
+}
