@@ -21,9 +21,15 @@ describe('document root names the SDK sends where Campaign ignores them', () => 
     await platform?.stop();
   });
 
+  // The id PushEvent returns carries the execution cell in its high byte; the low 56 bits are the event's @id.
   const eventOf = (schema: 'nms:batchEvent' | 'nms:rtEvent', id: string) =>
     admin.NLWS.xtkQueryDef
-      .create({ schema, operation: 'get', select: { node: [{ expr: '@type' }, { expr: '@email' }] }, where: { condition: [{ expr: `@id = ${id}` }] } })
+      .create({
+        schema,
+        operation: 'get',
+        select: { node: [{ expr: '@type' }, { expr: '@email' }] },
+        where: { condition: [{ expr: `@id = ${BigInt(id) & 0xffffffffffffffn}` }] },
+      })
       .executeQuery();
 
   it('when a batch or real-time event is pushed as a plain object without xtkschema, then it is stored in its queue', async () => {
