@@ -1,8 +1,7 @@
-import { type Database, quoteIdent, type Schema } from '@cap/campaign-schema';
+import { type Database, quoteIdent, quoteLiteral, type Schema } from '@cap/campaign-schema';
 import { ErrorCatalogue } from '@cap/platform-errors';
 import { DdlError } from './ddl.errors';
 import { TABLE_MARKER_PREFIX, type DdlPlan, type DdlStatement, type ExistingColumn, type ExistingTable } from './ddl.model';
-import { quoteLiteral } from './sql.quoting';
 import { isSafeWidening, parsePgType, renderSqlType, sameSqlType } from './sql-type.mapper';
 import { buildDesiredTables, type DesiredColumn, type DesiredIndex, type DesiredTable } from './table.builder';
 

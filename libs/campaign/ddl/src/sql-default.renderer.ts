@@ -1,5 +1,4 @@
-import type { Enumeration, Field } from '@cap/campaign-schema';
-import { quoteLiteral } from './sql.quoting';
+import { quoteLiteral, type Enumeration, type Field } from '@cap/campaign-schema';
 
 export type RenderedDefault = { sql: string } | { problem: string };
 

@@ -1,11 +1,6 @@
-import { objectName, quoteLiteral } from './sql.quoting';
+import { objectName } from './sql.quoting';
 
 describe('sql quoting', () => {
-  it('when a literal has quotes or backslashes, then quotes are doubled and backslashes kept', () => {
-    expect(quoteLiteral(`it's \\ ok`)).toBe(`'it''s \\ ok'`);
-    expect(() => quoteLiteral('a\u0000b')).toThrow(/NUL/);
-  });
-
   it('when an index name would pass 63 characters, then it is shortened with a hash and stays distinct', () => {
     const a = objectName('cus_a_very_long_table_name_for_testing', ['first_long_column', 'second_long_column'], 'key');
     const b = objectName('cus_a_very_long_table_name_for_testing', ['first_long_column', 'second_long_columns'], 'key');

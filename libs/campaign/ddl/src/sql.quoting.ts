@@ -1,15 +1,7 @@
 import { MAX_IDENTIFIER_LENGTH } from '@cap/campaign-schema';
 
-// Identifiers are quoted by quoteIdent of @cap/campaign-schema (libs/campaign/schema/src/sql.identifier.ts).
-
-/**
- * A string literal: single quotes doubled (standard_conforming_strings is on in every supported PostgreSQL,
- * so backslashes are plain characters). NUL cannot be stored in PostgreSQL text and is refused.
- */
-export function quoteLiteral(value: string): string {
-  if (value.includes('\u0000')) throw new Error('a SQL literal cannot contain NUL');
-  return `'${value.replace(/'/g, "''")}'`;
-}
+// Identifiers and literals are quoted by quoteIdent and quoteLiteral of @cap/campaign-schema
+// (libs/campaign/schema/src/sql.identifier.ts).
 
 /**
  * The name of an index or constraint: `<table>_<parts>_<suffix>`, shortened to PostgreSQL's 63 characters

@@ -1,6 +1,6 @@
-import { type Database, type Enumeration, type Field, isSqlIdentifier, quoteIdent, type Schema } from '@cap/campaign-schema';
+import { type Database, type Enumeration, type Field, isSqlIdentifier, quoteIdent, quoteLiteral, type Schema } from '@cap/campaign-schema';
 import { renderDefault } from './sql-default.renderer';
-import { objectName, quoteLiteral } from './sql.quoting';
+import { objectName } from './sql.quoting';
 import { sqlTypeOf, type SqlType } from './sql-type.mapper';
 
 export interface DesiredColumn {

@@ -1,3 +1,4 @@
+import { quoteLiteral } from '@cap/campaign-schema';
 import type { ResultShape } from './result-shape.model';
 
 /** A bound value written as a PostgreSQL literal (strings quoted with `'` doubled, standard_conforming_strings on). */
@@ -7,7 +8,7 @@ function sqlLiteral(value: unknown): string {
   if (typeof value === 'bigint') return value.toString();
   if (typeof value === 'number') return Number.isFinite(value) ? String(value) : 'NULL';
   const text = value instanceof Date ? value.toISOString() : typeof value === 'string' ? value : JSON.stringify(value);
-  return `'${text.replace(/'/g, "''")}'`;
+  return quoteLiteral(text);
 }
 
 /**

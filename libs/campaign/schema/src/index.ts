@@ -19,4 +19,4 @@ export { SchemaError, type SchemaProblem } from './schema.errors';
 export { compileSchemas, normalizeXpath, type SchemaSource } from './schema.compiler';
 export { columnName, isIdentifier, snakeCase, tableName } from './naming';
 export { enumerationToXml, schemaToXml } from './schema.xml-writer';
-export { isSqlIdentifier, MAX_IDENTIFIER_LENGTH, quoteIdent } from './sql.identifier';
+export { isSqlIdentifier, MAX_IDENTIFIER_LENGTH, quoteIdent, quoteLiteral } from './sql.identifier';

@@ -1,4 +1,4 @@
-import { MAX_IDENTIFIER_LENGTH, isSqlIdentifier, quoteIdent } from './sql.identifier';
+import { MAX_IDENTIFIER_LENGTH, isSqlIdentifier, quoteIdent, quoteLiteral } from './sql.identifier';
 
 describe('quoteIdent', () => {
   it('when the name is a plain identifier, then it is double-quoted, case kept', () => {
@@ -41,5 +41,12 @@ describe('quoteIdent', () => {
     })();
     expect(err.message.length).toBeLessThan(200);
     expect(err.message).not.toContain('\u0000');
+  });
+});
+
+describe('quoteLiteral', () => {
+  it('when a literal has quotes or backslashes, then quotes are doubled and backslashes kept', () => {
+    expect(quoteLiteral(`it's \\ ok`)).toBe(`'it''s \\ ok'`);
+    expect(() => quoteLiteral('a\u0000b')).toThrow(/NUL/);
   });
 });

@@ -21,3 +21,13 @@ export function quoteIdent(name: string): string {
   }
   return `"${name}"`;
 }
+
+/**
+ * A string literal: single quotes doubled (standard_conforming_strings is on in every supported PostgreSQL, so
+ * backslashes are plain characters). NUL cannot be stored in PostgreSQL text and is refused. The one function
+ * every SQL text builder uses for literals (DDL defaults and checks, BuildQueryEx's inlined values).
+ */
+export function quoteLiteral(value: string): string {
+  if (value.includes('\u0000')) throw new Error('a SQL literal cannot contain NUL');
+  return `'${value.replace(/'/g, "''")}'`;
+}
