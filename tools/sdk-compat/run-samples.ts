@@ -13,8 +13,8 @@
  * Exit code: 0 every sub-sample passed, 1 some failed or did not run, 2 bad arguments or no platform answering.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
-import { delimiter, join, resolve } from 'node:path';
+import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { delimiter, dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import {
   STDERR_TAG,
@@ -216,6 +216,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   process.stdout.write(`\n${formatTable(results)}`);
 
   const info = { date, sdkVersion, url: options.url };
+  if (options.json) mkdirSync(dirname(options.json), { recursive: true });
   if (options.json) writeFileSync(options.json, `${JSON.stringify({ ...info, files: results }, null, 2)}\n`);
   if (options.updateDoc) {
     writeFileSync(options.updateDoc, replaceSection(readFileSync(options.updateDoc, 'utf8'), DOC_BEGIN, DOC_END, formatMarkdownSection(results, info)));

@@ -126,6 +126,14 @@ describe('parseSampleRun', () => {
     ]);
   });
 
+  it('when the file times out before its first banner, then set-up fails with the timeout and every sub-sample is not run', () => {
+    const results = parseSampleRun({ lines: [], exitCode: null, timedOut: true, timeoutMs: 1_500 }, ['One']);
+    expect(results).toEqual([
+      { title: '(set-up)', status: 'failed', error: 'timed out after 1.5 s' },
+      { title: 'One', status: 'not run' },
+    ]);
+  });
+
   it('when the process exits non-zero without printing, then the running sub-sample fails with the exit code', () => {
     const lines = [...banner('One').map(out)];
     const results = parseSampleRun({ lines, exitCode: 3, timedOut: false }, ['One', 'Two']);
@@ -197,6 +205,7 @@ describe('formatting', () => {
   it('when the generated section is built, then it dates the run, names the SDK and counts every status', () => {
     const section = formatMarkdownSection(files, { date: '2026-12-07', sdkVersion: '1.2.0', url: 'http://127.0.0.1:8080' });
     expect(section.split('\n')[0]).toBe('Measured 2026-12-07 with `@adobe/acc-js-sdk` 1.2.0 against http://127.0.0.1:8080: 1 passed, 1 failed, 1 not run.');
+    expect(section).toContain('| `000 - a.js` | 1 | 1 | 0 |');
     expect(section).toContain('| `001 - b.js` | (whole file) | not run |  |');
   });
 

@@ -126,7 +126,7 @@ export function parseSampleRun(run: SampleFileRun, expectedTitles: readonly stri
   if (crashed && last && last.status !== 'failed') {
     last.status = 'failed';
     last.error = run.timedOut
-      ? `timed out after ${Math.round((run.timeoutMs ?? 0) / 1000)} s`
+      ? `timed out after ${Number(((run.timeoutMs ?? 0) / 1000).toFixed(1))} s`
       : run.exitCode === null
         ? 'killed'
         : `exited with code ${run.exitCode}`;
@@ -178,8 +178,16 @@ export interface MeasurementInfo {
 /** The generated part of docs/compatibility.md: when and against what it was measured, the counts, one row per sub-sample. */
 export function formatMarkdownSection(files: readonly SampleFileResult[], info: MeasurementInfo): string {
   const c = counts(files.flatMap((f) => f.results));
+  const perFile = files.map((f) => {
+    const n = counts(f.results);
+    return `| \`${cell(f.file)}\` | ${n.passed} | ${n.failed} | ${n['not run']} |`;
+  });
   return [
     `Measured ${info.date} with \`@adobe/acc-js-sdk\` ${info.sdkVersion} against ${info.url}: ${c.passed} passed, ${c.failed} failed, ${c['not run']} not run.`,
+    '',
+    '| sample file | passed | failed | not run |',
+    '|---|---|---|---|',
+    ...perFile,
     '',
     '| sample file | sub-sample | status | first error line |',
     '|---|---|---|---|',
