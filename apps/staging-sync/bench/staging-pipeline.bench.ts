@@ -45,6 +45,7 @@ import { measureSaturation } from '../../api-gateway/bench/autocannon.saturation
 // eslint-disable-next-line @nx/enforce-module-boundaries
 import { runPaced } from '../../api-gateway/bench/paced.load';
 import { pipelineGroups, startCpuMeasure, type CpuUse } from './cpu.sampler';
+import { measurePgInsertTransactions, measureRpcEcho } from './p2.baselines';
 import { measureRawUpsert, type RawUpsertBaseline } from './raw-upsert.baseline';
 // eslint-disable-next-line @nx/enforce-module-boundaries
 import { ENVELOPE_OPEN, logOn, type Tokens } from '../../api-gateway/bench/soap.logon';
@@ -248,6 +249,15 @@ async function gatewayIngest() {
     envFor: { 'api-gateway': { RATE_LIMITS_FILE: limits } },
   });
   try {
+    // Same-run physical baselines at the saturation run's concurrency, with the platform idle beside them:
+    // two bare Kafka hops (an RPC echo) and one bare insert transaction into the local database.
+    const connections = Number(args.connections);
+    const echo = await measureRpcEcho({ brokers: testEndpoints().kafkaBrokers, prefix: `${platform.topicPrefix}echo.`, connections, seconds: 10 });
+    log(`  baseline, bare Kafka RPC echo: ${Math.round(echo.callsPerSec)} calls/s at ${connections} in flight (p50 ${echo.p50Ms} ms, p99 ${echo.p99Ms} ms)`);
+    const insert = await measurePgInsertTransactions({ databaseUrl: platform.localDb.url, connections, seconds: 10, poolSize: 10 });
+    log(
+      `  baseline, bare local insert transaction: ${Math.round(insert.callsPerSec)} calls/s at ${connections} callers, pool 10 (p50 ${insert.p50Ms} ms, p99 ${insert.p99Ms} ms)`,
+    );
     const tokens = await logOn(platform.gatewayUrl);
     const call = ingestCall(tokens);
     const { host, port } = new URL(platform.gatewayUrl);
@@ -307,6 +317,7 @@ async function gatewayIngest() {
       verifyBody: isIngestAnswer,
     });
     return {
+      baselines: { rpcEcho: echo, pgInsertTransaction: insert },
       paced: {
         rate: RATE,
         achievedRate: paced.achievedRate,
@@ -370,8 +381,14 @@ async function main(): Promise<void> {
       `  paced ${RATE}/s: p50 ${g.paced.p50Ms.toFixed(1)} ms, p99 ${g.paced.p99Ms.toFixed(1)} ms, errors ${g.paced.errors}; saturation ${Math.round(g.saturation.tps)} calls/s at ${g.saturation.connections} connections (p50 ${g.saturation.p50Ms} ms, p99 ${g.saturation.p99Ms} ms); lag p50 ≤ ${g.lag.p50UpToS} s, p99 ≤ ${g.lag.p99UpToS} s`,
     );
     for (const h of g.paced.hops) log(`    ${h.hop}: mean ${h.meanMs} ms, p50 ≤ ${h.p50UpToMs} ms, p99 ≤ ${h.p99UpToMs} ms`);
+    const ofEcho = g.saturation.tps / g.baselines.rpcEcho.callsPerSec;
+    const ofInsert = g.saturation.tps / g.baselines.pgInsertTransaction.callsPerSec;
+    log(`    saturation = ${(ofEcho * 100).toFixed(0)} % of the bare RPC echo, ${(ofInsert * 100).toFixed(0)} % of the bare insert transaction`);
     report['p2'] = {
       ...g.paced,
+      baselines: g.baselines,
+      saturationOfRpcEcho: ofEcho,
+      saturationOfInsertTransaction: ofInsert,
       saturationTps: g.saturation.tps,
       saturation: g.saturation,
       met: g.saturation.tps >= TARGETS.p2Tps && RATE >= 500 && g.paced.p99Ms <= TARGETS.p2P99Ms,
