@@ -48,7 +48,7 @@ import { pipelineGroups, startCpuMeasure, type CpuUse } from './cpu.sampler';
 import { measurePgInsertTransactions, measureRpcEcho } from './p2.baselines';
 import { measureRawUpsert, type RawUpsertBaseline } from './raw-upsert.baseline';
 // eslint-disable-next-line @nx/enforce-module-boundaries
-import { ENVELOPE_OPEN, logOn, type Tokens } from '../../api-gateway/bench/soap.logon';
+import { ingestCall, logOn } from '../../api-gateway/bench/soap.logon';
 
 const ROOT = join(__dirname, '..', '..', '..');
 const { values: args } = parseArgs({
@@ -175,25 +175,6 @@ function cpuLine(cpu: CpuUse): string {
 }
 
 // ── P2 / P5 ─────────────────────────────────────────────────────────────────────────────────────────────
-
-/** xtk:session#Ingest as the SDK sends it (DOMDocument parameter, literal XML). */
-function ingestCall(tokens: Tokens) {
-  const body =
-    `${ENVELOPE_OPEN}<SOAP-ENV:Header><Cookie>__sessiontoken=${tokens.session}</Cookie><X-Security-Token>${tokens.security}</X-Security-Token></SOAP-ENV:Header>` +
-    '<SOAP-ENV:Body><m:Ingest xmlns:m="urn:xtk:session" SOAP-ENV:encodingStyle="http://schemas.xmlsoap.org/soap/encoding/">' +
-    `<sessiontoken xsi:type="xsd:string">${tokens.session}</sessiontoken>` +
-    '<domDoc xsi:type="" SOAP-ENV:encodingStyle="http://xml.apache.org/xml-soap/literalxml"><recipientStg xtkschema="nms:recipientStg" email="load@example.com" firstName="Load" lastName="Test"/></domDoc>' +
-    '</m:Ingest></SOAP-ENV:Body></SOAP-ENV:Envelope>';
-  return {
-    headers: {
-      'Content-Type': 'text/xml; charset=utf-8',
-      SOAPAction: 'xtk:session#Ingest',
-      'X-Security-Token': tokens.security,
-      Cookie: `__sessiontoken=${tokens.session}`,
-    },
-    body,
-  };
-}
 
 const PATH = '/nl/jsp/soaprouter.jsp';
 const isIngestAnswer = (body: string) => body.includes('IngestResponse') && !body.includes('SOAP-ENV:Fault');
