@@ -81,7 +81,7 @@ const shape = {
     }),
   /** The claim whose value is the operator's login (a string); an operator unknown or disabled is refused. */
   OIDC_LOGIN_CLAIM: field.string('sub').refine((v) => v.length > 0 && v.length <= 256, { message: 'expected a claim name (1 to 256 characters)' }),
-  /** Clock difference tolerated on exp, nbf and iat. */
+  /** Clock difference tolerated on exp and nbf. */
   OIDC_CLOCK_SKEW_MS: field.nonNegativeInt(30_000).refine((ms) => ms <= 600_000, { message: 'at most 600000 (10 min)' }),
   /** Budget of one key-set fetch, body included. */
   OIDC_JWKS_TIMEOUT_MS: field.durationMs(2_000),

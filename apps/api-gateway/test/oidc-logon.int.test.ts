@@ -13,7 +13,7 @@ const ROUTER = '/nl/jsp/soaprouter.jsp';
 const ISSUER = 'https://ims.example.test/';
 const AUDIENCE = 'campaign-api';
 const COOLDOWN_MS = 1_000;
-const JWKS_TIMEOUT_MS = 1_000;
+const JWKS_TIMEOUT_MS = 2_000;
 
 type JwksMode = 'ok' | 'slow' | 'down' | 'huge' | 'garbage';
 
@@ -192,8 +192,8 @@ describe('token logon through an OpenID Connect issuer', () => {
     };
     const slow = await timed();
     expect(slow.code).toBe('XSV-350200');
-    expect(slow.text).toMatch(/no answer within 1000 ms/);
-    expect(slow.ms).toBeLessThan(JWKS_TIMEOUT_MS + 2_000);
+    expect(slow.text).toContain(`no answer within ${JWKS_TIMEOUT_MS} ms`);
+    expect(slow.ms).toBeLessThan(JWKS_TIMEOUT_MS + 3_000);
 
     // Within the cooldown a second logon does not wait again: it gets the same fault at once.
     const again = await timed();
@@ -209,7 +209,7 @@ describe('token logon through an OpenID Connect issuer', () => {
       await waitFor(`the ${mode} issuer read again`, async () => why.test((await timed()).text), { timeoutMs: 10_000, intervalMs: 200 });
       const answer = await timed();
       expect(answer.code).toBe('XSV-350200');
-      expect(answer.ms).toBeLessThan(JWKS_TIMEOUT_MS + 2_000);
+      expect(answer.ms).toBeLessThan(JWKS_TIMEOUT_MS + 3_000);
       // Nothing internal in the fault: no URL, no stack.
       expect(answer.text).not.toMatch(/127\.0\.0\.1|\/jwks|at .*\.js/);
     }
@@ -236,9 +236,10 @@ describe('token logon through an OpenID Connect issuer', () => {
     expect(JSON.stringify(found)).toContain(login);
     // … and what needs admin stays refused.
     expect((await failure(client.NLWS.xtkSession.write({ xtkschema: 'xtk:option', name: uniqueId('opt'), stringValue: 'x' }))).errorCode).toBe('XSV-350013');
-    // An ES256 key of the same issuer works too.
-    const viaEc = await sdk.init(sdk.ConnectionParameters.ofImsBearerToken(url, await tokenFor(login, { key: ec })));
+    // An ES256 key of the same issuer works too; with sessionInfo the SDK reads the operator at logon (GetUserInfo, /r/test).
+    const viaEc = await sdk.init(sdk.ConnectionParameters.ofImsBearerToken(url, await tokenFor(login, { key: ec }), { sessionInfo: true }));
     await viaEc.logon();
+    expect(viaEc.application.operator.login).toBe(login);
     expect(JSON.stringify(await viaEc.NLWS.xtkSession.getUserInfo())).toContain(login);
   });
 

@@ -46,7 +46,7 @@ export interface AuthenticatorOptions {
   throttle: AuthThrottle;
   /** Accept a session token presented without its security token (the SDK's ofSessionToken). */
   allowSessionTokenOnly: boolean;
-  /** Verifies bearer JWTs (BearerTokenLogon and per-call IMS-style bearer); undefined disables bearer auth. */
+  /** Verifies HMAC bearer JWTs (a development option; BearerTokenLogon and per-call bearer); with neither this nor `oidc`, bearer auth is off. */
   jwt?: BearerOptions;
   /** Verifies bearer tokens of an OpenID Connect issuer (tokens whose algorithm is not one of `jwt`'s). */
   oidc?: OidcOptions;
