@@ -14,7 +14,7 @@ import { createSchemaVersions } from './schema-versions';
 import { serverIdentity, versionText } from './server.identity';
 import { createAuthThrottle } from './session/auth.throttle';
 import { createAuthenticator } from './session/authenticator';
-import { bearerOptions } from './session/bearer.options';
+import { bearerOptions, oidcOptions } from './session/bearer.options';
 import { createOperatorDirectory } from './session/operator.directory';
 import { SessionStore } from './session/session.store';
 import { createDispatcher } from './soap/soap.dispatcher';
@@ -91,6 +91,9 @@ function main(): void {
 
       // Services: who calls, the SOAP methods, the dispatcher that routes calls to them, the rate limiter.
       const jwt = bearerOptions(config);
+      const oidc = oidcOptions(config, {
+        onUnavailable: (why) => logger.warn({ event: 'oidc.jwks.unavailable', url: config.OIDC_JWKS_URL, why }, 'the OpenID Connect key set cannot be read'),
+      });
       const authenticator = createAuthenticator({
         sessions,
         operators,
@@ -98,6 +101,7 @@ function main(): void {
         allowSessionTokenOnly: config.ALLOW_SESSION_TOKEN_ONLY,
         loginTokenCacheMs: config.LOGIN_TOKEN_CACHE_MS,
         ...(jwt ? { jwt } : {}),
+        ...(oidc ? { oidc } : {}),
       });
       const soapMethods = {
         ...createPersistSoapMethods({ schemas, downstreams }),

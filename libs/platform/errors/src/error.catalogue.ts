@@ -67,6 +67,8 @@ export const ErrorCatalogue = {
   ACCESS_DENIED: fault('XSV-350013', 'Client', 'Access denied: {who} may not {what}.'),
   /** Our number: a value to decrypt (ReEncryptPassword) that is not a token of this instance's keys. */
   SECRET_UNREADABLE: fault('XSV-350030', 'Client', 'The encrypted value cannot be decrypted: {why}.'),
+  /** Our number: bearer tokens of the OpenID Connect issuer cannot be checked (its key set unreachable, slow, oversized or unreadable). */
+  IDP_KEYS_UNAVAILABLE: entry('XSV-350200', 'Server', 200, true, "The identity provider's signing keys cannot be read: {why}."),
 
   // Queries.
   QUERY_INVALID: fault('XTK-170036', 'Client', '{detail}'),
