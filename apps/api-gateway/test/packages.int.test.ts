@@ -1,7 +1,6 @@
 import type pg from 'pg';
 import { failure, sdkLogon, startTestPlatform, uniqueId, withDb, type SdkClient, type TestPlatform } from '@cap/platform-testing';
 
-// eslint-disable-next-line @typescript-eslint/no-require-imports
 const { DomUtil } = require('@adobe/acc-js-sdk');
 
 /** What the gateway writes in the report InstallPackage returns (docs/packages.md). */
@@ -215,6 +214,36 @@ describe('packages: xtk:builder#InstallPackage and xtk:specFile#GenerateDoc thro
     expect(err.errorCode).toBe('XTK-170303');
     expect(err.faultString).toMatch(/xtk:option.*nms:recipient/);
     expect(await optionsNamed(prefix)).toEqual([]);
+  });
+
+  it('when a package holds cloud entities only, then the cloud database installs it in one transaction, _key and _operation honoured', async () => {
+    const prefix = uniqueId('pkgcloud');
+    const emails = [`${prefix}a@example.com`, `${prefix}b@example.com`];
+    const cloudEmails = () =>
+      withDb(platform.cloudDb.url, async (c) =>
+        (await c.query<{ email: string }>(`SELECT email FROM nms_recipient WHERE email LIKE $1 ORDER BY email`, [`${prefix}%`])).rows.map((r) => r.email),
+      );
+    const created = await install(
+      xmlPackage(`<entities schema="nms:recipient">${emails.map((e) => `<recipient email="${e}" firstName="P"/>`).join('')}</entities>`),
+    );
+    expect(created.created).toBe(2);
+    expect(created.entities.map((e) => e.key)).toEqual([expect.stringMatching(/^@id=[0-9a-f-]{36}$/), expect.stringMatching(/^@id=[0-9a-f-]{36}$/)]);
+    expect(await cloudEmails()).toEqual(emails);
+    // Found by the key the package names (_key), deleted and updated in the same transaction.
+    const changed = await install(
+      xmlPackage(
+        `<entities schema="nms:recipient"><recipient _key="@email" _operation="delete" email="${emails[0]}"/><recipient _key="@email" _operation="update" email="${emails[1]}" firstName="Q"/></entities>`,
+      ),
+    );
+    expect(changed).toMatchObject({
+      deleted: 1,
+      updated: 1,
+      entities: [
+        { key: `@email=${emails[0]}`, outcome: 'deleted' },
+        { key: `@email=${emails[1]}`, outcome: 'updated' },
+      ],
+    });
+    expect(await cloudEmails()).toEqual([emails[1]]);
   });
 
   it('when a package definition is generated, then the package holds the selected records without ids or server dates, and installs back', async () => {
