@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { rawCall, rawLogon } from './fixtures/raw-soap';
 import { failure, sdkLogon, startTestPlatform, uniqueId, withDb, type SdkClient, type TestPlatform } from '@cap/platform-testing';
 
 const { DomUtil } = require('@adobe/acc-js-sdk');
@@ -159,6 +160,17 @@ describe('packages: xtk:builder#InstallPackage and xtk:specFile#GenerateDoc thro
       expect(err.errorCode).toBe(code);
       expect(err.faultString).toMatch(text);
     }
+    // On the wire: no parameter, a text instead of a document, a document that is not well-formed, anonymous.
+    const session = await rawLogon(platform.gatewayUrl, 'admin', 'admin');
+    const raw = (inner: string, as = session) =>
+      rawCall(platform.gatewayUrl, as, 'xtk:builder', 'InstallPackage', inner).then(
+        () => 'ok',
+        (e: Error) => e.message,
+      );
+    expect(await raw('')).toMatch(/SOP-330008 .*parameters/);
+    expect(await raw('<parameters>just text</parameters>')).toMatch(/SOP-330008 .*parameters/);
+    expect(await raw(`<parameters><package><entities schema="xtk:option"><option name="${prefix}5"></entities></package></parameters>`)).toMatch(/SOP-330001/);
+    expect(await raw(`<parameters><package/></parameters>`, { token: '', security: '' })).toMatch(/XSV-350008/);
     // JSON with no package at all.
     expect((await failure(admin.NLWS.xtkBuilder.installPackage({ nothing: { a: '1' } }))).errorCode).toBe('XTK-170300');
     expect(await optionsNamed(prefix)).toEqual([]);
