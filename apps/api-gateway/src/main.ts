@@ -22,6 +22,7 @@ import { createSoapRouter } from './soap/soap.route';
 import { createDeliverySoapMethods } from './soap-methods/delivery.soap-methods';
 import { createEventSoapMethods } from './soap-methods/event.soap-methods';
 import { createLifecycleSoapMethods } from './soap-methods/lifecycle.soap-methods';
+import { createPackageSoapMethods } from './soap-methods/package.soap-methods';
 import { createPersistSoapMethods } from './soap-methods/persist.soap-methods';
 import { createQuerySoapMethods } from './soap-methods/query.soap-methods';
 import { createSecretSoapMethods } from './soap-methods/secret.soap-methods';
@@ -122,6 +123,7 @@ function main(): void {
         }),
         ...createSecretSoapMethods({ cipher: createSecretCipher(config.secretKeys), hashPassword }),
         ...createLifecycleSoapMethods({ downstreams, identity, schemaVersions }),
+        ...createPackageSoapMethods({ schemas, downstreams, logger: logger.child({ module: 'packages' }) }),
       };
       const dispatcher = createDispatcher({ schemas, soapMethods, authenticator });
       // Limits keyed by canonical API names: one bucket per API, whatever URN spelling a caller uses.

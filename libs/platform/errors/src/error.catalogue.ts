@@ -130,6 +130,12 @@ export const ErrorCatalogue = {
   WORKFLOW_QUERY_FAILED: fault('WKF-560040', 'Server', '{detail}'),
   WORKFLOW_UPDATE_FAILED: fault('WKF-560041', 'Server', '{detail}'),
   WORKFLOW_DELIVERY_FAILED: fault('WKF-560042', 'Server', '{detail}'),
+
+  // Packages: xtk:builder#InstallPackage, xtk:specFile#GenerateDoc (our numbers: Campaign's own codes are not documented).
+  PACKAGE_MALFORMED: fault('XTK-170300', 'Client', '{detail}'),
+  PACKAGE_TOO_LARGE: fault('XTK-170301', 'Client', '{detail}'),
+  PACKAGE_SOURCE_SCHEMA: fault('XTK-170302', 'Client', '{detail}'),
+  PACKAGE_SPANS_DATABASES: fault('XTK-170303', 'Client', '{detail}'),
 } as const;
 
 export type ErrorName = keyof typeof ErrorCatalogue;
