@@ -1,4 +1,5 @@
 import { SERVICES } from '@cap/contracts';
+import { parseDeliveryCommand } from '@cap/campaign-delivery';
 import { SOAP_FAULTS } from '@cap/campaign-soap';
 import { serializeXml, type XmlElement } from '@cap/campaign-xml';
 import type { Downstreams } from '../downstream.client';
@@ -12,7 +13,42 @@ import { boundedText, PARAM_LIMITS } from './param.limits';
  * `delivery` right (admins have every right).
  */
 export function createDeliverySoapMethods(deps: { downstreams: Downstreams }): SoapMethodTable {
+  /** Sends a command to the delivery action named by `deliveryId`; returns its nms:delivery @state afterwards. */
+  const command = async (ctx: CallContext, name: string): Promise<number> => {
+    const raw = ctx.decoded.values.get('deliveryId');
+    const deliveryId = typeof raw === 'string' ? raw.trim() : typeof raw === 'number' ? String(raw) : '';
+    if (deliveryId === '') throw SOAP_FAULTS.badParameter(ctx.method.name, 'deliveryId', 'give the id of a delivery action');
+    boundedText(ctx, 'deliveryId', deliveryId, PARAM_LIMITS.deliveryIdChars);
+    const result = await deps.downstreams.call<{ state: number }>(SERVICES.cloudExecutor, 'delivery.command', { deliveryId, command: name });
+    return result.state;
+  };
+  const commandMethod = (name: 'play' | 'pause' | 'stop') => ({
+    auth: 'operator' as const,
+    right: 'delivery',
+    async handle(ctx: CallContext) {
+      await command(ctx, name);
+      return [];
+    },
+  });
   return {
+    /**
+     * nms:delivery#ExecCommand(deliveryId, command) → newState: 'play' (also 'start', 'resume'), 'pause' or 'stop'
+     * on a delivery action (docs/deliveries.md#pausing-resuming-and-stopping-a-delivery). Play, Pause and Stop are the
+     * same commands as methods of their own.
+     */
+    'nms:delivery#ExecCommand': {
+      auth: 'operator',
+      right: 'delivery',
+      async handle(ctx: CallContext) {
+        const raw = ctx.decoded.values.get('command');
+        const parsed = typeof raw === 'string' ? parseDeliveryCommand(raw) : undefined;
+        if (!parsed) throw SOAP_FAULTS.badParameter(ctx.method.name, 'command', "expected 'play', 'pause' or 'stop'");
+        return [await command(ctx, parsed)];
+      },
+    },
+    'nms:delivery#Play': commandMethod('play'),
+    'nms:delivery#Pause': commandMethod('pause'),
+    'nms:delivery#Stop': commandMethod('stop'),
     'nms:delivery#SubmitDelivery': {
       auth: 'operator',
       right: 'delivery',

@@ -10,6 +10,7 @@ import { createDeliveryActions, type DeliveryActions } from './delivery-action.c
 import { createDeliveryStatePublisher } from './delivery-state.publisher';
 import { DEFAULT_DELIVERY_RETRY, startDeliveryRunner } from './delivery.runner';
 import { createSubmitHandler } from './delivery.submit';
+import { createCommandHandler } from './delivery.command';
 
 export interface DeliveryModuleConfig {
   MESSAGE_DEFAULT_SENDER: string;
@@ -26,7 +27,7 @@ export interface DeliveryModuleConfig {
 export interface DeliveryModule {
   /** What workflow delivery activities use: the same jobs and runner as SubmitDelivery. */
   actions: DeliveryActions;
-  /** delivery.submit (nms:delivery#SubmitDelivery) and reporting.summary. */
+  /** delivery.submit (nms:delivery#SubmitDelivery), delivery.command (ExecCommand, Play, Pause, Stop) and reporting.summary. */
   rpcHandlers: Record<string, RpcHandler>;
   /** The delivery runner, already running. */
   workers: DataServiceWorker[];
@@ -69,6 +70,7 @@ export async function createDeliveryModule(deps: {
     actions: createDeliveryActions(jobs),
     rpcHandlers: {
       'delivery.submit': createSubmitHandler(jobs),
+      'delivery.command': createCommandHandler(jobs),
       [REPORTING_SUMMARY_METHOD]: createReportingSummaryHandler({ pool }),
     },
     workers: [{ name: 'delivery-runner', stop: () => runner.stop() }],

@@ -94,6 +94,8 @@ export const ErrorCatalogue = {
   DELIVERY_BAD_PERSONALISATION: fault('DLV-490004', 'Client', '{detail}'),
   DELIVERY_UNKNOWN_CHANNEL: fault('DLV-490005', 'Client', '{detail}'),
   DELIVERY_NOTHING_TO_SEND: fault('DLV-490006', 'Client', '{detail}'),
+  DELIVERY_UNKNOWN: fault('DLV-490010', 'Client', 'No delivery action has the id {deliveryId}.'),
+  DELIVERY_COMMAND_REFUSED: fault('DLV-490011', 'Client', "The delivery {deliveryId} cannot take the command '{command}': {reason}."),
 
   // Schema DDL: refusals of a deployment, one line per problem; never sent to a client.
   DDL_DESTRUCTIVE_CHANGE: entry('DDL-000001', 'Server', 500, false, '{detail}'),
