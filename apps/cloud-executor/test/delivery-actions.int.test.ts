@@ -153,6 +153,46 @@ describe('delivery commands through the unmodified @adobe/acc-js-sdk', () => {
     expect(receivedFor(tag)).toHaveLength(atPause);
   });
 
+  it('when CreateFromModel makes a delivery from a template and it is written, then Play starts it and it sends to its target', async () => {
+    const tag = uniqueId('cfm').replace(/_/g, '').toLowerCase();
+    await seed(tag, 4);
+    const label = `From model ${tag}`;
+    const doc = await NLWS.nmsDelivery.CreateFromModel(template, { label, targets: { where: { condition: { expr: `@email LIKE '%@${tag}.test'` } } } });
+    expect(doc).toMatchObject({ xtkschema: 'nms:delivery', label, isModel: 'false', deliveryCode: template, state: '0', routing: 'smtp' });
+    expect(doc.internalName).toMatch(/^DM\d+$/);
+    expect(JSON.stringify(doc)).toContain('Hello <%= recipient.firstName %>');
+    // Nothing was recorded: the document is the caller's to write.
+    expect((await campaign.cloud.query('SELECT 1 FROM cap_delivery_job WHERE internal_name = $1', [doc.internalName])).rowCount).toBe(0);
+
+    await NLWS.xtkSession.write(doc);
+    const written = await waitForDeliveryState(campaign, label, 0, FIELDS);
+    const deliveryId = String(written.id);
+    await waitFor(
+      `${label} in the cloud copy`,
+      async () => (await campaign.cloud.query('SELECT 1 FROM nms_delivery WHERE id = $1', [deliveryId])).rowCount === 1,
+      {
+        timeoutMs: 15_000,
+      },
+    );
+    // Pausing a delivery that was never started: there is no delivery action to pause.
+    expect((await failure(NLWS.nmsDelivery.Pause(deliveryId))).errorCode).toBe('DLV-490010');
+
+    expect(await NLWS.nmsDelivery.ExecCommand(deliveryId, 'play')).toBe(45);
+    const done = await waitForDeliveryState(campaign, label, 95, FIELDS, 30_000);
+    expect(done.properties).toMatchObject({ success: '4', toDeliver: '4' });
+    expect(new Set(receivedFor(tag)).size).toBe(4);
+    expect(receivedFor(tag)).toHaveLength(4);
+    // Play again on the finished delivery is refused; the record kept its id and name.
+    expect((await failure(NLWS.nmsDelivery.Play(deliveryId))).errorCode).toBe('DLV-490011');
+    const job = await campaign.cloud.query('SELECT internal_name, template_name FROM cap_delivery_job WHERE delivery_id = $1', [deliveryId]);
+    expect(job.rows[0]).toEqual({ internal_name: doc.internalName, template_name: template });
+
+    // A template that does not exist, or a fragment that cannot be merged.
+    expect((await failure(NLWS.nmsDelivery.CreateFromModel('NO_SUCH_TEMPLATE', {}))).errorCode).toBe('DLV-490001');
+    expect((await failure(NLWS.nmsDelivery.CreateFromModel(template, { shoeSize: '42' }))).errorCode).toBe('DLV-490002');
+    expect((await failure(NLWS.nmsDelivery.CreateFromModel(template, { $content: '<%= recipient.nope %>' }))).errorCode).toBe('DLV-490004');
+  });
+
   it('when the delivery id or the command is wrong, or the operator lacks the delivery right, then a Campaign fault answers and nothing changes', async () => {
     expect((await failure(NLWS.nmsDelivery.Pause('999'))).errorCode).toBe('DLV-490010');
     expect((await failure(NLWS.nmsDelivery.ExecCommand('not-a-number', 'pause'))).errorCode).toBe('DLV-490010');
@@ -169,6 +209,7 @@ describe('delivery commands through the unmodified @adobe/acc-js-sdk', () => {
     const { tag, deliveryId } = await startSlowDelivery(9);
     const mc = await sdkLogon(campaign.platform.gatewayUrl, 'mc', 'mc');
     try {
+      expect((await failure(mc.NLWS.nmsDelivery.CreateFromModel(template, {}))).errorCode).toBe('XSV-350013');
       expect((await failure(mc.NLWS.nmsDelivery.Stop(deliveryId))).errorCode).toBe('XSV-350013');
       expect((await failure(mc.NLWS.nmsDelivery.ExecCommand(deliveryId, 'pause'))).errorCode).toBe('XSV-350013');
     } finally {

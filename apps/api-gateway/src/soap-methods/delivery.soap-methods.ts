@@ -1,16 +1,31 @@
 import { SERVICES } from '@cap/contracts';
 import { parseDeliveryCommand } from '@cap/campaign-delivery';
-import { SOAP_FAULTS } from '@cap/campaign-soap';
+import { rawXml, SOAP_FAULTS } from '@cap/campaign-soap';
 import { serializeXml, type XmlElement } from '@cap/campaign-xml';
 import type { Downstreams } from '../downstream.client';
 import type { CallContext, SoapMethodTable } from '../soap/soap-method';
 import { boundedText, PARAM_LIMITS } from './param.limits';
+
+/** The template name and content fragment of SubmitDelivery and CreateFromModel, checked and bounded. */
+function templateCall(ctx: CallContext): { scenarioName: string; contentXml: string | undefined } {
+  const raw = ctx.decoded.values.get('scenarioName');
+  const scenarioName = typeof raw === 'string' ? raw.trim() : '';
+  if (scenarioName === '') throw SOAP_FAULTS.badParameter(ctx.method.name, 'scenarioName', 'give the internal name of a delivery template');
+  const content = ctx.decoded.values.get('content') as XmlElement | undefined;
+  if (content !== undefined && (typeof content !== 'object' || !('local' in content)))
+    throw SOAP_FAULTS.badParameter(ctx.method.name, 'content', 'expected a <delivery> element');
+  boundedText(ctx, 'scenarioName', scenarioName, PARAM_LIMITS.scenarioNameChars);
+  const contentXml = content ? boundedText(ctx, 'content', serializeXml(content, { plain: true }), PARAM_LIMITS.deliveryContentChars) : undefined;
+  return { scenarioName, contentXml };
+}
 
 /**
  * nms:delivery#SubmitDelivery(scenarioName, content): creates and starts a delivery from the template named
  * `scenarioName` merged with the `content` fragment. cloud-executor records the delivery and replies; the
  * targeting and sending run there in the background. Returns nothing, as Campaign's. Operators need the
  * `delivery` right (admins have every right).
+ *
+ * CreateFromModel, ExecCommand, Play, Pause and Stop: docs/deliveries.md. Every method needs the `delivery` right.
  */
 export function createDeliverySoapMethods(deps: { downstreams: Downstreams }): SoapMethodTable {
   /** Sends a command to the delivery action named by `deliveryId`; returns its nms:delivery @state afterwards. */
@@ -46,6 +61,22 @@ export function createDeliverySoapMethods(deps: { downstreams: Downstreams }): S
         return [await command(ctx, parsed)];
       },
     },
+    /**
+     * nms:delivery#CreateFromModel(scenarioName, content) → delivery: a new delivery document from the template
+     * merged with the fragment, checked as SubmitDelivery checks it, nothing recorded; write it, then Play its id.
+     */
+    'nms:delivery#CreateFromModel': {
+      auth: 'operator',
+      right: 'delivery',
+      async handle(ctx: CallContext) {
+        const { scenarioName, contentXml } = templateCall(ctx);
+        const result = await deps.downstreams.call<{ delivery: string }>(SERVICES.cloudExecutor, 'delivery.fromModel', {
+          scenarioName,
+          ...(contentXml !== undefined ? { content: contentXml } : {}),
+        });
+        return [rawXml(result.delivery)];
+      },
+    },
     'nms:delivery#Play': commandMethod('play'),
     'nms:delivery#Pause': commandMethod('pause'),
     'nms:delivery#Stop': commandMethod('stop'),
@@ -53,14 +84,7 @@ export function createDeliverySoapMethods(deps: { downstreams: Downstreams }): S
       auth: 'operator',
       right: 'delivery',
       async handle(ctx: CallContext) {
-        const raw = ctx.decoded.values.get('scenarioName');
-        const scenarioName = typeof raw === 'string' ? raw.trim() : '';
-        if (scenarioName === '') throw SOAP_FAULTS.badParameter(ctx.method.name, 'scenarioName', 'give the internal name of a delivery template');
-        const content = ctx.decoded.values.get('content') as XmlElement | undefined;
-        if (content !== undefined && (typeof content !== 'object' || !('local' in content)))
-          throw SOAP_FAULTS.badParameter(ctx.method.name, 'content', 'expected a <delivery> element');
-        boundedText(ctx, 'scenarioName', scenarioName, PARAM_LIMITS.scenarioNameChars);
-        const contentXml = content ? boundedText(ctx, 'content', serializeXml(content, { plain: true }), PARAM_LIMITS.deliveryContentChars) : undefined;
+        const { scenarioName, contentXml } = templateCall(ctx);
         await deps.downstreams.call(SERVICES.cloudExecutor, 'delivery.submit', { scenarioName, ...(contentXml !== undefined ? { content: contentXml } : {}) });
         return [];
       },

@@ -11,6 +11,7 @@ import { createDeliveryStatePublisher } from './delivery-state.publisher';
 import { DEFAULT_DELIVERY_RETRY, startDeliveryRunner } from './delivery.runner';
 import { createSubmitHandler } from './delivery.submit';
 import { createCommandHandler } from './delivery.command';
+import { createFromModelHandler } from './delivery.from-model';
 
 export interface DeliveryModuleConfig {
   MESSAGE_DEFAULT_SENDER: string;
@@ -27,7 +28,7 @@ export interface DeliveryModuleConfig {
 export interface DeliveryModule {
   /** What workflow delivery activities use: the same jobs and runner as SubmitDelivery. */
   actions: DeliveryActions;
-  /** delivery.submit (nms:delivery#SubmitDelivery), delivery.command (ExecCommand, Play, Pause, Stop) and reporting.summary. */
+  /** delivery.submit (nms:delivery#SubmitDelivery), delivery.command (ExecCommand, Play, Pause, Stop), delivery.fromModel (CreateFromModel) and reporting.summary. */
   rpcHandlers: Record<string, RpcHandler>;
   /** The delivery runner, already running. */
   workers: DataServiceWorker[];
@@ -71,6 +72,7 @@ export async function createDeliveryModule(deps: {
     rpcHandlers: {
       'delivery.submit': createSubmitHandler(jobs),
       'delivery.command': createCommandHandler(jobs),
+      'delivery.fromModel': createFromModelHandler(jobs),
       [REPORTING_SUMMARY_METHOD]: createReportingSummaryHandler({ pool }),
     },
     workers: [{ name: 'delivery-runner', stop: () => runner.stop() }],
