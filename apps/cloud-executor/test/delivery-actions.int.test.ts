@@ -193,6 +193,18 @@ describe('delivery commands through the unmodified @adobe/acc-js-sdk', () => {
     expect((await failure(NLWS.nmsDelivery.CreateFromModel(template, { $content: '<%= recipient.nope %>' }))).errorCode).toBe('DLV-490004');
   });
 
+  it('when a message template is deployed, then DeployTriggerMessageSingle says whether it is live for the message center, and DeployTriggerMessages accepts a filter', async () => {
+    const eventType = uniqueId('evt');
+    const messageTemplate = await writeDeliveryTemplate(campaign, { label: 'Order confirmation', eventType, $content: '<p>Thanks</p>' });
+    const idOf = async (internalName: string) =>
+      String((await campaign.cloud.query('SELECT id::text AS id FROM nms_delivery WHERE internal_name = $1', [internalName])).rows[0].id);
+    expect(await NLWS.nmsDelivery.DeployTriggerMessageSingle(await idOf(messageTemplate), false)).toBe(true);
+    // A delivery template that is not a message template, and an id that names nothing, are not live.
+    expect(await NLWS.nmsDelivery.DeployTriggerMessageSingle(await idOf(template), false)).toBe(false);
+    expect(await NLWS.nmsDelivery.DeployTriggerMessageSingle('999', true)).toBe(false);
+    await NLWS.nmsDelivery.DeployTriggerMessages({ condition: { expr: `@eventType = '${eventType}'` } }, false);
+  });
+
   it('when the delivery id or the command is wrong, or the operator lacks the delivery right, then a Campaign fault answers and nothing changes', async () => {
     expect((await failure(NLWS.nmsDelivery.Pause('999'))).errorCode).toBe('DLV-490010');
     expect((await failure(NLWS.nmsDelivery.ExecCommand('not-a-number', 'pause'))).errorCode).toBe('DLV-490010');
@@ -210,6 +222,7 @@ describe('delivery commands through the unmodified @adobe/acc-js-sdk', () => {
     const mc = await sdkLogon(campaign.platform.gatewayUrl, 'mc', 'mc');
     try {
       expect((await failure(mc.NLWS.nmsDelivery.CreateFromModel(template, {}))).errorCode).toBe('XSV-350013');
+      expect((await failure(mc.NLWS.nmsDelivery.DeployTriggerMessages({}, false))).errorCode).toBe('XSV-350013');
       expect((await failure(mc.NLWS.nmsDelivery.Stop(deliveryId))).errorCode).toBe('XSV-350013');
       expect((await failure(mc.NLWS.nmsDelivery.ExecCommand(deliveryId, 'pause'))).errorCode).toBe('XSV-350013');
     } finally {

@@ -82,3 +82,38 @@ describe('nms:delivery#ExecCommand, Play, Pause, Stop SOAP methods', () => {
     expect(calls).toEqual([]);
   });
 });
+
+describe('nms:delivery#DeployTriggerMessages and DeployTriggerMessageSingle SOAP methods', () => {
+  const withLive = (live: boolean) => {
+    const calls: { method: string; params: unknown }[] = [];
+    const downstreams: Downstreams = {
+      async call<R>(_service: string, method: string, params: unknown) {
+        calls.push({ method, params });
+        return { live } as R;
+      },
+      breakerState: () => 'closed',
+    };
+    return { calls, methods: createDeliverySoapMethods({ downstreams }) };
+  };
+  const deployCtx = (name: string, values: Record<string, unknown>) =>
+    ({ method: { name }, decoded: { sessionToken: '', values: new Map(Object.entries(values)) } }) as unknown as CallContext;
+
+  it('when a message template id is given, then cloud-executor says whether it is live; a malformed id is refused before reaching it', async () => {
+    const { calls, methods } = withLive(true);
+    const single = methods['nms:delivery#DeployTriggerMessageSingle']!;
+    expect(single).toMatchObject({ auth: 'operator', right: 'delivery' });
+    expect(await single.handle(deployCtx('DeployTriggerMessageSingle', { deliveryId: '42', localPublish: false }))).toEqual([true]);
+    for (const deliveryId of ['', '-1', '1'.repeat(19), undefined])
+      await expect(single.handle(deployCtx('DeployTriggerMessageSingle', { deliveryId }))).rejects.toMatchObject({ code: 'SOP-330008' });
+    expect(calls).toEqual([{ method: 'delivery.messageTemplateLive', params: { deliveryId: '42' } }]);
+  });
+
+  it('when DeployTriggerMessages gets a filter, then it returns at once; a filter that is not an element is refused', async () => {
+    const { calls, methods } = withLive(false);
+    const all = methods['nms:delivery#DeployTriggerMessages']!;
+    expect(await all.handle(deployCtx('DeployTriggerMessages', { deliveries: element('where') }))).toEqual([]);
+    expect(await all.handle(deployCtx('DeployTriggerMessages', {}))).toEqual([]);
+    await expect(all.handle(deployCtx('DeployTriggerMessages', { deliveries: 'text' }))).rejects.toMatchObject({ code: 'SOP-330008' });
+    expect(calls).toEqual([]);
+  });
+});

@@ -77,6 +77,32 @@ export function createDeliverySoapMethods(deps: { downstreams: Downstreams }): S
         return [rawXml(result.delivery)];
       },
     },
+    /**
+     * Message templates are used by cloud-executor as soon as they are replicated to the execution database: there
+     * is nothing to publish. DeployTriggerMessages(deliveries, localPublish) checks its filter and returns;
+     * DeployTriggerMessageSingle(deliveryId, localPublish) answers whether that message template is live.
+     */
+    'nms:delivery#DeployTriggerMessages': {
+      auth: 'operator',
+      right: 'delivery',
+      async handle(ctx: CallContext) {
+        const where = ctx.decoded.values.get('deliveries');
+        if (where !== undefined && (typeof where !== 'object' || !('local' in where)))
+          throw SOAP_FAULTS.badParameter(ctx.method.name, 'deliveries', 'expected a <where> element');
+        return [];
+      },
+    },
+    'nms:delivery#DeployTriggerMessageSingle': {
+      auth: 'operator',
+      right: 'delivery',
+      async handle(ctx: CallContext) {
+        const raw = ctx.decoded.values.get('deliveryId');
+        const deliveryId = typeof raw === 'string' ? raw.trim() : '';
+        if (!/^\d{1,18}$/.test(deliveryId)) throw SOAP_FAULTS.badParameter(ctx.method.name, 'deliveryId', 'give the id of a message template');
+        const result = await deps.downstreams.call<{ live: boolean }>(SERVICES.cloudExecutor, 'delivery.messageTemplateLive', { deliveryId });
+        return [result.live];
+      },
+    },
     'nms:delivery#Play': commandMethod('play'),
     'nms:delivery#Pause': commandMethod('pause'),
     'nms:delivery#Stop': commandMethod('stop'),

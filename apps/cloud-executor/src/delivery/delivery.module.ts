@@ -12,6 +12,7 @@ import { DEFAULT_DELIVERY_RETRY, startDeliveryRunner } from './delivery.runner';
 import { createSubmitHandler } from './delivery.submit';
 import { createCommandHandler } from './delivery.command';
 import { createFromModelHandler } from './delivery.from-model';
+import { createMessageTemplateLiveHandler } from './delivery.deploy';
 
 export interface DeliveryModuleConfig {
   MESSAGE_DEFAULT_SENDER: string;
@@ -28,7 +29,7 @@ export interface DeliveryModuleConfig {
 export interface DeliveryModule {
   /** What workflow delivery activities use: the same jobs and runner as SubmitDelivery. */
   actions: DeliveryActions;
-  /** delivery.submit (nms:delivery#SubmitDelivery), delivery.command (ExecCommand, Play, Pause, Stop), delivery.fromModel (CreateFromModel) and reporting.summary. */
+  /** delivery.submit (nms:delivery#SubmitDelivery), delivery.command (ExecCommand, Play, Pause, Stop), delivery.fromModel (CreateFromModel), delivery.messageTemplateLive (DeployTriggerMessageSingle) and reporting.summary. */
   rpcHandlers: Record<string, RpcHandler>;
   /** The delivery runner, already running. */
   workers: DataServiceWorker[];
@@ -73,6 +74,7 @@ export async function createDeliveryModule(deps: {
       'delivery.submit': createSubmitHandler(jobs),
       'delivery.command': createCommandHandler(jobs),
       'delivery.fromModel': createFromModelHandler(jobs),
+      'delivery.messageTemplateLive': createMessageTemplateLiveHandler({ pool }),
       [REPORTING_SUMMARY_METHOD]: createReportingSummaryHandler({ pool }),
     },
     workers: [{ name: 'delivery-runner', stop: () => runner.stop() }],
