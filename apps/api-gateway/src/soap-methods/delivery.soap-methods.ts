@@ -4,6 +4,7 @@ import { rawXml, SOAP_FAULTS } from '@cap/campaign-soap';
 import { serializeXml, type XmlElement } from '@cap/campaign-xml';
 import type { Downstreams } from '../downstream.client';
 import type { CallContext, SoapMethodTable } from '../soap/soap-method';
+import { createJobSoapMethods } from './job.soap-methods';
 import { boundedText, PARAM_LIMITS } from './param.limits';
 
 /** The template name and content fragment of SubmitDelivery and CreateFromModel, checked and bounded. */
@@ -46,6 +47,8 @@ export function createDeliverySoapMethods(deps: { downstreams: Downstreams }): S
     },
   });
   return {
+    // Background jobs (xtk:jobInterface, xtk:job) run deliveries' Start: job.soap-methods.ts.
+    ...createJobSoapMethods(deps),
     /**
      * nms:delivery#ExecCommand(deliveryId, command) → newState: 'play' (also 'start', 'resume'), 'pause' or 'stop'
      * on a delivery action (docs/deliveries.md#pausing-resuming-and-stopping-a-delivery). Play, Pause and Stop are the
