@@ -96,6 +96,11 @@ export const ErrorCatalogue = {
   DELIVERY_BAD_PERSONALISATION: fault('DLV-490004', 'Client', '{detail}'),
   DELIVERY_UNKNOWN_CHANNEL: fault('DLV-490005', 'Client', '{detail}'),
   DELIVERY_NOTHING_TO_SEND: fault('DLV-490006', 'Client', '{detail}'),
+  DELIVERY_UNKNOWN: fault('DLV-490010', 'Client', 'No delivery action has the id {deliveryId}.'),
+  DELIVERY_COMMAND_REFUSED: fault('DLV-490011', 'Client', "The delivery {deliveryId} cannot take the command '{command}': {reason}."),
+  JOB_UNKNOWN: fault('XTK-170350', 'Client', "No job '{jobId}' of this operator."),
+  JOB_METHOD_UNSUPPORTED: fault('XTK-170351', 'Client', "The method '{method}' of '{schema}' cannot run as a job: {reason}."),
+  JOB_NO_RESULT: fault('XTK-170352', 'Client', "The job '{jobId}' has no result yet: {reason}."),
 
   // Schema DDL: refusals of a deployment, one line per problem; never sent to a client.
   DDL_DESTRUCTIVE_CHANGE: entry('DDL-000001', 'Server', 500, false, '{detail}'),
