@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { z } from 'zod';
 import { DEFAULT_XML_LIMITS } from '@cap/campaign-xml';
 import { ConfigError, field, loadConfig, serviceConfigShape } from '@cap/platform-config';
 import { resolveSecretKeys, type SecretKeyRing } from '@cap/platform-secrets';
@@ -101,6 +102,18 @@ const shape = {
   SECRETS_KEYS: field.string(''),
   /** A file holding the same list (one key a line, `#` comments), e.g. a mounted secret; instead of SECRETS_KEYS. */
   SECRETS_KEYS_FILE: field.string(''),
+  /**
+   * Largest file /nl/jsp/uploadFile.jsp takes (bytes; the upload is cut there, 413). At most 16 MiB: local-store keeps
+   * files in its database and receives each in one RPC message (docs/files-and-reports.md).
+   */
+  FILE_MAX_BYTES: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(16 * 1024 * 1024)
+    .default(10 * 1024 * 1024),
+  /** Start of the public URLs of published files (xtk:fileRes#GetURL), e.g. https://res.example.com; empty: the scheme and host the SOAP call came to. */
+  FILE_PUBLIC_URL: field.string(''),
 };
 
 export type GatewayConfig = ReturnType<typeof loadGatewayConfig>;

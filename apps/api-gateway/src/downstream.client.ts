@@ -29,6 +29,11 @@ const IDEMPOTENT_METHODS = new Set([
   'quarantine.counts',
   // Sent again, it takes other ids: the first ones are skipped, never handed out twice.
   'sequence.reserve',
+  // The same content under the same md5, or the same record published again: no second effect.
+  'file.put',
+  'file.get',
+  'file.publish',
+  'file.url',
 ]);
 
 const TARGETS = {
