@@ -103,14 +103,14 @@ const shape = {
   /** A file holding the same list (one key a line, `#` comments), e.g. a mounted secret; instead of SECRETS_KEYS. */
   SECRETS_KEYS_FILE: field.string(''),
   /**
-   * Largest file /nl/jsp/uploadFile.jsp takes (bytes; the upload is cut there, 413). At most 16 MiB: local-store keeps
-   * files in its database and receives each in one RPC message (docs/files-and-reports.md).
+   * Largest file /nl/jsp/uploadFile.jsp takes (bytes; the upload is cut there, 413). At most 64 MiB, what local-store
+   * assembles; a gateway holds at most 4 uploads at once, so up to 4 × this in memory (docs/files-and-reports.md).
    */
   FILE_MAX_BYTES: z.coerce
     .number()
     .int()
     .min(1)
-    .max(16 * 1024 * 1024)
+    .max(64 * 1024 * 1024)
     .default(10 * 1024 * 1024),
   /** Start of the public URLs of published files (xtk:fileRes#GetURL), e.g. https://res.example.com; empty: the scheme and host the SOAP call came to. */
   FILE_PUBLIC_URL: field.string(''),

@@ -30,8 +30,11 @@ const IDEMPOTENT_METHODS = new Set([
   // Sent again, it takes other ids: the first ones are skipped, never handed out twice.
   'sequence.reserve',
   // The same content under the same md5, or the same record published again: no second effect.
-  'file.put',
+  'file.putPart',
+  'file.commit',
+  'file.abort',
   'file.get',
+  'file.read',
   'file.publish',
   'file.url',
 ]);

@@ -1,4 +1,5 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { SignJWT } from 'jose';
 import pg from 'pg';
 import { failure, sdkLogon, startTestPlatform, uniqueId, type CampaignException, type SdkClient, type TestPlatform } from '@cap/platform-testing';
@@ -215,6 +216,37 @@ describe('files, report data and AEM assets over HTTP', () => {
     expect(Date.now() - started).toBeLessThan(20_000);
     expect(await blobCount()).toBe(before);
     expect(await admin.NLWS.xtkSession.getServerTime()).toBeTruthy();
+  });
+
+  it('when another gateway replica takes eight 8 MiB uploads at once, then all are stored, its memory stays bounded, and the first gateway serves each file', async () => {
+    const replica = await platform.startReplica('api-gateway', { FILE_MAX_BYTES: String(8 * 1024 * 1024) });
+    await replica.waitUntilReady();
+    const rssMb = () => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${replica.pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
+    const client = await sdkLogon(replica.url, 'admin', 'admin');
+    const files = Array.from({ length: 8 }, () => Buffer.concat([Buffer.from('DATA'), randomBytes(8 * 1024 * 1024 - 4)]));
+    let peak = rssMb();
+    const sampler = setInterval(() => (peak = Math.max(peak, rssMb())), 50);
+    const started = Date.now();
+    const answers = await Promise.all(
+      files.map(async (content, i) => {
+        const form = new FormData();
+        form.append('file_noMd5', new Blob([content]), `part${i}.dat`);
+        const res = await fetch(`${replica.url}/nl/jsp/uploadFile.jsp?format=json`, { method: 'POST', body: form, headers: authHeaders(client) });
+        return { status: res.status, body: await res.text() };
+      }),
+    );
+    clearInterval(sampler);
+    const elapsed = Date.now() - started;
+    process.stdout.write(`8 x 8 MiB uploads on one replica: ${elapsed} ms, peak RSS ${peak.toFixed(0)} MB\n`);
+    expect(answers.map((a) => a.status)).toEqual(files.map(() => 200));
+    expect(peak).toBeLessThan(450);
+    for (const content of files.slice(0, 2)) {
+      const res = await fetch(`${platform.gatewayUrl}/nl/jsp/downloadFile.jsp?md5=${md5(content)}&ext=dat`, { headers: authHeaders(admin) });
+      expect(res.status).toBe(200);
+      expect(md5(Buffer.from(await res.arrayBuffer()))).toBe(md5(content));
+    }
+    expect((await replica.readyz()).status).toBe(200);
+    await replica.stop();
   });
 
   it('when names hold paths or the content is an executable, script-bearing markup or not what it claims, then each is refused with its code and nothing is stored', async () => {

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { Router, type Request, type Response } from 'express';
 import { SERVICES } from '@cap/contracts';
 import { appError, ErrorCatalogue, isAppError } from '@cap/platform-errors';
@@ -12,12 +12,58 @@ export const UPLOAD_PATH = '/nl/jsp/uploadFile.jsp';
 export const DOWNLOAD_PATH = '/nl/jsp/downloadFile.jsp';
 export const AEM_ASSET_PATH = '/nms/aemAssetDownload.jssp';
 
+/** Bytes per RPC between the gateway and local-store (the store's part size, apps/local-store/src/files). */
+const FILE_PART_BYTES = 1024 * 1024;
+
+/** How long one upload's body may take to arrive. */
+export const FILE_READ_TIMEOUT_MS = 60_000;
+
 /** Room for the multipart framing and other form fields around the file itself. */
 const FORM_OVERHEAD_BYTES = 64 * 1024;
 
 const MD5 = /^[0-9a-f]{32}$/;
 const EXT = /^[a-z0-9]{1,16}$/;
 const CONTENT_TYPE = /^[a-z0-9][a-z0-9!#$&^_.+-]{0,63}\/[a-z0-9][a-z0-9!#$&^_.+-]{0,63}(;\s*charset=[a-z0-9_-]{1,32})?$/i;
+
+/**
+ * File transfers one gateway runs at once, and how many may wait for a turn. An upload holds its whole file (read
+ * before it is checked) and one 1 MiB part in transit; a download one part. A waiting upload is not read until its
+ * turn, so memory stays within FILE_TRANSFERS_AT_ONCE × FILE_MAX_BYTES whatever the number of clients.
+ */
+export const FILE_TRANSFERS_AT_ONCE = 4;
+export const FILE_TRANSFERS_WAITING = 64;
+
+/** A counting gate: `enter` resolves with a release function, or undefined when the waiting line is full. */
+export function createGate(atOnce: number, waiting: number): { enter(): Promise<(() => void) | undefined> } {
+  let running = 0;
+  const line: (() => void)[] = [];
+  const release = () => {
+    const next = line.shift();
+    if (next) next();
+    else running--;
+  };
+  return {
+    async enter() {
+      if (running < atOnce) {
+        running++;
+        return once(release);
+      }
+      if (line.length >= waiting) return undefined;
+      await new Promise<void>((resolve) => line.push(resolve));
+      return once(release);
+    },
+  };
+}
+
+function once(fn: () => void): () => void {
+  let done = false;
+  return () => {
+    if (!done) {
+      done = true;
+      fn();
+    }
+  };
+}
 
 /** What the served files carry: never sniffed, never run as a page of this origin. */
 function protect(res: Response, cache: string): void {
@@ -33,26 +79,32 @@ function attachment(fileName: string): string {
 }
 
 /**
- * Reads the request body up to `limit` bytes. Past it the reading stops (the connection is closed after the
- * answer) and `undefined` is returned: memory per upload is bounded by the limit, whatever the client sends.
+ * Reads the request body up to `limit` bytes. Past it, or past FILE_READ_TIMEOUT_MS, the reading stops (the
+ * connection is closed after the answer): memory per upload is bounded by the limit, whatever the client sends.
  */
-function readBounded(req: Request, limit: number): Promise<Buffer | undefined> {
+function readBounded(req: Request, limit: number): Promise<Buffer | 'too-large' | 'too-slow'> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
     let done = false;
-    const finish = (value: Buffer | undefined) => {
+    const finish = (value: Buffer | 'too-large' | 'too-slow') => {
       if (done) return;
       done = true;
+      clearTimeout(timer);
       req.off('data', onData);
+      if (typeof value === 'string') chunks.length = 0;
       resolve(value);
     };
+    // A client that sends slowly holds a transfer slot: it gets FILE_READ_TIMEOUT_MS for the whole body.
+    const timer = setTimeout(() => {
+      req.pause();
+      finish('too-slow');
+    }, FILE_READ_TIMEOUT_MS);
     const onData = (chunk: Buffer) => {
       size += chunk.length;
       if (size > limit) {
-        chunks.length = 0;
         req.pause();
-        finish(undefined);
+        finish('too-large');
         return;
       }
       chunks.push(chunk);
@@ -62,6 +114,7 @@ function readBounded(req: Request, limit: number): Promise<Buffer | undefined> {
     req.once('error', (err) => {
       if (!done) {
         done = true;
+        clearTimeout(timer);
         reject(err);
       }
     });
@@ -90,7 +143,12 @@ export function createFilesRouter(deps: {
   instanceName: string;
 }): Router {
   const router = Router();
+  const gate = createGate(FILE_TRANSFERS_AT_ONCE, FILE_TRANSFERS_WAITING);
   const unavailable = (res: Response, err: unknown, what: string) => {
+    if (res.headersSent) {
+      res.destroy();
+      return;
+    }
     if (isAppError(err) && err.httpStatus >= 400 && err.httpStatus < 500 && !err.code.startsWith('CAP-')) return sendHttpError(res, err);
     deps.logger.warn({ event: 'files.failed', what, err: describeFailure(err) }, 'file page failed');
     res
@@ -102,10 +160,37 @@ export function createFilesRouter(deps: {
 
   router.post(UPLOAD_PATH, async (req, res) => {
     const caller = await identifyHttpOperator(deps, req, res);
-    if (isRefused(caller)) {
-      res.set('Connection', 'close');
-      return;
+    if (isRefused(caller)) return;
+    const leave = await gate.enter();
+    if (!leave) {
+      res.set({ Connection: 'close', 'Retry-After': '1' });
+      return sendHttpError(res, appError(ErrorCatalogue.FILE_TRANSFERS_BUSY, {}));
     }
+    try {
+      await receive(req, res, caller.operator.id);
+    } finally {
+      leave();
+    }
+  });
+
+  /** Sends the content to local-store in parts of FILE_PART_BYTES, then commits it; on failure the parts are dropped. */
+  const store = async (content: Buffer, meta: { md5: string; ext: string; operatorId: string; fileName: string; contentType: string }) => {
+    if (content.length === 0) throw appError(ErrorCatalogue.FILE_UPLOAD_MALFORMED, { why: 'the file is empty' });
+    const uploadId = randomUUID();
+    const parts = Math.ceil(content.length / FILE_PART_BYTES);
+    try {
+      for (let seq = 0; seq < parts; seq++) {
+        const part = content.subarray(seq * FILE_PART_BYTES, (seq + 1) * FILE_PART_BYTES);
+        await deps.downstreams.call(SERVICES.localStore, 'file.putPart', { uploadId, seq, content: part.toString('base64') });
+      }
+      await deps.downstreams.call(SERVICES.localStore, 'file.commit', { uploadId, parts, size: content.length, ...meta });
+    } catch (err) {
+      void deps.downstreams.call(SERVICES.localStore, 'file.abort', { uploadId }).catch(() => undefined);
+      throw err;
+    }
+  };
+
+  const receive = async (req: Request, res: Response, operatorId: string) => {
     const tooLarge = () => appError(ErrorCatalogue.FILE_TOO_LARGE, { limit: deps.maxFileBytes });
     const limit = deps.maxFileBytes + FORM_OVERHEAD_BYTES;
     try {
@@ -116,23 +201,21 @@ export function createFilesRouter(deps: {
         return sendHttpError(res, tooLarge());
       }
       const body = await readBounded(req, limit);
-      if (!body) {
+      if (typeof body === 'string') {
         res.set('Connection', 'close');
-        return sendHttpError(res, tooLarge());
+        if (body === 'too-large') return sendHttpError(res, tooLarge());
+        return sendHttpError(
+          res,
+          appError(ErrorCatalogue.FILE_UPLOAD_MALFORMED, { why: `the body did not arrive within ${FILE_READ_TIMEOUT_MS / 1000} s` }),
+          408,
+        );
       }
       const file = parseMultipartFile(body, boundary);
       if (file.content.length > deps.maxFileBytes) return sendHttpError(res, tooLarge());
       const ext = checkFileName(file.fileName);
       const { contentType } = checkContent(file.content, ext, file.declaredType);
       const md5 = createHash('md5').update(file.content).digest('hex');
-      await deps.downstreams.call(SERVICES.localStore, 'file.put', {
-        md5,
-        ext,
-        operatorId: caller.operator.id,
-        fileName: file.fileName,
-        contentType,
-        content: file.content.toString('base64'),
-      });
+      await store(file.content, { md5, ext, operatorId, fileName: file.fileName, contentType });
       res.set('Cache-Control', 'no-store');
       if (req.query['format'] === 'json') {
         res.json({ fileName: file.fileName, md5, size: file.content.length, contentType });
@@ -154,19 +237,52 @@ export function createFilesRouter(deps: {
       if (isAppError(err) && err.code !== ErrorCatalogue.FILE_TOO_LARGE.code && !req.complete) res.set('Connection', 'close');
       unavailable(res, err, 'upload');
     }
-  });
+  };
 
   const serve = async (
     res: Response,
     params: { md5: string; ext: string; operatorId?: string },
     options: { fileName?: string; contentType?: string; cache: string },
   ) => {
-    const file = await deps.downstreams.call<{ content: string; contentType: string; fileName: string }>(SERVICES.localStore, 'file.get', params);
-    const bytes = Buffer.from(file.content, 'base64');
+    const leave = await gate.enter();
+    if (!leave) {
+      res.set('Retry-After', '1');
+      return sendHttpError(res, appError(ErrorCatalogue.FILE_TRANSFERS_BUSY, {}));
+    }
+    try {
+      await send(res, params, options);
+    } finally {
+      leave();
+    }
+  };
+  /** Streams the file part by part (FILE_PART_BYTES at a time, waiting for the client to take each). */
+  const send = async (
+    res: Response,
+    params: { md5: string; ext: string; operatorId?: string },
+    options: { fileName?: string; contentType?: string; cache: string },
+  ) => {
+    const file = await deps.downstreams.call<{ size: number; contentType: string; fileName: string }>(SERVICES.localStore, 'file.get', params);
     protect(res, options.cache);
     res.type(options.contentType ?? file.contentType);
+    res.set('Content-Length', String(file.size));
     if (options.fileName !== undefined) res.set('Content-Disposition', attachment(options.fileName));
-    res.send(bytes);
+    for (let offset = 0; offset < file.size; offset += FILE_PART_BYTES) {
+      let part: Buffer;
+      try {
+        const read = await deps.downstreams.call<{ content: string }>(SERVICES.localStore, 'file.read', { ...params, offset, length: FILE_PART_BYTES });
+        part = Buffer.from(read.content, 'base64');
+      } catch (err) {
+        if (offset === 0) throw err;
+        // Headers are sent: the only honest signal left is a cut connection (the length will not match).
+        deps.logger.warn({ event: 'files.failed', what: 'download part', err: describeFailure(err) }, 'file download cut');
+        res.destroy();
+        return;
+      }
+      if (part.length === 0) break;
+      if (!res.write(part)) await new Promise<void>((resolve) => res.once('drain', resolve).once('close', resolve));
+      if (res.destroyed) return;
+    }
+    res.end();
   };
 
   router.get(DOWNLOAD_PATH, async (req, res) => {

@@ -10,9 +10,9 @@ import type { Operator } from '../session/session.model';
 const NO_SOAP_CALL = { urn: 'xtk:session', schemaId: 'xtk:session', method: 'httpPage', params: [], header: {} };
 
 /**
- * A Campaign-style refusal on a plain-HTTP page: the code first, then the text (`XTK-170405 No file …`), as
+ * A Campaign-style refusal on a plain-HTTP page: the code first, then the text (`<code> No file …`), as
  * text/plain with the entry's HTTP status (and as the reason phrase); an AppError of any other status (a SOAP fault code such as
- * XSV-350008) is answered with `status`.
+ * SESSION_INVALID) is answered with `status`.
  */
 export function sendHttpError(res: Response, err: AppError, status = err.httpStatus): void {
   if (res.headersSent) return;
@@ -31,7 +31,7 @@ export type HttpCaller = { operator: Operator } | { refused: true };
 /**
  * The operator calling a plain-HTTP page: a session token (X-Session-Token or the __sessiontoken cookie, with
  * X-Security-Token) or a bearer token, as the SDK sends them (`_getAuthHeaders`). Answers the refusal itself
- * (401 XTK-170406 without credentials, 401 XSV-350008 for a session that is not valid, 429 when locked, 503 when
+ * (401 FILE_AUTH_REQUIRED without credentials, 401 SESSION_INVALID for a session that is not valid, 429 when locked, 503 when
  * the operator cannot be identified now) and returns `refused`.
  */
 export async function identifyHttpOperator(deps: { authenticator: Authenticator; logger: Logger }, req: Request, res: Response): Promise<HttpCaller> {
@@ -51,7 +51,7 @@ export async function identifyHttpOperator(deps: { authenticator: Authenticator;
     if (err instanceof AuthLocked) {
       res.set('Retry-After', String(err.retryAfterSeconds)).status(429).type('text/plain').send(`${err.message}\n`);
     } else if ((isAppError(err) || err instanceof SoapFault) && err.code.startsWith('XSV-')) {
-      // The SDK reads XSV-350008 in a 401 as "session expired" and logs on again.
+      // The SDK reads SESSION_INVALID's code in a 401 as "session expired" and logs on again.
       const text = err instanceof SoapFault ? err.faultstring : err.message.startsWith(`${err.code} `) ? err.message : `${err.code} ${err.message}`;
       res.status(401).set('Cache-Control', 'no-store').type('text/plain').send(`${text}\n`);
     } else {

@@ -1,27 +1,48 @@
-import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import type { OperatorRightsLookup } from '@cap/campaign-rpc';
 import { appError, ErrorCatalogue, errors } from '@cap/platform-errors';
 import type { RpcHandler } from '@cap/platform-kafka';
 import { withTransaction, type Pool } from '@cap/platform-postgres';
 
-/** Largest content `file.put` takes: the gateway's FILE_MAX_BYTES may not exceed it (base64 in a 32 MiB RPC message). */
-export const FILE_STORE_MAX_BYTES = 16 * 1024 * 1024;
+/** Largest part one `file.putPart` or `file.read` carries (base64 in one RPC message, well within its deadline). */
+export const FILE_PART_BYTES = 1024 * 1024;
+/** Largest file `file.commit` assembles (the gateway's FILE_MAX_BYTES may not exceed it). */
+export const FILE_STORE_MAX_BYTES = 64 * 1024 * 1024;
+/** Parts of an upload never committed (the gateway stopped half-way) are deleted after this long. */
+const STALE_PARTS = '1 hour';
 
 const md5 = z.string().regex(/^[0-9a-f]{32}$/, 'expected 32 lower-case hexadecimal digits');
 const ext = z.string().regex(/^[a-z0-9]{1,16}$/, 'expected 1 to 16 lower-case letters or digits');
 const operatorId = z.string().regex(/^[0-9]{1,19}$/, 'expected an operator id');
 const internalName = z.string().min(1).max(128);
+const uploadId = z.uuid();
 
-const putParams = z.object({
+const putPartParams = z.object({
+  uploadId,
+  seq: z
+    .number()
+    .int()
+    .min(0)
+    .max(FILE_STORE_MAX_BYTES / FILE_PART_BYTES),
+  content: z.string().max(Math.ceil(FILE_PART_BYTES / 3) * 4 + 4),
+});
+const commitParams = z.object({
+  uploadId,
+  parts: z
+    .number()
+    .int()
+    .min(1)
+    .max(FILE_STORE_MAX_BYTES / FILE_PART_BYTES + 1),
+  size: z.number().int().min(0).max(FILE_STORE_MAX_BYTES),
   md5,
   ext,
   operatorId,
   fileName: z.string().min(1).max(255),
   contentType: z.string().min(1).max(255),
-  content: z.string().max(Math.ceil(FILE_STORE_MAX_BYTES / 3) * 4 + 4),
 });
+const abortParams = z.object({ uploadId });
 const getParams = z.object({ md5, ext, operatorId: operatorId.optional() });
+const readParams = getParams.extend({ offset: z.number().int().min(0).max(FILE_STORE_MAX_BYTES), length: z.number().int().min(1).max(FILE_PART_BYTES) });
 const publishParams = z.object({ internalName, operatorId, urlPrefix: z.string().min(1).max(512) });
 const urlParams = z.object({ internalName, urlPrefix: z.string().min(1).max(512) });
 
@@ -41,11 +62,13 @@ export function extensionOf(fileName: string): string {
 /**
  * The file store, in the local database (apps/local-store/migrations/0006_file_store.sql):
  *
- * - `file.put`: stores an uploaded content under its md5 (checked again here) and records who uploaded it under which
- *   extension; storing the same content twice keeps one copy. One transaction: a failed put leaves nothing.
- * - `file.get`: the content of `<md5>.<ext>` if the operator uploaded it, is an admin (rights read from xtk_operator,
- *   never from the request), or it was published; no operator: published files only (`/res/…`). Anything else reads
- *   as "no such file", the same answer as for an unknown one.
+ * - `file.putPart`, `file.commit`, `file.abort`: an upload arrives in parts of at most 1 MiB (each RPC stays small and
+ *   fast); the commit puts them together under the file's md5 (checked again here, with the size and the number of
+ *   parts) and records who uploaded it under which extension, in one transaction: a failed commit stores nothing.
+ *   Storing the same content twice keeps one copy. Parts never committed are deleted after an hour.
+ * - `file.get`, `file.read`: the size and type of `<md5>.<ext>`, then its content part by part, if the operator uploaded
+ *   it, is an admin (rights read from xtk_operator, never from the request), or it was published; no operator:
+ *   published files only (`/res/…`). Anything else reads as "no such file", the same answer as for an unknown one.
  * - `file.publish` (xtk:fileRes#PublishIfNeeded): publishes the file an xtk:fileRes record names, if it is not yet,
  *   when the operator uploaded that file or is an admin; sets the record's @published and @publishedUrl.
  * - `file.url` (xtk:fileRes#GetURL): the public URL of a published record's file.
@@ -63,43 +86,85 @@ export function createFileRpcHandlers(deps: { pool: Pool; operatorRights: Operat
     return row;
   };
 
+  /** The file if this operator may read it (see above), with one part of its content when asked; else FILE_NOT_FOUND. */
+  const readable = async (p: { md5: string; ext: string; operatorId?: string | undefined }, part?: { offset: number; length: number }) => {
+    const admin = await isAdmin(p.operatorId);
+    const { rows } = await deps.pool.query<{ size: number; content_type: string; file_name: string | null; part: Buffer | null }>(
+      `SELECT b.size, b.content_type,
+              (SELECT u.file_name FROM cap_file_upload u WHERE u.md5 = b.md5 AND u.ext = $2 ORDER BY u.created DESC LIMIT 1) AS file_name,
+              ${part ? 'substring(b.content FROM $5::int + 1 FOR $6::int)' : 'NULL::bytea'} AS part
+         FROM cap_file_blob b
+        WHERE b.md5 = $1
+          AND (EXISTS (SELECT 1 FROM cap_file_published x WHERE x.md5 = b.md5 AND x.ext = $2)
+               OR EXISTS (SELECT 1 FROM cap_file_upload u WHERE u.md5 = b.md5 AND u.ext = $2 AND ($3::bigint IS NOT NULL AND (u.operator_id = $3 OR $4))))`,
+      [p.md5, p.ext, p.operatorId ?? null, admin, ...(part ? [part.offset, part.length] : [])],
+    );
+    const row = rows[0];
+    if (!row) throw appError(ErrorCatalogue.FILE_NOT_FOUND, { file: `${p.md5}.${p.ext}` });
+    return row;
+  };
+
   return {
-    'file.put': async (params) => {
-      const p = parse(putParams, 'file.put', params);
+    'file.putPart': async (params) => {
+      const p = parse(putPartParams, 'file.putPart', params);
       const bytes = Buffer.from(p.content, 'base64');
-      if (bytes.length > FILE_STORE_MAX_BYTES) throw errors.invalidRequest('file.put parameters', `content larger than ${FILE_STORE_MAX_BYTES} bytes`);
-      if (createHash('md5').update(bytes).digest('hex') !== p.md5) throw errors.invalidRequest('file.put parameters', 'md5 does not match the content');
-      await withTransaction(deps.pool, async (client) => {
-        await client.query('INSERT INTO cap_file_blob (md5, content, size, content_type) VALUES ($1, $2, $3, $4) ON CONFLICT (md5) DO NOTHING', [
-          p.md5,
-          bytes,
-          bytes.length,
-          p.contentType,
-        ]);
+      if (bytes.length === 0 || bytes.length > FILE_PART_BYTES)
+        throw errors.invalidRequest('file.putPart parameters', `a part holds 1 to ${FILE_PART_BYTES} bytes`);
+      await deps.pool.query(
+        'INSERT INTO cap_file_part (upload_id, seq, bytes) VALUES ($1, $2, $3) ON CONFLICT (upload_id, seq) DO UPDATE SET bytes = EXCLUDED.bytes',
+        [p.uploadId, p.seq, bytes],
+      );
+      return { stored: bytes.length };
+    },
+
+    'file.commit': async (params) => {
+      const p = parse(commitParams, 'file.commit', params);
+      return withTransaction(deps.pool, async (client) => {
+        // The parts are put together, and checked against the size and md5 the gateway computed, in PostgreSQL:
+        // the whole file never sits in this process's memory.
+        const existing = await client.query('SELECT 1 FROM cap_file_blob WHERE md5 = $1', [p.md5]);
+        if (existing.rowCount === 0) {
+          const { rows } = await client.query<{ parts: string; size: string | null; md5: string | null }>(
+            `SELECT count(*)::text AS parts, sum(length(bytes))::text AS size, md5(string_agg(bytes, ''::bytea ORDER BY seq)) AS md5
+               FROM cap_file_part WHERE upload_id = $1`,
+            [p.uploadId],
+          );
+          const got = rows[0]!;
+          if (Number(got.parts) !== p.parts || Number(got.size ?? 0) !== p.size || got.md5 !== p.md5)
+            throw errors.invalidRequest('file.commit parameters', 'the parts stored do not make the file announced (count, size or md5)');
+          await client.query(
+            `INSERT INTO cap_file_blob (md5, content, size, content_type)
+             SELECT $2, string_agg(bytes, ''::bytea ORDER BY seq), $3, $4 FROM cap_file_part WHERE upload_id = $1
+             ON CONFLICT (md5) DO NOTHING`,
+            [p.uploadId, p.md5, p.size, p.contentType],
+          );
+        }
         await client.query(
           `INSERT INTO cap_file_upload (md5, ext, operator_id, file_name) VALUES ($1, $2, $3, $4)
            ON CONFLICT (md5, ext, operator_id) DO UPDATE SET file_name = EXCLUDED.file_name, created = now()`,
           [p.md5, p.ext, p.operatorId, p.fileName],
         );
+        await client.query(`DELETE FROM cap_file_part WHERE upload_id = $1 OR created < now() - interval '${STALE_PARTS}'`, [p.uploadId]);
+        return { md5: p.md5, size: p.size };
       });
-      return { md5: p.md5, size: bytes.length };
+    },
+
+    'file.abort': async (params) => {
+      const p = parse(abortParams, 'file.abort', params);
+      await deps.pool.query('DELETE FROM cap_file_part WHERE upload_id = $1', [p.uploadId]);
+      return {};
     },
 
     'file.get': async (params) => {
       const p = parse(getParams, 'file.get', params);
-      const admin = await isAdmin(p.operatorId);
-      const { rows } = await deps.pool.query<{ content: Buffer; content_type: string; file_name: string | null }>(
-        `SELECT b.content, b.content_type,
-                (SELECT u.file_name FROM cap_file_upload u WHERE u.md5 = b.md5 AND u.ext = $2 ORDER BY u.created DESC LIMIT 1) AS file_name
-           FROM cap_file_blob b
-          WHERE b.md5 = $1
-            AND (EXISTS (SELECT 1 FROM cap_file_published x WHERE x.md5 = b.md5 AND x.ext = $2)
-                 OR EXISTS (SELECT 1 FROM cap_file_upload u WHERE u.md5 = b.md5 AND u.ext = $2 AND ($3::bigint IS NOT NULL AND (u.operator_id = $3 OR $4))))`,
-        [p.md5, p.ext, p.operatorId ?? null, admin],
-      );
-      const row = rows[0];
-      if (!row) throw appError(ErrorCatalogue.FILE_NOT_FOUND, { file: `${p.md5}.${p.ext}` });
-      return { content: row.content.toString('base64'), contentType: row.content_type, fileName: row.file_name ?? `${p.md5}.${p.ext}` };
+      const row = await readable(p);
+      return { size: row.size, contentType: row.content_type, fileName: row.file_name ?? `${p.md5}.${p.ext}` };
+    },
+
+    'file.read': async (params) => {
+      const p = parse(readParams, 'file.read', params);
+      const row = await readable(p, { offset: p.offset, length: p.length });
+      return { content: (row.part ?? Buffer.alloc(0)).toString('base64') };
     },
 
     'file.publish': async (params) => {

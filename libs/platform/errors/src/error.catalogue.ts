@@ -141,6 +141,7 @@ export const ErrorCatalogue = {
   FILE_AUTH_REQUIRED: entry('XTK-170406', 'Client', 401, false, 'Log on first: {how}.'),
   FILE_RES_UNKNOWN: entry('XTK-170407', 'Client', 200, false, "The file resource '{name}' does not exist: write it (xtk:fileRes) first."),
   FILE_RES_NOT_PUBLISHED: entry('XTK-170408', 'Client', 200, false, "The file resource '{name}' is not published: {why}."),
+  FILE_TRANSFERS_BUSY: entry('XTK-170409', 'Server', 503, true, 'Too many file transfers in progress on this gateway; retry in a moment.'),
   REPORT_UNKNOWN: entry('XTK-170420', 'Client', 404, false, "The report '{report}' does not exist (reports here: {reports})."),
   REPORT_BAD_CONTEXT: entry('XTK-170421', 'Client', 400, false, "Invalid report call '{report}': {why}."),
   REPORT_UNAVAILABLE: entry('XTK-170422', 'Server', 503, true, "The report '{report}' is not available now: {why}."),
