@@ -7,6 +7,7 @@ import type { Downstreams } from '../downstream.client';
 import type { Authenticator } from '../session/authenticator';
 import { checkContent, checkFileName, multipartBoundary, parseMultipartFile } from './file-content';
 import { describeFailure, identifyHttpOperator, isRefused, sendHttpError } from './http-operator';
+import { createGate } from './transfer.gate';
 
 export const UPLOAD_PATH = '/nl/jsp/uploadFile.jsp';
 export const DOWNLOAD_PATH = '/nl/jsp/downloadFile.jsp';
@@ -32,38 +33,6 @@ const CONTENT_TYPE = /^[a-z0-9][a-z0-9!#$&^_.+-]{0,63}\/[a-z0-9][a-z0-9!#$&^_.+-
  */
 export const FILE_TRANSFERS_AT_ONCE = 4;
 export const FILE_TRANSFERS_WAITING = 64;
-
-/** A counting gate: `enter` resolves with a release function, or undefined when the waiting line is full. */
-export function createGate(atOnce: number, waiting: number): { enter(): Promise<(() => void) | undefined> } {
-  let running = 0;
-  const line: (() => void)[] = [];
-  const release = () => {
-    const next = line.shift();
-    if (next) next();
-    else running--;
-  };
-  return {
-    async enter() {
-      if (running < atOnce) {
-        running++;
-        return once(release);
-      }
-      if (line.length >= waiting) return undefined;
-      await new Promise<void>((resolve) => line.push(resolve));
-      return once(release);
-    },
-  };
-}
-
-function once(fn: () => void): () => void {
-  let done = false;
-  return () => {
-    if (!done) {
-      done = true;
-      fn();
-    }
-  };
-}
 
 /** What the served files carry: never sniffed, never run as a page of this origin. */
 function protect(res: Response, cache: string): void {
