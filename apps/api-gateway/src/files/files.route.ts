@@ -80,6 +80,10 @@ function readBounded(req: Request, limit: number): Promise<Buffer | 'too-large' 
     };
     req.on('data', onData);
     req.once('end', () => finish(Buffer.concat(chunks, size)));
+    // A client gone before the end frees its transfer slot at once.
+    req.once('close', () => {
+      if (!req.complete) finish('too-slow');
+    });
     req.once('error', (err) => {
       if (!done) {
         done = true;
