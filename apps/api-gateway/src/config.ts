@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { createLocalJWKSet, type JSONWebKeySet } from 'jose';
+import { z } from 'zod';
 import { DEFAULT_XML_LIMITS } from '@cap/campaign-xml';
 import { ConfigError, field, loadConfig, serviceConfigShape } from '@cap/platform-config';
 import { resolveSecretKeys, type SecretKeyRing } from '@cap/platform-secrets';
@@ -141,6 +142,18 @@ const shape = {
   SECRETS_KEYS: field.string(''),
   /** A file holding the same list (one key a line, `#` comments), e.g. a mounted secret; instead of SECRETS_KEYS. */
   SECRETS_KEYS_FILE: field.string(''),
+  /**
+   * Largest file /nl/jsp/uploadFile.jsp takes (bytes; the upload is cut there, 413). At most 64 MiB, what local-store
+   * assembles; a gateway holds at most 4 uploads at once, so up to 4 × this in memory (docs/files-and-reports.md).
+   */
+  FILE_MAX_BYTES: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(64 * 1024 * 1024)
+    .default(10 * 1024 * 1024),
+  /** Start of the public URLs of published files (xtk:fileRes#GetURL), e.g. https://res.example.com; empty: the scheme and host the SOAP call came to. */
+  FILE_PUBLIC_URL: field.string(''),
 };
 
 export type GatewayConfig = ReturnType<typeof loadGatewayConfig>;

@@ -32,6 +32,14 @@ const IDEMPOTENT_METHODS = new Set([
   'quarantine.counts',
   // Sent again, it takes other ids: the first ones are skipped, never handed out twice.
   'sequence.reserve',
+  // The same content under the same md5, or the same record published again: no second effect.
+  'file.putPart',
+  'file.commit',
+  'file.abort',
+  'file.get',
+  'file.read',
+  'file.publish',
+  'file.url',
 ]);
 
 const TARGETS = {

@@ -7,6 +7,8 @@ import { loadGatewayConfig } from './config';
 import { createDatabaseIdCache } from './database-id.cache';
 import { createDataModelRouter } from './datamodel.route';
 import { createDownstreams } from './downstream.client';
+import { createFilesRouter } from './files/files.route';
+import { createReportDataRouter } from './files/report-data.route';
 import { createPingRouter } from './ping.route';
 import { canonicalizeRateLimitConfig, createRateLimiter, createSoapAdmission, loadRateLimitConfig } from './rate-limit';
 import { createReportingRouter } from './reporting.route';
@@ -21,6 +23,7 @@ import { createDispatcher } from './soap/soap.dispatcher';
 import { createSoapRouter } from './soap/soap.route';
 import { createDeliverySoapMethods } from './soap-methods/delivery.soap-methods';
 import { createEventSoapMethods } from './soap-methods/event.soap-methods';
+import { createFileResSoapMethods } from './soap-methods/file-res.soap-methods';
 import { createLifecycleSoapMethods } from './soap-methods/lifecycle.soap-methods';
 import { createPackageSoapMethods } from './soap-methods/package.soap-methods';
 import { createPersistSoapMethods } from './soap-methods/persist.soap-methods';
@@ -124,6 +127,7 @@ function main(): void {
         ...createSecretSoapMethods({ cipher: createSecretCipher(config.secretKeys), hashPassword }),
         ...createLifecycleSoapMethods({ downstreams, identity, schemaVersions }),
         ...createPackageSoapMethods({ schemas, downstreams, logger: logger.child({ module: 'packages' }) }),
+        ...createFileResSoapMethods({ downstreams, publicUrl: config.FILE_PUBLIC_URL, instanceName: config.INSTANCE_NAME }),
       };
       const dispatcher = createDispatcher({ schemas, soapMethods, authenticator });
       // Limits keyed by canonical API names: one bucket per API, whatever URN spelling a caller uses.
@@ -176,6 +180,8 @@ function main(): void {
           app.use(createDataModelRouter({ schemas, sessions }));
           app.use(createWsdlRouter({ schemas }));
           app.use(createReportingRouter({ downstreams, authenticator, operators, logger }));
+          app.use(createFilesRouter({ downstreams, authenticator, logger, maxFileBytes: config.FILE_MAX_BYTES, instanceName: config.INSTANCE_NAME }));
+          app.use(createReportDataRouter({ downstreams, authenticator, logger }));
           app.use(
             createPingRouter({
               downstreams,

@@ -8,6 +8,7 @@ import { createServiceBase, findAppFolder, runMain, runService } from '@cap/plat
 import { loadLocalStoreConfig } from './config';
 import { CLOUD_STATES_QUARANTINE_NAMES, startCloudStatesConsumer } from './cloud-states.consumer';
 import { createEventRpcHandlers } from './events/event.rpc-handlers';
+import { createFileRpcHandlers } from './files/file.rpc-handlers';
 import { createOperatorRpcHandlers } from './operators/operator.rpc-handlers';
 import { createOperatorRightsLookup } from './operators/operator.rights';
 import { OPERATOR_TRIGGERS_SQL, startOperatorStatePublisher } from './operators/operator-state.publisher';
@@ -88,6 +89,7 @@ function main(): void {
             ...createSequenceRpcHandlers({ pool, schemas }),
             ...createSubscriptionRpcHandlers({ pool, schemas }),
             ...staging.rpcHandlers,
+            ...createFileRpcHandlers({ pool, operatorRights }),
           },
           workers: [
             {

@@ -45,6 +45,7 @@ describe('DDL of the built-in schemas', () => {
       'nms_subscription_stg',
       'xtk_enum',
       'xtk_enum_value',
+      'xtk_file_res',
       'xtk_folder',
       'xtk_operator',
       'xtk_option',

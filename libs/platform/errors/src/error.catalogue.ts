@@ -141,6 +141,29 @@ export const ErrorCatalogue = {
   PACKAGE_TOO_LARGE: fault('XTK-170301', 'Client', '{detail}'),
   PACKAGE_SOURCE_SCHEMA: fault('XTK-170302', 'Client', '{detail}'),
   PACKAGE_SPANS_DATABASES: fault('XTK-170303', 'Client', '{detail}'),
+  // Files, report data and AEM assets over plain HTTP (/nl/jsp/uploadFile.jsp, downloadFile.jsp, /report/…,
+  // /nms/aemAssetDownload.jssp; our numbers). Their status is the HTTP answer's; inside a SOAP method
+  // (xtk:fileRes#PublishIfNeeded, GetURL) they are faults like any other.
+  FILE_TOO_LARGE: entry('XTK-170400', 'Client', 413, false, 'The file is larger than {limit} bytes (FILE_MAX_BYTES); nothing was stored.'),
+  FILE_NAME_REFUSED: entry('XTK-170401', 'Client', 400, false, "The file name '{name}' is refused: {why}."),
+  FILE_UPLOAD_MALFORMED: entry('XTK-170402', 'Client', 400, false, 'Malformed upload: {why}.'),
+  FILE_TYPE_MISMATCH: entry('XTK-170403', 'Client', 415, false, "The file content is {sniffed}, not the declared '{declared}'; nothing was stored."),
+  FILE_CONTENT_REFUSED: entry('XTK-170404', 'Client', 415, false, 'The file content is refused: {why}; nothing was stored.'),
+  FILE_NOT_FOUND: entry('XTK-170405', 'Client', 404, false, "No file '{file}' that this operator may read."),
+  FILE_AUTH_REQUIRED: entry('XTK-170406', 'Client', 401, false, 'Log on first: {how}.'),
+  FILE_RES_UNKNOWN: entry('XTK-170407', 'Client', 200, false, "The file resource '{name}' does not exist: write it (xtk:fileRes) first."),
+  FILE_RES_NOT_PUBLISHED: entry('XTK-170408', 'Client', 200, false, "The file resource '{name}' is not published: {why}."),
+  FILE_TRANSFERS_BUSY: entry('XTK-170409', 'Server', 503, true, 'Too many file transfers in progress on this gateway; retry in a moment.'),
+  REPORT_UNKNOWN: entry('XTK-170420', 'Client', 404, false, "The report '{report}' does not exist (reports here: {reports})."),
+  REPORT_BAD_CONTEXT: entry('XTK-170421', 'Client', 400, false, "Invalid report call '{report}': {why}."),
+  REPORT_UNAVAILABLE: entry('XTK-170422', 'Server', 503, true, "The report '{report}' is not available now: {why}."),
+  AEM_NOT_AVAILABLE: entry(
+    'XTK-170430',
+    'Client',
+    501,
+    false,
+    'AEM asset upload is not available: this platform has no AEM connection; upload the file with uploadFile.jsp instead.',
+  ),
 } as const;
 
 export type ErrorName = keyof typeof ErrorCatalogue;
