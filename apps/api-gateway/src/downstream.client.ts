@@ -27,6 +27,7 @@ const IDEMPOTENT_METHODS = new Set([
   'event.queueDepth',
   'reporting.summary',
   'quarantine.counts',
+  'schema.sources',
   // Sent again, it takes other ids: the first ones are skipped, never handed out twice.
   'sequence.reserve',
 ]);
