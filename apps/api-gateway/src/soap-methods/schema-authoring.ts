@@ -51,7 +51,7 @@ export function createSchemaAuthoring(deps: {
       };
       const text = serializeXml(source, { plain: true });
       if (text.length > MAX_FORWARDED_CHARS)
-        throw SoapFault.of(ErrorCatalogue.SCHEMA_SOURCE_TOO_LARGE, { detail: `${text.length} characters (at most 262144)` });
+        throw SoapFault.of(ErrorCatalogue.SCHEMA_SOURCE_TOO_LARGE, { detail: `${text.length} characters (at most ${MAX_FORWARDED_CHARS})` });
       const installed = await deps.rpc.request<{ id: string; changed: boolean }>(
         { service: SERVICES.localStore, topic: TOPICS.localStoreRequests },
         'schema.install',
