@@ -26,7 +26,7 @@ module.exports = {
     {
       ...common,
       displayName: 'unit',
-      testMatch: ['<rootDir>/{apps,libs,infra}/**/*.test.ts'],
+      testMatch: ['<rootDir>/{apps,libs,infra,tools}/**/*.test.ts'],
       testPathIgnorePatterns: [...common.testPathIgnorePatterns, '\\.int\\.test\\.ts$'],
     },
     {

@@ -24,7 +24,7 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
-import { startTestPlatform, type AppName, type TestPlatform } from '@cap/platform-testing';
+import { commitOf, startTestPlatform, type AppName, type TestPlatform } from '@cap/platform-testing';
 
 const ROOT = join(__dirname, '..', '..');
 const APPS: AppName[] = ['local-store', 'cloud-executor', 'staging-sync', 'api-gateway'];
@@ -66,16 +66,6 @@ function sample(pid: number): { cpuMs: number; wakeups: number } | undefined {
 }
 const pidsOf = (pattern: string) => execSync(`pgrep -f '${pattern}' || true`, { encoding: 'utf8' }).split('\n').filter(Boolean).map(Number);
 
-function commitOf(): string {
-  try {
-    const head = execSync('git rev-parse --short HEAD', { cwd: ROOT, encoding: 'utf8' }).trim();
-    const dirty = execSync('git status --porcelain --untracked-files=no', { cwd: ROOT, encoding: 'utf8' }).trim() !== '';
-    return dirty ? `${head} (working tree with uncommitted changes)` : head;
-  } catch {
-    return 'unknown';
-  }
-}
-
 /** A Node process with an HTTP server listening and nothing else: the baseline. */
 function startBareNode(): { pid: number; stop(): void } {
   const child = spawn(process.execPath, ['-e', "require('node:http').createServer((q, s) => s.end()).listen(0, '127.0.0.1')"], { stdio: 'ignore' });
@@ -94,7 +84,7 @@ function buildRevision(revision: string): string {
 }
 
 async function main(): Promise<void> {
-  const commit = commitOf();
+  const commit = commitOf(ROOT);
   log(`idle cost: settle ${SETTLE_S} s, ${REPS} windows of ${SECONDS} s; commit ${commit}; load average ${loadavg()[0]!.toFixed(2)}`);
   const env = { NODE_ENV: 'production', LOG_LEVEL: 'info', KAFKA_RETRY_PROFILE: 'default' };
   const beforeDir = args.before ? buildRevision(args.before) : undefined;

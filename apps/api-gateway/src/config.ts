@@ -1,9 +1,14 @@
 import { readFileSync } from 'node:fs';
+import { createLocalJWKSet, type JSONWebKeySet } from 'jose';
 import { DEFAULT_XML_LIMITS } from '@cap/campaign-xml';
 import { ConfigError, field, loadConfig, serviceConfigShape } from '@cap/platform-config';
 import { resolveSecretKeys, type SecretKeyRing } from '@cap/platform-secrets';
+import { whyNotJwks } from './session/oidc.jwks';
 
 const DAY_MS = 86_400_000;
+
+/** Asymmetric JWS algorithms accepted for OpenID Connect tokens. */
+const OIDC_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'];
 
 const shape = {
   // Event-loop delay sampled every 10 ms: S9's stall bound is read from it (apps/api-gateway/test/xml-bombs.int.test.ts).
@@ -53,6 +58,41 @@ const shape = {
     }),
   /** Longest lifetime of a bearer JWT (exp − iat, and exp − now); a token without exp is refused. */
   JWT_MAX_LIFETIME_MS: field.durationMs(DAY_MS),
+  /**
+   * Token logon through an OpenID Connect issuer (IMS-style, docs/security.md#token-logon): the `iss` its tokens must
+   * carry; empty turns it off. With it: OIDC_AUDIENCE, and OIDC_JWKS_URL or OIDC_JWKS_FILE.
+   */
+  OIDC_ISSUER: field.string(''),
+  /** The `aud` its tokens must carry (this platform's client id at the issuer). */
+  OIDC_AUDIENCE: field.string(''),
+  /** Where the issuer's JSON Web Key Set is fetched (http or https) … */
+  OIDC_JWKS_URL: field.string(''),
+  /** … or a file holding it (read once at start). */
+  OIDC_JWKS_FILE: field.string(''),
+  /** Algorithms its tokens may be signed with: asymmetric only (never `none` or HS*: the keys are public). */
+  OIDC_ALGORITHMS: field
+    .string('RS256,ES256')
+    .transform((v) =>
+      v
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean),
+    )
+    .refine((list) => list.length > 0 && list.every((a) => OIDC_ALGORITHMS.includes(a)), {
+      message: `expected some of ${OIDC_ALGORITHMS.join(', ')}, comma-separated`,
+    }),
+  /** The claim whose value is the operator's login (a string); an operator unknown or disabled is refused. */
+  OIDC_LOGIN_CLAIM: field.string('sub').refine((v) => v.length > 0 && v.length <= 256, { message: 'expected a claim name (1 to 256 characters)' }),
+  /** Clock difference tolerated on exp and nbf. */
+  OIDC_CLOCK_SKEW_MS: field.nonNegativeInt(30_000).refine((ms) => ms <= 600_000, { message: 'at most 600000 (10 min)' }),
+  /** Budget of one key-set fetch, body included. */
+  OIDC_JWKS_TIMEOUT_MS: field.durationMs(2_000),
+  /** Largest key set read. */
+  OIDC_JWKS_MAX_BYTES: field.positiveInt(65_536),
+  /** Least time between two fetches (a token naming an unknown kid reads the set again at most this often). */
+  OIDC_JWKS_REFRESH_COOLDOWN_MS: field.durationMs(30_000),
+  /** Keys older than this are read again before use. */
+  OIDC_JWKS_MAX_AGE_MS: field.durationMs(600_000),
   /** Proxies whose X-Forwarded-For gives the client address (IPs, CIDRs, loopback…); empty: the TCP peer is the client. */
   TRUST_PROXY: field.trustedProxies(''),
   /** Failed authentications (wrong password, login/password token, Basic, bearer) on one login before it is locked … */
@@ -125,5 +165,61 @@ export function loadGatewayConfig(env: Record<string, string | undefined>) {
   const { ring, problems } = resolveSecretKeys({ keys: config.SECRETS_KEYS, file, production: config.NODE_ENV === 'production' });
   if (!ring) throw new ConfigError('api-gateway', problems);
   const secretKeys: SecretKeyRing = ring;
-  return Object.freeze({ ...config, secretKeys });
+  const oidcJwks = checkOidc(config);
+  return Object.freeze({ ...config, secretKeys, oidcJwks });
+}
+
+/**
+ * The OpenID Connect settings hold together: an issuer needs an audience and exactly one key source, a URL is http(s),
+ * a key file is a readable JSON Web Key Set (returned); key settings without an issuer are a mistake, not ignored.
+ */
+function checkOidc(config: { OIDC_ISSUER: string; OIDC_AUDIENCE: string; OIDC_JWKS_URL: string; OIDC_JWKS_FILE: string }): JSONWebKeySet | undefined {
+  const problems: string[] = [];
+  if (!config.OIDC_ISSUER) {
+    for (const key of ['OIDC_AUDIENCE', 'OIDC_JWKS_URL', 'OIDC_JWKS_FILE'] as const)
+      if (config[key]) problems.push(`${key}: set without OIDC_ISSUER (token logon through an OpenID Connect issuer needs it)`);
+    if (problems.length) throw new ConfigError('api-gateway', problems);
+    return undefined;
+  }
+  if (!config.OIDC_AUDIENCE) problems.push('OIDC_AUDIENCE: required with OIDC_ISSUER');
+  if (!config.OIDC_JWKS_URL === !config.OIDC_JWKS_FILE) problems.push('OIDC_JWKS_URL, OIDC_JWKS_FILE: exactly one is required with OIDC_ISSUER');
+  if (config.OIDC_JWKS_URL) {
+    let protocol = '';
+    try {
+      protocol = new URL(config.OIDC_JWKS_URL).protocol;
+    } catch {
+      // reported below
+    }
+    if (protocol !== 'https:' && protocol !== 'http:') problems.push(`OIDC_JWKS_URL=${JSON.stringify(config.OIDC_JWKS_URL)}: expected an http or https URL`);
+  }
+  let jwks: JSONWebKeySet | undefined;
+  if (config.OIDC_JWKS_FILE) {
+    const name = `OIDC_JWKS_FILE=${JSON.stringify(config.OIDC_JWKS_FILE)}`;
+    let text: string | undefined;
+    try {
+      text = readFileSync(config.OIDC_JWKS_FILE, 'utf8');
+    } catch (err) {
+      problems.push(`${name}: cannot be read (${(err as NodeJS.ErrnoException).code ?? 'unreadable'})`);
+    }
+    if (text !== undefined) {
+      let json: unknown;
+      try {
+        json = JSON.parse(text);
+      } catch {
+        json = undefined;
+      }
+      const why = json === undefined ? 'not JSON' : whyNotJwks(json);
+      if (why) problems.push(`${name}: ${why}`);
+      else {
+        jwks = json as JSONWebKeySet;
+        try {
+          createLocalJWKSet(jwks);
+        } catch (err) {
+          problems.push(`${name}: ${(err as Error).message}`);
+        }
+      }
+    }
+  }
+  if (problems.length) throw new ConfigError('api-gateway', problems);
+  return jwks;
 }

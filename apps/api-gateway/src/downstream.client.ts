@@ -26,6 +26,9 @@ const IDEMPOTENT_METHODS = new Set([
   'staging.status',
   'event.queueDepth',
   'reporting.summary',
+  'delivery.messageTemplateLive',
+  // A command applied twice leaves the delivery where the first one put it.
+  'delivery.command',
   'quarantine.counts',
   'schema.sources',
   // Sent again, it takes other ids: the first ones are skipped, never handed out twice.

@@ -16,7 +16,7 @@ import { createSchemaVersions } from './schema-versions';
 import { serverIdentity, versionText } from './server.identity';
 import { createAuthThrottle } from './session/auth.throttle';
 import { createAuthenticator } from './session/authenticator';
-import { bearerOptions } from './session/bearer.options';
+import { bearerOptions, oidcOptions } from './session/bearer.options';
 import { createOperatorDirectory } from './session/operator.directory';
 import { SessionStore } from './session/session.store';
 import { createDispatcher } from './soap/soap.dispatcher';
@@ -24,6 +24,7 @@ import { createSoapRouter } from './soap/soap.route';
 import { createDeliverySoapMethods } from './soap-methods/delivery.soap-methods';
 import { createEventSoapMethods } from './soap-methods/event.soap-methods';
 import { createLifecycleSoapMethods } from './soap-methods/lifecycle.soap-methods';
+import { createPackageSoapMethods } from './soap-methods/package.soap-methods';
 import { createPersistSoapMethods } from './soap-methods/persist.soap-methods';
 import { createQuerySoapMethods } from './soap-methods/query.soap-methods';
 import { createSchemaAuthoring, followSchemaSources } from './soap-methods/schema-authoring';
@@ -99,6 +100,9 @@ function main(): void {
 
       // Services: who calls, the SOAP methods, the dispatcher that routes calls to them, the rate limiter.
       const jwt = bearerOptions(config);
+      const oidc = oidcOptions(config, {
+        onUnavailable: (why) => logger.warn({ event: 'oidc.jwks.unavailable', url: config.OIDC_JWKS_URL, why }, 'the OpenID Connect key set cannot be read'),
+      });
       const authenticator = createAuthenticator({
         sessions,
         operators,
@@ -106,6 +110,7 @@ function main(): void {
         allowSessionTokenOnly: config.ALLOW_SESSION_TOKEN_ONLY,
         loginTokenCacheMs: config.LOGIN_TOKEN_CACHE_MS,
         ...(jwt ? { jwt } : {}),
+        ...(oidc ? { oidc } : {}),
       });
       const soapMethods = {
         ...createPersistSoapMethods({ schemas, downstreams, authoring }),
@@ -127,6 +132,7 @@ function main(): void {
         }),
         ...createSecretSoapMethods({ cipher: createSecretCipher(config.secretKeys), hashPassword }),
         ...createLifecycleSoapMethods({ downstreams, identity, schemaVersions }),
+        ...createPackageSoapMethods({ schemas, downstreams, logger: logger.child({ module: 'packages' }) }),
       };
       const dispatcher = createDispatcher({ schemas, soapMethods, authenticator });
       // Limits keyed by canonical API names: one bucket per API, whatever URN spelling a caller uses.

@@ -46,7 +46,7 @@ export interface DeliveryReport {
   label: string;
   /** The template's internal name (nms:delivery @deliveryCode). */
   template: string;
-  /** nms:delivery @state: 45 start requested, 55 in progress, 95 finished, 99 failed. */
+  /** nms:delivery @state: 45 start requested, 55 in progress, 72 paused, 85 stopped, 95 finished, 99 failed. */
   state: number;
   failureText: string | null;
   created: string;

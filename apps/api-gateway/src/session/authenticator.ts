@@ -1,11 +1,12 @@
 import { createHash } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
-import { jwtVerify, type JWTVerifyOptions, type KeyLike } from 'jose';
+import { decodeProtectedHeader, jwtVerify, type JWTPayload, type JWTVerifyOptions, type KeyLike } from 'jose';
 import type { SoapCall } from '@cap/campaign-soap';
 import { ErrorCodes, isAppError } from '@cap/platform-errors';
 import { CAMPAIGN_FAULTS } from '../soap/campaign.faults';
 import type { AuthThrottle } from './auth.throttle';
-import type { OperatorDirectory } from './operator.directory';
+import { JwksUnavailable, type JwksKeys } from './oidc.jwks';
+import { MAX_LOGIN_LENGTH, type OperatorDirectory } from './operator.directory';
 import type { Operator } from './session.model';
 import type { SessionStore } from './session.store';
 
@@ -25,14 +26,30 @@ export interface BearerOptions {
   maxLifetimeMs: number;
 }
 
+/** Bearer tokens of an OpenID Connect issuer (IMS-style token logon): its public keys, its claims, the login claim. */
+export interface OidcOptions {
+  keys: JwksKeys;
+  /** The issuer and audience required, the allowed algorithms (asymmetric only), the clock skew (`clockTolerance`, seconds). */
+  options: JWTVerifyOptions & { algorithms: string[]; issuer: string; audience: string };
+  /** The claim whose value is the operator's login (`sub`, `preferred_username`, `email`…). */
+  loginClaim: string;
+  /** Longest lifetime accepted (exp − iat, and exp − now): a token without `exp` is refused. */
+  maxLifetimeMs: number;
+}
+
+/** Longest bearer token looked at: anything longer is refused before it is decoded. */
+export const MAX_BEARER_TOKEN_CHARS = 8_192;
+
 export interface AuthenticatorOptions {
   sessions: SessionStore;
   operators: OperatorDirectory;
   throttle: AuthThrottle;
   /** Accept a session token presented without its security token (the SDK's ofSessionToken). */
   allowSessionTokenOnly: boolean;
-  /** Verifies bearer JWTs (BearerTokenLogon and per-call IMS-style bearer); undefined disables bearer auth. */
+  /** Verifies HMAC bearer JWTs (a development option; BearerTokenLogon and per-call bearer); with neither this nor `oidc`, bearer auth is off. */
   jwt?: BearerOptions;
+  /** Verifies bearer tokens of an OpenID Connect issuer (tokens whose algorithm is not one of `jwt`'s). */
+  oidc?: OidcOptions;
   /** How long a verified login/password token is trusted before its password is checked again. */
   loginTokenCacheMs: number;
   now?: () => number;
@@ -65,20 +82,47 @@ export function createAuthenticator(options: AuthenticatorOptions) {
   const now = options.now ?? Date.now;
   const loginTokenCache = new Map<string, { operator: Operator; until: number }>();
 
-  async function fromBearer(token: string, origin: RequestOrigin): Promise<Operator> {
-    const jwt = options.jwt;
-    if (!jwt) throw CAMPAIGN_FAULTS.sessionExpired();
-    await options.throttle.check(undefined, origin.ip);
-    let login: string | undefined;
+  /** The login a verified token names, or undefined when the token does not check out. */
+  async function verifiedLogin(token: string): Promise<string | undefined> {
+    if (token.length > MAX_BEARER_TOKEN_CHARS) return undefined;
+    let alg: string | undefined;
     try {
-      const { payload } = await jwtVerify(token, jwt.key, { ...jwt.options, requiredClaims: ['exp'] });
-      const issuedAt = typeof payload.iat === 'number' ? payload.iat * 1000 : now();
-      const expires = payload.exp! * 1000;
-      if (expires - issuedAt > jwt.maxLifetimeMs || expires - now() > jwt.maxLifetimeMs) throw new Error('lifetime over the limit');
-      login = typeof payload.sub === 'string' && payload.sub ? payload.sub : undefined;
+      alg = decodeProtectedHeader(token).alg;
     } catch {
-      login = undefined;
+      return undefined;
     }
+    // The development HMAC secret verifies only its own algorithms; every other token goes to the issuer's keys,
+    // which allow asymmetric algorithms only (an HS256 token signed with the issuer's public key is refused there).
+    const hmac = options.jwt && (!options.oidc || (alg !== undefined && options.jwt.options.algorithms.includes(alg))) ? options.jwt : undefined;
+    let payload: JWTPayload;
+    let claim: string;
+    let maxLifetimeMs: number;
+    try {
+      if (hmac) {
+        ({ payload } = await jwtVerify(token, hmac.key, { ...hmac.options, requiredClaims: ['exp'] }));
+        claim = 'sub';
+        maxLifetimeMs = hmac.maxLifetimeMs;
+      } else {
+        const oidc = options.oidc!;
+        ({ payload } = await jwtVerify(token, oidc.keys, { ...oidc.options, requiredClaims: ['exp', 'iss', 'aud'] }));
+        claim = oidc.loginClaim;
+        maxLifetimeMs = oidc.maxLifetimeMs;
+      }
+    } catch (err) {
+      if (err instanceof JwksUnavailable) throw CAMPAIGN_FAULTS.identityProviderUnavailable(err.why);
+      return undefined;
+    }
+    const issuedAt = typeof payload.iat === 'number' ? payload.iat * 1000 : now();
+    const expires = payload.exp! * 1000;
+    if (expires - issuedAt > maxLifetimeMs || expires - now() > maxLifetimeMs) return undefined;
+    const login = payload[claim];
+    return typeof login === 'string' && login && login.length <= MAX_LOGIN_LENGTH ? login : undefined;
+  }
+
+  async function fromBearer(token: string, origin: RequestOrigin): Promise<Operator> {
+    if (!options.jwt && !options.oidc) throw CAMPAIGN_FAULTS.sessionExpired();
+    await options.throttle.check(undefined, origin.ip);
+    const login = await verifiedLogin(token);
     if (!login) {
       await options.throttle.failed(undefined, origin.ip, 'bearer');
       throw CAMPAIGN_FAULTS.sessionExpired();

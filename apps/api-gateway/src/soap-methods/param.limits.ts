@@ -22,6 +22,7 @@ export const PARAM_LIMITS = {
   variablesPerCall: 500,
   scenarioNameChars: 64,
   deliveryContentChars: 8 * 1024 * 1024,
+  deliveryIdChars: 40,
 } as const;
 
 /** `text` when it is at most `max` characters; otherwise SOAP_BAD_PARAMETER naming the parameter and the limit. */

@@ -47,6 +47,13 @@ export function createDispatcher(deps: { schemas: ReadonlyMap<string, Schema>; s
       const soapMethod = deps.soapMethods[`persist#${call.method}`];
       if (soapMethod) return { schema, method: persistMethod, soapMethod };
     }
+    // xtk:jobInterface|<entity schema>: the job methods, declared on xtk:job, run on an entity of that schema.
+    if (call.interfaceName === 'jobInterface') {
+      const jobMethod = deps.schemas.get('xtk:job')?.methods.find((m) => m.name === call.method);
+      const soapMethod = jobMethod ? deps.soapMethods[`xtk:jobInterface#${jobMethod.name}`] : undefined;
+      if (!jobMethod || !soapMethod) throw SOAP_FAULTS.unknownMethod(call.urn, call.method);
+      return { schema, method: jobMethod, soapMethod };
+    }
     const method = call.interfaceName ? undefined : schema.methods.find((m) => m.name === call.method && !m.interface);
     const soapMethod = method ? deps.soapMethods[`${schema.id}#${method.name}`] : undefined;
     if (!method || !soapMethod) throw SOAP_FAULTS.unknownMethod(call.urn, call.method);

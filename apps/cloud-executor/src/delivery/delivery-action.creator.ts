@@ -1,4 +1,4 @@
-import { compileDeliveryTarget, RECIPIENT_SCHEMA, type DeliveryDefinition } from '@cap/campaign-delivery';
+import { compileDeliveryTarget, RECIPIENT_SCHEMA, type DeliveryDefinition, type DeliveryJobPhase } from '@cap/campaign-delivery';
 import { element, parseXml } from '@cap/campaign-xml';
 import type { DeliveryIndicators } from '@cap/contracts';
 import { withTransaction, type Pool, type PoolClient } from '@cap/platform-postgres';
@@ -28,8 +28,8 @@ export interface DeliveryActionRequest {
 export interface DeliveryActionStatus extends DeliveryIndicators {
   deliveryId: string;
   internalName: string;
-  phase: 'targeting' | 'sending' | 'finished' | 'failed';
-  /** nms:delivery @state: 45, 55, 95, 99. */
+  phase: DeliveryJobPhase;
+  /** nms:delivery @state: 45, 55, 72 paused, 85 stopped, 95, 99. */
   state: number;
   failureText: string | null;
 }

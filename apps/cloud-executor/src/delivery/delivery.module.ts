@@ -10,6 +10,10 @@ import { createDeliveryActions, type DeliveryActions } from './delivery-action.c
 import { createDeliveryStatePublisher } from './delivery-state.publisher';
 import { DEFAULT_DELIVERY_RETRY, startDeliveryRunner } from './delivery.runner';
 import { createSubmitHandler } from './delivery.submit';
+import { createCommandHandler } from './delivery.command';
+import { createFromModelHandler } from './delivery.from-model';
+import { createMessageTemplateLiveHandler } from './delivery.deploy';
+import { createJobRpcHandlers } from './delivery.jobs';
 
 export interface DeliveryModuleConfig {
   MESSAGE_DEFAULT_SENDER: string;
@@ -26,7 +30,7 @@ export interface DeliveryModuleConfig {
 export interface DeliveryModule {
   /** What workflow delivery activities use: the same jobs and runner as SubmitDelivery. */
   actions: DeliveryActions;
-  /** delivery.submit (nms:delivery#SubmitDelivery) and reporting.summary. */
+  /** delivery.submit (nms:delivery#SubmitDelivery), delivery.command (ExecCommand, Play, Pause, Stop), delivery.fromModel (CreateFromModel), delivery.messageTemplateLive (DeployTriggerMessageSingle), job.* (xtk:jobInterface, xtk:job) and reporting.summary. */
   rpcHandlers: Record<string, RpcHandler>;
   /** The delivery runner, already running. */
   workers: DataServiceWorker[];
@@ -65,10 +69,15 @@ export async function createDeliveryModule(deps: {
     },
   });
   const jobs = { pool, schemas, channels, publisher, defaultSender: config.MESSAGE_DEFAULT_SENDER, logger: base.logger, wake: () => runner.wake() };
+  const command = createCommandHandler(jobs);
   return {
     actions: createDeliveryActions(jobs),
     rpcHandlers: {
       'delivery.submit': createSubmitHandler(jobs),
+      'delivery.command': command,
+      ...createJobRpcHandlers({ pool, command }),
+      'delivery.fromModel': createFromModelHandler(jobs),
+      'delivery.messageTemplateLive': createMessageTemplateLiveHandler({ pool }),
       [REPORTING_SUMMARY_METHOD]: createReportingSummaryHandler({ pool }),
     },
     workers: [{ name: 'delivery-runner', stop: () => runner.stop() }],

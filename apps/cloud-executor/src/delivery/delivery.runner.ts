@@ -214,14 +214,15 @@ export function startDeliveryRunner(options: DeliveryRunnerOptions): DeliveryRun
             return;
           }
         }
-        await withTransaction(pool, async (client) => {
-          await client.query(
+        const finished = await withTransaction(pool, async (client) => {
+          const done = await client.query(
             `UPDATE cap_delivery_job SET phase = 'finished', state = $2, finished_at = now(), updated_at = now(), state_version = state_version + 1 WHERE delivery_id = $1 AND phase = 'sending'`,
             [job.delivery_id, DeliveryState.finished],
           );
-          if (hasRetries) await client.query('DELETE FROM cap_delivery_retry WHERE delivery_id = $1', [job.delivery_id]);
+          if (done.rowCount === 1 && hasRetries) await client.query('DELETE FROM cap_delivery_retry WHERE delivery_id = $1', [job.delivery_id]);
+          return done.rowCount === 1;
         });
-        log.info({ event: 'delivery.finished', deliveryId: job.delivery_id }, 'delivery finished');
+        if (finished) log.info({ event: 'delivery.finished', deliveryId: job.delivery_id }, 'delivery finished');
         await options.publisher.publish(job.delivery_id);
         return;
       }
@@ -283,7 +284,13 @@ export function startDeliveryRunner(options: DeliveryRunnerOptions): DeliveryRun
           });
         });
       }
-      const scheduled = await commitBatch(job.delivery_id, outcomes, hasRetries);
+      const { scheduled, phase } = await commitBatch(job.delivery_id, outcomes, hasRetries);
+      if (phase !== 'sending') {
+        // Paused or stopped (nms:delivery#ExecCommand) while this batch was out: nothing more is sent.
+        log.info({ event: 'delivery.halted', deliveryId: job.delivery_id, phase }, 'delivery paused or stopped: sending halted');
+        await options.publisher.publish(job.delivery_id);
+        return;
+      }
       if (scheduled > 0) {
         hasRetries = true;
         log.info({ event: 'delivery.retries_scheduled', deliveryId: job.delivery_id, messages: scheduled }, 'messages failed temporarily: tried again later');
@@ -299,7 +306,8 @@ export function startDeliveryRunner(options: DeliveryRunnerOptions): DeliveryRun
   /**
    * Statuses of one batch, its retries and the job's counters, in one transaction; only logs still pending count.
    * Logs to retry stay pending (their reason and text say why) and get their cap_delivery_retry row; a log that was
-   * waiting for a retry and is now final loses it. Returns how many retries were scheduled.
+   * waiting for a retry and is now final loses it. Returns how many retries were scheduled, and the job's phase
+   * (anything but 'sending' once a command paused or stopped it).
    */
   const commitBatch = (deliveryId: string, outcomes: LogOutcome[], hadRetries: boolean) =>
     withTransaction(pool, async (client) => {
@@ -336,16 +344,16 @@ export function startDeliveryRunner(options: DeliveryRunnerOptions): DeliveryRun
       const rendering = count((r) => r.reason === FailureReason.rendering);
       const refused = count((r) => r.status === BroadLogStatus.failed && (r.reason === FailureReason.refused || r.reason === FailureReason.unknownUser));
       const unreachable = count((r) => r.status === BroadLogStatus.failed && r.reason === FailureReason.unreachable);
-      await client.query(
+      const job = await client.query<{ phase: string }>(
         `UPDATE cap_delivery_job SET processed = processed + $2, success = success + $3, error = error + $4, error_rendering = error_rendering + $5,
                 error_refused = error_refused + $6, error_unreachable = error_unreachable + $7, paused_runs = 0, updated_at = now(), state_version = state_version + 1
-          WHERE delivery_id = $1`,
+          WHERE delivery_id = $1 RETURNING phase`,
         [deliveryId, final.length, sent, failed, rendering, refused, unreachable],
       );
       messages.inc({ outcome: 'sent' }, sent);
       messages.inc({ outcome: 'failed' }, failed);
       if (retries.length > 0) messages.inc({ outcome: 'retry' }, retries.length);
-      return retries.length;
+      return { scheduled: retries.length, phase: job.rows[0]?.phase };
     });
 
   const runIfFree = async (deliveryId: string, stopping: AbortSignal) => {

@@ -84,7 +84,15 @@ export async function loadDeliveryDefinition(
       `No delivery template '${template}' (a template is an nms:delivery with @isModel=true; one written moments ago reaches the execution database in about a second)`,
     );
   }
-  const definition = mergeDeliveryFragment(templateDefinition(rows[0]!), fragment);
+  return checkDeliveryDefinition(deps, known, mergeDeliveryFragment(templateDefinition(rows[0]!), fragment));
+}
+
+/** Checks a definition as every delivery is checked before anything is recorded (the target excepted); fills in the default sender. */
+export function checkDeliveryDefinition(
+  deps: { channels: ChannelRegistry; defaultSender: string },
+  known: ReturnType<typeof deliveryTemplateFields>['known'],
+  definition: DeliveryDefinition,
+): DeliveryDefinition {
   if (!deps.channels.find(definition.routing)) {
     throw new DeliveryError(
       ErrorCatalogue.DELIVERY_UNKNOWN_CHANNEL,
@@ -96,15 +104,19 @@ export async function loadDeliveryDefinition(
   return definition;
 }
 
+/** A new delivery action's id (2^50 + the sequence) and internal name (`DM<n>`). */
+export async function newDeliveryActionName(client: Pool | PoolClient): Promise<{ deliveryId: string; internalName: string }> {
+  const seq = await client.query<{ seq: string }>("SELECT nextval('cap_delivery_action_seq')::text AS seq");
+  const n = BigInt(seq.rows[0]!.seq);
+  return { deliveryId: (DELIVERY_ID_BASE + n).toString(), internalName: `DM${n}` };
+}
+
 /** Records a delivery action as a job to target and send (delivery.runner.ts), in the caller's transaction. */
 export async function recordDeliveryJob(
   client: PoolClient,
-  job: { template: string; definition: DeliveryDefinition; workflowTaskId?: string },
+  job: { template: string; definition: DeliveryDefinition; workflowTaskId?: string; existing?: { deliveryId: string; internalName: string } },
 ): Promise<{ deliveryId: string; internalName: string }> {
-  const seq = await client.query<{ seq: string }>("SELECT nextval('cap_delivery_action_seq')::text AS seq");
-  const n = BigInt(seq.rows[0]!.seq);
-  const deliveryId = (DELIVERY_ID_BASE + n).toString();
-  const internalName = `DM${n}`;
+  const { deliveryId, internalName } = job.existing ?? (await newDeliveryActionName(client));
   await client.query(
     `INSERT INTO cap_delivery_job (delivery_id, internal_name, template_name, definition, phase, state, workflow_task_id) VALUES ($1, $2, $3, $4, 'targeting', $5, $6)`,
     [deliveryId, internalName, job.template, JSON.stringify(job.definition), DeliveryState.started, job.workflowTaskId ?? null],

@@ -22,6 +22,14 @@ describe('delivery activity: following its delivery', () => {
     expect(planDeliveryCheck('1', status({}))).toEqual({ kind: 'wait' });
   });
 
+  it('when the delivery is paused, then the task waits; when it is stopped, then the activity fails saying so', () => {
+    expect(planDeliveryCheck('1', status({ phase: 'paused', state: 72 }))).toEqual({ kind: 'wait' });
+    expect(planDeliveryCheck('1', status({ phase: 'stopped', state: 85 }))).toEqual({
+      kind: 'failed',
+      message: 'the delivery DM6 (1125899906842630) was stopped',
+    });
+  });
+
   it('when the delivery is finished, then the task is done with the indicators in its task variables and a log line', () => {
     const check = planDeliveryCheck('1125899906842630', status({ phase: 'finished', state: 95, processed: 4, success: 3, error: 1 }));
     expect(check).toEqual({

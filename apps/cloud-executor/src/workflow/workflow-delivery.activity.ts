@@ -22,6 +22,7 @@ export function planDeliveryCheck(deliveryId: string, status: DeliveryActionStat
   if (!status) return { kind: 'failed', message: `the delivery action ${deliveryId} no longer exists` };
   const name = `${status.internalName} (${status.deliveryId})`;
   if (status.phase === 'failed') return { kind: 'failed', message: `the delivery ${name} failed: ${status.failureText ?? 'no reason given'}` };
+  if (status.phase === 'stopped') return { kind: 'failed', message: `the delivery ${name} was stopped` };
   if (status.phase !== 'finished') return { kind: 'wait' };
   return {
     kind: 'done',

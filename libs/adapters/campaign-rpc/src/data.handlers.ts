@@ -3,12 +3,14 @@ import type { GroupCommitOptions } from '@cap/campaign-postgres';
 import type { RpcHandler } from '@cap/platform-kafka';
 import type { Pool } from '@cap/platform-postgres';
 import { createDeleteCollectionHandler } from './data-delete.handler';
+import { createPackageHandler } from './data-package.handler';
 import { createQueryHandler, type KeysetPaging, type QueryLimits } from './data-query.handler';
 import { createWriteHandler, type OperatorRightsLookup } from './data-write.handler';
 
 /**
  * The data API a database-owning service answers for the schemas stored in its database: data.query
- * (ExecuteQuery, BuildQuery), data.write (Write, WriteCollection, Ingest, IngestExt), data.deleteCollection.
+ * (ExecuteQuery, BuildQuery), data.write (Write, WriteCollection, Ingest, IngestExt), data.deleteCollection,
+ * data.installPackage (xtk:builder#InstallPackage: the package's entities of this database).
  */
 export function createDataHandlers(deps: {
   pool: Pool;
@@ -23,5 +25,6 @@ export function createDataHandlers(deps: {
     'data.query': createQueryHandler(deps),
     'data.write': createWriteHandler(deps),
     'data.deleteCollection': createDeleteCollectionHandler(deps),
+    'data.installPackage': createPackageHandler(deps),
   };
 }

@@ -3,3 +3,4 @@ export { createQueryHandler, type KeysetPaging, type PageMode, type QueryLimits,
 export { createDeleteCollectionHandler } from './data-delete.handler';
 export { createDataHandlers } from './data.handlers';
 export { createPageCursorCache, getPageQueryKey, type PageCursor, type PageCursorCache, type PageCursorCacheOptions } from './page-cursor.cache';
+export { createPackageHandler, type PackageEntityReport, type PackageInstallResult, type PackageOutcome } from './data-package.handler';

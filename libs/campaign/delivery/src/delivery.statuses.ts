@@ -19,4 +19,4 @@ export type FailureReasonCode = (typeof FailureReason)[keyof typeof FailureReaso
 export const EventStatus = { pending: 0, processing: 1, sent: 2, failed: 3, ignored: 4, expired: 5 } as const;
 
 /** nms:delivery @state (nms:delivery:state). */
-export const DeliveryState = { edition: 0, targeting: 11, targeted: 25, started: 45, running: 55, finished: 95, failed: 99 } as const;
+export const DeliveryState = { edition: 0, targeting: 11, targeted: 25, started: 45, running: 55, paused: 72, stopped: 85, finished: 95, failed: 99 } as const;

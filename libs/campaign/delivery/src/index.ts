@@ -26,3 +26,12 @@ export {
 } from './delivery.definition';
 export { compileDeliveryTarget, eventCtxData, personalisationFields, recipientData, RECIPIENT_SCHEMA, type PersonalisationField } from './delivery.target';
 export { BroadLogStatus, DeliveryState, EventStatus, FailureReason, type FailureReasonCode } from './delivery.statuses';
+export {
+  applyDeliveryCommand,
+  deliveryStateOf,
+  parseDeliveryCommand,
+  type DeliveryCommand,
+  type DeliveryCommandOutcome,
+  type DeliveryJobCommandState,
+  type DeliveryJobPhase,
+} from './delivery.command';

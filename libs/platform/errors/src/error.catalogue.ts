@@ -67,6 +67,8 @@ export const ErrorCatalogue = {
   ACCESS_DENIED: fault('XSV-350013', 'Client', 'Access denied: {who} may not {what}.'),
   /** Our number: a value to decrypt (ReEncryptPassword) that is not a token of this instance's keys. */
   SECRET_UNREADABLE: fault('XSV-350030', 'Client', 'The encrypted value cannot be decrypted: {why}.'),
+  /** Our number: bearer tokens of the OpenID Connect issuer cannot be checked (its key set unreachable, slow, oversized or unreadable). */
+  IDP_KEYS_UNAVAILABLE: entry('XSV-350200', 'Server', 200, true, "The identity provider's signing keys cannot be read: {why}."),
 
   // Queries.
   QUERY_INVALID: fault('XTK-170036', 'Client', '{detail}'),
@@ -94,6 +96,11 @@ export const ErrorCatalogue = {
   DELIVERY_BAD_PERSONALISATION: fault('DLV-490004', 'Client', '{detail}'),
   DELIVERY_UNKNOWN_CHANNEL: fault('DLV-490005', 'Client', '{detail}'),
   DELIVERY_NOTHING_TO_SEND: fault('DLV-490006', 'Client', '{detail}'),
+  DELIVERY_UNKNOWN: fault('DLV-490010', 'Client', 'No delivery action has the id {deliveryId}.'),
+  DELIVERY_COMMAND_REFUSED: fault('DLV-490011', 'Client', "The delivery {deliveryId} cannot take the command '{command}': {reason}."),
+  JOB_UNKNOWN: fault('XTK-170350', 'Client', "No job '{jobId}' of this operator."),
+  JOB_METHOD_UNSUPPORTED: fault('XTK-170351', 'Client', "The method '{method}' of '{schema}' cannot run as a job: {reason}."),
+  JOB_NO_RESULT: fault('XTK-170352', 'Client', "The job '{jobId}' has no result yet: {reason}."),
 
   // Schema DDL: refusals of a deployment, one line per problem; never sent to a client.
   DDL_DESTRUCTIVE_CHANGE: entry('DDL-000001', 'Server', 500, false, '{detail}'),
@@ -128,6 +135,12 @@ export const ErrorCatalogue = {
   WORKFLOW_QUERY_FAILED: fault('WKF-560040', 'Server', '{detail}'),
   WORKFLOW_UPDATE_FAILED: fault('WKF-560041', 'Server', '{detail}'),
   WORKFLOW_DELIVERY_FAILED: fault('WKF-560042', 'Server', '{detail}'),
+
+  // Packages: xtk:builder#InstallPackage, xtk:specFile#GenerateDoc (our numbers: Campaign's own codes are not documented).
+  PACKAGE_MALFORMED: fault('XTK-170300', 'Client', '{detail}'),
+  PACKAGE_TOO_LARGE: fault('XTK-170301', 'Client', '{detail}'),
+  PACKAGE_SOURCE_SCHEMA: fault('XTK-170302', 'Client', '{detail}'),
+  PACKAGE_SPANS_DATABASES: fault('XTK-170303', 'Client', '{detail}'),
 
   // Schema authoring at run time (xtk:session#Write of an xtk:srcSchema; our numbers).
   SCHEMA_SOURCE_INVALID: fault('XTK-170250', 'Client', 'The source schema cannot be compiled: {detail}'),

@@ -9,3 +9,4 @@ export { startTestPlatform, type TestPlatform, type TestPlatformOptions } from '
 export { failure, type CampaignException } from './campaign.failure';
 export { startSmtpSink, type ReceivedMail, type SmtpAnswer, type SmtpSink, type SmtpSinkOptions } from './smtp.sink';
 export { sdkLogon, sdkSessionLogon, type SdkClient } from './sdk.client';
+export { benchRunInfo, commitOf, runInfoLine, type BenchRunInfo } from './bench.run-info';
