@@ -19,6 +19,8 @@ const shape = {
   REDIS_KEY_PREFIX: field.keyPrefix('cap:'),
   /** Deadline of a request/reply call to local-store or cloud-executor (the SDK itself gives up at 5 s). */
   RPC_TIMEOUT_MS: field.durationMs(3_000),
+  /** Deadline of installing an authored source schema (compile, DDL of both databases: docs/schema-authoring.md). */
+  SCHEMA_INSTALL_TIMEOUT_MS: field.durationMs(60_000),
   /** Circuit breaker per downstream service: open after this share of failures … */
   BREAKER_ERROR_THRESHOLD_PERCENT: field.positiveInt(50),
   /** … once at least this many calls were made in the rolling window … */

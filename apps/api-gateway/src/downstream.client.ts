@@ -30,6 +30,7 @@ const IDEMPOTENT_METHODS = new Set([
   // A command applied twice leaves the delivery where the first one put it.
   'delivery.command',
   'quarantine.counts',
+  'schema.sources',
   // Sent again, it takes other ids: the first ones are skipped, never handed out twice.
   'sequence.reserve',
   // The same content under the same md5, or the same record published again: no second effect.

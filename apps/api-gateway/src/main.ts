@@ -1,4 +1,5 @@
-import { loadServiceSchemas } from '@cap/campaign-files';
+import { loadServiceSchemaSources } from '@cap/campaign-files';
+import { createSchemaCatalog } from '@cap/campaign-schema';
 import { startRpcClient } from '@cap/platform-kafka';
 import { checkRedis, createRedis } from '@cap/platform-redis';
 import { createServiceBase, runMain, runService, startServiceHttp } from '@cap/platform-runtime';
@@ -12,6 +13,7 @@ import { createReportDataRouter } from './files/report-data.route';
 import { createPingRouter } from './ping.route';
 import { canonicalizeRateLimitConfig, createRateLimiter, createSoapAdmission, loadRateLimitConfig } from './rate-limit';
 import { createReportingRouter } from './reporting.route';
+import { sourceDigestOf } from './schema-sources';
 import { createSchemaVersions } from './schema-versions';
 import { serverIdentity, versionText } from './server.identity';
 import { createAuthThrottle } from './session/auth.throttle';
@@ -28,6 +30,7 @@ import { createLifecycleSoapMethods } from './soap-methods/lifecycle.soap-method
 import { createPackageSoapMethods } from './soap-methods/package.soap-methods';
 import { createPersistSoapMethods } from './soap-methods/persist.soap-methods';
 import { createQuerySoapMethods } from './soap-methods/query.soap-methods';
+import { createSchemaAuthoring, followSchemaSources } from './soap-methods/schema-authoring';
 import { createSecretSoapMethods } from './soap-methods/secret.soap-methods';
 import { createSessionSoapMethods } from './soap-methods/session.soap-methods';
 import { createStagingSoapMethods } from './soap-methods/staging.soap-methods';
@@ -44,7 +47,9 @@ function main(): void {
   const base = createServiceBase('api-gateway', config);
   const { logger, messaging, registry } = base;
   const rateLimits = loadRateLimitConfig(config.RATE_LIMITS_FILE || undefined);
-  const schemas = loadServiceSchemas(__dirname, config.SCHEMA_DIRS);
+  // The schema files, and the source schemas authored at run time compiled over them (docs/schema-authoring.md).
+  const catalog = createSchemaCatalog(loadServiceSchemaSources(__dirname, config.SCHEMA_DIRS));
+  const { schemas } = catalog;
   const identity = serverIdentity(config);
 
   void runService({
@@ -91,6 +96,9 @@ function main(): void {
       const databaseId = createDatabaseIdCache({ downstreams });
       // The schemas served, as the gateways of this instance recorded them: a changed one gets a new lastModified.
       const schemaVersions = createSchemaVersions({ store: redis, keyPrefix: config.REDIS_KEY_PREFIX, schemas });
+      const authoring = createSchemaAuthoring({ catalog, rpc, schemaVersions, timeoutMs: config.SCHEMA_INSTALL_TIMEOUT_MS, logger });
+      // Authored source schemas: announcements from now on, then the stored ones (adopted before the versions are recorded).
+      const schemaSources = await followSchemaSources({ messaging, instanceId: base.instanceId, downstreams, authoring, logger });
       await schemaVersions.record();
 
       // Services: who calls, the SOAP methods, the dispatcher that routes calls to them, the rate limiter.
@@ -108,7 +116,7 @@ function main(): void {
         ...(oidc ? { oidc } : {}),
       });
       const soapMethods = {
-        ...createPersistSoapMethods({ schemas, downstreams }),
+        ...createPersistSoapMethods({ schemas, downstreams, authoring }),
         ...createEventSoapMethods({ downstreams }),
         ...createDeliverySoapMethods({ downstreams }),
         ...createWorkflowSoapMethods({ downstreams }),
@@ -123,6 +131,7 @@ function main(): void {
           identity,
           databaseId,
           schemaDigest: schemaVersions.digestOf,
+          sourceSchema: (id) => sourceDigestOf(catalog, id),
         }),
         ...createSecretSoapMethods({ cipher: createSecretCipher(config.secretKeys), hashPassword }),
         ...createLifecycleSoapMethods({ downstreams, identity, schemaVersions }),
@@ -151,6 +160,7 @@ function main(): void {
           { name: 'redis', check: async () => Promise.all([checkRedis(redis), checkRedis(sessionRedis)]).then(() => undefined) },
           { name: 'kafka', check: () => messaging.checkHealth() },
           { name: 'rpc-replies', check: () => rpc.checkHealth() },
+          { name: 'schema-sources', check: () => schemaSources.checkHealth() },
         ],
         mount: (app) => {
           // X-Forwarded-For is believed only from the proxies named in TRUST_PROXY (none by default): otherwise a
@@ -203,6 +213,7 @@ function main(): void {
         async stop() {
           await http.close(config.SHUTDOWN_TIMEOUT_MS / 2); // stop intake; in-flight requests finish
           await rateLimiter.close();
+          await schemaSources.stop();
           await rpc.stop();
           await messaging.close();
           await redis.close().catch(() => undefined);

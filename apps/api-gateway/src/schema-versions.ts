@@ -49,6 +49,8 @@ export interface SchemaVersionStore {
 export interface SchemaVersions {
   /** Records the schemas this gateway serves: a changed digest gets a new lastModified. Called once at start. */
   record(): Promise<void>;
+  /** The schemas changed (an authored source schema was installed): digests computed again, then recorded. */
+  refresh(): Promise<void>;
   /** Every schema version recorded by any gateway sharing the Redis key prefix. */
   all(): Promise<Map<string, SchemaVersion>>;
   /** The digest of a schema this gateway serves. */
@@ -67,8 +69,13 @@ export function createSchemaVersions(deps: {
   now?: () => number;
 }): SchemaVersions {
   const key = `${deps.keyPrefix}schema-versions`;
-  const digests = new Map([...deps.schemas.values()].map((s) => [s.id, schemaDigest(s)] as const));
-  return {
+  const digestsOf = () => new Map([...deps.schemas.values()].map((s) => [s.id, schemaDigest(s)] as const));
+  let digests = digestsOf();
+  const versions: SchemaVersions = {
+    async refresh() {
+      digests = digestsOf();
+      await versions.record();
+    },
     async record() {
       const changed = changedSchemaVersions(digests, await deps.store.hGetAll(key), (deps.now ?? Date.now)());
       if (changed.size > 0) await deps.store.hSet(key, Object.fromEntries([...changed].map(([id, v]) => [id, `${v.md5};${v.lastModified}`])));
@@ -83,4 +90,5 @@ export function createSchemaVersions(deps: {
     },
     digestOf: (id) => digests.get(id),
   };
+  return versions;
 }

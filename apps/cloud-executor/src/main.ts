@@ -1,6 +1,7 @@
 import { join } from 'node:path';
-import { loadServiceSchemas } from '@cap/campaign-files';
-import { applySchemaDdl } from '@cap/campaign-postgres';
+import { loadServiceSchemaSources } from '@cap/campaign-files';
+import { applySchemaDdl, readAuthoredSchemas } from '@cap/campaign-postgres';
+import { createSchemaCatalog } from '@cap/campaign-schema';
 import { createDataHandlers, createPageCursorCache } from '@cap/campaign-rpc';
 import { ALL_TOPICS, SERVICES, TOPICS } from '@cap/contracts';
 import { openDataService } from '@cap/platform-data-service';
@@ -12,6 +13,7 @@ import { createDeliveryModule } from './delivery/delivery.module';
 import { MESSAGE_CENTER_CONSUMER } from './message-center/event.consumer';
 import { createMessageCenterModule } from './message-center/message-center.module';
 import { createQueryPageMetrics } from './query-page.metrics';
+import { createSchemaDdlModule } from './schemas/schema-ddl.module';
 import { createWorkflowModule } from './workflow/workflow.module';
 
 /**
@@ -24,7 +26,9 @@ import { createWorkflowModule } from './workflow/workflow.module';
 function main(): void {
   // Configuration.
   const config = loadCloudExecutorConfig(process.env);
-  const schemas = loadServiceSchemas(__dirname, config.SCHEMA_DIRS);
+  // The schema files; the source schemas authored at run time are compiled over them once the database is open.
+  const catalog = createSchemaCatalog(loadServiceSchemaSources(__dirname, config.SCHEMA_DIRS));
+  const { schemas } = catalog;
   const migrationsDir = findAppFolder(__dirname, 'migrations');
   // Clients: logger, metrics and Kafka messaging.
   const base = createServiceBase(SERVICES.cloudExecutor, config);
@@ -40,6 +44,8 @@ function main(): void {
       const service = await openDataService(base, config, { database: { label: 'cloud', url: config.CLOUD_DATABASE_URL, migrationsDir }, topics: ALL_TOPICS });
       const { pool, quarantine } = service;
       try {
+        // Source schemas authored at run time, as this database keeps them (docs/schema-authoring.md).
+        catalog.upsertAuthored(await readAuthoredSchemas(pool));
         if (config.MIGRATE_ON_START) {
           await applySchemaDdl(pool, schemas, 'cloud', logger);
           await migrate(pool, { database: 'cloud', migrations: await loadMigrations(join(migrationsDir, 'after-schema'), 'after-schema/'), logger });
@@ -54,6 +60,7 @@ function main(): void {
         const deliveries = await createDeliveryModule({ config, schemas, base, pool, channels });
         const messageCenter = await createMessageCenterModule({ config, base, pool, quarantine, channels });
         const workflows = await createWorkflowModule({ config, schemas, base, pool, deliveries: deliveries.actions });
+        const schemaDdl = await createSchemaDdlModule({ base, pool, catalog });
 
         // Transports: RPC and HTTP. Shutdown stops the workers in reverse order (the message center, deliveries,
         // the channels, then the workflow timer, activities and RPC client), then RPC, HTTP, messaging, the pool.
@@ -74,8 +81,15 @@ function main(): void {
             }),
             ...workflows.rpcHandlers,
             ...deliveries.rpcHandlers,
+            ...schemaDdl.rpcHandlers,
           },
-          workers: [...workflows.workers, { name: 'channels', stop: () => channels.close() }, ...deliveries.workers, ...messageCenter.workers],
+          workers: [
+            ...schemaDdl.workers,
+            ...workflows.workers,
+            { name: 'channels', stop: () => channels.close() },
+            ...deliveries.workers,
+            ...messageCenter.workers,
+          ],
           quarantineConsumers: [MESSAGE_CENTER_CONSUMER],
         });
       } catch (err) {

@@ -38,6 +38,8 @@ const shape = {
   OUTBOX_MAX_LIVE_CHANGES: field.positiveInt(50_000),
   /** How long StartReplicateStagingData waits for staging-sync to acknowledge the rows staged before it. */
   STAGING_FLUSH_WAIT_MS: field.positiveInt(3_000),
+  /** How long installing an authored source schema waits for cloud-executor to apply its cloud DDL (docs/schema-authoring.md). */
+  SCHEMA_DDL_TIMEOUT_MS: field.durationMs(30_000),
   /** Synced staging rows are deleted after this many seconds (unsynced rows are never deleted). */
   STAGING_RETENTION_SECONDS: field.positiveInt(86_400),
   /** How often synced staging rows past retention are purged. */

@@ -1,6 +1,7 @@
 import { ALL_TOPICS, SERVICES, TOPICS } from '@cap/contracts';
-import { loadServiceSchemas } from '@cap/campaign-files';
-import { applySchemaDdl } from '@cap/campaign-postgres';
+import { loadServiceSchemaSources } from '@cap/campaign-files';
+import { applySchemaDdl, readAuthoredSchemas } from '@cap/campaign-postgres';
+import { createSchemaCatalog } from '@cap/campaign-schema';
 import { createDataHandlers } from '@cap/campaign-rpc';
 import { openDataService } from '@cap/platform-data-service';
 import { checkRedis, createRedis } from '@cap/platform-redis';
@@ -13,6 +14,7 @@ import { createOperatorRpcHandlers } from './operators/operator.rpc-handlers';
 import { createOperatorRightsLookup } from './operators/operator.rights';
 import { OPERATOR_TRIGGERS_SQL, startOperatorStatePublisher } from './operators/operator-state.publisher';
 import { createOptionRpcHandlers } from './options/option.rpc-handlers';
+import { createSchemaSourceModule } from './schemas/schema-source.module';
 import { seedDevelopmentData } from './seed/dev.seed';
 import { createSequenceRpcHandlers } from './sequences/sequence.rpc-handlers';
 import { installOutboxTriggers } from './staging/outbox.triggers';
@@ -31,8 +33,9 @@ import { createSubscriptionRpcHandlers } from './subscriptions/subscription.rpc-
 function main(): void {
   // Configuration.
   const config = loadLocalStoreConfig(process.env);
-  const schemas = loadServiceSchemas(__dirname, config.SCHEMA_DIRS);
-  const sources = stagingSources(schemas);
+  // The schema files; the source schemas authored at run time are compiled over them once the database is open.
+  const catalog = createSchemaCatalog(loadServiceSchemaSources(__dirname, config.SCHEMA_DIRS));
+  const { schemas } = catalog;
   // Clients: logger, metrics and Kafka messaging.
   const base = createServiceBase(SERVICES.localStore, config);
   const { logger, messaging } = base;
@@ -49,6 +52,9 @@ function main(): void {
       });
       const { pool, quarantine } = service;
       try {
+        // Source schemas authored at run time (docs/schema-authoring.md): compiled before any DDL or module uses them.
+        catalog.upsertAuthored(await readAuthoredSchemas(pool));
+        const sources = stagingSources(schemas);
         if (config.MIGRATE_ON_START) {
           await applySchemaDdl(pool, schemas, 'local', logger);
           await installOutboxTriggers(pool, schemas, logger);
@@ -62,6 +68,7 @@ function main(): void {
 
         // Modules and workers (running from here on).
         const staging = await createStagingModule({ config, schemas, sources, base, pool, quarantine });
+        const schemaSources = await createSchemaSourceModule({ base, pool, catalog, ddlTimeoutMs: config.SCHEMA_DDL_TIMEOUT_MS });
         const cloudStates = await startCloudStatesConsumer({
           pool,
           messaging,
@@ -90,6 +97,7 @@ function main(): void {
             ...createSubscriptionRpcHandlers({ pool, schemas }),
             ...staging.rpcHandlers,
             ...createFileRpcHandlers({ pool, operatorRights }),
+            ...schemaSources.rpcHandlers,
           },
           workers: [
             {
@@ -105,6 +113,7 @@ function main(): void {
             },
             ...staging.workers,
             { name: 'cloud-states', stop: () => cloudStates.stop() },
+            ...schemaSources.workers,
           ],
           quarantineConsumers: [SYNC_ACK_CONSUMER, ...CLOUD_STATES_QUARANTINE_NAMES],
         });

@@ -224,6 +224,25 @@ export const TOPICS = {
     description: 'nms:delivery definition, @state and indicators of each delivery action, in per-delivery order.',
     payload: deliveryStateSchema,
   }),
+  /**
+   * A source schema authored at run time, after local-store committed it (key = srcSchema id): every replica of every
+   * service recompiles its data model with it (docs/schema-authoring.md). Read by per-instance groups from when they
+   * are ready; a service that starts reads the stored sources instead.
+   */
+  schemaSourceInstalled: defineTopic({
+    name: 'schema.source.installed.v1',
+    partitions: 1,
+    retentionMs: 1 * DAY,
+    schemaVersion: 1,
+    deadLetter: false,
+    maxMessageBytes: 2 * 1024 * 1024,
+    description: 'srcSchema XML authored through xtk:session#Write, to compile into every running service.',
+    payload: z.object({
+      id: z.string().regex(/^[a-z][a-zA-Z0-9]*:[A-Za-z_][A-Za-z0-9_]*$/, 'expected a schema id'),
+      source: z.string().min(1),
+      md5: z.string().regex(/^[0-9A-F]{32}$/, 'expected an upper-case MD5'),
+    }),
+  }),
 } as const;
 
 export const ALL_TOPICS: TopicDefinition<unknown>[] = Object.values(TOPICS) as TopicDefinition<unknown>[];

@@ -6,6 +6,7 @@ import type { Downstreams } from '../downstream.client';
 import type { CallContext, SoapMethodTable } from '../soap/soap-method';
 import { callerClaim, serviceFor } from './data.routing';
 import { boundedText, PARAM_LIMITS } from './param.limits';
+import { isSrcSchemaDocument, type SchemaAuthoring } from './schema-authoring';
 
 interface WriteResult {
   generatedIds: string[];
@@ -18,7 +19,12 @@ type Mode = 'write' | 'writeCollection' | 'ingest' | 'ingestExt';
  * to the service that owns the schema's table, which validates it whole, authorises every record (and every
  * linked record) by the schema it writes, and applies it in one transaction. The gateway only routes.
  */
-export function createPersistSoapMethods(deps: { schemas: ReadonlyMap<string, Schema>; downstreams: Downstreams }): SoapMethodTable {
+export function createPersistSoapMethods(deps: {
+  schemas: ReadonlyMap<string, Schema>;
+  downstreams: Downstreams;
+  /** Write of an xtk:srcSchema document: schema authoring (schema-authoring.ts), not a data service. */
+  authoring?: SchemaAuthoring;
+}): SoapMethodTable {
   const targetSchema = (doc: XmlElement, mode: Mode): Schema => {
     // Routing only. WriteCollection: the container's xtkschema, or the first record's.
     const id = attrLocal(doc, 'xtkschema') ?? (mode === 'writeCollection' ? doc.children.map((c) => attrLocal(c, 'xtkschema')).find(Boolean) : undefined);
@@ -34,6 +40,10 @@ export function createPersistSoapMethods(deps: { schemas: ReadonlyMap<string, Sc
   const write = (mode: Mode, param: string) => async (ctx: CallContext) => {
     const doc = ctx.decoded.values.get(param) as XmlElement | undefined;
     if (!doc || typeof doc !== 'object' || !('local' in doc)) throw SOAP_FAULTS.badParameter(ctx.method.name, param, 'the document to write is missing');
+    if (mode === 'write' && deps.authoring && isSrcSchemaDocument(doc)) {
+      await deps.authoring.write(ctx, doc);
+      return [];
+    }
     const schema = targetSchema(doc, mode);
     const result = await deps.downstreams.call<WriteResult>(serviceFor(schema), 'data.write', {
       mode,

@@ -1,6 +1,6 @@
 import { SERVICES } from '@cap/contracts';
 import { schemaToXml, type Schema } from '@cap/campaign-schema';
-import { attrLocal, element, type XmlElement } from '@cap/campaign-xml';
+import { attrLocal, element, parseXml, type XmlElement } from '@cap/campaign-xml';
 import type { DatabaseIdCache } from '../database-id.cache';
 import type { Downstreams } from '../downstream.client';
 import type { ServerIdentity } from '../server.identity';
@@ -37,6 +37,8 @@ export function createSessionSoapMethods(deps: {
   databaseId: DatabaseIdCache;
   /** The MD5 of a compiled schema as served (schema-versions.ts): GetEntityIfMoreRecent sends only what changed. */
   schemaDigest?: (id: string) => string | undefined;
+  /** The srcSchema entity as written (a schema file's or an authored one's text) and its md5, for xtk:srcSchema|<id>. */
+  sourceSchema?: (id: string) => { text: string; md5: string } | undefined;
 }): SoapMethodTable {
   const userInfo = (operator: Operator): XmlElement =>
     element(
@@ -137,6 +139,13 @@ export function createSessionSoapMethods(deps: {
         // which the SDK reads as "not found".
         const pk = str(ctx, 'pk');
         const [entityType, id] = pk.split('|');
+        if (entityType === 'xtk:srcSchema' && id && deps.sourceSchema) {
+          // The source schema as written, with its own md5 (an extension is its own srcSchema: cus:recipient).
+          const source = deps.sourceSchema(id);
+          if (!source || str(ctx, 'md5') === source.md5) return [undefined];
+          const xml = parseXml(source.text, { source: id });
+          return [{ ...xml, attrs: { ...xml.attrs, md5: source.md5 } }];
+        }
         if ((entityType === 'xtk:schema' || entityType === 'xtk:srcSchema') && id) {
           const schema = deps.schemas.get(id);
           const md5 = schema ? deps.schemaDigest?.(schema.id) : undefined;

@@ -37,11 +37,16 @@ export function loadSchemaRegistry(options: { builtinDir: string; customDirs?: s
  * tsx) plus the comma-separated SCHEMA_DIRS folders. Every service compiles the same data model.
  */
 export function loadServiceSchemas(appDirname: string, schemaDirs: string): Map<string, Schema> {
-  return loadSchemaRegistry({
-    builtinDir: findBuiltinSchemaDir([join(appDirname, 'schemas'), SOURCE_BUILTIN_SCHEMA_DIR]),
-    customDirs: schemaDirs
+  return compileSchemas(loadServiceSchemaSources(appDirname, schemaDirs));
+}
+
+/** The schema files a service runs with (built-ins, then SCHEMA_DIRS), uncompiled: what createSchemaCatalog starts from. */
+export function loadServiceSchemaSources(appDirname: string, schemaDirs: string): SchemaSource[] {
+  return readSchemaSources([
+    findBuiltinSchemaDir([join(appDirname, 'schemas'), SOURCE_BUILTIN_SCHEMA_DIR]),
+    ...schemaDirs
       .split(',')
       .map((d) => d.trim())
       .filter(Boolean),
-  });
+  ]);
 }

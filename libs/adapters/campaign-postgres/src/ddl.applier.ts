@@ -55,23 +55,34 @@ export async function introspectDatabase(db: Pool | Queryable): Promise<Existing
  * no statements. Returns the plan that was applied.
  */
 export async function applySchemaDdl(pool: Pool, schemas: ReadonlyMap<string, Schema>, database: Database, logger?: Logger): Promise<DdlPlan> {
+  return withTransaction(pool, (client) => applySchemaDdlIn(client, schemas, database, logger));
+}
+
+/**
+ * applySchemaDdl inside a transaction the caller holds (schema authoring: the DDL and the stored source commit
+ * together, or neither). Takes the same advisory lock, for the rest of that transaction.
+ */
+export async function applySchemaDdlIn(client: Queryable, schemas: ReadonlyMap<string, Schema>, database: Database, logger?: Logger): Promise<DdlPlan> {
   const log = logger?.child({ module: 'schema-ddl', database });
-  return withTransaction(pool, async (client) => {
-    // Transaction-scoped: released by COMMIT or ROLLBACK whatever happens.
-    await client.query('SELECT pg_advisory_xact_lock($1)', [DDL_LOCK_KEY]);
-    let plan: DdlPlan;
-    try {
-      plan = planDatabase(schemas, database, await introspectDatabase(client));
-    } catch (err) {
-      log?.error({ event: 'ddl.refused', err }, 'schema DDL refused');
-      throw err;
-    }
-    for (const statement of plan.statements) {
-      log?.debug({ event: 'ddl.statement', table: statement.table, action: statement.action, sql: statement.sql }, statement.description);
-      await client.query(statement.sql);
-    }
-    for (const notice of plan.notices) log?.warn({ event: 'ddl.notice', notice }, notice);
-    log?.info({ event: plan.statements.length > 0 ? 'ddl.applied' : 'ddl.up_to_date', statements: plan.statements.length }, plan.summary);
-    return plan;
-  });
+  // Transaction-scoped: released by COMMIT or ROLLBACK whatever happens.
+  await client.query('SELECT pg_advisory_xact_lock($1)', [DDL_LOCK_KEY]);
+  let plan: DdlPlan;
+  try {
+    plan = planDatabase(schemas, database, await introspectDatabase(client));
+  } catch (err) {
+    log?.error({ event: 'ddl.refused', err }, 'schema DDL refused');
+    throw err;
+  }
+  for (const statement of plan.statements) {
+    log?.debug({ event: 'ddl.statement', table: statement.table, action: statement.action, sql: statement.sql }, statement.description);
+    await client.query(statement.sql);
+  }
+  for (const notice of plan.notices) log?.warn({ event: 'ddl.notice', notice }, notice);
+  log?.info({ event: plan.statements.length > 0 ? 'ddl.applied' : 'ddl.up_to_date', statements: plan.statements.length }, plan.summary);
+  return plan;
+}
+
+/** Takes the schema DDL lock for the rest of the caller's transaction (authoring serialises on it). */
+export async function lockSchemaDdl(client: Queryable): Promise<void> {
+  await client.query('SELECT pg_advisory_xact_lock($1)', [DDL_LOCK_KEY]);
 }

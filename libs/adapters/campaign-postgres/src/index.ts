@@ -1,3 +1,4 @@
 export { DatabaseWriteError, executeWriteSteps, type Queryable } from './write.executor';
 export { createWriteCommitter, type GroupCommitOptions, type WriteCommitter, type WriteCounts } from './write.group-commit';
-export { applySchemaDdl, introspectDatabase } from './ddl.applier';
+export { applySchemaDdl, applySchemaDdlIn, introspectDatabase, lockSchemaDdl } from './ddl.applier';
+export { authoringFault, readAuthoredSchemas, saveAuthoredSchema, sourceDigest, type StoredAuthoredSource } from './authored-schema.store';

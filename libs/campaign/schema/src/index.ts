@@ -20,3 +20,4 @@ export { compileSchemas, normalizeXpath, type SchemaSource } from './schema.comp
 export { columnName, isIdentifier, snakeCase, tableName } from './naming';
 export { enumerationToXml, schemaToXml } from './schema.xml-writer';
 export { isSqlIdentifier, MAX_IDENTIFIER_LENGTH, quoteIdent, quoteLiteral } from './sql.identifier';
+export { authoredFile, createSchemaCatalog, readSrcSchemaHead, type AuthoredSource, type SchemaCatalog, type SrcSchemaHead } from './schema.catalog';

@@ -164,6 +164,12 @@ export const ErrorCatalogue = {
     false,
     'AEM asset upload is not available: this platform has no AEM connection; upload the file with uploadFile.jsp instead.',
   ),
+
+  // Schema authoring at run time (xtk:session#Write of an xtk:srcSchema; our numbers).
+  SCHEMA_SOURCE_INVALID: fault('XTK-170250', 'Client', 'The source schema cannot be compiled: {detail}'),
+  SCHEMA_SOURCE_CLASH: fault('XTK-170251', 'Client', "The source schema '{id}' is defined by the platform's schema files and cannot be replaced at run time."),
+  SCHEMA_SOURCE_TOO_LARGE: fault('XTK-170252', 'Client', 'The source schema is too large: {detail}'),
+  SCHEMA_SOURCE_UNSUPPORTED: fault('XTK-170253', 'Client', 'The source schema cannot be authored at run time: {detail}'),
 } as const;
 
 export type ErrorName = keyof typeof ErrorCatalogue;

@@ -1,0 +1,133 @@
+import { z } from 'zod';
+import { applySchemaDdlIn, authoringFault, lockSchemaDdl, readAuthoredSchemas, saveAuthoredSchema, sourceDigest } from '@cap/campaign-postgres';
+import { authoredFile, readSrcSchemaHead, type AuthoredSource, type Schema, type SchemaCatalog } from '@cap/campaign-schema';
+import { SERVICES, TOPICS } from '@cap/contracts';
+import { appError, ErrorCatalogue, errors } from '@cap/platform-errors';
+import { runConsumer, startRpcClient, type RpcHandler } from '@cap/platform-kafka';
+import { withTransaction, type Pool } from '@cap/platform-postgres';
+import type { ServiceBase } from '@cap/platform-runtime';
+
+/** Largest srcSchema text authored at run time, and most fields it may declare (docs/schema-authoring.md). */
+export const MAX_SOURCE_CHARS = 256 * 1024;
+export const MAX_SOURCE_FIELDS = 2_000;
+
+const installParams = z.object({
+  source: z
+    .string()
+    .min(1)
+    .max(MAX_SOURCE_CHARS * 2),
+});
+
+/** What schema.install answers: the srcSchema id, its md5, and whether anything changed. */
+export interface InstallResult {
+  id: string;
+  md5: string;
+  changed: boolean;
+  statements: { local: number; cloud: number };
+}
+
+/** What an authored source may not ask for yet (placement replicated, new staging tables, methods). */
+function unsupported(id: string, compiled: ReadonlyMap<string, Schema>, text: string): string | undefined {
+  const own = [...compiled.values()].filter((s) => s.sources.includes(authoredFile(id)));
+  for (const schema of own) {
+    if (schema.sources[0] !== authoredFile(id)) continue; // an extension: the base decides where it lives
+    if (schema.placement === 'replicated') return `${schema.id} is placement="replicated" (only local and cloud schemas)`;
+    if (schema.autoStg) return `${schema.id} asks for a staging schema (autoStg)`;
+  }
+  if (/<methods[\s>]/.test(text)) return `${id} declares <methods>`;
+  return undefined;
+}
+
+/**
+ * Source schemas authored at run time, owned by local-store (docs/schema-authoring.md): `schema.install` validates,
+ * compiles and applies one srcSchema (the DDL of the local DB here, of the cloud DB through cloud-executor's
+ * `schema.applyDdl`), stores it in cap_authored_schema and announces it on schema.source.installed.v1;
+ * `schema.sources` lists the stored ones for a gateway that starts. Every replica follows the announcements.
+ */
+export async function createSchemaSourceModule(deps: { base: ServiceBase; pool: Pool; catalog: SchemaCatalog; ddlTimeoutMs: number }) {
+  const { base, pool, catalog } = deps;
+  const logger = base.logger.child({ module: 'schema-sources' });
+  const rpc = await startRpcClient(base.messaging, { instanceId: base.instanceId, defaultTimeoutMs: deps.ddlTimeoutMs, registry: base.registry });
+
+  /** The operation InstallPackage calls for each xtk:srcSchema of a package: one srcSchema XML in, installed or refused. */
+  async function installSourceSchema(source: string): Promise<InstallResult> {
+    if (source.length > MAX_SOURCE_CHARS)
+      throw appError(ErrorCatalogue.SCHEMA_SOURCE_TOO_LARGE, { detail: `${source.length} characters (at most ${MAX_SOURCE_CHARS})` });
+    let head;
+    try {
+      head = readSrcSchemaHead(source, 'srcSchema');
+    } catch (err) {
+      throw authoringFault(err);
+    }
+    const fields = (source.match(/<(attribute|element)[\s/>]/g) ?? []).length;
+    if (fields > MAX_SOURCE_FIELDS) throw appError(ErrorCatalogue.SCHEMA_SOURCE_TOO_LARGE, { detail: `${fields} fields (at most ${MAX_SOURCE_FIELDS})` });
+    if (catalog.fileSchemaIds.has(head.id)) throw appError(ErrorCatalogue.SCHEMA_SOURCE_CLASH, { id: head.id });
+    const md5 = sourceDigest(source);
+
+    const outcome = await withTransaction(pool, async (client) => {
+      // One author at a time, instance-wide: the lock the start-up DDL takes too.
+      await lockSchemaDdl(client);
+      const stored = await readAuthoredSchemas(client);
+      if (stored.find((s) => s.id === head.id)?.md5 === md5) return { list: undefined, compiled: undefined, local: 0, cloud: 0 };
+      const list: AuthoredSource[] = [...stored.filter((s) => s.id !== head.id).map(({ id, text }) => ({ id, text })), { id: head.id, text: source }];
+      let compiled: Map<string, Schema>;
+      try {
+        compiled = catalog.compileWith(list);
+      } catch (err) {
+        throw authoringFault(err);
+      }
+      const why = unsupported(head.id, compiled, source);
+      if (why) throw appError(ErrorCatalogue.SCHEMA_SOURCE_UNSUPPORTED, { detail: why });
+      // The local DB first (a refusal here costs the cloud nothing), then the cloud DB, then the stored source:
+      // all of this transaction commits together, or none of it.
+      let local;
+      try {
+        local = await applySchemaDdlIn(client, compiled, 'local', logger);
+      } catch (err) {
+        throw authoringFault(err);
+      }
+      const cloud = await rpc.request<{ statements: number }>({ service: SERVICES.cloudExecutor, topic: TOPICS.cloudExecutorRequests }, 'schema.applyDdl', {
+        sources: list,
+      });
+      await saveAuthoredSchema(client, { id: head.id, text: source });
+      return { list, compiled, local: local.statements.length, cloud: cloud.statements };
+    });
+    if (!outcome.list) return { id: head.id, md5, changed: false, statements: { local: 0, cloud: 0 } };
+    catalog.replace(outcome.list, outcome.compiled);
+    await base.messaging.publish(TOPICS.schemaSourceInstalled, [{ key: head.id, payload: { id: head.id, source, md5 } }]);
+    logger.info({ event: 'schema.installed', id: head.id, md5, local: outcome.local, cloud: outcome.cloud }, `source schema ${head.id} installed`);
+    return { id: head.id, md5, changed: true, statements: { local: outcome.local, cloud: outcome.cloud } };
+  }
+
+  // The announcements of the other replicas (this one's own are already installed: upsertAuthored skips them).
+  const follower = await runConsumer(base.messaging, {
+    groupId: `schema-sources-${base.instanceId}`,
+    topic: TOPICS.schemaSourceInstalled,
+    fromReady: true,
+    commitOffsets: false,
+    handle: async (m) => catalog.upsertAuthored([{ id: m.envelope.payload.id, text: m.envelope.payload.source }]),
+  });
+
+  const rpcHandlers: Record<string, RpcHandler> = {
+    'schema.install': async (params) => {
+      const p = installParams.safeParse(params);
+      if (!p.success) throw errors.invalidRequest('schema.install parameters', p.error.issues.map((i) => i.message).join('; '));
+      return installSourceSchema(p.data.source);
+    },
+    'schema.sources': async () => ({ sources: await readAuthoredSchemas(pool) }),
+  };
+  return {
+    installSourceSchema,
+    rpcHandlers,
+    workers: [
+      {
+        name: 'schema-sources',
+        check: () => follower.checkHealth(),
+        stop: async () => {
+          await follower.stop();
+          await rpc.stop();
+        },
+      },
+    ],
+  };
+}
