@@ -135,7 +135,14 @@ function main(): void {
         }),
         ...createSecretSoapMethods({ cipher: createSecretCipher(config.secretKeys), hashPassword }),
         ...createLifecycleSoapMethods({ downstreams, identity, schemaVersions }),
-        ...createPackageSoapMethods({ schemas, downstreams, logger: logger.child({ module: 'packages' }) }),
+        ...createPackageSoapMethods({
+          schemas,
+          downstreams,
+          logger: logger.child({ module: 'packages' }),
+          installSourceSchemas: async (sources, ctx) => {
+            for (const source of sources) await authoring.write(ctx, source);
+          },
+        }),
         ...createFileResSoapMethods({ downstreams, publicUrl: config.FILE_PUBLIC_URL, instanceName: config.INSTANCE_NAME }),
       };
       const dispatcher = createDispatcher({ schemas, soapMethods, authenticator });

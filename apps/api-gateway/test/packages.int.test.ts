@@ -204,16 +204,36 @@ describe('packages: xtk:builder#InstallPackage and xtk:specFile#GenerateDoc thro
     expect((await failure(mc.NLWS.xtkQueryDef.create({ queryDef: { schema: 'xtk:option', operation: 'select' } }).buildQuery())).errorCode).toBe('XSV-350013');
   });
 
-  it('when a package holds xtk:srcSchema entities, then XTK-170302 names them and nothing of the package is written', async () => {
+  it('when a package holds an xtk:srcSchema and records of that schema, then the schema is authored first and its records written', async () => {
+    const name = `pkg${uniqueId('s').replace(/[^A-Za-z0-9]/g, '')}`;
+    const doc = xmlPackage(
+      `<entities schema="xtk:srcSchema"><srcSchema namespace="cus" name="${name}" implements="xtk:persist" placement="local">` +
+        `<element name="${name}" autopk="true"><key name="title"><keyfield xpath="@title"/></key><attribute name="title" type="string" length="64"/></element>` +
+        `</srcSchema></entities>` +
+        `<entities schema="cus:${name}"><${name} title="first"/><${name} title="second"/></entities>`,
+    );
+    const report = await install(doc);
+    expect(report.entities.map((e) => [e.schema, e.outcome])).toEqual([
+      [`cus:${name}`, 'created'],
+      [`cus:${name}`, 'created'],
+    ]);
+    expect((await admin.getEntityIfMoreRecent('xtk:srcSchema', `cus:${name}`, 'xml')).nodeName).toBe('srcSchema');
+    const rows = await admin.NLWS.xtkQueryDef
+      .create({ queryDef: { schema: `cus:${name}`, operation: 'select', select: { node: [{ expr: '@title' }] }, orderBy: { node: [{ expr: '@title' }] } } })
+      .executeQuery();
+    expect(JSON.stringify(rows)).toMatch(/first.*second/);
+  });
+
+  it('when a package brings an xtk:srcSchema that cannot be compiled, then XTK-170250 and nothing of the package is written', async () => {
     const prefix = uniqueId('PkgSrc');
     const doc = xmlPackage(
-      `<entities schema="xtk:option"><option name="${prefix}"/></entities>` +
-        `<entities schema="xtk:srcSchema"><srcSchema namespace="cus" name="pkgThing"><element name="pkgThing"/></srcSchema></entities>`,
+      `<entities schema="xtk:srcSchema"><srcSchema namespace="cus" name="pkgBroken"><element name="pkgBroken"><attribute name="x" type="nonsense"/></element></srcSchema></entities>` +
+        `<entities schema="xtk:option"><option name="${prefix}"/></entities>`,
     );
     const err = await failure(install(doc));
-    expect(err.errorCode).toBe('XTK-170302');
-    expect(err.faultString).toMatch(/cus:pkgThing/);
+    expect(err.errorCode).toBe('XTK-170250');
     expect(await optionsNamed(prefix)).toEqual([]);
+    expect(await admin.getEntityIfMoreRecent('xtk:srcSchema', 'cus:pkgBroken')).toBeNull();
   });
 
   it('when a package holds entities of the local and of the cloud database, then XTK-170303 and nothing is written', async () => {

@@ -1,6 +1,6 @@
 import type { Schema } from '@cap/campaign-schema';
 import { SOAP_FAULTS, SoapFault } from '@cap/campaign-soap';
-import { readPackage, WriteError, type PackageContent, type PackageEntity } from '@cap/campaign-write';
+import { readPackage, sourceSchemasOf, WriteError, type PackageContent, type PackageEntity } from '@cap/campaign-write';
 import { attrLocal, element, parseXml, serializeXml, type XmlElement } from '@cap/campaign-xml';
 import { appErrorOf, ErrorCatalogue } from '@cap/platform-errors';
 import type { Logger } from '@cap/platform-logger';
@@ -31,9 +31,9 @@ interface PackageInstallResult {
 }
 
 /**
- * Installs the `xtk:srcSchema` entities of a package. The one place where a package meets schema authoring: until
- * run-time schema authoring is wired here, a package holding schemas is refused whole (PACKAGE_SOURCE_SCHEMA),
- * before any of its data is written.
+ * Installs the `xtk:srcSchema` entities of a package: the one place where a package meets schema authoring. The
+ * gateway wires run-time schema authoring here (main.ts); without it (REFUSE_SOURCE_SCHEMAS) a package holding
+ * schemas is refused whole (PACKAGE_SOURCE_SCHEMA), before any of its data is written.
  */
 export type SourceSchemaInstaller = (sourceSchemas: readonly XmlElement[], ctx: CallContext) => Promise<void>;
 
@@ -57,6 +57,15 @@ export function createPackageSoapMethods(deps: {
 }): SoapMethodTable {
   const installSourceSchemas = deps.installSourceSchemas ?? REFUSE_SOURCE_SCHEMAS;
 
+  const readSourceSchemas = (doc: XmlElement): XmlElement[] => {
+    try {
+      return sourceSchemasOf(doc, { maxEntities: PACKAGE_LIMITS.entities });
+    } catch (err) {
+      if (err instanceof WriteError) throw appErrorOf(err);
+      throw err;
+    }
+  };
+
   const read = (doc: XmlElement): PackageContent => {
     try {
       return readPackage(doc, deps.schemas, { maxEntities: PACKAGE_LIMITS.entities });
@@ -74,6 +83,10 @@ export function createPackageSoapMethods(deps: {
         const doc = ctx.decoded.values.get('parameters') as XmlElement | undefined;
         if (!doc || typeof doc !== 'object' || !('local' in doc))
           throw SOAP_FAULTS.badParameter(ctx.method.name, 'parameters', 'the package document is missing');
+        // Schemas first (each installed and announced on its own, docs/schema-authoring.md), so that the package's
+        // data may be of the schemas it brings; then the data, in one transaction.
+        const sourceSchemas = readSourceSchemas(doc);
+        if (sourceSchemas.length > 0) await installSourceSchemas(sourceSchemas, ctx);
         const pkg = read(doc);
         const byService = new Map<DownstreamName, PackageEntity[]>();
         for (const entity of pkg.entities) {
@@ -86,7 +99,6 @@ export function createPackageSoapMethods(deps: {
             detail: `The package holds entities of the local database (${a}) and of the cloud database (${b}); each database's part would be its own transaction, so the package could be half-installed. Split it into one package per database. Nothing was installed`,
           });
         }
-        if (pkg.sourceSchemas.length > 0) await installSourceSchemas(pkg.sourceSchemas, ctx);
         const result: PackageInstallResult = { entities: [], linked: { inserted: 0, updated: 0, deleted: 0 } };
         const started = Date.now();
         for (const [service, entities] of byService) {

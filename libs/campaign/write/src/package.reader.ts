@@ -28,13 +28,16 @@ export interface PackageContent {
 }
 
 /**
- * Reads a Campaign package: `<package namespace name label…><entities schema="ns:name"><name …/>…</entities>…</package>`,
- * as its root or as the one `<package>` child of another root — `<pkgDesc>` (Campaign's package files), `<builder>`
- * (Campaign's InstallPackage documentation), or the parameter's name (the SDK's conversion of a JSON package).
- * Checks the shape and the schemas only; each record is then validated by the write planner as a Write would be.
+ * The `xtk:srcSchema` entities of a package, read before its data: they are installed first, so that the package's
+ * data may be of the schemas it brings.
  */
-export function readPackage(doc: XmlElement, schemas: ReadonlyMap<string, Schema>, limits: { maxEntities: number }): PackageContent {
+export function sourceSchemasOf(doc: XmlElement, limits: { maxEntities: number }): XmlElement[] {
   const pkg = findPackage(doc);
+  checkSize(pkg, limits);
+  return pkg.children.flatMap((group) => (group.local === 'entities' && attrLocal(group, 'schema') === SOURCE_SCHEMA_ID ? group.children : []));
+}
+
+function checkSize(pkg: XmlElement, limits: { maxEntities: number }): void {
   let count = 0;
   for (const group of pkg.children) count += group.children.length;
   if (count > limits.maxEntities) {
@@ -43,6 +46,17 @@ export function readPackage(doc: XmlElement, schemas: ReadonlyMap<string, Schema
       `The package holds ${count} entities; an installation takes at most ${limits.maxEntities}: split it`,
     );
   }
+}
+
+/**
+ * Reads a Campaign package: `<package namespace name label…><entities schema="ns:name"><name …/>…</entities>…</package>`,
+ * as its root or as the one `<package>` child of another root — `<pkgDesc>` (Campaign's package files), `<builder>`
+ * (Campaign's InstallPackage documentation), or the parameter's name (the SDK's conversion of a JSON package).
+ * Checks the shape and the schemas only; each record is then validated by the write planner as a Write would be.
+ */
+export function readPackage(doc: XmlElement, schemas: ReadonlyMap<string, Schema>, limits: { maxEntities: number }): PackageContent {
+  const pkg = findPackage(doc);
+  checkSize(pkg, limits);
   const entities: PackageEntity[] = [];
   const sourceSchemas: XmlElement[] = [];
   for (const group of pkg.children) {
