@@ -100,7 +100,7 @@ function main(): void {
         ...(jwt ? { jwt } : {}),
       });
       const soapMethods = {
-        ...createPersistSoapMethods({ schemas, downstreams }),
+        ...createPersistSoapMethods({ schemas, downstreams, cipher: createSecretCipher(config.secretKeys) }),
         ...createEventSoapMethods({ downstreams }),
         ...createDeliverySoapMethods({ downstreams }),
         ...createWorkflowSoapMethods({ downstreams }),

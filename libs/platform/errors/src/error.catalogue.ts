@@ -128,6 +128,10 @@ export const ErrorCatalogue = {
   WORKFLOW_QUERY_FAILED: fault('WKF-560040', 'Server', '{detail}'),
   WORKFLOW_UPDATE_FAILED: fault('WKF-560041', 'Server', '{detail}'),
   WORKFLOW_DELIVERY_FAILED: fault('WKF-560042', 'Server', '{detail}'),
+
+  // Standard schemas: external-account passwords (docs/standard-schemas.md).
+  EXT_ACCOUNT_PASSWORD_NOT_TOKEN: fault('XTK-170200', 'Client', '{detail}'),
+  EXT_ACCOUNT_PASSWORD_TOO_LONG: fault('XTK-170201', 'Client', '{detail}'),
 } as const;
 
 export type ErrorName = keyof typeof ErrorCatalogue;
