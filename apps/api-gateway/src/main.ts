@@ -116,7 +116,7 @@ function main(): void {
         ...(oidc ? { oidc } : {}),
       });
       const soapMethods = {
-        ...createPersistSoapMethods({ schemas, downstreams, authoring }),
+        ...createPersistSoapMethods({ schemas, downstreams, authoring, cipher: createSecretCipher(config.secretKeys) }),
         ...createEventSoapMethods({ downstreams }),
         ...createDeliverySoapMethods({ downstreams }),
         ...createWorkflowSoapMethods({ downstreams }),

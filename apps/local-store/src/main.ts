@@ -16,6 +16,8 @@ import { OPERATOR_TRIGGERS_SQL, startOperatorStatePublisher } from './operators/
 import { createOptionRpcHandlers } from './options/option.rpc-handlers';
 import { createSchemaSourceModule } from './schemas/schema-source.module';
 import { seedDevelopmentData } from './seed/dev.seed';
+import { seedInstallData } from './seed/install.seed';
+import { FOLDER_TRIGGERS_SQL } from './folders/folder.triggers';
 import { createSequenceRpcHandlers } from './sequences/sequence.rpc-handlers';
 import { installOutboxTriggers } from './staging/outbox.triggers';
 import { createStagingModule } from './staging/staging.module';
@@ -59,6 +61,8 @@ function main(): void {
           await applySchemaDdl(pool, schemas, 'local', logger);
           await installOutboxTriggers(pool, schemas, logger);
           await pool.query(OPERATOR_TRIGGERS_SQL);
+          await pool.query(FOLDER_TRIGGERS_SQL);
+          await seedInstallData(pool, schemas, logger);
         }
         if (config.DEV_SEED) await seedDevelopmentData(pool, schemas, { adminPassword: config.DEV_ADMIN_PASSWORD, mcPassword: config.DEV_MC_PASSWORD }, logger);
         const redis = await createRedis({ url: config.REDIS_URL, logger });

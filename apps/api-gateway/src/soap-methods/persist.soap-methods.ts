@@ -2,9 +2,11 @@ import { SOAP_FAULTS, SoapFault } from '@cap/campaign-soap';
 import type { Schema } from '@cap/campaign-schema';
 import { attrLocal, serializeXml, type XmlElement } from '@cap/campaign-xml';
 import { ErrorCatalogue } from '@cap/platform-errors';
+import type { SecretCipher } from '@cap/platform-secrets';
 import type { Downstreams } from '../downstream.client';
 import type { CallContext, SoapMethodTable } from '../soap/soap-method';
 import { callerClaim, serviceFor } from './data.routing';
+import { encryptExtAccountPasswords } from './ext-account.passwords';
 import { boundedText, PARAM_LIMITS } from './param.limits';
 import { isSrcSchemaDocument, type SchemaAuthoring } from './schema-authoring';
 
@@ -17,13 +19,15 @@ type Mode = 'write' | 'writeCollection' | 'ingest' | 'ingestExt';
 /**
  * Write, WriteCollection (xtk:persist) and Ingest, IngestExt (xtk:session): the document goes, untouched,
  * to the service that owns the schema's table, which validates it whole, authorises every record (and every
- * linked record) by the schema it writes, and applies it in one transaction. The gateway only routes.
+ * linked record) by the schema it writes, and applies it in one transaction. The gateway routes it, and encrypts
+ * the passwords of nms:extAccount records first: it alone holds the instance keys (docs/standard-schemas.md).
  */
 export function createPersistSoapMethods(deps: {
   schemas: ReadonlyMap<string, Schema>;
   downstreams: Downstreams;
   /** Write of an xtk:srcSchema document: schema authoring (schema-authoring.ts), not a data service. */
   authoring?: SchemaAuthoring;
+  cipher: Pick<SecretCipher, 'encrypt' | 'decrypt'>;
 }): SoapMethodTable {
   const targetSchema = (doc: XmlElement, mode: Mode): Schema => {
     // Routing only. WriteCollection: the container's xtkschema, or the first record's.
@@ -45,6 +49,7 @@ export function createPersistSoapMethods(deps: {
       return [];
     }
     const schema = targetSchema(doc, mode);
+    if (mode === 'write' || mode === 'writeCollection') encryptExtAccountPasswords(doc, mode === 'writeCollection', deps.schemas, deps.cipher);
     const result = await deps.downstreams.call<WriteResult>(serviceFor(schema), 'data.write', {
       mode,
       doc: serializeXml(doc, { plain: true }),

@@ -38,7 +38,11 @@ describe('DDL of the built-in schemas', () => {
       .map((s) => s.table);
     expect(tables).toEqual([
       'nms_batch_event',
+      'nms_country',
       'nms_delivery',
+      'nms_delivery_mapping',
+      'nms_ext_account',
+      'nms_group',
       'nms_recipient_stg',
       'nms_rt_event',
       'nms_service',
@@ -47,6 +51,7 @@ describe('DDL of the built-in schemas', () => {
       'xtk_enum_value',
       'xtk_file_res',
       'xtk_folder',
+      'xtk_image',
       'xtk_operator',
       'xtk_option',
       'xtk_workflow',
@@ -60,8 +65,13 @@ describe('DDL of the built-in schemas', () => {
     expect(tables).toEqual([
       'nms_broad_log_event',
       'nms_broad_log_rcp',
+      'nms_country',
       'nms_delivery',
+      'nms_delivery_mapping',
       'nms_event_stat',
+      'nms_ext_account',
+      'nms_group',
+      'nms_rcp_grp_rel',
       'nms_recipient',
       'nms_service',
       'nms_subscription',
@@ -69,6 +79,7 @@ describe('DDL of the built-in schemas', () => {
       'xtk_enum',
       'xtk_enum_value',
       'xtk_folder',
+      'xtk_image',
     ]);
   });
 
@@ -95,13 +106,18 @@ CREATE UNIQUE INDEX "xtk_operator_name_key" ON "xtk_operator" ("name");`);
   "label" varchar(128),
   "model" varchar(64),
   "full_name" varchar(512),
+  "entity" varchar(64),
+  "schema" varchar(64),
   "created" timestamptz,
   "last_modified" timestamptz,
-  "parent_id" bigint
+  "parent_id" bigint,
+  "image_namespace" varchar(16),
+  "image_name" varchar(64)
 );
 COMMENT ON TABLE "xtk_folder" IS 'cap:schema=xtk:folder';
 CREATE UNIQUE INDEX "xtk_folder_name_key" ON "xtk_folder" ("name");
-CREATE INDEX "xtk_folder_parent_id_idx" ON "xtk_folder" ("parent_id");`);
+CREATE INDEX "xtk_folder_parent_id_idx" ON "xtk_folder" ("parent_id");
+CREATE INDEX "xtk_folder_image_namespace_image_name_idx" ON "xtk_folder" ("image_namespace", "image_name");`);
   });
 
   it('when nms:recipient is created in the cloud database, then it has a checked UUID text key, the last applied staging sequence and indexed keys and links', () => {

@@ -170,6 +170,9 @@ export const ErrorCatalogue = {
   SCHEMA_SOURCE_CLASH: fault('XTK-170251', 'Client', "The source schema '{id}' is defined by the platform's schema files and cannot be replaced at run time."),
   SCHEMA_SOURCE_TOO_LARGE: fault('XTK-170252', 'Client', 'The source schema is too large: {detail}'),
   SCHEMA_SOURCE_UNSUPPORTED: fault('XTK-170253', 'Client', 'The source schema cannot be authored at run time: {detail}'),
+  // Standard schemas: external-account passwords (docs/standard-schemas.md).
+  EXT_ACCOUNT_PASSWORD_NOT_TOKEN: fault('XTK-170200', 'Client', '{detail}'),
+  EXT_ACCOUNT_PASSWORD_TOO_LONG: fault('XTK-170201', 'Client', '{detail}'),
 } as const;
 
 export type ErrorName = keyof typeof ErrorCatalogue;
