@@ -94,6 +94,8 @@ function main(): void {
         stateTtlMs: config.OPERATOR_STATE_TTL_MS,
       });
       const databaseId = createDatabaseIdCache({ downstreams });
+      // The instance keys (docs/secrets.md): secret methods, and external-account passwords written by Write or a package.
+      const secretCipher = createSecretCipher(config.secretKeys);
       // The schemas served, as the gateways of this instance recorded them: a changed one gets a new lastModified.
       const schemaVersions = createSchemaVersions({ store: redis, keyPrefix: config.REDIS_KEY_PREFIX, schemas });
       const authoring = createSchemaAuthoring({ catalog, rpc, schemaVersions, timeoutMs: config.SCHEMA_INSTALL_TIMEOUT_MS, logger });
@@ -116,7 +118,7 @@ function main(): void {
         ...(oidc ? { oidc } : {}),
       });
       const soapMethods = {
-        ...createPersistSoapMethods({ schemas, downstreams, authoring, cipher: createSecretCipher(config.secretKeys) }),
+        ...createPersistSoapMethods({ schemas, downstreams, authoring, cipher: secretCipher }),
         ...createEventSoapMethods({ downstreams }),
         ...createDeliverySoapMethods({ downstreams }),
         ...createWorkflowSoapMethods({ downstreams }),
@@ -133,12 +135,13 @@ function main(): void {
           schemaDigest: schemaVersions.digestOf,
           sourceSchema: (id) => sourceDigestOf(catalog, id),
         }),
-        ...createSecretSoapMethods({ cipher: createSecretCipher(config.secretKeys), hashPassword }),
+        ...createSecretSoapMethods({ cipher: secretCipher, hashPassword }),
         ...createLifecycleSoapMethods({ downstreams, identity, schemaVersions }),
         ...createPackageSoapMethods({
           schemas,
           downstreams,
           logger: logger.child({ module: 'packages' }),
+          cipher: secretCipher,
           installSourceSchemas: async (sources, ctx) => {
             for (const source of sources) await authoring.write(ctx, source);
           },

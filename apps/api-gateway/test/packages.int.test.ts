@@ -236,6 +236,26 @@ describe('packages: xtk:builder#InstallPackage and xtk:specFile#GenerateDoc thro
     expect(await admin.getEntityIfMoreRecent('xtk:srcSchema', 'cus:pkgBroken')).toBeNull();
   });
 
+  it('when a package holds external accounts, then their clear passwords are stored as tokens only, and a forged token refuses the package', async () => {
+    const name = uniqueId('pkgAcc');
+    await install(xmlPackage(`<entities schema="nms:extAccount"><extAccount name="${name}" label="Pkg" type="11" password="Pkg s3cret"/></entities>`));
+    const [stored] = await localDb(async (c) => (await c.query<{ password: string }>('SELECT password FROM nms_ext_account WHERE name = $1', [name])).rows);
+    expect(stored!.password).toMatch(/^@/);
+    expect(stored!.password).not.toContain('Pkg s3cret');
+    const forged = uniqueId('pkgAcc');
+    const err = await failure(
+      install(
+        xmlPackage(
+          `<entities schema="nms:extAccount"><extAccount name="${forged}" label="Pkg" type="11" password="@not-a-token"/></entities>` +
+            `<entities schema="xtk:option"><option name="${forged}"/></entities>`,
+        ),
+      ),
+    );
+    expect(err.errorCode).toBe('XTK-170200');
+    expect(await localDb(async (c) => (await c.query('SELECT 1 FROM nms_ext_account WHERE name = $1', [forged])).rowCount)).toBe(0);
+    expect(await optionsNamed(forged)).toEqual([]);
+  });
+
   it('when a package holds entities of the local and of the cloud database, then XTK-170303 and nothing is written', async () => {
     const prefix = uniqueId('PkgSpan');
     const doc = xmlPackage(

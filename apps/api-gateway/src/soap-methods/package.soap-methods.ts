@@ -4,9 +4,11 @@ import { readPackage, sourceSchemasOf, WriteError, type PackageContent, type Pac
 import { attrLocal, element, parseXml, serializeXml, type XmlElement } from '@cap/campaign-xml';
 import { appErrorOf, ErrorCatalogue } from '@cap/platform-errors';
 import type { Logger } from '@cap/platform-logger';
+import type { SecretCipher } from '@cap/platform-secrets';
 import type { DownstreamName, Downstreams } from '../downstream.client';
 import type { CallContext, SoapMethodTable } from '../soap/soap-method';
 import { callerClaim, serviceFor } from './data.routing';
+import { encryptExtAccountPasswords } from './ext-account.passwords';
 import { boundedText, PARAM_LIMITS } from './param.limits';
 
 /** What one installation or one export takes at most (docs/packages.md#limits). */
@@ -54,6 +56,7 @@ export function createPackageSoapMethods(deps: {
   downstreams: Downstreams;
   logger: Logger;
   installSourceSchemas?: SourceSchemaInstaller;
+  cipher: Pick<SecretCipher, 'encrypt' | 'decrypt'>;
 }): SoapMethodTable {
   const installSourceSchemas = deps.installSourceSchemas ?? REFUSE_SOURCE_SCHEMAS;
 
@@ -102,8 +105,11 @@ export function createPackageSoapMethods(deps: {
         const result: PackageInstallResult = { entities: [], linked: { inserted: 0, updated: 0, deleted: 0 } };
         const started = Date.now();
         for (const [service, entities] of byService) {
+          const collection = pkg.collection(entities);
+          // As for a Write: only tokens of the instance keys reach the database as external-account passwords.
+          encryptExtAccountPasswords(collection, true, deps.schemas, deps.cipher);
           const part = await deps.downstreams.call<PackageInstallResult>(service, 'data.installPackage', {
-            doc: serializeXml(pkg.collection(entities), { plain: true }),
+            doc: serializeXml(collection, { plain: true }),
             ...callerClaim(ctx.caller),
           });
           result.entities.push(...part.entities);
