@@ -130,9 +130,16 @@ async function main() {
       const like = `%-${run}@mc-bench.test`;
       const t0 = performance.now();
       let pushedAt = 0;
-      const pushing = drive(calls, mode === 'PushEvents' ? 8 : 32).then(() => (pushedAt = performance.now()));
+      let pushFailure: unknown;
+      // A refused call ends the run, with the platform stopped (an unhandled rejection would exit at once and leave
+      // the services running).
+      const pushing = drive(calls, mode === 'PushEvents' ? 8 : 32).then(
+        () => (pushedAt = performance.now()),
+        (err: unknown) => (pushFailure = err ?? new Error('push failed')),
+      );
       let done = 0;
       for (;;) {
+        if (pushFailure !== undefined) throw pushFailure;
         const { rows } = await local.query<{ status: number; n: number }>(
           'SELECT status, count(*)::int AS n FROM nms_rt_event WHERE email LIKE $1 GROUP BY status',
           [like],
@@ -146,6 +153,7 @@ async function main() {
       }
       const doneAt = performance.now();
       await pushing;
+      if (pushFailure !== undefined) throw pushFailure;
       const sent = Number((await cloud.query('SELECT count(*) AS n FROM nms_broad_log_event WHERE address LIKE $1 AND status = 1', [like])).rows[0].n);
       if (sent !== n) throw new Error(`${sent} logs for ${n} events`);
       const result = { rate: n / ((doneAt - t0) / 1000), intake: n / ((pushedAt - t0) / 1000), seconds: (doneAt - t0) / 1000 };
