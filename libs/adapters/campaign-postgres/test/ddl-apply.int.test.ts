@@ -91,14 +91,20 @@ describe('applySchemaDdl against PostgreSQL', () => {
     expect(plan.statements.length).toBeGreaterThan(0);
     expect((await tablesOf(pool)).filter((t) => !t.startsWith('cap_'))).toEqual([
       'nms_batch_event',
+      'nms_country',
       'nms_delivery',
+      'nms_delivery_mapping',
+      'nms_ext_account',
+      'nms_group',
       'nms_recipient_stg',
       'nms_rt_event',
       'nms_service',
       'nms_subscription_stg',
       'xtk_enum',
       'xtk_enum_value',
+      'xtk_file_res',
       'xtk_folder',
+      'xtk_image',
       'xtk_operator',
       'xtk_option',
       'xtk_workflow',
@@ -155,8 +161,13 @@ describe('applySchemaDdl against PostgreSQL', () => {
     expect(await tablesOf(pool)).toEqual([
       'nms_broad_log_event',
       'nms_broad_log_rcp',
+      'nms_country',
       'nms_delivery',
+      'nms_delivery_mapping',
       'nms_event_stat',
+      'nms_ext_account',
+      'nms_group',
+      'nms_rcp_grp_rel',
       'nms_recipient',
       'nms_service',
       'nms_subscription',
@@ -164,6 +175,7 @@ describe('applySchemaDdl against PostgreSQL', () => {
       'xtk_enum',
       'xtk_enum_value',
       'xtk_folder',
+      'xtk_image',
     ]);
     expect(await columnsOf(pool, 'nms_recipient')).toMatchObject({
       id: 'text not null',
@@ -198,7 +210,7 @@ describe('applySchemaDdl against PostgreSQL', () => {
     expect([a.statements.length, b.statements.length].sort((x, y) => x - y)).toEqual([0, expect.any(Number)]);
     expect(Math.max(a.statements.length, b.statements.length)).toBeGreaterThan(0);
     expect(again.statements).toEqual([]);
-    expect(again.summary).toBe('local database: up to date (12 schema tables)');
+    expect(again.summary).toBe('local database: up to date (18 schema tables)');
   });
 
   it('when nms:recipient is extended with an attribute, then the column is added to the cloud table and to the local staging table', async () => {

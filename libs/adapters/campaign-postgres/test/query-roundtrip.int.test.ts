@@ -9,9 +9,10 @@ import { parseXml, serializeXml } from '@cap/campaign-xml';
 import { createTestDatabase, type TestDatabase } from '@cap/platform-testing';
 
 const DDL = `
-CREATE TABLE xtk_folder (id bigint PRIMARY KEY, name text NOT NULL, label text, model text, full_name text, parent_id bigint,
+CREATE TABLE xtk_folder (id bigint PRIMARY KEY, name text NOT NULL, label text, model text, full_name text, parent_id bigint, entity text, schema text,
+  image_namespace text, image_name text,
   created timestamptz, last_modified timestamptz);
-CREATE TABLE nms_service (id bigint PRIMARY KEY, name text NOT NULL, label text, type smallint, mode text, folder_id bigint,
+CREATE TABLE nms_service (id bigint PRIMARY KEY, name text NOT NULL, label text, type smallint, mode text, folder_id bigint, visitor_folder_id bigint,
   created timestamptz, last_modified timestamptz);
 CREATE TABLE nms_recipient (id text PRIMARY KEY, email text, first_name text, last_name text, email_format smallint, gender smallint,
   birth_date date, black_list boolean, phone text, mobile_phone text, external_id text, location_address1 text, location_city text,
