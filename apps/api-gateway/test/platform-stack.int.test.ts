@@ -80,13 +80,14 @@ describe('platform stack: four service processes', () => {
       expect({ app, status, state: body.status }).toEqual({ app, status: 200, state: 'ready' });
       expect(Object.values(body.checks).every((c) => c.status === 'ok')).toBe(true);
     }
-    expect(Object.keys((await procs.get('api-gateway')!.readyz()).body.checks).sort()).toEqual(['kafka', 'redis', 'rpc-replies']);
+    expect(Object.keys((await procs.get('api-gateway')!.readyz()).body.checks).sort()).toEqual(['kafka', 'redis', 'rpc-replies', 'schema-sources']);
     expect(Object.keys((await procs.get('local-store')!.readyz()).body.checks).sort()).toEqual([
       'kafka',
       'operator-states',
       'outbox-relay',
       'postgres',
       'rpc-consumer',
+      'schema-sources',
       'staging-acks',
     ]);
     const metrics = await (await fetch(`${procs.get('api-gateway')!.url}/metrics`)).text();

@@ -456,6 +456,7 @@ describe('standard schemas through the unmodified SDK', () => {
       await admin.NLWS.xtkSession.write({ xtkschema: 'nms:deliveryMapping', _key: '@name', _operation: 'update', name: 'mapOperator', label: 'Our operators' });
       await localQuery(`DELETE FROM nms_country WHERE iso_a2 = 'ZW'`);
       const before = (await localQuery<{ n: string }>('SELECT count(*)::text AS n FROM nms_delivery_mapping'))[0]!.n;
+      await platform.procs.get('local-store')!.stop();
       await platform.replace('local-store');
       expect((await localQuery<{ label: string }>(`SELECT label FROM nms_delivery_mapping WHERE name = 'mapOperator'`))[0]!.label).toBe('Our operators');
       expect(await localQuery(`SELECT 1 FROM nms_country WHERE iso_a2 = 'ZW'`)).toHaveLength(1);

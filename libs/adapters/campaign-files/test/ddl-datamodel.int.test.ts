@@ -31,7 +31,7 @@ describe('writeDataModelDocs', () => {
     expect(readFileSync(join(out, 'datamodel.html'), 'utf8')).toMatch(/<div class="diagram"><svg/);
     expect(readFileSync(join(out, 'datamodel.mmd'), 'utf8').startsWith('erDiagram\n')).toBe(true);
     expect(readFileSync(join(out, 'datamodel.dot'), 'utf8').startsWith('digraph datamodel {')).toBe(true);
-    expect(JSON.parse(readFileSync(join(out, 'datamodel.json'), 'utf8')).schemas).toHaveLength(21);
+    expect(JSON.parse(readFileSync(join(out, 'datamodel.json'), 'utf8')).schemas).toHaveLength(31);
     expect(readFileSync(join(out, 'datamodel.md'), 'utf8')).toContain('## Recipients (`nms:recipient`)');
   });
 
@@ -53,7 +53,7 @@ describe('writeDataModelDocs', () => {
 
     expect(run.stderr).toBe('');
     expect(run.status).toBe(0);
-    expect(run.stdout).toContain(`21 schemas (built-ins + ${custom})`);
+    expect(run.stdout).toContain(`31 schemas (built-ins + ${custom})`);
     expect(readFileSync(join(out, 'datamodel.md'), 'utf8')).toContain('| `@loyaltyTier` | string | 16 |');
     expect(readFileSync(join(out, 'datamodel.html'), 'utf8')).toContain('cus/recipient.xml');
   });

@@ -12,7 +12,8 @@ export interface TestPlatform {
   procs: Map<AppName, ServiceProcess>;
   /**
    * Starts a new process of `app` with the platform's environment (a new instance id), in place of the one in
-   * `procs` (a test that killed it: the replacement is stopped with the platform), and waits until it is ready.
+   * `procs` (a test that killed it: the replacement is stopped with the platform, and so is the one replaced if it
+   * still runs), and waits until it is ready.
    */
   replace(app: AppName): Promise<ServiceProcess>;
   /**
@@ -74,6 +75,9 @@ export async function startTestPlatform(options: TestPlatformOptions = {}): Prom
     throw err;
   }
   const replace = async (app: AppName) => {
+    // The one replaced is still stopped with the platform when the test left it running: no orphan process.
+    const previous = procs.get(app);
+    if (previous) replicas.push(previous);
     const proc = await start(app, { SERVICE_INSTANCE_ID: uniqueId(app) });
     await proc.waitUntilReady();
     return proc;
