@@ -1,13 +1,12 @@
-import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import type { Database, Schema } from '@cap/campaign-schema';
 import { executeWriteSteps } from '@cap/campaign-postgres';
-import { checkWriteAccess, compileWritePlan, planWrite, schemasWritten, WriteError, type RecordPlan } from '@cap/campaign-write';
+import { checkWriteAccess, compileWritePlan, schemasWritten, WriteError, type RecordPlan } from '@cap/campaign-write';
 import { parseXml, XmlParseError } from '@cap/campaign-xml';
 import { appError, appErrorOf, ErrorCatalogue, errors } from '@cap/platform-errors';
 import type { RpcHandler } from '@cap/platform-kafka';
 import { withTransaction, type Pool } from '@cap/platform-postgres';
-import { CLAIMED_RIGHTS, type OperatorRightsLookup } from './data-write.handler';
+import { CLAIMED_RIGHTS, planWriteHere, type OperatorRightsLookup } from './data-write.handler';
 
 const packageParams = z.object({
   /** The package's entities of this database, as one collection whose records carry their xtkschema. */
@@ -59,19 +58,7 @@ export function createPackageHandler(deps: {
     }
     let plans: RecordPlan[];
     try {
-      plans = planWrite(parseXml(p.data.doc), deps.schemas, {
-        mode: 'writeCollection',
-        now: new Date(),
-        newId: randomUUID,
-        ...(p.data.operatorId ? { operatorId: p.data.operatorId } : {}),
-      });
-      for (const plan of plans) {
-        if (!plan.schema.databases.includes(deps.database)) {
-          throw new WriteError(ErrorCatalogue.NOT_WRITABLE, `${plan.schema.id} is not stored in the ${deps.database} database this request reached`, {
-            schema: plan.schema.id,
-          });
-        }
-      }
+      plans = planWriteHere(parseXml(p.data.doc), 'writeCollection', deps, p.data.operatorId);
       checkWriteAccess(schemasWritten(plans), caller);
     } catch (err) {
       if (err instanceof WriteError) throw appErrorOf(err);

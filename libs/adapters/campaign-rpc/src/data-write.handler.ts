@@ -9,10 +9,11 @@ import {
   planWrite,
   schemasWritten,
   WriteError,
+  type RecordPlan,
   type WriteCaller,
   type WriteMode,
 } from '@cap/campaign-write';
-import { parseXml, XmlParseError } from '@cap/campaign-xml';
+import { parseXml, XmlParseError, type XmlElement } from '@cap/campaign-xml';
 import { appError, appErrorOf, ErrorCatalogue, errors, type AppError } from '@cap/platform-errors';
 import type { RpcHandler } from '@cap/platform-kafka';
 import { classifyPgError, type Pool } from '@cap/platform-postgres';
@@ -31,6 +32,27 @@ const writeParams = z.object({
 });
 
 /** Who a data request says it runs for: the operator id, login and rights the gateway resolved, if any. */
+/**
+ * The record plans of a write document, refused (NOT_WRITABLE) when a record's schema is not stored in the database
+ * this service owns: the gateway routes by schema, so such a request was misrouted. Shared by Write and packages.
+ */
+export function planWriteHere(
+  doc: XmlElement,
+  mode: WriteMode,
+  deps: { schemas: ReadonlyMap<string, Schema>; database: Database },
+  operatorId?: string,
+): RecordPlan[] {
+  const plans = planWrite(doc, deps.schemas, { mode, now: new Date(), newId: randomUUID, ...(operatorId ? { operatorId } : {}) });
+  for (const plan of plans) {
+    if (!plan.schema.databases.includes(deps.database)) {
+      throw new WriteError(ErrorCatalogue.NOT_WRITABLE, `${plan.schema.id} is not stored in the ${deps.database} database this request reached`, {
+        schema: plan.schema.id,
+      });
+    }
+  }
+  return plans;
+}
+
 export interface ClaimedCaller {
   operatorId?: string | undefined;
   operatorLogin?: string | undefined;
@@ -80,20 +102,7 @@ export function createWriteHandler(deps: {
     let steps;
     let plans;
     try {
-      const doc = parseXml(p.data.doc);
-      plans = planWrite(doc, deps.schemas, {
-        mode: p.data.mode as WriteMode,
-        now: new Date(),
-        newId: randomUUID,
-        ...(p.data.operatorId ? { operatorId: p.data.operatorId } : {}),
-      });
-      for (const plan of plans) {
-        if (!plan.schema.databases.includes(deps.database)) {
-          throw new WriteError(ErrorCatalogue.NOT_WRITABLE, `${plan.schema.id} is not stored in the ${deps.database} database this request reached`, {
-            schema: plan.schema.id,
-          });
-        }
-      }
+      plans = planWriteHere(parseXml(p.data.doc), p.data.mode as WriteMode, deps, p.data.operatorId);
       steps = compileWritePlan(plans);
     } catch (err) {
       if (err instanceof WriteError) throw appErrorOf(err);
