@@ -6,6 +6,7 @@ import { exponentialBackoff, type ExponentialBackoff } from '@cap/platform-resil
 import { decodeEnvelope, HEADER, type Envelope } from './envelope.codec';
 import type { MessageQuarantine, QuarantineEntry } from './message.quarantine';
 import { headerValue, QUIET_RETRIES, type Messaging } from './messaging';
+import { PositionBook } from './position.book';
 import type { TopicDefinition } from './topic.definition';
 
 export interface IncomingMessage<T> {
@@ -45,7 +46,9 @@ export interface ConsumerRunnerOptions<T> {
   fromReady?: boolean;
   /**
    * Commit offsets (default true). A reply consumer commits none: a group that never committed disappears as
-   * soon as its only member leaves, so the per-instance groups of callers leave nothing behind.
+   * soon as its only member leaves, so the per-instance groups of callers leave nothing behind. Such a consumer
+   * keeps its position in memory instead: after a crash, a rebuild or a rejoin it reads on from the message after
+   * the last one it handled (or from where it first became ready), so nothing written while it was away is skipped.
    */
   commitOffsets?: boolean;
   /** Heartbeat interval of the group member (default 3 s); a shorter one learns of a rebalance sooner. */
@@ -171,11 +174,12 @@ export async function runConsumer<T>(messaging: Messaging, options: ConsumerRunn
   const quarantine = quarantineOf(messaging, options.groupId, options.quarantine, logger);
   /** When each message now failing first failed (`partition:offset`), across its redeliveries. */
   const firstFailure = new Map<string, number>();
+  const positions = options.commitOffsets === false ? new PositionBook() : undefined;
   const eachMessage: EachMessageHandler = async ({ topic, partition, message }) => {
     const correlationId = headerValue(message.headers, HEADER.correlationId) ?? newCorrelationId();
     const inContext =
       options.correlationContext === false ? (fn: () => Promise<void>) => fn() : (fn: () => Promise<void>) => withCorrelationId(correlationId, fn);
-    await inContext(async () => {
+    const handleOne = async () => {
       const original = toOriginal(message, partition);
       let envelope: Envelope<T>;
       try {
@@ -236,6 +240,11 @@ export async function runConsumer<T>(messaging: Messaging, options: ConsumerRunn
           );
         }
       }
+    };
+    await inContext(async () => {
+      await handleOne();
+      // Reached once the message is dealt with (handled, dead-lettered or quarantined); a throw leaves it to be read again.
+      positions?.advance(topic, partition, message.offset);
     });
   };
   return superviseConsumer(messaging, {
@@ -250,6 +259,7 @@ export async function runConsumer<T>(messaging: Messaging, options: ConsumerRunn
     },
     ...(options.onlyPartitions ? { onlyPartitions: options.onlyPartitions } : {}),
     fromReady: options.fromReady === true,
+    ...(positions ? { positions } : {}),
     run: (consumer) =>
       consumer.run({
         autoCommit: options.commitOffsets !== false,
@@ -494,6 +504,8 @@ interface SuperviseOptions {
   consumerConfig: { maxWaitTimeInMs: number; minBytes?: number; heartbeatIntervalMs?: number; sessionTimeoutMs?: number };
   onlyPartitions?: number[];
   fromReady?: boolean;
+  /** Where a consumer that commits nothing reads on from after any (re)join: PositionBook. */
+  positions?: PositionBook;
   run(consumer: Consumer): Promise<void>;
   /** Called first when the runner is stopped (its handlers stop retrying). */
   onStop(): void;
@@ -513,6 +525,8 @@ async function superviseConsumer(messaging: Messaging, options: SuperviseOptions
   let state: { joined: boolean; problem?: string } = { joined: false, problem: 'joining its group' };
   let consumer: Consumer | undefined;
   let restarts = 0;
+  /** Joined once: a rebuilt member reads on from its positions, not from the ends as of its rebuild. */
+  let started = false;
 
   /**
    * kafkajs restarts a crashed consumer by itself only for some errors; for the others (for example no
@@ -537,9 +551,13 @@ async function superviseConsumer(messaging: Messaging, options: SuperviseOptions
   const start = async () => {
     // Where each partition ends before the member joins: where it starts reading once joined (fromReady). A topic
     // created a moment ago may not answer yet: the start is retried like a join.
-    const ends = options.fromReady
-      ? await Promise.all(options.topics.map(async (t) => ({ topic: messaging.topicName(t), ends: await messaging.endOffsets(t) })))
-      : [];
+    const ends =
+      options.fromReady && !started
+        ? await Promise.all(options.topics.map(async (t) => ({ topic: messaging.topicName(t), ends: await messaging.endOffsets(t) })))
+        : [];
+    for (const { topic, ends: partitionEnds } of ends) {
+      for (const [partition, offset] of partitionEnds) options.positions?.start(topic, partition, offset);
+    }
     const member = messaging.kafka.consumer({
       groupId: messaging.groupName(options.groupId),
       allowAutoTopicCreation: false,
@@ -552,11 +570,18 @@ async function superviseConsumer(messaging: Messaging, options: SuperviseOptions
     });
     consumer = member;
     member.on(member.events.GROUP_JOIN, () => {
-      // Before the first fetch (kafkajs emits this before it starts fetching); a later join keeps its position.
-      // Every partition, paused ones included: kafkajs resolves the position of each before its first fetch.
-      for (const { topic, ends: partitionEnds } of ends.splice(0)) {
-        for (const [partition, offset] of partitionEnds) member.seek({ topic, partition, offset });
+      // Before the first fetch (kafkajs emits this before it starts fetching). Every partition, paused ones
+      // included: kafkajs resolves the position of each before its first fetch. A consumer that commits nothing
+      // is put back where it was at every join (a rejoin, kafkajs' own restart, or this member rebuilt after a
+      // crash): otherwise it would start at the partition's end and skip what was written while it was away.
+      if (options.positions) {
+        for (const { topic, partition, offset } of options.positions.all()) member.seek({ topic, partition, offset });
+      } else {
+        for (const { topic, ends: partitionEnds } of ends.splice(0)) {
+          for (const [partition, offset] of partitionEnds) member.seek({ topic, partition, offset });
+        }
       }
+      started = true;
       state = { joined: true };
       restarts = 0;
       markReady();

@@ -77,4 +77,56 @@ describe('Kafka broker restart (own broker)', () => {
     expect(seen.size).toBe(200);
     expect(duplicates).toEqual([]);
   });
+
+  it('when a consumer that commits nothing crashes while the broker is away, then once rebuilt it reads what was written before it rejoined', async () => {
+    // An RPC caller's reply consumer is such a consumer: a reply written between the broker's return and the
+    // consumer's rejoin (requests are answered at once; the rebuild waits its backoff) must still reach it.
+    const fast = createMessaging({ brokers: broker.brokers, clientId: uniqueId('norestart'), logger, retry: RETRY_PROFILES.fast });
+    const seen: number[] = [];
+    const perInstance = await runConsumer(fast, {
+      groupId: uniqueId('g'),
+      topic,
+      fromReady: true,
+      commitOffsets: false,
+      handle: async ({ envelope }) => {
+        seen.push(envelope.payload.n);
+      },
+    });
+    try {
+      await perInstance.ready;
+      await messaging.publish(topic, [{ key: 'a', payload: { n: 1_000 } }]);
+      await waitFor('the message before the broker stops', () => seen.includes(1_000));
+      broker.stop();
+      await waitFor(
+        'the consumer to crash without its broker',
+        async () =>
+          !(await perInstance.checkHealth().then(
+            () => true,
+            () => false,
+          )),
+        {
+          timeoutMs: 60_000,
+        },
+      );
+      broker.start();
+      await messaging.publish(
+        topic,
+        Array.from({ length: 20 }, (_, n) => ({ key: `k${n % 4}`, payload: { n: 1_001 + n } })),
+      );
+      await waitFor(
+        'the consumer to rejoin',
+        async () =>
+          perInstance.checkHealth().then(
+            () => true,
+            () => false,
+          ),
+        { timeoutMs: 60_000 },
+      );
+      await waitFor('every message written while it was away', () => seen.length >= 21, { timeoutMs: 30_000 });
+      expect([...seen].sort((a, b) => a - b)).toEqual(Array.from({ length: 21 }, (_, n) => 1_000 + n));
+    } finally {
+      await perInstance.stop();
+      await fast.close();
+    }
+  });
 });

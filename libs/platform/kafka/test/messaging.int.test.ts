@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { AppError, ErrorCodes, errors } from '@cap/platform-errors';
@@ -7,6 +8,7 @@ import {
   deadLetterName,
   defineTopic,
   HEADER,
+  RETRY_PROFILES,
   rpcRequestTopic,
   runConsumer,
   startRpcClient,
@@ -192,6 +194,36 @@ describe('Kafka messaging against the real broker', () => {
     await messaging.publish(orderTopic, [{ key: 'f', payload: { orderId: 'flaky', amount: 1 } }]);
     await waitFor('the flaky message to succeed', () => done.length === 1);
     expect(attempts).toBe(3);
+  });
+
+  it('when a consumer that commits nothing restarts after its handler gave up, then it resumes at that message and loses none written meanwhile', async () => {
+    // A per-instance consumer (an RPC caller's replies, a replica following schema announcements) commits no
+    // offset: were it to restart from the partition's end, what was written while it was down would be lost.
+    const handled: string[] = [];
+    let failuresLeft = RETRY_PROFILES.fast.handler.attempts + 1;
+    const runner = await runConsumer(messaging, {
+      groupId: uniqueId('g'),
+      topic: orderTopic,
+      fromReady: true,
+      commitOffsets: false,
+      handle: async ({ envelope }) => {
+        if (envelope.payload.orderId === 'flaky' && failuresLeft-- > 0) throw errors.serviceUnavailable('db', 'temporarily down');
+        handled.push(envelope.payload.orderId);
+      },
+    });
+    runners.push(runner);
+    await runner.ready;
+    await messaging.publish(orderTopic, [{ key: 'k', partition: 0, payload: { orderId: 'before', amount: 1 } }]);
+    await waitFor('the first message', () => handled.includes('before'));
+    await messaging.publish(orderTopic, [{ key: 'k', partition: 0, payload: { orderId: 'flaky', amount: 2 } }]);
+    // Written while the handler retries and gives up (and the consumer restarts).
+    for (let n = 0; n < 5; n++) {
+      await messaging.publish(orderTopic, [{ key: 'k', partition: 0, payload: { orderId: `after-${n}`, amount: 3 } }]);
+      await sleep(100);
+    }
+    await waitFor('every message handled', () => handled.length >= 7, { timeoutMs: 30_000 });
+    expect(handled).toEqual(['before', 'flaky', 'after-0', 'after-1', 'after-2', 'after-3', 'after-4']);
+    expect(failuresLeft).toBeLessThanOrEqual(0);
   });
 
   describe('request/reply', () => {
