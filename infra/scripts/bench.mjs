@@ -2,8 +2,13 @@
 // `npm run bench`: runs every benchmark (`{apps,libs,infra}/**/bench/*.bench.ts`) one after the other with tsx and prints
 // their reports. Benchmarks are not tests: CI does not run them; figures go to docs/benchmarks.md with the
 // command that produced them. `npm run bench -- <filter>` runs the benchmarks whose path contains <filter>.
+//
+// `npm run bench -- --quick`: the whole ratio table in a few minutes (docs/benchmarks.md, "Quick table"): the
+// benchmarks that state their figures against a same-run baseline, at small sizes, then one table of every
+// figure, its baseline, the ratio and the target, with the date, the commit and how busy the machine was.
 import { spawnSync } from 'node:child_process';
-import { readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
 import { join, relative } from 'node:path';
 import { ROOT, ensureNodeModules, log } from './lib.mjs';
 
@@ -17,8 +22,83 @@ function findBenches(dir, out = []) {
   return out;
 }
 
+/** The quick table's benchmarks and their small sizes (each writes reports/bench/ratios/<name>.json). */
+const QUICK = [
+  { bench: 'libs/campaign/query/bench/query.bench.ts', args: [] },
+  { bench: 'apps/api-gateway/bench/gateway-overhead.bench.ts', args: ['--reps', '1', '--seconds', '5'] },
+  { bench: 'apps/staging-sync/bench/staging-pipeline.bench.ts', args: ['--rows', '60000', '--seconds', '8'] },
+  { bench: 'apps/cloud-executor/bench/message-center.bench.ts', args: ['--events', '4000', '--unitary', '1500', '--runs', '1'] },
+];
+
+/** Busy and total jiffies of the whole machine (/proc/stat), to say how busy it was during each benchmark. */
+function cpuTimes() {
+  if (!existsSync('/proc/stat')) return undefined;
+  const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+  const idle = fields[3] + (fields[4] ?? 0);
+  const total = fields.reduce((a, b) => a + b, 0);
+  return { busy: total - idle, total };
+}
+
+function runBench(path, args) {
+  log(`── ${relative(ROOT, path)} ${args.join(' ')}`);
+  const before = cpuTimes();
+  const started = Date.now();
+  const r = spawnSync('npx', ['tsx', path, ...args], { cwd: ROOT, stdio: 'inherit', env: { ...process.env, NODE_ENV: 'production' } });
+  const after = cpuTimes();
+  const busy = before && after ? (after.busy - before.busy) / Math.max(1, after.total - before.total) : NaN;
+  return { ok: r.status === 0, seconds: (Date.now() - started) / 1000, busy };
+}
+
+const fmt = (n, unit) => {
+  if (!Number.isFinite(n)) return 'n/a';
+  const digits = unit === 'ms' || unit === 's' ? (n < 10 ? 2 : 1) : 0;
+  return `${n.toLocaleString('en', { maximumFractionDigits: digits, minimumFractionDigits: digits })} ${unit}`;
+};
+
+function quickTable(runs, startedAt) {
+  const dir = join(ROOT, 'reports', 'bench', 'ratios');
+  const reports = existsSync(dir)
+    ? readdirSync(dir)
+        .filter((f) => f.endsWith('.json') && statSync(join(dir, f)).mtimeMs >= startedAt)
+        .map((f) => JSON.parse(readFileSync(join(dir, f), 'utf8')))
+    : [];
+  const first = reports[0]?.run;
+  const lines = [
+    '',
+    `Quick benchmark table — ${first ? `${first.date.slice(0, 16).replace('T', ' ')} UTC, commit ${first.commit}, Node ${first.node}` : new Date().toISOString()}, ` +
+      `${cpus().length} cores (${cpus()[0]?.model ?? 'unknown'}), load average at the end ${loadavg()
+        .map((l) => l.toFixed(2))
+        .join(' / ')}`,
+    '',
+    '| id | measure | figure | same-run baseline | ratio | target | met |',
+    '|---|---|---:|---|---:|---|---|',
+  ];
+  for (const report of reports) {
+    for (const row of report.rows) {
+      const baseline = row.baseline ? `${row.baseline.measure}: ${fmt(row.baseline.value, row.baseline.unit)}` : '—';
+      const ratio = row.ratio === undefined ? '—' : row.ratio < 2 ? `${(row.ratio * 100).toFixed(1)} %` : `${row.ratio.toFixed(2)}×`;
+      const met = row.met === null ? '' : row.met ? 'met' : '**missed**';
+      lines.push(`| ${row.id} | ${row.measure} | ${fmt(row.value, row.unit)} | ${baseline} | ${ratio} | ${row.goal} | ${met} |`);
+    }
+  }
+  lines.push('', 'How busy the machine was (all processes, /proc/stat) while each benchmark ran:', '');
+  for (const r of runs)
+    lines.push(`- ${r.bench}: ${r.ok ? '' : 'FAILED, '}${r.seconds.toFixed(0)} s, ${Number.isFinite(r.busy) ? `${Math.round(r.busy * 100)} % busy` : 'n/a'}`);
+  process.stdout.write(`${lines.join('\n')}\n`);
+}
+
 ensureNodeModules();
-const filter = process.argv[2] ?? '';
+const argv = process.argv.slice(2);
+if (argv.includes('--quick')) {
+  if (!existsSync(join(ROOT, 'dist', 'apps', 'api-gateway', 'main.js'))) log('building the bundles first (node infra/scripts/build-app.mjs all)');
+  spawnSync(process.execPath, [join(ROOT, 'infra', 'scripts', 'build-app.mjs'), 'all'], { cwd: ROOT, stdio: 'inherit' });
+  rmSync(join(ROOT, 'reports', 'bench', 'ratios'), { recursive: true, force: true });
+  const startedAt = Date.now();
+  const runs = QUICK.map(({ bench, args }) => ({ bench, ...runBench(join(ROOT, bench), args) }));
+  quickTable(runs, startedAt);
+  process.exit(runs.every((r) => r.ok) ? 0 : 1);
+}
+const filter = argv[0] ?? '';
 const benches = ['apps', 'libs', 'infra']
   .flatMap((d) => findBenches(join(ROOT, d)))
   .filter((p) => p.includes(filter))
@@ -28,9 +108,5 @@ if (benches.length === 0) {
   process.exit(1);
 }
 let failed = 0;
-for (const bench of benches) {
-  log(`── ${relative(ROOT, bench)}`);
-  const r = spawnSync('npx', ['tsx', bench], { cwd: ROOT, stdio: 'inherit', env: { ...process.env, NODE_ENV: 'production' } });
-  if (r.status !== 0) failed++;
-}
+for (const bench of benches) if (!runBench(bench, []).ok) failed++;
 process.exit(failed === 0 ? 0 : 1);

@@ -28,7 +28,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createClient } from 'redis';
-import { startTestPlatform, testEndpoints, type TestPlatform } from '@cap/platform-testing';
+import { benchRunInfo, recordRatios, startTestPlatform, testEndpoints, type TestPlatform } from '@cap/platform-testing';
 import { measureSaturation, type SaturationResult } from './autocannon.saturation';
 import { runPaced, type PacedResult } from './paced.load';
 import { ENVELOPE_OPEN, logOn, type Tokens } from './soap.logon';
@@ -221,6 +221,7 @@ function summarizePaced(name: string, r: PacedResult & { cpu: CpuSample }): Pace
 }
 
 async function main(): Promise<void> {
+  const runInfo = benchRunInfo(ROOT);
   if (!existsSync(join(ROOT, 'dist', 'apps', 'api-gateway', 'main.js'))) {
     throw new Error('dist/apps/api-gateway/main.js is missing: run `npm run build` first (the benchmark measures the bundle production runs)');
   }
@@ -529,6 +530,38 @@ async function main(): Promise<void> {
     const outFile = join(outDir, `gateway-overhead-${new Date().toISOString().replace(/[-:.]/g, '')}.json`);
     writeFileSync(outFile, `${JSON.stringify({ reps, seconds: SECONDS, connections: CONNECTIONS, node: process.version }, null, 2)}\n`);
     process.stdout.write(`\nraw figures: ${outFile}\n`);
+    const bareRps = stat((r) => r.bareSat.rps).median;
+    const gatewayRps = stat((r) => r.gwSat.rps).median;
+    recordRatios(ROOT, 'gateway-overhead', runInfo, [
+      {
+        id: 'P1',
+        measure: 'gateway saturation, GetServerTime (auth + rate limit, no downstream)',
+        value: gatewayRps,
+        unit: 'req/s',
+        baseline: { measure: 'bare Express handler', value: bareRps, unit: 'req/s' },
+        ratio: gatewayRps / bareRps,
+        goal: `≥ ${TARGETS.throughputPercent} % of bare Express`,
+        met: throughput.median >= TARGETS.throughputPercent,
+      },
+      {
+        id: 'P1',
+        measure: "added p99 at half of bare Express's saturation",
+        value: addedP99.median,
+        unit: 'ms',
+        baseline: { measure: 'bare Express p99 at that rate', value: stat((r) => r.bare.p99).median, unit: 'ms' },
+        goal: `≤ ${TARGETS.addedP99Ms} ms (p50 ≤ ${TARGETS.addedP50Ms} ms: ${addedP50.median.toFixed(3)} ms)`,
+        met: addedP99.median <= TARGETS.addedP99Ms && addedP50.median <= TARGETS.addedP50Ms,
+      },
+      {
+        id: 'P1',
+        measure: 'gateway RSS at the end',
+        value: rss.median,
+        unit: 'MB',
+        baseline: { measure: 'bare Express RSS', value: stat((r) => r.bareRssMb).median, unit: 'MB' },
+        goal: `≤ ${TARGETS.rssMb} MB`,
+        met: rss.median <= TARGETS.rssMb,
+      },
+    ]);
   } finally {
     await bare?.stop();
     await platform?.stop();

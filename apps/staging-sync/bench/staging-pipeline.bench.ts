@@ -32,10 +32,12 @@ import { createMessaging } from '@cap/platform-kafka';
 import { createLogger } from '@cap/platform-logger';
 import {
   benchRunInfo,
+  recordRatios,
   runInfoLine,
   startServiceProcess,
   startTestPlatform,
   testEndpoints,
+  type RatioRow,
   type ServiceProcess,
   type TestPlatform,
 } from '@cap/platform-testing';
@@ -71,7 +73,7 @@ const ROWS = Math.max(1000, Number(args.rows));
 const RATE = Math.max(1, Number(args.rate));
 const SECONDS = Math.max(5, Number(args.seconds));
 // P3 is a share of the same-run raw upsert (raw-upsert.baseline.ts); 25,000 rows/s was its absolute form on 2026-11-29.
-const TARGETS = { p3OfRaw: 0.3, p3OfRawStretch: 0.6, p4Speedup: 1.7, p2Tps: 1_000, p2P99Ms: 100, p5P50s: 1, p5P99s: 5 };
+const TARGETS = { p3OfRaw: 0.3, p3OfRawStretch: 0.6, p4Speedup: 1.7, p2Tps: 1_000, p2P99Ms: 100, p5P99s: 1 };
 const log = (text: string) => process.stderr.write(`${text}\n`);
 /** NAME=value options as an environment. */
 const settings = (list: string[]) => Object.fromEntries(list.map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
@@ -297,6 +299,20 @@ async function gatewayIngest() {
       body: call.body,
       verifyBody: isIngestAnswer,
     });
+    // P5: the staging lag with the pipeline at 80 % of the saturation just measured (docs/targets.md).
+    const loadedRate = Math.max(1, Math.round(saturation.rps * 0.8));
+    const lagBeforeLoaded = histogram(await (await fetch(`${syncUrl}/metrics`)).text(), 'cap_sync_lag_seconds');
+    const loaded = await runPaced({
+      host: '127.0.0.1',
+      port: Number(port),
+      request: raw,
+      rate: loadedRate,
+      durationMs: SECONDS * 1000,
+      warmConnections: Math.min(256, Math.ceil(loadedRate / 4)),
+      verifyBody: isIngestAnswer,
+    });
+    await sleep(3_000);
+    const lagAfterLoaded = histogram(await (await fetch(`${syncUrl}/metrics`)).text(), 'cap_sync_lag_seconds');
     return {
       baselines: { rpcEcho: echo, pgInsertTransaction: insert },
       paced: {
@@ -313,6 +329,14 @@ async function gatewayIngest() {
         p50UpToS: bucketQuantile(lagBefore, lagAfter, 0.5),
         p99UpToS: bucketQuantile(lagBefore, lagAfter, 0.99),
         samples: (lagAfter.get(Infinity) ?? 0) - (lagBefore.get(Infinity) ?? 0),
+      },
+      loadedLag: {
+        rate: loadedRate,
+        achievedRate: loaded.achievedRate,
+        errors: loaded.errors + loaded.non200 + loaded.badBodies,
+        p50UpToS: bucketQuantile(lagBeforeLoaded, lagAfterLoaded, 0.5),
+        p99UpToS: bucketQuantile(lagBeforeLoaded, lagAfterLoaded, 0.99),
+        samples: (lagAfterLoaded.get(Infinity) ?? 0) - (lagBeforeLoaded.get(Infinity) ?? 0),
       },
       saturation: {
         connections: Number(args.connections),
@@ -337,6 +361,7 @@ async function main(): Promise<void> {
     env: settings(args.env!),
     workerEnv: settings(args['worker-env']!),
   };
+  const ratios: RatioRow[] = [];
   if (!args['skip-sync']) {
     log('P3: one staging-sync worker');
     const one = await syncThroughput(1, true);
@@ -353,6 +378,28 @@ async function main(): Promise<void> {
       target: `≥ ${TARGETS.p3OfRaw * 100} % of the raw upsert (stretch ${TARGETS.p3OfRawStretch * 100} %)`,
       met: ofRaw >= TARGETS.p3OfRaw,
     };
+    ratios.push(
+      {
+        id: 'P3',
+        measure: 'one staging-sync worker into the cloud database',
+        value: one.rowsPerSec,
+        unit: 'rows/s',
+        baseline: { measure: 'raw unnest upsert of the same rows, one connection', value: one.baseline!.insertRowsPerSec, unit: 'rows/s' },
+        ratio: ofRaw,
+        goal: `≥ ${TARGETS.p3OfRaw * 100} % of the raw upsert (stretch ${TARGETS.p3OfRawStretch * 100} %)`,
+        met: ofRaw >= TARGETS.p3OfRaw,
+      },
+      {
+        id: 'P4',
+        measure: 'two staging-sync workers',
+        value: two.rowsPerSec,
+        unit: 'rows/s',
+        baseline: { measure: 'one worker (P3)', value: one.rowsPerSec, unit: 'rows/s' },
+        ratio: two.rowsPerSec / one.rowsPerSec,
+        goal: `≥ ${TARGETS.p4Speedup}× where cores allow`,
+        met: two.rowsPerSec / one.rowsPerSec >= TARGETS.p4Speedup,
+      },
+    );
     report['p4'] = { ...two, speedup: two.rowsPerSec / one.rowsPerSec, target: TARGETS.p4Speedup, met: two.rowsPerSec / one.rowsPerSec >= TARGETS.p4Speedup };
   }
   if (!args['skip-gateway']) {
@@ -362,6 +409,9 @@ async function main(): Promise<void> {
       `  paced ${RATE}/s: p50 ${g.paced.p50Ms.toFixed(1)} ms, p99 ${g.paced.p99Ms.toFixed(1)} ms, errors ${g.paced.errors}; saturation ${Math.round(g.saturation.tps)} calls/s at ${g.saturation.connections} connections (p50 ${g.saturation.p50Ms} ms, p99 ${g.saturation.p99Ms} ms); lag p50 ≤ ${g.lag.p50UpToS} s, p99 ≤ ${g.lag.p99UpToS} s`,
     );
     for (const h of g.paced.hops) log(`    ${h.hop}: mean ${h.meanMs} ms, p50 ≤ ${h.p50UpToMs} ms, p99 ≤ ${h.p99UpToMs} ms`);
+    log(
+      `  P5 at 80 % of saturation (${g.loadedLag.rate}/s asked, ${Math.round(g.loadedLag.achievedRate)}/s sent, errors ${g.loadedLag.errors}): lag p50 ≤ ${g.loadedLag.p50UpToS} s, p99 ≤ ${g.loadedLag.p99UpToS} s`,
+    );
     const ofEcho = g.saturation.tps / g.baselines.rpcEcho.callsPerSec;
     const ofInsert = g.saturation.tps / g.baselines.pgInsertTransaction.callsPerSec;
     log(`    saturation = ${(ofEcho * 100).toFixed(0)} % of the bare RPC echo, ${(ofInsert * 100).toFixed(0)} % of the bare insert transaction`);
@@ -374,12 +424,52 @@ async function main(): Promise<void> {
       saturation: g.saturation,
       met: g.saturation.tps >= TARGETS.p2Tps && RATE >= 500 && g.paced.p99Ms <= TARGETS.p2P99Ms,
     };
-    report['p5'] = { ...g.lag, met: g.lag.p50UpToS <= TARGETS.p5P50s && g.lag.p99UpToS <= TARGETS.p5P99s };
+    report['p5'] = { atPacedRate: g.lag, ...g.loadedLag, met: g.loadedLag.p99UpToS <= TARGETS.p5P99s };
+    ratios.push(
+      {
+        id: 'P2',
+        measure: `Ingest through the gateway at saturation (${g.saturation.connections} connections)`,
+        value: g.saturation.tps,
+        unit: 'calls/s',
+        baseline: { measure: 'bare Kafka RPC echo, same concurrency', value: g.baselines.rpcEcho.callsPerSec, unit: 'calls/s' },
+        ratio: ofEcho,
+        goal: `≥ ${TARGETS.p2Tps.toLocaleString('en')} calls/s`,
+        met: g.saturation.tps >= TARGETS.p2Tps,
+      },
+      {
+        id: 'P2',
+        measure: 'the same saturation',
+        value: g.saturation.tps,
+        unit: 'calls/s',
+        baseline: { measure: 'bare one-row insert transaction, local database', value: g.baselines.pgInsertTransaction.callsPerSec, unit: 'calls/s' },
+        ratio: ofInsert,
+        goal: '(information)',
+        met: null,
+      },
+      {
+        id: 'P2',
+        measure: `Ingest p99 paced at ${RATE}/s`,
+        value: g.paced.p99Ms,
+        unit: 'ms',
+        baseline: { measure: 'bare Kafka RPC echo p99 at saturation', value: g.baselines.rpcEcho.p99Ms, unit: 'ms' },
+        goal: `≤ ${TARGETS.p2P99Ms} ms at 500/s`,
+        met: RATE >= 500 && g.paced.p99Ms <= TARGETS.p2P99Ms,
+      },
+      {
+        id: 'P5',
+        measure: `staging lag p99 (bucket bound) at 80 % of saturation (${g.loadedLag.rate}/s)`,
+        value: g.loadedLag.p99UpToS,
+        unit: 's',
+        goal: `≤ ${TARGETS.p5P99s} s`,
+        met: g.loadedLag.p99UpToS <= TARGETS.p5P99s,
+      },
+    );
   }
   report['loadavgAtEnd'] = loadavg().map((l) => Math.round(l * 100) / 100);
   const outDir = join(ROOT, 'reports', 'bench');
   mkdirSync(outDir, { recursive: true });
   writeFileSync(join(outDir, 'staging-pipeline.json'), `${JSON.stringify(report, null, 2)}\n`);
+  recordRatios(ROOT, 'staging-pipeline', run, ratios);
   process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
 }
 

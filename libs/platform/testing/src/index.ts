@@ -10,3 +10,4 @@ export { failure, type CampaignException } from './campaign.failure';
 export { startSmtpSink, type ReceivedMail, type SmtpAnswer, type SmtpSink, type SmtpSinkOptions } from './smtp.sink';
 export { sdkLogon, sdkSessionLogon, type SdkClient } from './sdk.client';
 export { benchRunInfo, commitOf, runInfoLine, type BenchRunInfo } from './bench.run-info';
+export { ratiosDir, recordRatios, type RatioReport, type RatioRow } from './bench.ratios';
