@@ -11,8 +11,12 @@ import { isAlive, phaseAt, printHostileSummary, readMemoryKb, startGatewayMonito
 /**
  * S6 / S1: the SOAP router under ≥ 10,000 mutated envelopes derived from valid calls of every method the gateway
  * implements (SEEDS: the SOAP method tables of apps/api-gateway/src/soap-methods/ — session, persist, queryDef, events,
- * delivery, workflow, subscription, staging), sent to the real platform (gateway, local-store, cloud-executor and
- * staging-sync as OS processes) with rate limits raised so nothing is throttled.
+ * delivery, workflow, subscription, staging, package export), sent to the real platform (gateway, local-store,
+ * cloud-executor and staging-sync as OS processes) with rate limits raised so nothing is throttled. Not seeded, because
+ * their valid call needs state a mutant cannot keep (a started delivery action, a job id, an uploaded file) or may
+ * legitimately change operators, which this test asserts untouched (an administrator's InstallPackage): delivery
+ * Play / Pause / Stop / ExecCommand, xtk:job and xtk:jobInterface, xtk:fileRes, InstallPackage; their hostile inputs
+ * are in delivery-actions.int.test.ts, jobs.int.test.ts, files-reports.int.test.ts and packages.int.test.ts.
  *
  * Every mutant is generated up front from one seed (a deterministic PRNG), so a failure is replayed with
  * `FUZZ_SEED=<seed>` (printed in the test name); `FUZZ_COUNT` changes the number of mutants. Before the fuzz,
@@ -339,6 +343,70 @@ const SEED_TABLE = {
     weight: 2,
     identities: ['mc', 'admin'],
   },
+  GetNewIds: { urn: 'xtk:session', method: 'GetNewIds', params: (n) => `<count xsi:type="xsd:int">${1 + (n % 5)}</count>`, weight: 2, identities: ['mc'] },
+  GetNewIdsEx: {
+    urn: 'xtk:session',
+    method: 'GetNewIdsEx',
+    params: (n) => `<count xsi:type="xsd:int">${1 + (n % 5)}</count>${str('sequence', 'XtkNewId')}`,
+    weight: 2,
+    identities: ['mc'],
+  },
+  // What the SDK's cache refresher polls (client.startRefreshCaches()).
+  GetModifiedEntities: {
+    urn: 'xtk:session',
+    method: 'GetModifiedEntities',
+    params: () => dom('cacheEntities', '<cache><xtk:schema xmlns:xtk="urn:xtk:schema"/></cache>', ''),
+    weight: 2,
+    identities: ['mc', 'admin'],
+  },
+  // Like BuildQuery, it reveals the physical model: administrators only.
+  BuildQueryEx: {
+    urn: 'xtk:queryDef',
+    method: 'BuildQueryEx',
+    params: (n) => dom('document', queryDefOn(n), ''),
+    weight: 2,
+    identities: ['admin', 'mc'],
+    expectedFaults: ['XSV-350013'],
+  },
+  // A delivery made from the fuzz template (its target matches nobody); mc lacks the delivery right.
+  CreateFromModel: {
+    urn: 'nms:delivery',
+    method: 'CreateFromModel',
+    params: (n) => `${str('scenarioName', TEMPLATE)}${dom('content', `<delivery label="Fuzz model ${n}"/>`)}`,
+    weight: 2,
+    identities: ['admin', 'mc'],
+    expectedFaults: ['XSV-350013'],
+  },
+  DeployTriggerMessages: {
+    urn: 'nms:delivery',
+    method: 'DeployTriggerMessages',
+    params: (n) => `${dom('deliveries', `<where><condition expr="@eventType = 'fz${n}'"/></where>`)}${bool('localPublish', false)}`,
+    weight: 1,
+    identities: ['admin', 'mc'],
+    expectedFaults: ['XSV-350013'],
+  },
+  DeployTriggerMessageSingle: {
+    urn: 'nms:delivery',
+    method: 'DeployTriggerMessageSingle',
+    params: (n) => `<deliveryId xsi:type="xsd:long">${900_000_000 + n}</deliveryId>${bool('localPublish', n % 2 === 0)}`,
+    weight: 1,
+    identities: ['admin', 'mc'],
+    expectedFaults: ['XSV-350013'],
+  },
+  // Package export (administrators only): the services the development seed has.
+  GenerateDoc: {
+    urn: 'xtk:specFile',
+    method: 'GenerateDoc',
+    params: (n) =>
+      dom(
+        'document',
+        `<specFile namespace="fz" name="p${n}" label="Fuzz ${n}"><definition schema="nms:service"><where><condition expr="@name = 'newsletter'"/></where></definition></specFile>`,
+        '',
+      ),
+    weight: 2,
+    identities: ['admin', 'mc'],
+    expectedFaults: ['XSV-350013'],
+  },
   // Last: it ends a session of its own (opened for the call), never the run's.
   Logoff: { urn: 'xtk:session', method: 'Logoff', params: () => '', weight: 3, identities: ['throwaway', 'mc-login-token'] },
 } satisfies Record<string, Seed>;
@@ -382,6 +450,12 @@ const ACTIONS = [
   'nms:rtEvent#PushEvent',
   'xtk:workflow#PostEvent',
   'xtk:jobInterface|xtk:workflow#Execute',
+  'xtk:jobInterface|nms:delivery#Submit',
+  'xtk:builder#InstallPackage',
+  'xtk:specFile#GenerateDoc',
+  'nms:delivery#CreateFromModel',
+  'xtk:job#GetStatus',
+  'xtk:fileRes#GetURL',
   'nms:nothing#Nothing',
   'xtk:session#',
   '#Logon',

@@ -27,7 +27,12 @@ describe('write faults as clients see them', () => {
     const limits = join(dir, 'limits.json');
     writeFileSync(limits, JSON.stringify({ default: { limit: 100_000 } }));
     // Every write in its own transaction (no group commit): the plain read-committed race of two upserts of one key.
-    platform = await startTestPlatform({ envFor: { 'api-gateway': { RATE_LIMITS_FILE: limits }, 'local-store': { WRITE_GROUP_MAX: '1', DB_POOL_MAX: '20' } } });
+    // 300 such writes of one row queue on its lock, 20 at a time: on a busy 2-core machine the last ones took longer
+    // than the gateway's 3 s RPC deadline (a rare RPC_TIMEOUT fault with nothing refused by local-store). The test is
+    // about the race's outcome, not latency, so the deadline is raised here.
+    platform = await startTestPlatform({
+      envFor: { 'api-gateway': { RATE_LIMITS_FILE: limits, RPC_TIMEOUT_MS: '20000' }, 'local-store': { WRITE_GROUP_MAX: '1', DB_POOL_MAX: '20' } },
+    });
     admin = await sdkLogon(platform.gatewayUrl, 'admin', 'admin');
   });
 
