@@ -441,6 +441,66 @@ describe('standard schemas through the unmodified SDK', () => {
       expect(value).toEqual({ name: 'v1', img: 'nms:reco.png' });
     });
 
+    it('when enumeration values are queried as sample 002 does (@order selected and sorted on), then they come back in their order, 0 when none was given', async () => {
+      const enumName = uniqueId('en');
+      await admin.NLWS.xtkSession.write({ xtkschema: 'xtk:enum', name: enumName, label: 'Ordered' });
+      for (const [name, order] of [
+        ['third', '30'],
+        ['first', '10'],
+        ['second', '20'],
+      ])
+        await admin.NLWS.xtkSession.write({ xtkschema: 'xtk:enumValue', name, label: name, order, enum: { name: enumName, _operation: 'none' } });
+      await admin.NLWS.xtkSession.write({ xtkschema: 'xtk:enumValue', name: 'unordered', label: 'No order', enum: { name: enumName, _operation: 'none' } });
+      // The sample's query, on this enumeration, sorted by @order as its description says.
+      const values = await query(admin, {
+        schema: 'xtk:enumValue',
+        operation: 'select',
+        select: { node: [{ expr: '@id' }, { expr: '@name' }, { expr: '@label' }, { expr: '@img' }, { expr: '@order' }] },
+        where: { condition: [{ expr: `[enum/@name]='${enumName}'` }] },
+        orderBy: { node: [{ expr: '@order' }, { expr: '@name' }] },
+      });
+      expect(values.enumValue.map((v: { name: string; order: string }) => [v.name, v.order])).toEqual([
+        ['unordered', '0'],
+        ['first', '10'],
+        ['second', '20'],
+        ['third', '30'],
+      ]);
+      // The sample's own where clause: the seeded event types answer too.
+      const eventTypes = await query(admin, {
+        schema: 'xtk:enumValue',
+        operation: 'select',
+        select: { node: [{ expr: '@id' }, { expr: '@name' }, { expr: '@label' }, { expr: '@img' }, { expr: '@order' }] },
+        where: { condition: [{ expr: `[enum/@name]='eventType'` }] },
+        orderBy: { node: [{ expr: '@order' }] },
+      });
+      expect(eventTypes.enumValue).toEqual(expect.arrayContaining([expect.objectContaining({ name: 'welcome', order: '0' })]));
+      // The schema the SDK reads describes it as Campaign's: a long.
+      const schema = await admin.application.getSchema('xtk:enumValue');
+      expect(schema.root.children.get('@order')).toMatchObject({ name: '@order', type: 'long' });
+    });
+
+    it('when @order of an enumeration value is not an integer or out of the long range, then XTK-170103 and nothing is written', async () => {
+      const enumName = uniqueId('en');
+      await admin.NLWS.xtkSession.write({ xtkschema: 'xtk:enum', name: enumName, label: 'Bad orders' });
+      for (const order of ['first', '1.5', '2147483648', '-2147483649', '1e3', '0x10', '1; DROP TABLE xtk_enum_value']) {
+        const fault = await failure(
+          admin.NLWS.xtkSession.write({ xtkschema: 'xtk:enumValue', name: 'v', order, enum: { name: enumName, _operation: 'none' } }),
+        );
+        expect(fault).toMatchObject({ statusCode: 500, errorCode: 'XTK-170103' });
+      }
+      expect(await localQuery('SELECT 1 FROM xtk_enum_value v JOIN xtk_enum e ON e.id = v.enum_id WHERE e.name = $1', [enumName])).toEqual([]);
+      const sorted = await failure(
+        query(admin, {
+          schema: 'xtk:enumValue',
+          operation: 'select',
+          select: { node: [{ expr: '@order' }] },
+          orderBy: { node: [{ expr: '@order; DROP TABLE x' }] },
+        }),
+      );
+      expect(sorted.statusCode).toBe(500);
+      expect(sorted.errorCode).toMatch(/^XTK-\d{6}$/);
+    });
+
     it('when the webapp operator of a default install is looked up, then it exists and cannot log on', async () => {
       const op = await query(admin, {
         schema: 'xtk:operator',
