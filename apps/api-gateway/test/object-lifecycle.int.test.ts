@@ -105,6 +105,62 @@ describe('object lifecycle methods through the unmodified SDK', () => {
       await stillServing();
     });
 
+    it('when ids are reserved from NmsRecipientId as sample 004 does, then they are new ids that never meet XtkNewId ids or the ids recipients get', async () => {
+      const before = max(ids(await admin.NLWS.xtkSession.getNewIds(1)));
+      // The sample's own loop: twenty calls of one id each.
+      const one: bigint[] = [];
+      for (let i = 0; i < 20; i++) one.push(...ids(await admin.NLWS.xtkSession.getNewIdsEx(1, 'NmsRecipientId')));
+      expect(new Set(one.map(String)).size).toBe(20);
+      for (const id of one) expect(id > before).toBe(true);
+      // Every standard name of a default install, in any case, at the same time as XtkNewId: one id space.
+      const batches = await Promise.all([
+        admin.NLWS.xtkSession.getNewIdsEx(100, 'NmsRecipientId'),
+        mc.NLWS.xtkSession.getNewIdsEx(100, 'XtkNewId'),
+        admin.NLWS.xtkSession.getNewIdsEx(50, 'nmsrecipientid'),
+        admin.NLWS.xtkSession.getNewIdsEx(10, 'NmsBroadLogId'),
+        admin.NLWS.xtkSession.getNewIdsEx(10, 'NMSTRACKINGLOGID'),
+      ]);
+      const all = [...one, ...batches.flatMap(ids)];
+      expect(all).toHaveLength(290);
+      expect(new Set(all.map(String)).size).toBe(290);
+
+      // Written as recipients' @id (sample 004's commented part, sample 005 with XtkNewId), next to a recipient whose
+      // id the platform gives itself: three rows, three ids, the given ones kept; an update by that id reaches it.
+      const [fromRecipientSeq] = ids(await admin.NLWS.xtkSession.getNewIdsEx(1, 'NmsRecipientId'));
+      const [fromXtkNewId] = ids(await admin.NLWS.xtkSession.getNewIdsEx(1, 'XtkNewId'));
+      const tag = uniqueId('seq');
+      await admin.NLWS.xtkSession.write({ xtkschema: 'nms:recipient', id: String(fromRecipientSeq), email: `a-${tag}@example.com`, _operation: 'insert' });
+      await admin.NLWS.xtkSession.write({ xtkschema: 'nms:recipient', id: String(fromXtkNewId), email: `b-${tag}@example.com` });
+      await admin.NLWS.xtkSession.write({ xtkschema: 'nms:recipient', email: `c-${tag}@example.com`, _operation: 'insert' });
+      await admin.NLWS.xtkSession.write({ xtkschema: 'nms:recipient', _key: '@id', id: String(fromRecipientSeq), firstName: 'Alex', _operation: 'update' });
+      const rows = await withDb(platform.cloudDb.url, (c) =>
+        c.query<{ id: string; email: string; first_name: string | null }>(
+          'SELECT id, email, first_name FROM nms_recipient WHERE email LIKE $1 ORDER BY email',
+          [`%-${tag}@example.com`],
+        ),
+      );
+      expect(rows.rows).toHaveLength(3);
+      expect(rows.rows[0]).toEqual({ id: String(fromRecipientSeq), email: `a-${tag}@example.com`, first_name: 'Alex' });
+      expect(rows.rows[1]).toMatchObject({ id: String(fromXtkNewId) });
+      // The id the platform gives a recipient is a UUID: never all digits, so never one a sequence hands out.
+      expect(rows.rows[2]!.id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
+    });
+
+    it('when NmsRecipientId is asked with a bad count, or a name close to a known one, then SOP-330008 and no id is taken', async () => {
+      const before = max(ids(await admin.NLWS.xtkSession.getNewIds(1)));
+      for (const count of [0, -1, 10_001, 2_147_483_647, 'lots', '']) {
+        expect(await failure(admin.NLWS.xtkSession.getNewIdsEx(count, 'NmsRecipientId'))).toMatchObject({ statusCode: 500, errorCode: 'SOP-330008' });
+      }
+      for (const name of ['NmsRecipientIds', 'Nms RecipientId', 'NmsRecipient', '__proto__', 'constructor', "NmsRecipientId'; DROP SEQUENCE xtknewid; --"]) {
+        const fault = await failure(admin.NLWS.xtkSession.getNewIdsEx(1, name));
+        expect(fault).toMatchObject({ statusCode: 500, errorCode: 'SOP-330008' });
+        expect(fault.faultString).toContain('unknown sequence');
+      }
+      const [next] = ids(await admin.NLWS.xtkSession.getNewIdsEx(1, 'NmsRecipientId'));
+      expect(next! - before).toBeLessThan(10n);
+      await stillServing();
+    });
+
     it('when an anonymous caller asks for ids, then the session fault', async () => {
       const body = await anonymous('xtk:session', 'GetNewIdsEx', '<count xsi:type="xsd:int">5</count><sequence xsi:type="xsd:string">XtkNewId</sequence>');
       expect(body).toContain('XSV-350008');

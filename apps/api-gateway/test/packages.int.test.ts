@@ -47,10 +47,8 @@ describe('packages: xtk:builder#InstallPackage and xtk:specFile#GenerateDoc thro
     platform = await startTestPlatform();
     admin = await sdkLogon(platform.gatewayUrl, 'admin', 'admin');
     mc = await sdkLogon(platform.gatewayUrl, 'mc', 'mc');
-    // The folders the sample's JSON package links its service to: built into Campaign, installed here by a package.
-    await install(
-      xmlPackage(`<entities schema="xtk:folder"><folder name="nmsSetOfServices" label="Services"/><folder name="nmsVisitor" label="Visitors"/></entities>`),
-    );
+    // No folder is written here: nmsSetOfServices and nmsVisitor, which the sample's JSON package links its service
+    // to, are folders of a default install (apps/local-store/src/seed/install.seed.ts).
   });
 
   afterAll(async () => {

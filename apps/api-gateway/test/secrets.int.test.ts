@@ -12,7 +12,7 @@ const setting = (...keys: SecretKey[]) => keys.map((k) => `${k.id}:${k.key.toStr
 /** What the test itself decrypts with: the same keys, read with the documented token format (docs/secrets.md). */
 const decrypt = (token: string, ...keys: SecretKey[]) => createSecretCipher(ringOf(keys)).decrypt(token);
 
-describe('xtk:session secrets (Encrypt, EncryptPassword, ReEncryptPassword, HashPassword) through the unmodified SDK', () => {
+describe('xtk:session secrets (Encrypt, EncryptPassword, EncryptServerPassword, ReEncryptPassword, HashPassword) through the unmodified SDK', () => {
   let platform: TestPlatform;
   let url: string;
   let admin: SdkClient;
@@ -56,6 +56,51 @@ describe('xtk:session secrets (Encrypt, EncryptPassword, ReEncryptPassword, Hash
     const again: string = await admin.NLWS.xtkSession.reEncryptPassword(password);
     expect(again).not.toBe(password);
     expect(decrypt(again, OLD).text).toBe('ext-account-pw');
+  });
+
+  it('when sample 020 runs its five calls, EncryptServerPassword included, then each answers and the server-password tokens are of the instance key', async () => {
+    const password = 'Hello, World';
+    // The sample's calls, in its order.
+    expect(decrypt(await admin.NLWS.xtkSession.encrypt(password), OLD).text).toBe(password);
+    expect(decrypt(await admin.NLWS.xtkSession.encryptPassword(password), OLD).text).toBe(password);
+    const server: string = await admin.NLWS.xtkSession.encryptServerPassword(password);
+    expect(server).toMatch(/^@[A-Za-z0-9+/]+={0,2}$/);
+    expect(server).not.toContain(Buffer.from(password).toString('base64'));
+    expect(decrypt(server, OLD)).toEqual({ text: password, keyId: 'k2025' });
+    expect(await verifyPassword(password, await admin.NLWS.xtkSession.hashPassword(password))).toBe(true);
+    expect(decrypt(await admin.NLWS.xtkSession.reEncryptPassword(await admin.NLWS.xtkSession.encryptPassword(password)), OLD).text).toBe(password);
+    // Its AES-GCM successor in Campaign's technote, and ReEncryptPassword reads both: tokens like any other.
+    const gcm: string = await admin.NLWS.xtkSession.encryptStringWithServerPassword(password);
+    expect(decrypt(gcm, OLD).text).toBe(password);
+    expect(decrypt(await admin.NLWS.xtkSession.reEncryptPassword(server), OLD).text).toBe(password);
+    // Two tokens of one password differ (random IV); an empty password is a text like any other.
+    expect(await admin.NLWS.xtkSession.encryptServerPassword(password)).not.toBe(server);
+    expect(decrypt(await admin.NLWS.xtkSession.encryptServerPassword(''), OLD).text).toBe('');
+  });
+
+  it('when EncryptServerPassword gets no password, an element, or one over the limit, then SOP-330008 names the parameter; anonymous callers get XSV-350008', async () => {
+    for (const method of ['EncryptServerPassword', 'EncryptStringWithServerPassword']) {
+      const missing = await rawCall(method, '');
+      expect(missing.status).toBe(200);
+      expect(missing.text).toMatch(new RegExp(`<faultstring[^>]*>SOP-330008 Invalid parameter 'decrypted' of method '${method}': the parameter is missing`));
+      const element = await rawCall(
+        method,
+        '<decrypted xsi:type="ns:Element" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xmlns:ns="http://xml.apache.org/xml-soap"><pw>x</pw></decrypted>',
+      );
+      expect(element.text).toMatch(new RegExp(`SOP-330008 Invalid parameter 'decrypted' of method '${method}': expected a string, not XML elements`));
+      const anonymous = await rawCall(method, '<decrypted>text</decrypted>', true);
+      expect(anonymous.text).toContain('XSV-350008');
+    }
+    const huge = await failure(admin.NLWS.xtkSession.encryptServerPassword('x'.repeat(SECRET_LIMITS.textChars + 1)));
+    expect(huge).toMatchObject({
+      statusCode: 500,
+      errorCode: 'SOP-330008',
+      faultString: expect.stringContaining(`longer than ${SECRET_LIMITS.textChars} characters`),
+    });
+    // What the SDK sends for a number or an object is text: encrypted as such, never an error of the server.
+    expect(decrypt(await admin.NLWS.xtkSession.encryptServerPassword(12345), OLD).text).toBe('12345');
+    expect(decrypt(await admin.NLWS.xtkSession.encryptServerPassword('p'), OLD).text).toBe('p');
+    expect((await platform.procs.get('api-gateway')!.readyz()).status).toBe(200);
   });
 
   it('when the same text is encrypted twice, then the two tokens differ', async () => {
@@ -107,7 +152,7 @@ describe('xtk:session secrets (Encrypt, EncryptPassword, ReEncryptPassword, Hash
   });
 
   it('when nobody is logged on, then every secrets method answers the XSV-350008 fault (the SDK: 401)', async () => {
-    for (const method of ['Encrypt', 'EncryptString', 'EncryptPassword', 'HashPassword', 'ReEncryptPassword']) {
+    for (const method of ['Encrypt', 'EncryptString', 'EncryptPassword', 'EncryptServerPassword', 'HashPassword', 'ReEncryptPassword']) {
       const name = method === 'ReEncryptPassword' ? 'encrypted' : 'decrypted';
       const anonymous = await rawCall(method, `<${name}>text</${name}>`, true);
       expect(anonymous.status).toBe(200);

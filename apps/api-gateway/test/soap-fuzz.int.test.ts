@@ -223,7 +223,7 @@ const SEED_TABLE = {
     identities: ['mc'],
   },
   // A third of them target operators: refused for mc (authorisation by the schema written). The others
-  // target folders (the development seed has none; no fuzzed condition can reach the canaries).
+  // target folders named fzfolder<n> (never a folder of the install seed; no fuzzed condition can reach the canaries).
   DeleteCollection: {
     urn: 'xtk:persist|xtk:session',
     method: 'DeleteCollection',

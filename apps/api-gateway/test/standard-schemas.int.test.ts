@@ -380,6 +380,73 @@ describe('standard schemas through the unmodified SDK', () => {
     });
   });
 
+  describe('the folders of a default install (samples 005 and 011)', () => {
+    const STANDARD = [
+      { name: 'nmsRootRecipient', label: 'Recipients', model: 'nmsRecipient', schema: 'nms:recipient', fullName: '/Recipients/' },
+      { name: 'nmsSetOfServices', label: 'Services and Subscriptions', model: 'nmsService', schema: 'nms:service', fullName: '/Services and Subscriptions/' },
+      { name: 'nmsVisitor', label: 'Visitors', model: 'nmsVisitor', schema: 'nms:visitor', fullName: '/Visitors/' },
+      { name: 'nmsTechnicalWorkflow', label: 'Technical workflows', model: 'xtkWorkflow', schema: 'xtk:workflow', fullName: '/Technical workflows/' },
+    ];
+
+    it('when a fresh platform is asked for its folders, then the standard ones are there with their labels, content types and full names', async () => {
+      const folders = await query(admin, {
+        schema: 'xtk:folder',
+        operation: 'select',
+        select: { node: [{ expr: '@name' }, { expr: '@label' }, { expr: '@model' }, { expr: '@schema' }, { expr: '@fullName' }, { expr: '@entity' }] },
+        where: { condition: [{ expr: `@name IN (${STANDARD.map((f) => `'${f.name}'`).join(', ')})` }] },
+        orderBy: { node: [{ expr: '@name' }] },
+      });
+      const byName = [...STANDARD].sort((a, b) => (a.name < b.name ? -1 : 1));
+      expect(folders.folder).toEqual(byName.map((f) => ({ ...f, entity: 'xtk:folder' })));
+      // Replicated: the cloud copy has them too, so a cloud query joining [folder/@name] finds them.
+      await waitFor(
+        'standard folders in the cloud database',
+        async () => (await cloudQuery(`SELECT 1 FROM xtk_folder WHERE name = 'nmsRootRecipient'`)).length === 1,
+      );
+    });
+
+    it('when sample 005 "Set the folder of a recipient" runs, then the recipient is in nmsRootRecipient', async () => {
+      const email = `${uniqueId('fold')}@example.com`;
+      // The sample's calls: an XtkNewId id, a recipient written with it, then moved to the default folder by name.
+      const idList = String(await admin.NLWS.xtkSession.getNewIdsEx(1, 'XtkNewId')).split(',');
+      await admin.NLWS.xtkSession.write({ xtkschema: 'nms:recipient', id: idList[0], email });
+      await admin.NLWS.xtkSession.write({
+        xtkschema: 'nms:recipient',
+        id: idList[0],
+        _operation: 'update',
+        folder: { _operation: 'none', name: 'nmsRootRecipient' },
+      });
+      const folderId = (await folderRow('nmsRootRecipient'))!.id;
+      expect(await cloudQuery('SELECT id, folder_id::text AS folder FROM nms_recipient WHERE email = $1', [email])).toEqual([
+        { id: idList[0], folder: folderId },
+      ]);
+      const read = await waitFor('the recipient with its folder through the SDK', async () => {
+        const r = await query(admin, {
+          schema: 'nms:recipient',
+          operation: 'get',
+          select: { node: [{ expr: '@email' }, { expr: '[folder/@name]', alias: '@folderName' }, { expr: '[folder/@label]', alias: '@folderLabel' }] },
+          where: { condition: [{ expr: `@email='${email}'` }] },
+        });
+        return r?.folderName ? r : undefined;
+      });
+      expect(read).toEqual({ email, folderName: 'nmsRootRecipient', folderLabel: 'Recipients' });
+    });
+
+    it('when a recipient names a folder that is not there, or a hostile name, then XTK-170108 and the recipient keeps its folder', async () => {
+      const email = `${uniqueId('fold')}@example.com`;
+      await admin.NLWS.xtkSession.write({ xtkschema: 'nms:recipient', email, _operation: 'insert', folder: { _operation: 'none', name: 'nmsRootRecipient' } });
+      for (const name of ['nmsNoSuchFolder', 'nmsrootrecipient', ' nmsRootRecipient', "nmsRootRecipient' OR '1'='1", '']) {
+        const fault = await failure(
+          admin.NLWS.xtkSession.write({ xtkschema: 'nms:recipient', _key: '@email', email, _operation: 'update', folder: { _operation: 'none', name } }),
+        );
+        expect(fault.statusCode).toBe(500);
+        expect(fault.errorCode).toMatch(/^XTK-1701\d\d$/);
+      }
+      const folderId = (await folderRow('nmsRootRecipient'))!.id;
+      expect(await cloudQuery('SELECT folder_id::text AS folder FROM nms_recipient WHERE email = $1', [email])).toEqual([{ folder: folderId }]);
+    });
+  });
+
   describe('nms:group, nms:rcpGrpRel, nms:country, xtk:enumValue/@img, the webapp operator', () => {
     it('when a list is created and a recipient added to it, then the relation reads back with both sides, and temp:group:<id> of a list without a schema of its own is null', async () => {
       const name = uniqueId('grp');
@@ -441,6 +508,66 @@ describe('standard schemas through the unmodified SDK', () => {
       expect(value).toEqual({ name: 'v1', img: 'nms:reco.png' });
     });
 
+    it('when enumeration values are queried as sample 002 does (@order selected and sorted on), then they come back in their order, 0 when none was given', async () => {
+      const enumName = uniqueId('en');
+      await admin.NLWS.xtkSession.write({ xtkschema: 'xtk:enum', name: enumName, label: 'Ordered' });
+      for (const [name, order] of [
+        ['third', '30'],
+        ['first', '10'],
+        ['second', '20'],
+      ])
+        await admin.NLWS.xtkSession.write({ xtkschema: 'xtk:enumValue', name, label: name, order, enum: { name: enumName, _operation: 'none' } });
+      await admin.NLWS.xtkSession.write({ xtkschema: 'xtk:enumValue', name: 'unordered', label: 'No order', enum: { name: enumName, _operation: 'none' } });
+      // The sample's query, on this enumeration, sorted by @order as its description says.
+      const values = await query(admin, {
+        schema: 'xtk:enumValue',
+        operation: 'select',
+        select: { node: [{ expr: '@id' }, { expr: '@name' }, { expr: '@label' }, { expr: '@img' }, { expr: '@order' }] },
+        where: { condition: [{ expr: `[enum/@name]='${enumName}'` }] },
+        orderBy: { node: [{ expr: '@order' }, { expr: '@name' }] },
+      });
+      expect(values.enumValue.map((v: { name: string; order: string }) => [v.name, v.order])).toEqual([
+        ['unordered', '0'],
+        ['first', '10'],
+        ['second', '20'],
+        ['third', '30'],
+      ]);
+      // The sample's own where clause: the seeded event types answer too.
+      const eventTypes = await query(admin, {
+        schema: 'xtk:enumValue',
+        operation: 'select',
+        select: { node: [{ expr: '@id' }, { expr: '@name' }, { expr: '@label' }, { expr: '@img' }, { expr: '@order' }] },
+        where: { condition: [{ expr: `[enum/@name]='eventType'` }] },
+        orderBy: { node: [{ expr: '@order' }] },
+      });
+      expect(eventTypes.enumValue).toEqual(expect.arrayContaining([expect.objectContaining({ name: 'welcome', order: '0' })]));
+      // The schema the SDK reads describes it as Campaign's: a long.
+      const schema = await admin.application.getSchema('xtk:enumValue');
+      expect(schema.root.children.get('@order')).toMatchObject({ name: '@order', type: 'long' });
+    });
+
+    it('when @order of an enumeration value is not an integer or out of the long range, then XTK-170103 and nothing is written', async () => {
+      const enumName = uniqueId('en');
+      await admin.NLWS.xtkSession.write({ xtkschema: 'xtk:enum', name: enumName, label: 'Bad orders' });
+      for (const order of ['first', '1.5', '2147483648', '-2147483649', '1e3', '0x10', '1; DROP TABLE xtk_enum_value']) {
+        const fault = await failure(
+          admin.NLWS.xtkSession.write({ xtkschema: 'xtk:enumValue', name: 'v', order, enum: { name: enumName, _operation: 'none' } }),
+        );
+        expect(fault).toMatchObject({ statusCode: 500, errorCode: 'XTK-170103' });
+      }
+      expect(await localQuery('SELECT 1 FROM xtk_enum_value v JOIN xtk_enum e ON e.id = v.enum_id WHERE e.name = $1', [enumName])).toEqual([]);
+      const sorted = await failure(
+        query(admin, {
+          schema: 'xtk:enumValue',
+          operation: 'select',
+          select: { node: [{ expr: '@order' }] },
+          orderBy: { node: [{ expr: '@order; DROP TABLE x' }] },
+        }),
+      );
+      expect(sorted.statusCode).toBe(500);
+      expect(sorted.errorCode).toMatch(/^XTK-\d{6}$/);
+    });
+
     it('when the webapp operator of a default install is looked up, then it exists and cannot log on', async () => {
       const op = await query(admin, {
         schema: 'xtk:operator',
@@ -455,11 +582,18 @@ describe('standard schemas through the unmodified SDK', () => {
     it('when local-store starts again, then the install rows a customer changed are kept and a deleted one is back', async () => {
       await admin.NLWS.xtkSession.write({ xtkschema: 'nms:deliveryMapping', _key: '@name', _operation: 'update', name: 'mapOperator', label: 'Our operators' });
       await localQuery(`DELETE FROM nms_country WHERE iso_a2 = 'ZW'`);
+      // The standard folders too: a customer's label is kept, a deleted folder comes back.
+      await admin.NLWS.xtkSession.write({ xtkschema: 'xtk:folder', _key: '@name', _operation: 'update', name: 'nmsTechnicalWorkflow', label: 'Our workflows' });
+      await localQuery(`DELETE FROM xtk_folder WHERE name = 'nmsVisitor'`);
       const before = (await localQuery<{ n: string }>('SELECT count(*)::text AS n FROM nms_delivery_mapping'))[0]!.n;
       await platform.procs.get('local-store')!.stop();
       await platform.replace('local-store');
       expect((await localQuery<{ label: string }>(`SELECT label FROM nms_delivery_mapping WHERE name = 'mapOperator'`))[0]!.label).toBe('Our operators');
       expect(await localQuery(`SELECT 1 FROM nms_country WHERE iso_a2 = 'ZW'`)).toHaveLength(1);
+      expect(await localQuery(`SELECT label, full_name FROM xtk_folder WHERE name = 'nmsTechnicalWorkflow'`)).toEqual([
+        { label: 'Our workflows', full_name: '/Our workflows/' },
+      ]);
+      expect(await localQuery(`SELECT label FROM xtk_folder WHERE name = 'nmsVisitor'`)).toEqual([{ label: 'Visitors' }]);
       expect((await localQuery<{ n: string }>('SELECT count(*)::text AS n FROM nms_delivery_mapping'))[0]!.n).toBe(before);
     });
   });

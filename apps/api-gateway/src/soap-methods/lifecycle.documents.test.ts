@@ -28,12 +28,21 @@ describe('newIdsProblem', () => {
     expect(newIdsProblem(MAX_NEW_IDS, 'xtknewid')).toBeUndefined();
   });
 
+  it.each([['NmsRecipientId'], ['nmsrecipientid'], ['NmsBroadLogId'], ['NmsTrackingLogId']])(
+    'when the sequence is %p of a default install, then it is known',
+    (name) => {
+      expect(newIdsProblem(1, name)).toBeUndefined();
+    },
+  );
+
   it.each([[0], [-1], [MAX_NEW_IDS + 1], [1.5], [Number.MAX_VALUE], [undefined], ['5']])('when the count is %p, then the count is refused', (count) => {
     expect(newIdsProblem(count, 'XtkNewId')).toMatchObject({ param: 'count' });
   });
 
   it('when the sequence is unknown, then the sequence is refused', () => {
-    expect(newIdsProblem(1, 'NmsBroadLogId')).toMatchObject({ param: 'sequence', why: "unknown sequence 'NmsBroadLogId'" });
+    expect(newIdsProblem(1, 'NmsDeliveryId')).toMatchObject({ param: 'sequence', why: "unknown sequence 'NmsDeliveryId'" });
+    expect(newIdsProblem(1, '__proto__')).toMatchObject({ param: 'sequence' });
+    expect(newIdsProblem(1, 'NmsRecipientId ')).toMatchObject({ param: 'sequence' });
   });
 });
 

@@ -5,8 +5,13 @@ import type { SchemaVersion } from '../schema-versions';
 /** The most ids GetNewIds / GetNewIdsEx reserve in one call (local-store's `sequence.reserve` takes as many). */
 export const MAX_NEW_IDS = 10_000;
 
-/** Campaign sequence names the local database has (compared without case): apps/local-store/migrations/0005_xtk_new_id.sql. */
-export const KNOWN_SEQUENCES: ReadonlySet<string> = new Set(['xtknewid']);
+/**
+ * Campaign sequence names a default install has (compared without case): XtkNewId, the default one; NmsRecipientId,
+ * the recipients' own since ACC 18.10; NmsBroadLogId and NmsTrackingLogId, the delivery and tracking logs' (Campaign's
+ * "auto-incremental key" documentation). local-store takes all of them from one sequence
+ * (apps/local-store/src/sequences/sequence.rpc-handlers.ts), so it must know the same names.
+ */
+export const KNOWN_SEQUENCES: ReadonlySet<string> = new Set(['xtknewid', 'nmsrecipientid', 'nmsbroadlogid', 'nmstrackinglogid']);
 
 /** The sequence GetNewIds uses, and GetNewIdsEx when none is named. */
 export const DEFAULT_SEQUENCE = 'XtkNewId';

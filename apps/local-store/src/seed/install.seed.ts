@@ -24,11 +24,26 @@ function row(schemaId: string, element: string, values: Record<string, string | 
 }
 
 /**
+ * Folders of Campaign's default navigation tree whose content this platform has, by the internal names Adobe's
+ * documentation and the SDK's samples use (`<folder _operation="none" name="nmsRootRecipient"/>` in sample 005, the
+ * package of sample 011, `[folder/@name]='nmsTechnicalWorkflow'` in Campaign's workflow pages). Campaign puts them
+ * under top-level nodes (Profiles and Targets; Administration > Production) whose internal names those sources do
+ * not give, so they are seeded at the root here rather than under invented names. `nmsVisitor` holds no schema of
+ * this platform, but nms:service's `visitorFolder` link names it.
+ */
+export const STANDARD_FOLDERS: readonly { name: string; label: string; model: string; schema: string }[] = [
+  { name: 'nmsRootRecipient', label: 'Recipients', model: 'nmsRecipient', schema: 'nms:recipient' },
+  { name: 'nmsSetOfServices', label: 'Services and Subscriptions', model: 'nmsService', schema: 'nms:service' },
+  { name: 'nmsVisitor', label: 'Visitors', model: 'nmsVisitor', schema: 'nms:visitor' },
+  { name: 'nmsTechnicalWorkflow', label: 'Technical workflows', model: 'xtkWorkflow', schema: 'xtk:workflow' },
+];
+
+/**
  * The rows every instance has, as a default Campaign install has them (docs/standard-schemas.md): the external
  * accounts `ffda` (the cloud database, which `dataSource="nms:extAccount:ffda"` names), `defaultEmailBulk`
  * (email routing) and `defaultPopAccount` (bounce mails); the target mappings of the built-in targeting
- * dimensions; the ISO 3166-1 countries; and the `webapp` operator (web applications' agent: no credentials, so
- * it can never log on).
+ * dimensions; the ISO 3166-1 countries; the `webapp` operator (web applications' agent: no credentials, so
+ * it can never log on); and the standard folders (STANDARD_FOLDERS).
  */
 export function installRows(): InstallRow[] {
   const rows: InstallRow[] = [
@@ -53,6 +68,7 @@ export function installRows(): InstallRow[] {
   }
   for (const c of ISO_COUNTRIES) rows.push(row('nms:country', 'country', { isoA2: c.isoA2, isoA3: c.isoA3, isoNum: c.isoNum, label: c.label }, 'isoA2'));
   rows.push(row('xtk:operator', 'operator', { name: 'webapp', label: 'Web applications agent', rights: '' }));
+  for (const f of STANDARD_FOLDERS) rows.push(row('xtk:folder', 'folder', { ...f, entity: 'xtk:folder' }));
   return rows;
 }
 

@@ -7,8 +7,20 @@ import type { Pool } from '@cap/platform-postgres';
 /** The most ids one call reserves (xtk:session#GetNewIdsEx, the gateway checks it first). */
 export const MAX_IDS_PER_CALL = 10_000;
 
-/** Campaign sequence names (compared without case) → the PostgreSQL sequence in the local database. */
-const SEQUENCES: Readonly<Record<string, string>> = { xtknewid: 'xtknewid' };
+/**
+ * Campaign sequence names (compared without case) → the PostgreSQL sequence in the local database. Campaign keeps
+ * NmsRecipientId, NmsBroadLogId and NmsTrackingLogId apart from XtkNewId; here they all draw from XtkNewId's
+ * sequence (migrations/0005_xtk_new_id.sql). The keys of recipients and logs are text on this platform (cloud
+ * tables): the ids it assigns itself are UUIDs, never all digits, so no reserved number can meet one; and with one
+ * sequence behind every name, ids reserved under two names (sample 005 writes an XtkNewId id as a recipient's @id,
+ * sample 004 reserves from NmsRecipientId) never meet either, the duplicate keys Campaign warns about with two.
+ */
+const SEQUENCES: Readonly<Record<string, string>> = {
+  xtknewid: 'xtknewid',
+  nmsrecipientid: 'xtknewid',
+  nmsbroadlogid: 'xtknewid',
+  nmstrackinglogid: 'xtknewid',
+};
 
 const reserveParams = z
   .object({
