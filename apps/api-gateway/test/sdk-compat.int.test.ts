@@ -106,6 +106,19 @@ describe('the unmodified @adobe/acc-js-sdk against the gateway', () => {
       expect(await admin.getSchema('cus:doesNotExist')).toBeNull();
     });
 
+    it("when the SDK walks a link's join, then joinNodes() finds the foreign key in the source and the key in the target", async () => {
+      const recipient = await admin.application.getSchema('nms:recipient');
+      const folder = await recipient.root.findNode('folder');
+      expect(folder.isLink).toBe(true);
+      const joins = (await folder.joinNodes()) as { source: { name: string; type: string }; destination: { name: string } }[];
+      expect(joins.map((j) => [j.source.name, j.destination.name])).toEqual([['@folder-id', '@id']]);
+      // A foreign key selects like any field.
+      const rows = await admin.NLWS.xtkQueryDef
+        .create({ queryDef: { schema: 'nms:recipient', operation: 'select', lineCount: 1, select: { node: [{ expr: '@folder-id' }] } } })
+        .executeQuery();
+      expect(rows).toBeDefined();
+    });
+
     it('when an option is set then read, then the new value comes back; a non-admin may read but not set options', async () => {
       await admin.setOption('CapTestOption', 'first');
       await admin.setOption('CapTestOption', 'second');

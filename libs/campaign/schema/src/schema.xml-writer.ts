@@ -58,7 +58,6 @@ function mainElementToXml(schema: Schema): XmlElement {
       ),
     );
   }
-  const fkOf = new Set(schema.links.flatMap((l) => (l.cardinality === 'single' ? l.joins.map((j) => j.src) : [])));
   const containers = new Map<string, XmlElement>();
   const containerFor = (path: string[]): XmlElement => {
     let parent = root;
@@ -74,11 +73,9 @@ function mainElementToXml(schema: Schema): XmlElement {
     }
     return parent;
   };
-  for (const field of schema.fields) {
-    // Link foreign keys are described by their link element (`@folder-id` comes with `folder`).
-    if (fkOf.has(field.xpath) && !schema.stagingOf) continue;
-    containerFor(field.path).children.push(fieldToXml(field));
-  }
+  // Foreign keys (`@folder-id`) are served as attributes beside their link element, as in Campaign's compiled
+  // schemas: the SDK's joinNodes() resolves a join's xpath-src among the link's siblings.
+  for (const field of schema.fields) containerFor(field.path).children.push(fieldToXml(field));
   for (const link of schema.links) root.children.push(linkToXml(link));
   return root;
 }

@@ -25,6 +25,24 @@ describe('schemaToXml (the form the SDK downloads)', () => {
     ]);
   });
 
+  it("when a schema with links is served, then each link's join source is a node of the served schema (the SDK's joinNodes needs it)", () => {
+    // Campaign's compiled schemas carry each foreign key as an attribute (`@folder-id`) beside its link element;
+    // the SDK resolves a join's xpath-src in the link's parent element and finds nothing without it.
+    for (const id of ['nms:recipient', 'nms:subscription', 'xtk:folder', 'nms:delivery']) {
+      const main = schemaToXml(schemas.get(id)!).children.find((c) => c.name === 'element')!;
+      const links = main.children.filter((c) => c.attrs['type'] === 'link' && c.attrs['unbound'] !== 'true');
+      expect({ id, links: links.length > 0 }).toEqual({ id, links: true });
+      for (const link of links) {
+        for (const join of link.children.filter((c) => c.name === 'join')) {
+          const src = join.attrs['xpath-src']!;
+          const attribute = main.children.find((c) => c.name === 'attribute' && `@${c.attrs['name']}` === src);
+          expect({ id, link: link.attrs['name'], src, found: attribute !== undefined }).toEqual({ id, link: link.attrs['name'], src, found: true });
+          expect(attribute!.attrs['sqlname']).toMatch(/^[a-z0-9_]+$/);
+        }
+      }
+    }
+  });
+
   it('when nms:recipient is served, then enumerations are direct children and the main element nests location and links', () => {
     const xml = schemaToXml(schemas.get('nms:recipient')!);
     expect(xml.children.filter((c) => c.name === 'enumeration').map((e) => e.attrs['name'])).toEqual(['gender', 'emailFormat']);
