@@ -1,5 +1,13 @@
 import { z } from 'zod';
-import { applySchemaDdlIn, authoringFault, lockSchemaDdl, readAuthoredSchemas, saveAuthoredSchema, sourceDigest } from '@cap/campaign-postgres';
+import {
+  applySchemaDdlIn,
+  authoringFault,
+  lockSchemaDdl,
+  readAuthoredSchemas,
+  readAuthoredStamps,
+  saveAuthoredSchema,
+  sourceDigest,
+} from '@cap/campaign-postgres';
 import { authoredFile, readSrcSchemaHead, type AuthoredSource, type Schema, type SchemaCatalog } from '@cap/campaign-schema';
 import { SERVICES, TOPICS } from '@cap/contracts';
 import { appError, ErrorCatalogue, errors } from '@cap/platform-errors';
@@ -115,6 +123,8 @@ export async function createSchemaSourceModule(deps: { base: ServiceBase; pool: 
       return installSourceSchema(p.data.source);
     },
     'schema.sources': async () => ({ sources: await readAuthoredSchemas(pool) }),
+    // When each authored source was stored and changed, without the texts (xtk:srcSchema queries on @created…).
+    'schema.stamps': async () => ({ stamps: await readAuthoredStamps(pool) }),
   };
   return {
     installSourceSchema,
