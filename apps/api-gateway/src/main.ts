@@ -25,6 +25,7 @@ import { createOperatorDirectory } from './session/operator.directory';
 import { SessionStore } from './session/session.store';
 import { createDispatcher } from './soap/soap.dispatcher';
 import { createSoapRouter } from './soap/soap.route';
+import { createBuilderSoapMethods } from './soap-methods/builder.soap-methods';
 import { createDeliverySoapMethods } from './soap-methods/delivery.soap-methods';
 import { createEventSoapMethods } from './soap-methods/event.soap-methods';
 import { createFileResSoapMethods } from './soap-methods/file-res.soap-methods';
@@ -158,6 +159,7 @@ function main(): void {
             for (const source of sources) await authoring.write(ctx, source);
           },
         }),
+        ...createBuilderSoapMethods({ authoring }),
         ...createFileResSoapMethods({ downstreams, publicUrl: config.FILE_PUBLIC_URL, instanceName: config.INSTANCE_NAME }),
       };
       const dispatcher = createDispatcher({ schemas, soapMethods, authenticator });

@@ -1,4 +1,5 @@
-import { failure, sdkLogon, startTestPlatform, type SdkClient, type TestPlatform } from '@cap/platform-testing';
+import type pg from 'pg';
+import { failure, sdkLogon, startTestPlatform, withDb, type SdkClient, type TestPlatform } from '@cap/platform-testing';
 
 // Adobe's own client, unmodified: its DomUtil parses the XML documents the tests write.
 const { DomUtil } = require('@adobe/acc-js-sdk');
@@ -16,7 +17,7 @@ const rows = (result: Record<string, unknown>, name: string): Record<string, str
 
 // Listing the schemas of an instance with xtk:queryDef (docs/schema-authoring.md#listing-schemas-xtksrcschema-xtkschema-xtkentity-queries), through Adobe's
 // own client, unmodified, as the SDK's "Manipulating schemas" page does it.
-describe('xtk:srcSchema, xtk:schema and xtk:entity queries through the unmodified SDK', () => {
+describe('xtk:srcSchema, xtk:schema and xtk:entity queries and xtk:builder#BuildSchemaFromId through the unmodified SDK', () => {
   let platform: TestPlatform;
   let admin: SdkClient;
   let mc: SdkClient;
@@ -25,6 +26,11 @@ describe('xtk:srcSchema, xtk:schema and xtk:entity queries through the unmodifie
   const select = (client: SdkClient, schema: string, exprs: string[], extra: Record<string, unknown> = {}) =>
     query(client, { schema, operation: 'select', select: { node: exprs.map((expr) => ({ expr })) }, ...extra });
   const where = (...exprs: string[]) => ({ where: { condition: exprs.map((expr) => ({ expr })) } });
+  const localDb = <T>(fn: (c: pg.Client) => Promise<T>): Promise<T> => withDb(platform.localDb.url, fn);
+  const columns = (table: string) =>
+    localDb(async (c) =>
+      (await c.query<{ name: string }>(`SELECT column_name AS name FROM information_schema.columns WHERE table_name = $1`, [table])).rows.map((r) => r.name),
+    );
 
   beforeAll(async () => {
     platform = await startTestPlatform();
@@ -168,6 +174,36 @@ describe('xtk:srcSchema, xtk:schema and xtk:entity queries through the unmodifie
       await gone.logoff();
       const e = await failure(queryDef.executeQuery());
       expect(e.errorCode).toMatch(/^(XSV-35000[18]|SDK-0000\d\d)$/);
+    });
+  });
+
+  describe('xtk:builder#BuildSchemaFromId', () => {
+    it('when an administrator builds an authored schema whose column went missing, then it is compiled again from the stored source', async () => {
+      // A drift only a rebuild repairs: the table lost a column its stored source declares.
+      await localDb((c) => c.query('ALTER TABLE cus_book DROP COLUMN pages'));
+      expect(await columns('cus_book')).not.toContain('pages');
+      // The spelling of the SDK's "Manipulating schemas" page (upper-case B) and the SDK's usual lower-case one.
+      await admin.NLWS.pushDown({ timeout: 60_000 }).xtkBuilder.BuildSchemaFromId('cus:book');
+      expect(await columns('cus_book')).toContain('pages');
+      await admin.NLWS.xtkBuilder.buildSchemaFromId('cus:book');
+      await admin.NLWS.xtkSession.write({ xtkschema: 'cus:book', title: 'Dune', pages: 412 });
+      expect(rows(await select(admin, 'cus:book', ['@pages'], where("@title='Dune'")), 'book')).toEqual([{ pages: '412' }]);
+    });
+
+    it('when the id names a built-in or an extension, then it is built; an unknown id is refused with XTK-170101', async () => {
+      await admin.NLWS.xtkBuilder.buildSchemaFromId('nms:recipient');
+      await admin.NLWS.xtkBuilder.buildSchemaFromId('cus:recipient');
+      const unknown = await failure(admin.NLWS.xtkBuilder.buildSchemaFromId('cus:nothing'));
+      expect(unknown.errorCode).toBe('XTK-170101');
+      const empty = await failure(admin.NLWS.xtkBuilder.buildSchemaFromId(''));
+      expect(empty.errorCode).toBe('XTK-170101');
+      const huge = await failure(admin.NLWS.xtkBuilder.buildSchemaFromId(`cus:${'x'.repeat(100_000)}`));
+      expect(huge.errorCode).toMatch(/^(XTK-170101|SOP-330008)$/);
+    });
+
+    it('when an operator who is not an administrator builds a schema, then access is denied', async () => {
+      const e = await failure(mc.NLWS.xtkBuilder.buildSchemaFromId('cus:book'));
+      expect(e.errorCode).toBe('XSV-350013');
     });
   });
 });
