@@ -128,6 +128,15 @@ describe('xtk:srcSchema, xtk:schema and xtk:entity queries and xtk:builder#Build
     ]);
   });
 
+  it('when a queryDef on xtk:entity selects all its fields (SelectAll), then each entity comes with its XML text', async () => {
+    const queryDef = admin.NLWS.xtkQueryDef.create({ schema: 'xtk:entity', operation: 'select', ...where("@namespace='cus'", "@name='book'") });
+    await queryDef.selectAll(false);
+    const found = rows(await queryDef.executeQuery(), 'entity');
+    expect(found.map((r) => r.entitySchema)).toEqual(['xtk:schema', 'xtk:srcSchema']);
+    expect(found[0]).toMatchObject({ namespace: 'cus', name: 'book', label: 'Books', md5: expect.stringMatching(/^[0-9A-F]{32}$/) });
+    expect(DomUtil.parse((found[1] as unknown as { $data: string }).$data).documentElement.getAttribute('labelSingular')).toBe('Book');
+  });
+
   it('when an operator who is not an administrator lists schemas, then they are listed as GetEntityIfMoreRecent serves them', async () => {
     const found = rows(await select(mc, 'xtk:srcSchema', ['@name'], where("@namespace='cus' and @name='book'")), 'srcSchema');
     expect(found).toEqual([{ name: 'book' }]);
