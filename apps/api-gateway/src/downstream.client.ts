@@ -31,6 +31,7 @@ const IDEMPOTENT_METHODS = new Set([
   'delivery.command',
   'quarantine.counts',
   'schema.sources',
+  'schema.stamps',
   // Sent again, it takes other ids: the first ones are skipped, never handed out twice.
   'sequence.reserve',
   // The same content under the same md5, or the same record published again: no second effect.

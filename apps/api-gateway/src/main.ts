@@ -1,5 +1,6 @@
 import { loadServiceSchemaSources } from '@cap/campaign-files';
 import { createSchemaCatalog } from '@cap/campaign-schema';
+import { SERVICES } from '@cap/contracts';
 import { startRpcClient } from '@cap/platform-kafka';
 import { checkRedis, createRedis } from '@cap/platform-redis';
 import { createServiceBase, runMain, runService, startServiceHttp } from '@cap/platform-runtime';
@@ -13,6 +14,7 @@ import { createReportDataRouter } from './files/report-data.route';
 import { createPingRouter } from './ping.route';
 import { canonicalizeRateLimitConfig, createRateLimiter, createSoapAdmission, loadRateLimitConfig } from './rate-limit';
 import { createReportingRouter } from './reporting.route';
+import { createSchemaEntityQueries, type SourceStamp } from './schema-entities';
 import { sourceDigestOf } from './schema-sources';
 import { createSchemaVersions } from './schema-versions';
 import { serverIdentity, versionText } from './server.identity';
@@ -23,6 +25,7 @@ import { createOperatorDirectory } from './session/operator.directory';
 import { SessionStore } from './session/session.store';
 import { createDispatcher } from './soap/soap.dispatcher';
 import { createSoapRouter } from './soap/soap.route';
+import { createBuilderSoapMethods } from './soap-methods/builder.soap-methods';
 import { createDeliverySoapMethods } from './soap-methods/delivery.soap-methods';
 import { createEventSoapMethods } from './soap-methods/event.soap-methods';
 import { createFileResSoapMethods } from './soap-methods/file-res.soap-methods';
@@ -123,7 +126,17 @@ function main(): void {
         ...createDeliverySoapMethods({ downstreams }),
         ...createWorkflowSoapMethods({ downstreams }),
         ...createStagingSoapMethods({ downstreams }),
-        ...createQuerySoapMethods({ schemas, downstreams }),
+        ...createQuerySoapMethods({
+          schemas,
+          downstreams,
+          // xtk:srcSchema, xtk:schema, xtk:entity: from the catalog this gateway serves, dated by local-store's table.
+          schemaEntities: createSchemaEntityQueries({
+            catalog,
+            schemaDigest: schemaVersions.digestOf,
+            versions: () => schemaVersions.all(),
+            stamps: async () => (await downstreams.call<{ stamps: SourceStamp[] }>(SERVICES.localStore, 'schema.stamps', {})).stamps,
+          }),
+        }),
         ...createSessionSoapMethods({
           schemas,
           sessions,
@@ -146,6 +159,7 @@ function main(): void {
             for (const source of sources) await authoring.write(ctx, source);
           },
         }),
+        ...createBuilderSoapMethods({ authoring }),
         ...createFileResSoapMethods({ downstreams, publicUrl: config.FILE_PUBLIC_URL, instanceName: config.INSTANCE_NAME }),
       };
       const dispatcher = createDispatcher({ schemas, soapMethods, authenticator });

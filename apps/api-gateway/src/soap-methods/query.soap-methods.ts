@@ -3,6 +3,7 @@ import { rawXml, SOAP_FAULTS, SoapFault } from '@cap/campaign-soap';
 import { attrLocal, element, serializeXml, type XmlElement } from '@cap/campaign-xml';
 import { ErrorCatalogue } from '@cap/platform-errors';
 import type { Downstreams } from '../downstream.client';
+import type { SchemaEntityQueries } from '../schema-entities';
 import type { CallContext, SoapMethodTable } from '../soap/soap-method';
 import { serviceFor } from './data.routing';
 import { boundedText, PARAM_LIMITS } from './param.limits';
@@ -25,18 +26,32 @@ export function asQueryDef(doc: XmlElement, method: string): XmlElement {
  * xtk:queryDef: ExecuteQuery runs where the queried schema's table lives (local-store for local,
  * replicated and staging schemas; cloud-executor for cloud schemas); BuildQuery returns the SQL (with
  * placeholders), BuildQueryEx the SQL with its values written in and its columns' format (admins only: they reveal
- * the physical model); SelectAll rewrites the queryDef to select every field.
+ * the physical model); SelectAll rewrites the queryDef to select every field. xtk:srcSchema, xtk:schema and xtk:entity
+ * have no table: the gateway answers them from its schema catalog (schema-entities.ts), to any operator, as it
+ * answers GetEntityIfMoreRecent.
  */
-export function createQuerySoapMethods(deps: { schemas: ReadonlyMap<string, Schema>; downstreams: Downstreams }): SoapMethodTable {
-  const target = (ctx: CallContext): { queryDef: XmlElement; schema: Schema } => {
+export function createQuerySoapMethods(deps: {
+  schemas: ReadonlyMap<string, Schema>;
+  downstreams: Downstreams;
+  schemaEntities?: SchemaEntityQueries;
+}): SoapMethodTable {
+  const queryDefOf = (ctx: CallContext): XmlElement => {
     let queryDef = ctx.decoded.entity;
     // `create({queryDef: {...}})` wraps the definition once more: accept both forms.
     if (queryDef && !attrLocal(queryDef, 'schema') && queryDef.children.length === 1 && queryDef.children[0]!.local === 'queryDef')
       queryDef = queryDef.children[0]!;
     if (!queryDef) throw SOAP_FAULTS.badParameter(ctx.method.name, 'document', 'expected a <queryDef> document');
-    queryDef = asQueryDef(queryDef, ctx.method.name);
+    return asQueryDef(queryDef, ctx.method.name);
+  };
+  /** xtk:srcSchema, xtk:schema or xtk:entity: answered by the gateway itself. */
+  const catalogSchema = (queryDef: XmlElement) => deps.schemaEntities?.schemaOf(attrLocal(queryDef, 'schema') ?? '');
+  const target = (ctx: CallContext, queryDef = queryDefOf(ctx)): { queryDef: XmlElement; schema: Schema } => {
     const id = attrLocal(queryDef, 'schema');
     const schema = id ? deps.schemas.get(id) : undefined;
+    if (catalogSchema(queryDef))
+      throw SoapFault.of(ErrorCatalogue.QUERY_INVALID, {
+        detail: `'${id}' has no table: it is answered from the schema catalog, by ExecuteQuery and SelectAll only`,
+      });
     if (!schema) throw SoapFault.of(ErrorCatalogue.QUERY_INVALID, { detail: `Unknown schema '${id ?? ''}' in queryDef` });
     return { queryDef, schema };
   };
@@ -55,7 +70,13 @@ export function createQuerySoapMethods(deps: { schemas: ReadonlyMap<string, Sche
     'xtk:queryDef#ExecuteQuery': {
       auth: 'operator',
       async handle(ctx) {
-        const { queryDef, schema } = target(ctx);
+        const asked = queryDefOf(ctx);
+        const entities = catalogSchema(asked);
+        if (entities) {
+          boundedText(ctx, 'queryDef', serializeXml(asked, { plain: true }), PARAM_LIMITS.queryDefChars);
+          return [await deps.schemaEntities!.execute(asked, entities)];
+        }
+        const { queryDef, schema } = target(ctx, asked);
         // The result comes already serialised (`format: 'text'`): a 10,000-row page travels and is held as ~1.7 MB
         // of text, not as an element tree on both sides. A service that predates `format` answers with the tree.
         const result = await deps.downstreams.call<XmlElement | { xml: string }>(serviceFor(schema), 'data.query', {
@@ -86,7 +107,14 @@ export function createQuerySoapMethods(deps: { schemas: ReadonlyMap<string, Sche
     'xtk:queryDef#SelectAll': {
       auth: 'operator',
       async handle(ctx) {
-        const { queryDef, schema } = target(ctx);
+        const asked = queryDefOf(ctx);
+        const entities = catalogSchema(asked);
+        if (entities) {
+          const others = asked.children.filter((c) => c.local !== 'select');
+          const nodes = entities.fields.map((f) => element('node', { expr: f.xpath }));
+          return { outputs: [], entity: { ...asked, children: [element('select', {}, nodes), ...others] } };
+        }
+        const { queryDef, schema } = target(ctx, asked);
         const nodes = schema.fields.map((f) => element('node', { expr: f.isElement ? f.xpath : f.xpath.includes('/') ? `[${f.xpath}]` : f.xpath }));
         const others = queryDef.children.filter((c) => c.local !== 'select');
         return { outputs: [], entity: { ...queryDef, children: [element('select', {}, nodes), ...others] } };

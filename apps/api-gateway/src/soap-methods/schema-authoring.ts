@@ -19,6 +19,12 @@ const MAX_FORWARDED_CHARS = 512 * 1024;
 export interface SchemaAuthoring {
   /** xtk:session#Write (or xtk:persist#Write) of an xtk:srcSchema document: administrators only. */
   write(ctx: CallContext, doc: XmlElement): Promise<void>;
+  /**
+   * xtk:builder#BuildSchemaFromId: local-store compiles the schema `id` again from the stored sources and applies its
+   * DDL (`schema.rebuild`); this gateway adopts the sources it names at once, the others on the announcement.
+   * Administrators only (the SOAP method checks the right).
+   */
+  rebuild(id: string): Promise<void>;
   /** Compiles authored sources into the schemas this gateway serves (stored ones at start, announcements). */
   adopt(sources: readonly AuthoredSource[]): Promise<void>;
 }
@@ -59,6 +65,16 @@ export function createSchemaAuthoring(deps: {
         { timeoutMs: deps.timeoutMs },
       );
       if (installed.changed) await authoring.adopt([{ id: installed.id, text }]);
+    },
+    async rebuild(id) {
+      const built = await deps.rpc.request<{ sources: AuthoredSource[] }>(
+        { service: SERVICES.localStore, topic: TOPICS.localStoreRequests },
+        'schema.rebuild',
+        { id },
+        // DDL on both databases, as a Write of a srcSchema: the same deadline, and never resent elsewhere.
+        { timeoutMs: deps.timeoutMs },
+      );
+      if (built.sources.length > 0) await authoring.adopt(built.sources.map(({ id: sid, text }) => ({ id: sid, text })));
     },
     async adopt(sources) {
       const before = deps.catalog.authored();

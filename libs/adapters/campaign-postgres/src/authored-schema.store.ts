@@ -26,6 +26,14 @@ export async function readAuthoredSchemas(db: Queryable): Promise<StoredAuthored
   return rows.map((r) => ({ id: r.id, text: r.source, md5: r.md5, created: r.created.toISOString(), lastModified: r.last_modified.toISOString() }));
 }
 
+/** When each authored source schema was stored and last changed, with its md5 but not its text (a few bytes a row). */
+export async function readAuthoredStamps(db: Queryable): Promise<Omit<StoredAuthoredSource, 'text'>[]> {
+  const { rows } = await db.query<{ id: string; md5: string; created: Date; last_modified: Date }>(
+    'SELECT id, md5, created, last_modified FROM cap_authored_schema ORDER BY id',
+  );
+  return rows.map((r) => ({ id: r.id, md5: r.md5, created: r.created.toISOString(), lastModified: r.last_modified.toISOString() }));
+}
+
 /** Stores (or replaces) one authored source schema; idempotent for the same text. */
 export async function saveAuthoredSchema(db: Queryable, source: AuthoredSource): Promise<void> {
   await db.query(

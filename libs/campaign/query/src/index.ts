@@ -40,6 +40,16 @@ export { compileQueryDef, DEFAULT_LINE_COUNT, MAX_LINE_COUNT, type CompileOption
 export type { CompiledQuery, ResultShape, ShapeColumn, ShapeEnumeration } from './result-shape.model';
 export { inlineSqlParams, queryFormat } from './query-text';
 
+// queryDef over rows computed in memory (schemas with no table: xtk:srcSchema, xtk:schema, xtk:entity)
+export {
+  compileInMemoryQuery,
+  type InMemoryField,
+  type InMemoryQuery,
+  type InMemoryQueryOptions,
+  type InMemoryRow,
+  type InMemorySchema,
+} from './in-memory.query';
+
 // Results
 export { createResultBuilder, createResultTextBuilder, shapeRows, type ResultBuilder } from './result.shaper';
 export { shapeRowsAsObjects, type SimpleJsonObject } from './result-object.shaper';
