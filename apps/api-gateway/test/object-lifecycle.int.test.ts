@@ -199,6 +199,69 @@ describe('object lifecycle methods through the unmodified SDK', () => {
     });
   });
 
+  describe('sample 005 "NewInstance": a delivery from NewInstance, with a description, saved, updated and deleted', () => {
+    type DeliveryRow = { id: string; internal_name: string; label: string; mdesc: string | null };
+    const deliveryRow = async (id: string) =>
+      (await localDb((c) => c.query<DeliveryRow>('SELECT id::text, internal_name, label, mdesc FROM nms_delivery WHERE id = $1', [id]))).rows[0];
+
+    it('when a delivery is created as the sample does, then it has an internal name DM<n>, its description is saved, and update and delete work', async () => {
+      // As samples/005 of the SDK: create, newInstance, $desc, write, update, delete.
+      const delivery = admin.NLWS.nmsDelivery.create({ label: 'Test #1', messageType: '0' });
+      await delivery.newInstance();
+      expect(delivery.entity.internalName).toMatch(/^DM\d+$/);
+      delivery.$desc = 'My description';
+      await admin.NLWS.xtkSession.write(delivery);
+      expect(await deliveryRow(delivery.entity.id)).toEqual({
+        id: delivery.entity.id,
+        internal_name: delivery.entity.internalName,
+        label: 'Test #1',
+        mdesc: 'My description',
+      });
+
+      delivery._operation = 'update';
+      delivery.label = 'Test #4';
+      await delivery.save();
+      expect(await deliveryRow(delivery.entity.id)).toMatchObject({ label: 'Test #4', mdesc: 'My description' });
+      // nms:delivery is replicated: the start-up DDL gave its cloud copy the column too (staging-sync, not started
+      // here, carries the value over as for any column).
+      const cloudColumns = await withDb(platform.cloudDb.url, (c) =>
+        c.query("SELECT data_type FROM information_schema.columns WHERE table_name = 'nms_delivery' AND column_name = 'mdesc'"),
+      );
+      expect(cloudColumns.rows).toEqual([{ data_type: 'text' }]);
+
+      delivery._operation = 'delete';
+      await delivery.save();
+      expect(await deliveryRow(delivery.entity.id)).toBeUndefined();
+    });
+
+    it('when deliveries are created one after another, then each gets its own DM<n>, skipping a name a delivery already has; a given name is kept', async () => {
+      const last = BigInt(
+        (await localDb((c) => c.query<{ n: string }>('SELECT (CASE WHEN is_called THEN last_value ELSE last_value - 1 END)::text AS n FROM deliveryid')))
+          .rows[0]!.n,
+      );
+      // The next counter value is already someone's internal name (written by hand): NewInstance takes the one after.
+      await admin.NLWS.xtkSession.write({ xtkschema: 'nms:delivery', internalName: `DM${last + 1n}`, label: 'By hand', _operation: 'insert' });
+      const a = admin.NLWS.nmsDelivery.create({ label: 'A' });
+      const b = admin.NLWS.nmsDelivery.create({ label: 'B' });
+      await a.newInstance();
+      await b.newInstance();
+      expect(a.entity.internalName).toBe(`DM${last + 2n}`);
+      expect(b.entity.internalName).toBe(`DM${last + 3n}`);
+      const given = uniqueId('DM');
+      const named = admin.NLWS.nmsDelivery.create({ label: 'C', internalName: given });
+      await named.newInstance();
+      expect(named.entity.internalName).toBe(given);
+    });
+
+    it('when a delivery document holds an unknown element, then Write still refuses it with XTK-170102 and writes nothing', async () => {
+      const delivery = admin.NLWS.nmsDelivery.create({ label: 'Unknown element' });
+      await delivery.newInstance();
+      delivery.$nothing = 'x';
+      expect(await failure(admin.NLWS.xtkSession.write(delivery))).toMatchObject({ errorCode: 'XTK-170102' });
+      expect(await deliveryRow(delivery.entity.id)).toBeUndefined();
+    });
+  });
+
   describe('xtk:session#GetModifiedEntities and the SDK cache refresh', () => {
     it('when the build number differs from the server one, then the client is told to empty its caches', async () => {
       const answer = await admin.NLWS.xtkSession.getModifiedEntities({

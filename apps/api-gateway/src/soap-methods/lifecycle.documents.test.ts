@@ -1,8 +1,34 @@
 import { compileSchemas } from '@cap/campaign-schema';
 import { element, serializeXml } from '@cap/campaign-xml';
-import { MAX_NEW_IDS, MAX_REPORTED_ENTITIES, modifiedEntitiesDocument, newIdsProblem, newInstanceDocument } from './lifecycle.documents';
+import {
+  MAX_NEW_IDS,
+  MAX_REPORTED_ENTITIES,
+  missingCounterFields,
+  modifiedEntitiesDocument,
+  newIdsProblem,
+  newInstanceDocument,
+  xtkString,
+} from './lifecycle.documents';
 
 const schemas = compileSchemas([
+  {
+    file: 'cus-ticket.xml',
+    text: `<srcSchema namespace="cus" name="ticket" implements="xtk:persist" placement="local">
+  <enumeration name="status" basetype="long"><value name="open" value="0"/><value name="closed" value="9"/></enumeration>
+  <element name="ticket" autopk="true">
+    <key name="code"><keyfield xpath="@code"/></key>
+    <key name="login"><keyfield xpath="@login"/></key>
+    <attribute name="code" type="string" length="64" default="'TK'+CounterValue('DeliveryId')"/>
+    <attribute name="login" type="string" length="8"/>
+    <attribute name="label" type="string" length="64"/>
+    <attribute name="status" type="long" enum="status" default="open"/>
+    <attribute name="sent" type="long"/>
+    <attribute name="lastModified" type="datetime"/>
+    <element name="desc" type="memo"/>
+    <element name="mail"><attribute name="subject" type="string" length="64"/></element>
+  </element>
+</srcSchema>`,
+  },
   {
     file: 'cus-gadget.xml',
     text: `<srcSchema namespace="cus" name="gadget" implements="xtk:persist" placement="local">
@@ -21,6 +47,7 @@ const schemas = compileSchemas([
   },
 ]);
 const gadget = schemas.get('cus:gadget')!;
+const ticket = schemas.get('cus:ticket')!;
 
 describe('newIdsProblem', () => {
   it('when the count is a whole number within the bounds and the sequence known, then nothing is wrong', () => {
@@ -56,6 +83,25 @@ describe('newInstanceDocument', () => {
 
   it('when there is no document, then one is made, named after the schema', () => {
     expect(newInstanceDocument(gadget, undefined, '1').local).toBe('gadget');
+  });
+});
+
+describe('counter defaults in NewInstance', () => {
+  it('when a counter default is missing or empty, then it is to be generated and the generated value is used; a given value is kept', () => {
+    expect(missingCounterFields(ticket, element('ticket', {})).map((c) => [c.field.xpath, c.prefix, c.counter])).toEqual([['@code', 'TK', 'DeliveryId']]);
+    expect(missingCounterFields(ticket, element('ticket', { code: '' }))).toHaveLength(1);
+    expect(missingCounterFields(ticket, element('ticket', { code: 'mine' }))).toEqual([]);
+    const doc = newInstanceDocument(ticket, element('ticket', { code: '' }), '5', new Map([['@code', 'TK12']]));
+    expect(doc.attrs).toMatchObject({ code: 'TK12', status: '0', id: '5', _operation: 'insert' });
+    // The expression itself is never a value.
+    expect(serializeXml(newInstanceDocument(ticket, undefined, '6'), { plain: true })).not.toContain('CounterValue');
+  });
+});
+
+describe('xtkString', () => {
+  it('when a value becomes an XTK string, then quotes and backslashes cannot end it', () => {
+    expect(xtkString("it's")).toBe("'it\\'s'");
+    expect(xtkString('a\\')).toBe("'a\\\\'");
   });
 });
 

@@ -1,4 +1,4 @@
-import type { Field, Schema } from '@cap/campaign-schema';
+import { counterDefault, type Field, type Schema } from '@cap/campaign-schema';
 import { attrLocal, element, type XmlElement } from '@cap/campaign-xml';
 import type { SchemaVersion } from '../schema-versions';
 
@@ -29,7 +29,8 @@ export function newIdsProblem(count: unknown, sequence: string): { param: 'count
  */
 export function literalDefault(schema: Schema, field: Field): string | undefined {
   const raw = field.default;
-  if (raw === undefined) return undefined;
+  // A counter default (`'DM'+CounterValue('DeliveryId')`) is a value to take, not one to copy: see counterFields.
+  if (raw === undefined || counterDefault(raw)) return undefined;
   const enumeration = field.enumId === undefined ? undefined : schema.enumerations.find((e) => e.id === field.enumId);
   const value = enumeration?.values.find((v) => v.name === raw)?.value ?? raw;
   switch (field.type) {
@@ -61,30 +62,72 @@ function childAt(root: XmlElement, path: readonly string[]): XmlElement {
   return node;
 }
 
+/** A field's value in a record element (`location/@city` → the city attribute of <location>), or undefined. */
+export function fieldValue(record: XmlElement, field: Field): string | undefined {
+  let node: XmlElement | undefined = record;
+  for (const name of field.path) node = node?.children.find((c) => c.local === name);
+  if (!node) return undefined;
+  return field.isElement ? node.children.find((c) => c.local === field.name)?.text : attrLocal(node, field.name);
+}
+
+/** Sets a field's value, creating the elements above it; with `keep`, a value already there is left as it is. */
+function setField(root: XmlElement, field: Field, value: string, keep: boolean): void {
+  const holder = childAt(root, field.path);
+  if (field.isElement) {
+    const existing = holder.children.find((c) => c.local === field.name);
+    if (existing && keep) return;
+    if (existing) existing.text = value;
+    else holder.children.push(element(field.name, {}, [], value));
+  } else if (!keep || attrLocal(holder, field.name) === undefined) {
+    holder.attrs[field.name] = value;
+  }
+}
+
+/** The fields whose default takes a counter's next value (`'DM'+CounterValue('DeliveryId')`), with that counter. */
+export function counterFields(schema: Schema): { field: Field; prefix: string; counter: string }[] {
+  return schema.fields.flatMap((field) => {
+    const c = counterDefault(field.default);
+    return c && !field.serverManaged && field.xpath !== schema.primaryKey?.xpath ? [{ field, ...c }] : [];
+  });
+}
+
+/** The values the handler generated for counter fields, by XPath (`@internalName` → `DM42`). */
+export type GeneratedValues = ReadonlyMap<string, string>;
+
 /**
  * xtk:persist#NewInstance's answer: the object as the caller gave it, completed with the schema's defaults for what
- * it leaves out, the new primary key `id`, `xtkschema` and `_operation="insert"`, so that a Write of it
- * creates the record with that id. Server-set fields (created, lastModified…) are left to the Write.
+ * it leaves out (a counter default from `generated`), the new primary key `id`, `xtkschema` and
+ * `_operation="insert"`, so that a Write of it creates the record with that id. Server-set fields (created,
+ * lastModified…) are left to the Write.
  */
-export function newInstanceDocument(schema: Schema, given: XmlElement | undefined, id: string): XmlElement {
+export function newInstanceDocument(schema: Schema, given: XmlElement | undefined, id: string, generated: GeneratedValues = new Map()): XmlElement {
   const doc = given ? copy(given) : element(schema.name);
   const root: XmlElement = { ...doc, name: schema.name, local: schema.name, prefix: '', ns: '' };
   for (const field of schema.fields) {
     if (field.serverManaged || field.xpath === schema.primaryKey?.xpath) continue;
-    const value = literalDefault(schema, field);
-    if (value === undefined) continue;
-    if (field.isElement) {
-      const parent = childAt(root, field.path);
-      if (!parent.children.some((c) => c.local === field.name)) parent.children.push(element(field.name, {}, [], value));
-    } else {
-      const holder = childAt(root, field.path);
-      if (attrLocal(holder, field.name) === undefined) holder.attrs[field.name] = value;
-    }
+    // A generated value replaces an empty one the caller gave (missingCounterFields); a default never replaces a value.
+    const made = generated.get(field.xpath);
+    const value = made ?? literalDefault(schema, field);
+    if (value !== undefined) setField(root, field, value, made === undefined);
   }
-  if (schema.primaryKey) childAt(root, []).attrs[schema.primaryKey.xpath.replace(/^@/, '')] = id;
+  return finishNew(schema, root, id);
+}
+
+function finishNew(schema: Schema, root: XmlElement, id: string): XmlElement {
+  if (schema.primaryKey) root.attrs[schema.primaryKey.xpath.replace(/^@/, '')] = id;
   root.attrs['xtkschema'] = schema.id;
   root.attrs['_operation'] = 'insert';
   return root;
+}
+
+/** The counter fields NewInstance must fill: those the caller did not give. */
+export function missingCounterFields(schema: Schema, given: XmlElement | undefined): ReturnType<typeof counterFields> {
+  return counterFields(schema).filter((c) => !given || fieldValue(given, c.field) === undefined || fieldValue(given, c.field) === '');
+}
+
+/** An XTK string literal (`'it\'s'`): backslashes and quotes escaped as the expression tokenizer reads them. */
+export function xtkString(value: string): string {
+  return `'${value.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
 }
 
 /** Campaign's timestamp text: `2024-01-01 10:00:00.000Z`. */

@@ -7,8 +7,12 @@ import type { Pool } from '@cap/platform-postgres';
 /** The most ids one call reserves (xtk:session#GetNewIdsEx, the gateway checks it first). */
 export const MAX_IDS_PER_CALL = 10_000;
 
-/** Campaign sequence names (compared without case) → the PostgreSQL sequence in the local database. */
-const SEQUENCES: Readonly<Record<string, string>> = { xtknewid: 'xtknewid' };
+/**
+ * Campaign sequence and counter names (compared without case) → the PostgreSQL sequence in the local database:
+ * XtkNewId (ids) and DeliveryId (the counter of nms:delivery's default internal name, migrations/0008_delivery_id_counter.sql).
+ * The gateway lets GetNewIdsEx name XtkNewId only; counters are taken by NewInstance and Duplicate.
+ */
+const SEQUENCES: Readonly<Record<string, string>> = { xtknewid: 'xtknewid', deliveryid: 'deliveryid' };
 
 const reserveParams = z
   .object({
