@@ -1,12 +1,17 @@
 import { compileSchemas } from '@cap/campaign-schema';
 import { element, serializeXml } from '@cap/campaign-xml';
 import {
+  clashingKeyFields,
+  copiedFields,
+  duplicateDocument,
+  entityPk,
   MAX_NEW_IDS,
   MAX_REPORTED_ENTITIES,
   missingCounterFields,
   modifiedEntitiesDocument,
   newIdsProblem,
   newInstanceDocument,
+  renamedCandidates,
   xtkString,
 } from './lifecycle.documents';
 
@@ -18,11 +23,11 @@ const schemas = compileSchemas([
   <element name="ticket" autopk="true">
     <key name="code"><keyfield xpath="@code"/></key>
     <key name="login"><keyfield xpath="@login"/></key>
-    <attribute name="code" type="string" length="64" default="'TK'+CounterValue('DeliveryId')"/>
+    <attribute name="code" type="string" length="64" default="'TK'+CounterValue('DeliveryId')" defOnDuplicate="true"/>
     <attribute name="login" type="string" length="8"/>
     <attribute name="label" type="string" length="64"/>
-    <attribute name="status" type="long" enum="status" default="open"/>
-    <attribute name="sent" type="long"/>
+    <attribute name="status" type="long" enum="status" default="open" defOnDuplicate="true"/>
+    <attribute name="sent" type="long" defOnDuplicate="true"/>
     <attribute name="lastModified" type="datetime"/>
     <element name="desc" type="memo"/>
     <element name="mail"><attribute name="subject" type="string" length="64"/></element>
@@ -102,6 +107,58 @@ describe('xtkString', () => {
   it('when a value becomes an XTK string, then quotes and backslashes cannot end it', () => {
     expect(xtkString("it's")).toBe("'it\\'s'");
     expect(xtkString('a\\')).toBe("'a\\\\'");
+  });
+});
+
+describe('entityPk', () => {
+  it('when the key names the schema and a number, then its value is read', () => {
+    expect(entityPk(ticket, 'cus:ticket|1610')).toEqual({ value: '1610' });
+    expect(entityPk(ticket, ' cus:ticket | 7 ')).toEqual({ value: '7' });
+  });
+
+  it.each([
+    [undefined],
+    [''],
+    ['1610'],
+    ['cus:gadget|1'],
+    ['cus:ticket|'],
+    ['cus:ticket|abc'],
+    ['cus:ticket|1 OR 1=1'],
+    ['cus:ticket|99999999999999999999'],
+    ['cus:ticket|1|2'],
+  ])('when the key is %p, then it is refused with a reason', (pk) => {
+    expect(entityPk(ticket, pk)).toEqual({ bad: expect.any(String) });
+  });
+});
+
+describe('duplicateDocument', () => {
+  const original = element('ticket', { id: '3', code: 'TK3', login: 'webapp', label: "It's", status: '9', sent: '40', lastModified: '2026-01-01' }, [
+    element('desc', {}, [], 'A description'),
+    element('mail', { subject: 'Hello' }),
+  ]);
+
+  it('when a record is duplicated, then its fields are copied; the key, the server-set and the defOnDuplicate fields are not', () => {
+    expect(copiedFields(ticket).map((f) => f.xpath)).toEqual(['@login', '@label', 'desc', 'mail/@subject']);
+    const doc = duplicateDocument(ticket, original, '11', new Map([['@code', 'TK12']]), new Map([['@login', 'webapp_1']]));
+    expect(serializeXml(doc, { plain: true })).toBe(
+      `<ticket login="webapp_1" label="It&apos;s" code="TK12" status="0" id="11" xtkschema="cus:ticket" _operation="insert"><desc>A description</desc><mail subject="Hello"/></ticket>`,
+    );
+  });
+
+  it('when a value is empty in the original, then the copy leaves it out', () => {
+    const doc = duplicateDocument(ticket, element('ticket', { login: '', label: 'x' }), '12', new Map(), new Map());
+    expect(doc.attrs).not.toHaveProperty('login');
+    expect(doc.attrs['label']).toBe('x');
+  });
+
+  it('when a key is copied, then it is one to rename; a key reset by defOnDuplicate is not', () => {
+    expect(clashingKeyFields(ticket).map((f) => f.xpath)).toEqual(['@login']);
+  });
+
+  it('when a renamed value would not fit its column, then its base is cut so the suffix fits', () => {
+    expect(renamedCandidates('webapp', 64, 3)).toEqual(['webapp_1', 'webapp_2', 'webapp_3']);
+    expect(renamedCandidates('abcdefgh', 8, 1)).toEqual(['abcdef_1']);
+    expect(renamedCandidates('abcdefgh', 8, 10)[9]).toBe('abcde_10');
   });
 });
 

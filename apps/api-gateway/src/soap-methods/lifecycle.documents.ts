@@ -125,6 +125,82 @@ export function missingCounterFields(schema: Schema, given: XmlElement | undefin
   return counterFields(schema).filter((c) => !given || fieldValue(given, c.field) === undefined || fieldValue(given, c.field) === '');
 }
 
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const INT64 = /^-?\d{1,19}$/;
+
+/**
+ * The primary key value a Duplicate names: `<schema id>|<key>` (`xtk:operator|1610`), as the SDK's `duplicate()`
+ * sends it, for the schema the call addresses and of its key's type (a number for a sequence key, a UUID for a
+ * UUID key); `bad` says why not.
+ */
+export function entityPk(schema: Schema, pk: unknown): { value: string } | { bad: string } {
+  if (typeof pk !== 'string' || pk.trim() === '') return { bad: `expected '${schema.id}|<primary key>'` };
+  const bar = pk.indexOf('|');
+  const shown = pk.length > 80 ? `${pk.slice(0, 80)}…` : pk;
+  if (bar < 0) return { bad: `'${shown}' is not '<schema>|<primary key>'` };
+  const [id, value] = [pk.slice(0, bar).trim(), pk.slice(bar + 1).trim()];
+  if (id !== schema.id) return { bad: `'${shown}' is not a key of ${schema.id}` };
+  const ok = schema.primaryKey?.kind === 'uuid' ? UUID.test(value) : INT64.test(value) && BigInt(value) >= -(2n ** 63n) && BigInt(value) < 2n ** 63n;
+  return ok ? { value } : { bad: `'${shown}' does not hold a primary key of ${schema.id} (${schema.primaryKey?.kind === 'uuid' ? 'a UUID' : 'a number'})` };
+}
+
+/**
+ * The fields a duplicate copies from the original: every field a caller may write, except the primary key (the
+ * copy gets a new one), the server-set fields (created, lastModified: the Write of the copy sets them) and the
+ * `defOnDuplicate` fields (reset to their default). Credentials are never fields of an entity here (an operator's
+ * password is in cap_operator_credential, apps/local-store/migrations/0002_operator_credentials.sql), and
+ * nms:extAccount's encrypted `@password` is left out as well: a copy never carries another record's secret without
+ * its writer setting it.
+ */
+export function copiedFields(schema: Schema): Field[] {
+  return schema.fields.filter(
+    (f) => !f.serverManaged && f.xpath !== schema.primaryKey?.xpath && !f.defOnDuplicate && !(schema.id === 'nms:extAccount' && f.xpath === '@password'),
+  );
+}
+
+/**
+ * The single-field string keys (besides the primary key) whose value a duplicate copies, so the copy would clash
+ * with the original: `@name` of xtk:operator. A key field reset by `defOnDuplicate` gets a fresh value instead.
+ */
+export function clashingKeyFields(schema: Schema): Field[] {
+  const copied = new Map(copiedFields(schema).map((f) => [f.xpath, f]));
+  return schema.keys.flatMap((k) => {
+    const f = k.fields.length === 1 ? copied.get(k.fields[0]!) : undefined;
+    return f && (f.type === 'string' || f.type === 'memo') ? [f] : [];
+  });
+}
+
+/** How many renamed candidates (`name_1`…) one uniqueness query tries before falling back to a random suffix. */
+export const RENAME_CANDIDATES = 20;
+
+/** `webapp` → `webapp_1`, `webapp_2`…: the base cut so that the suffix fits the column. */
+export function renamedCandidates(value: string, length: number | undefined, count = RENAME_CANDIDATES): string[] {
+  return Array.from({ length: count }, (_, i) => {
+    const suffix = `_${i + 1}`;
+    const chars = [...value];
+    return (length !== undefined && chars.length + suffix.length > length ? chars.slice(0, length - suffix.length).join('') : value) + suffix;
+  });
+}
+
+/**
+ * xtk:persist#Duplicate's answer: a new object of the schema with the original's copied fields (copiedFields), its
+ * `defOnDuplicate` fields at their default (a counter default from `generated`), clashing keys renamed (`renamed`,
+ * by XPath), the new primary key, `xtkschema` and `_operation="insert"`. Nothing is written: a Write of it creates
+ * the copy. Empty values are left out (an unset number reads back as empty text, which a Write would refuse).
+ */
+export function duplicateDocument(schema: Schema, original: XmlElement, id: string, generated: GeneratedValues, renamed: GeneratedValues): XmlElement {
+  const root = element(schema.name);
+  for (const field of copiedFields(schema)) {
+    const value = renamed.get(field.xpath) ?? fieldValue(original, field);
+    if (value !== undefined && value !== '') setField(root, field, value, false);
+  }
+  for (const field of schema.fields.filter((f) => f.defOnDuplicate && !f.serverManaged && f.xpath !== schema.primaryKey?.xpath)) {
+    const value = generated.get(field.xpath) ?? literalDefault(schema, field);
+    if (value !== undefined) setField(root, field, value, false);
+  }
+  return finishNew(schema, root, id);
+}
+
 /** An XTK string literal (`'it\'s'`): backslashes and quotes escaped as the expression tokenizer reads them. */
 export function xtkString(value: string): string {
   return `'${value.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;

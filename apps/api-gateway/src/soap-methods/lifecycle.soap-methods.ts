@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { SERVICES } from '@cap/contracts';
 import type { Field, Schema } from '@cap/campaign-schema';
 import { SOAP_FAULTS, SoapFault } from '@cap/campaign-soap';
@@ -12,18 +12,23 @@ import { CAMPAIGN_FAULTS } from '../soap/campaign.faults';
 import type { CallContext, SoapMethodTable } from '../soap/soap-method';
 import { serviceFor } from './data.routing';
 import {
+  clashingKeyFields,
+  copiedFields,
   counterFields,
   DEFAULT_SEQUENCE,
+  duplicateDocument,
+  entityPk,
   fieldValue,
   missingCounterFields,
   modifiedEntitiesDocument,
   newIdsProblem,
   newInstanceDocument,
+  renamedCandidates,
   xtkString,
 } from './lifecycle.documents';
 import { PARAM_LIMITS } from './param.limits';
 
-/** How many counter values NewInstance takes, at most, looking for one no record has (`DM42` written by hand). */
+/** How many counter values NewInstance or Duplicate take, at most, looking for one no record has (`DM42` written by hand). */
 const COUNTER_ATTEMPTS = 5;
 
 /** A field as a queryDef selects it: `@name`, `desc`, `[mailParameters/@subject]`. */
@@ -83,7 +88,21 @@ export function createLifecycleSoapMethods(deps: { downstreams: Downstreams; ide
     return out;
   };
 
-  /** NewInstance needs the rights a Write of the schema needs: no id is taken for a caller that could not write it. */
+  /** A new value for each key the copy would share with the original: `webapp` → `webapp_1` (the first no record has). */
+  const renames = async (schema: Schema, original: XmlElement): Promise<Map<string, string>> => {
+    const out = new Map<string, string>();
+    for (const field of clashingKeyFields(schema)) {
+      const value = fieldValue(original, field);
+      if (value === undefined || value === '') continue;
+      const candidates = renamedCandidates(value, field.length);
+      const used = await taken(schema, field, candidates);
+      const free = candidates.find((c) => !used.has(c)) ?? renamedCandidates(`${value}_${randomBytes(4).toString('hex')}`, field.length, 1)[0]!;
+      out.set(field.xpath, free);
+    }
+    return out;
+  };
+
+  /** NewInstance and Duplicate need the rights a Write of the schema needs: no id is taken for a caller that could not write it. */
   const requireWriteRights = (ctx: CallContext, what: string): void => {
     if (ctx.caller.kind !== 'operator') return;
     const { operator } = ctx.caller;
@@ -130,6 +149,34 @@ export function createLifecycleSoapMethods(deps: { downstreams: Downstreams; ide
         // A key Campaign generates (nms:delivery's @internalName DM<n>): the Write of the object needs it.
         const generated = await counterValues(ctx, missingCounterFields(schema, ctx.decoded.entity));
         return { outputs: [], entity: newInstanceDocument(schema, ctx.decoded.entity, id, generated) };
+      },
+    },
+    'persist#Duplicate': {
+      auth: 'operator',
+      async handle(ctx) {
+        const { schema } = ctx;
+        const pk = schema.primaryKey;
+        if (!schema.persistent || !pk) throw SoapFault.of(ErrorCatalogue.UNKNOWN_SCHEMA, { detail: `Schema '${schema.id}' has no records to duplicate` });
+        // The copy is only of use to a caller that may write it: a non-administrator is refused on xtk:operator before
+        // anything is read or taken, so Duplicate never prepares an operator (rights included) it could not create.
+        requireWriteRights(ctx, `duplicate ${schema.id} records`);
+        const key = entityPk(schema, ctx.decoded.values.get('pk'));
+        if ('bad' in key) throw SOAP_FAULTS.badParameter(ctx.method.name, 'pk', key.bad);
+        // One query reads the original (NO_RECORD when there is none): one consistent version of it, nothing written.
+        const original = await query(
+          schema,
+          element('queryDef', { schema: schema.id, operation: 'get' }, [
+            element('select', {}, [element('node', { expr: pk.xpath }), ...copiedFields(schema).map((f) => element('node', { expr: selectExpr(f) }))]),
+            element('where', {}, [element('condition', { expr: `${pk.xpath} = ${pk.kind === 'uuid' ? xtkString(key.value) : key.value}` })]),
+          ]),
+        );
+        const renamed = await renames(schema, original);
+        const generated = await counterValues(
+          ctx,
+          counterFields(schema).filter((c) => c.field.defOnDuplicate),
+        );
+        const id = await newId(schema);
+        return { outputs: [], entity: duplicateDocument(schema, original, id, generated, renamed) };
       },
     },
   };
