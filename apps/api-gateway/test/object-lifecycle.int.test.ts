@@ -16,6 +16,15 @@ const gadgetSchema = (label: string) => `<srcSchema namespace="cus" name="gadget
   </element>
 </srcSchema>`;
 
+/** A customer schema whose unique key is a string within a number: Duplicate renames the string within its site. */
+const slotSchema = `<srcSchema namespace="cus" name="slot" implements="xtk:persist" placement="local">
+  <element name="slot" autopk="true">
+    <key name="place"><keyfield xpath="@site"/><keyfield xpath="@code"/></key>
+    <attribute name="site" type="long"/>
+    <attribute name="code" type="string" length="8"/>
+  </element>
+</srcSchema>`;
+
 const ids = (idList: string): bigint[] => idList.split(',').map((s) => BigInt(s));
 const max = (values: bigint[]): bigint => values.reduce((a, b) => (b > a ? b : a));
 
@@ -49,6 +58,7 @@ describe('object lifecycle methods through the unmodified SDK', () => {
   beforeAll(async () => {
     schemaDir = mkdtempSync(join(tmpdir(), 'cap-lifecycle-'));
     writeFileSync(join(schemaDir, 'cus-gadget.xml'), gadgetSchema('Gadgets'));
+    writeFileSync(join(schemaDir, 'cus-slot.xml'), slotSchema);
     // A fixed gateway port: the refresh test restarts the gateway under the same address.
     const port = await freePort();
     platform = await startTestPlatform({ env: { SCHEMA_DIRS: schemaDir }, envFor: { 'api-gateway': { HTTP_PORT: String(port) } } });
@@ -352,6 +362,26 @@ describe('object lifecycle methods through the unmodified SDK', () => {
         { internal_name: internalName, state: 95, processed: 40, mdesc: 'Described' },
         { internal_name: copy.entity.internalName, state: 0, processed: null, mdesc: 'Described' },
       ]);
+    });
+
+    it('when a record with a unique key of a number and a string is duplicated, then the string is renamed to one free within that number, cut to fit', async () => {
+      const site = String(Date.now() % 1_000_000_000);
+      const other = String(Number(site) + 1);
+      for (const [s, code] of [
+        [site, 'abcdefgh'],
+        [site, 'abcdef_1'],
+        [other, 'abcdef_2'],
+      ]) {
+        await admin.NLWS.xtkSession.write({ xtkschema: 'cus:slot', site: s, code, _operation: 'insert' });
+      }
+      const { id } = (await localDb((c) => c.query<{ id: string }>('SELECT id::text FROM cus_slot WHERE site = $1 AND code = $2', [site, 'abcdefgh'])))
+        .rows[0]!;
+      const copy = admin.NLWS.cusSlot.create();
+      await copy.duplicate(`cus:slot|${id}`);
+      expect(copy.entity).toMatchObject({ site, code: 'abcdef_2' });
+      await copy.save();
+      const codes = await localDb((c) => c.query<{ code: string }>('SELECT code FROM cus_slot WHERE site = $1 ORDER BY code', [site]));
+      expect(codes.rows.map((r) => r.code)).toEqual(['abcdef_1', 'abcdef_2', 'abcdefgh']);
     });
 
     it('when the key is unknown, malformed, of another schema, on a schema without records, or the caller anonymous, then a Campaign fault and nothing is written', async () => {

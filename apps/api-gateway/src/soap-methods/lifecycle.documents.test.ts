@@ -1,7 +1,8 @@
 import { compileSchemas } from '@cap/campaign-schema';
 import { element, serializeXml } from '@cap/campaign-xml';
 import {
-  clashingKeyFields,
+  clashCondition,
+  clashingKeys,
   copiedFields,
   duplicateDocument,
   entityPk,
@@ -23,9 +24,14 @@ const schemas = compileSchemas([
   <element name="ticket" autopk="true">
     <key name="code"><keyfield xpath="@code"/></key>
     <key name="login"><keyfield xpath="@login"/></key>
+    <key name="place"><keyfield xpath="@site"/><keyfield xpath="@slot"/></key>
+    <key name="pair"><keyfield xpath="@site"/><keyfield xpath="@sent"/></key>
+    <key name="tag"><keyfield xpath="@slot"/><keyfield xpath="@label"/></key>
     <attribute name="code" type="string" length="64" default="'TK'+CounterValue('DeliveryId')" defOnDuplicate="true"/>
     <attribute name="login" type="string" length="8"/>
     <attribute name="label" type="string" length="64"/>
+    <attribute name="site" type="long"/>
+    <attribute name="slot" type="string" length="16"/>
     <attribute name="status" type="long" enum="status" default="open" defOnDuplicate="true"/>
     <attribute name="sent" type="long" defOnDuplicate="true"/>
     <attribute name="lastModified" type="datetime"/>
@@ -138,7 +144,7 @@ describe('duplicateDocument', () => {
   ]);
 
   it('when a record is duplicated, then its fields are copied; the key, the server-set and the defOnDuplicate fields are not', () => {
-    expect(copiedFields(ticket).map((f) => f.xpath)).toEqual(['@login', '@label', 'desc', 'mail/@subject']);
+    expect(copiedFields(ticket).map((f) => f.xpath)).toEqual(['@login', '@label', '@site', '@slot', 'desc', 'mail/@subject']);
     const doc = duplicateDocument(ticket, original, '11', new Map([['@code', 'TK12']]), new Map([['@login', 'webapp_1']]));
     expect(serializeXml(doc, { plain: true })).toBe(
       `<ticket login="webapp_1" label="It&apos;s" code="TK12" status="0" id="11" xtkschema="cus:ticket" _operation="insert"><desc>A description</desc><mail subject="Hello"/></ticket>`,
@@ -152,7 +158,23 @@ describe('duplicateDocument', () => {
   });
 
   it('when a key is copied, then it is one to rename; a key reset by defOnDuplicate is not', () => {
-    expect(clashingKeyFields(ticket).map((f) => f.xpath)).toEqual(['@login']);
+    // place (site, slot): slot is renamed within its site; pair (site, sent): sent is reset, so no clash; code is reset;
+    // tag (slot, label): the last string, label, is renamed within its slot.
+    expect(clashingKeys(ticket).map((k) => [k.field.xpath, k.scope.map((f) => f.xpath)])).toEqual([
+      ['@login', []],
+      ['@slot', ['@site']],
+      ['@label', ['@slot']],
+    ]);
+  });
+
+  it("when a clash is looked for, then the candidates are matched within the values of the key's other fields", () => {
+    const [login, slot] = clashingKeys(ticket);
+    expect(clashCondition(login!.field, ['a_1', "it's_2"], [])).toBe("(@login = 'a_1' OR @login = 'it\\'s_2')");
+    const site = slot!.scope[0]!;
+    expect(clashCondition(slot!.field, ['s_1'], [{ field: site, value: '12' }])).toBe("(@slot = 's_1') AND @site = 12");
+    // No site: NULLs never clash in a unique index. A site that is not a number is not compared.
+    expect(clashCondition(slot!.field, ['s_1'], [{ field: site, value: undefined }])).toBeUndefined();
+    expect(clashCondition(slot!.field, ['s_1'], [{ field: site, value: '1 OR 1=1' }])).toBeUndefined();
   });
 
   it('when a renamed value would not fit its column, then its base is cut so the suffix fits', () => {

@@ -158,16 +158,50 @@ export function copiedFields(schema: Schema): Field[] {
   );
 }
 
+/** A key the copy would share with the original, and the one string field of it that the copy renames. */
+export interface ClashingKey {
+  field: Field;
+  /** The key's other fields, copied as they are (`@enum-id` of xtk:enumValue's key `@enum-id, @name`). */
+  scope: Field[];
+}
+
 /**
- * The single-field string keys (besides the primary key) whose value a duplicate copies, so the copy would clash
- * with the original: `@name` of xtk:operator. A key field reset by `defOnDuplicate` gets a fresh value instead.
+ * The keys (unique indexes) a duplicate would share with the original: keys whose fields are all copied and hold a
+ * string field, which is renamed (`@name` of xtk:operator; the last string of the key when there are several). A key
+ * with a field reset by `defOnDuplicate` (nms:delivery's `@internalName`) or made of ids only is left out: the first
+ * differs already, the second has nothing to rename (a Write of such a copy is refused as any duplicate key is).
  */
-export function clashingKeyFields(schema: Schema): Field[] {
+export function clashingKeys(schema: Schema): ClashingKey[] {
   const copied = new Map(copiedFields(schema).map((f) => [f.xpath, f]));
   return schema.keys.flatMap((k) => {
-    const f = k.fields.length === 1 ? copied.get(k.fields[0]!) : undefined;
-    return f && (f.type === 'string' || f.type === 'memo') ? [f] : [];
+    const fields = k.fields.map((x) => copied.get(x));
+    if (fields.length === 0 || fields.some((f) => f === undefined)) return [];
+    // With several strings (xtk:image's namespace and name), the last one is the name to rename within the others.
+    const renamed = fields.filter((f) => f!.type === 'string' || f!.type === 'memo').pop();
+    return renamed ? [{ field: renamed, scope: fields.filter((f) => f !== renamed) as Field[] }] : [];
   });
+}
+
+/** A field as a queryDef selects it or compares it: `@name`, `desc`, `[mailParameters/@subject]`. */
+export const selectExpr = (f: Field): string => (!f.isElement && f.xpath.includes('/') ? `[${f.xpath}]` : f.xpath);
+
+const INTEGER_TYPES: ReadonlySet<string> = new Set(['byte', 'short', 'long', 'int64']);
+
+/**
+ * The queryDef condition matching the records that have one of `values` in `field` and the same values as the copy in
+ * the key's other fields: `(@name = 'a' OR @name = 'b') AND @enum-id = 5`. Undefined when nothing can clash (a
+ * scope value is empty: PostgreSQL's unique indexes let NULLs repeat) or a scope value is of a type not compared
+ * here (neither text nor an integer).
+ */
+export function clashCondition(field: Field, values: readonly string[], scope: readonly { field: Field; value: string | undefined }[]): string | undefined {
+  const parts = [`(${values.map((v) => `${selectExpr(field)} = ${xtkString(v)}`).join(' OR ')})`];
+  for (const { field: f, value } of scope) {
+    if (value === undefined || value === '') return undefined;
+    if (f.type === 'string' || f.type === 'memo' || f.type === 'uuid') parts.push(`${selectExpr(f)} = ${xtkString(value)}`);
+    else if (INTEGER_TYPES.has(f.type) && INT64.test(value)) parts.push(`${selectExpr(f)} = ${value}`);
+    else return undefined;
+  }
+  return parts.join(' AND ');
 }
 
 /** How many renamed candidates (`name_1`…) one uniqueness query tries before falling back to a random suffix. */

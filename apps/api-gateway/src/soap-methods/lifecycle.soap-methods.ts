@@ -12,7 +12,8 @@ import { CAMPAIGN_FAULTS } from '../soap/campaign.faults';
 import type { CallContext, SoapMethodTable } from '../soap/soap-method';
 import { serviceFor } from './data.routing';
 import {
-  clashingKeyFields,
+  clashCondition,
+  clashingKeys,
   copiedFields,
   counterFields,
   DEFAULT_SEQUENCE,
@@ -24,15 +25,13 @@ import {
   newIdsProblem,
   newInstanceDocument,
   renamedCandidates,
+  selectExpr,
   xtkString,
 } from './lifecycle.documents';
 import { PARAM_LIMITS } from './param.limits';
 
 /** How many counter values NewInstance or Duplicate take, at most, looking for one no record has (`DM42` written by hand). */
 const COUNTER_ATTEMPTS = 5;
-
-/** A field as a queryDef selects it: `@name`, `desc`, `[mailParameters/@subject]`. */
-const selectExpr = (f: Field): string => (!f.isElement && f.xpath.includes('/') ? `[${f.xpath}]` : f.xpath);
 
 const isElement = (v: unknown): v is XmlElement => typeof v === 'object' && v !== null && 'local' in v;
 
@@ -57,9 +56,8 @@ export function createLifecycleSoapMethods(deps: { downstreams: Downstreams; ide
     return typeof (result as { xml?: unknown }).xml === 'string' ? parseXml((result as { xml: string }).xml) : (result as XmlElement);
   };
 
-  /** Which of `values` some record of `schema` already has in `field` (one query, whatever their number). */
-  const taken = async (schema: Schema, field: Field, values: readonly string[]): Promise<Set<string>> => {
-    const where = values.map((v) => `${selectExpr(field)} = ${xtkString(v)}`).join(' OR ');
+  /** Which of `values` some record of `schema` matching `where` already has in `field` (one query, whatever their number). */
+  const taken = async (schema: Schema, field: Field, values: readonly string[], where: string): Promise<Set<string>> => {
     const rows = await query(
       schema,
       element('queryDef', { schema: schema.id, operation: 'select', lineCount: String(values.length + 1) }, [
@@ -82,7 +80,7 @@ export function createLifecycleSoapMethods(deps: { downstreams: Downstreams; ide
         if (attempt > COUNTER_ATTEMPTS)
           throw SOAP_FAULTS.methodFailed(ctx.call.urn, ctx.method.name, `${COUNTER_ATTEMPTS} values of counter '${counter}' were all taken in ${field.xpath}`);
         const candidate = `${prefix}${(await reserve({ count: 1, sequence: counter }))[0]!}`;
-        if (!(await taken(schema, field, [candidate])).has(candidate)) out.set(field.xpath, candidate);
+        if (!(await taken(schema, field, [candidate], clashCondition(field, [candidate], [])!)).has(candidate)) out.set(field.xpath, candidate);
       }
     }
     return out;
@@ -91,11 +89,17 @@ export function createLifecycleSoapMethods(deps: { downstreams: Downstreams; ide
   /** A new value for each key the copy would share with the original: `webapp` → `webapp_1` (the first no record has). */
   const renames = async (schema: Schema, original: XmlElement): Promise<Map<string, string>> => {
     const out = new Map<string, string>();
-    for (const field of clashingKeyFields(schema)) {
+    for (const { field, scope } of clashingKeys(schema)) {
       const value = fieldValue(original, field);
       if (value === undefined || value === '') continue;
       const candidates = renamedCandidates(value, field.length);
-      const used = await taken(schema, field, candidates);
+      const where = clashCondition(
+        field,
+        candidates,
+        scope.map((f) => ({ field: f, value: fieldValue(original, f) })),
+      );
+      if (where === undefined) continue;
+      const used = await taken(schema, field, candidates, where);
       const free = candidates.find((c) => !used.has(c)) ?? renamedCandidates(`${value}_${randomBytes(4).toString('hex')}`, field.length, 1)[0]!;
       out.set(field.xpath, free);
     }
