@@ -384,6 +384,24 @@ describe('object lifecycle methods through the unmodified SDK', () => {
       expect(codes.rows.map((r) => r.code)).toEqual(['abcdef_1', 'abcdef_2', 'abcdefgh']);
     });
 
+    it('when a recipient (a cloud schema keyed by UUID) is duplicated, then the copy has a new UUID and the same fields, and only its Write adds it', async () => {
+      const email = `${uniqueId('dup')}@example.com`;
+      await admin.NLWS.xtkSession.write({ xtkschema: 'nms:recipient', email, firstName: 'Ada', _operation: 'insert' });
+      const cloudDb = <T>(fn: (c: pg.Client) => Promise<T>): Promise<T> => withDb(platform.cloudDb.url, fn);
+      const rows = async () => (await cloudDb((c) => c.query<{ id: string }>('SELECT id::text FROM nms_recipient WHERE email = $1 ORDER BY id', [email]))).rows;
+      const [original] = await rows();
+      const copy = admin.NLWS.nmsRecipient.create();
+      await copy.duplicate(`nms:recipient|${original!.id}`);
+      expect(copy.entity).toMatchObject({ email, firstName: 'Ada', _operation: 'insert' });
+      expect(copy.entity.id).toMatch(/^[0-9a-f-]{36}$/);
+      expect(copy.entity.id).not.toBe(original!.id);
+      expect(await rows()).toHaveLength(1);
+      await copy.save();
+      expect((await rows()).map((r) => r.id).sort()).toEqual([original!.id, copy.entity.id].sort());
+      // A UUID key that is not one: refused before any query.
+      expect(await failure(admin.NLWS.nmsRecipient.create().duplicate("nms:recipient|x' OR '1'='1"))).toMatchObject({ errorCode: 'SOP-330008' });
+    });
+
     it('when the key is unknown, malformed, of another schema, on a schema without records, or the caller anonymous, then a Campaign fault and nothing is written', async () => {
       const before = await operatorCount();
       const dup = (pk: unknown) => admin.NLWS.xtkOperator.create().duplicate(pk);
