@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type pg from 'pg';
 import { failure, freePort, sdkLogon, startTestPlatform, uniqueId, waitFor, withDb, type SdkClient, type TestPlatform } from '@cap/platform-testing';
+const { DomUtil } = require('@adobe/acc-js-sdk');
 
 /** A customer schema whose label the refresh test changes between two gateway starts. */
 const gadgetSchema = (label: string) => `<srcSchema namespace="cus" name="gadget" label="${label}" implements="xtk:persist" placement="local">
@@ -12,6 +13,15 @@ const gadgetSchema = (label: string) => `<srcSchema namespace="cus" name="gadget
     <attribute name="size" type="long" default="3"/>
     <attribute name="active" type="boolean" default="true"/>
     <element name="box"><attribute name="weight" type="long" default="7"/></element>
+  </element>
+</srcSchema>`;
+
+/** A customer schema whose unique key is a string within a number: Duplicate renames the string within its site. */
+const slotSchema = `<srcSchema namespace="cus" name="slot" implements="xtk:persist" placement="local">
+  <element name="slot" autopk="true">
+    <key name="place"><keyfield xpath="@site"/><keyfield xpath="@code"/></key>
+    <attribute name="site" type="long"/>
+    <attribute name="code" type="string" length="8"/>
   </element>
 </srcSchema>`;
 
@@ -48,6 +58,7 @@ describe('object lifecycle methods through the unmodified SDK', () => {
   beforeAll(async () => {
     schemaDir = mkdtempSync(join(tmpdir(), 'cap-lifecycle-'));
     writeFileSync(join(schemaDir, 'cus-gadget.xml'), gadgetSchema('Gadgets'));
+    writeFileSync(join(schemaDir, 'cus-slot.xml'), slotSchema);
     // A fixed gateway port: the refresh test restarts the gateway under the same address.
     const port = await freePort();
     platform = await startTestPlatform({ env: { SCHEMA_DIRS: schemaDir }, envFor: { 'api-gateway': { HTTP_PORT: String(port) } } });
@@ -251,6 +262,236 @@ describe('object lifecycle methods through the unmodified SDK', () => {
       const anon = await anonymous('xtk:persist|cus:gadget', 'NewInstance', '<document xsi:type=""><gadget xtkschema="cus:gadget"/></document>');
       expect(anon).toContain('XSV-350008');
       expect((await localDb((c) => c.query<{ n: string }>('SELECT count(*)::text AS n FROM cus_gadget'))).rows[0]!.n).toBe(rowsBefore);
+      await stillServing();
+    });
+  });
+
+  describe('sample 005 "NewInstance": a delivery from NewInstance, with a description, saved, updated and deleted', () => {
+    type DeliveryRow = { id: string; internal_name: string; label: string; mdesc: string | null };
+    const deliveryRow = async (id: string) =>
+      (await localDb((c) => c.query<DeliveryRow>('SELECT id::text, internal_name, label, mdesc FROM nms_delivery WHERE id = $1', [id]))).rows[0];
+
+    it('when a delivery is created as the sample does, then it has an internal name DM<n>, its description is saved, and update and delete work', async () => {
+      // As samples/005 of the SDK: create, newInstance, $desc, write, update, delete.
+      const delivery = admin.NLWS.nmsDelivery.create({ label: 'Test #1', messageType: '0' });
+      await delivery.newInstance();
+      expect(delivery.entity.internalName).toMatch(/^DM\d+$/);
+      delivery.$desc = 'My description';
+      await admin.NLWS.xtkSession.write(delivery);
+      expect(await deliveryRow(delivery.entity.id)).toEqual({
+        id: delivery.entity.id,
+        internal_name: delivery.entity.internalName,
+        label: 'Test #1',
+        mdesc: 'My description',
+      });
+
+      delivery._operation = 'update';
+      delivery.label = 'Test #4';
+      await delivery.save();
+      expect(await deliveryRow(delivery.entity.id)).toMatchObject({ label: 'Test #4', mdesc: 'My description' });
+      // nms:delivery is replicated: the start-up DDL gave its cloud copy the column too (staging-sync, not started
+      // here, carries the value over as for any column).
+      const cloudColumns = await withDb(platform.cloudDb.url, (c) =>
+        c.query("SELECT data_type FROM information_schema.columns WHERE table_name = 'nms_delivery' AND column_name = 'mdesc'"),
+      );
+      expect(cloudColumns.rows).toEqual([{ data_type: 'text' }]);
+
+      delivery._operation = 'delete';
+      await delivery.save();
+      expect(await deliveryRow(delivery.entity.id)).toBeUndefined();
+    });
+
+    it('when deliveries are created one after another, then each gets its own DM<n>, skipping a name a delivery already has; a given name is kept', async () => {
+      const last = BigInt(
+        (await localDb((c) => c.query<{ n: string }>('SELECT (CASE WHEN is_called THEN last_value ELSE last_value - 1 END)::text AS n FROM deliveryid')))
+          .rows[0]!.n,
+      );
+      // The next counter value is already someone's internal name (written by hand): NewInstance takes the one after.
+      await admin.NLWS.xtkSession.write({ xtkschema: 'nms:delivery', internalName: `DM${last + 1n}`, label: 'By hand', _operation: 'insert' });
+      const a = admin.NLWS.nmsDelivery.create({ label: 'A' });
+      const b = admin.NLWS.nmsDelivery.create({ label: 'B' });
+      await a.newInstance();
+      await b.newInstance();
+      expect(a.entity.internalName).toBe(`DM${last + 2n}`);
+      expect(b.entity.internalName).toBe(`DM${last + 3n}`);
+      const given = uniqueId('DM');
+      const named = admin.NLWS.nmsDelivery.create({ label: 'C', internalName: given });
+      await named.newInstance();
+      expect(named.entity.internalName).toBe(given);
+    });
+
+    it('when a delivery document holds an unknown element, then Write still refuses it with XTK-170102 and writes nothing', async () => {
+      const delivery = admin.NLWS.nmsDelivery.create({ label: 'Unknown element' });
+      await delivery.newInstance();
+      delivery.$nothing = 'x';
+      expect(await failure(admin.NLWS.xtkSession.write(delivery))).toMatchObject({ errorCode: 'XTK-170102' });
+      expect(await deliveryRow(delivery.entity.id)).toBeUndefined();
+    });
+  });
+
+  describe('xtk:persist#Duplicate (sample 005 "Duplicate")', () => {
+    const operatorCount = async () => (await localDb((c) => c.query<{ n: string }>('SELECT count(*)::text AS n FROM xtk_operator'))).rows[0]!.n;
+    const operatorId = async (name: string): Promise<string> =>
+      (
+        await admin.NLWS.xtkQueryDef
+          .create({ schema: 'xtk:operator', operation: 'get', select: { node: [{ expr: '@id' }] }, where: { condition: [{ expr: `@name='${name}'` }] } })
+          .executeQuery()
+      ).id;
+
+    it('when the webapp operator is duplicated as the sample does, then the copy has a new id and name and is saved, then renamed, only when saved', async () => {
+      const webAppId = await operatorId('webapp');
+      const before = await operatorCount();
+      const operator = admin.NLWS.xtkOperator.create();
+      await operator.duplicate(`xtk:operator|${webAppId}`);
+      expect(operator.entity).toMatchObject({ xtkschema: 'xtk:operator', _operation: 'insert', name: 'webapp_1', label: 'Web applications agent' });
+      expect(operator.entity.id).toMatch(/^\d+$/);
+      expect(operator.entity.id).not.toBe(webAppId);
+      expect(operator.entity).not.toHaveProperty('password');
+      expect(operator.entity).not.toHaveProperty('created');
+      expect(await operatorCount()).toBe(before);
+
+      const name = uniqueId('alex');
+      operator.name = name;
+      await operator.save();
+      operator.entity.name = operator.entity.name + 'andre';
+      operator._operation = 'update';
+      await operator.save();
+      const rows = await localDb((c) => c.query<{ name: string; label: string }>('SELECT name, label FROM xtk_operator WHERE id = $1', [operator.entity.id]));
+      expect(rows.rows).toEqual([{ name: `${name}andre`, label: 'Web applications agent' }]);
+      expect(await operatorCount()).toBe(String(Number(before) + 1));
+    });
+
+    it('when an administrator duplicates the admin operator, then the copy keeps its rights but no password: nobody can log on as it', async () => {
+      const operator = admin.NLWS.xtkOperator.create();
+      await operator.duplicate(`xtk:operator|${await operatorId('admin')}`);
+      expect(operator.entity).toMatchObject({ rights: 'admin' });
+      const name = uniqueId('admcopy');
+      operator.name = name;
+      await operator.save();
+      // The copy exists, with its rights: only its (absent) password keeps it from logging on.
+      expect((await localDb((c) => c.query('SELECT rights FROM xtk_operator WHERE name = $1', [name]))).rows).toEqual([{ rights: 'admin' }]);
+      expect(await failure(logon(name, 'admin'))).toMatchObject({ errorCode: 'XSV-350001' });
+      expect(await failure(logon(name, ''))).toMatchObject({ errorCode: 'XSV-350001' });
+    });
+
+    it('when a non-administrator duplicates an operator, then XSV-350013 before anything is read or taken, and it cannot write an admin copy either', async () => {
+      const before = await operatorCount();
+      const lastId = (await localDb((c) => c.query<{ n: string }>("SELECT last_value::text AS n FROM pg_sequences WHERE sequencename LIKE 'xtk_operator_%'")))
+        .rows[0]?.n;
+      for (const name of ['admin', 'webapp', 'mc']) {
+        const copy = mc.NLWS.xtkOperator.create();
+        expect(await failure(copy.duplicate(`xtk:operator|${await operatorId(name)}`))).toMatchObject({ statusCode: 500, errorCode: 'XSV-350013' });
+      }
+      // What the escalation would need next: writing the copy with admin rights. Refused by local-store as any Write.
+      expect(
+        await failure(mc.NLWS.xtkSession.write({ xtkschema: 'xtk:operator', name: uniqueId('esc'), rights: 'admin', _operation: 'insert' })),
+      ).toMatchObject({ errorCode: 'XSV-350013' });
+      expect(await operatorCount()).toBe(before);
+      expect(
+        (await localDb((c) => c.query<{ n: string }>("SELECT last_value::text AS n FROM pg_sequences WHERE sequencename LIKE 'xtk_operator_%'"))).rows[0]?.n,
+      ).toBe(lastId);
+    });
+
+    it('when a finished delivery is duplicated, then the copy has a new DM<n>, is back in edition without indicators, and keeps content, description and subject', async () => {
+      const internalName = uniqueId('DM');
+      await admin.NLWS.xml.xtkSession.write(
+        DomUtil.parse(
+          `<delivery xtkschema="nms:delivery" _operation="insert" internalName="${internalName}" label="Sent" state="95" failureText="none">` +
+            `<mailParameters subject="Hello"/><content>&lt;p&gt;Hi&lt;/p&gt;</content><desc>Described</desc><properties processed="40" success="38"/></delivery>`,
+        ).documentElement,
+      );
+      const { id } = (await localDb((c) => c.query<{ id: string }>('SELECT id::text FROM nms_delivery WHERE internal_name = $1', [internalName]))).rows[0]!;
+      const copy = admin.NLWS.nmsDelivery.create();
+      await copy.duplicate(`nms:delivery|${id}`);
+      expect(copy.entity).toMatchObject({ label: 'Sent', state: '0', $desc: 'Described', mailParameters: { subject: 'Hello' }, $content: '<p>Hi</p>' });
+      expect(copy.entity.internalName).toMatch(/^DM\d+$/);
+      expect(copy.entity.properties).toBeUndefined();
+      expect(copy.entity.failureText).toBeUndefined();
+      await copy.save();
+      const rows = await localDb((c) =>
+        c.query<{ internal_name: string; state: number; processed: number | null; mdesc: string }>(
+          'SELECT internal_name, state, properties_processed AS processed, mdesc FROM nms_delivery WHERE id = ANY($1::bigint[]) ORDER BY id',
+          [[id, copy.entity.id]],
+        ),
+      );
+      expect(rows.rows).toEqual([
+        { internal_name: internalName, state: 95, processed: 40, mdesc: 'Described' },
+        { internal_name: copy.entity.internalName, state: 0, processed: null, mdesc: 'Described' },
+      ]);
+    });
+
+    it('when a record with a unique key of a number and a string is duplicated, then the string is renamed to one free within that number, cut to fit', async () => {
+      const site = String(Date.now() % 1_000_000_000);
+      const other = String(Number(site) + 1);
+      for (const [s, code] of [
+        [site, 'abcdefgh'],
+        [site, 'abcdef_1'],
+        [other, 'abcdef_2'],
+      ]) {
+        await admin.NLWS.xtkSession.write({ xtkschema: 'cus:slot', site: s, code, _operation: 'insert' });
+      }
+      const { id } = (await localDb((c) => c.query<{ id: string }>('SELECT id::text FROM cus_slot WHERE site = $1 AND code = $2', [site, 'abcdefgh'])))
+        .rows[0]!;
+      const copy = admin.NLWS.cusSlot.create();
+      await copy.duplicate(`cus:slot|${id}`);
+      expect(copy.entity).toMatchObject({ site, code: 'abcdef_2' });
+      await copy.save();
+      const codes = await localDb((c) => c.query<{ code: string }>('SELECT code FROM cus_slot WHERE site = $1 ORDER BY code', [site]));
+      expect(codes.rows.map((r) => r.code)).toEqual(['abcdef_1', 'abcdef_2', 'abcdefgh']);
+    });
+
+    it('when a recipient (a cloud schema keyed by UUID) is duplicated, then the copy has a new UUID and the same fields, and only its Write adds it', async () => {
+      const email = `${uniqueId('dup')}@example.com`;
+      await admin.NLWS.xtkSession.write({ xtkschema: 'nms:recipient', email, firstName: 'Ada', _operation: 'insert' });
+      const cloudDb = <T>(fn: (c: pg.Client) => Promise<T>): Promise<T> => withDb(platform.cloudDb.url, fn);
+      const rows = async () => (await cloudDb((c) => c.query<{ id: string }>('SELECT id::text FROM nms_recipient WHERE email = $1 ORDER BY id', [email]))).rows;
+      const [original] = await rows();
+      const copy = admin.NLWS.nmsRecipient.create();
+      await copy.duplicate(`nms:recipient|${original!.id}`);
+      expect(copy.entity).toMatchObject({ email, firstName: 'Ada', _operation: 'insert' });
+      expect(copy.entity.id).toMatch(/^[0-9a-f-]{36}$/);
+      expect(copy.entity.id).not.toBe(original!.id);
+      expect(await rows()).toHaveLength(1);
+      await copy.save();
+      expect((await rows()).map((r) => r.id).sort()).toEqual([original!.id, copy.entity.id].sort());
+      // A UUID key that is not one: refused before any query.
+      expect(await failure(admin.NLWS.nmsRecipient.create().duplicate("nms:recipient|x' OR '1'='1"))).toMatchObject({ errorCode: 'SOP-330008' });
+    });
+
+    it('when the key is unknown, malformed, of another schema, on a schema without records, or the caller anonymous, then a Campaign fault and nothing is written', async () => {
+      const before = await operatorCount();
+      const dup = (pk: unknown) => admin.NLWS.xtkOperator.create().duplicate(pk);
+      expect(await failure(dup('xtk:operator|999999999'))).toMatchObject({ statusCode: 500, errorCode: 'XSV-350122' });
+      for (const pk of [
+        'webapp',
+        'xtk:operator|',
+        'xtk:operator|abc',
+        'xtk:operator|1 OR 1=1',
+        'nms:delivery|1',
+        'xtk:operator|1|2',
+        `xtk:operator|${'9'.repeat(40)}`,
+        '',
+      ]) {
+        expect(await failure(dup(pk))).toMatchObject({ statusCode: 500, errorCode: 'SOP-330008' });
+      }
+      const onSession = await failure(admin.NLWS.xtkSession.create({}).duplicate('xtk:session|1'));
+      expect(onSession.statusCode).toBe(500);
+      expect(onSession.errorCode).toMatch(/^[A-Z]{3}-\d{6}$/);
+      const unknownSchema = await withSession(
+        url,
+        admin,
+        'xtk:persist|cus:nothing',
+        'Duplicate',
+        '<document xsi:type=""><nothing/></document><pk xsi:type="xsd:string">cus:nothing|1</pk>',
+      );
+      expect(unknownSchema).toMatch(/SOP-330006|XTK-170101/);
+      const anon = await anonymous(
+        'xtk:persist|xtk:operator',
+        'Duplicate',
+        '<document xsi:type=""><operator/></document><pk xsi:type="xsd:string">xtk:operator|1</pk>',
+      );
+      expect(anon).toContain('XSV-350008');
+      expect(await operatorCount()).toBe(before);
       await stillServing();
     });
   });

@@ -37,6 +37,10 @@ describe('sequence.reserve', () => {
     expect(sequenceFor('__proto__')).toBeUndefined();
   });
 
+  it("when the DeliveryId counter is named, then its values come from the deliveryid sequence (nms:delivery's DM<n>)", () => {
+    expect(sequenceFor('DeliveryId')).toBe('deliveryid');
+  });
+
   it('when ids are asked of XtkNewId, then that many are taken in one statement', async () => {
     expect(await reserve({ count: 3, sequence: 'XtkNewId' })).toEqual({ ids: ['1000000000000', '1000000000001', '1000000000002'] });
     expect(queries).toEqual([{ text: "SELECT nextval('xtknewid')::text AS id FROM generate_series(1, $1::int)", values: [3] }]);

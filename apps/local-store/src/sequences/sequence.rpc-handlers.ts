@@ -14,12 +14,16 @@ export const MAX_IDS_PER_CALL = 10_000;
  * tables): the ids it assigns itself are UUIDs, never all digits, so no reserved number can meet one; and with one
  * sequence behind every name, ids reserved under two names (sample 005 writes an XtkNewId id as a recipient's @id,
  * sample 004 reserves from NmsRecipientId) never meet either, the duplicate keys Campaign warns about with two.
+ * DeliveryId is a counter, not an id sequence (nms:delivery's default internal name, DM<n>:
+ * migrations/0008_delivery_id_counter.sql): the gateway does not let GetNewIdsEx name it; NewInstance and
+ * Duplicate take it.
  */
 const SEQUENCES: Readonly<Record<string, string>> = {
   xtknewid: 'xtknewid',
   nmsrecipientid: 'xtknewid',
   nmsbroadlogid: 'xtknewid',
   nmstrackinglogid: 'xtknewid',
+  deliveryid: 'deliveryid',
 };
 
 const reserveParams = z

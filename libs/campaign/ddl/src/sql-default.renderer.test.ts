@@ -32,4 +32,8 @@ describe('renderDefault', () => {
   it('when a field has no default, then there is no DEFAULT clause', () => {
     expect(renderDefault({ type: 'long' }, none)).toBeUndefined();
   });
+
+  it("when a string's default takes a counter ('DM'+CounterValue('DeliveryId')), then there is no DEFAULT clause: NewInstance fills it", () => {
+    expect(renderDefault({ type: 'string', length: 64, default: "'DM'+CounterValue('DeliveryId')" }, none)).toBeUndefined();
+  });
 });

@@ -1,4 +1,4 @@
-import { quoteLiteral, type Enumeration, type Field } from '@cap/campaign-schema';
+import { counterDefault, quoteLiteral, type Enumeration, type Field } from '@cap/campaign-schema';
 
 export type RenderedDefault = { sql: string } | { problem: string };
 
@@ -33,6 +33,9 @@ export function renderDefault(
   switch (field.type) {
     case 'string':
     case 'memo':
+      // `'DM'+CounterValue('DeliveryId')` is filled by NewInstance from a counter; as a column default it would be
+      // stored as that very text.
+      if (counterDefault(raw)) return undefined;
       if (value.includes('\u0000')) return bad('a storable string (it contains NUL)');
       if (field.length !== undefined && [...value].length > field.length) return bad(`at most ${field.length} characters long`);
       return { sql: quoteLiteral(value) };

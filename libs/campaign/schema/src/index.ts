@@ -15,6 +15,7 @@ export type {
   XtkType,
 } from './schema.model';
 export { XTK_TYPES } from './schema.model';
+export { counterDefault, type CounterDefault } from './counter-default';
 export { SchemaError, type SchemaProblem } from './schema.errors';
 export { compileSchemas, normalizeXpath, type SchemaSource } from './schema.compiler';
 export { columnName, isIdentifier, snakeCase, tableName } from './naming';

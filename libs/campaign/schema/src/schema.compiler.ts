@@ -224,6 +224,7 @@ function field(
     source: { file, line: attr.line },
     ...(attr.length === undefined ? {} : { length: attr.length }),
     ...(attr.default === undefined ? {} : { default: attr.default }),
+    ...(attr.defOnDuplicate ? { defOnDuplicate: true } : {}),
   };
 }
 

@@ -52,6 +52,8 @@ export interface Field {
   /** Global enumeration id, when the field takes enumerated values. */
   enumId?: string;
   default?: string;
+  /** `defOnDuplicate="true"`: xtk:persist#Duplicate gives the copy the default (or nothing), never the original's value. */
+  defOnDuplicate?: boolean;
   notNull: boolean;
   label: string;
   /** Column in the schema's table. */

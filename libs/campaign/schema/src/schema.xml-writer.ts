@@ -85,6 +85,7 @@ function fieldToXml(field: Field): XmlElement {
   if (field.length !== undefined) attrs['length'] = String(field.length);
   if (field.enumId !== undefined) attrs['enum'] = field.enumId.split(':').slice(2).join(':') || field.enumId;
   if (field.default !== undefined) attrs['default'] = field.default;
+  if (field.defOnDuplicate) attrs['defOnDuplicate'] = 'true';
   if (field.notNull) attrs['notNull'] = 'true';
   return element(field.isElement ? 'element' : 'attribute', attrs);
 }

@@ -45,6 +45,8 @@ export interface SrcAttribute {
   length?: number;
   enum?: string;
   default?: string;
+  /** Campaign's `defOnDuplicate`: a duplicate (xtk:persist#Duplicate) takes the default, not the original's value. */
+  defOnDuplicate?: boolean;
   notNull: boolean;
   label?: string;
   sqlname?: string;
@@ -351,6 +353,7 @@ function readAttribute(el: XmlElement, name: string, path: string[], isElement: 
     ...(length === undefined ? {} : { length }),
     ...optional('enum', attrLocal(el, 'enum')),
     ...optional('default', attrLocal(el, 'default')),
+    ...(readBool(el, 'defOnDuplicate', problem) ? { defOnDuplicate: true } : {}),
     ...optional('label', attrLocal(el, 'label')),
     ...optional('sqlname', sqlname),
   };

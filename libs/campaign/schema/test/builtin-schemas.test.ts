@@ -82,6 +82,7 @@ describe('built-in schemas', () => {
     expect(session.databases).toEqual([]);
     expect(session.methods.filter((m) => m.interface === 'persist').map((m) => m.name)).toEqual([
       'NewInstance',
+      'Duplicate',
       'Write',
       'WriteCollection',
       'DeleteCollection',
@@ -137,6 +138,11 @@ describe('malformed schemas', () => {
       /bad\.xml:3: xpath: key 'k' names @nope/,
     ],
     ['a bad boolean', '<srcSchema namespace="cus" name="x">\n<element name="x" autopk="yes"/></srcSchema>', /bad\.xml:2: autopk: 'yes' is not true or false/],
+    [
+      'a bad defOnDuplicate',
+      '<srcSchema namespace="cus" name="x">\n<element name="x">\n<attribute name="a" defOnDuplicate="maybe"/></element></srcSchema>',
+      /bad\.xml:3: defOnDuplicate: 'maybe' is not true or false/,
+    ],
     [
       'autoStg on a local schema',
       '<srcSchema namespace="cus" name="x" placement="local">\n<element name="x" autopk="true" autoStg="true"><attribute name="a"/></element></srcSchema>',

@@ -12,7 +12,14 @@ describe('schemaToXml (the form the SDK downloads)', () => {
     expect(xml.attrs).toMatchObject({ namespace: 'xtk', name: 'session', implements: 'xtk:persist' });
     const iface = xml.children.find((c) => c.name === 'interface')!;
     expect(iface.attrs['name']).toBe('persist');
-    expect(iface.children.map((m) => m.attrs['name'])).toEqual(['NewInstance', 'Write', 'WriteCollection', 'DeleteCollection', 'GetEntityIfMoreRecent']);
+    expect(iface.children.map((m) => m.attrs['name'])).toEqual([
+      'NewInstance',
+      'Duplicate',
+      'Write',
+      'WriteCollection',
+      'DeleteCollection',
+      'GetEntityIfMoreRecent',
+    ]);
     const logon = xml.children.find((c) => c.name === 'methods')!.children.find((m) => m.attrs['name'] === 'Logon')!;
     expect(logon.attrs['static']).toBe('true');
     expect(logon.children[0]!.children.map((p) => [p.attrs['name'], p.attrs['type'], p.attrs['inout'] ?? 'in'])).toEqual([
@@ -60,6 +67,17 @@ describe('schemaToXml (the form the SDK downloads)', () => {
     ).toBe('gender');
     // The whole document serialises to XML the SDK's strict parser accepts (no stray markup).
     expect(serializeXml(xml)).toMatch(/^<schema [^>]*namespace="nms"[^>]*>.*<\/schema>$/s);
+  });
+
+  it('when nms:delivery is served, then the fields a duplicate resets carry defOnDuplicate (the SDK reads isDefaultOnDuplicate)', () => {
+    const delivery = schemas.get('nms:delivery')!;
+    expect(delivery.fields.filter((f) => f.defOnDuplicate).map((f) => f.xpath)).toEqual(
+      expect.arrayContaining(['@internalName', '@state', '@failureText', 'properties/@processed']),
+    );
+    expect(delivery.fields.find((f) => f.xpath === '@label')!.defOnDuplicate).toBeUndefined();
+    const root = schemaToXml(delivery).children.find((c) => c.name === 'element')!;
+    expect(root.children.find((c) => c.attrs['name'] === 'state')!.attrs).toMatchObject({ defOnDuplicate: 'true', default: '0' });
+    expect(root.children.find((c) => c.attrs['name'] === 'label')!.attrs).not.toHaveProperty('defOnDuplicate');
   });
 
   it('when a workflow schema is served, then PostEvent declares the parameters param the SDK maps to <variables>', () => {
