@@ -1,6 +1,6 @@
 /**
  * `npm run sdk-samples -- [--sdk <dir>] [--url <url>] [--user <login>] [--password <pw>] [--timeout-ms <ms>]
- *  [--only <text>] [--json <file>] [--update-doc <file>]`
+ *  [--only <text>] [--json <file>] [--update-doc <file>] [--prepare]`
  *
  * Runs every sample file of Adobe's SDK (`<sdk>/samples/*.js`, the helper `utils.js` aside) against a platform
  * that is already running (this starts nothing), one process per file with a timeout, and prints per file and per
@@ -9,10 +9,13 @@
  * samples load `../src/index.js`, whose dependencies are found in this repository's node_modules when the clone
  * has none. The samples read ACC_URL, ACC_USER and ACC_PASSWORD, which this sets from the options.
  * docs/compatibility.md describes the result and how to update it (`--update-doc docs/compatibility.md`).
+ * `--prepare` first writes, through the SDK, the one record the samples expect from Adobe's own test instance and
+ * no default install has (SAMPLE_FIXTURES): a run with it measures the platform, not the instance's data.
  *
  * Exit code: 0 every sub-sample passed, 1 some failed or did not run, 2 bad arguments or no platform answering.
  */
 import { spawn } from 'node:child_process';
+import { createRequire } from 'node:module';
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { delimiter, dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -43,6 +46,8 @@ const USAGE = `usage: npm run sdk-samples -- [--sdk <dir>] [--url <url>] [--user
   --only        run only the sample files whose name contains this text
   --json        also write the results as JSON to this file
   --update-doc  rewrite the generated section of this markdown file (docs/compatibility.md)
+  --prepare     first write the records the samples expect from Adobe's test instance (a workflow WKF20 with an
+                external signal activity, for 030), through the SDK, unless they exist
 `;
 
 interface Options {
@@ -54,6 +59,7 @@ interface Options {
   only?: string;
   json?: string;
   updateDoc?: string;
+  prepare?: boolean;
 }
 
 class UsageError extends Error {}
@@ -70,6 +76,7 @@ function readOptions(argv: readonly string[]): Options | 'help' {
       only: { type: 'string' },
       json: { type: 'string' },
       'update-doc': { type: 'string' },
+      prepare: { type: 'boolean' },
       help: { type: 'boolean' },
     },
     strict: true,
@@ -96,7 +103,54 @@ function readOptions(argv: readonly string[]): Options | 'help' {
     ...(values.only ? { only: values.only } : {}),
     ...(values.json ? { json: resolve(values.json) } : {}),
     ...(values['update-doc'] ? { updateDoc: resolve(values['update-doc']) } : {}),
+    ...(values.prepare ? { prepare: true } : {}),
   };
+}
+
+/**
+ * What the samples expect from Adobe's own test instance and a default install does not have: sample 030 posts a
+ * signal to the activity `signal` of a workflow `WKF20`. Written (and started) through the SDK, only when missing.
+ */
+const SAMPLE_FIXTURES = [
+  {
+    what: 'workflow WKF20 (start, external signal activity "signal", end), started',
+    internalName: 'WKF20',
+    activities:
+      '<activities><start name="start"><transition target="signal"/></start><external name="signal"><transition target="end"/></external><end name="end"/></activities>',
+  },
+];
+
+/** Writes the missing SAMPLE_FIXTURES through the SDK this repository installs; returns what it wrote. */
+async function prepareSampleData(options: Options): Promise<string[]> {
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the SDK ships no types
+  const sdk: any = createRequire(join(ROOT, 'package.json'))('@adobe/acc-js-sdk');
+  const client = await sdk.init(sdk.ConnectionParameters.ofUserAndPassword(options.url, options.user, options.password));
+  await client.logon();
+  const written: string[] = [];
+  try {
+    for (const f of SAMPLE_FIXTURES) {
+      const found = await client.NLWS.xtkQueryDef
+        .create({
+          schema: 'xtk:workflow',
+          operation: 'getIfExists',
+          select: { node: [{ expr: '@id' }] },
+          where: { condition: [{ expr: `@internalName = '${f.internalName}'` }] },
+        })
+        .executeQuery();
+      if (found) continue;
+      await client.NLWS.xtkSession.write({
+        xtkschema: 'xtk:workflow',
+        internalName: f.internalName,
+        label: `SDK sample fixture ${f.internalName}`,
+        $activities: f.activities,
+      });
+      await client.NLWS.xtkWorkflow.start(f.internalName);
+      written.push(f.what);
+    }
+  } finally {
+    await client.logoff();
+  }
+  return written;
 }
 
 async function isAnswering(url: string): Promise<boolean> {
@@ -196,6 +250,15 @@ export async function main(argv: readonly string[]): Promise<number> {
     process.stderr.write(`sdk-samples: nothing answers at ${options.url}/nl/jsp/ping.jsp: start the platform first (npm start)\n`);
     return 2;
   }
+  if (options.prepare) {
+    try {
+      const written = await prepareSampleData(options);
+      process.stderr.write(`sdk-samples: --prepare: ${written.length ? `wrote ${written.join('; ')}` : 'the sample fixtures exist already'}\n`);
+    } catch (err) {
+      process.stderr.write(`sdk-samples: --prepare failed: ${(err as Error).message}\n`);
+      return 2;
+    }
+  }
   const sdkVersion = String((JSON.parse(readFileSync(join(options.sdk, 'package.json'), 'utf8')) as { version?: unknown }).version ?? 'unknown');
   const date = new Date().toISOString().slice(0, 10);
   process.stderr.write(
@@ -215,7 +278,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   }
   process.stdout.write(`\n${formatTable(results)}`);
 
-  const info = { date, sdkVersion, url: options.url };
+  const info = { date, sdkVersion, url: options.url, ...(options.prepare ? { prepared: true } : {}) };
   if (options.json) mkdirSync(dirname(options.json), { recursive: true });
   if (options.json) writeFileSync(options.json, `${JSON.stringify({ ...info, files: results }, null, 2)}\n`);
   if (options.updateDoc) {

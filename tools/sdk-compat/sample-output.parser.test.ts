@@ -207,6 +207,8 @@ describe('formatting', () => {
     expect(section.split('\n')[0]).toBe('Measured 2026-12-07 with `@adobe/acc-js-sdk` 1.2.0 against http://127.0.0.1:8080: 1 passed, 1 failed, 1 not run.');
     expect(section).toContain('| `000 - a.js` | 1 | 1 | 0 |');
     expect(section).toContain('| `001 - b.js` | (whole file) | not run |  |');
+    const prepared = formatMarkdownSection(files, { date: '2026-12-07', sdkVersion: '1.2.0', url: 'http://127.0.0.1:8080', prepared: true });
+    expect(prepared.split('\n')[0]).toContain('(with `--prepare`: the fixture');
   });
 
   it('when a document section is replaced, then only the text between the markers changes', () => {

@@ -173,6 +173,8 @@ export interface MeasurementInfo {
   date: string;
   sdkVersion: string;
   url: string;
+  /** The run wrote the samples' fixtures first (`--prepare`). */
+  prepared?: boolean;
 }
 
 /** The generated part of docs/compatibility.md: when and against what it was measured, the counts, one row per sub-sample. */
@@ -183,7 +185,7 @@ export function formatMarkdownSection(files: readonly SampleFileResult[], info: 
     return `| \`${cell(f.file)}\` | ${n.passed} | ${n.failed} | ${n['not run']} |`;
   });
   return [
-    `Measured ${info.date} with \`@adobe/acc-js-sdk\` ${info.sdkVersion} against ${info.url}: ${c.passed} passed, ${c.failed} failed, ${c['not run']} not run.`,
+    `Measured ${info.date} with \`@adobe/acc-js-sdk\` ${info.sdkVersion} against ${info.url}${info.prepared ? " (with `--prepare`: the fixture Adobe's test instance has for sample 030 written first)" : ''}: ${c.passed} passed, ${c.failed} failed, ${c['not run']} not run.`,
     '',
     '| sample file | passed | failed | not run |',
     '|---|---|---|---|',
