@@ -169,6 +169,16 @@ describe('malformed schemas', () => {
       '<srcSchema namespace="cus" name="x" placement="local">\n<element name="x" autopk="true" autoStg="true"><attribute name="a"/></element></srcSchema>',
       /bad\.xml:2: autoStg: staging is only for cloud schemas/,
     ],
+    [
+      'a link joined on a field of another type',
+      '<srcSchema namespace="cus" name="x">\n<element name="x" autopk="true"><attribute name="code" type="long"/>\n<element name="c" type="link" target="nms:country"><join xpath-src="@code" xpath-dst="@isoA2"/></element></element></srcSchema>',
+      /bad\.xml:3: xpath-src: link 'c' joins @code \(long\) to @isoA2 of nms:country \(string\)/,
+    ],
+    [
+      'a link joined on an element path that is not a field',
+      '<srcSchema namespace="cus" name="x">\n<element name="x" autopk="true">\n<element name="c" type="link" target="nms:country"><join xpath-src="location/@code" xpath-dst="@isoA2"/></element></element></srcSchema>',
+      /bad\.xml:3: xpath-src: 'location\/@code' must be an attribute of cus:x/,
+    ],
     ['broken XML', '<srcSchema namespace="cus" name="x">\n<element name="x">\n</srcSchema>', /bad\.xml:3: not well-formed XML/],
     [
       'an extension of an unknown schema',
