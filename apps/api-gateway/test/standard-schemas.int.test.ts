@@ -534,7 +534,7 @@ describe('standard schemas through the unmodified SDK', () => {
       const byEmail = new Map<string, Row['country']>(all.map((r: Row) => [r.email, r.country]));
       expect(byEmail.get(emails.fr)).toEqual({ label: 'France', isoA3: 'FRA' });
       // An unknown code or none: the LEFT JOIN gives nothing, not an error.
-      for (const email of [emails.unknown, emails.none]) expect(byEmail.get(email)?.label ?? '').toBe('');
+      for (const email of [emails.unknown, emails.none]) expect(byEmail.get(email)).toBeUndefined();
       // Filters on the linked country.
       expect((await select(`[country/@isoA3] = 'FRA'`)).recipient.map((r: { email: string }) => r.email)).toEqual([emails.fr]);
       expect((await select(`[country/@label] IS NULL`)).recipient.map((r: { email: string }) => r.email).sort()).toEqual([emails.none, emails.unknown].sort());
@@ -552,6 +552,34 @@ describe('standard schemas through the unmodified SDK', () => {
         'the 249 seeded countries in the cloud database',
         async () => Number((await cloudQuery<{ n: string }>(`SELECT count(*)::text AS n FROM nms_country`))[0]!.n) >= 249,
       );
+    });
+
+    it('when a recipient names its country by link element, then its country code is set; an unknown, empty or hostile code is an XTK fault and nothing is written', async () => {
+      const tag = uniqueId('cty');
+      const de = `${tag}-de@example.com`;
+      await admin.NLWS.xtkSession.write({ xtkschema: 'nms:recipient', email: de, _operation: 'insert', country: { _operation: 'none', isoA2: 'DE' } });
+      const read = await waitFor('the recipient written with its country', async () =>
+        query(admin, {
+          schema: 'nms:recipient',
+          operation: 'getIfExists',
+          select: { node: [{ expr: '[location/@countryCode]' }, { expr: '[country/@label]' }] },
+          where: { condition: [{ expr: `@email = '${de}'` }] },
+        }),
+      );
+      expect(read).toEqual({ location: { countryCode: 'DE' }, country: { label: 'Germany' } });
+      // No such country: XTK-170108; an empty key: XTK-170104; longer than the 2 characters of @isoA2: XTK-170109.
+      for (const [isoA2, code] of [
+        ['QQ', 'XTK-170108'],
+        ['', 'XTK-170104'],
+        ["FR' OR '1'='1", 'XTK-170109'],
+      ]) {
+        const email = `${tag}-bad@example.com`;
+        const fault = await failure(
+          admin.NLWS.xtkSession.write({ xtkschema: 'nms:recipient', email, _operation: 'insert', country: { _operation: 'none', isoA2 } }),
+        );
+        expect({ isoA2, ...fault }).toMatchObject({ isoA2, statusCode: 500, errorCode: code });
+        expect(await localQuery('SELECT 1 FROM nms_recipient_stg WHERE email = $1', [email])).toEqual([]);
+      }
     });
 
     it('when an enumeration value is written with an image, then @img reads back', async () => {
