@@ -495,6 +495,93 @@ describe('standard schemas through the unmodified SDK', () => {
       expect((await localQuery<{ label: string }>(`SELECT label FROM nms_country WHERE iso_a2 = 'FR'`))[0]!.label).toBe('France');
     });
 
+    it("when a recipient has location/@countryCode, then nms:recipient's country link gives its country (SDK findNode/joinNodes, queryDef select and filter)", async () => {
+      // The SDK's view of the schema: Campaign's link joined on the country code, walked as the SDK documentation does.
+      const recipientSchema = await admin.application.getSchema('nms:recipient');
+      const link = await recipientSchema.root.findNode('country');
+      expect(link).toMatchObject({ name: 'country', isLink: true, target: 'nms:country' });
+      expect(await recipientSchema.root.findNode('country/@isoA3')).toMatchObject({ name: '@isoA3' });
+      const joins = await link.joinNodes();
+      expect(joins.map((j: { source: { name: string }; destination: { name: string } }) => [j.source.name, j.destination.name])).toEqual([
+        ['@countryCode', '@isoA2'],
+      ]);
+      const broadLog = await admin.application.getSchema('nms:broadLogRcp');
+      expect(await broadLog.root.findNode('recipient/country/@isoA3')).toMatchObject({ name: '@isoA3' });
+
+      // The join runs in the cloud database: the seeded countries reach its copy of nms:country by replication.
+      await waitFor(
+        'the seeded countries copied to the cloud database',
+        async () => (await cloudQuery(`SELECT 1 FROM nms_country WHERE iso_a2 IN ('FR', 'DE')`)).length === 2,
+      );
+      const tag = uniqueId('cty');
+      const emails = { fr: `${tag}-fr@example.com`, unknown: `${tag}-zz@example.com`, none: `${tag}-none@example.com` };
+      await admin.NLWS.xtkSession.write({ xtkschema: 'nms:recipient', email: emails.fr, _operation: 'insert', location: { countryCode: 'FR' } });
+      await admin.NLWS.xtkSession.write({ xtkschema: 'nms:recipient', email: emails.unknown, _operation: 'insert', location: { countryCode: 'ZZ' } });
+      await admin.NLWS.xtkSession.write({ xtkschema: 'nms:recipient', email: emails.none, _operation: 'insert' });
+      const select = (where: string) =>
+        query(admin, {
+          schema: 'nms:recipient',
+          operation: 'select',
+          select: { node: [{ expr: '@email' }, { expr: '[country/@label]' }, { expr: '[country/@isoA3]' }] },
+          where: { condition: [{ expr: `@email LIKE '${tag}-%'` }, { expr: where }] },
+          orderBy: { node: [{ expr: '@email' }] },
+        });
+      const all = await waitFor('the three recipients in the cloud database', async () => {
+        const r = await select('1=1');
+        return r.recipient?.length === 3 ? r.recipient : undefined;
+      });
+      type Row = { email: string; country?: { label?: string; isoA3?: string } };
+      const byEmail = new Map<string, Row['country']>(all.map((r: Row) => [r.email, r.country]));
+      expect(byEmail.get(emails.fr)).toEqual({ label: 'France', isoA3: 'FRA' });
+      // An unknown code or none: the LEFT JOIN gives nothing, not an error.
+      for (const email of [emails.unknown, emails.none]) expect(byEmail.get(email)).toBeUndefined();
+      // Filters on the linked country.
+      expect((await select(`[country/@isoA3] = 'FRA'`)).recipient.map((r: { email: string }) => r.email)).toEqual([emails.fr]);
+      expect((await select(`[country/@label] IS NULL`)).recipient.map((r: { email: string }) => r.email).sort()).toEqual([emails.none, emails.unknown].sort());
+
+      // Injection in a filter on the link: a Campaign-style fault, and the countries are still there.
+      for (const expr of [`[country/@isoA3] = 'FRA'; DROP TABLE nms_country`, `[country/@label; DELETE FROM nms_country] = 1`]) {
+        const fault = await failure(select(expr));
+        expect(fault.statusCode).toBe(500);
+        expect(fault.errorCode).toMatch(/^XTK-\d{6}$/);
+      }
+      const quoted = await select(`[country/@label] = 'x'' OR ''1''=''1'`);
+      expect(quoted.recipient ?? []).toEqual([]);
+      // Every seeded country has its cloud copy (and the table survived the attempts above).
+      await waitFor(
+        'the 249 seeded countries in the cloud database',
+        async () => Number((await cloudQuery<{ n: string }>(`SELECT count(*)::text AS n FROM nms_country`))[0]!.n) >= 249,
+      );
+    });
+
+    it('when a recipient names its country by link element, then its country code is set; an unknown, empty or hostile code is an XTK fault and nothing is written', async () => {
+      const tag = uniqueId('cty');
+      const de = `${tag}-de@example.com`;
+      await admin.NLWS.xtkSession.write({ xtkschema: 'nms:recipient', email: de, _operation: 'insert', country: { _operation: 'none', isoA2: 'DE' } });
+      const read = await waitFor('the recipient written with its country', async () =>
+        query(admin, {
+          schema: 'nms:recipient',
+          operation: 'getIfExists',
+          select: { node: [{ expr: '[location/@countryCode]' }, { expr: '[country/@label]' }] },
+          where: { condition: [{ expr: `@email = '${de}'` }] },
+        }),
+      );
+      expect(read).toEqual({ location: { countryCode: 'DE' }, country: { label: 'Germany' } });
+      // No such country: XTK-170108; an empty key: XTK-170104; longer than the 2 characters of @isoA2: XTK-170109.
+      for (const [isoA2, code] of [
+        ['QQ', 'XTK-170108'],
+        ['', 'XTK-170104'],
+        ["FR' OR '1'='1", 'XTK-170109'],
+      ]) {
+        const email = `${tag}-bad@example.com`;
+        const fault = await failure(
+          admin.NLWS.xtkSession.write({ xtkschema: 'nms:recipient', email, _operation: 'insert', country: { _operation: 'none', isoA2 } }),
+        );
+        expect({ isoA2, ...fault }).toMatchObject({ isoA2, statusCode: 500, errorCode: code });
+        expect(await localQuery('SELECT 1 FROM nms_recipient_stg WHERE email = $1', [email])).toEqual([]);
+      }
+    });
+
     it('when an enumeration value is written with an image, then @img reads back', async () => {
       const enumName = uniqueId('en');
       await admin.NLWS.xtkSession.write({ xtkschema: 'xtk:enum', name: enumName, label: 'Enum with images' });

@@ -134,7 +134,8 @@ ${RECIPIENT_PLAIN_COLUMNS}
   "cap_seq" bigint
 );
 COMMENT ON TABLE "nms_recipient" IS 'cap:schema=nms:recipient';
-CREATE INDEX "nms_recipient_folder_id_idx" ON "nms_recipient" ("folder_id");`);
+CREATE INDEX "nms_recipient_folder_id_idx" ON "nms_recipient" ("folder_id");
+CREATE INDEX "nms_recipient_location_country_code_idx" ON "nms_recipient" ("location_country_code");`);
   });
 
   it('when nms:recipientStg is created in the local database, then it holds versions of changes ordered by a global sequence', () => {

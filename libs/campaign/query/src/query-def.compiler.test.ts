@@ -151,6 +151,21 @@ describe('compileQueryDef: pinned SQL on the built-in schemas', () => {
     expect(params).toEqual(['nmsRootRecipient']);
   });
 
+  it("when nms:recipient's country link (joined on location/@countryCode, not a foreign key) is selected and filtered on, then one LEFT JOIN on the ISO code, as pinned", () => {
+    const { sql, params } = compile(`<queryDef schema="nms:recipient" operation="select">
+  <select><node expr="@email"/><node expr="[country/@label]"/><node expr="[country/@isoA3]"/></select>
+  <where><condition expr="[country/@isoA3] = 'FRA' OR [country/@label] IS NULL"/></where>
+</queryDef>`);
+    expect(sql).toBe(
+      'SELECT "r0"."email" AS "c0", "t0"."label" AS "c1", "t0"."iso_a3" AS "c2" FROM "nms_recipient" AS "r0" LEFT JOIN "nms_country" AS "t0" ON "t0"."iso_a2" = "r0"."location_country_code" WHERE "t0"."iso_a3" = $1 OR "t0"."label" IS NULL LIMIT $2',
+    );
+    expect(params).toEqual(['FRA', 200]);
+    // The same join from the recipient delivery logs (the SDK documentation's recipient/country/@isoA3).
+    expect(compile(`<queryDef schema="nms:broadLogRcp"><select><node expr="[recipient/country/@isoA3]"/></select></queryDef>`).sql).toBe(
+      'SELECT "t1"."iso_a3" AS "c0" FROM "nms_broad_log_rcp" AS "r0" LEFT JOIN "nms_recipient" AS "t0" ON "t0"."id" = "r0"."recipient_id" LEFT JOIN "nms_country" AS "t1" ON "t1"."iso_a2" = "t0"."location_country_code" LIMIT $1',
+    );
+  });
+
   it('when count with groupBy counts the groups, then the SQL and parameters are as pinned', () => {
     const { sql, params } = compile(`<queryDef schema="nms:recipient" operation="count">
   <groupBy><node expr="GetEmailDomain(@email)"/></groupBy>
@@ -365,6 +380,24 @@ describe('compileQueryDef: refusals', () => {
     ],
   ])('when the queryDef is %s, then it is refused with %j', (xml, message) => {
     expect(failure(xml).message).toBe(message);
+  });
+
+  it('when a filter on the country link carries SQL, then it is refused with an XTK fault or bound as a value, never spliced', () => {
+    for (const expr of [
+      "[country/@isoA3] = 'FRA'; DROP TABLE nms_country",
+      "[country/@isoA3] = 'FRA' --",
+      '[country/@label; DROP TABLE x] = 1',
+      '[country/@nope] = 1',
+      '[country/../@id] = 1',
+    ]) {
+      expect(failure({ schema: 'nms:recipient', select: { node: { expr: '@id' } }, where: { condition: { expr } } }).message).toMatch(/^XTK-170036 /);
+    }
+    const quoted = compileQueryDef(
+      { schema: 'nms:recipient', select: { node: { expr: '@id' } }, where: { condition: { expr: "[country/@label] = 'x'' OR ''1''=''1'" } } },
+      schemas,
+    );
+    expect(quoted.sql).toContain('WHERE "t0"."label" = $1');
+    expect(quoted.params[0]).toBe("x' OR '1'='1");
   });
 
   it('when a name is unknown, then the error is an XtkExpressionError with the token and its position', () => {

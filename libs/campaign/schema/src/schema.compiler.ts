@@ -1,5 +1,5 @@
 import { SchemaError, type SchemaProblem } from './schema.errors';
-import type { Database, Enumeration, Field, Key, Link, Method, Placement, Schema } from './schema.model';
+import type { Database, Enumeration, Field, Key, Link, Method, Placement, Schema, XtkType } from './schema.model';
 import { columnName, isIdentifier, snakeCase, tableName } from './naming';
 import { parseSrcSchema, type SrcAttribute, type SrcElement, type SrcSchema } from './src-schema.parser';
 
@@ -228,6 +228,23 @@ function field(
   };
 }
 
+/** Types whose columns PostgreSQL compares with `=` (a UUID key is text, see the DDL). */
+function typeFamily(type: XtkType): 'text' | 'number' | 'boolean' | 'time' {
+  switch (type) {
+    case 'string':
+    case 'memo':
+    case 'uuid':
+      return 'text';
+    case 'boolean':
+      return 'boolean';
+    case 'date':
+    case 'datetime':
+      return 'time';
+    default:
+      return 'number';
+  }
+}
+
 /** `[@folder-id]` → `@folder-id`; whitespace trimmed. */
 export function normalizeXpath(xpath: string): string {
   const t = xpath.trim();
@@ -264,7 +281,18 @@ function resolveLinks(schema: Schema, all: Map<string, Schema>, m: Merged, probl
           problems.push({ ...at, attribute: 'xpath-dst', message: `${l.target} has no field ${j.dst}` });
           continue;
         }
-        if (!schema.fields.some((f) => f.xpath === j.src)) {
+        const src = schema.fields.find((f) => f.xpath === j.src);
+        if (src) {
+          // A join on fields the schema already has (Campaign's nms:recipient country link joins
+          // location/@countryCode to @isoA2): no foreign key is added, but both sides must compare in SQL.
+          if (typeFamily(src.type) !== typeFamily(dst.type)) {
+            problems.push({
+              ...at,
+              attribute: 'xpath-src',
+              message: `link '${l.name}' joins ${j.src} (${src.type}) to ${j.dst} of ${l.target} (${dst.type}): the types cannot be compared`,
+            });
+          }
+        } else {
           const m2 = /^@([A-Za-z_][A-Za-z0-9_-]*)$/.exec(j.src);
           if (!m2) {
             problems.push({ ...at, attribute: 'xpath-src', message: `'${j.src}' must be an attribute of ${schema.id}` });

@@ -69,6 +69,27 @@ describe('built-in schemas', () => {
     expect(schemas.get('nms:subscription')!.fields.find((f) => f.xpath === '@recipient-id')!.type).toBe('uuid');
   });
 
+  it("when nms:recipient's country link is resolved, then it joins the location's country code to @isoA2 and adds no foreign key", () => {
+    // Campaign's nms:recipient: <element name="country" type="link" target="nms:country"><join xpath-src="location/@countryCode" xpath-dst="@isoA2"/>.
+    const recipient = schemas.get('nms:recipient')!;
+    expect(recipient.links.find((l) => l.name === 'country')).toMatchObject({
+      target: 'nms:country',
+      cardinality: 'single',
+      joins: [{ src: 'location/@countryCode', dst: '@isoA2' }],
+    });
+    expect(recipient.fields.filter((f) => /country/i.test(f.xpath)).map((f) => [f.xpath, f.column])).toEqual([
+      ['location/@countryCode', 'location_country_code'],
+    ]);
+    // The staging twin has the same fields and no links; nms:country has a table in the cloud database the join runs in.
+    expect(
+      schemas
+        .get('nms:recipientStg')!
+        .fields.filter((f) => /country/i.test(f.xpath))
+        .map((f) => f.column),
+    ).toEqual(['location_country_code']);
+    expect(schemas.get('nms:country')!.databases).toEqual(expect.arrayContaining(['local', 'cloud']));
+  });
+
   it('when nested elements and memo elements are declared, then they become fields with paths and columns', () => {
     const recipient = schemas.get('nms:recipient')!;
     expect(recipient.fields.find((f) => f.xpath === 'location/@city')).toMatchObject({ column: 'location_city', path: ['location'], isElement: false });
@@ -147,6 +168,16 @@ describe('malformed schemas', () => {
       'autoStg on a local schema',
       '<srcSchema namespace="cus" name="x" placement="local">\n<element name="x" autopk="true" autoStg="true"><attribute name="a"/></element></srcSchema>',
       /bad\.xml:2: autoStg: staging is only for cloud schemas/,
+    ],
+    [
+      'a link joined on a field of another type',
+      '<srcSchema namespace="cus" name="x">\n<element name="x" autopk="true"><attribute name="code" type="long"/>\n<element name="c" type="link" target="nms:country"><join xpath-src="@code" xpath-dst="@isoA2"/></element></element></srcSchema>',
+      /bad\.xml:3: xpath-src: link 'c' joins @code \(long\) to @isoA2 of nms:country \(string\)/,
+    ],
+    [
+      'a link joined on an element path that is not a field',
+      '<srcSchema namespace="cus" name="x">\n<element name="x" autopk="true">\n<element name="c" type="link" target="nms:country"><join xpath-src="location/@code" xpath-dst="@isoA2"/></element></element></srcSchema>',
+      /bad\.xml:3: xpath-src: 'location\/@code' must be an attribute of cus:x/,
     ],
     ['broken XML', '<srcSchema namespace="cus" name="x">\n<element name="x">\n</srcSchema>', /bad\.xml:3: not well-formed XML/],
     [

@@ -42,7 +42,12 @@ describe('schemaToXml (the form the SDK downloads)', () => {
       for (const link of links) {
         for (const join of link.children.filter((c) => c.name === 'join')) {
           const src = join.attrs['xpath-src']!;
-          const attribute = main.children.find((c) => c.name === 'attribute' && `@${c.attrs['name']}` === src);
+          // `@folder-id` beside the link, or a path into an element of the same parent (`location/@countryCode`).
+          const steps = src.split('/');
+          const parent = steps
+            .slice(0, -1)
+            .reduce<typeof main | undefined>((el, step) => el?.children.find((c) => c.name === 'element' && c.attrs['name'] === step), main);
+          const attribute = parent?.children.find((c) => c.name === 'attribute' && `@${c.attrs['name']}` === steps[steps.length - 1]);
           expect({ id, link: link.attrs['name'], src, found: attribute !== undefined }).toEqual({ id, link: link.attrs['name'], src, found: true });
           expect(attribute!.attrs['sqlname']).toMatch(/^[a-z0-9_]+$/);
         }
@@ -59,6 +64,11 @@ describe('schemaToXml (the form the SDK downloads)', () => {
     expect(location.children.map((a) => a.attrs['name'])).toEqual(['address1', 'city', 'zipCode', 'countryCode']);
     const folder = main.children.find((c) => c.attrs['name'] === 'folder')!;
     expect(folder.attrs).toMatchObject({ type: 'link', target: 'xtk:folder' });
+    // Campaign's country link: joined on the location's country code, so no @country-id is served.
+    const country = main.children.find((c) => c.attrs['name'] === 'country')!;
+    expect(country.attrs).toMatchObject({ type: 'link', target: 'nms:country' });
+    expect(country.children.map((j) => [j.name, j.attrs['xpath-src'], j.attrs['xpath-dst']])).toEqual([['join', 'location/@countryCode', '@isoA2']]);
+    expect(main.children.some((c) => c.attrs['name'] === 'country-id')).toBe(false);
     expect(
       attrLocal(
         main.children.find((c) => c.attrs['name'] === 'gender')!,
