@@ -27,6 +27,7 @@ const IDEMPOTENT_METHODS = new Set([
   'event.queueDepth',
   'reporting.summary',
   'delivery.messageTemplateLive',
+  'delivery.filesToDownload',
   // A command applied twice leaves the delivery where the first one put it.
   'delivery.command',
   'quarantine.counts',

@@ -148,6 +148,23 @@ describe('xtk:jobInterface and xtk:job through the unmodified @adobe/acc-js-sdk'
     expect(receivedFor(tag)).toHaveLength(12);
   });
 
+  it('when nms:delivery#GetFilesToDownload is called as the SDK documents it, then two documents come back as an array, and an unknown delivery is refused', async () => {
+    const { delivery } = await editedDelivery(1);
+    const result = await client.NLWS.nmsDelivery.getFilesToDownload(delivery.id);
+    expect(Array.isArray(result)).toBe(true);
+    expect(result).toHaveLength(2);
+    const [filesToDownload, filesNotToDownload] = result;
+    expect(filesToDownload).toEqual({});
+    expect(filesNotToDownload).toEqual({});
+    expect((await failure(client.NLWS.nmsDelivery.getFilesToDownload('999'))).errorCode).toBe('DLV-490010');
+    const mc = await sdkLogon(campaign.platform.gatewayUrl, 'mc', 'mc');
+    try {
+      expect((await failure(mc.NLWS.nmsDelivery.getFilesToDownload(delivery.id))).errorCode).toBe('XSV-350013');
+    } finally {
+      await mc.logoff();
+    }
+  });
+
   it('when a job id is unknown or another operator’s, or the method or object cannot run as a job, then a Campaign fault answers', async () => {
     const { delivery } = await editedDelivery(2);
     const job = client.jobInterface({ xtkschema: 'nms:delivery', method: 'Start', object: delivery });

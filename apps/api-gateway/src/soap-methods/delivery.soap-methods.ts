@@ -106,6 +106,29 @@ export function createDeliverySoapMethods(deps: { downstreams: Downstreams }): S
         return [result.live];
       },
     },
+    /**
+     * nms:delivery#GetFilesToDownload(deliveryId) → [filesToDownload, filesNotToDownload]: the files an execution
+     * instance must fetch for a delivery. Deliveries here have no attached files and no mid-sourcing, so both
+     * documents are empty; an unknown delivery answers DELIVERY_UNKNOWN (docs/deliveries.md).
+     */
+    'nms:delivery#GetFilesToDownload': {
+      auth: 'operator',
+      right: 'delivery',
+      async handle(ctx: CallContext) {
+        const raw = ctx.decoded.values.get('deliveryId');
+        const deliveryId = typeof raw === 'string' ? raw.trim() : typeof raw === 'number' && Number.isSafeInteger(raw) ? String(raw) : '';
+        if (deliveryId === '') throw SOAP_FAULTS.badParameter(ctx.method.name, 'deliveryId', 'give the id of a delivery action');
+        boundedText(ctx, 'deliveryId', deliveryId, PARAM_LIMITS.deliveryIdChars);
+        const result = await deps.downstreams.call<{ filesToDownload: string; filesNotToDownload: string }>(
+          SERVICES.cloudExecutor,
+          'delivery.filesToDownload',
+          {
+            deliveryId,
+          },
+        );
+        return [rawXml(result.filesToDownload), rawXml(result.filesNotToDownload)];
+      },
+    },
     'nms:delivery#Play': commandMethod('play'),
     'nms:delivery#Pause': commandMethod('pause'),
     'nms:delivery#Stop': commandMethod('stop'),

@@ -12,7 +12,7 @@ import { DEFAULT_DELIVERY_RETRY, startDeliveryRunner } from './delivery.runner';
 import { createSubmitHandler } from './delivery.submit';
 import { createCommandHandler } from './delivery.command';
 import { createFromModelHandler } from './delivery.from-model';
-import { createMessageTemplateLiveHandler } from './delivery.deploy';
+import { createFilesToDownloadHandler, createMessageTemplateLiveHandler } from './delivery.deploy';
 import { createJobRpcHandlers } from './delivery.jobs';
 
 export interface DeliveryModuleConfig {
@@ -78,6 +78,7 @@ export async function createDeliveryModule(deps: {
       ...createJobRpcHandlers({ pool, command }),
       'delivery.fromModel': createFromModelHandler(jobs),
       'delivery.messageTemplateLive': createMessageTemplateLiveHandler({ pool }),
+      'delivery.filesToDownload': createFilesToDownloadHandler({ pool }),
       [REPORTING_SUMMARY_METHOD]: createReportingSummaryHandler({ pool }),
     },
     workers: [{ name: 'delivery-runner', stop: () => runner.stop() }],
