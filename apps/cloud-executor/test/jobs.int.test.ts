@@ -148,6 +148,125 @@ describe('xtk:jobInterface and xtk:job through the unmodified @adobe/acc-js-sdk'
     expect(receivedFor(tag)).toHaveLength(12);
   });
 
+  /** The local nms:delivery @state and messages to deliver, as the SDK reads them. */
+  const localState = async (id: string) => {
+    const row = await client.NLWS.xtkQueryDef
+      .create({
+        schema: 'nms:delivery',
+        operation: 'get',
+        select: { node: [{ expr: '@state' }, { expr: '[properties/@toDeliver]' }] },
+        where: { condition: [{ expr: `@id=${id}` }] },
+      })
+      .executeQuery();
+    return { state: Number(row.state), toDeliver: Number(row.properties?.toDeliver ?? 0) };
+  };
+  const pendingLogs = async (id: string) =>
+    (await campaign.cloud.query<{ n: number }>('SELECT count(*)::int AS n FROM nms_broad_log_rcp WHERE delivery_id = $1 AND status = 0', [id])).rows[0]!.n;
+
+  it('when a delivery is prepared as a job, then it is analysed and counted without sending, and a later Start sends each message once', async () => {
+    const { tag, delivery } = await editedDelivery(3);
+    const prepare = client.jobInterface({ xtkschema: 'nms:delivery', method: 'Prepare', object: delivery });
+    await prepare.submit();
+    const status = await waitFor(
+      'the Prepare job to finish',
+      async () => {
+        const s = await prepare.getStatus();
+        return s.status === 5 ? s : undefined;
+      },
+      { timeoutMs: 30_000, intervalMs: 300 },
+    );
+    expect(status.properties.progress).toEqual({ current: 3, max: 3 });
+    const messages = prepare.status.logs.map((l: { message: string }) => l.message);
+    expect(messages[0]).toBe(`Prepare of delivery ${delivery.id} submitted.`);
+    expect(messages.at(-1)).toMatch(/prepared: 3 messages to deliver \(3 targeted, 0 excluded\); nothing sent, waiting for Start\.$/);
+    expect(await prepare.getResult()).toBe('');
+    // The delivery is analysed (25) with its count, in the local DB the SDK reads, and its logs wait.
+    await waitFor('nms:delivery @state 25', async () => ((await localState(delivery.id)).state === 25 ? true : undefined), { timeoutMs: 15_000 });
+    expect(await localState(delivery.id)).toEqual({ state: 25, toDeliver: 3 });
+    expect(await pendingLogs(delivery.id)).toBe(3);
+    // Runner rounds (200 ms ticks) pass and nothing is sent: the job stays prepared.
+    const job = async () => (await campaign.cloud.query('SELECT phase, processed FROM cap_delivery_job WHERE delivery_id = $1', [delivery.id])).rows[0];
+    const roundsBefore = await campaign.cloud.query('SELECT now() AS t');
+    await waitFor(
+      'ten runner ticks',
+      async () => (await campaign.cloud.query("SELECT now() - $1::timestamptz > interval '2 seconds' AS ok", [roundsBefore.rows[0].t])).rows[0].ok || undefined,
+      {
+        timeoutMs: 10_000,
+        intervalMs: 250,
+      },
+    );
+    expect(await job()).toEqual({ phase: 'prepared', processed: 0 });
+    expect(receivedFor(tag)).toHaveLength(0);
+    // Preparing it again changes nothing; pausing a prepared delivery is refused.
+    await client.jobInterface({ xtkschema: 'nms:delivery', method: 'Prepare', object: delivery }).submit();
+    expect((await failure(prepare.pause())).errorCode).toBe('DLV-490011');
+    expect(await job()).toEqual({ phase: 'prepared', processed: 0 });
+
+    const start = client.jobInterface({ xtkschema: 'nms:delivery', method: 'Start', object: delivery });
+    await start.submit();
+    await waitFor('the Start job to finish', async () => ((await start.getStatus()).status === 5 ? true : undefined), { timeoutMs: 30_000, intervalMs: 300 });
+    expect(start.status.properties.progress).toEqual({ current: 3, max: 3 });
+    expect(receivedFor(tag).sort()).toEqual([`r0@${tag}.test`, `r1@${tag}.test`, `r2@${tag}.test`]);
+    // The Prepare job is still finished, with nothing logged after its analysis.
+    const after = await prepare.getStatus();
+    expect(after.status).toBe(5);
+    // (the SDK's status accumulates the logs: nothing was added since)
+    expect(after.logs.map((l: { message: string }) => l.message)).toEqual(messages);
+    // Once started, the delivery cannot be prepared again.
+    expect((await failure(client.jobInterface({ xtkschema: 'nms:delivery', method: 'Prepare', object: delivery }).submit())).errorCode).toBe('DLV-490011');
+  });
+
+  it('when cloud-executor is killed right after a Prepare is submitted, then the analysis completes once it is back, and Start sends each message once', async () => {
+    const { tag, delivery } = await editedDelivery(5);
+    const prepare = client.jobInterface({ xtkschema: 'nms:delivery', method: 'Prepare', object: delivery });
+    const jobId = await prepare.submit();
+    const executor = campaign.platform.procs.get('cloud-executor')!;
+    executor.signal('SIGKILL');
+    await executor.exited;
+    await campaign.platform.replace('cloud-executor');
+
+    const reread = client.jobInterface({ jobId });
+    await waitFor('the Prepare job to finish', async () => ((await reread.getStatus()).status === 5 ? true : undefined), {
+      timeoutMs: 60_000,
+      intervalMs: 300,
+    });
+    expect(reread.status.properties.progress).toEqual({ current: 5, max: 5 });
+    expect(await pendingLogs(delivery.id)).toBe(5);
+    expect(receivedFor(tag)).toHaveLength(0);
+    await client.NLWS.nmsDelivery.Play(delivery.id);
+    await waitFor('5 messages', async () => (receivedFor(tag).length >= 5 ? true : undefined), { timeoutMs: 30_000 });
+    await waitFor('the delivery to finish', async () => ((await localState(delivery.id)).state === 95 ? true : undefined), { timeoutMs: 15_000 });
+    expect(new Set(receivedFor(tag)).size).toBe(5);
+    expect(receivedFor(tag)).toHaveLength(5);
+  });
+
+  it('when Prepare names no delivery action, a template, or a delivery already started, or the operator lacks the right, then a Campaign fault answers and nothing is written', async () => {
+    const jobsBefore = (await campaign.cloud.query<{ n: number }>('SELECT count(*)::int AS n FROM cap_job')).rows[0]!.n;
+    const prep = (object: Record<string, unknown>, c: SdkClient = client) =>
+      failure(c.jobInterface({ xtkschema: 'nms:delivery', method: 'Prepare', object }).submit());
+    expect((await prep({ id: '999' })).errorCode).toBe('DLV-490010');
+    expect((await prep({ id: 'not-a-number' })).errorCode).toBe('DLV-490010');
+    expect((await prep({ id: '99999999999999999999' })).errorCode).toBe('DLV-490010');
+    const templateId = await waitFor(
+      'the template in the cloud copy',
+      async () => (await campaign.cloud.query<{ id: string }>('SELECT id::text AS id FROM nms_delivery WHERE internal_name = $1', [template])).rows[0]?.id,
+      { timeoutMs: 15_000 },
+    );
+    expect((await prep({ id: templateId })).errorCode).toBe('DLV-490010');
+    const mc = await sdkLogon(campaign.platform.gatewayUrl, 'mc', 'mc');
+    const { delivery } = await editedDelivery(1);
+    try {
+      expect((await prep(delivery, mc)).errorCode).toBe('XSV-350013');
+    } finally {
+      await mc.logoff();
+    }
+    expect((await campaign.cloud.query('SELECT 1 FROM cap_delivery_job WHERE delivery_id = $1', [delivery.id])).rowCount).toBe(0);
+    expect((await campaign.cloud.query<{ n: number }>('SELECT count(*)::int AS n FROM cap_job')).rows[0]!.n).toBe(jobsBefore);
+    // Started, then prepared: refused, and the delivery goes on.
+    await client.NLWS.nmsDelivery.Play(delivery.id);
+    expect((await prep(delivery)).errorCode).toBe('DLV-490011');
+  });
+
   it('when nms:delivery#GetFilesToDownload is called as the SDK documents it, then two documents come back as an array, and an unknown delivery is refused', async () => {
     const { delivery } = await editedDelivery(1);
     const result = await client.NLWS.nmsDelivery.getFilesToDownload(delivery.id);
@@ -181,7 +300,7 @@ describe('xtk:jobInterface and xtk:job through the unmodified @adobe/acc-js-sdk'
     } finally {
       await mc.logoff();
     }
-    expect((await failure(client.jobInterface({ xtkschema: 'nms:delivery', method: 'Prepare', object: delivery }).submit())).errorCode).toBe('XTK-170351');
+    expect((await failure(client.jobInterface({ xtkschema: 'nms:delivery', method: 'PrepareProof', object: delivery }).submit())).errorCode).toBe('XTK-170351');
     expect((await failure(client.jobInterface({ xtkschema: 'nms:delivery', method: 'Start', object: { label: 'no id' } }).submit())).errorCode).toBe(
       'SOP-330008',
     );

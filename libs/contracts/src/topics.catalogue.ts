@@ -113,7 +113,7 @@ const deliveryStateSchema = z.object({
   senderAddress: z.string().max(128),
   content: z.string(),
   targets: z.string(),
-  /** nms:delivery:state: 45 start requested, 55 in progress, 72 paused, 85 stopped, 95 finished, 99 failed. */
+  /** nms:delivery:state: 11 targeting (Prepare), 25 analysis completed (prepared, waiting for Start), 45 start requested, 55 in progress, 72 paused, 85 stopped, 95 finished, 99 failed. */
   state: z.number().int(),
   failureText: z.string().max(512).optional(),
   targeted: z.number().int().min(0),

@@ -13,7 +13,8 @@ export interface DeliveryTargetQuery {
 
 /**
  * Writes the delivery logs (`nms:broadLogRcp`, pending) of a target in one statement and moves the job to its
- * sending phase with its counts. Denylisted recipients and those without an address for the channel are
+ * sending phase with its counts — or, for a Prepare (`prepare_only`), to 'prepared' (@state 25), where it waits
+ * for Start. Denylisted recipients and those without an address for the channel are
  * targeted but get no log: they are the job's `excluded`. Runs in the caller's transaction, the one that
  * records the targeting, so a crash leaves either no logs or all of them.
  */
@@ -30,8 +31,10 @@ export async function writeDeliveryLogs(client: PoolClient, deliveryId: string, 
   );
   const { targeted, inserted } = rows[0]!;
   await client.query(
-    `UPDATE cap_delivery_job SET phase = 'sending', state = $2, targeted = $3, excluded = $4, to_deliver = $5, updated_at = now(), state_version = state_version + 1 WHERE delivery_id = $1`,
-    [deliveryId, DeliveryState.running, targeted, targeted - inserted, inserted],
+    `UPDATE cap_delivery_job SET phase = CASE WHEN prepare_only THEN 'prepared' ELSE 'sending' END,
+            state = CASE WHEN prepare_only THEN $6::int ELSE $2::int END, targeted = $3, excluded = $4, to_deliver = $5, updated_at = now(),
+            state_version = state_version + 1 WHERE delivery_id = $1`,
+    [deliveryId, DeliveryState.running, targeted, targeted - inserted, inserted, DeliveryState.targeted],
   );
   return { targeted, inserted };
 }

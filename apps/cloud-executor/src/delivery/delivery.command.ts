@@ -16,7 +16,7 @@ const BIGINT_MAX = (1n << 63n) - 1n;
 
 const commandParams = z.object({
   deliveryId: z.string().max(40),
-  command: z.enum(['play', 'pause', 'stop']),
+  command: z.enum(['play', 'pause', 'stop', 'prepare']),
 });
 
 export interface DeliveryCommandResult {
@@ -45,7 +45,7 @@ export function createCommandHandler(deps: DeliveryJobDeps) {
    * as SubmitDelivery's is, then recorded as its job under its own id and internal name. Undefined when there is
    * no such delivery, or when another Play recorded its job first.
    */
-  const startEdited = async (deliveryId: string): Promise<DeliveryCommandResult | undefined> => {
+  const startEdited = async (deliveryId: string, prepareOnly = false): Promise<DeliveryCommandResult | undefined> => {
     const { rows } = await deps.pool.query<TemplateRow & { internal_name: string; delivery_code: string | null; state: number | null }>(
       `SELECT ${TEMPLATE_COLUMNS}, internal_name, delivery_code, state FROM nms_delivery WHERE id = $1 AND is_model IS NOT TRUE`,
       [deliveryId],
@@ -53,7 +53,11 @@ export function createCommandHandler(deps: DeliveryJobDeps) {
     const row = rows[0];
     if (!row) return undefined;
     if ((row.state ?? 0) !== DeliveryState.edition)
-      throw appError(ErrorCatalogue.DELIVERY_COMMAND_REFUSED, { deliveryId, command: 'play', reason: `its state is ${row.state} and it has no delivery job` });
+      throw appError(ErrorCatalogue.DELIVERY_COMMAND_REFUSED, {
+        deliveryId,
+        command: prepareOnly ? 'prepare' : 'play',
+        reason: `its state is ${row.state} and it has no delivery job`,
+      });
     let recorded: boolean;
     try {
       const definition = checkDeliveryDefinition(deps, known, templateDefinition(row));
@@ -67,6 +71,7 @@ export function createCommandHandler(deps: DeliveryJobDeps) {
           template: row.delivery_code ?? row.internal_name,
           definition,
           existing: { deliveryId, internalName: row.internal_name },
+          prepareOnly,
         });
         return true;
       });
@@ -75,21 +80,43 @@ export function createCommandHandler(deps: DeliveryJobDeps) {
       throw err;
     }
     if (!recorded) return undefined;
-    log.info({ event: 'delivery.started', deliveryId, internalName: row.internal_name }, 'edited delivery started');
+    log.info({ event: prepareOnly ? 'delivery.prepare_started' : 'delivery.started', deliveryId, internalName: row.internal_name }, 'edited delivery started');
     await deps.publisher
       .publish(deliveryId)
       .catch((err: unknown) => log.warn({ event: 'delivery.publish_failed', deliveryId, err }, 'state not published yet; retried by the worker'));
     deps.wake();
-    return { deliveryId, state: DeliveryState.started, changed: true };
+    return { deliveryId, state: prepareOnly ? DeliveryState.targeting : DeliveryState.started, changed: true };
+  };
+
+  /**
+   * Prepare (analysis without sending): a delivery being edited with no job yet is recorded as a job that targets
+   * and counts, then waits in phase 'prepared' (@state 25) for Start. Preparing a delivery already prepared answers
+   * its state unchanged; one already started (or over) is refused, as is an id that names no delivery action.
+   */
+  const prepare = async (deliveryId: string): Promise<DeliveryCommandResult> => {
+    const exists = async () => (await deps.pool.query('SELECT 1 FROM cap_delivery_job WHERE delivery_id = $1', [deliveryId])).rowCount === 1;
+    if (!(await exists())) {
+      const started = await startEdited(deliveryId, true);
+      if (started) return started;
+      if (!(await exists())) throw appError(ErrorCatalogue.DELIVERY_UNKNOWN, { deliveryId });
+    }
+    const { rows } = await deps.pool.query<{ phase: string; state: number; prepare_only: boolean }>(
+      'SELECT phase, state, prepare_only FROM cap_delivery_job WHERE delivery_id = $1',
+      [deliveryId],
+    );
+    const row = rows[0]!;
+    if (row.prepare_only && (row.phase === 'prepared' || row.phase === 'targeting')) return { deliveryId, state: row.state, changed: false };
+    throw appError(ErrorCatalogue.DELIVERY_COMMAND_REFUSED, { deliveryId, command: 'prepare', reason: `it was already started (state ${row.state})` });
   };
 
   return async (params: unknown): Promise<DeliveryCommandResult> => {
     const p = commandParams.safeParse(params);
     if (!p.success) throw errors.invalidRequest('delivery.command parameters', p.error.issues[0]?.message ?? 'rejected');
-    const { command } = p.data;
     const deliveryId = p.data.deliveryId.trim();
     if (!/^\d{1,19}$/.test(deliveryId) || BigInt(deliveryId) > BIGINT_MAX)
       throw appError(ErrorCatalogue.DELIVERY_UNKNOWN, { deliveryId: deliveryId.slice(0, 40) });
+    if (p.data.command === 'prepare') return prepare(deliveryId);
+    const command = p.data.command;
     if (command === 'play' && (await deps.pool.query('SELECT 1 FROM cap_delivery_job WHERE delivery_id = $1', [deliveryId])).rowCount === 0) {
       const started = await startEdited(deliveryId);
       if (started) return started;

@@ -9,7 +9,7 @@ import type { RpcHandler } from '@cap/platform-kafka';
 export const JobStatus = { running: 2, canceled: 4, finished: 5, error: 6, paused: 8 } as const;
 
 /** The methods a job runs, by entity schema: each maps to a delivery command. */
-const JOB_METHODS: Record<string, 'play'> = { Start: 'play', PrepareAndStart: 'play' };
+const JOB_METHODS: Record<string, 'play' | 'prepare'> = { Start: 'play', PrepareAndStart: 'play', Prepare: 'prepare' };
 
 const owner = { operatorId: z.string().min(1).max(64), admin: z.boolean() };
 const submitParams = z.object({ ...owner, schema: z.string().max(128), method: z.string().max(128), objectId: z.string().max(40) });
@@ -19,18 +19,40 @@ const statusParams = jobParams.extend({ lastLogId: z.number().int().min(0), maxL
 interface JobRow {
   job_id: string;
   operator_id: string;
+  method: string;
   delivery_id: string;
   logged_state: number | null;
   state: number;
+  phase: string;
+  paused_phase: string | null;
   internal_name: string;
   processed: number;
   to_deliver: number;
+  targeted: number;
+  excluded: number;
   success: number;
   error: number;
   failure_text: string | null;
 }
 
+/**
+ * The delivery state a job reports: a Prepare job is over once its delivery's analysis is (prepared, 25), whatever
+ * the delivery does afterwards — a later Start, pause or stop belongs to the delivery, not to this job — so once
+ * the analysis is done (or the job already reported it) it reads as 25.
+ */
+function jobState(row: JobRow): number {
+  if (row.method !== 'Prepare') return row.state;
+  const analysed =
+    row.logged_state === DeliveryState.targeted ||
+    row.phase === 'prepared' ||
+    row.phase === 'sending' ||
+    row.phase === 'finished' ||
+    (row.phase === 'paused' && row.paused_phase === 'sending');
+  return analysed ? DeliveryState.targeted : row.state;
+}
+
 function statusOfState(state: number): number {
+  if (state === DeliveryState.targeted) return JobStatus.finished;
   if (state === DeliveryState.finished) return JobStatus.finished;
   if (state === DeliveryState.failed) return JobStatus.error;
   if (state === DeliveryState.paused) return JobStatus.paused;
@@ -51,6 +73,13 @@ function logLine(r: JobRow): { type: number; message: string } {
       return { type: 1, message: `${name} stopped after ${r.processed} of ${r.to_deliver} messages.` };
     case DeliveryState.running:
       return { type: 2, message: `${name} in progress: ${r.to_deliver} messages to deliver.` };
+    case DeliveryState.targeted:
+      return {
+        type: 2,
+        message: `${name} prepared: ${r.to_deliver} messages to deliver (${r.targeted} targeted, ${r.excluded} excluded); nothing sent, waiting for Start.`,
+      };
+    case DeliveryState.targeting:
+      return { type: 2, message: `${name} analysis requested.` };
     default:
       return { type: 2, message: `${name} start requested.` };
   }
@@ -60,7 +89,8 @@ const xmlAttr = (v: string) => v.replace(/&/g, '&amp;').replace(/</g, '&lt;').re
 
 /**
  * Background jobs (xtk:jobInterface Submit / Execute / SubmitSoapCall; xtk:job#GetStatus, GetResult, Cancel,
- * Pause): a job runs Start or PrepareAndStart of an nms:delivery — the delivery's own durable job does the work
+ * Pause): a job runs Start or PrepareAndStart of an nms:delivery — the delivery's own durable job does the work;
+ * Prepare runs its analysis only (targeting, counts) and the job is finished when the delivery is prepared (25)
  * (delivery.command.ts: play starts a delivery being edited or resumes a paused one). The job record (cap_job)
  * belongs to the operator who submitted it: another operator (not an admin) reading, cancelling or pausing it gets
  * JOB_UNKNOWN, as for an id that names no job. Its status follows the delivery (running, paused, canceled when
@@ -71,14 +101,14 @@ export function createJobRpcHandlers(deps: { pool: Pool; command: (params: unkno
   /** The job and its delivery, if it is this operator's (or the caller is an admin); JOB_UNKNOWN otherwise. */
   const load = async (q: Pool | PoolClient, p: { operatorId: string; admin: boolean; jobId: string }, forUpdate = false): Promise<JobRow> => {
     const { rows } = await q.query<JobRow>(
-      `SELECT j.job_id, j.operator_id, j.delivery_id::text AS delivery_id, j.logged_state, d.state, d.internal_name, d.processed, d.to_deliver,
-              d.success, d.error, d.failure_text
+      `SELECT j.job_id, j.operator_id, j.method, j.delivery_id::text AS delivery_id, j.logged_state, d.state, d.phase, d.paused_phase, d.internal_name, d.processed, d.to_deliver,
+              d.targeted, d.excluded, d.success, d.error, d.failure_text
          FROM cap_job j JOIN cap_delivery_job d ON d.delivery_id = j.delivery_id WHERE j.job_id = $1${forUpdate ? ' FOR UPDATE OF j' : ''}`,
       [p.jobId],
     );
     const row = rows[0];
     if (!row || (!p.admin && row.operator_id !== p.operatorId)) throw appError(ErrorCatalogue.JOB_UNKNOWN, { jobId: p.jobId.slice(0, 64) });
-    return row;
+    return { ...row, state: jobState(row) };
   };
   const parse = <T>(schema: z.ZodType<T>, params: unknown, what: string): T => {
     const p = schema.safeParse(params);
@@ -94,7 +124,7 @@ export function createJobRpcHandlers(deps: { pool: Pool; command: (params: unkno
         throw appError(ErrorCatalogue.JOB_METHOD_UNSUPPORTED, {
           method: p.method.slice(0, 64),
           schema: p.schema.slice(0, 64),
-          reason: 'jobs run Start and PrepareAndStart of an nms:delivery',
+          reason: 'jobs run Prepare, Start and PrepareAndStart of an nms:delivery',
         });
       await deps.command({ deliveryId: p.objectId, command });
       const jobId = randomBytes(18).toString('base64url');
@@ -136,17 +166,19 @@ export function createJobRpcHandlers(deps: { pool: Pool; command: (params: unkno
             `<log id="${l.id}" iRc="${l.log_type === 0 ? 16384 : 0}" logDate="${l.log_date.toISOString()}" logType="${l.log_type}" message="${xmlAttr(l.message)}" object="${xmlAttr(row.internal_name)}"/>`,
         )
         .join('');
+      // A Prepare job's progress is its analysis: complete once the messages to deliver are counted.
+      const current = row.method === 'Prepare' ? (status === JobStatus.finished ? row.to_deliver : 0) : row.processed;
       return {
         status,
         logs: `<returnLogs>${logXml}</returnLogs>`,
-        properties: `<properties warning="${status === JobStatus.error ? 1 : 0}"><progress current="${row.processed}" max="${row.to_deliver}"/></properties>`,
+        properties: `<properties warning="${status === JobStatus.error ? 1 : 0}"><progress current="${current}" max="${row.to_deliver}"/></properties>`,
       };
     },
 
     'job.result': async (params) => {
       const p = parse(jobParams, params, 'job.result');
       const row = await load(deps.pool, p);
-      if (row.state !== DeliveryState.finished)
+      if (statusOfState(row.state) !== JobStatus.finished)
         throw appError(ErrorCatalogue.JOB_NO_RESULT, { jobId: p.jobId, reason: `its delivery's state is ${row.state}` });
       return { result: '' };
     },

@@ -111,15 +111,35 @@ export async function newDeliveryActionName(client: Pool | PoolClient): Promise<
   return { deliveryId: (DELIVERY_ID_BASE + n).toString(), internalName: `DM${n}` };
 }
 
-/** Records a delivery action as a job to target and send (delivery.runner.ts), in the caller's transaction. */
+/**
+ * Records a delivery action as a job to target and send (delivery.runner.ts), in the caller's transaction. With
+ * `prepareOnly` (Prepare), targeting ends in phase 'prepared' (@state 25) and nothing is sent until Start; the
+ * delivery shows @state 11 (targeting) meanwhile.
+ */
 export async function recordDeliveryJob(
   client: PoolClient,
-  job: { template: string; definition: DeliveryDefinition; workflowTaskId?: string; existing?: { deliveryId: string; internalName: string } },
+  job: {
+    template: string;
+    definition: DeliveryDefinition;
+    workflowTaskId?: string;
+    existing?: { deliveryId: string; internalName: string };
+    prepareOnly?: boolean;
+  },
 ): Promise<{ deliveryId: string; internalName: string }> {
   const { deliveryId, internalName } = job.existing ?? (await newDeliveryActionName(client));
+  const prepareOnly = job.prepareOnly === true;
   await client.query(
-    `INSERT INTO cap_delivery_job (delivery_id, internal_name, template_name, definition, phase, state, workflow_task_id) VALUES ($1, $2, $3, $4, 'targeting', $5, $6)`,
-    [deliveryId, internalName, job.template, JSON.stringify(job.definition), DeliveryState.started, job.workflowTaskId ?? null],
+    `INSERT INTO cap_delivery_job (delivery_id, internal_name, template_name, definition, phase, state, workflow_task_id, prepare_only)
+     VALUES ($1, $2, $3, $4, 'targeting', $5, $6, $7)`,
+    [
+      deliveryId,
+      internalName,
+      job.template,
+      JSON.stringify(job.definition),
+      prepareOnly ? DeliveryState.targeting : DeliveryState.started,
+      job.workflowTaskId ?? null,
+      prepareOnly,
+    ],
   );
   return { deliveryId, internalName };
 }

@@ -1,4 +1,4 @@
-import { applyDeliveryCommand, parseDeliveryCommand } from './delivery.command';
+import { applyDeliveryCommand, deliveryStateOf, parseDeliveryCommand } from './delivery.command';
 import { DeliveryState } from './delivery.statuses';
 
 describe('delivery commands (pause, play, stop) as state transitions', () => {
@@ -44,6 +44,24 @@ describe('delivery commands (pause, play, stop) as state transitions', () => {
       reason: 'it was stopped, and a stopped delivery never resumes',
     });
     expect(applyDeliveryCommand({ phase: 'stopped', pausedPhase: null }, 'pause')).toMatchObject({ ok: false });
+  });
+
+  it('when a delivery is prepared (analysed, waiting for confirmation), then play sends it, stop ends it and pause is refused', () => {
+    const prepared = { phase: 'prepared', pausedPhase: null } as const;
+    expect(applyDeliveryCommand(prepared, 'play')).toEqual({
+      ok: true,
+      changed: true,
+      job: { phase: 'sending', pausedPhase: null },
+      state: DeliveryState.running,
+    });
+    expect(applyDeliveryCommand(prepared, 'stop')).toEqual({
+      ok: true,
+      changed: true,
+      job: { phase: 'stopped', pausedPhase: null },
+      state: DeliveryState.stopped,
+    });
+    expect(applyDeliveryCommand(prepared, 'pause')).toMatchObject({ ok: false, reason: expect.stringContaining('waits for confirmation') });
+    expect(deliveryStateOf(prepared)).toBe(DeliveryState.targeted);
   });
 
   it('when a delivery is finished or failed, then every command is refused with the reason', () => {

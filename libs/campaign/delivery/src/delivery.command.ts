@@ -3,13 +3,14 @@ import { DeliveryState } from './delivery.statuses';
 /**
  * Delivery commands as state transitions of a delivery action's job, without I/O: nms:delivery#ExecCommand
  * ('play', 'pause', 'stop') and the Play, Pause and Stop methods. A paused delivery keeps its logs pending and
- * remembers the phase it was in (targeting or sending); play resumes it there. A stopped delivery is over: its
+ * remembers the phase it was in (targeting or sending); play resumes it there. A prepared delivery (Prepare:
+ * targeted, counted, waiting for confirmation) is started by play and cannot be paused. A stopped delivery is over: its
  * pending logs are never sent. Finished and failed deliveries refuse every command.
  */
 export type DeliveryCommand = 'play' | 'pause' | 'stop';
 
 /** The phases of a delivery job (cap_delivery_job.phase). */
-export type DeliveryJobPhase = 'targeting' | 'sending' | 'finished' | 'failed' | 'paused' | 'stopped';
+export type DeliveryJobPhase = 'targeting' | 'sending' | 'finished' | 'failed' | 'paused' | 'stopped' | 'prepared';
 
 export interface DeliveryJobCommandState {
   phase: DeliveryJobPhase;
@@ -36,6 +37,8 @@ export function deliveryStateOf(job: DeliveryJobCommandState): number {
       return DeliveryState.started;
     case 'sending':
       return DeliveryState.running;
+    case 'prepared':
+      return DeliveryState.targeted;
     case 'paused':
       return DeliveryState.paused;
     case 'stopped':
@@ -58,8 +61,10 @@ export function applyDeliveryCommand(job: DeliveryJobCommandState, command: Deli
     case 'stop':
       return to({ phase: 'stopped', pausedPhase: null });
     case 'pause':
+      if (job.phase === 'prepared') return { ok: false, reason: 'it is prepared and waits for confirmation: nothing is being sent (start or stop it)' };
       return job.phase === 'paused' ? same : to({ phase: 'paused', pausedPhase: job.phase });
     case 'play':
+      if (job.phase === 'prepared') return to({ phase: 'sending', pausedPhase: null });
       return job.phase === 'paused' ? to({ phase: job.pausedPhase ?? 'sending', pausedPhase: null }) : same;
   }
 }
