@@ -216,13 +216,34 @@ describe('xtk:jobInterface and xtk:job through the unmodified @adobe/acc-js-sdk'
     expect((await failure(client.jobInterface({ xtkschema: 'nms:delivery', method: 'Prepare', object: delivery }).submit())).errorCode).toBe('DLV-490011');
   });
 
-  it('when cloud-executor is killed right after a Prepare is submitted, then the analysis completes once it is back, and Start sends each message once', async () => {
+  it('when cloud-executor is killed in the middle of a Prepare’s analysis, then the analysis runs again once it is back, and Start sends each message once', async () => {
     const { tag, delivery } = await editedDelivery(5);
-    const prepare = client.jobInterface({ xtkschema: 'nms:delivery', method: 'Prepare', object: delivery });
-    const jobId = await prepare.submit();
-    const executor = campaign.platform.procs.get('cloud-executor')!;
-    executor.signal('SIGKILL');
-    await executor.exited;
+    // Holding an EXCLUSIVE lock on the logs table makes the analysis wait inside its transaction (its INSERT of the
+    // logs), so the kill lands in the middle of it; the dead connection's transaction never commits.
+    const blocker = await campaign.cloud.connect();
+    let jobId: string;
+    try {
+      await blocker.query('BEGIN');
+      await blocker.query('LOCK TABLE nms_broad_log_rcp IN EXCLUSIVE MODE');
+      jobId = await client.jobInterface({ xtkschema: 'nms:delivery', method: 'Prepare', object: delivery }).submit();
+      await waitFor(
+        'the analysis to wait for the lock',
+        async () =>
+          (
+            await campaign.cloud.query(
+              "SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%INSERT INTO nms_broad_log_rcp%' AND datname = current_database()",
+            )
+          ).rowCount === 1 || undefined,
+        { timeoutMs: 15_000, intervalMs: 100 },
+      );
+      const executor = campaign.platform.procs.get('cloud-executor')!;
+      executor.signal('SIGKILL');
+      await executor.exited;
+    } finally {
+      await blocker.query('ROLLBACK');
+      blocker.release();
+    }
+    expect((await campaign.cloud.query('SELECT phase FROM cap_delivery_job WHERE delivery_id = $1', [delivery.id])).rows[0].phase).toBe('targeting');
     await campaign.platform.replace('cloud-executor');
 
     const reread = client.jobInterface({ jobId });
