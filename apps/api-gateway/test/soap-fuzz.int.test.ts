@@ -168,6 +168,26 @@ const SEED_TABLE = {
   EncryptString: { urn: 'xtk:session', method: 'EncryptString', params: (n) => str('decrypted', `fuzz ${n}`), weight: 1, identities: ['mc'] },
   EncryptPassword: { urn: 'xtk:session', method: 'EncryptPassword', params: (n) => str('decrypted', `pw ${n}`), weight: 1, identities: ['admin'] },
   // A token of the test platforms' key (the gateway's SECRETS_KEYS): its mutants are altered tokens (XSV-350030).
+  EncryptServerPassword: {
+    urn: 'xtk:session',
+    method: 'EncryptServerPassword',
+    params: (n) => str('decrypted', `server pw ${n}`),
+    weight: 1,
+    identities: ['mc', 'admin'],
+  },
+  // The schema listing the gateway answers from its catalog (no database): xtk:srcSchema, xtk:schema, xtk:entity.
+  SchemaQuery: {
+    urn: 'xtk:queryDef',
+    method: 'ExecuteQuery',
+    params: (n) =>
+      dom(
+        'document',
+        `<queryDef schema="${['xtk:srcSchema', 'xtk:schema', 'xtk:entity'][n % 3]}" operation="select" lineCount="5" xtkschema="xtk:queryDef"><select><node expr="@namespace"/><node expr="@name"/><node expr="@md5"/></select><where><condition expr="@namespace = 'nms'"/><condition expr="@name LIKE 'r%'" boolOperator="AND"/></where><orderBy><node expr="@name"/></orderBy></queryDef>`,
+        '',
+      ),
+    weight: 3,
+    identities: ['mc', 'admin'],
+  },
   ReEncryptPassword: { urn: 'xtk:session', method: 'ReEncryptPassword', params: () => str('encrypted', FUZZ_TOKEN), weight: 2, identities: ['mc'] },
   HashPassword: { urn: 'xtk:session', method: 'HashPassword', params: (n) => str('decrypted', `pw${n}`), weight: 1, identities: ['mc'] }, // an scrypt each
   ExecuteQuery: {
