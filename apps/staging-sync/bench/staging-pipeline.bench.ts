@@ -396,6 +396,7 @@ async function main(): Promise<void> {
         unit: 'rows/s',
         baseline: { measure: 'one worker (P3)', value: one.rowsPerSec, unit: 'rows/s' },
         ratio: two.rowsPerSec / one.rowsPerSec,
+        ratioAs: 'times',
         goal: `≥ ${TARGETS.p4Speedup}× where cores allow`,
         met: two.rowsPerSec / one.rowsPerSec >= TARGETS.p4Speedup,
       },

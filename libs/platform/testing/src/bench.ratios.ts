@@ -17,6 +17,8 @@ export interface RatioRow {
   baseline?: { measure: string; value: number; unit: string };
   /** value ÷ baseline, or the figure's own ratio when the benchmark states one. */
   ratio?: number;
+  /** How the ratio reads: a share of the baseline (default, printed in %) or a speed-up (printed as ×). */
+  ratioAs?: 'share' | 'times';
   /** The target as written in docs/targets.md, in the figure's terms. */
   goal: string;
   met: boolean | null;
