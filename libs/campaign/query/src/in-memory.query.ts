@@ -4,6 +4,7 @@ import type { Condition, QueryDef, SelectNode, SimpleJsonQueryDef } from './quer
 import { normaliseQueryDef } from './query-def.normaliser';
 import { DEFAULT_LINE_COUNT, MAX_LINE_COUNT } from './query-def.compiler';
 import { QueryError } from './query.error';
+import { KIND_OF_TYPE } from './sql-expression.compiler';
 import type { ResultShape, ShapeColumn } from './result-shape.model';
 import { shapeRows } from './result.shaper';
 import type { ExprNode, LiteralNode } from './xtk-expression.ast';
@@ -60,19 +61,8 @@ interface Compiled {
   eval(row: InMemoryRow): Value;
 }
 
-const KIND_OF_TYPE: Record<XtkType, Kind> = {
-  string: 'string',
-  memo: 'string',
-  uuid: 'string',
-  long: 'number',
-  int64: 'number',
-  short: 'number',
-  byte: 'number',
-  double: 'number',
-  boolean: 'boolean',
-  datetime: 'datetime',
-  date: 'datetime',
-};
+/** The SQL compiler's kinds, with dates compared as datetimes (both are epoch milliseconds here). */
+const kindOfType = (type: XtkType): Kind => (KIND_OF_TYPE[type] === 'date' ? 'datetime' : (KIND_OF_TYPE[type] as Kind));
 const TYPE_OF_KIND: Record<Kind, XtkType> = { string: 'string', number: 'double', boolean: 'boolean', datetime: 'datetime', null: 'string' };
 
 /** Campaign's text of a datetime (`2024-01-31 10:00:00.000Z`), ISO-8601 and plain dates: epoch milliseconds. */
@@ -166,7 +156,7 @@ class InMemoryCompiler {
         const field = this.byXpath.get(xpath);
         if (!field) throw XtkExpressionError.unknown('attribute', xpath, first.pos, expr);
         this.fields.add(xpath);
-        const kind = KIND_OF_TYPE[field.type];
+        const kind = kindOfType(field.type);
         return {
           kind,
           field,

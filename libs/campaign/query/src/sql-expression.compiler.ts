@@ -54,7 +54,8 @@ const P_MUL = 7;
 const P_UNARY = 8;
 const P_ATOM = 9;
 
-const KIND_OF_TYPE: Record<XtkType, ValueKind> = {
+/** The kind of value a field of each XTK type holds (shared with the in-memory evaluator, in-memory.query.ts). */
+export const KIND_OF_TYPE: Readonly<Record<XtkType, ValueKind>> = {
   string: 'string',
   memo: 'string',
   uuid: 'string',
