@@ -193,6 +193,42 @@ describe('the message center through the unmodified @adobe/acc-js-sdk', () => {
     expect((await cloud.query('SELECT count(*)::int AS n FROM cap_mc_retry WHERE event_id = $1', [eventKey(busy)])).rows[0].n).toBe(0);
   });
 
+  it('when many unitary PushEvents arrive at once, some refused, then each good one is stored once under its own id and sent once, and only the bad ones fail', async () => {
+    // local-store commits unitary pushes that arrive together in one transaction (group commit): a refused
+    // event must fail alone, and no event of a shared transaction may be lost, doubled or given another's id.
+    const type = uniqueId('unit').replace(/_/g, '');
+    await writeEventTemplate(type, { mailParameters: { subject: 'Unitary' }, $content: '<p><%= ctx.n %></p>' });
+    const calls = Array.from({ length: 60 }, (_, i) =>
+      i % 15 === 7
+        ? mc.NLWS.nmsRtEvent.pushEvent({ type, ctx: { n: String(i) } }).then(
+            () => ({ i, fault: undefined as string | undefined }),
+            (err: Error) => ({ i, fault: err.message }),
+          )
+        : mc.NLWS.nmsRtEvent.pushEvent({ type, email: `u${i}@unitary.example.com`, ctx: { n: String(i) } }).then((id: string) => ({ i, id })),
+    );
+    const results = await Promise.all(calls);
+    const refused = results.filter((r) => 'fault' in r);
+    expect(refused.map((r) => r.i)).toEqual([7, 22, 37, 52]);
+    for (const r of refused) expect((r as { fault: string }).fault).toMatch(/no address/);
+    const ids = results.flatMap((r) => ('id' in r ? [r.id] : []));
+    expect(new Set(ids).size).toBe(56);
+    await waitFor(
+      'every good event sent',
+      async () => (await cloud.query('SELECT count(*)::int AS n FROM nms_broad_log_event WHERE event_type = $1', [type])).rows[0].n >= 56,
+      {
+        timeoutMs: 30_000,
+        intervalMs: 200,
+      },
+    );
+    const sent = (
+      await cloud.query<{ address: string; event_id: string }>('SELECT address, event_id::text FROM nms_broad_log_event WHERE event_type = $1', [type])
+    ).rows;
+    // Each returned id names the event sent to its own caller's address, once.
+    const byEvent = new Map(sent.map((r) => [r.event_id, r.address]));
+    expect(sent).toHaveLength(56);
+    for (const r of results) if ('id' in r) expect(byEvent.get(eventKey(r.id))).toBe(`u${r.i}@unitary.example.com`);
+  });
+
   it('when many events are pushed, then they are all sent and the pending queue mcPing reports drains back', async () => {
     const type = uniqueId('burst').replace(/_/g, '');
     await writeEventTemplate(type, { mailParameters: { subject: 'Burst' }, $content: '<p><%= ctx.n %></p>' });

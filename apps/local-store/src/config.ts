@@ -11,12 +11,16 @@ const shape = {
   /** Bytes of requests handled at once (a bigger request runs alone), so big documents cannot exhaust memory. */
   RPC_MAX_IN_FLIGHT_BYTES: field.positiveInt(64 * 1024 * 1024),
   /**
-   * Group commit of unitary writes (Ingest, IngestExt, one-record Write): writes that arrive while
-   * WRITE_GROUP_CONCURRENCY transactions run are committed together, up to this many in one transaction
-   * (1 = every write in its own transaction). Each write stays atomic: a failing one never takes others down.
+   * Group commit of unitary writes (Ingest, IngestExt, one-record Write) and, separately, of event pushes
+   * (PushEvent, PushEvents): those that arrive while WRITE_GROUP_CONCURRENCY transactions run are committed
+   * together, up to this many in one transaction (1 = each in its own transaction). Each stays atomic: a
+   * failing one never takes others down.
    */
   WRITE_GROUP_MAX: field.positiveInt(64),
-  /** Write transactions running at once (keep below DB_POOL_MAX: reads, the relay and acks use the pool too). */
+  /**
+   * Write transactions running at once, and event-push transactions at once (keep twice this below
+   * DB_POOL_MAX: reads, the relay and acks use the pool too).
+   */
   WRITE_GROUP_CONCURRENCY: field.positiveInt(2),
   /** Rows a queryDef returns when it sets no lineCount (the SDK documents Campaign's default of 200) … */
   QUERY_DEFAULT_LINE_COUNT: field.positiveInt(200),

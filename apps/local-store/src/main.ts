@@ -94,7 +94,12 @@ function main(): void {
               groupCommit: { maxBatch: config.WRITE_GROUP_MAX, maxConcurrent: config.WRITE_GROUP_CONCURRENCY },
               operatorRights,
             }),
-            ...createEventRpcHandlers({ pool, schemas, cell: config.EVENT_CELL_ID }),
+            ...createEventRpcHandlers({
+              pool,
+              schemas,
+              cell: config.EVENT_CELL_ID,
+              groupCommit: { maxBatch: config.WRITE_GROUP_MAX, maxConcurrent: config.WRITE_GROUP_CONCURRENCY },
+            }),
             ...createOperatorRpcHandlers({ pool }),
             ...createOptionRpcHandlers({ pool }),
             ...createSequenceRpcHandlers({ pool, schemas }),

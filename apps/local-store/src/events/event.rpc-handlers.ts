@@ -1,13 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
-import { executeWriteSteps } from '@cap/campaign-postgres';
+import { applyGroup, writeRolledBack, type GroupCommitOptions } from '@cap/campaign-postgres';
 import { TOPICS } from '@cap/contracts';
 import type { Schema } from '@cap/campaign-schema';
-import { compileWritePlan, planWrite, WriteError } from '@cap/campaign-write';
+import { compileWritePlan, planWrite, WriteError, type RecordPlan } from '@cap/campaign-write';
 import { element, parseXml, serializeXml, XmlParseError, type XmlElement } from '@cap/campaign-xml';
-import { appError, appErrorOf, ErrorCatalogue, errors } from '@cap/platform-errors';
+import { appError, appErrorOf, ErrorCatalogue, errors, isAppError } from '@cap/platform-errors';
 import type { RpcHandler } from '@cap/platform-kafka';
-import { withTransaction, type Pool } from '@cap/platform-postgres';
+import { createGroupCommitQueue, withTransaction, type Pool, type PoolClient } from '@cap/platform-postgres';
 
 const pushParams = z.object({
   queue: z.enum(['rtEvent', 'batchEvent']),
@@ -35,15 +35,31 @@ const SERVER_FIELDS = new Set(['@id', '@status', '@processing', '@processed', '@
  * call stores none of them. Each stored event also gets an outbox row (same transaction), which the relay
  * publishes on messagecenter.event.created.v1 for cloud-executor's message center.
  */
-export function createEventRpcHandlers(deps: { pool: Pool; schemas: ReadonlyMap<string, Schema>; cell: number }): Record<string, RpcHandler> {
+export function createEventRpcHandlers(deps: {
+  pool: Pool;
+  schemas: ReadonlyMap<string, Schema>;
+  cell: number;
+  /** Group commit of unitary pushes (as for writes): pushes arriving while a transaction runs share the next. */
+  groupCommit?: GroupCommitOptions;
+}): Record<string, RpcHandler> {
+  const store = (pushes: EventPush[]) => withTransaction(deps.pool, (client) => storeEvents(client, deps.schemas, pushes));
+  // A unitary PushEvent is a unitary write: alone, each paid a whole transaction (five round trips and a WAL
+  // flush), which held unitary intake at about half of unitary Ingest's (docs/benchmarks.md, P7).
+  const intake = createGroupCommitQueue<EventPush, { ids: string[] }>({
+    maxBatch: deps.groupCommit?.maxBatch ?? 1,
+    maxConcurrent: deps.groupCommit?.maxConcurrent ?? 1,
+    alone: async (push) => (await store([push]))[0]!,
+    together: store,
+    // Everything this transaction can refuse is raised before its COMMIT: the group committed nothing.
+    rolledBack: (err) => isAppError(err) || writeRolledBack(err),
+    expired: () => appError(ErrorCatalogue.RPC_TIMEOUT, { detail: 'The events were not stored: their caller stopped waiting before their turn came' }),
+  });
   return {
-    'event.push': async (params) => {
+    'event.push': async (params, ctx) => {
       const p = pushParams.safeParse(params);
       if (!p.success) throw errors.invalidRequest('event.push parameters', p.error.issues[0]?.message ?? 'rejected');
       const schemaId = `nms:${p.data.queue}`;
-      const schema = deps.schemas.get(schemaId)!;
-      const idField = schema.fields.find((f) => f.xpath === '@id')!;
-      const plans = p.data.events.map((text, index) => {
+      const plans: RecordPlan[] = p.data.events.map((text, index) => {
         let event: XmlElement;
         try {
           event = parseXml(text);
@@ -71,46 +87,8 @@ export function createEventRpcHandlers(deps: { pool: Pool; schemas: ReadonlyMap<
           throw err;
         }
       });
-      return withTransaction(deps.pool, async (client) => {
-        // @id: the table's own sequence (the primary key); the caller's id: the cell number in the high byte.
-        const seq = await client.query<{ id: string }>(`SELECT nextval(pg_get_serial_sequence($1, 'id'))::text AS id FROM generate_series(1, $2)`, [
-          schema.table,
-          plans.length,
-        ]);
-        const ids = seq.rows.map((r) => r.id);
-        plans.forEach((plan, i) => {
-          // The platform owns these: a caller's id or status is not taken.
-          plan.values = plan.values.filter((v) => !SERVER_FIELDS.has(v.field.xpath));
-          plan.values.push({ field: idField, value: ids[i]! });
-          plan.values.push({ field: schema.fields.find((f) => f.xpath === '@status')!, value: 0 });
-        });
-        await executeWriteSteps(client, compileWritePlan(plans));
-        // Published to the message center through the outbox: stored and announced in one transaction. Each
-        // change is checked with the topic's own payload schema before the commit, so nothing is stored that the
-        // relay could not publish.
-        const outbox = await client.query<{ payload: unknown }>(
-          `INSERT INTO cap_outbox (topic, message_key, payload)
-           SELECT $1, e.id::text, jsonb_strip_nulls(jsonb_build_object(
-                    'queue', $3::text, 'eventId', e.id::text, 'type', e.type, 'email', e.email, 'mobilePhone', e.mobile_phone,
-                    'externalId', e.external_id, 'language', e.language, 'country', e.country, 'wishedChannel', e.wished_channel,
-                    'emailFormat', e.email_format, 'scheduled', to_jsonb(e.scheduled), 'expiration', to_jsonb(e.expiration),
-                    'ctx', e.ctx, 'created', to_jsonb(coalesce(e.created, now()))))
-             FROM ${schema.table} e WHERE e.id = ANY($2::bigint[]) ORDER BY e.id
-           RETURNING payload`,
-          [TOPICS.messageCenterEvents.name, ids, p.data.queue],
-        );
-        outbox.rows.forEach((row, index) => {
-          const checked = TOPICS.messageCenterEvents.payload.safeParse(row.payload);
-          if (!checked.success) {
-            const issue = checked.error.issues[0];
-            throw appError(ErrorCatalogue.BAD_VALUE, {
-              detail: `Event ${index + 1} cannot be sent to the message center (${issue?.path.join('.') ?? 'payload'}: ${issue?.message ?? 'invalid'})`,
-            });
-          }
-        });
-        await client.query("SELECT pg_notify('cap_outbox', '')");
-        return { ids: ids.map((id) => ((BigInt(deps.cell) << CELL_BITS) | BigInt(id)).toString()) };
-      });
+      const { ids } = await intake.run({ queue: p.data.queue, plans }, ctx?.deadline);
+      return { ids: ids.map((id) => ((BigInt(deps.cell) << CELL_BITS) | BigInt(id)).toString()) };
     },
     'event.queueDepth': async () => {
       const { rows } = await deps.pool.query<{ pending: string }>(
@@ -119,4 +97,69 @@ export function createEventRpcHandlers(deps: { pool: Pool; schemas: ReadonlyMap<
       return { pending: Number(rows[0]!.pending) };
     },
   };
+}
+
+interface EventPush {
+  queue: 'rtEvent' | 'batchEvent';
+  /** The events' write plans, validated. */
+  plans: RecordPlan[];
+}
+
+/**
+ * Stores the events of one or more pushes in the caller's transaction and returns each push's ids. Per queue:
+ * the ids from the table's own sequence (the primary key), the rows (one-row INSERTs merged into multi-row
+ * ones), their outbox rows — each change checked with the topic's own payload schema before the commit, so
+ * nothing is stored that the relay could not publish — and one notification to the relay for the lot.
+ */
+async function storeEvents(client: PoolClient, schemas: ReadonlyMap<string, Schema>, pushes: EventPush[]): Promise<{ ids: string[] }[]> {
+  const results = pushes.map(() => ({ ids: [] as string[] }));
+  for (const queue of new Set(pushes.map((push) => push.queue))) {
+    const schemaId = `nms:${queue}`;
+    const schema = schemas.get(schemaId)!;
+    const idField = schema.fields.find((f) => f.xpath === '@id')!;
+    const statusField = schema.fields.find((f) => f.xpath === '@status')!;
+    const members = pushes.map((push, index) => ({ push, index })).filter((m) => m.push.queue === queue);
+    const plans = members.flatMap((m) => m.push.plans);
+    const seq = await client.query<{ id: string }>(`SELECT nextval(pg_get_serial_sequence($1, 'id'))::text AS id FROM generate_series(1, $2)`, [
+      schema.table,
+      plans.length,
+    ]);
+    const ids = seq.rows.map((r) => r.id);
+    // The platform owns these: a caller's id or status is not taken.
+    const placed = plans.map((plan, i) => ({
+      ...plan,
+      values: [...plan.values.filter((v) => !SERVER_FIELDS.has(v.field.xpath)), { field: idField, value: ids[i]! }, { field: statusField, value: 0 }],
+    }));
+    await applyGroup(
+      client,
+      placed.map((plan) => compileWritePlan([plan])),
+    );
+    const outbox = await client.query<{ payload: unknown }>(
+      `INSERT INTO cap_outbox (topic, message_key, payload)
+       SELECT $1, e.id::text, jsonb_strip_nulls(jsonb_build_object(
+                'queue', $3::text, 'eventId', e.id::text, 'type', e.type, 'email', e.email, 'mobilePhone', e.mobile_phone,
+                'externalId', e.external_id, 'language', e.language, 'country', e.country, 'wishedChannel', e.wished_channel,
+                'emailFormat', e.email_format, 'scheduled', to_jsonb(e.scheduled), 'expiration', to_jsonb(e.expiration),
+                'ctx', e.ctx, 'created', to_jsonb(coalesce(e.created, now()))))
+         FROM ${schema.table} e WHERE e.id = ANY($2::bigint[]) ORDER BY e.id
+       RETURNING payload`,
+      [TOPICS.messageCenterEvents.name, ids, queue],
+    );
+    outbox.rows.forEach((row, index) => {
+      const checked = TOPICS.messageCenterEvents.payload.safeParse(row.payload);
+      if (!checked.success) {
+        const issue = checked.error.issues[0];
+        throw appError(ErrorCatalogue.BAD_VALUE, {
+          detail: `Event ${index + 1} cannot be sent to the message center (${issue?.path.join('.') ?? 'payload'}: ${issue?.message ?? 'invalid'})`,
+        });
+      }
+    });
+    let from = 0;
+    for (const m of members) {
+      results[m.index] = { ids: ids.slice(from, from + m.push.plans.length) };
+      from += m.push.plans.length;
+    }
+  }
+  await client.query("SELECT pg_notify('cap_outbox', '')");
+  return results;
 }

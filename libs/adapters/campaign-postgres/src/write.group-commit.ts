@@ -1,5 +1,5 @@
 import { appError, ErrorCatalogue, type AppError } from '@cap/platform-errors';
-import { classifyPgError, withTransaction, type Pool, type PoolClient } from '@cap/platform-postgres';
+import { classifyPgError, createGroupCommitQueue, withTransaction, type Pool, type PoolClient } from '@cap/platform-postgres';
 import { WriteError, type SqlStatement, type WriteStep } from '@cap/campaign-write';
 import { DatabaseWriteError, executeWriteSteps } from './write.executor';
 
@@ -22,85 +22,29 @@ export interface WriteCommitter {
   commit(steps: WriteStep[], deadline?: number): Promise<WriteCounts>;
 }
 
-interface Queued {
-  steps: WriteStep[];
-  deadline: number | undefined;
-  resolve(counts: WriteCounts): void;
-  reject(err: unknown): void;
-}
-
 /**
- * Group commit for unitary writes (Ingest, IngestExt, Write of one record): while `maxConcurrent`
- * transactions are running, the writes that arrive wait and are then applied together in ONE transaction —
- * one BEGIN, one COMMIT and one WAL flush for all of them instead of one each. A lone write (a quiet
- * system) runs at once, so nothing waits for a batch to fill.
- *
- * Each write stays atomic and independent: if the shared transaction fails (one write breaks a constraint,
- * a deadlock…), nothing of it is committed and every write of the group is applied again in a transaction
- * of its own, so the faulty one gets its own error and the others land. A write is acknowledged only after
- * the COMMIT that holds it.
+ * Group commit for unitary writes (Ingest, IngestExt, Write of one record), on the platform's group-commit
+ * queue (createGroupCommitQueue): writes that arrive while `maxConcurrent` transactions run are applied
+ * together in ONE transaction. A shared transaction that fails is replayed write by write when it certainly
+ * committed nothing (see `rolledBack`), so the faulty write gets its own error and the others land; a lost
+ * connection fails them all, as it would have failed a lone write. A write is acknowledged only after the
+ * COMMIT that holds it.
  */
 export function createWriteCommitter(pool: Pool, options: GroupCommitOptions): WriteCommitter {
-  const queue: Queued[] = [];
-  let running = 0;
   const maxSteps = options.maxStepsPerWrite ?? 8;
   const alone = (steps: WriteStep[]) => withTransaction(pool, (client) => executeWriteSteps(client, steps));
-
-  const runGroup = async (waited: Queued[]) => {
-    // A caller that has stopped waiting was told its call timed out: applying its write now would make a
-    // write it believes failed. Dropped before its transaction begins, it is not half-anything.
-    const now = Date.now();
-    const group = waited.filter((item) => {
-      if (item.deadline === undefined || item.deadline > now) return true;
-      item.reject(deadlinePassed());
-      return false;
-    });
-    if (group.length === 0) return;
-    if (group.length === 1) {
-      const [only] = group;
-      await alone(only!.steps).then(only!.resolve, only!.reject);
-      return;
-    }
-    let counts: WriteCounts[];
-    try {
-      counts = await withTransaction(pool, (client: PoolClient) =>
-        applyGroup(
-          client,
-          group.map((item) => item.steps),
-        ),
-      );
-    } catch (err) {
-      if (!rolledBack(err)) {
-        // A lost connection (perhaps during COMMIT): whether the group was committed is unknown, so nothing is
-        // replayed — every write of it fails as a lone write would have.
-        for (const item of group) item.reject(err);
-        return;
-      }
-      // Nothing of the group was committed: each write again, on its own, for its own outcome.
-      await Promise.all(group.map((item) => alone(item.steps).then(item.resolve, item.reject)));
-      return;
-    }
-    group.forEach((item, i) => item.resolve(counts[i]!));
-  };
-
-  const pump = () => {
-    while (running < options.maxConcurrent && queue.length > 0) {
-      const group = queue.splice(0, Math.max(1, options.maxBatch));
-      running++;
-      void runGroup(group).finally(() => {
-        running--;
-        pump();
-      });
-    }
-  };
-
+  const queue = createGroupCommitQueue<WriteStep[], WriteCounts>({
+    maxBatch: options.maxBatch,
+    maxConcurrent: options.maxConcurrent,
+    alone,
+    together: (writes) => withTransaction(pool, (client: PoolClient) => applyGroup(client, writes)),
+    rolledBack: writeRolledBack,
+    expired: deadlinePassed,
+  });
   return {
     commit(steps, deadline) {
-      if (options.maxBatch <= 1 || steps.length > maxSteps) return alone(steps);
-      return new Promise<WriteCounts>((resolve, reject) => {
-        queue.push({ steps, deadline, resolve, reject });
-        pump();
-      });
+      if (steps.length > maxSteps) return alone(steps);
+      return queue.run(steps, deadline);
     },
   };
 }
@@ -114,7 +58,7 @@ function deadlinePassed(): AppError {
  * its data (SQLSTATE 22 data, 23 integrity, 42 rules) or a transaction the server aborted (40: deadlock,
  * serialization). A connection lost mid-way (no SQLSTATE, 08, 57) leaves the COMMIT's fate unknown.
  */
-function rolledBack(err: unknown): boolean {
+export function writeRolledBack(err: unknown): boolean {
   if (err instanceof WriteError && !(err instanceof DatabaseWriteError)) return true;
   const verdict = classifyPgError(err instanceof DatabaseWriteError ? { code: err.sqlState } : err);
   return verdict.requestCaused || verdict.rolledBack;

@@ -12,6 +12,7 @@ export {
 export { loadMigrations, migrate, type MigrateOptions, type Migration } from './migration.runner';
 export { openDatabase, pingDatabase, type OpenDatabaseOptions } from './database.setup';
 export { classifyPgError, type PgErrorVerdict } from './pg.errors';
+export { createGroupCommitQueue, type GroupCommitQueue, type GroupCommitQueueOptions } from './group.commit';
 export { startPgListener, type PgListener, type PgListenerOptions } from './pg.listener';
 export {
   createPgQuarantine,
