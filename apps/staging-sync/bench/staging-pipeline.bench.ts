@@ -265,6 +265,8 @@ async function gatewayIngest() {
     const syncUrl = platform.procs.get('staging-sync')!.url;
     const lagBefore = histogram(await (await fetch(`${syncUrl}/metrics`)).text(), 'cap_sync_lag_seconds');
     const hopsBefore = await scrapeHops(platform);
+    const groups = pipelineGroups(new Map([...platform.procs.values()].map((p) => [p.pid, p.app] as const)));
+    const pacedCpu = startCpuMeasure(groups);
     // Keep-alive connections are opened before the clock starts (enough for RATE × a quarter second in flight):
     // opening a hundred at once against a busy gateway cost SYN retries of 1 – 3 s, a ramp artefact.
     const paced = await runPaced({
@@ -276,6 +278,7 @@ async function gatewayIngest() {
       warmConnections: Math.min(256, Math.ceil(RATE / 4)),
       verifyBody: isIngestAnswer,
     });
+    const pacedCpuUse = pacedCpu.stop();
     const hopsAfter = await scrapeHops(platform);
     const hops = HOPS.map((h, i) => {
       const [before, after] = [hopsBefore[i]!, hopsAfter[i]!];
@@ -290,6 +293,7 @@ async function gatewayIngest() {
     await sleep(3_000); // let the tail of the run reach the cloud DB
     const lagAfter = histogram(await (await fetch(`${syncUrl}/metrics`)).text(), 'cap_sync_lag_seconds');
     const pct = (p: number) => paced.latencies[Math.min(paced.latencies.length - 1, Math.ceil((p / 100) * paced.latencies.length) - 1)] ?? NaN;
+    const saturationCpu = startCpuMeasure(groups);
     const saturation = await measureSaturation({
       url: platform.gatewayUrl,
       path: PATH,
@@ -299,6 +303,7 @@ async function gatewayIngest() {
       body: call.body,
       verifyBody: isIngestAnswer,
     });
+    const saturationCpuUse = saturationCpu.stop();
     // P5: the staging lag with the pipeline at 80 % of the saturation just measured (docs/targets.md).
     const loadedRate = Math.max(1, Math.round(saturation.rps * 0.8));
     const lagBeforeLoaded = histogram(await (await fetch(`${syncUrl}/metrics`)).text(), 'cap_sync_lag_seconds');
@@ -324,6 +329,7 @@ async function gatewayIngest() {
         p99Ms: pct(99),
         queued: paced.queued,
         hops,
+        cpu: pacedCpuUse,
       },
       lag: {
         p50UpToS: bucketQuantile(lagBefore, lagAfter, 0.5),
@@ -344,6 +350,7 @@ async function gatewayIngest() {
         errors: saturation.errors + saturation.non2xx + saturation.mismatches,
         p50Ms: saturation.p50,
         p99Ms: saturation.p99,
+        cpu: saturationCpuUse,
       },
     };
   } finally {
@@ -409,6 +416,8 @@ async function main(): Promise<void> {
     log(
       `  paced ${RATE}/s: p50 ${g.paced.p50Ms.toFixed(1)} ms, p99 ${g.paced.p99Ms.toFixed(1)} ms, errors ${g.paced.errors}; saturation ${Math.round(g.saturation.tps)} calls/s at ${g.saturation.connections} connections (p50 ${g.saturation.p50Ms} ms, p99 ${g.saturation.p99Ms} ms); lag p50 ≤ ${g.lag.p50UpToS} s, p99 ≤ ${g.lag.p99UpToS} s`,
     );
+    log(`    CPU paced: ${cpuLine(g.paced.cpu)}`);
+    log(`    CPU at saturation: ${cpuLine(g.saturation.cpu)}`);
     for (const h of g.paced.hops) log(`    ${h.hop}: mean ${h.meanMs} ms, p50 ≤ ${h.p50UpToMs} ms, p99 ≤ ${h.p99UpToMs} ms`);
     log(
       `  P5 at 80 % of saturation (${g.loadedLag.rate}/s asked, ${Math.round(g.loadedLag.achievedRate)}/s sent, errors ${g.loadedLag.errors}): lag p50 ≤ ${g.loadedLag.p50UpToS} s, p99 ≤ ${g.loadedLag.p99UpToS} s`,
