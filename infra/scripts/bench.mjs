@@ -11,6 +11,7 @@ import { existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs
 import { cpus, loadavg } from 'node:os';
 import { join, relative } from 'node:path';
 import { ROOT, ensureNodeModules, log } from './lib.mjs';
+import { machineLine, probeMachine } from './machine-probe.mjs';
 
 function findBenches(dir, out = []) {
   for (const entry of readdirSync(dir)) {
@@ -55,7 +56,7 @@ const fmt = (n, unit) => {
   return `${n.toLocaleString('en', { maximumFractionDigits: digits, minimumFractionDigits: digits })} ${unit}`;
 };
 
-function quickTable(runs, startedAt) {
+function quickTable(runs, startedAt, machine) {
   const dir = join(ROOT, 'reports', 'bench', 'ratios');
   const reports = existsSync(dir)
     ? readdirSync(dir)
@@ -69,6 +70,8 @@ function quickTable(runs, startedAt) {
       `${cpus().length} cores (${cpus()[0]?.model ?? 'unknown'}), load average at the end ${loadavg()
         .map((l) => l.toFixed(2))
         .join(' / ')}`,
+    '',
+    `${machineLine(machine)} (infra/scripts/machine-probe.mjs, before the benchmarks)`,
     '',
     '| id | measure | figure | same-run baseline | ratio | target | met |',
     '|---|---|---:|---|---:|---|---|',
@@ -93,9 +96,12 @@ if (argv.includes('--quick')) {
   if (!existsSync(join(ROOT, 'dist', 'apps', 'api-gateway', 'main.js'))) log('building the bundles first (node infra/scripts/build-app.mjs all)');
   spawnSync(process.execPath, [join(ROOT, 'infra', 'scripts', 'build-app.mjs'), 'all'], { cwd: ROOT, stdio: 'inherit' });
   rmSync(join(ROOT, 'reports', 'bench', 'ratios'), { recursive: true, force: true });
+  // The machine's kind, measured before anything else runs on it.
+  const machine = await probeMachine();
+  log(machineLine(machine));
   const startedAt = Date.now();
   const runs = QUICK.map(({ bench, args }) => ({ bench, ...runBench(join(ROOT, bench), args) }));
-  quickTable(runs, startedAt);
+  quickTable(runs, startedAt, machine);
   process.exit(runs.every((r) => r.ok) ? 0 : 1);
 }
 const filter = argv[0] ?? '';
