@@ -1,7 +1,8 @@
 /**
  * Where the CPU of a unitary call goes, process by process (a diagnosis, not a benchmark: `npm run bench` does
  * not run it). `npx tsx apps/staging-sync/bench/pipeline-cpu.probe.ts [Ingest|GetOption] [--connections 20]
- * [--seconds 10] [--env NAME=value …]` after `node infra/scripts/build-app.mjs all`.
+ * [--seconds 10] [--env NAME=value …]` after `node infra/scripts/build-app.mjs all`. `PushEvent`: one
+ * nms:rtEvent#PushEvent per call with the Message Center `mc/mc` token (the message center sends each event meanwhile).
  *
  * Starts the four services on the real infrastructure (own databases and topic prefix), logs on, warms up, then
  * saturates the gateway with one xtk:session method (autocannon, closed loop) and reads the CPU time of every
@@ -33,7 +34,9 @@ const { values: args, positionals } = parseArgs({
     env: { type: 'string', multiple: true, default: [] },
   },
 });
-const METHOD = positionals[0] === 'GetOption' ? 'GetOption' : 'Ingest';
+const METHOD = positionals[0] === 'GetOption' || positionals[0] === 'PushEvent' ? positionals[0] : 'Ingest';
+/** The method's SOAP namespace and action. */
+const SCHEMA = METHOD === 'PushEvent' ? 'nms:rtEvent' : 'xtk:session';
 const CLOCK_TICKS = 100;
 
 /** CPU seconds (user + system) a process has used so far; 0 once it is gone. */
@@ -49,7 +52,7 @@ const pidsOf = (pattern: string) => execSync(`pgrep -f ${pattern} || true`).toSt
 
 async function main(): Promise<void> {
   const limits = join(mkdtempSync(join(tmpdir(), 'cap-probe-')), 'limits.json');
-  writeFileSync(limits, JSON.stringify({ windowMs: 1000, default: { limit: 100 }, apis: { [`xtk:session#${METHOD}`]: { limit: 100_000 } } }));
+  writeFileSync(limits, JSON.stringify({ windowMs: 1000, default: { limit: 100 }, apis: { [`${SCHEMA}#${METHOD}`]: { limit: 100_000 } } }));
   const platform = await startTestPlatform({
     apps: args.apps!.split(',') as AppName[],
     env: {
@@ -64,19 +67,22 @@ async function main(): Promise<void> {
     const param =
       METHOD === 'Ingest'
         ? '<domDoc xsi:type="" SOAP-ENV:encodingStyle="http://xml.apache.org/xml-soap/literalxml"><recipientStg xtkschema="nms:recipientStg" email="load@example.com" firstName="Load" lastName="Test"/></domDoc>'
-        : '<strName xsi:type="xsd:string">XtkDatabaseId</strName>';
+        : METHOD === 'PushEvent'
+          ? '<domEvent xsi:type="" SOAP-ENV:encodingStyle="http://xml.apache.org/xml-soap/literalxml"><rtEvent type="probe" email="load@example.com"><ctx><firstName>Load</firstName></ctx></rtEvent></domEvent>'
+          : '<strName xsi:type="xsd:string">XtkDatabaseId</strName>';
+    // PushEvent: the Message Center's "login/password" session token, as its clients send it.
+    const session = METHOD === 'PushEvent' ? 'mc/mc' : tokens.session;
     const body =
-      `${ENVELOPE_OPEN}<SOAP-ENV:Header><Cookie>__sessiontoken=${tokens.session}</Cookie><X-Security-Token>${tokens.security}</X-Security-Token></SOAP-ENV:Header>` +
-      `<SOAP-ENV:Body><m:${METHOD} xmlns:m="urn:xtk:session"><sessiontoken xsi:type="xsd:string">${tokens.session}</sessiontoken>${param}</m:${METHOD}></SOAP-ENV:Body></SOAP-ENV:Envelope>`;
+      `${ENVELOPE_OPEN}<SOAP-ENV:Header><Cookie>__sessiontoken=${session}</Cookie><X-Security-Token>${METHOD === 'PushEvent' ? '' : tokens.security}</X-Security-Token></SOAP-ENV:Header>` +
+      `<SOAP-ENV:Body><m:${METHOD} xmlns:m="urn:${SCHEMA}"><sessiontoken xsi:type="xsd:string">${session}</sessiontoken>${param}</m:${METHOD}></SOAP-ENV:Body></SOAP-ENV:Envelope>`;
     const load = {
       url: platform.gatewayUrl,
       path: '/nl/jsp/soaprouter.jsp',
       connections: Number(args.connections),
       headers: {
         'Content-Type': 'text/xml; charset=utf-8',
-        SOAPAction: `xtk:session#${METHOD}`,
-        'X-Security-Token': tokens.security,
-        Cookie: `__sessiontoken=${tokens.session}`,
+        SOAPAction: `${SCHEMA}#${METHOD}`,
+        ...(METHOD === 'PushEvent' ? {} : { 'X-Security-Token': tokens.security, Cookie: `__sessiontoken=${tokens.session}` }),
       },
       body,
       verifyBody: (answer: string) => !answer.includes('SOAP-ENV:Fault'),
