@@ -24,6 +24,8 @@ const pushParams = z.object({
 });
 
 const CELL_BITS = 56n;
+/** Pushes of more events than this are stored in a transaction of their own, never grouped. */
+const GROUPED_EVENTS_MAX = 50;
 const SERVER_FIELDS = new Set(['@id', '@status', '@processing', '@processed', '@failureReason']);
 
 /**
@@ -87,7 +89,10 @@ export function createEventRpcHandlers(deps: {
           throw err;
         }
       });
-      const { ids } = await intake.run({ queue: p.data.queue, plans }, ctx?.deadline);
+      const push = { queue: p.data.queue, plans };
+      // A big collection (PushEvents of many events) is a transaction's worth by itself: it runs alone, so that a
+      // group never grows past WRITE_GROUP_MAX × GROUPED_EVENTS_MAX events.
+      const { ids } = plans.length > GROUPED_EVENTS_MAX ? (await store([push]))[0]! : await intake.run(push, ctx?.deadline);
       return { ids: ids.map((id) => ((BigInt(deps.cell) << CELL_BITS) | BigInt(id)).toString()) };
     },
     'event.queueDepth': async () => {
