@@ -56,6 +56,29 @@ const fmt = (n, unit) => {
   return `${n.toLocaleString('en', { maximumFractionDigits: digits, minimumFractionDigits: digits })} ${unit}`;
 };
 
+/** Cores' worth used per process group in a measurement: "staging-sync 0.67, postgresql 0.65, …". */
+const coresLine = (cpu) =>
+  Object.entries(cpu.coresUsed)
+    .filter(([, c]) => c >= 0.01)
+    .sort((a, b) => b[1] - a[1])
+    .map(([g, c]) => `${g} ${c.toFixed(2)}`)
+    .join(', ');
+
+/** The CPU account of the staging pipeline's measurements of this run (reports/bench/staging-pipeline.json), if any. */
+function cpuAccount(startedAt) {
+  const file = join(ROOT, 'reports', 'bench', 'staging-pipeline.json');
+  if (!existsSync(file) || statSync(file).mtimeMs < startedAt) return [];
+  const report = JSON.parse(readFileSync(file, 'utf8'));
+  const out = ['', 'Where the CPU went (cores used per process group; the machine has the cores given above):', ''];
+  const add = (label, cpu, extra = '') => cpu && out.push(`- ${label}: machine ${Math.round(cpu.machineBusy * 100)} % busy; ${coresLine(cpu)}${extra}`);
+  add('P3, one staging-sync worker', report.p3?.cpu);
+  add('P4, two workers', report.p4?.cpu);
+  add('P2, Ingest paced', report.p2?.cpu);
+  const perCall = report.p2?.cpuMsPerCallAtSaturation;
+  add('P2, Ingest at saturation', report.p2?.saturation?.cpu, Number.isFinite(perCall) ? `; ${perCall.toFixed(2)} ms of CPU (all processes) per Ingest` : '');
+  return out.length > 3 ? out : [];
+}
+
 function quickTable(runs, startedAt, machine) {
   const dir = join(ROOT, 'reports', 'bench', 'ratios');
   const reports = existsSync(dir)
@@ -84,6 +107,7 @@ function quickTable(runs, startedAt, machine) {
       lines.push(`| ${row.id} | ${row.measure} | ${fmt(row.value, row.unit)} | ${baseline} | ${ratio} | ${row.goal} | ${met} |`);
     }
   }
+  lines.push(...cpuAccount(startedAt));
   lines.push('', 'How busy the machine was (all processes, /proc/stat) while each benchmark ran:', '');
   for (const r of runs)
     lines.push(`- ${r.bench}: ${r.ok ? '' : 'FAILED, '}${r.seconds.toFixed(0)} s, ${Number.isFinite(r.busy) ? `${Math.round(r.busy * 100)} % busy` : 'n/a'}`);
